@@ -1,0 +1,1 @@
+"""go-vault: the private Go module proxy (gateway, auditor, vault) built on scanner's analysis."""

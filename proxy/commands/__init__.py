@@ -1,0 +1,1 @@
+"""Subcommands of the go-vault CLI, one module each."""

@@ -1,0 +1,73 @@
+"""The `goproxy-scan` command line: a click group whose subcommands live beside their feature.
+
+Each subcommand module exposes a click command; `COMMANDS` names them so `--help` stays fast
+(modules are imported only when their command runs). Only this module exits the process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import GoProxyScanError
+from .exitcodes import ExitCode
+
+# command name -> "module:attribute" of a click.Command
+COMMANDS: dict[str, str] = {
+    "graph": "scanner.commands.graph:graph",
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when that subcommand is used."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module_name, attr = self.lazy[cmd_name].split(":")
+            command = getattr(importlib.import_module(module_name), attr)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS)
+@click.version_option(__version__, prog_name="goproxy-scan")
+def cli() -> None:
+    """Judge a Go project's dependencies and code against one policy, before merge."""
+
+
+def run(group: click.Group, argv: list[str] | None = None, prog_name: str | None = None) -> int:
+    """Run a click group, turning our errors into a one-line message and an exit code."""
+    try:
+        # standalone_mode=False returns the command's return value (our exit code) or the
+        # code of a click Exit (--help, --version).
+        result = group.main(args=argv, prog_name=prog_name, standalone_mode=False)
+    except GoProxyScanError as e:
+        click.echo(f"error: {e}", err=True)
+        return int(e.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return int(ExitCode.OPERATIONAL)
+    except click.ClickException as e:
+        e.show()
+        return int(ExitCode.INPUT)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return int(ExitCode.PASS)
+    return int(result) if isinstance(result, int) else int(ExitCode.PASS)
+
+
+def main() -> None:
+    sys.exit(run(cli, prog_name="goproxy-scan"))

@@ -1,0 +1,1 @@
+"""Subcommands of the goproxy-scan CLI, one module each."""
