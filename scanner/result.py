@@ -13,14 +13,13 @@ from typing import Any
 
 from .errors import InputError
 from .exitcodes import ExitCode
+from .verdict import Decision, Reason
 
 # Bump the major part when a field changes meaning or disappears; the minor part for additions.
 RESULT_SCHEMA_VERSION = "1.0"
 RESULT_SCHEMA_ID = "https://goproxy-scan.dev/schemas/result-1.schema.json"
 
-# Verdict decisions as the verdict model spells them (scanner.verdict.Decision values).
-DECISIONS = ("PASS", "REJECT", "REVIEW_REQUIRED")
-FAILING_DECISIONS = frozenset({"REJECT", "REVIEW_REQUIRED"})
+FAILING_DECISIONS = frozenset({Decision.REJECT, Decision.REVIEW_REQUIRED})
 
 
 class Severity(StrEnum):
@@ -73,20 +72,12 @@ class RuleKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Reason:
-    """Why a module got its decision (a policy rule and its message)."""
-
-    rule_id: str
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
 class ModuleResult:
     """One build-list module, its verdict and the facts an SBOM needs."""
 
     path: str
     version: str
-    decision: str
+    decision: Decision
     expression: str = ""  # concluded SPDX expression ("" when none was found)
     declared: str = ""  # SPDX expression the module declares itself (go.mod //go:license)
     license_files: tuple[str, ...] = ()
@@ -199,13 +190,13 @@ class ScanResult:
 
     def summary_line(self) -> str:
         """The one line every renderer ends with: outcome and counts."""
-        counts = {d: sum(1 for m in self.modules if m.decision == d) for d in DECISIONS}
+        counts = {d: sum(1 for m in self.modules if m.decision is d) for d in Decision}
         active = [f for f in self.findings if not f.suppressed]
         suppressed = len(self.findings) - len(active)
         outcome = "PASS" if self.passed else "FAIL"
         text = (
-            f"{outcome}: {len(self.modules)} modules ({counts['PASS']} pass, "
-            f"{counts['REJECT']} rejected, {counts['REVIEW_REQUIRED']} need review), "
+            f"{outcome}: {len(self.modules)} modules ({counts[Decision.PASS]} pass, "
+            f"{counts[Decision.REJECT]} rejected, {counts[Decision.REVIEW_REQUIRED]} need review), "
             f"{len(active)} findings ({suppressed} suppressed)"
         )
         if self.base_ref:
@@ -324,6 +315,7 @@ def _result_from_dict(d: dict[str, Any]) -> ScanResult:
         ModuleResult(
             **{
                 **m,
+                "decision": Decision(m["decision"]),
                 "license_files": tuple(m["license_files"]),
                 "reasons": tuple(Reason(**r) for r in m["reasons"]),
                 "requires": tuple(m["requires"]),
