@@ -73,3 +73,6 @@ def run_go(go_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[
         return proc
 
     return run
+
+
+from goproxytree import goproxy_tree  # noqa: E402, F401  (the shared file:// GOPROXY fixture)

@@ -1,0 +1,160 @@
+"""Our h1: hashes equal the go command's Sum/GoModSum (`go mod download -json`) on every fixture."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import warnings
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from subprocess import CompletedProcess
+
+import pytest
+from conftest import go_binary
+from goproxytree import GoProxyTree, build_zip
+
+from scanner.dirhash import hash1, hash_dir, hash_gomod, hash_zip
+from scanner.errors import InputError
+
+RunGo = Callable[..., CompletedProcess[str]]
+
+# Shapes that change what is hashed: case-encoded paths and versions, no go.mod (synthesized
+# .mod), +incompatible, pseudo-versions, nested dirs, binary and empty files, non-ASCII names.
+FIXTURES: list[tuple[str, str, dict[str, str | bytes] | None]] = [
+    ("example.com/plain", "v1.0.0", None),
+    (
+        "example.com/lib",
+        "v1.2.3",
+        {
+            "go.mod": "module example.com/lib\n\ngo 1.21\n",
+            "lib.go": "package lib\n\nfunc F() int { return 1 }\n",
+            "LICENSE": "MIT License\n",
+            "internal/deep/a/b/c.go": "package c\n",
+            "data/blob.bin": bytes(range(256)) * 64,
+            "data/empty.txt": b"",
+            "docs/résumé.md": "# ü\n",
+        },
+    ),
+    ("github.com/Azure/Go-Thing", "v0.3.0-RC1", {"go.mod": "module github.com/Azure/Go-Thing\n"}),
+    ("example.com/old", "v2.1.0+incompatible", {"old.go": "package old\n"}),
+    (
+        "example.com/pseudo",
+        "v0.0.0-20240102030405-abcdefabcdef",
+        {"go.mod": "module example.com/pseudo\n", "p.go": "package pseudo\n"},
+    ),
+    ("example.com/mod/v2", "v2.0.1", {"go.mod": "module example.com/mod/v2\n\ngo 1.22\n"}),
+    (
+        "gopkg.in/yaml.v3",
+        "v3.0.1",
+        {"go.mod": "module gopkg.in/yaml.v3\n", "y.go": "package yaml\n"},
+    ),
+    (
+        "example.com/crlf",
+        "v1.0.0",
+        {"go.mod": "module example.com/crlf\r\n", "a.go": "package crlf\r\n\r\n// x\r\n"},
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def downloaded(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[GoProxyTree, dict[str, dict[str, str]]]:
+    """Publish every fixture and let the real go command download (and hash) all of them once."""
+    root = tmp_path_factory.mktemp("dirhash")
+    tree = GoProxyTree(root / "proxy")
+    for path, version, files in FIXTURES:
+        tree.add_module(path, version, files)
+    home = root / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GO")}
+    env.update(
+        HOME=str(home),
+        GOMODCACHE=str(home / "modcache"),
+        GOCACHE=str(home / "gocache"),
+        GOPATH=str(home / "go"),
+        GOTOOLCHAIN="local",
+        GOTELEMETRY="off",
+        GOSUMDB="off",
+        GOPROXY=tree.url,
+        GOFLAGS="-modcacherw",
+    )
+    args = [f"{p}@{v}" for p, v, _ in FIXTURES]
+    proc = subprocess.run(
+        [go_binary(), "mod", "download", "-json", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results: dict[str, dict[str, str]] = {}
+    decoder = json.JSONDecoder()
+    text = proc.stdout.strip()
+    while text:
+        obj, end = decoder.raw_decode(text)
+        results[f"{obj['Path']}@{obj['Version']}"] = obj
+        text = text[end:].lstrip()
+    return tree, results
+
+
+@pytest.mark.gocmd
+@pytest.mark.parametrize(("path", "version"), [(p, v) for p, v, _ in FIXTURES])
+def test_h1_equals_go_mod_download(
+    downloaded: tuple[GoProxyTree, dict[str, dict[str, str]]], path: str, version: str
+) -> None:
+    tree, results = downloaded
+    got = results[f"{path}@{version}"]
+    assert "Error" not in got, got
+    art = tree.artifacts(path, version)
+    assert hash_zip(art.zip) == got["Sum"]
+    assert hash_zip(art.zip.read_bytes()) == got["Sum"]
+    assert hash_gomod(art.mod.read_bytes()) == got["GoModSum"]
+    # The extracted tree in the module cache hashes the same (go verifies it this way too).
+    assert hash_dir(Path(got["Dir"]), f"{path}@{version}") == got["Sum"]
+
+
+def test_hash_changes_with_one_byte() -> None:
+    a = build_zip("example.com/m@v1.0.0/", {"a.go": "package a\n"})
+    b = build_zip("example.com/m@v1.0.0/", {"a.go": "package b\n"})
+    assert hash_zip(a) != hash_zip(b)
+    assert hash_gomod(b"module a\n") != hash_gomod(b"module a\n\n")
+
+
+def test_hash_ignores_entry_order() -> None:
+    def make(order: list[str]) -> bytes:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            for name in order:
+                z.writestr(f"example.com/m@v1.0.0/{name}", name)
+        return buf.getvalue()
+
+    assert hash_zip(make(["a", "b/c", "d"])) == hash_zip(make(["d", "b/c", "a"]))
+
+
+def test_newline_in_name_is_refused() -> None:
+    with pytest.raises(InputError, match="newline"):
+        hash1(["a\nb"], lambda _n: b"")
+
+
+def test_not_a_zip_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read the zip"):
+        hash_zip(b"PK\x03\x04 truncated")
+    missing = tmp_path / "missing.zip"
+    with pytest.raises(InputError, match=r"missing\.zip"):
+        hash_zip(missing)
+
+
+def test_duplicate_entries_are_refused() -> None:
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("example.com/m@v1.0.0/a", "1")
+            z.writestr("example.com/m@v1.0.0/a", "2")
+    with pytest.raises(InputError, match="duplicate"):
+        hash_zip(buf.getvalue())
