@@ -19,6 +19,7 @@ from .exitcodes import ExitCode
 # command name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
     "graph": "scanner.commands.graph:graph",
+    "vulndb": "scanner.commands.vulndb:vulndb",
     "env": "scanner.commands.env:env",
 }
 
