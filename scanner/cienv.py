@@ -1,0 +1,343 @@
+"""The Go environment of a CI job (CI_PROXY_MODE): private proxy, public fallback or untouched."""
+
+from __future__ import annotations
+
+import enum
+import os
+import re
+import secrets
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from .errors import InputError, OperationalError
+
+PUBLIC_GOPROXY = "https://proxy.golang.org,direct"
+HEALTH_PATH = "-/healthz"
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ProxyMode(enum.StrEnum):
+    """CI_PROXY_MODE: how much the job insists on the private proxy."""
+
+    AUTO = "auto"  # the private proxy when it answers its health check, else public, with a warning
+    FORCE = "force"  # the private proxy or nothing: fail closed (exit 3)
+    NONE = "none"  # leave the job's Go environment exactly as it is
+
+
+class Route(enum.StrEnum):
+    """Where the job's module downloads go after `env` ran."""
+
+    PRIVATE = "private"
+    PUBLIC = "public"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class ProxySettings:
+    """Everything `env` needs to know, gathered once from flags and the environment."""
+
+    proxy_url: str = ""
+    token: str = ""
+    username: str = "goproxy-scan"
+    private: tuple[str, ...] = ()
+    public_goproxy: str = PUBLIC_GOPROXY
+    sumdb: str = ""
+    goflags: str = "-mod=readonly"
+    http_proxy: str = ""
+    https_proxy: str = ""
+    no_proxy: str = ""
+    netrc_path: Path | None = None
+    health_timeout: float = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """The answer of `<proxy>/-/healthz`: ok, and what to tell the user when it is not."""
+
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class GoEnvironment:
+    """The variables to export (in order), the .netrc to write, and what to warn about."""
+
+    route: Route
+    variables: tuple[tuple[str, str], ...] = ()
+    netrc: str = ""  # the file's content; "" writes no file
+    warnings: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()  # values a CI log must mask
+
+    def get(self, name: str) -> str | None:
+        return dict(self.variables).get(name)
+
+
+def parse_mode(value: str) -> ProxyMode:
+    """`auto`, `force` or `none` (any case); an empty value means auto."""
+    text = value.strip().lower() or ProxyMode.AUTO.value
+    try:
+        return ProxyMode(text)
+    except ValueError:
+        raise InputError(
+            f"CI_PROXY_MODE={value!r} is not a proxy mode",
+            hint="use auto, force or none",
+        ) from None
+
+
+def split_userinfo(url: str) -> tuple[str, str, str]:
+    """`https://u:p@host/go` -> (`https://host/go`, u, p): the go command refuses URL creds."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, "", ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return clean, parts.username or "", parts.password or ""
+
+
+def check_proxy_url(url: str) -> str:
+    """The proxy URL without a trailing slash; raises InputError unless it is http(s)://host."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(
+            f"proxy URL {url!r} is not an http(s) URL",
+            hint="give the private proxy as https://host[:port][/base-path]",
+        )
+    return url.rstrip("/")
+
+
+def health_url(proxy_url: str) -> str:
+    """The health endpoint under the proxy's base path (`https://host/go` -> `/go/-/healthz`)."""
+    return f"{proxy_url.rstrip('/')}/{HEALTH_PATH}"
+
+
+def probe_health(settings: ProxySettings) -> Health:
+    """GET `<proxy>/-/healthz` once with a short timeout; healthz needs no credentials."""
+    url = health_url(split_userinfo(settings.proxy_url)[0])
+    proxies = {
+        k: v for k, v in (("http", settings.http_proxy), ("https", settings.https_proxy)) if v
+    }
+    try:
+        with requests.Session() as session:
+            if settings.no_proxy:
+                session.trust_env = False  # our NO_PROXY wins over an inherited one
+            resp = session.get(
+                url, timeout=settings.health_timeout, proxies=proxies or None, allow_redirects=False
+            )
+    except requests.Timeout:
+        return Health(False, f"{url}: no answer within {settings.health_timeout:g}s")
+    except requests.RequestException as e:
+        # requests nests the socket error deep in its message; the errno text is what helps.
+        errno = re.search(r"\[Errno -?\d+\] [^'\")\]]+", str(e))
+        return Health(False, f"{url}: {errno.group(0) if errno else type(e).__name__}")
+    if 200 <= resp.status_code < 300:
+        return Health(True, f"{url}: {resp.status_code}")
+    return Health(False, f"{url}: HTTP {resp.status_code}")
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or ""
+
+
+def _no_proxy(settings: ProxySettings, proxy_url: str) -> str:
+    # An outbound HTTP(S) proxy usually cannot reach the private proxy on the internal network:
+    # keep the private proxy's host out of it.
+    entries = [e.strip() for e in settings.no_proxy.split(",") if e.strip()]
+    host = _host(proxy_url)
+    if proxy_url and host and host not in entries:
+        entries.append(host)
+    return ",".join(entries)
+
+
+def _outbound_proxy_variables(settings: ProxySettings, proxy_url: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if settings.http_proxy:
+        out.append(("HTTP_PROXY", settings.http_proxy))
+    if settings.https_proxy:
+        out.append(("HTTPS_PROXY", settings.https_proxy))
+    if settings.http_proxy or settings.https_proxy or settings.no_proxy:
+        no_proxy = _no_proxy(settings, proxy_url)
+        if no_proxy:
+            out.append(("NO_PROXY", no_proxy))
+    return out
+
+
+def netrc_line(host: str, login: str, password: str) -> str:
+    """One `.netrc` entry; netrc has no quoting, so whitespace in a credential cannot be written."""
+    for what, value in (("host", host), ("login", login), ("password", password)):
+        if not value or any(c.isspace() for c in value):
+            raise InputError(
+                f"cannot write a .netrc entry: the {what} is empty or contains whitespace",
+                hint="use a token without spaces (GOPROXY_SCAN_PROXY_TOKEN)",
+            )
+    return f"machine {host} login {login} password {password}\n"
+
+
+def plan(settings: ProxySettings, mode: ProxyMode, health: Health | None) -> GoEnvironment:
+    """The environment for `mode`, given the health check's answer (None when not probed).
+
+    Pure: raises InputError for a bad configuration and OperationalError when `force` finds the
+    proxy down; the caller does the probing and the writing.
+    """
+    if mode is ProxyMode.NONE:
+        return GoEnvironment(
+            Route.UNCHANGED,
+            warnings=("CI_PROXY_MODE=none: the Go environment is left unchanged",),
+        )
+    private = ",".join(settings.private)
+    warnings: list[str] = []
+    if not settings.proxy_url:
+        if mode is ProxyMode.FORCE:
+            raise InputError(
+                "CI_PROXY_MODE=force but no private proxy is configured",
+                hint="set GOPROXY_SCAN_PROXY_URL or pass --proxy URL",
+            )
+        warnings.append(
+            "no private proxy configured (GOPROXY_SCAN_PROXY_URL): using the public setting "
+            f"GOPROXY={settings.public_goproxy}"
+        )
+        return _public(settings, private, warnings)
+    url, url_login, url_password = split_userinfo(check_proxy_url(settings.proxy_url))
+    if health is None or not health.ok:
+        detail = health.detail if health else "not checked"
+        if mode is ProxyMode.FORCE:
+            raise OperationalError(
+                f"private Go proxy {url} is not answering its health check ({detail}); "
+                "CI_PROXY_MODE=force fails closed",
+                hint="start or fix the proxy, or set CI_PROXY_MODE=auto to allow the public "
+                "fallback",
+            )
+        warnings.append(
+            f"private Go proxy {url} is not answering its health check ({detail}): falling back "
+            f"to the public setting GOPROXY={settings.public_goproxy}; downloads in this job are "
+            "NOT checked by the private proxy"
+        )
+        return _public(settings, private, warnings)
+    return _private(settings, url, url_login, url_password, private, warnings)
+
+
+def _public(settings: ProxySettings, private: str, warnings: list[str]) -> GoEnvironment:
+    variables = [("GOPROXY", settings.public_goproxy)]
+    if private:
+        # Without the private proxy, private modules must bypass the public proxy and checksum
+        # database, which would leak their paths and cannot know them.
+        variables.append(("GOPRIVATE", private))
+    if settings.sumdb:
+        variables.append(("GOSUMDB", settings.sumdb))
+    if settings.goflags:
+        variables.append(("GOFLAGS", settings.goflags))
+    variables += _outbound_proxy_variables(settings, "")
+    return GoEnvironment(Route.PUBLIC, tuple(variables), warnings=tuple(warnings))
+
+
+def _private(
+    settings: ProxySettings,
+    url: str,
+    url_login: str,
+    url_password: str,
+    private: str,
+    warnings: list[str],
+) -> GoEnvironment:
+    # No fallback after the private proxy: a module it refuses must not come from elsewhere.
+    variables = [("GOPROXY", url)]
+    # Private modules come through the private proxy too (GONOPROXY empty), but no public
+    # checksum database knows them.
+    variables += [("GONOPROXY", ""), ("GONOSUMDB", private), ("GOPRIVATE", "")]
+    if settings.sumdb:
+        variables.append(("GOSUMDB", settings.sumdb))
+    if settings.goflags:
+        variables.append(("GOFLAGS", settings.goflags))
+    password = settings.token or url_password
+    login = (url_login if url_password and not settings.token else "") or settings.username
+    netrc = ""
+    secret_values: tuple[str, ...] = ()
+    if password:
+        secret_values = (password,)
+        if urlsplit(url).scheme != "https":
+            warnings.append(
+                f"not writing credentials for {url}: the go command sends .netrc credentials only "
+                "over https; serve the private proxy over https to authenticate"
+            )
+        else:
+            if settings.netrc_path is None:
+                raise InputError(
+                    "a proxy token is set but there is nowhere to write the .netrc",
+                    hint="pass --netrc FILE",
+                )
+            netrc = netrc_line(_host(url), login, password)
+            variables += [("GOAUTH", "netrc"), ("NETRC", str(settings.netrc_path))]
+    variables += _outbound_proxy_variables(settings, url)
+    return GoEnvironment(
+        Route.PRIVATE,
+        tuple(variables),
+        netrc=netrc,
+        warnings=tuple(warnings),
+        secrets=secret_values,
+    )
+
+
+def _check_variables(variables: tuple[tuple[str, str], ...], where: str) -> None:
+    for name, value in variables:
+        if not _NAME.match(name):
+            raise InputError(f"{where}: {name!r} is not an environment variable name")
+        if "\n" in value or "\r" in value:
+            raise InputError(
+                f"{where}: the value of {name} spans several lines",
+                hint="GitLab dotenv and shell export lines take single-line values",
+            )
+
+
+def render_github_env(variables: tuple[tuple[str, str], ...]) -> str:
+    """`$GITHUB_ENV` lines in the heredoc form, which is safe for any value (even multiline)."""
+    out = []
+    for name, value in variables:
+        if not _NAME.match(name):
+            raise InputError(f"$GITHUB_ENV: {name!r} is not an environment variable name")
+        delimiter = f"ghadelimiter_{secrets.token_hex(8)}"
+        while delimiter in value:
+            delimiter = f"ghadelimiter_{secrets.token_hex(8)}"
+        out.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+    return "".join(out)
+
+
+def render_dotenv(variables: tuple[tuple[str, str], ...]) -> str:
+    """A GitLab `artifacts:reports:dotenv` file: `KEY=VALUE`, unquoted, no blank lines."""
+    # GitLab keeps quotes literally and rejects blank lines, comments and multiline values.
+    _check_variables(variables, "dotenv")
+    return "".join(f"{name}={value}\n" for name, value in variables)
+
+
+def render_shell(variables: tuple[tuple[str, str], ...]) -> str:
+    """`export KEY='value'` lines for `eval "$(goproxy-scan env)"` in any POSIX shell."""
+    _check_variables(variables, "shell")
+    return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in variables)
+
+
+def default_netrc_path(environ: Mapping[str, str]) -> Path:
+    """Where the .netrc goes: the runner's temp dir on GitHub, else under the job's home."""
+    runner_temp = environ.get("RUNNER_TEMP")
+    if runner_temp:
+        return Path(runner_temp) / "goproxy-scan" / "netrc"
+    home = environ.get("HOME") or str(Path.home())
+    return Path(home) / ".config" / "goproxy-scan" / "netrc"
+
+
+def write_netrc(path: Path, content: str) -> None:
+    """Write the .netrc readable by its owner only (0600), replacing any earlier one atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(content)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OperationalError(f"{path}: cannot write the .netrc: {e}") from e
