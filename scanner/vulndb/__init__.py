@@ -1,0 +1,1 @@
+"""The Go vulnerability database (OSV): access and cache, build, index, matching, reachability."""
