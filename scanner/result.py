@@ -150,7 +150,9 @@ class ScanResult:
     tool_version: str
     generated_at: str  # RFC 3339, UTC
     fail_on: Severity = Severity.HIGH
-    go_version: str = ""
+    go_version: str = ""  # the main module's go directive
+    stdlib_version: str = ""  # the Go toolchain the build list was taken with ("go1.27.3")
+    main_requires: tuple[str, ...] = ()  # "path@version" keys the main module requires
     gomod_path: str = "go.mod"
     base_ref: str = ""
     policy_digest: str = ""
@@ -338,6 +340,7 @@ def _result_from_dict(d: dict[str, Any]) -> ScanResult:
             **top,
             "fail_on": Severity(d["fail_on"]),
             "notes": tuple(d["notes"]),
+            "main_requires": tuple(d["main_requires"]),
             "parse_errors": tuple(d["parse_errors"]),
             "modules": modules,
             "findings": findings,

@@ -1,0 +1,70 @@
+"""GitHub Actions workflow commands (annotations) and the job's step summary."""
+
+from __future__ import annotations
+
+from ..result import ScanResult, Severity
+from . import active_findings, module_issues, module_message, module_rule_id
+
+_COMMAND = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "notice",
+    Severity.INFO: "notice",
+}
+
+
+def escape_data(text: str) -> str:
+    """The message part: the runner decodes %25, %0D and %0A (actions/toolkit escapeData)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """A property value: additionally `:` and `,`, which would end the value early."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation(
+    level: str, message: str, *, file: str, line: int, col: int = 0, title: str = ""
+) -> str:
+    props = [f"file={escape_property(file)}", f"line={max(line, 1)}"]
+    if col > 0:
+        props.append(f"col={col}")
+    if title:
+        props.append(f"title={escape_property(title)}")
+    return f"::{level} {','.join(props)}::{escape_data(message)}"
+
+
+def render_annotations(result: ScanResult) -> str:
+    """One workflow command per issue; what does not fail the scan comes as a notice."""
+    lines = []
+    for m in module_issues(result):
+        level = "error" if m.fails else "notice"
+        title = f"goproxy-scan {module_rule_id(m)}: {m.path}"
+        lines.append(
+            annotation(
+                level,
+                module_message(m),
+                file=result.gomod_path,
+                line=m.require_line or 1,
+                title=title,
+            )
+        )
+    for f in active_findings(result):
+        level = _COMMAND[f.severity] if f.fails(result.fail_on) else "notice"
+        message = f.message + (f"\nFix: {f.fix}" if f.fix else "")
+        title = f"goproxy-scan {f.rule_id}" + (f" ({f.cwe})" if f.cwe else "")
+        lines.append(
+            annotation(level, message, file=f.path, line=f.line, col=f.column, title=title)
+        )
+    for note in result.notes:
+        lines.append(f"::warning::{escape_data(note)}")
+    lines.append(f"::notice title=goproxy-scan::{escape_data(result.summary_line())}")
+    return "\n".join(lines) + "\n"
+
+
+def step_summary(result: ScanResult) -> str:
+    """Markdown for $GITHUB_STEP_SUMMARY: the PR-comment report."""
+    from .markdown import render_markdown
+
+    return render_markdown(result)

@@ -1,0 +1,57 @@
+"""GitLab code-quality report (the Code Climate subset GitLab reads) from a ScanResult."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from ..result import ScanResult, Severity
+from . import active_findings, module_issues, module_message, module_rule_id, module_severity
+
+# GitLab's severities are info, minor, major, critical, blocker.
+_SEVERITY = {
+    Severity.INFO: "info",
+    Severity.LOW: "minor",
+    Severity.MEDIUM: "major",
+    Severity.HIGH: "critical",
+    Severity.CRITICAL: "blocker",
+}
+
+
+def code_quality(result: ScanResult) -> list[dict[str, Any]]:
+    issues: list[dict[str, Any]] = []
+    for m in module_issues(result):
+        rule_id = module_rule_id(m)
+        issues.append(
+            {
+                "type": "issue",
+                "check_name": rule_id,
+                "description": module_message(m),
+                "categories": ["Security"],
+                "severity": _SEVERITY[module_severity(m)] if m.fails else "info",
+                "fingerprint": hashlib.sha256(
+                    f"{rule_id}\0{m.path}\0{m.version}".encode()
+                ).hexdigest(),
+                "location": {"path": result.gomod_path, "lines": {"begin": m.require_line or 1}},
+            }
+        )
+    for f in active_findings(result):
+        issues.append(
+            {
+                "type": "issue",
+                "check_name": f.rule_id,
+                "description": f"{f.message}" + (f" Fix: {f.fix}" if f.fix else ""),
+                "categories": ["Security"],
+                "severity": _SEVERITY[f.severity] if f.fails(result.fail_on) else "info",
+                "fingerprint": hashlib.sha256(
+                    (f.fingerprint or f"{f.rule_id}\0{f.path}\0{f.line}").encode()
+                ).hexdigest(),
+                "location": {"path": f.path, "lines": {"begin": max(f.line, 1)}},
+            }
+        )
+    return issues
+
+
+def render_code_quality(result: ScanResult) -> str:
+    return json.dumps(code_quality(result), indent=2, ensure_ascii=False) + "\n"
