@@ -1,0 +1,188 @@
+"""Scan settings: defaults -> policy file `scan:` section -> GOPROXY_SCAN_* -> flags, frozen."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import InputError
+from .reports import OutputFormat
+from .result import Severity
+from .sbom import SbomFormat, SpecVersion
+
+DEFAULT_POLICY_FILE = ".goproxy-scan.yml"
+ENV_PREFIX = "GOPROXY_SCAN_"
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One report: a format and where it goes ("-" is standard output)."""
+
+    format: OutputFormat
+    path: str = "-"
+
+
+@dataclass(frozen=True, slots=True)
+class ScanConfig:
+    main_dir: Path = Path(".")
+    policy_file: Path | None = None
+    proxy: str = ""  # http(s):// verdict API, or file:// GOPROXY tree to judge from locally
+    base: str = ""  # git ref for the pre-merge diff
+    outputs: tuple[Output, ...] = (Output(OutputFormat.CONSOLE),)
+    sbom: Path | None = None
+    sbom_spec: SpecVersion = SpecVersion.V1_6
+    sbom_format: SbomFormat | None = None  # None: from the file name (.xml or else JSON)
+    reproducible: bool = False
+    fail_on: Severity = Severity.HIGH
+    offline: bool = False
+    fail_open: bool = False
+    token: str = field(default="", repr=False)  # GOPROXY_SCAN_TOKEN only; never in a file
+    jobs: int = 0  # 0: one per CPU
+    cache_dir: Path | None = None
+    source_rules: bool = True
+
+    @property
+    def sbom_output_format(self) -> SbomFormat:
+        if self.sbom_format is not None:
+            return self.sbom_format
+        suffix = self.sbom.suffix.lower() if self.sbom else ""
+        return SbomFormat.XML if suffix == ".xml" else SbomFormat.JSON
+
+
+# Keys the policy file's `scan:` section and the environment may set, with their parsers.
+def _bool(value: object, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise InputError(f"{where}: {value!r} is not a boolean", hint="use true or false")
+
+
+def _fail_mode(value: object, where: str) -> bool:
+    text = str(value).strip().lower()
+    if text not in {"open", "closed"}:
+        raise InputError(f"{where}: {value!r} is not a fail mode", hint="use open or closed")
+    return text == "open"
+
+
+def _outputs(value: object, where: str) -> tuple[Output, ...]:
+    items = value if isinstance(value, list) else str(value).split(",")
+    outs = []
+    for item in items:
+        fmt, _, path = str(item).strip().partition("=")
+        outs.append(Output(OutputFormat.parse(fmt), path or "-"))
+    if not outs:
+        raise InputError(f"{where}: no report format given")
+    return tuple(outs)
+
+
+def _int(value: object, where: str) -> int:
+    try:
+        return int(str(value))
+    except ValueError as e:
+        raise InputError(f"{where}: {value!r} is not a number") from e
+
+
+_SETTINGS: dict[str, tuple[str, Any]] = {
+    # key (file and env) -> (ScanConfig field, parser(value, where))
+    "proxy": ("proxy", lambda v, w: str(v)),
+    "base": ("base", lambda v, w: str(v)),
+    "format": ("outputs", _outputs),
+    "sbom": ("sbom", lambda v, w: Path(str(v)) if v else None),
+    "sbom_spec": ("sbom_spec", lambda v, w: _enum(SpecVersion, v, w)),
+    "fail_on": ("fail_on", lambda v, w: Severity.parse(v)),
+    "offline": ("offline", _bool),
+    "fail_mode": ("fail_open", _fail_mode),
+    "reproducible": ("reproducible", _bool),
+    "jobs": ("jobs", _int),
+    "cache_dir": ("cache_dir", lambda v, w: Path(str(v)) if v else None),
+    "source_rules": ("source_rules", _bool),
+}
+# Settings read only from the environment (a token never belongs in a committed file).
+_ENV_ONLY: dict[str, tuple[str, Any]] = {
+    "token": ("token", lambda v, w: str(v)),
+    "policy": ("policy_file", lambda v, w: Path(str(v)) if v else None),
+}
+
+
+def _enum(cls: Any, value: object, where: str) -> Any:
+    try:
+        return cls(str(value))
+    except ValueError as e:
+        names = ", ".join(m.value for m in cls)
+        raise InputError(f"{where}: {value!r} is not one of {names}") from e
+
+
+def find_policy_file(main_dir: Path) -> Path | None:
+    """`.goproxy-scan.yml` in the module directory or the nearest parent up to the git root."""
+    for parent in (main_dir.resolve(), *main_dir.resolve().parents):
+        candidate = parent / DEFAULT_POLICY_FILE
+        if candidate.is_file():
+            return candidate
+        if (parent / ".git").exists():
+            break
+    return None
+
+
+def file_settings(policy_file: Path) -> dict[str, Any]:
+    """The policy file's `scan:` section as ScanConfig field values."""
+    try:
+        data = yaml.safe_load(policy_file.read_text("utf-8"))
+    except OSError as e:
+        raise InputError(f"cannot read the policy file: {e.strerror}", path=str(policy_file)) from e
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise InputError(f"not YAML: {e}", path=str(policy_file), line=line) from e
+    section = data.get("scan") if isinstance(data, dict) else None
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise InputError("`scan:` must be a mapping", path=str(policy_file))
+    out: dict[str, Any] = {}
+    for key, value in section.items():
+        if key not in _SETTINGS:
+            known = ", ".join(sorted(_SETTINGS))
+            raise InputError(
+                f"unknown key scan.{key}", path=str(policy_file), hint=f"known keys: {known}"
+            )
+        name, parse = _SETTINGS[key]
+        out[name] = parse(value, f"{policy_file}: scan.{key}")
+    return out
+
+
+def env_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, (name, parse) in {**_SETTINGS, **_ENV_ONLY}.items():
+        var = ENV_PREFIX + key.upper()
+        if env.get(var, "") != "":
+            out[name] = parse(env[var], var)
+    return out
+
+
+def load_config(flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> ScanConfig:
+    """Merge the layers; `flags` holds only what the user passed (None/absent: not given)."""
+    env = os.environ if env is None else env
+    given = {k: v for k, v in flags.items() if v is not None}
+    known = {f.name for f in fields(ScanConfig)}
+    unknown = set(given) - known
+    if unknown:
+        raise InputError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    from_env = env_settings(env)
+    main_dir = Path(given.get("main_dir", Path(".")))
+    policy_file = given.get("policy_file") or from_env.get("policy_file")
+    if policy_file is None:
+        policy_file = find_policy_file(main_dir)
+    elif not Path(policy_file).is_file():
+        raise InputError("the policy file does not exist", path=str(policy_file))
+    from_file = file_settings(Path(policy_file)) if policy_file is not None else {}
+    config = replace(ScanConfig(), **{**from_file, **from_env, **given})
+    return replace(config, main_dir=main_dir, policy_file=policy_file)
