@@ -271,7 +271,9 @@ def _private(
                     "a proxy token is set but there is nowhere to write the .netrc",
                     hint="pass --netrc FILE",
                 )
-            netrc = netrc_line(_host(url), login, password)
+            # The go command matches a netrc machine against the URL's host[:port] prefix, so a
+            # proxy on a non-default port needs the port in the machine name.
+            netrc = netrc_line(urlsplit(url).netloc, login, password)
             variables += [("GOAUTH", "netrc"), ("NETRC", str(settings.netrc_path))]
     variables += _outbound_proxy_variables(settings, url)
     return GoEnvironment(

@@ -47,8 +47,10 @@ def _append(path: Path, text: str) -> None:
 def _warn(message: str, github: bool, stdout_free: bool) -> None:
     # On GitHub the workflow command makes the warning an annotation on the run's summary page;
     # stdout carries it only when stdout is not the export lines a shell will eval.
-    text = f"::warning title=goproxy-scan env::{message}" if github else f"warning: {message}"
-    click.echo(text, err=not stdout_free)
+    if github and stdout_free:
+        click.echo(f"::warning title=goproxy-scan env::{message}")
+    else:
+        click.echo(f"warning: {message}", err=True)
 
 
 @click.command("env")

@@ -1,0 +1,484 @@
+"""`goproxy-scan env`: each CI_PROXY_MODE × proxy up/down, checked by the real go command."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shlex
+import ssl
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from goproxytree import GoProxyTree, write_files
+
+DEP = "example.com/dep"
+DEP_GO = "package dep\n\nfunc Answer() int { return 42 }\n"
+MAIN_GOMOD = f"module example.com/app\n\ngo 1.21\n\nrequire {DEP} v1.0.0\n"
+MAIN_GO = f'package main\n\nimport "{DEP}"\n\nfunc main() {{ println(dep.Answer()) }}\n'
+
+
+@dataclass
+class LoopbackProxy:
+    """A GOPROXY over HTTP(S) on 127.0.0.1 serving a GoProxyTree, with /-/healthz and a log."""
+
+    root: Path
+    healthy: bool = True
+    credentials: tuple[str, str] | None = None  # (login, password) required for module paths
+    requests: list[tuple[str, str]] = field(default_factory=list)  # (path, Authorization)
+    url: str = ""
+    server: ThreadingHTTPServer | None = None
+
+    def module_requests(self) -> list[str]:
+        return [p for p, _ in self.requests if "/@v/" in p]
+
+    def start(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def _send(self, status: int, body: bytes, ctype: str = "text/plain") -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                auth = self.headers.get("Authorization", "")
+                proxy.requests.append((self.path, auth))
+                if self.path == "/-/healthz":
+                    if proxy.healthy:
+                        self._send(200, b"ok\n")
+                    else:
+                        self._send(503, b"vault unavailable\n")
+                    return
+                if proxy.credentials is not None:
+                    want = base64.b64encode(":".join(proxy.credentials).encode()).decode()
+                    if auth != f"Basic {want}":
+                        self._send(401, b"authentication required\n")
+                        return
+                target = (proxy.root / self.path.lstrip("/").replace("%21", "!")).resolve()
+                if proxy.root.resolve() not in target.parents or not target.is_file():
+                    self._send(404, b"not found\n")
+                    return
+                self._send(200, target.read_bytes(), "application/octet-stream")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        scheme = "http"
+        if ssl_context is not None:
+            self.server.socket = ssl_context.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+def _tree(root: Path, answer: int) -> GoProxyTree:
+    tree = GoProxyTree(root)
+    tree.add_module(
+        DEP,
+        "v1.0.0",
+        {
+            "go.mod": f"module {DEP}\n\ngo 1.21\n",
+            "dep.go": DEP_GO.replace("42", str(answer)),
+            "LICENSE": "MIT License\n",
+        },
+    )
+    return tree
+
+
+@pytest.fixture
+def private_proxy(tmp_path: Path) -> Iterator[LoopbackProxy]:
+    proxy = LoopbackProxy(_tree(tmp_path / "private", 42).root)
+    proxy.start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def public_proxy(tmp_path: Path) -> Iterator[LoopbackProxy]:
+    """Stands in for proxy.golang.org, so a fallback is visible in where downloads went."""
+    proxy = LoopbackProxy(_tree(tmp_path / "public", 7).root)
+    proxy.start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return write_files(tmp_path / "app", {"go.mod": MAIN_GOMOD, "main.go": MAIN_GO})
+
+
+@pytest.fixture
+def job_env(tmp_path: Path, go_env: dict[str, str]) -> dict[str, str]:
+    """A CI job's environment: the isolated go env, no proxy settings, no inherited CI vars."""
+    env = {
+        k: v
+        for k, v in go_env.items()
+        if not k.startswith(("GOPROXY_SCAN_", "CI_", "GITHUB_", "RUNNER_"))
+        and k.upper() not in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
+    }
+    env["GOFLAGS"] = ""
+    env["GOPROXY"] = "off"  # what the job had before: any download would fail
+    return env
+
+
+def goproxy_scan_env(
+    args: list[str], env: dict[str, str], extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["goproxy-scan", "env", *args],
+        env={**env, **(extra or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def parse_github_env(text: str) -> dict[str, str]:
+    """The runner's reading of $GITHUB_ENV: `NAME=value` or `NAME<<DELIM` … `DELIM`."""
+    out: dict[str, str] = {}
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if not line:
+            continue
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delim = line.split("<<", 1)
+            value: list[str] = []
+            while lines[i] != delim:
+                value.append(lines[i])
+                i += 1
+            i += 1
+            out[name] = "\n".join(value)
+        else:
+            name, value_text = line.split("=", 1)
+            out[name] = value_text
+    return out
+
+
+def parse_dotenv(text: str) -> dict[str, str]:
+    assert text == "" or text.endswith("\n")
+    out = {}
+    for line in text.splitlines():
+        assert line and not line.startswith("#"), "GitLab rejects blank and comment lines"
+        name, value = line.split("=", 1)
+        out[name] = value
+    return out
+
+
+def go_download(
+    run_go: Callable[..., subprocess.CompletedProcess[str]], project: Path, written: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    # GOFLAGS=-mod=readonly needs go.sum; `go mod download` of the requirement writes it.
+    return run_go("mod", "download", "-x", DEP, cwd=project, env_extra=written, check=False)
+
+
+pytestmark = pytest.mark.gocmd
+
+
+@pytest.mark.parametrize("mode", ["auto", "force"])
+def test_healthy_proxy_routes_go_downloads_through_it(
+    mode: str,
+    tmp_path: Path,
+    private_proxy: LoopbackProxy,
+    public_proxy: LoopbackProxy,
+    project: Path,
+    job_env: dict[str, str],
+    run_go: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    dotenv = tmp_path / "go.env"
+    proc = goproxy_scan_env(
+        ["--dotenv", str(dotenv), "--private", "corp.example/*"],
+        job_env,
+        {
+            "CI_PROXY_MODE": mode,
+            "GOPROXY_SCAN_PROXY_URL": private_proxy.url + "/",
+            "GOPROXY_SCAN_PUBLIC_PROXY": public_proxy.url,
+        },
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "warning" not in proc.stderr
+    written = parse_dotenv(dotenv.read_text())
+    assert written["GOPROXY"] == private_proxy.url  # no ",direct": refused means refused
+    assert written["GONOSUMDB"] == "corp.example/*"
+    assert written["GONOPROXY"] == ""
+    assert written["GOFLAGS"] == "-mod=readonly"
+    assert ("/-/healthz", "") in private_proxy.requests
+
+    result = go_download(run_go, project, written)
+    assert result.returncode == 0, result.stderr
+    assert f"/{DEP}/@v/v1.0.0.zip" in private_proxy.module_requests()
+    assert public_proxy.module_requests() == []
+    # and the bytes are the private proxy's: `go run` prints its answer
+    run = run_go("run", ".", cwd=project, env_extra={**written, "GOFLAGS": "-mod=mod"})
+    assert run.stderr.strip() == "42"
+
+
+@pytest.mark.parametrize("down", ["unhealthy", "unreachable"])
+def test_auto_falls_back_to_public_with_a_visible_warning(
+    down: str,
+    tmp_path: Path,
+    private_proxy: LoopbackProxy,
+    public_proxy: LoopbackProxy,
+    project: Path,
+    job_env: dict[str, str],
+    run_go: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    url = private_proxy.url
+    if down == "unhealthy":
+        private_proxy.healthy = False
+    else:
+        private_proxy.stop()
+    dotenv = tmp_path / "go.env"
+    proc = goproxy_scan_env(
+        [
+            "--mode",
+            "auto",
+            "--proxy",
+            url,
+            "--public-proxy",
+            public_proxy.url,
+            "--private",
+            "corp.example/*",
+            "--dotenv",
+            str(dotenv),
+        ],
+        job_env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "warning:" in proc.stderr
+    assert f"private Go proxy {url} is not answering its health check" in proc.stderr
+    assert "503" in proc.stderr if down == "unhealthy" else "refused" in proc.stderr
+    assert "falling back" in proc.stderr
+    written = parse_dotenv(dotenv.read_text())
+    assert written["GOPROXY"] == public_proxy.url
+    assert written["GOPRIVATE"] == "corp.example/*"  # private paths never reach a public proxy
+
+    result = go_download(run_go, project, written)
+    assert result.returncode == 0, result.stderr
+    assert f"/{DEP}/@v/v1.0.0.zip" in public_proxy.module_requests()
+    assert private_proxy.module_requests() == []
+
+
+@pytest.mark.parametrize("down", ["unhealthy", "unreachable"])
+def test_force_fails_closed_and_writes_nothing(
+    down: str,
+    tmp_path: Path,
+    private_proxy: LoopbackProxy,
+    job_env: dict[str, str],
+) -> None:
+    url = private_proxy.url
+    if down == "unhealthy":
+        private_proxy.healthy = False
+    else:
+        private_proxy.stop()
+    github_env = tmp_path / "github_env"
+    github_env.write_text("EARLIER=1\n")
+    proc = goproxy_scan_env(
+        ["--github-env", "--health-timeout", "2"],
+        job_env,
+        {"CI_PROXY_MODE": "force", "GOPROXY_SCAN_PROXY_URL": url, "GITHUB_ENV": str(github_env)},
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert "CI_PROXY_MODE=force fails closed" in proc.stderr
+    assert github_env.read_text() == "EARLIER=1\n"
+
+
+def test_force_without_a_proxy_url_is_an_input_error(job_env: dict[str, str]) -> None:
+    proc = goproxy_scan_env(["--mode", "force"], job_env)
+    assert proc.returncode == 2
+    assert "GOPROXY_SCAN_PROXY_URL" in proc.stderr
+
+
+@pytest.mark.parametrize("healthy", [True, False])
+def test_none_changes_nothing(
+    healthy: bool,
+    tmp_path: Path,
+    private_proxy: LoopbackProxy,
+    job_env: dict[str, str],
+    run_go: Callable[..., subprocess.CompletedProcess[str]],
+    project: Path,
+) -> None:
+    private_proxy.healthy = healthy
+    github_env = tmp_path / "github_env"
+    github_env.write_text("")
+    proc = goproxy_scan_env(
+        ["--mode", "none", "--proxy", private_proxy.url, "--github-env"],
+        job_env,
+        {"GITHUB_ENV": str(github_env)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert github_env.read_text() == ""
+    assert private_proxy.requests == []  # not even probed
+    # the job's own GOPROXY=off still rules
+    result = go_download(run_go, project, {})
+    assert result.returncode != 0
+    assert "GOPROXY=off" in result.stderr
+
+
+def test_github_env_is_multiline_safe_and_the_next_step_sees_it(
+    tmp_path: Path,
+    private_proxy: LoopbackProxy,
+    job_env: dict[str, str],
+) -> None:
+    github_env = tmp_path / "github_env"
+    github_env.write_text("EARLIER=1\n")
+    proc = goproxy_scan_env(
+        ["--github-env", "--proxy", private_proxy.url, "--goflags", "-mod=mod -tags=a,b"],
+        job_env,
+        {"GITHUB_ENV": str(github_env), "GITHUB_ACTIONS": "true"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    text = github_env.read_text()
+    assert text.startswith("EARLIER=1\n")
+    assert "GOPROXY<<ghadelimiter_" in text
+    written = parse_github_env(text)
+    assert written["EARLIER"] == "1"
+    assert written["GOPROXY"] == private_proxy.url
+    assert written["GOFLAGS"] == "-mod=mod -tags=a,b"
+
+
+def test_github_warning_is_a_workflow_annotation(
+    tmp_path: Path, private_proxy: LoopbackProxy, job_env: dict[str, str]
+) -> None:
+    private_proxy.healthy = False
+    github_env = tmp_path / "github_env"
+    proc = goproxy_scan_env(
+        ["--github-env", "--proxy", private_proxy.url],
+        job_env,
+        {"GITHUB_ENV": str(github_env)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("::warning title=goproxy-scan env::private Go proxy")
+    assert parse_github_env(github_env.read_text())["GOPROXY"] == "https://proxy.golang.org,direct"
+
+
+def test_export_lines_configure_the_go_command_in_a_shell(
+    private_proxy: LoopbackProxy, job_env: dict[str, str]
+) -> None:
+    script = (
+        f'eval "$(goproxy-scan env --mode auto --proxy {shlex.quote(private_proxy.url)} '
+        "--private 'corp.example/*,other.example')\" && go env -json GOPROXY GONOSUMDB GOFLAGS"
+    )
+    proc = subprocess.run(
+        ["bash", "-c", script], env=job_env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {
+        "GOPROXY": private_proxy.url,
+        "GONOSUMDB": "corp.example/*,other.example",
+        "GOFLAGS": "-mod=readonly",
+    }
+
+
+def test_credentials_are_not_written_for_an_http_proxy(
+    tmp_path: Path, private_proxy: LoopbackProxy, job_env: dict[str, str]
+) -> None:
+    netrc = tmp_path / "netrc"
+    proc = goproxy_scan_env(
+        ["--proxy", private_proxy.url, "--token", "s3cret", "--netrc", str(netrc)], job_env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "credentials only over https" in proc.stderr
+    assert not netrc.exists()
+    assert "GOAUTH" not in proc.stdout and "s3cret" not in proc.stdout + proc.stderr
+
+
+def test_outbound_proxy_keeps_the_private_proxy_out(
+    private_proxy: LoopbackProxy, job_env: dict[str, str]
+) -> None:
+    proc = goproxy_scan_env(
+        [
+            "--proxy",
+            private_proxy.url,
+            "--https-proxy",
+            "http://egress.corp:3128",
+            "--no-proxy",
+            "localhost",
+        ],
+        job_env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "export HTTPS_PROXY=http://egress.corp:3128\n" in proc.stdout
+    assert "export NO_PROXY=localhost,127.0.0.1\n" in proc.stdout
+
+
+@pytest.fixture
+def tls_proxy(tmp_path: Path) -> Iterator[tuple[LoopbackProxy, Path]]:
+    """An https proxy with a throwaway CA (the go command trusts it through SSL_CERT_FILE)."""
+    trustme = pytest.importorskip("trustme", reason="pip install -e '.[test]' brings trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    proxy = LoopbackProxy(_tree(tmp_path / "tls", 42).root, credentials=("ci-bot", "s3cret"))
+    proxy.start(context)
+    yield proxy, ca_file
+    proxy.stop()
+
+
+def test_https_proxy_token_goes_to_a_netrc_the_go_command_uses(
+    tmp_path: Path,
+    tls_proxy: tuple[LoopbackProxy, Path],
+    project: Path,
+    job_env: dict[str, str],
+    run_go: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    proxy, ca_file = tls_proxy
+    netrc = tmp_path / "runner" / "netrc"
+    dotenv = tmp_path / "go.env"
+    proc = goproxy_scan_env(
+        ["--mode", "force", "--proxy", proxy.url, "--netrc", str(netrc), "--dotenv", str(dotenv)],
+        job_env,
+        {
+            "GOPROXY_SCAN_PROXY_TOKEN": "s3cret",
+            "GOPROXY_SCAN_PROXY_USER": "ci-bot",
+            "REQUESTS_CA_BUNDLE": str(ca_file),
+        },
+    )
+    assert proc.returncode == 0, proc.stderr
+    written = parse_dotenv(dotenv.read_text())
+    assert "s3cret" not in dotenv.read_text()  # the token lives in the 0600 netrc only
+    assert written["GOAUTH"] == "netrc" and written["NETRC"] == str(netrc)
+    host_port = proxy.url.removeprefix("https://")
+    assert netrc.read_text() == f"machine {host_port} login ci-bot password s3cret\n"
+    assert netrc.stat().st_mode & 0o777 == 0o600
+
+    result = go_download(run_go, project, {**written, "SSL_CERT_FILE": str(ca_file)})
+    assert result.returncode == 0, result.stderr
+    expected = "Basic " + base64.b64encode(b"ci-bot:s3cret").decode()
+    zips = [auth for path, auth in proxy.requests if path.endswith(".zip")]
+    assert zips == [expected]
+
+
+def test_https_proxy_without_the_netrc_is_refused(
+    tls_proxy: tuple[LoopbackProxy, Path],
+    project: Path,
+    run_go: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    # The counter-check of the test above: the proxy really demands the credentials.
+    proxy, ca_file = tls_proxy
+    result = go_download(
+        run_go,
+        project,
+        {"GOPROXY": proxy.url, "SSL_CERT_FILE": str(ca_file), "NETRC": os.devnull},
+    )
+    assert result.returncode != 0
+    assert "401" in result.stderr
