@@ -1,0 +1,476 @@
+"""The gateway: a bare ASGI app speaking the GOPROXY protocol in front of the vault.
+
+Layering, outermost first (one place, so the order is visible):
+  1. trace id (`X-Go-Module-Trace-ID`, from the request or new) on every response;
+  2. metrics + one audit-log line per request (see the final status, bytes and latency);
+  3. error handler: any ProxyError -> its status and a text/plain body the go command prints;
+  4. method (GET/HEAD only) and base path;
+  5. operator routes /-/healthz, /-/readyz, /-/metrics; /sumdb/ answers 404 (not proxied here);
+  6. one handler per GOPROXY endpoint: list, @latest, .info, .mod, .zip;
+  7. for a version not yet stored: ingest (checks, h1:, AUDITOR HOOK, store) -- proxy/ingest.py;
+  8. storage (the vault) and the upstream chain.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from scanner import semver
+from scanner.errors import InvalidModuleError
+from scanner.module import (
+    canonical_version,
+    escape_path,
+    escape_version,
+    unescape_path,
+    unescape_version,
+)
+
+from .cache import AnswerCache, BlobCache, etag_of
+from .config import VaultConfig
+from .errors import (
+    BadRequestError,
+    MethodNotAllowedError,
+    NotInProxyError,
+    ProxyError,
+    StorageError,
+    UpstreamError,
+    plain_body,
+)
+from .ingest import Auditor, Ingester
+from .observability import TRACE_HEADER, AuditLog, Metrics, Tracer, trace_id_from
+from .singleflight import SingleFlight
+from .storage import BlobNotFoundError, Kind, Storage, open_storage
+from .upstream import Upstream
+from .workers import Workers
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+log = logging.getLogger("go_vault")
+
+# golang.org/x/mod/module pseudoVersionRE: pseudo-versions never appear in @v/list.
+_PSEUDO = re.compile(
+    r"^v[0-9]+\.(0\.0-|\d+\.\d+-([^+]*\.)?0\.)\d{14}-[A-Za-z0-9]+(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
+)
+_IMMUTABLE = "public, max-age=31536000, immutable"
+_TEXT = "text/plain; charset=utf-8"
+_CONTENT_TYPES = {Kind.INFO: "application/json", Kind.MOD: _TEXT, Kind.ZIP: "application/zip"}
+_CHUNK = 1 << 20
+OFFLINE = "not in offline mirror"
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    body: bytes = b""
+    content_type: str = _TEXT
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    file: Path | None = None  # sent instead of body, by pathsend or in chunks
+    size: int = 0
+
+    @classmethod
+    def text(cls, status: int, text: str) -> Response:
+        return cls(status, plain_body(text))
+
+
+@dataclass(slots=True)
+class Request:
+    """What the audit log line says about one request, filled in as it is handled."""
+
+    trace_id: str
+    method: str
+    path: str
+    route: str = "other"
+    module: str | None = None
+    version: str | None = None
+    cache: str | None = None
+    decision: str | None = None
+
+
+def is_pseudo_version(v: str) -> bool:
+    return bool(_PSEUDO.match(v))
+
+
+def is_listable(v: str) -> bool:
+    """A version @v/list may name: canonical semver (maybe +incompatible), not a pseudo-version."""
+    return canonical_version(v) == v and bool(v) and not is_pseudo_version(v)
+
+
+class Gateway:
+    """The ASGI application; build with `Gateway(config)` (or inject storage/auditor in tests)."""
+
+    def __init__(
+        self,
+        config: VaultConfig,
+        *,
+        storage: Storage | None = None,
+        auditor: Auditor | None = None,
+    ) -> None:
+        self.config = config
+        self.storage = storage if storage is not None else open_storage(config.storage)
+        self.workers = Workers(config.pool_size)
+        self.metrics = Metrics()
+        self.audit_log = AuditLog(config.audit_log)
+        self.tracer = Tracer(config.otlp_endpoint)
+        self.upstream = Upstream(
+            "" if config.offline else config.upstream,
+            connect_timeout=config.connect_timeout,
+            read_timeout=config.read_timeout,
+            workers=self.workers,
+            on_request=lambda _e, _p, outcome: self.metrics.upstream.labels(outcome).inc(),
+        )
+        self.ingester = Ingester(
+            self.storage,
+            self.upstream,
+            workers=self.workers,
+            audit_log=self.audit_log,
+            metrics=self.metrics,
+            tracer=self.tracer,
+            auditor=auditor,
+        )
+        self.answers = AnswerCache(config.list_ttl, config.negative_ttl)
+        self.blobs = BlobCache(config.memory_cache_mb << 20)
+        self._flight: SingleFlight[bytes] = SingleFlight()
+        self._base = config.base_path.rstrip("/")
+
+    # ---- ASGI entry: layers 1-4 -------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        start = time.perf_counter()
+        req = Request(
+            trace_id_from(_header(scope, TRACE_HEADER)), scope["method"], scope.get("path", "")
+        )
+        with self.tracer.span("go_vault.request", trace_id=req.trace_id, path=req.path):
+            try:
+                response = await self._dispatch(scope, req)
+            except ProxyError as e:
+                response = Response(e.status, e.body())
+                req.decision = req.decision or type(e).__name__
+            except Exception:
+                log.exception("internal error (trace id %s)", req.trace_id)
+                response = Response.text(
+                    500,
+                    f"go-vault internal error; trace id {req.trace_id}\nreport it to the operator",
+                )
+            sent = await self._send(scope, send, response, req)
+        elapsed = time.perf_counter() - start
+        self.metrics.requests.labels(req.route, str(response.status)).inc()
+        self.metrics.latency.labels(req.route).observe(elapsed)
+        if req.cache is not None:
+            self.metrics.cache.labels(req.cache).inc()
+        client = scope.get("client")
+        self.audit_log.event(
+            "request",
+            trace_id=req.trace_id,
+            method=req.method,
+            route=req.route,
+            path=req.path,
+            module=req.module,
+            version=req.version,
+            status=response.status,
+            bytes=sent,
+            latency_ms=round(elapsed * 1000, 3),
+            client=client[0] if client else None,
+            cache=req.cache,
+            decision=req.decision,
+        )
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def aclose(self) -> None:
+        await self.upstream.aclose()
+        self.tracer.shutdown()
+        self.audit_log.close()
+
+    async def _send(self, scope: Scope, send: Send, response: Response, req: Request) -> int:
+        headers = [
+            (b"content-type", response.content_type.encode()),
+            (TRACE_HEADER.encode(), req.trace_id.encode()),
+            *response.headers,
+        ]
+        size = response.size if response.file is not None else len(response.body)
+        headers.append((b"content-length", str(size).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        if req.method == "HEAD":
+            await send({"type": "http.response.body", "body": b""})
+            return 0
+        if response.file is None:
+            await send({"type": "http.response.body", "body": response.body})
+            return size
+        if "http.response.pathsend" in scope.get("extensions", {}):
+            await send({"type": "http.response.pathsend", "path": str(response.file)})
+            return size
+        f = await self.workers.run(response.file.open, "rb")
+        try:
+            while True:
+                chunk = await self.workers.run(f.read, _CHUNK)
+                more = len(chunk) == _CHUNK
+                await send({"type": "http.response.body", "body": chunk, "more_body": more})
+                if not more:
+                    break
+        finally:
+            await self.workers.run(f.close)
+        return size
+
+    async def _dispatch(self, scope: Scope, req: Request) -> Response:
+        if req.method not in ("GET", "HEAD"):
+            raise MethodNotAllowedError(f"method {req.method} not allowed; use GET or HEAD")
+        path = req.path
+        if self._base:
+            if not path.startswith(self._base + "/"):
+                raise NotInProxyError(f"not found: {path} is outside {self._base}/")
+            path = path[len(self._base) :]
+        if path.startswith("/-/"):
+            return await self._operator(path, req)
+        if path.startswith("/sumdb/"):
+            req.route = "sumdb"
+            raise NotInProxyError("checksum database proxying is not enabled on this go-vault")
+        return await self._protocol(path[1:], req, _header(scope, "if-none-match"))
+
+    # ---- layer 5: operator routes -----------------------------------------------------------
+
+    async def _operator(self, path: str, req: Request) -> Response:
+        if path == "/-/healthz":
+            req.route = "healthz"
+            return Response(200, b"ok\n")
+        if path == "/-/readyz":
+            req.route = "readyz"
+            await self.workers.run(self.storage.check)
+            return Response(200, b"ready\n")
+        if path == "/-/metrics":
+            req.route = "metrics"
+            return Response(200, generate_latest(self.metrics.registry), CONTENT_TYPE_LATEST)
+        raise NotInProxyError(f"not found: {path}")
+
+    # ---- layer 6: the GOPROXY protocol ------------------------------------------------------
+
+    async def _protocol(self, path: str, req: Request, if_none_match: str | None) -> Response:
+        if path.endswith("/@latest"):
+            req.route = "latest"
+            req.module = _module(path.removesuffix("/@latest"))
+            return await self.latest(req.module, req)
+        escaped_module, sep, name = path.rpartition("/@v/")
+        if not sep:
+            raise NotInProxyError(
+                f"not found: {path!r} is not a GOPROXY path", hint="see go help goproxy"
+            )
+        req.module = module = _module(escaped_module)
+        if name == "list":
+            req.route = "list"
+            return await self.list_versions(module, req)
+        stem, dot, ext = name.rpartition(".")
+        try:
+            kind = Kind(ext)
+        except ValueError:
+            kind = None
+        if not dot or kind is None:
+            raise NotInProxyError(f"not found: {name!r} is not list, .info, .mod or .zip")
+        req.route = kind.value
+        try:
+            req.version = version = unescape_version(stem)
+        except InvalidModuleError as e:
+            raise BadRequestError(e.message, module=module) from e
+        if canonical_version(version) != version:
+            if kind is Kind.INFO:
+                return await self.query_info(module, version, req)
+            raise NotInProxyError(
+                f"not found: {version!r} is not a canonical version", module=module
+            )
+        return await self.artifact(module, version, kind, req, if_none_match)
+
+    async def list_versions(self, module: str, req: Request) -> Response:
+        """GET /{module}/@v/list: upstream's versions plus stored ones; no pseudo-versions."""
+        stored = [v for v in await self.workers.run(self.storage.list, module) if is_listable(v)]
+        if self.config.offline:
+            req.cache = "hit"
+            if not stored and not await self.workers.run(self.storage.list, module):
+                raise NotInProxyError(OFFLINE, module=module)
+            return _list_response(stored)
+        data = await self._answer(module, "list", f"{escape_path(module)}/@v/list", req, stored)
+        upstream = [v for v in data.decode("utf-8", "replace").split() if is_listable(v)]
+        return _list_response([*upstream, *stored])
+
+    async def latest(self, module: str, req: Request) -> Response:
+        """GET /{module}/@latest: upstream's answer, else the newest stored version's .info."""
+        stored = await self.workers.run(self.storage.list, module)
+        if self.config.offline:
+            req.cache = "hit"
+            if not stored:
+                raise NotInProxyError(OFFLINE, module=module)
+            return await self._stored_latest(module, stored)
+        try:
+            data = await self._answer(module, "latest", f"{escape_path(module)}/@latest", req, None)
+        except (NotInProxyError, UpstreamError):
+            if not stored:
+                raise
+            req.cache = "stale"
+            return await self._stored_latest(module, stored)
+        return Response(200, data, "application/json")
+
+    async def _stored_latest(self, module: str, stored: list[str]) -> Response:
+        newest = semver.sort_versions(stored)[-1]
+        info = await self.workers.run(self.storage.get, module, newest, Kind.INFO)
+        return Response(200, info, "application/json")
+
+    async def _answer(
+        self, module: str, what: str, upstream_path: str, req: Request, stored: list[str] | None
+    ) -> bytes:
+        """A list/@latest answer: fresh cache, else one shared upstream fetch, else stale/stored.
+
+        `stored` (for lists) is what the vault holds: when upstream says not found or fails,
+        the stored versions are still listed, so a vault keeps serving what it has.
+        """
+        key = (module, what)
+        cached = self.answers.fresh(key)
+        if cached is not None:
+            req.cache = "hit"
+            if cached.data is None:
+                if stored:
+                    return b""
+                raise NotInProxyError(cached.reason, module=module)
+            return cached.data
+        req.cache = "miss"
+        try:
+            data = await self._flight.do(key, lambda: self.upstream.fetch(upstream_path))
+        except NotInProxyError as e:
+            self.answers.put(key, None, e.message)
+            if stored:
+                return b""
+            raise NotInProxyError(e.message, module=module) from e
+        except UpstreamError:
+            stale = self.answers.stale(key)
+            if stale is not None and stale.data is not None:
+                req.cache = "stale"
+                log.warning("serving stale %s for %s: upstream failed", what, module)
+                return stale.data
+            if stored:
+                req.cache = "stale"
+                return b""
+            raise
+        self.answers.put(key, data)
+        return data
+
+    async def query_info(self, module: str, query: str, req: Request) -> Response:
+        """GET /{module}/@v/{query}.info for a non-canonical query (a branch, `v1.2`): relayed."""
+        if self.config.offline:
+            raise NotInProxyError(OFFLINE, module=module, version=query)
+        req.cache = "miss"
+        path = f"{escape_path(module)}/@v/{escape_version(query)}.info"
+        try:
+            return Response(200, await self.upstream.fetch(path), "application/json")
+        except NotInProxyError as e:
+            raise NotInProxyError(e.message, module=module, version=query) from e
+
+    async def artifact(
+        self, module: str, version: str, kind: Kind, req: Request, if_none_match: str | None
+    ) -> Response:
+        """GET /{module}/@v/{version}.info|.mod|.zip: from the vault, ingesting it first if new."""
+        key = (module, version, kind)
+        if kind is not Kind.ZIP:
+            blob = self.blobs.get(key)
+            if blob is not None:
+                req.cache = "hit"
+                return _blob_response(blob.data, blob.etag, kind, if_none_match)
+        await self._ensure_stored(module, version, req)
+        try:
+            if kind is Kind.ZIP:
+                local = await self.workers.run(self.storage.local_path, module, version, kind)
+                if local is not None:
+                    st = await self.workers.run(os.stat, local)
+                    etag = f'"{st.st_size:x}-{st.st_mtime_ns:x}"'
+                    if if_none_match == etag:
+                        return Response(304, headers=_cache_headers(etag))
+                    return Response(
+                        200,
+                        content_type=_CONTENT_TYPES[kind],
+                        headers=_cache_headers(etag),
+                        file=local,
+                        size=st.st_size,
+                    )
+            data = await self.workers.run(self.storage.get, module, version, kind)
+        except (BlobNotFoundError, FileNotFoundError) as e:
+            # Stored .info but no other blob: an operator deleted it, or a crash mid-ingest.
+            raise StorageError(
+                f"the vault holds this version's .info but not its .{kind.value}",
+                module=module,
+                version=version,
+                hint="ask the operator to repair the vault",
+            ) from e
+        if kind is Kind.ZIP:
+            return _blob_response(data, etag_of(data), kind, if_none_match)
+        blob = self.blobs.put(key, data)
+        return _blob_response(data, blob.etag, kind, if_none_match)
+
+    async def _ensure_stored(self, module: str, version: str, req: Request) -> None:
+        if self.config.offline:
+            if not await self.workers.run(self.storage.exists, module, version, Kind.INFO):
+                raise NotInProxyError(OFFLINE, module=module, version=version)
+            req.cache = "hit"
+            return
+        negative = self.answers.fresh((module, version))
+        if negative is not None and negative.data is None:
+            req.cache = "hit"
+            raise NotInProxyError(negative.reason, module=module, version=version)
+        try:
+            ingested = await self.ingester.ingest(module, version, req.trace_id)
+        except NotInProxyError as e:
+            self.answers.put((module, version), None, e.message)
+            raise NotInProxyError(e.message, module=module, version=version) from e
+        req.cache = "hit" if ingested is None else "miss"
+        if ingested is not None:
+            req.decision = ingested.decision or "stored"
+
+
+def _header(scope: Scope, name: str) -> str | None:
+    wanted = name.encode()
+    for key, value in scope.get("headers", ()):
+        if key.lower() == wanted:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def _module(escaped: str) -> str:
+    try:
+        return unescape_path(escaped)
+    except InvalidModuleError as e:
+        raise BadRequestError(e.message, hint="module paths are case-encoded: !x for X") from e
+
+
+def _cache_headers(etag: str) -> list[tuple[bytes, bytes]]:
+    return [(b"cache-control", _IMMUTABLE.encode()), (b"etag", etag.encode())]
+
+
+def _blob_response(data: bytes, etag: str, kind: Kind, if_none_match: str | None) -> Response:
+    if if_none_match == etag:
+        return Response(304, headers=_cache_headers(etag))
+    return Response(200, data, _CONTENT_TYPES[kind], _cache_headers(etag))
+
+
+def _list_response(versions: list[str]) -> Response:
+    unique = semver.sort_versions(set(versions))
+    body = "".join(v + "\n" for v in unique).encode()
+    return Response(200, body, _TEXT, [(b"cache-control", b"no-cache")])

@@ -1,0 +1,104 @@
+"""`go-vault serve`: run the GOPROXY gateway in front of the vault."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from scanner.errors import InputError
+from scanner.exitcodes import ExitCode
+
+from ..app import Gateway
+from ..config import VaultConfig, load_config
+from ..ingest import Auditor
+
+
+def auditor_for(config: VaultConfig) -> Auditor | None:
+    """The license auditor when a policy is configured (proxy.auditor, owned by its issue)."""
+    if config.policy is None and config.license_whitelist is None:
+        return None
+    try:
+        module = importlib.import_module("proxy.auditor")
+    except ImportError as e:
+        raise InputError(
+            "--policy/--license-whitelist given but the license auditor is not installed",
+            hint="run without a policy, or install a go-vault with proxy.auditor",
+        ) from e
+    factory: Any = module.auditor_from_config
+    auditor: Auditor | None = factory(config)
+    return auditor
+
+
+def _bind(config: VaultConfig) -> socket.socket:
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((config.host, config.port))
+    except OSError as e:
+        sock.close()
+        raise InputError(
+            f"cannot listen on {config.listen}: {e.strerror}", hint="choose another --listen"
+        ) from e
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _serve_uvicorn(config: VaultConfig, gateway: Gateway, sock: socket.socket) -> None:
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            gateway,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            log_level=config.log_level,
+            access_log=False,  # the audit log has one line per request
+            timeout_graceful_shutdown=10,
+        )
+    )
+    # uvicorn handles SIGINT/SIGTERM: stop accepting, finish in-flight requests, run shutdown.
+    server.run(sockets=[sock])
+
+
+@click.command()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--listen", help="HOST:PORT (default 127.0.0.1:3000; port 0 picks one)")
+@click.option("--storage", help="vault directory (default ./vault-data)")
+@click.option("--upstream", help="GOPROXY-style list: URL[,|URL…] (default from GOPROXY)")
+@click.option("--policy", help="license policy file for the auditor")
+@click.option("--offline/--online", "offline", default=None, help="serve only what is stored")
+@click.option("--base-path", help="serve under a path prefix, e.g. /go")
+@click.option("--audit-log", help="JSON-lines audit log file ('-' for stdout)")
+@click.option("--otlp-endpoint", help="OTLP/HTTP endpoint for trace spans")
+@click.option("--license-whitelist", help="allow-list policy: comma-separated SPDX ids")
+@click.option("--spdx-cache-dir", help="where license detection results are cached")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
+def serve(config_file: Path | None, **flags: Any) -> int:
+    """Serve the GOPROXY protocol from the vault, fetching and checking new modules upstream."""
+    config = load_config(config_file, flags=flags)
+    logging.basicConfig(level=config.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
+    gateway = Gateway(config, auditor=auditor_for(config))
+    sock = _bind(config)
+    host, port = sock.getsockname()[:2]
+    start = {
+        "event": "start",
+        "listen": f"http://{host if ':' not in host else f'[{host}]'}:{port}{config.base_path}",
+        "storage": str(Path(config.storage).resolve()),
+        "upstream": "" if config.offline else config.upstream,
+        "offline": config.offline,
+        "policy": config.policy,
+        "server": "uvicorn",
+    }
+    print(json.dumps(start), file=sys.stderr, flush=True)
+    _serve_uvicorn(config, gateway, sock)
+    return int(ExitCode.PASS)

@@ -1,0 +1,167 @@
+"""go-vault configuration: defaults -> file (YAML/TOML) -> GO_VAULT_* environment -> flags."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scanner.errors import InputError
+
+DEFAULT_UPSTREAM = "https://proxy.golang.org"
+ENV_PREFIX = "GO_VAULT_"
+
+
+def upstream_from_goproxy(goproxy: str | None) -> str:
+    """The proxy entries of a GOPROXY value, with their separators; `direct`/`off` dropped."""
+    if not goproxy:
+        return DEFAULT_UPSTREAM
+    out: list[str] = []
+    entry = ""
+    for c in goproxy + ",":
+        if c in ",|":
+            entry = entry.strip()
+            if entry and entry not in ("direct", "off"):
+                out.append(entry + c)
+            entry = ""
+        else:
+            entry += c
+    return "".join(out).rstrip(",|") or DEFAULT_UPSTREAM
+
+
+@dataclass(frozen=True, slots=True)
+class VaultConfig:
+    """Everything `go-vault serve` needs, loaded once and passed down (no global settings)."""
+
+    listen: str = "127.0.0.1:3000"
+    storage: str = "./vault-data"
+    upstream: str = DEFAULT_UPSTREAM
+    policy: str | None = None
+    offline: bool = False
+    base_path: str = ""  # serve under a prefix, e.g. "/go" for GOPROXY=https://host/go/
+    list_ttl: float = 60.0  # seconds a version list / @latest answer is reused
+    negative_ttl: float = 30.0  # seconds a not-found answer is reused
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+    pool_size: int = 8  # worker threads for hashing, zip checks and file I/O
+    memory_cache_mb: int = 64  # immutable .info/.mod bytes kept in memory
+    audit_log: str = "-"  # JSON lines: "-" is stdout, else a file path (appended)
+    otlp_endpoint: str | None = None
+    server: str = "uvicorn"  # or "granian"
+    log_level: str = "info"
+    license_whitelist: str | None = None  # the seed's auditor flag: an allow-list policy
+    spdx_cache_dir: str | None = None
+
+    @property
+    def host(self) -> str:
+        host, _, _ = self.listen.rpartition(":")
+        return host.strip("[]") or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    def to_env(self) -> dict[str, str]:
+        """The GO_VAULT_* variables that reproduce this config (for a server's worker process)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                out[ENV_PREFIX + f.name.upper()] = (
+                    str(value).lower() if f.type == "bool" else str(value)
+                )
+        return out
+
+
+_FIELDS = {f.name: f for f in fields(VaultConfig)}
+
+
+def _coerce(name: str, value: Any, where: str) -> Any:
+    kind = _FIELDS[name].type
+    try:
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(value)
+        if kind == "float":
+            return float(value)
+        if kind == "int":
+            return int(value)
+        if isinstance(value, list):  # upstream given as a YAML list means ","-separated
+            return ",".join(str(v) for v in value)
+        return None if value is None else str(value)
+    except ValueError as e:
+        raise InputError(
+            f"{name}: {value!r} is not a valid {kind.split(' ')[0]}", path=where
+        ) from e
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise InputError(f"cannot read config file: {e.strerror}", path=str(path)) from e
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:
+        raise InputError(f"config file does not parse: {e}", path=str(path)) from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError("config file must be a mapping of settings", path=str(path))
+    return data
+
+
+def load_config(
+    file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> VaultConfig:
+    """Merge the four layers; a bad key or value names its file (or variable) and the key."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {"upstream": upstream_from_goproxy(env.get("GOPROXY"))}
+    if file is None and env.get(ENV_PREFIX + "CONFIG"):
+        file = Path(env[ENV_PREFIX + "CONFIG"])
+    if file is not None:
+        for key, value in _read_file(file).items():
+            name = str(key).replace("-", "_")
+            if name not in _FIELDS:
+                raise InputError(
+                    f"unknown setting {key!r}",
+                    path=str(file),
+                    hint=f"known settings: {', '.join(sorted(_FIELDS))}",
+                )
+            values[name] = _coerce(name, value, str(file))
+    for name in _FIELDS:
+        var = ENV_PREFIX + name.upper()
+        if var in env:
+            values[name] = _coerce(name, env[var], var)
+    for name, value in (flags or {}).items():
+        if value is not None:
+            values[name] = _coerce(name, value, f"--{name.replace('_', '-')}")
+    config = VaultConfig(**values)
+    _validate(config)
+    return config
+
+
+def _validate(config: VaultConfig) -> None:
+    try:
+        config.port  # noqa: B018 - parsing is the check
+    except ValueError as e:
+        raise InputError(
+            f"listen: {config.listen!r} is not HOST:PORT", hint="e.g. --listen 127.0.0.1:3000"
+        ) from e
+    if config.server not in ("uvicorn", "granian"):
+        raise InputError(f"server: {config.server!r} is not one of uvicorn, granian")
+    if config.base_path and not config.base_path.startswith("/"):
+        raise InputError(f"base_path: {config.base_path!r} must start with '/'")

@@ -1,0 +1,235 @@
+"""Ingest: every new module version is fetched, checked, hashed and audited before it is stored.
+
+Order (nothing is stored unless every step passes): fetch .info, .mod and .zip from the upstream
+chain -> x/mod/zip rules (scanner.modzip.check_zip) -> .info Version equals the request ->
+.mod equals the zip's go.mod -> h1: (scanner.dirhash) -> the AUDITOR HOOK (license policy) ->
+store .zip, .mod, then .info last: a version counts as stored once its .info is.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+import anyio
+
+from scanner.dirhash import hash_gomod, hash_zip
+from scanner.errors import InputError
+from scanner.module import escape_path, escape_version
+from scanner.modzip import check_zip
+from scanner.verdict import Decision, Verdict
+
+from .errors import (
+    ImmutabilityError,
+    IngestRefusedError,
+    NotInProxyError,
+    PolicyRejectedError,
+    ProxyError,
+)
+from .observability import AuditLog, Metrics, Tracer
+from .singleflight import SingleFlight
+from .storage import Kind, Storage
+from .upstream import Upstream
+from .workers import Workers
+
+
+class Auditor(Protocol):
+    """The license auditor's hook, run on every new module version after the zip checks.
+
+    `audit(module, version, zip_file, h1)` gets the checked zip (a path or its bytes) and its
+    `h1:`; it returns a Verdict, or None when it has no opinion. A decision other than PASS
+    refuses the version with 403 and stores nothing. It runs in the worker pool (it may block).
+    """
+
+    def audit(
+        self, module: str, version: str, zip_file: Path | bytes, h1: str
+    ) -> Verdict | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """What ingest stored for one module version."""
+
+    module: str
+    version: str
+    h1: str
+    gomod_h1: str
+    zip_size: int
+    decision: str  # the auditor's decision, or "" when no auditor ran
+
+
+def _refuse(module: str, version: str, what: str) -> IngestRefusedError:
+    return IngestRefusedError(
+        f"refused by go-vault ingest: {what}",
+        module=module,
+        version=version,
+        hint="the upstream's copy breaks the Go module rules; nothing was stored",
+    )
+
+
+def check_artifacts(module: str, version: str, info: bytes, mod: bytes, zip_path: Path) -> str:
+    """Every ingest check on the fetched files; returns the zip's h1:. Blocking (worker pool)."""
+    try:
+        fields = json.loads(info)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise _refuse(module, version, f".info is not JSON ({e})") from e
+    if not isinstance(fields, dict) or fields.get("Version") != version:
+        got = fields.get("Version") if isinstance(fields, dict) else None
+        raise _refuse(module, version, f".info Version is {got!r}, not the requested {version}")
+    stamp = fields.get("Time")
+    if stamp is not None:
+        try:
+            datetime.fromisoformat(str(stamp))
+        except ValueError as e:
+            raise _refuse(module, version, f".info Time {stamp!r} is not RFC 3339") from e
+    try:
+        check_zip(zip_path, module, version)
+        with zipfile.ZipFile(zip_path) as z:
+            try:
+                zip_gomod: bytes | None = z.read(f"{module}@{version}/go.mod")
+            except KeyError:
+                zip_gomod = None
+        h1 = hash_zip(zip_path)
+    except InputError as e:
+        raise _refuse(module, version, e.message) from e
+    except zipfile.BadZipFile as e:
+        raise _refuse(module, version, f".zip is not a zip ({e})") from e
+    # Without a go.mod in the zip, the go command synthesizes "module <path>" (maybe quoted).
+    expected = (
+        [zip_gomod]
+        if zip_gomod is not None
+        else [f"module {module}\n".encode(), f'module "{module}"\n'.encode()]
+    )
+    if mod not in expected:
+        raise _refuse(module, version, ".mod differs from the go.mod inside the .zip")
+    return h1
+
+
+class Ingester:
+    """Brings module versions into the vault, once: concurrent requests share one ingest."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        upstream: Upstream,
+        *,
+        workers: Workers,
+        audit_log: AuditLog,
+        metrics: Metrics,
+        tracer: Tracer,
+        auditor: Auditor | None = None,
+    ) -> None:
+        self.storage = storage
+        self.upstream = upstream
+        self.workers = workers
+        self.audit_log = audit_log
+        self.metrics = metrics
+        self.tracer = tracer
+        self.auditor = auditor
+        self._flight: SingleFlight[Ingested] = SingleFlight()
+
+    async def ingest(self, module: str, version: str, trace_id: str) -> Ingested | None:
+        """Ingest module@version unless stored; None if it already was (a cache hit)."""
+        if await self.workers.run(self.storage.exists, module, version, Kind.INFO):
+            return None
+        return await self._flight.do(
+            (module, version), lambda: self._ingest(module, version, trace_id)
+        )
+
+    async def _ingest(self, module: str, version: str, trace_id: str) -> Ingested:
+        start = time.perf_counter()
+        base = f"{escape_path(module)}/@v/{escape_version(version)}"
+        with self.tracer.span("go_vault.ingest", module=module, version=version):
+            try:
+                result = await self._fetch_check_store(module, version, base)
+            except NotInProxyError:
+                self.metrics.ingests.labels("not_found").inc()
+                raise
+            except ProxyError as e:
+                outcome = {
+                    PolicyRejectedError: "rejected",
+                    ImmutabilityError: "security",
+                    IngestRefusedError: "refused",
+                }.get(type(e), "failed")
+                self.metrics.ingests.labels(outcome).inc()
+                self.audit_log.event(
+                    "security" if outcome == "security" else "ingest",
+                    trace_id=trace_id,
+                    module=module,
+                    version=version,
+                    decision=outcome,
+                    status=e.status,
+                    reason=e.message,
+                    latency_ms=round((time.perf_counter() - start) * 1000, 2),
+                )
+                raise
+        self.metrics.ingests.labels("stored").inc()
+        self.audit_log.event(
+            "ingest",
+            trace_id=trace_id,
+            module=module,
+            version=version,
+            decision="stored",
+            verdict=result.decision or None,
+            h1=result.h1,
+            gomod_h1=result.gomod_h1,
+            bytes=result.zip_size,
+            latency_ms=round((time.perf_counter() - start) * 1000, 2),
+        )
+        return result
+
+    async def _fetch_check_store(self, module: str, version: str, base: str) -> Ingested:
+        with tempfile.TemporaryDirectory(prefix="go-vault-ingest-") as tmp:
+            zip_path = Path(tmp) / "module.zip"
+            fetched: dict[str, bytes] = {}
+
+            async def fetch(kind: str) -> None:
+                fetched[kind] = await self.upstream.fetch(f"{base}.{kind}")
+
+            # The three fetches overlap; a failure of one cancels the others.
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(fetch, "info")
+                    tg.start_soon(fetch, "mod")
+                    tg.start_soon(self.upstream.fetch_to_file, f"{base}.zip", zip_path)
+            except BaseExceptionGroup as group:
+                raise _first_leaf(group) from None
+            info, mod = fetched["info"], fetched["mod"]
+            h1 = await self.workers.run(check_artifacts, module, version, info, mod, zip_path)
+            decision = ""
+            if self.auditor is not None:
+                # AUDITOR HOOK: the license auditor judges the exact bytes named by h1.
+                verdict = await self.workers.run(self.auditor.audit, module, version, zip_path, h1)
+                if verdict is not None:
+                    decision = verdict.decision.value
+                    if verdict.decision is not Decision.PASS:
+                        raise rejection(verdict)
+            zip_size = zip_path.stat().st_size
+            await self.workers.run(self.storage.put, module, version, Kind.ZIP, zip_path)
+            await self.workers.run(self.storage.put, module, version, Kind.MOD, mod)
+            await self.workers.run(self.storage.put, module, version, Kind.INFO, info)
+        return Ingested(module, version, h1, hash_gomod(mod), zip_size, decision)
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+def rejection(verdict: Verdict) -> PolicyRejectedError:
+    """The 403 the go command prints for a verdict that is not PASS: what, why, what to do."""
+    reasons = "; ".join(f"{r.rule_id}: {r.message}" for r in verdict.reasons[:3])
+    found = verdict.expression or "no license found"
+    return PolicyRejectedError(
+        f"{verdict.decision.value} by policy: license {found}"
+        + (f"; {reasons}" if reasons else ""),
+        module=verdict.module,
+        version=verdict.version,
+        hint="ask the platform team for a policy exception for this module version",
+    )

@@ -1,0 +1,141 @@
+"""Observability: trace ids, the JSON-lines audit log, Prometheus metrics, optional OTel spans."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+TRACE_HEADER = "x-go-module-trace-id"
+_TRACE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def trace_id_from(value: str | None) -> str:
+    """The client's trace id if it is a sane token, else a new one (never echo arbitrary bytes)."""
+    if value and _TRACE_ID.match(value):
+        return value
+    return uuid.uuid4().hex
+
+
+class AuditLog:
+    """One JSON object per line per request and per ingest, for a SIEM; thread-safe, flushed."""
+
+    def __init__(self, target: str) -> None:
+        self._lock = threading.Lock()
+        self._own = target not in ("-", "")
+        self._out: IO[str] = open(target, "a", encoding="utf-8") if self._own else sys.stdout  # noqa: SIM115
+
+    def event(self, event: str, **fields: Any) -> None:
+        record = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event}
+        record.update((k, v) for k, v in fields.items() if v is not None)
+        line = json.dumps(record, separators=(",", ":"), default=str) + "\n"
+        with self._lock:
+            self._out.write(line)
+            self._out.flush()
+
+    def close(self) -> None:
+        if self._own:
+            self._out.close()
+
+
+class Metrics:
+    """The gateway's Prometheus metrics, in a registry of their own (one per app, no globals)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "go_vault_requests",
+            "HTTP requests by route and status",
+            ["route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "go_vault_request_seconds",
+            "HTTP request latency by route",
+            ["route"],
+            buckets=(
+                0.0005,
+                0.001,
+                0.0025,
+                0.005,
+                0.01,
+                0.025,
+                0.05,
+                0.1,
+                0.25,
+                0.5,
+                1,
+                2.5,
+                5,
+                10,
+                30,
+            ),
+            registry=self.registry,
+        )
+        self.cache = Counter(
+            "go_vault_cache",
+            "Artifact lookups by result (hit, miss, stale)",
+            ["result"],
+            registry=self.registry,
+        )
+        self.upstream = Counter(
+            "go_vault_upstream_requests",
+            "Upstream fetches by outcome (ok, not_found, error)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.ingests = Counter(
+            "go_vault_ingests",
+            "Ingested module versions by outcome",
+            ["outcome"],
+            registry=self.registry,
+        )
+
+
+class Tracer:
+    """OpenTelemetry spans when an OTLP endpoint is configured (extra `otel`), else nothing."""
+
+    def __init__(self, otlp_endpoint: str | None) -> None:
+        self._tracer: Any = None
+        self._provider: Any = None
+        if not otlp_endpoint:
+            return
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        provider = TracerProvider(resource=Resource.create({"service.name": "go-vault"}))
+        endpoint = otlp_endpoint.rstrip("/")
+        if not endpoint.endswith("/v1/traces"):
+            endpoint += "/v1/traces"
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+        self._provider = provider
+        self._tracer = provider.get_tracer("go-vault")
+
+    @property
+    def enabled(self) -> bool:
+        return self._tracer is not None
+
+    @contextlib.contextmanager
+    def span(self, name: str, **attributes: Any) -> Iterator[Any]:
+        if self._tracer is None:
+            yield None
+            return
+        with self._tracer.start_as_current_span(name) as span:
+            for key, value in attributes.items():
+                if value is not None:
+                    span.set_attribute(key, value)
+            yield span
+
+    def shutdown(self) -> None:
+        if self._provider is not None:
+            self._provider.shutdown()

@@ -1,0 +1,77 @@
+"""The vault's storage interface: immutable blobs keyed by (module, version, kind)."""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Iterator
+from pathlib import Path
+
+from scanner.errors import NotFoundError
+
+
+class Kind(enum.Enum):
+    """The three artifacts a GOPROXY serves for one module version; the value is the suffix."""
+
+    INFO = "info"
+    MOD = "mod"
+    ZIP = "zip"
+
+
+class BlobNotFoundError(NotFoundError):
+    """`get` of a key that is not stored."""
+
+
+class Storage(abc.ABC):
+    """A blob store for the vault; every backend passes tests/proxy/test_storage_contract.py.
+
+    Contract:
+    - A key is `(module, version, kind)`: `module` is the module path as Go spells it (not
+      case-escaped; backends escape it themselves), `version` a canonical version, `kind` a Kind.
+    - `put` is atomic: a reader sees either no blob or all of its bytes, never a partial one,
+      even if the process dies mid-write or another writer races it.
+    - Blobs are immutable: `put` of a stored key with the same bytes is a no-op returning False;
+      with different bytes it raises `proxy.errors.ImmutabilityError` and the stored bytes stay.
+      `put` returns True when it stored new bytes.
+    - `get` returns the bytes or raises `BlobNotFoundError`; `exists` is False for a missing key.
+    - `list(module, kind)` returns the versions of `module` that have a blob of `kind`, in no
+      particular order; an unknown module gives []. `modules()` yields every stored module path.
+    - `delete` removes one blob and returns whether it existed. Only operator commands call it;
+      the gateway never deletes.
+    - `local_path` may return a local file holding the blob (for zero-copy sending) or None.
+    - `check` raises `proxy.errors.StorageError` when the store cannot serve (readiness).
+    - Methods block; async callers run them in a worker pool. Instances are thread-safe.
+    """
+
+    @abc.abstractmethod
+    def get(self, module: str, version: str, kind: Kind) -> bytes: ...
+
+    @abc.abstractmethod
+    def put(self, module: str, version: str, kind: Kind, data: bytes | Path) -> bool: ...
+
+    @abc.abstractmethod
+    def exists(self, module: str, version: str, kind: Kind) -> bool: ...
+
+    @abc.abstractmethod
+    def list(self, module: str, kind: Kind = Kind.INFO) -> list[str]: ...
+
+    @abc.abstractmethod
+    def delete(self, module: str, version: str, kind: Kind) -> bool: ...
+
+    @abc.abstractmethod
+    def modules(self) -> Iterator[str]: ...
+
+    def local_path(self, module: str, version: str, kind: Kind) -> Path | None:
+        return None
+
+    def check(self) -> None:
+        return None
+
+
+def open_storage(spec: str) -> Storage:
+    """Open the backend named by `--storage`: a directory path (or `file://` URL) for now."""
+    from .fs import FsStorage
+
+    if spec.startswith("file://"):
+        spec = spec.removeprefix("file://")
+    return FsStorage(Path(spec))

@@ -1,0 +1,162 @@
+"""The filesystem vault: a GOPROXY-shaped directory tree written atomically and never rewritten."""
+
+from __future__ import annotations
+
+import contextlib
+import filecmp
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from scanner.errors import InvalidModuleError
+from scanner.module import escape_path, escape_version, unescape_path, unescape_version
+
+from ..errors import ImmutabilityError, StorageError
+from . import BlobNotFoundError, Kind, Storage
+
+security_log = logging.getLogger("go_vault.security")
+
+_TMP = ".tmp"
+
+
+class FsStorage(Storage):
+    """Blobs at `<root>/<escaped module>/@v/<escaped version>.<kind>`.
+
+    The layout is the one a `file://` GOPROXY uses, so a vault directory can be served by any
+    static file server (the benchmark compares against nginx doing exactly that). Temporary files
+    live in `<root>/.tmp` (same filesystem, so the final link is atomic; no module path starts
+    with ".").
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._tmp = root / _TMP
+        try:
+            self._tmp.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StorageError(
+                f"cannot create vault directory {root}: {e.strerror}",
+                path=str(root),
+                hint="check --storage and its permissions",
+            ) from e
+
+    def _path(self, module: str, version: str, kind: Kind) -> Path:
+        return self.root / escape_path(module) / "@v" / f"{escape_version(version)}.{kind.value}"
+
+    def get(self, module: str, version: str, kind: Kind) -> bytes:
+        try:
+            return self._path(module, version, kind).read_bytes()
+        except FileNotFoundError as e:
+            raise BlobNotFoundError(
+                f"no .{kind.value} stored", module=module, version=version
+            ) from e
+
+    def exists(self, module: str, version: str, kind: Kind) -> bool:
+        return self._path(module, version, kind).is_file()
+
+    def local_path(self, module: str, version: str, kind: Kind) -> Path | None:
+        path = self._path(module, version, kind)
+        return path if path.is_file() else None
+
+    def put(self, module: str, version: str, kind: Kind, data: bytes | Path) -> bool:
+        final = self._path(module, version, kind)
+        if final.is_file():
+            return self._same_or_refuse(final, module, version, kind, data)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix=f"{kind.value}-")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                if isinstance(data, bytes):
+                    out.write(data)
+                else:
+                    with data.open("rb") as src:
+                        shutil.copyfileobj(src, out, 1 << 20)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, 0o444)
+            try:
+                # link(2), unlike rename(2), fails when the name exists: two racing writers
+                # cannot replace each other's bytes.
+                os.link(tmp, final)
+            except FileExistsError:
+                return self._same_or_refuse(final, module, version, kind, data)
+            self._fsync_dir(final.parent)
+            return True
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def _same_or_refuse(
+        self, final: Path, module: str, version: str, kind: Kind, data: bytes | Path
+    ) -> bool:
+        same = (
+            final.read_bytes() == data
+            if isinstance(data, bytes)
+            else filecmp.cmp(final, data, shallow=False)
+        )
+        if same:
+            return False
+        security_log.warning(
+            "refused to overwrite %s@%s .%s with different bytes", module, version, kind.value
+        )
+        raise ImmutabilityError(
+            f"refused: the vault already holds a different .{kind.value} for this version",
+            module=module,
+            version=version,
+            hint="stored bytes are never replaced; an upstream that changed them is suspect",
+        )
+
+    @staticmethod
+    def _fsync_dir(path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def list(self, module: str, kind: Kind = Kind.INFO) -> list[str]:
+        directory = self.root / escape_path(module) / "@v"
+        suffix = f".{kind.value}"
+        try:
+            names = os.listdir(directory)
+        except FileNotFoundError:
+            return []
+        versions = []
+        for name in names:
+            if name.endswith(suffix):
+                with contextlib.suppress(InvalidModuleError):
+                    versions.append(unescape_version(name.removesuffix(suffix)))
+        return versions
+
+    def delete(self, module: str, version: str, kind: Kind) -> bool:
+        try:
+            self._path(module, version, kind).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def modules(self) -> Iterator[str]:
+        for dirpath, dirnames, _ in os.walk(self.root):
+            if dirpath == str(self.root):
+                dirnames[:] = sorted(d for d in dirnames if d != _TMP)
+            else:
+                dirnames.sort()
+            if "@v" in dirnames:
+                dirnames.remove("@v")
+                rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
+                with contextlib.suppress(InvalidModuleError):
+                    yield unescape_path(rel)
+
+    def check(self) -> None:
+        try:
+            fd, name = tempfile.mkstemp(dir=self._tmp, prefix="ready-")
+            os.close(fd)
+            os.unlink(name)
+        except OSError as e:
+            raise StorageError(
+                f"vault directory {self.root} is not writable: {e.strerror}", path=str(self.root)
+            ) from e

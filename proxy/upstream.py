@@ -1,0 +1,187 @@
+"""The upstream chain: a GOPROXY-style list of http(s):// and file:// proxies with `,`/`|` rules."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from .errors import NotInProxyError, ProxyError, UpstreamError, UpstreamTimeoutError
+from .workers import Workers
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One upstream; `fall_through` is True when a `|` follows it (next entry on any error)."""
+
+    url: str
+    fall_through: bool
+
+    @property
+    def display(self) -> str:
+        """The URL without credentials, for messages and logs."""
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.username or parts.password:
+            netloc = parts.hostname or ""
+            if parts.port:
+                netloc += f":{parts.port}"
+            return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+        return self.url
+
+
+def parse_upstreams(spec: str) -> list[Entry]:
+    """`https://a,https://b|file:///mirror` -> entries; `direct` is skipped (no VCS access here)."""
+    entries: list[Entry] = []
+    url = ""
+    for c in spec + ",":
+        if c in ",|":
+            url = url.strip().rstrip("/")
+            if url and url != "direct":
+                if url != "off" and not url.startswith(("http://", "https://", "file://")):
+                    raise UpstreamError(
+                        f"upstream {url!r} is not an http(s):// or file:// URL",
+                        hint="set --upstream to a GOPROXY-style list",
+                    )
+                entries.append(Entry(url, c == "|"))
+            url = ""
+        else:
+            url += c
+    return entries
+
+
+class Upstream:
+    """Fetches GOPROXY paths (`<escaped module>/@v/list`, …) through the entry list.
+
+    Like the go command: a 404/410 moves to the next entry; any other failure moves on only
+    after `|`, else it is the answer (502, or 504 for a timeout). `off` answers not-found.
+    Every outbound request is counted through `on_request(entry, path, outcome)`.
+    """
+
+    def __init__(
+        self,
+        spec: str,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        workers: Workers,
+        on_request: Callable[[str, str, str], None] | None = None,
+    ) -> None:
+        self.entries = parse_upstreams(spec)
+        self.workers = workers
+        self.on_request = on_request or (lambda _entry, _path, _outcome: None)
+        self._client: httpx.AsyncClient | None = None
+        self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        # Created lazily so that building an Upstream (e.g. offline) opens nothing.
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=self._timeout,
+                follow_redirects=True,
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+                headers={"User-Agent": "go-vault"},
+                trust_env=False,
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def fetch(self, path: str) -> bytes:
+        """The bytes at `path` from the first entry that has them."""
+        result = await self._walk(path, None)
+        assert isinstance(result, bytes)
+        return result
+
+    async def fetch_to_file(self, path: str, dest: Path) -> None:
+        """Stream the artifact at `path` into `dest` (for zips, up to 500 MiB)."""
+        await self._walk(path, dest)
+
+    async def _walk(self, path: str, dest: Path | None) -> bytes | None:
+        if not self.entries:
+            raise NotInProxyError("no upstream configured", hint="set --upstream")
+        not_found: NotInProxyError | None = None
+        for entry in self.entries:
+            if entry.url == "off":
+                raise NotInProxyError("module lookup disabled by upstream list 'off'")
+            try:
+                if entry.url.startswith("file://"):
+                    result = await self._file(entry, path, dest)
+                else:
+                    result = await self._http(entry, path, dest)
+            except NotInProxyError as e:
+                self.on_request(entry.display, path, "not_found")
+                not_found = e
+                continue
+            except ProxyError:
+                self.on_request(entry.display, path, "error")
+                if entry.fall_through:
+                    continue
+                raise
+            self.on_request(entry.display, path, "ok")
+            return result
+        assert not_found is not None
+        raise not_found
+
+    async def _http(self, entry: Entry, path: str, dest: Path | None) -> bytes | None:
+        url = f"{entry.url}/{path}"
+        try:
+            async with self.client.stream("GET", url) as response:
+                if response.status_code in (404, 410):
+                    text = (await response.aread())[:512].decode("utf-8", "replace").strip()
+                    raise NotInProxyError(
+                        f"not found upstream ({entry.display}: {text or response.status_code})"
+                    )
+                if response.status_code != 200:
+                    text = (await response.aread())[:300].decode("utf-8", "replace").strip()
+                    raise UpstreamError(
+                        f"upstream {entry.display} answered {response.status_code}"
+                        + (f": {text.splitlines()[0]}" if text else ""),
+                        hint="retry later, or check the upstream",
+                    )
+                if dest is None:
+                    return await response.aread()
+                out = await self.workers.run(dest.open, "wb")
+                try:
+                    async for chunk in response.aiter_bytes(1 << 20):
+                        await self.workers.run(out.write, chunk)
+                finally:
+                    await self.workers.run(out.close)
+                return None
+        except httpx.TimeoutException as e:
+            raise UpstreamTimeoutError(
+                f"upstream {entry.display} timed out ({type(e).__name__})",
+                hint="retry later, or raise read_timeout/connect_timeout",
+            ) from e
+        except httpx.HTTPError as e:
+            reason = str(e) or type(e).__name__
+            raise UpstreamError(
+                f"upstream {entry.display} unreachable: {reason}",
+                hint="retry later, or check the upstream",
+            ) from e
+
+    async def _file(self, entry: Entry, path: str, dest: Path | None) -> bytes | None:
+        root = urllib.parse.unquote(urllib.parse.urlsplit(entry.url).path)
+        source = Path(root) / path
+
+        def read() -> bytes | None:
+            try:
+                if dest is None:
+                    return source.read_bytes()
+                shutil.copyfile(source, dest)
+                return None
+            except (FileNotFoundError, NotADirectoryError) as e:
+                raise NotInProxyError(f"not found upstream ({entry.display})") from e
+            except OSError as e:
+                raise UpstreamError(
+                    f"upstream {entry.display}: cannot read {path}: {os.strerror(e.errno or 0)}"
+                ) from e
+
+        return await self.workers.run(read)
