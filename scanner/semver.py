@@ -123,12 +123,13 @@ def is_valid(v: str) -> bool:
 
 
 def canonical(v: str) -> str:
-    """The canonical form: v1 -> v1.0.0, build metadata dropped (kept only as +incompatible)."""
+    """The canonical form: v1 -> v1.0.0, build metadata dropped ("" when invalid).
+
+    Like x/mod semver.Canonical this drops `+incompatible` too; module.canonical_version keeps it.
+    """
     p = parse(v)
     if p is None:
         return ""
-    if p.build == "+incompatible":
-        return f"v{p.major}.{p.minor}.{p.patch}{p.prerelease}+incompatible"
     return f"v{p.major}.{p.minor}.{p.patch}{p.prerelease}"
 
 

@@ -1,0 +1,681 @@
+"""go.mod files read as the go command reads them (golang.org/x/mod/modfile Parse and ParseLax).
+
+`parse_gomod(data)` reads a main module's go.mod like `go mod edit -json` does: every directive is
+checked and versions are made canonical (`v1.2` -> `v1.2.0`). `lax=True` reads a dependency's
+go.mod like the go command during module loading: only module, go, require, retract and ignore
+count; unknown or main-module-only directives (replace, exclude, toolchain, …) are skipped.
+
+Beyond modfile, strict mode also rejects paths that are not valid import paths and retractions of
+strings that are not semantic versions: the go command fails on those as soon as it loads the
+module, and a scan should point at the line. Every error is a ParseError carrying path and line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from . import semver
+from .errors import InvalidModuleError, ParseError
+from .modsyntax import Block, Comment, FileSyntax, Line, comment_text, parse_syntax, unquote
+from .module import (
+    canonical_version,
+    check_import_path,
+    go_quote,
+    path_major_mismatch,
+    split_path_version,
+)
+
+# x/zip MaxGoMod: the go command refuses a module's go.mod larger than this, and so do we
+# (the proxy's auditor parses untrusted go.mod files).
+MAX_GOMOD_SIZE = 16 << 20
+
+_GO_VERSION = re.compile(r"([1-9][0-9]*)\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?([a-z]+[0-9]+)?")
+# Dependencies written for old or odd toolchains ("1.18beta", "v1.17") still load in lax mode.
+_LAX_GO_VERSION = re.compile(r"v?(([1-9][0-9]*)\.(0|[1-9][0-9]*))([^0-9].*)", re.DOTALL)
+_TOOLCHAIN = re.compile(r"default|go1(\..*)?", re.DOTALL)
+_DEPRECATED = re.compile(r"(?:^|\n\n)Deprecated: *(.*?)(?:\Z|\n\n)", re.DOTALL)
+_LICENSE_PREFIX = "//go:license"
+
+_BLOCK_VERBS = frozenset(
+    ["module", "godebug", "require", "exclude", "replace", "retract", "tool", "ignore"]
+)
+# A dependency's go.mod only contributes these; the rest applies to a main module alone.
+_LAX_VERBS = frozenset(["go", "module", "retract", "require", "ignore"])
+
+
+@dataclass(frozen=True, slots=True)
+class Require:
+    """`require path version`; `indirect` when the line ends in `// indirect`."""
+
+    path: str
+    version: str
+    indirect: bool
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Exclude:
+    """`exclude path version`."""
+
+    path: str
+    version: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Replace:
+    """`replace old [old_version] => new [new_version]`.
+
+    old_version "" replaces every version of old_path; new_version "" means new_path is a
+    local directory (relative to the go.mod's directory, or absolute).
+    """
+
+    old_path: str
+    old_version: str
+    new_path: str
+    new_version: str
+    line: int
+
+    @property
+    def is_local(self) -> bool:
+        return self.new_version == ""
+
+
+@dataclass(frozen=True, slots=True)
+class Retract:
+    """`retract v` or `retract [low, high]` (closed interval) with the comment as rationale."""
+
+    low: str
+    high: str
+    rationale: str
+    line: int
+
+    def covers(self, version: str) -> bool:
+        return semver.compare(self.low, version) <= 0 and semver.compare(version, self.high) <= 0
+
+
+@dataclass(frozen=True, slots=True)
+class Godebug:
+    """`godebug key=value`."""
+
+    key: str
+    value: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """`tool package/path`."""
+
+    path: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ignore:
+    """`ignore ./dir`: a directory the go command skips when matching package patterns."""
+
+    path: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredLicense:
+    """A `//go:license SPDX-EXPRESSION` comment: the license the module's authors declare."""
+
+    expression: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class GoMod:
+    """A parsed go.mod. Lists keep file order and duplicates; `line` fields are 1-based."""
+
+    path: str
+    module: str
+    module_line: int
+    deprecated: str
+    go: str
+    toolchain: str
+    godebug: tuple[Godebug, ...]
+    requires: tuple[Require, ...]
+    excludes: tuple[Exclude, ...]
+    replaces: tuple[Replace, ...]
+    retracts: tuple[Retract, ...]
+    tools: tuple[Tool, ...]
+    ignores: tuple[Ignore, ...]
+    declared_licenses: tuple[DeclaredLicense, ...]
+
+    def replacement(self, path: str, version: str) -> Replace | None:
+        """The replace directive that applies to path@version (a versioned one wins; last wins)."""
+        wildcard = None
+        for r in reversed(self.replaces):
+            if r.old_path != path:
+                continue
+            if r.old_version == version:
+                return r
+            if r.old_version == "" and wildcard is None:
+                wildcard = r
+        return wildcard
+
+    def is_excluded(self, path: str, version: str) -> bool:
+        return any(x.path == path and x.version == version for x in self.excludes)
+
+    def retraction(self, version: str) -> Retract | None:
+        """The first retract directive covering `version`, or None."""
+        for r in self.retracts:
+            if r.covers(version):
+                return r
+        return None
+
+    def to_edit_json(self) -> dict[str, Any]:
+        """The document `go mod edit -json` prints for this file.
+
+        Like the go command, duplicate excludes, tools and ignores keep their first occurrence
+        and duplicate replacements of the same old path@version keep the last.
+        """
+        doc: dict[str, Any] = {"Module": {"Path": self.module}}
+        if self.deprecated:
+            doc["Module"]["Deprecated"] = self.deprecated
+        if self.go:
+            doc["Go"] = self.go
+        if self.toolchain:
+            doc["Toolchain"] = self.toolchain
+        if self.godebug:
+            doc["GoDebug"] = [{"Key": g.key, "Value": g.value} for g in self.godebug]
+        if self.requires:
+            doc["Require"] = [_require_json(r) for r in self.requires]
+        excludes = _first_of_each(self.excludes, lambda x: (x.path, x.version))
+        if excludes:
+            doc["Exclude"] = [{"Path": x.path, "Version": x.version} for x in excludes]
+        replaces = _last_of_each(self.replaces)
+        if replaces:
+            doc["Replace"] = [
+                {
+                    "Old": _version_json(r.old_path, r.old_version),
+                    "New": _version_json(r.new_path, r.new_version),
+                }
+                for r in replaces
+            ]
+        if self.retracts:
+            doc["Retract"] = [_retract_json(r) for r in self.retracts]
+        tools = _first_of_each(self.tools, lambda t: t.path)
+        if tools:
+            doc["Tool"] = [{"Path": t.path} for t in tools]
+        ignores = _first_of_each(self.ignores, lambda i: i.path)
+        if ignores:
+            doc["Ignore"] = [{"Path": i.path} for i in ignores]
+        return doc
+
+
+def _require_json(r: Require) -> dict[str, Any]:
+    doc: dict[str, Any] = {"Path": r.path, "Version": r.version}
+    if r.indirect:
+        doc["Indirect"] = True
+    return doc
+
+
+def _version_json(path: str, version: str) -> dict[str, str]:
+    return {"Path": path, "Version": version} if version else {"Path": path}
+
+
+def _retract_json(r: Retract) -> dict[str, str]:
+    doc = {"Low": r.low, "High": r.high, "Rationale": r.rationale}
+    return {k: v for k, v in doc.items() if v}
+
+
+def _first_of_each(items: tuple[Any, ...], key: Any) -> list[Any]:
+    seen: set[Any] = set()
+    out = []
+    for item in items:
+        k = key(item)
+        if k not in seen:
+            seen.add(k)
+            out.append(item)
+    return out
+
+
+def _last_of_each(replaces: tuple[Replace, ...]) -> list[Replace]:
+    last: dict[tuple[str, str], int] = {}
+    for i, r in enumerate(replaces):
+        last[(r.old_path, r.old_version)] = i
+    return [r for i, r in enumerate(replaces) if last[(r.old_path, r.old_version)] == i]
+
+
+def is_directory_path(path: str) -> bool:
+    """Whether a replacement target names a directory (./x, ../x, /x, C:\\x) rather than a module.
+
+    Both Unix and Windows forms count, since a go.mod moves between systems.
+    """
+    return (
+        path in (".", "..")
+        or path.startswith(("./", ".\\", "../", "..\\", "/", "\\"))
+        or (len(path) >= 2 and path[1] == ":" and ("A" <= path[0] <= "Z" or "a" <= path[0] <= "z"))
+    )
+
+
+def is_indirect(suffix: Comment | None) -> bool:
+    """`// indirect` or `// indirect; other words` at the end of a require line."""
+    if suffix is None:
+        return False
+    words = suffix.text[2:].split()
+    return (len(words) == 1 and words[0] == "indirect") or (
+        len(words) > 1 and words[0] == "indirect;"
+    )
+
+
+def directive_comment(block: Block | None, line: Line) -> str:
+    """A directive's comment: the lines above it plus its suffix, else its block's comments."""
+    comments: tuple[Comment, ...] = line.before + ((line.suffix,) if line.suffix else ())
+    if block is not None and not comments:
+        comments = block.before
+    return "\n".join(comment_text(c) for c in comments)
+
+
+class _Reader:
+    """Turns statements into a GoMod, collecting every error (the first one is raised)."""
+
+    def __init__(self, path: str, lax: bool) -> None:
+        self.path = path
+        self.lax = lax
+        self.errors: list[ParseError] = []
+        self.module: str | None = None
+        self.module_line = 0
+        self.deprecated = ""
+        self.go: str | None = None
+        self.toolchain: str | None = None
+        self.godebug: list[Godebug] = []
+        self.requires: list[Require] = []
+        self.excludes: list[Exclude] = []
+        self.replaces: list[Replace] = []
+        self.retracts: list[Retract] = []
+        self.tools: list[Tool] = []
+        self.ignores: list[Ignore] = []
+
+    def error(self, line: int, message: str, hint: str | None = None) -> None:
+        self.errors.append(ParseError(message, path=self.path, line=line, hint=hint))
+
+    def read(self, syntax: FileSyntax) -> None:
+        for stmt in syntax.statements:
+            if isinstance(stmt, Line):
+                self.add(None, stmt, stmt.tokens[0], list(stmt.tokens[1:]))
+                continue
+            if len(stmt.tokens) > 1 or stmt.tokens[0] not in _BLOCK_VERBS:
+                if not self.lax:
+                    self.error(stmt.line, f"unknown block type: {' '.join(stmt.tokens)}")
+                continue
+            for line in stmt.lines:
+                self.add(stmt, line, stmt.tokens[0], list(line.tokens))
+
+    def add(self, block: Block | None, line: Line, verb: str, args: list[str]) -> None:
+        if self.lax and verb not in _LAX_VERBS:
+            return
+        handler = _HANDLERS.get(verb)
+        if handler is None:
+            self.error(
+                line.line,
+                f"unknown directive: {verb}",
+                hint="go.mod knows module, go, toolchain, godebug, require, exclude, replace, "
+                "retract, tool and ignore",
+            )
+            return
+        handler(self, verb, block, line, args)
+
+    def string(self, line: Line, token: str, what: str) -> str | None:
+        value = unquote(token)
+        if value is None:
+            if not token.startswith('"') and any(q in token for q in "\"'`"):
+                self.error(line.line, f"{what}: unquoted string cannot contain quote: {token}")
+            else:
+                self.error(line.line, f"{what}: invalid quoted string: {token}")
+        return value
+
+    def version(self, line: Line, verb: str, path: str, token: str) -> str | None:
+        value = unquote(token)
+        if value is None:
+            self.error(
+                line.line, f"{verb} {path}: version {go_quote(token)} invalid: invalid syntax"
+            )
+            return None
+        cv = canonical_version(value)
+        if cv == "":
+            self.error(
+                line.line,
+                f"{verb} {path}: version {go_quote(value)} invalid: must be of the form v1.2.3",
+            )
+            return None
+        return cv
+
+    def path_major(self, line: Line, verb: str, path: str) -> str | None:
+        _, path_major, ok = split_path_version(path)
+        if not ok:
+            self.error(
+                line.line,
+                f"{verb} {go_quote(path)}: invalid module path",
+                hint="a major-version suffix is /v2 or higher (gopkg.in: .v0 or higher)",
+            )
+            return None
+        return path_major
+
+    def import_path(self, line: Line, verb: str, path: str) -> bool:
+        # Strict mode only: the go command rejects these as soon as it loads the main module.
+        if self.lax:
+            return True
+        try:
+            check_import_path(path)
+        except InvalidModuleError as e:
+            self.error(line.line, f"{verb}: {e.message}")
+            return False
+        return True
+
+    def result(self, syntax: FileSyntax) -> GoMod:
+        licenses = []
+        for c in syntax.comments:
+            if not c.text.startswith(_LICENSE_PREFIX):
+                continue
+            rest = c.text[len(_LICENSE_PREFIX) :]
+            if rest and not rest[0].isspace():
+                continue  # "//go:licenses" or similar: some other annotation
+            expression = rest.strip()
+            if expression:
+                licenses.append(DeclaredLicense(expression, c.line))
+            elif not self.lax:
+                self.error(
+                    c.line,
+                    "//go:license needs an SPDX license expression",
+                    hint="for example: //go:license Apache-2.0",
+                )
+        return GoMod(
+            path=self.path,
+            module=self.module or "",
+            module_line=self.module_line,
+            deprecated=self.deprecated,
+            go=self.go or "",
+            toolchain=self.toolchain or "",
+            godebug=tuple(self.godebug),
+            requires=tuple(self.requires),
+            excludes=tuple(self.excludes),
+            replaces=tuple(self.replaces),
+            retracts=tuple(self.retracts),
+            tools=tuple(self.tools),
+            ignores=tuple(self.ignores),
+            declared_licenses=tuple(licenses),
+        )
+
+
+def _add_go(r: _Reader, verb: str, block: Block | None, line: Line, args: list[str]) -> None:
+    if r.go is not None:
+        r.error(line.line, "repeated go statement")
+        return
+    if len(args) != 1:
+        r.error(line.line, "go directive expects exactly one argument")
+        return
+    version = args[0]
+    if _GO_VERSION.fullmatch(version) is None:
+        m = _LAX_GO_VERSION.fullmatch(version) if r.lax else None
+        if m is None:
+            r.error(line.line, f"invalid go version '{version}': must match format 1.23.0")
+            return
+        version = m.group(1)
+    r.go = version
+
+
+def _add_toolchain(r: _Reader, verb: str, block: Block | None, line: Line, args: list[str]) -> None:
+    if r.toolchain is not None:
+        r.error(line.line, "repeated toolchain statement")
+        return
+    if len(args) != 1:
+        r.error(line.line, "toolchain directive expects exactly one argument")
+        return
+    if _TOOLCHAIN.fullmatch(args[0]) is None:
+        r.error(
+            line.line,
+            f"invalid toolchain version '{args[0]}': must match format go1.23.0 or default",
+        )
+        return
+    r.toolchain = args[0]
+
+
+def _add_module(r: _Reader, verb: str, block: Block | None, line: Line, args: list[str]) -> None:
+    if r.module is not None:
+        r.error(line.line, "repeated module statement")
+        return
+    r.module = ""
+    r.module_line = line.line
+    m = _DEPRECATED.search(directive_comment(block, line))
+    r.deprecated = m.group(1) if m else ""
+    if len(args) != 1:
+        r.error(line.line, "usage: module module/path")
+        return
+    path = r.string(line, args[0], "module")
+    if path is None:
+        return
+    r.module = path
+    r.import_path(line, "module", path)
+
+
+def _add_godebug(r: _Reader, verb: str, block: Block | None, line: Line, args: list[str]) -> None:
+    if len(args) != 1 or any(q in args[0] for q in "\"`',") or "=" not in args[0]:
+        r.error(line.line, "usage: godebug key=value")
+        return
+    key, _, value = args[0].partition("=")
+    r.godebug.append(Godebug(key, value, line.line))
+
+
+def _add_require_or_exclude(
+    r: _Reader, verb: str, block: Block | None, line: Line, args: list[str]
+) -> None:
+    if len(args) != 2:
+        r.error(line.line, f"usage: {verb} module/path v1.2.3")
+        return
+    path = r.string(line, args[0], verb)
+    if path is None:
+        return
+    version = r.version(line, verb, path, args[1])
+    if version is None:
+        return
+    path_major = r.path_major(line, verb, path)
+    if path_major is None:
+        return
+    why = path_major_mismatch(version, path_major)
+    if why is not None:
+        r.error(line.line, f"{verb} {path}: version {go_quote(version)} invalid: {why}")
+        return
+    if not r.import_path(line, verb, path):
+        return
+    if verb == "require":
+        r.requires.append(Require(path, version, is_indirect(line.suffix), line.line))
+    else:
+        r.excludes.append(Exclude(path, version, line.line))
+
+
+def _add_replace(r: _Reader, verb: str, block: Block | None, line: Line, args: list[str]) -> None:
+    replace = parse_replace(r, line, args)
+    if replace is not None:
+        r.replaces.append(replace)
+
+
+def parse_replace(r: _Reader, line: Line, args: list[str]) -> Replace | None:
+    """One replace directive (also used for go.work); on a problem records it, returns None."""
+    arrow = 1 if len(args) >= 2 and args[1] == "=>" else 2
+    if len(args) < arrow + 2 or len(args) > arrow + 3 or args[arrow] != "=>":
+        r.error(
+            line.line,
+            "usage: replace module/path [v1.2.3] => other/module v1.4 "
+            "or replace module/path [v1.2.3] => ../local/directory",
+        )
+        return None
+    old = r.string(line, args[0], "replace")
+    if old is None:
+        return None
+    path_major = r.path_major(line, "replace", old)
+    if path_major is None:
+        return None
+    old_version = ""
+    if arrow == 2:
+        v = r.version(line, "replace", old, args[1])
+        if v is None:
+            return None
+        why = path_major_mismatch(v, path_major)
+        if why is not None:
+            r.error(line.line, f"replace {old}: version {go_quote(v)} invalid: {why}")
+            return None
+        old_version = v
+    new = r.string(line, args[arrow + 1], "replace")
+    if new is None:
+        return None
+    new_version = ""
+    if len(args) == arrow + 2:
+        if not is_directory_path(new):
+            if "@" in new:
+                r.error(
+                    line.line,
+                    "replacement module must match format 'path version', not 'path@version'",
+                )
+            else:
+                r.error(
+                    line.line,
+                    "replacement module without version must be directory path "
+                    "(rooted or starting with . or ..)",
+                )
+            return None
+        if "\\" in new:
+            r.error(
+                line.line,
+                "replacement directory appears to be Windows path (on a non-windows system)",
+            )
+            return None
+    else:
+        v = r.version(line, "replace", new, args[arrow + 2])
+        if v is None:
+            return None
+        if is_directory_path(new):
+            r.error(
+                line.line, f"replacement module directory path {go_quote(new)} cannot have version"
+            )
+            return None
+        new_version = v
+    if not r.import_path(line, "replace", old):
+        return None
+    if new_version and not r.import_path(line, "replace", new):
+        return None
+    return Replace(old, old_version, new, new_version, line.line)
+
+
+def _add_retract(r: _Reader, verb: str, block: Block | None, line: Line, args: list[str]) -> None:
+    rationale = directive_comment(block, line)
+    interval = _version_interval(args)
+    if isinstance(interval, str):
+        # A dependency may use interval syntax from a later Go; only the main module must parse.
+        if not r.lax:
+            r.error(line.line, f"retract: {interval}")
+        return
+    low, high, rest = interval
+    if not r.lax:
+        if rest:
+            r.error(line.line, f"retract: unexpected token after version: {go_quote(rest[0])}")
+            return
+        for v in (low, high):
+            if not semver.is_valid(v):
+                r.error(
+                    line.line,
+                    f"retract: version {go_quote(v)} invalid: must be of the form v1.2.3",
+                )
+                return
+    r.retracts.append(Retract(low, high, rationale, line.line))
+
+
+def _version_interval(args: list[str]) -> tuple[str, str, list[str]] | str:
+    """(low, high, remaining tokens) of `v` or `[low, high]`, or what is wrong with it."""
+    if not args or args[0] == "(":
+        return "expected '[' or version"
+    if args[0] != "[":
+        v = unquote(args[0])
+        if v is None:
+            return f"version {go_quote(args[0])} invalid: invalid syntax"
+        return v, v, args[1:]
+    toks = args[1:]
+    if not toks:
+        return "expected version after '['"
+    low = unquote(toks[0])
+    if low is None:
+        return f"version {go_quote(toks[0])} invalid: invalid syntax"
+    toks = toks[1:]
+    if not toks or toks[0] != ",":
+        return "expected ',' after version"
+    toks = toks[1:]
+    if not toks:
+        return "expected version after ','"
+    high = unquote(toks[0])
+    if high is None:
+        return f"version {go_quote(toks[0])} invalid: invalid syntax"
+    toks = toks[1:]
+    if not toks or toks[0] != "]":
+        return "expected ']' after version"
+    return low, high, toks[1:]
+
+
+def _add_tool(r: _Reader, verb: str, block: Block | None, line: Line, args: list[str]) -> None:
+    if len(args) != 1:
+        r.error(line.line, "tool directive expects exactly one argument")
+        return
+    path = r.string(line, args[0], "tool")
+    if path is not None and r.import_path(line, "tool", path):
+        r.tools.append(Tool(path, line.line))
+
+
+def _add_ignore(r: _Reader, verb: str, block: Block | None, line: Line, args: list[str]) -> None:
+    if len(args) != 1:
+        r.error(line.line, "ignore directive expects exactly one argument")
+        return
+    path = r.string(line, args[0], "ignore")
+    if path is not None:
+        r.ignores.append(Ignore(path, line.line))
+
+
+_HANDLERS = {
+    "go": _add_go,
+    "toolchain": _add_toolchain,
+    "module": _add_module,
+    "godebug": _add_godebug,
+    "require": _add_require_or_exclude,
+    "exclude": _add_require_or_exclude,
+    "replace": _add_replace,
+    "retract": _add_retract,
+    "tool": _add_tool,
+    "ignore": _add_ignore,
+}
+
+
+def check_size(data: bytes | str, path: str, limit: int = MAX_GOMOD_SIZE) -> None:
+    """Raise ParseError when a file is larger than `limit` bytes, naming the line it crosses it."""
+    size = len(data)
+    if size <= limit:
+        return
+    head = data[:limit]
+    line = (head.count(b"\n") if isinstance(head, bytes) else head.count("\n")) + 1
+    raise ParseError(
+        f"file is {size / (1 << 20):.1f} MiB; the go command reads at most "
+        f"{limit >> 20} MiB of a go.mod (this line crosses that limit)",
+        path=path,
+        line=line,
+        hint="a real go.mod is a few kilobytes: check that this is the right file",
+    )
+
+
+def parse_gomod(data: bytes | str, path: str = "go.mod", *, lax: bool = False) -> GoMod:
+    """Parse a go.mod; raises ParseError (path, line) for the first problem `go` would report."""
+    check_size(data, path)
+    syntax = parse_syntax(data, path)
+    reader = _Reader(path, lax)
+    reader.read(syntax)
+    result = reader.result(syntax)
+    if reader.errors:
+        first = min(reader.errors, key=lambda e: e.line or 0)
+        if len(reader.errors) > 1:
+            more = len(reader.errors) - 1
+            first.message += f" (and {more} more error{'s' if more > 1 else ''} in this file)"
+        raise first
+    return result
