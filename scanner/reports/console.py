@@ -52,7 +52,7 @@ def render_console(result: ScanResult, color: bool = False) -> str:
     issues = module_issues(result)
     if issues:
         table = Table(title="Dependencies that break the policy", title_justify="left")
-        table.add_column("module")
+        table.add_column("module", overflow="fold")
         table.add_column("version")
         table.add_column("license")
         table.add_column("decision")
@@ -73,7 +73,7 @@ def render_console(result: ScanResult, color: bool = False) -> str:
         table = Table(title="Source findings", title_justify="left")
         table.add_column("severity")
         table.add_column("rule")
-        table.add_column("location")
+        table.add_column("location", overflow="fold")
         if diff:
             table.add_column("change")
         table.add_column("message")
