@@ -10,7 +10,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
 
@@ -103,11 +103,16 @@ def split_userinfo(url: str) -> tuple[str, str, str]:
 
 
 def check_proxy_url(url: str) -> str:
-    """The proxy URL without a trailing slash; raises InputError unless it is http(s)://host."""
+    """The proxy URL without a trailing slash; raises InputError unless http(s)://host or file://.
+
+    A file:// URL is a GOPROXY directory (an offline bundle laid out as a tree).
+    """
     parts = urlsplit(url)
+    if parts.scheme == "file" and parts.path:
+        return url.rstrip("/")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(
-            f"proxy URL {url!r} is not an http(s) URL",
+            f"proxy URL {url!r} is not an http(s) or file URL",
             hint="give the private proxy as https://host[:port][/base-path]",
         )
     return url.rstrip("/")
@@ -119,7 +124,14 @@ def health_url(proxy_url: str) -> str:
 
 
 def probe_health(settings: ProxySettings) -> Health:
-    """GET `<proxy>/-/healthz` once with a short timeout; healthz needs no credentials."""
+    """GET `<proxy>/-/healthz` once with a short timeout; healthz needs no credentials.
+
+    A file:// GOPROXY is healthy when its directory exists.
+    """
+    parts = urlsplit(settings.proxy_url)
+    if parts.scheme == "file":
+        tree = Path(unquote(parts.path))
+        return Health(tree.is_dir(), f"{tree}: " + ("a directory" if tree.is_dir() else "missing"))
     url = health_url(split_userinfo(settings.proxy_url)[0])
     proxies = {
         k: v for k, v in (("http", settings.http_proxy), ("https", settings.https_proxy)) if v
@@ -175,7 +187,7 @@ def netrc_line(host: str, login: str, password: str) -> str:
         if not value or any(c.isspace() for c in value):
             raise InputError(
                 f"cannot write a .netrc entry: the {what} is empty or contains whitespace",
-                hint="use a token without spaces (GOPROXY_SCAN_PROXY_TOKEN)",
+                hint="use a token without spaces (GOPROXY_SCAN_TOKEN)",
             )
     return f"machine {host} login {login} password {password}\n"
 
@@ -197,10 +209,10 @@ def plan(settings: ProxySettings, mode: ProxyMode, health: Health | None) -> GoE
         if mode is ProxyMode.FORCE:
             raise InputError(
                 "CI_PROXY_MODE=force but no private proxy is configured",
-                hint="set GOPROXY_SCAN_PROXY_URL or pass --proxy URL",
+                hint="set GOPROXY_SCAN_PROXY or pass --proxy URL",
             )
         warnings.append(
-            "no private proxy configured (GOPROXY_SCAN_PROXY_URL): using the public setting "
+            "no private proxy configured (GOPROXY_SCAN_PROXY): using the public setting "
             f"GOPROXY={settings.public_goproxy}"
         )
         return _public(settings, private, warnings)
@@ -260,7 +272,9 @@ def _private(
     secret_values: tuple[str, ...] = ()
     if password:
         secret_values = (password,)
-        if urlsplit(url).scheme != "https":
+        if urlsplit(url).scheme == "file":
+            pass  # a directory needs no credentials
+        elif urlsplit(url).scheme != "https":
             warnings.append(
                 f"not writing credentials for {url}: the go command sends .netrc credentials only "
                 "over https; serve the private proxy over https to authenticate"

@@ -65,16 +65,16 @@ def _warn(message: str, github: bool, stdout_free: bool) -> None:
 @click.option(
     "--proxy",
     "proxy_url",
-    envvar="GOPROXY_SCAN_PROXY_URL",
+    envvar="GOPROXY_SCAN_PROXY",
     default="",
-    help="The private proxy, https://host[/base]. [env GOPROXY_SCAN_PROXY_URL]",
+    help="The private proxy, https://host[/base]. [env GOPROXY_SCAN_PROXY]",
 )
 @click.option(
     "--token",
-    envvar="GOPROXY_SCAN_PROXY_TOKEN",
+    envvar="GOPROXY_SCAN_TOKEN",
     default="",
     help="Password/token for the proxy, written to a .netrc (https only). "
-    "[env GOPROXY_SCAN_PROXY_TOKEN]",
+    "[env GOPROXY_SCAN_TOKEN]",
 )
 @click.option(
     "--username",

@@ -207,7 +207,7 @@ def test_healthy_proxy_routes_go_downloads_through_it(
         job_env,
         {
             "CI_PROXY_MODE": mode,
-            "GOPROXY_SCAN_PROXY_URL": private_proxy.url + "/",
+            "GOPROXY_SCAN_PROXY": private_proxy.url + "/",
             "GOPROXY_SCAN_PUBLIC_PROXY": public_proxy.url,
         },
     )
@@ -292,7 +292,7 @@ def test_force_fails_closed_and_writes_nothing(
     proc = goproxy_scan_env(
         ["--github-env", "--health-timeout", "2"],
         job_env,
-        {"CI_PROXY_MODE": "force", "GOPROXY_SCAN_PROXY_URL": url, "GITHUB_ENV": str(github_env)},
+        {"CI_PROXY_MODE": "force", "GOPROXY_SCAN_PROXY": url, "GITHUB_ENV": str(github_env)},
     )
     assert proc.returncode == 3, proc.stderr
     assert "CI_PROXY_MODE=force fails closed" in proc.stderr
@@ -302,7 +302,7 @@ def test_force_fails_closed_and_writes_nothing(
 def test_force_without_a_proxy_url_is_an_input_error(job_env: dict[str, str]) -> None:
     proc = goproxy_scan_env(["--mode", "force"], job_env)
     assert proc.returncode == 2
-    assert "GOPROXY_SCAN_PROXY_URL" in proc.stderr
+    assert "GOPROXY_SCAN_PROXY" in proc.stderr
 
 
 @pytest.mark.parametrize("healthy", [True, False])
@@ -448,7 +448,7 @@ def test_https_proxy_token_goes_to_a_netrc_the_go_command_uses(
         ["--mode", "force", "--proxy", proxy.url, "--netrc", str(netrc), "--dotenv", str(dotenv)],
         job_env,
         {
-            "GOPROXY_SCAN_PROXY_TOKEN": "s3cret",
+            "GOPROXY_SCAN_TOKEN": "s3cret",
             "GOPROXY_SCAN_PROXY_USER": "ci-bot",
             "REQUESTS_CA_BUNDLE": str(ca_file),
         },
@@ -482,3 +482,27 @@ def test_https_proxy_without_the_netrc_is_refused(
     )
     assert result.returncode != 0
     assert "401" in result.stderr
+
+
+def test_file_goproxy_tree_is_a_private_proxy_too(
+    tmp_path: Path,
+    project: Path,
+    job_env: dict[str, str],
+    run_go: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    # An offline bundle unpacked as a directory serves air-gapped jobs as GOPROXY=file://.
+    tree = _tree(tmp_path / "bundle", 42)
+    proc = goproxy_scan_env(["--mode", "force", "--proxy", tree.url, "--sumdb", "off"], job_env)
+    assert proc.returncode == 0, proc.stderr
+    assert f"export GOPROXY={tree.url}\n" in proc.stdout
+    assert "export GOSUMDB=off\n" in proc.stdout
+    written = dict(line.removeprefix("export ").split("=", 1) for line in proc.stdout.splitlines())
+    written = {k: shlex.split(v)[0] if v else "" for k, v in written.items()}
+    result = go_download(run_go, project, written)
+    assert result.returncode == 0, result.stderr
+
+    missing = goproxy_scan_env(
+        ["--mode", "force", "--proxy", (tmp_path / "nowhere").as_uri()], job_env
+    )
+    assert missing.returncode == 3
+    assert "nowhere: missing" in missing.stderr
