@@ -1,0 +1,176 @@
+"""Reachability of a vulnerability from the main module's own (non-test) code.
+
+Three levels, from the tree-sitter facts of the main module: CALLED (a listed vulnerable symbol
+is called, matched by selector/identifier on the imported package), IMPORTED (a vulnerable
+package is imported, none of its listed symbols called), REQUIRED (the module is only in the
+build list). Without type information a method `T.M` is matched by its qualified name only.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .match import VulnMatch
+from .osv import STDLIB, TOOLCHAIN, Package
+
+
+class Reachability(enum.StrEnum):
+    """How close the main module's code comes to the vulnerable code; CALLED is the closest."""
+
+    CALLED = "called"
+    IMPORTED = "imported"
+    REQUIRED = "required"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+
+_RANK = {Reachability.REQUIRED: 0, Reachability.IMPORTED: 1, Reachability.CALLED: 2}
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Site:
+    """A place in the main module: slash path relative to its directory, 1-based line/column."""
+
+    path: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class MainUses:
+    """What the main module's non-test code imports and calls, by import path.
+
+    `calls[import_path]` holds `(symbol, site)` pairs: `http.Get(...)` is ("Get", site),
+    and a qualified method value or call the analysis could resolve is ("Client.Do", site).
+    """
+
+    imports: Mapping[str, tuple[Site, ...]] = field(default_factory=dict)
+    calls: Mapping[str, tuple[tuple[str, Site], ...]] = field(default_factory=dict)
+
+    @classmethod
+    def from_facts(
+        cls,
+        imports: Iterable[tuple[str, Site]],
+        calls: Iterable[tuple[str, str, Site]],
+    ) -> MainUses:
+        """From `(import_path, site)` and `(import_path, symbol, site)` facts, in any order."""
+        by_import: dict[str, set[Site]] = {}
+        for path, site in imports:
+            by_import.setdefault(path, set()).add(site)
+        by_call: dict[str, set[tuple[str, Site]]] = {}
+        for path, symbol, site in calls:
+            by_call.setdefault(path, set()).add((symbol, site))
+        return cls(
+            {p: tuple(sorted(s)) for p, s in sorted(by_import.items())},
+            {p: tuple(sorted(s, key=lambda c: (c[1], c[0]))) for p, s in sorted(by_call.items())},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """The level and the evidence: call sites (CALLED) or import sites (IMPORTED)."""
+
+    level: Reachability
+    sites: tuple[Site, ...] = ()
+    symbols: tuple[str, ...] = ()  # the vulnerable symbols found called, sorted
+
+
+@dataclass(frozen=True, slots=True)
+class ReachableMatch:
+    """A match with its reachability: what the policy, the reports and VEX documents read."""
+
+    match: VulnMatch
+    reach: Reach
+
+
+def _packages(match: VulnMatch, uses: MainUses) -> list[Package]:
+    if match.packages:
+        return list(match.packages)
+    if match.module in (STDLIB, TOOLCHAIN):
+        return []
+    # No packages listed: every package of the module is vulnerable, with all its symbols.
+    prefix = match.module + "/"
+    return [Package(p) for p in uses.imports if p == match.module or p.startswith(prefix)]
+
+
+def _symbol_called(wanted: tuple[str, ...], symbol: str) -> bool:
+    return not wanted or symbol in wanted
+
+
+def reachability(match: VulnMatch, uses: MainUses) -> Reach:
+    """How the main module reaches the vulnerable packages and symbols of one match."""
+    if match.module == TOOLCHAIN:
+        return Reach(Reachability.REQUIRED)  # the go command itself, not code that is built
+    called: set[Site] = set()
+    symbols: set[str] = set()
+    imported: set[Site] = set()
+    for package in _packages(match, uses):
+        imported.update(uses.imports.get(package.path, ()))
+        for symbol, site in uses.calls.get(package.path, ()):
+            if _symbol_called(package.symbols, symbol):
+                called.add(site)
+                symbols.add(symbol)
+    if called:
+        return Reach(Reachability.CALLED, tuple(sorted(called)), tuple(sorted(symbols)))
+    if imported:
+        return Reach(Reachability.IMPORTED, tuple(sorted(imported)))
+    return Reach(Reachability.REQUIRED)
+
+
+def reach_all(matches: Iterable[VulnMatch], uses: MainUses) -> list[ReachableMatch]:
+    return [ReachableMatch(m, reachability(m, uses)) for m in matches]
+
+
+def _skip_dir(directory: Path, main_dir: Path) -> bool:
+    # The go command ignores vendor/, testdata/, "_" and "." directories; a nested go.mod
+    # starts another module whose code is not the main module's.
+    name = directory.name
+    if directory == main_dir:
+        return False
+    return (
+        name in ("vendor", "testdata")
+        or name.startswith(("_", "."))
+        or (directory / "go.mod").exists()
+    )
+
+
+def main_go_files(main_dir: Path) -> list[Path]:
+    """The main module's non-test .go files, as the go command would see them, sorted."""
+    out: list[Path] = []
+    stack = [main_dir]
+    while stack:
+        directory = stack.pop()
+        for child in sorted(directory.iterdir()):
+            if child.is_dir():
+                if not _skip_dir(child, main_dir):
+                    stack.append(child)
+            elif (
+                child.suffix == ".go"
+                and not child.name.endswith("_test.go")
+                and not child.name.startswith(("_", "."))
+            ):
+                out.append(child)
+    return sorted(out)
+
+
+def collect_main_uses(main_dir: Path) -> MainUses:
+    """Imports and calls of the main module's non-test code (tree-sitter, scanner.source)."""
+    # Imported when used so that matching works without the parser installed.
+    source: Any = importlib.import_module("scanner.source")
+    imports: list[tuple[str, Site]] = []
+    calls: list[tuple[str, str, Site]] = []
+    for file in main_go_files(main_dir):
+        rel = file.relative_to(main_dir).as_posix()
+        parsed = source.parse_file(rel, file.read_bytes())
+        for imp in parsed.imports:
+            imports.append((imp.path, Site(rel, imp.line, imp.column)))
+        for import_path, symbol, line, column in source.calls(parsed):
+            calls.append((import_path, symbol, Site(rel, line, column)))
+    return MainUses.from_facts(imports, calls)
