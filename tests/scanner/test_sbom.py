@@ -1,0 +1,142 @@
+"""CycloneDX SBOMs from a scan result: schema-valid in every version and format, reproducible."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from cyclonedx.schema import OutputFormat as CdxFormat
+from cyclonedx.validation import make_schemabased_validator
+
+sys.path.insert(0, str(Path(__file__).parent / "reports"))
+from reportsample import check_golden, make_result
+
+from scanner.result import ModuleResult
+from scanner.sbom import (
+    SbomFormat,
+    SbomOptions,
+    SpecVersion,
+    build_bom,
+    h1_sha256,
+    module_purl,
+    render_sbom,
+)
+from scanner.verdict import Decision
+
+
+@pytest.mark.parametrize("spec", list(SpecVersion))
+@pytest.mark.parametrize("fmt", list(SbomFormat))
+def test_every_version_and_format_passes_the_cyclonedx_schema(
+    spec: SpecVersion, fmt: SbomFormat
+) -> None:
+    text = render_sbom(make_result(), SbomOptions(spec, fmt, reproducible=True))
+    cdx_format = CdxFormat.JSON if fmt is SbomFormat.JSON else CdxFormat.XML
+    assert make_schemabased_validator(cdx_format, spec.schema).validate_str(text) is None
+    if fmt is SbomFormat.JSON:
+        assert json.loads(text)["specVersion"] == spec.value
+    else:
+        assert ET.fromstring(text).tag == f"{{http://cyclonedx.org/schema/bom/{spec.value}}}bom"
+
+
+def test_reproducible_mode_is_byte_identical_and_normal_mode_is_not() -> None:
+    options = SbomOptions(reproducible=True)
+    first, second = render_sbom(make_result(), options), render_sbom(make_result(), options)
+    assert first == second
+    check_golden("sbom-1.6.json", first)
+    check_golden(
+        "sbom-1.4.xml",
+        render_sbom(
+            make_result(), SbomOptions(SpecVersion.V1_4, SbomFormat.XML, reproducible=True)
+        ),
+    )
+    a, b = (json.loads(render_sbom(make_result(), SbomOptions())) for _ in range(2))
+    assert a["serialNumber"] != b["serialNumber"]
+
+
+def test_injected_clock_and_serial() -> None:
+    stamp = datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC)
+    serial = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    doc = json.loads(render_sbom(make_result(), SbomOptions(timestamp=stamp, serial=serial)))
+    assert doc["metadata"]["timestamp"].startswith("2026-05-04T03:02:01")
+    assert doc["serialNumber"] == f"urn:uuid:{serial}"
+
+
+def test_components_purls_scopes_hashes_licenses_properties() -> None:
+    doc = json.loads(render_sbom(make_result(), SbomOptions(reproducible=True)))
+    comps = {c["name"]: c for c in doc["components"]}
+    assert set(comps) == {
+        "example.com/gpl",
+        "example.com/mit",
+        "github.com/Azure/go-autorest",
+        "stdlib",
+    }
+    azure = comps["github.com/Azure/go-autorest"]
+    # case kept (Go paths are case-sensitive), "+" percent-encoded as the purl spec says
+    assert azure["purl"] == "pkg:golang/github.com/Azure/go-autorest@v14.2.0%2Bincompatible"
+    assert azure["scope"] == "optional"
+    props = {p["name"]: p["value"] for p in azure["properties"]}
+    assert props["goproxy-scan:indirect"] == "true"
+    assert props["goproxy-scan:verdict"] == "REVIEW_REQUIRED"
+    assert props["goproxy-scan:replace"] == "github.com/fork/go-autorest@v14.2.1+incompatible"
+    gpl = comps["example.com/gpl"]
+    assert gpl["scope"] == "required"
+    h1 = "h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+    tree = base64.b64decode(h1[3:]).hex()
+    assert {h["content"] for h in gpl["hashes"]} == {tree, "5" * 64}
+    assert gpl["licenses"] == [{"license": {"id": "GPL-3.0-only", "acknowledgement": "concluded"}}]
+    mit = comps["example.com/mit"]
+    assert {(x["license"]["id"], x["license"]["acknowledgement"]) for x in mit["licenses"]} == {
+        ("MIT", "concluded"),
+        ("MIT", "declared"),
+    }
+    std = comps["stdlib"]
+    assert std["purl"] == "pkg:golang/stdlib@v1.27.3"
+    assert doc["metadata"]["component"]["name"] == "example.com/shop"
+    assert doc["metadata"]["tools"]["components"][0]["name"] == "goproxy-scan"
+
+
+def test_full_dependency_graph() -> None:
+    doc = json.loads(render_sbom(make_result(), SbomOptions(reproducible=True)))
+    graph = {d["ref"]: set(d.get("dependsOn", ())) for d in doc["dependencies"]}
+    refs = {c["bom-ref"] for c in doc["components"]} | {doc["metadata"]["component"]["bom-ref"]}
+    assert set(graph) == refs  # every component has its entry, even a leaf
+    main = graph["pkg:golang/example.com/shop"]
+    assert "pkg:golang/stdlib@v1.27.3" in main
+    assert "pkg:golang/github.com/Azure/go-autorest@v14.2.0%2Bincompatible" in main
+    # gpl requires mit@v1.0.0; MVS selected v1.2.0, and the edge points at what is built
+    assert graph["pkg:golang/example.com/gpl@v1.0.0"] == {"pkg:golang/example.com/mit@v1.2.0"}
+
+
+def test_compound_expressions_stay_one_expression() -> None:
+    result = make_result()
+    module = ModuleResult(
+        "example.com/dual",
+        "v0.1.0",
+        Decision.PASS,
+        expression="MIT OR GPL-2.0-only",
+        declared="Apache-2.0",
+    )
+    result = replace(result, modules=(*result.modules, module))
+    doc = json.loads(render_sbom(result, SbomOptions(reproducible=True)))
+    dual = next(c for c in doc["components"] if c["name"] == "example.com/dual")
+    assert dual["licenses"] == [
+        {"expression": "MIT OR GPL-2.0-only", "acknowledgement": "concluded"}
+    ]
+    props = {p["name"]: p["value"] for p in dual["properties"]}
+    assert props["goproxy-scan:license:declared"] == "Apache-2.0"
+    bom = build_bom(result, SbomOptions(reproducible=True))
+    assert len(bom.components) == 5
+
+
+def test_purl_and_h1_helpers() -> None:
+    assert str(module_purl("gopkg.in/yaml.v3", "v3.0.1")) == "pkg:golang/gopkg.in/yaml.v3@v3.0.1"
+    assert (
+        str(module_purl("example.com/a b/c", "v1.0.0")) == "pkg:golang/example.com/a%20b/c@v1.0.0"
+    )
+    assert h1_sha256("h1:bad") is None
+    assert h1_sha256("h1:" + base64.b64encode(b"\x01" * 32).decode()) == "01" * 32
