@@ -12,9 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from cyclonedx.schema import OutputFormat as CdxFormat
 from cyclonedx.validation import make_schemabased_validator
-
-sys.path.insert(0, str(Path(__file__).parent / "reports"))
-from reportsample import check_golden, make_result
+from reports.reportsample import check_golden, make_result  # tests/scanner/reports/
 
 from scanner.result import ModuleResult
 from scanner.sbom import (
