@@ -1,0 +1,253 @@
+"""The GitHub Action's glue: refs from the pull_request event and one PR comment, kept updated.
+
+Run by action.yml as `python -m scanner.ghaction refs|comment`; the REST calls use requests with
+GITHUB_TOKEN against GITHUB_API_URL (so GitHub Enterprise Server works unchanged).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import requests
+
+from .errors import InputError, OperationalError
+from .exitcodes import ExitCode
+from .reports.markdown import MARKER
+
+API_VERSION = "2022-11-28"
+_TIMEOUT = 20.0
+
+
+class CommentMode(enum.StrEnum):
+    """The `comment-summary-in-pr` input."""
+
+    NEVER = "never"
+    ALWAYS = "always"
+    ON_FAILURE = "on-failure"
+
+
+class CommentOutcome(enum.StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    SKIPPED = "skipped"  # mode or event says no comment
+    FALLBACK = "fallback"  # the token may not comment (fork, read-only): summary only
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequest:
+    """What the action needs from a pull_request / pull_request_target event payload."""
+
+    number: int
+    base_sha: str
+    head_sha: str
+    base_ref: str
+    from_fork: bool
+
+
+class CommentForbidden(OperationalError):
+    """The token may not write the comment (403/404: a fork's read-only GITHUB_TOKEN)."""
+
+
+def load_event(path: str | None) -> dict[str, Any]:
+    """The event payload at GITHUB_EVENT_PATH ({} when there is none, e.g. a local run)."""
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text("utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise InputError(f"cannot read the event payload: {e}", path=path) from e
+    return data if isinstance(data, dict) else {}
+
+
+def pull_request(event: Mapping[str, Any]) -> PullRequest | None:
+    """The pull request of the event, or None for a push, schedule or dispatch."""
+    pr = event.get("pull_request")
+    if not isinstance(pr, dict):
+        return None
+    base = pr.get("base") or {}
+    head = pr.get("head") or {}
+    base_repo = (base.get("repo") or {}).get("full_name")
+    head_repo = (head.get("repo") or {}).get("full_name")
+    return PullRequest(
+        number=int(pr.get("number") or event.get("number") or 0),
+        base_sha=str(base.get("sha") or ""),
+        head_sha=str(head.get("sha") or ""),
+        base_ref=str(base.get("ref") or ""),
+        from_fork=bool(head_repo and base_repo and head_repo != base_repo),
+    )
+
+
+def resolve_refs(
+    event: Mapping[str, Any], base_input: str, head_input: str, sha: str
+) -> tuple[str, str]:
+    """(base, head): the inputs when given, else the pull request's, else ("", GITHUB_SHA)."""
+    pr = pull_request(event)
+    base = base_input or (pr.base_sha if pr else "")
+    head = head_input or (pr.head_sha if pr else "") or sha
+    return base, head
+
+
+def should_comment(mode: CommentMode, verdict: str) -> bool:
+    if mode is CommentMode.ALWAYS:
+        return True
+    return mode is CommentMode.ON_FAILURE and verdict != "pass"
+
+
+class CommentClient:
+    """The issue-comment endpoints of the REST API for one repository."""
+
+    def __init__(self, api_url: str, repository: str, token: str) -> None:
+        if not token:
+            raise InputError("no GITHUB_TOKEN: pass `github-token` to the action")
+        self.base = f"{api_url.rstrip('/')}/repos/{repository}"
+        self.session = requests.Session()
+        self.session.headers.update(
+            {
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": API_VERSION,
+                "User-Agent": "goproxy-scan-action",
+            }
+        )
+
+    def _call(self, method: str, url: str, **kwargs: Any) -> Any:
+        try:
+            resp = self.session.request(method, url, timeout=_TIMEOUT, **kwargs)
+        except requests.RequestException as e:
+            raise OperationalError(f"{method} {url}: {e}") from e
+        if resp.status_code in (403, 404):
+            # A fork's GITHUB_TOKEN is read-only, and a repository it cannot see answers 404.
+            raise CommentForbidden(
+                f"{method} {url}: HTTP {resp.status_code}: the token may not comment",
+                hint="grant `pull-requests: write`; forks get the step summary only",
+            )
+        if resp.status_code >= 400:
+            raise OperationalError(f"{method} {url}: HTTP {resp.status_code}: {resp.text[:200]}")
+        return resp.json() if resp.content else None
+
+    def find(self, number: int, marker: str) -> int | None:
+        """The id of the first comment on the PR carrying `marker`, following pagination."""
+        url: str | None = f"{self.base}/issues/{number}/comments"
+        params: dict[str, Any] | None = {"per_page": 100}
+        while url:
+            try:
+                resp = self.session.get(url, params=params, timeout=_TIMEOUT)
+            except requests.RequestException as e:
+                raise OperationalError(f"GET {url}: {e}") from e
+            if resp.status_code in (403, 404):
+                raise CommentForbidden(f"GET {url}: HTTP {resp.status_code}")
+            if resp.status_code >= 400:
+                raise OperationalError(f"GET {url}: HTTP {resp.status_code}")
+            for comment in resp.json():
+                if marker in (comment.get("body") or ""):
+                    return int(comment["id"])
+            url = resp.links.get("next", {}).get("url")
+            params = None  # the next link carries them
+        return None
+
+    def upsert(self, number: int, body: str, marker: str = MARKER) -> CommentOutcome:
+        """Update the PR's marked comment, or create it: one comment per PR, however many runs."""
+        if marker not in body:
+            body = f"{marker}\n{body}"
+        existing = self.find(number, marker)
+        if existing is None:
+            self._call("POST", f"{self.base}/issues/{number}/comments", json={"body": body})
+            return CommentOutcome.CREATED
+        self._call("PATCH", f"{self.base}/issues/comments/{existing}", json={"body": body})
+        return CommentOutcome.UPDATED
+
+
+def _append(path: str | None, text: str) -> None:
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(text)
+
+
+@click.group()
+def cli() -> None:
+    """Helpers the goproxy-scan GitHub Action runs between its steps."""
+
+
+@click.command()
+@click.option("--base", "base_input", default="", help="The base-ref input (empty: from event).")
+@click.option("--head", "head_input", default="", help="The head-ref input (empty: from event).")
+def refs(base_input: str, head_input: str) -> int:
+    """Write `base=` and `head=` to $GITHUB_OUTPUT (stdout when unset)."""
+    event = load_event(os.environ.get("GITHUB_EVENT_PATH"))
+    base, head = resolve_refs(event, base_input, head_input, os.environ.get("GITHUB_SHA", ""))
+    text = f"base={base}\nhead={head}\n"
+    if os.environ.get("GITHUB_OUTPUT"):
+        _append(os.environ["GITHUB_OUTPUT"], text)
+    else:
+        click.echo(text, nl=False)
+    return int(ExitCode.PASS)
+
+
+@click.command()
+@click.option(
+    "--body-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The Markdown report (goproxy-scan report --format markdown).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice([m.value for m in CommentMode]),
+    default="on-failure",
+    show_default=True,
+    help="The comment-summary-in-pr input.",
+)
+@click.option("--verdict", default="pass", show_default=True, help="pass, fail or error.")
+def comment(body_file: Path, mode: str, verdict: str) -> int:
+    """Create or update the one goproxy-scan comment on the pull request.
+
+    A token that may not comment (forks, read-only tokens) is not an error: the report stays
+    in the step summary and a notice says why there is no comment.
+    """
+    event = load_event(os.environ.get("GITHUB_EVENT_PATH"))
+    pr = pull_request(event)
+    outcome = CommentOutcome.SKIPPED
+    if pr is not None and pr.number and should_comment(CommentMode(mode), verdict):
+        client = CommentClient(
+            os.environ.get("GITHUB_API_URL", "https://api.github.com"),
+            os.environ.get("GITHUB_REPOSITORY", ""),
+            os.environ.get("GITHUB_TOKEN", ""),
+        )
+        try:
+            outcome = client.upsert(pr.number, body_file.read_text("utf-8"))
+        except CommentForbidden as e:
+            outcome = CommentOutcome.FALLBACK
+            why = "the pull request comes from a fork" if pr.from_fork else str(e)
+            click.echo(
+                "::notice title=goproxy-scan::no PR comment "
+                f"({why}); the report is in the job summary"
+            )
+            _append(
+                os.environ.get("GITHUB_STEP_SUMMARY"),
+                f"\n> goproxy-scan could not comment on pull request #{pr.number}: {why}.\n",
+            )
+    _append(os.environ.get("GITHUB_OUTPUT"), f"comment={outcome.value}\n")
+    click.echo(f"goproxy-scan: PR comment {outcome.value}", err=True)
+    return int(ExitCode.PASS)
+
+
+cli.add_command(refs)
+cli.add_command(comment)
+
+
+def main() -> None:
+    from .cli import run
+
+    sys.exit(run(cli, prog_name="python -m scanner.ghaction"))
+
+
+if __name__ == "__main__":
+    main()
