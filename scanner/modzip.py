@@ -11,9 +11,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import semver
 from .errors import InputError, InvalidModuleError
-from .module import check, check_file_path
+from .module import canonical_version, check, check_file_path
 
 MAX_ZIP_FILE = 500 << 20
 """Largest module zip, and largest total of its uncompressed files (bytes)."""
@@ -161,11 +160,7 @@ def _is_vendored(name: str, go_1_24: bool) -> bool:
 
 
 def _check_identity(module_path: str, version: str) -> list[FileViolation]:
-    # x/mod CanonicalVersion: semver's canonical form, keeping only a "+incompatible" build.
-    base = semver.canonical(version).partition("+")[0]
-    canonical = (
-        base + "+incompatible" if base and semver.build(version) == "+incompatible" else base
-    )
+    canonical = canonical_version(version)
     if canonical != version:
         return [
             FileViolation("", f"version {version!r} is not canonical (should be {canonical!r})")
