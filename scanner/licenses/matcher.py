@@ -1,0 +1,296 @@
+"""Match one document against the template index: exact SPDX matches, headers, and leftovers.
+
+A region matches a license only when its normalised words satisfy the whole SPDX template
+(confidence 1.0); a standard license notice matches with a lower confidence (it names the
+license without containing it). Text that no template covers - a custom license, a modified or
+truncated one - becomes `LicenseRef-unknown-<digest>` with a low confidence and the nearest
+template named for the reader, never a guess at an SPDX id.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+
+from .templates import TemplateIndex
+from .text import Document
+
+HEADER_CONFIDENCE = 0.8
+# Uncovered text shorter than this (titles, "see below", a URL) is not a license of its own.
+LEFTOVER_MIN_WORDS = 12
+# Unknown text is at most this sure of anything: never high enough to pass as a match.
+UNKNOWN_CONFIDENCE_CAP = 0.5
+_NEAREST_MIN = 0.5
+_LATER = ("at", "your", "option", "any", "later", "version")
+
+
+@dataclass(frozen=True)
+class LicenseMatch:
+    """One license found in one file.
+
+    `license_id` is an SPDX id or `LicenseRef-unknown-…`; `start_line`/`end_line` give the
+    covered part of the file (1-based, inclusive); `exact` is true when the text satisfied the
+    SPDX template; `nearest` names the closest template for unknown text.
+    """
+
+    license_id: str
+    confidence: float
+    start_line: int
+    end_line: int
+    exact: bool
+    nearest: str | None = None
+    kind: str = "text"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "license_id": self.license_id,
+            "confidence": round(self.confidence, 4),
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "exact": self.exact,
+            "nearest": self.nearest,
+            "kind": self.kind,
+        }
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: int  # token index, inclusive
+    end: int  # token index, exclusive
+    template: int
+
+
+def match_document(
+    index: TemplateIndex, doc: Document, *, notice: bool = False
+) -> list[LicenseMatch]:
+    """Every license in a document, in file order.
+
+    `notice=True` (a NOTICE file) keeps uncovered text out of the result: attribution text
+    is not a license.
+    """
+    if not doc.tokens:
+        return []
+    present = set(doc.tokens)
+    hits: Counter[int] = Counter()
+    for w in present:
+        for i in index.postings.get(w, ()):
+            hits[i] += 1
+    templates = index.templates
+    exact = [i for i, n in hits.items() if n == templates[i].informative]
+    exact += [i for i in index.uninformative if templates[i].required <= present]
+    joined = doc.joined
+    starts = _token_offsets(doc)
+    spans: list[_Span] = []
+    for i in exact:
+        if not templates[i].required <= present:
+            continue
+        for m in index.regex(i).finditer(joined):
+            s = bisect.bisect_left(starts, m.start())
+            e = bisect.bisect_left(starts, m.end())
+            if e > s:
+                spans.append(_Span(s, e, i))
+    # Full texts first, each extended over its optional title and appendix; a standard notice
+    # counts only outside them (Apache-2.0's appendix holds its own notice).
+    texts = _choose(index, [sp for sp in spans if templates[sp.template].kind == "text"], [])
+    covered = [False] * len(doc.tokens)
+    for sp in texts:
+        covered[sp.start : sp.end] = [True] * (sp.end - sp.start)
+    edges = _Edges.of(doc, joined, starts)
+    texts = [_absorb_edges(index, doc, sp, covered, edges) for sp in texts]
+    headers = [
+        sp
+        for sp in spans
+        if templates[sp.template].kind != "text" and not any(covered[sp.start : sp.end])
+    ]
+    chosen = _choose(index, headers, texts)
+    for sp in chosen:
+        covered[sp.start : sp.end] = [True] * (sp.end - sp.start)
+    leftover = _leftover_runs(doc, covered)
+    later = _mentions_later_version(doc, covered)
+    out: list[tuple[int, LicenseMatch]] = []
+    for sp in chosen:
+        t = templates[sp.template]
+        license_id = t.license_id
+        if later and license_id.endswith("-only"):
+            license_id = license_id.removesuffix("-only") + "-or-later"
+        confidence = 1.0 if t.kind == "text" else HEADER_CONFIDENCE
+        out.append(
+            (
+                sp.start,
+                LicenseMatch(
+                    license_id=license_id,
+                    confidence=confidence,
+                    start_line=doc.lines[sp.start],
+                    end_line=doc.lines[sp.end - 1],
+                    exact=t.kind == "text",
+                    kind=t.kind,
+                ),
+            )
+        )
+    if not notice:
+        for s, e in leftover:
+            out.append((s, _unknown(index, doc, s, e, hits)))
+    out.sort(key=lambda p: p[0])
+    return [m for _, m in out]
+
+
+def _token_offsets(doc: Document) -> list[int]:
+    offsets = []
+    pos = 0
+    for t in doc.tokens:
+        offsets.append(pos)
+        pos += len(t) + 1
+    offsets.append(pos)
+    return offsets
+
+
+def _choose(index: TemplateIndex, spans: list[_Span], taken: list[_Span]) -> list[_Span]:
+    """Non-overlapping spans: the longest first; then full texts over notices, the most
+    specific template, and `-only` over `-or-later` (the text alone does not grant "later")."""
+
+    def rank(sp: _Span) -> tuple[int, int, int, bool, str]:
+        t = index.templates[sp.template]
+        return (
+            -(sp.end - sp.start),
+            t.kind != "text",
+            -t.required_count,
+            t.license_id.endswith("-or-later"),
+            t.license_id,
+        )
+
+    chosen: list[_Span] = list(taken)
+    for sp in sorted(spans, key=rank):
+        if all(sp.end <= c.start or sp.start >= c.end for c in chosen):
+            chosen.append(sp)
+    return sorted(chosen, key=lambda sp: sp.start)
+
+
+def _absorb_edges(
+    index: TemplateIndex, doc: Document, sp: _Span, covered: list[bool], edges: _Edges
+) -> _Span:
+    """Extend a match over its template's optional title before it and appendix after it,
+    stepping over copyright lines and list markers that sit between them."""
+    n = len(covered)
+    i = sp.start  # first covered token; walk backwards
+    for _ in range(3):
+        while i > 0 and not covered[i - 1] and _skippable(doc, i - 1):
+            i -= 1
+        if i == 0 or covered[i - 1]:
+            break
+        m = index.edge_regex(sp.template, "lead").match(edges.reversed_joined, edges.rev_offset(i))
+        if m is None or m.end() == m.start():
+            break
+        i = edges.rev_token(m.end())
+    for k in range(i, sp.start):
+        covered[k] = True
+    j = sp.end  # first token after the match; walk forwards
+    for _ in range(3):
+        while j < n and not covered[j] and _skippable(doc, j):
+            j += 1
+        if j == n or covered[j]:
+            break
+        m = index.edge_regex(sp.template, "trail").match(edges.joined, edges.offsets[j])
+        if m is None or m.end() == m.start():
+            break
+        j = bisect.bisect_left(edges.offsets, m.end())
+    for k in range(sp.end, j):
+        covered[k] = True
+    return _Span(i, j, sp.template)
+
+
+def _skippable(doc: Document, i: int) -> bool:
+    tok = doc.tokens[i]
+    return doc.copyright[i] or (len(tok) <= 3 and (tok.isdigit() or len(tok) == 1))
+
+
+@dataclass
+class _Edges:
+    """The document forwards and backwards, with word offsets, for matching optional edges."""
+
+    joined: str
+    offsets: list[int]
+    reversed_joined: str
+    reversed_offsets: list[int]
+
+    @classmethod
+    def of(cls, doc: Document, joined: str, offsets: list[int]) -> _Edges:
+        rev = doc.tokens[::-1]
+        rev_joined = "".join(t + " " for t in rev)
+        rev_offsets = []
+        pos = 0
+        for t in rev:
+            rev_offsets.append(pos)
+            pos += len(t) + 1
+        rev_offsets.append(pos)
+        return cls(joined, offsets, rev_joined, rev_offsets)
+
+    def rev_offset(self, i: int) -> int:
+        """Char offset in the reversed text of the word just before token i."""
+        return self.reversed_offsets[len(self.offsets) - 1 - i]
+
+    def rev_token(self, char: int) -> int:
+        """Forward token index of the reversed-text position `char` (a word boundary)."""
+        j = bisect.bisect_left(self.reversed_offsets, char)
+        return len(self.offsets) - 1 - j
+
+
+def _leftover_runs(doc: Document, covered: list[bool]) -> list[tuple[int, int]]:
+    """Runs of uncovered words (copyright lines aside) long enough to be license text."""
+    runs: list[tuple[int, int]] = []
+    start: int | None = None
+    count = 0
+    for i, is_covered in enumerate([*covered, True]):
+        if i < len(covered) and not is_covered:
+            if start is None:
+                start, count = i, 0
+            if not doc.copyright[i]:
+                count += 1
+            continue
+        if start is not None and count >= LEFTOVER_MIN_WORDS:
+            runs.append((start, i))
+        start = None
+    return runs
+
+
+def _mentions_later_version(doc: Document, covered: list[bool]) -> bool:
+    """An "or (at your option) any later version" notice outside the matched license text."""
+    n = len(_LATER)
+    toks = doc.tokens
+    for i in range(len(toks) - n + 1):
+        if toks[i] == "at" and toks[i : i + n] == _LATER and not any(covered[i : i + n]):
+            return True
+    return False
+
+
+def _unknown(
+    index: TemplateIndex, doc: Document, s: int, e: int, hits: Counter[int]
+) -> LicenseMatch:
+    region = doc.tokens[s:e]
+    words = set(region)
+    best_id: str | None = None
+    best = 0.0
+    for i, n in hits.items():
+        t = index.templates[i]
+        if t.kind != "text" or n < _NEAREST_MIN * t.informative:
+            continue
+        common = len(t.required & words)
+        recall = common / len(t.required)
+        precision = common / len(words)
+        if recall + precision == 0:
+            continue
+        f1 = 2 * recall * precision / (recall + precision)
+        if f1 > best:
+            best, best_id = f1, t.license_id
+    digest = hashlib.sha256(" ".join(region).encode()).hexdigest()[:12]
+    nearest = best_id if best >= _NEAREST_MIN else None
+    return LicenseMatch(
+        license_id=f"LicenseRef-unknown-{digest}",
+        confidence=round(min(best, 1.0) * UNKNOWN_CONFIDENCE_CAP, 4) if nearest else 0.0,
+        start_line=doc.lines[s],
+        end_line=doc.lines[e - 1],
+        exact=False,
+        nearest=nearest,
+        kind="unknown",
+    )

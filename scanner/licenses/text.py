@@ -1,0 +1,118 @@
+"""Text normalisation shared by templates and documents (SPDX matching guidelines).
+
+Both sides go through `words()`: case folded, punctuation, quotes, dashes and markup dropped,
+whitespace collapsed, British spellings mapped to one form. Documents also lose HTML tags and
+markdown link targets; every token keeps the line it came from, so a match can name its span.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# SPDX matching guidelines, "equivalent words": variants of one word are the same word.
+VARIANTS: dict[str, str] = {
+    "acknowledgement": "acknowledgment",
+    "analogue": "analog",
+    "analyse": "analyze",
+    "artefact": "artifact",
+    "authorisation": "authorization",
+    "authorised": "authorized",
+    "calibre": "caliber",
+    "cancelled": "canceled",
+    "capitalisations": "capitalizations",
+    "catalogue": "catalog",
+    "categorise": "categorize",
+    "centre": "center",
+    "emphasised": "emphasized",
+    "favour": "favor",
+    "favourite": "favorite",
+    "fulfil": "fulfill",
+    "fulfilment": "fulfillment",
+    "initialise": "initialize",
+    "judgement": "judgment",
+    "labelling": "labeling",
+    "labour": "labor",
+    "licence": "license",
+    "licences": "licenses",
+    "licenced": "licensed",
+    "licencee": "licensee",
+    "licencor": "licensor",
+    "licencing": "licensing",
+    "maximise": "maximize",
+    "modelled": "modeled",
+    "modelling": "modeling",
+    "offence": "offense",
+    "optimise": "optimize",
+    "organisation": "organization",
+    "organise": "organize",
+    "practise": "practice",
+    "programme": "program",
+    "realise": "realize",
+    "recognise": "recognize",
+    "signalling": "signaling",
+    "utilisation": "utilization",
+    "whilst": "while",
+    "wilful": "wilfull",
+    "https": "http",
+}
+
+_WORD = re.compile(r"[^\W_]+")
+_HTML_TAG = re.compile(
+    r"</?(?:p|br|div|span|a|h[1-6]|ul|ol|li|pre|code|em|strong|b|i|u|tt|blockquote|html|head|"
+    r"body|title|table|tbody|thead|tr|td|th|hr|sup|sub|center|font|dl|dt|dd|section|article|"
+    r"main|nav|header|footer|meta|link|small|big|cite|q|abbr|s|del|ins)\b[^<>]*/?>",
+    re.IGNORECASE,
+)
+_MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\s]*\)")
+_COPYRIGHT_LINE = re.compile(
+    r"^\W*(?:copyright\b|\(c\)|©|all rights reserved|portions copyright)", re.IGNORECASE
+)
+
+
+def fold(word: str) -> str:
+    return VARIANTS.get(word, word)
+
+
+def words(text: str) -> list[str]:
+    """The normalised words of a piece of template or document text."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return [fold(w) for w in _WORD.findall(text)]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A document's normalised words, the line of each, and which lines are copyright lines."""
+
+    tokens: tuple[str, ...]
+    lines: tuple[int, ...]  # 1-based line of each token
+    copyright: tuple[bool, ...]  # token sits on a copyright line
+    line_count: int
+
+    @property
+    def joined(self) -> str:
+        """Tokens joined the way compiled templates expect: each followed by one space."""
+        return "".join(t + " " for t in self.tokens)
+
+
+def document(text: str) -> Document:
+    """Tokenise a license file: markup dropped, each token tagged with its line."""
+    if "&" in text:
+        text = html.unescape(text)
+    if "<" in text:
+        text = _HTML_TAG.sub(" ", text)
+    if "](" in text:
+        text = _MD_LINK.sub(r"\1", text)
+    tokens: list[str] = []
+    lines: list[int] = []
+    copyright_flags: list[bool] = []
+    raw_lines = text.splitlines()
+    for n, line in enumerate(raw_lines, start=1):
+        found = words(line)
+        is_copyright = bool(_COPYRIGHT_LINE.match(line))
+        tokens.extend(found)
+        lines.extend([n] * len(found))
+        copyright_flags.extend([is_copyright] * len(found))
+    return Document(tuple(tokens), tuple(lines), tuple(copyright_flags), len(raw_lines))
