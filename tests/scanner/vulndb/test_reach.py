@@ -1,0 +1,92 @@
+"""Reachability levels on fixture code that calls, imports, or only requires a vulnerable module."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+
+import pytest
+
+from scanner.vulndb.index import VulnIndex
+from scanner.vulndb.match import VulnMatch, match_modules
+from scanner.vulndb.osv import Package
+from scanner.vulndb.reach import (
+    MainUses,
+    Reachability,
+    Site,
+    collect_main_uses,
+    main_go_files,
+    reachability,
+)
+
+from .conftest import TESTDATA, Project
+
+REACH = TESTDATA / "reach"
+needs_source = pytest.mark.skipif(
+    importlib.util.find_spec("scanner.source") is None,
+    reason="scanner/source.py (tree-sitter facts) has not landed yet",
+)
+
+
+def _gin_0001(index: VulnIndex, project: Project) -> VulnMatch:
+    matches = match_modules(index, project.modules)
+    return next(m for m in matches if m.id == "GO-2020-0001")
+
+
+def test_main_go_files_are_the_main_modules_non_test_code() -> None:
+    def rel(name: str) -> list[str]:
+        return [p.relative_to(REACH / name).as_posix() for p in main_go_files(REACH / name)]
+
+    assert rel("called") == ["internal/logs/logs.go", "main.go"]
+    assert rel("imported") == ["main.go"]  # not main_test.go
+    assert rel("required") == ["main.go"]  # not vendor/, not the nested tools module
+
+
+@needs_source
+@pytest.mark.parametrize(
+    ("project", "level", "sites"),
+    [
+        ("called", Reachability.CALLED, [Site("internal/logs/logs.go", 9, 7)]),
+        ("imported", Reachability.IMPORTED, [Site("main.go", 3, 8)]),
+        ("required", Reachability.REQUIRED, []),
+    ],
+)
+def test_levels_on_fixture_code(
+    full_index: VulnIndex,
+    read_project: Callable[[str], Project],
+    project: str,
+    level: Reachability,
+    sites: list[Site],
+) -> None:
+    fixture = read_project(f"reach/{project}")
+    match = _gin_0001(full_index, fixture)
+    reach = reachability(match, collect_main_uses(fixture.dir))
+    assert reach.level is level
+    assert list(reach.sites) == sites
+    if level is Reachability.CALLED:
+        assert reach.symbols == ("Default",)
+
+
+def _match(module: str, packages: tuple[Package, ...]) -> VulnMatch:
+    return VulnMatch("GO-T", (), "", module, "v1.0.0", "v1.0.1", packages)
+
+
+def test_symbols_methods_and_whole_packages() -> None:
+    site = Site("main.go", 5, 2)
+    uses = MainUses.from_facts(
+        imports=[("net/http", Site("main.go", 3, 8)), ("example.com/m/sub", Site("a.go", 2, 8))],
+        calls=[("net/http", "Server.ListenAndServe", site), ("example.com/m/sub", "Any", site)],
+    )
+    server = _match("stdlib", (Package("net/http", ("Server.ListenAndServe",)),))
+    assert reachability(server, uses).level is Reachability.CALLED
+    get_only = _match("stdlib", (Package("net/http", ("Get",)),))
+    assert reachability(get_only, uses).level is Reachability.IMPORTED
+    # no symbols listed: every symbol of the package is vulnerable
+    whole_package = _match("stdlib", (Package("net/http"),))
+    assert reachability(whole_package, uses).level is Reachability.CALLED
+    # no packages listed: every package of the module is
+    whole_module = _match("example.com/m", ())
+    assert reachability(whole_module, uses).symbols == ("Any",)
+    assert reachability(_match("example.com/other", ()), uses).level is Reachability.REQUIRED
+    # the toolchain is never reached by built code
+    assert reachability(_match("toolchain", ()), uses).level is Reachability.REQUIRED

@@ -1,0 +1,5 @@
+module example.com/called
+
+go 1.22
+
+require github.com/gin-gonic/gin v1.5.0
