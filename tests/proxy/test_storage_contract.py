@@ -1,0 +1,130 @@
+"""The Storage contract (proxy/storage/__init__.py docstring), run against every backend.
+
+To add a backend, add a name to BACKENDS and a branch to the `storage` fixture that builds it
+(skipping when its server is not available); every test below then runs against it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from proxy.errors import ImmutabilityError
+from proxy.storage import BlobNotFoundError, Kind, Storage, open_storage
+
+BACKENDS = ["fs"]
+
+
+@pytest.fixture(params=BACKENDS)
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    if request.param == "fs":
+        yield open_storage(str(tmp_path / "vault"))
+    else:  # pragma: no cover - a backend listed without a fixture branch
+        raise AssertionError(f"no fixture for backend {request.param}")
+
+
+def test_put_then_get_returns_the_same_bytes(storage: Storage) -> None:
+    assert storage.put("example.com/m", "v1.0.0", Kind.MOD, b"module example.com/m\n")
+    assert storage.get("example.com/m", "v1.0.0", Kind.MOD) == b"module example.com/m\n"
+    assert storage.exists("example.com/m", "v1.0.0", Kind.MOD)
+    assert not storage.exists("example.com/m", "v1.0.0", Kind.ZIP)
+
+
+def test_put_from_a_file(storage: Storage, tmp_path: Path) -> None:
+    src = tmp_path / "big.zip"
+    src.write_bytes(bytes(range(256)) * 8192)
+    assert storage.put("example.com/m", "v1.0.0", Kind.ZIP, src)
+    assert storage.get("example.com/m", "v1.0.0", Kind.ZIP) == src.read_bytes()
+    # The same bytes again (from a file or as bytes) are a no-op.
+    assert not storage.put("example.com/m", "v1.0.0", Kind.ZIP, src)
+    assert not storage.put("example.com/m", "v1.0.0", Kind.ZIP, src.read_bytes())
+
+
+def test_missing_key(storage: Storage) -> None:
+    with pytest.raises(BlobNotFoundError):
+        storage.get("example.com/none", "v1.0.0", Kind.INFO)
+    assert not storage.exists("example.com/none", "v1.0.0", Kind.INFO)
+    assert storage.list("example.com/none") == []
+    assert not storage.delete("example.com/none", "v1.0.0", Kind.INFO)
+
+
+def test_different_bytes_are_refused_and_the_stored_bytes_stay(
+    storage: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    storage.put("example.com/m", "v1.0.0", Kind.ZIP, b"first")
+    with pytest.raises(ImmutabilityError) as e:
+        storage.put("example.com/m", "v1.0.0", Kind.ZIP, b"second")
+    assert "example.com/m@v1.0.0" in str(e.value)
+    assert storage.get("example.com/m", "v1.0.0", Kind.ZIP) == b"first"
+    assert any(r.name == "go_vault.security" for r in caplog.records)
+
+
+def test_keys_are_distinct_by_case_version_and_kind(storage: Storage) -> None:
+    storage.put("example.com/Upper", "v1.0.0-RC1", Kind.INFO, b"A")
+    storage.put("example.com/upper", "v1.0.0-rc1", Kind.INFO, b"B")
+    storage.put("example.com/upper", "v1.0.0-rc1", Kind.MOD, b"C")
+    assert storage.get("example.com/Upper", "v1.0.0-RC1", Kind.INFO) == b"A"
+    assert storage.get("example.com/upper", "v1.0.0-rc1", Kind.INFO) == b"B"
+    assert storage.list("example.com/Upper") == ["v1.0.0-RC1"]
+    assert sorted(storage.modules()) == ["example.com/Upper", "example.com/upper"]
+
+
+def test_list_by_kind_and_nested_modules(storage: Storage) -> None:
+    storage.put("golang.org/x/tools", "v0.1.0", Kind.INFO, b"{}")
+    storage.put("golang.org/x/tools", "v0.2.0", Kind.ZIP, b"zip")
+    storage.put("golang.org/x/tools/gopls", "v0.3.0", Kind.INFO, b"{}")
+    storage.put("example.com/m", "v2.0.0+incompatible", Kind.INFO, b"{}")
+    assert storage.list("golang.org/x/tools") == ["v0.1.0"]
+    assert storage.list("golang.org/x/tools", Kind.ZIP) == ["v0.2.0"]
+    assert storage.list("example.com/m") == ["v2.0.0+incompatible"]
+    assert sorted(storage.modules()) == [
+        "example.com/m",
+        "golang.org/x/tools",
+        "golang.org/x/tools/gopls",
+    ]
+
+
+def test_delete_removes_one_blob(storage: Storage) -> None:
+    storage.put("example.com/m", "v1.0.0", Kind.INFO, b"{}")
+    storage.put("example.com/m", "v1.0.0", Kind.MOD, b"module example.com/m\n")
+    assert storage.delete("example.com/m", "v1.0.0", Kind.INFO)
+    assert not storage.exists("example.com/m", "v1.0.0", Kind.INFO)
+    assert storage.exists("example.com/m", "v1.0.0", Kind.MOD)
+    # After a delete (an operator's action) the key may be written again.
+    assert storage.put("example.com/m", "v1.0.0", Kind.INFO, b'{"Version":"v1.0.0"}')
+
+
+def test_racing_writers_of_different_bytes_never_mix(storage: Storage) -> None:
+    """Atomic + immutable: with 8 threads putting different bytes, exactly one set survives."""
+    payloads = [bytes([i]) * (1 << 18) for i in range(8)]
+    errors: list[BaseException] = []
+
+    def write(data: bytes) -> None:
+        try:
+            storage.put("example.com/race", "v1.0.0", Kind.ZIP, data)
+        except ImmutabilityError as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=write, args=(p,)) for p in payloads]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stored = storage.get("example.com/race", "v1.0.0", Kind.ZIP)
+    assert stored in payloads
+    assert len(errors) == len(payloads) - 1
+
+
+def test_local_path_when_offered_holds_the_bytes(storage: Storage) -> None:
+    storage.put("example.com/m", "v1.0.0", Kind.ZIP, b"zipbytes")
+    path = storage.local_path("example.com/m", "v1.0.0", Kind.ZIP)
+    if path is not None:
+        assert path.read_bytes() == b"zipbytes"
+    assert storage.local_path("example.com/m", "v9.0.0", Kind.ZIP) is None
+
+
+def test_check_passes_on_a_working_store(storage: Storage) -> None:
+    storage.check()
