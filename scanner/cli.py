@@ -21,6 +21,9 @@ COMMANDS: dict[str, str] = {
     "graph": "scanner.commands.graph:graph",
     "vulndb": "scanner.commands.vulndb:vulndb",
     "env": "scanner.commands.env:env",
+    "scan": "scanner.commands.scan:scan",
+    "sbom": "scanner.commands.sbom:sbom",
+    "report": "scanner.commands.report:report",
 }
 
 

@@ -1,0 +1,108 @@
+"""`goproxy-scan report`: re-render a saved scan result; also where every report is written."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import click
+
+from ..config import Output
+from ..errors import InputError, OperationalError
+from ..exitcodes import ExitCode
+from ..reports import OutputFormat, render
+from ..reports.github import step_summary
+from ..result import ScanResult
+
+
+def pair_outputs(formats: Sequence[str], outputs: Sequence[str]) -> tuple[Output, ...]:
+    """--format F… and --output FILE… pair up in order; formats without a file go to stdout.
+
+    `--format sarif=out.sarif` names the file in one go.
+    """
+    if len(outputs) > len(formats):
+        raise InputError(
+            f"{len(outputs)} --output for {len(formats)} --format",
+            hint="give one --format per --output, in the same order",
+        )
+    pairs = []
+    for i, fmt in enumerate(formats):
+        name, _, inline = fmt.partition("=")
+        target = inline or (outputs[i] if i < len(outputs) else "-")
+        pairs.append(Output(OutputFormat.parse(name), target))
+    return tuple(pairs)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write atomically: a reader never sees half a report."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OperationalError(f"cannot write the report: {e.strerror}", path=str(path)) from e
+
+
+def _colour(env: Mapping[str, str]) -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in env and env.get("TERM") != "dumb"
+
+
+def write_outputs(
+    result: ScanResult, outputs: Sequence[Output], env: Mapping[str, str] | None = None
+) -> None:
+    env = os.environ if env is None else env
+    for out in outputs:
+        to_stdout = out.path == "-"
+        text = render(result, out.format, color=to_stdout and _colour(env))
+        if to_stdout:
+            click.echo(text, nl=False)
+        else:
+            write_text(Path(out.path), text)
+        if out.format is OutputFormat.GITHUB and env.get("GITHUB_STEP_SUMMARY"):
+            summary = Path(env["GITHUB_STEP_SUMMARY"])
+            try:
+                with summary.open("a", encoding="utf-8") as f:
+                    f.write(step_summary(result))
+            except OSError as e:
+                raise OperationalError(
+                    f"cannot append the step summary: {e.strerror}", path=str(summary)
+                ) from e
+
+
+@click.command("report")
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A result written by `goproxy-scan scan --format json`.",
+)
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    default=("console",),
+    show_default=True,
+    help=f"One of {', '.join(f.value for f in OutputFormat)}; repeatable; F=FILE allowed.",
+)
+@click.option("--output", "outputs", multiple=True, help="Where the matching --format goes.")
+@click.option(
+    "--exit-code/--no-exit-code",
+    default=False,
+    help="Exit 1 when the saved result failed, as `scan` did.",
+)
+def report(
+    source: Path, formats: tuple[str, ...], outputs: tuple[str, ...], exit_code: bool
+) -> int:
+    """Re-render a saved scan result in other formats."""
+    try:
+        text = source.read_text("utf-8")
+    except OSError as e:
+        raise InputError(f"cannot read the result: {e.strerror}", path=str(source)) from e
+    result = ScanResult.from_json(text, str(source))
+    write_outputs(result, pair_outputs(formats, outputs))
+    return int(result.exit_code) if exit_code else int(ExitCode.PASS)

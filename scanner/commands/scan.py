@@ -1,0 +1,129 @@
+"""`goproxy-scan scan`: the pre-merge check — SBOM, verdicts, source rules, reports, exit code."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..config import ScanConfig, load_config
+from ..errors import InputError
+from ..result import ScanResult
+from ..sbom import SbomOptions, render_sbom
+from .report import pair_outputs, write_outputs, write_text
+
+
+def source_date(env: Mapping[str, str]) -> datetime | None:
+    """SOURCE_DATE_EPOCH, the reproducible-builds convention, fixes the SBOM timestamp."""
+    raw = env.get("SOURCE_DATE_EPOCH", "")
+    if not raw:
+        return None
+    try:
+        return datetime.fromtimestamp(int(raw), UTC)
+    except ValueError as e:
+        raise InputError(f"SOURCE_DATE_EPOCH={raw!r} is not a Unix time") from e
+
+
+def write_sbom(result: ScanResult, config: ScanConfig, env: Mapping[str, str]) -> None:
+    assert config.sbom is not None
+    options = SbomOptions(
+        spec_version=config.sbom_spec,
+        output_format=config.sbom_output_format,
+        reproducible=config.reproducible,
+        timestamp=source_date(env),
+    )
+    write_text(config.sbom, render_sbom(result, options))
+
+
+def scan_options(f: Any) -> Any:
+    """Options `scan` and `sbom` share (they run the same analysis)."""
+    for decorator in reversed(
+        [
+            click.argument(
+                "main_dir", required=False, type=click.Path(file_okay=False, path_type=Path)
+            ),
+            click.option(
+                "--policy",
+                "policy_file",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Policy file (default: .goproxy-scan.yml found upwards).",
+            ),
+            click.option("--proxy", help="Verdict proxy http(s)://…, or a file:// GOPROXY tree."),
+            click.option(
+                "--offline",
+                is_flag=True,
+                default=None,
+                help="No network: modules from the module cache or file:// only.",
+            ),
+            click.option(
+                "--fail-open/--fail-closed",
+                "fail_open",
+                default=None,
+                help="Proxy unreachable: judge locally (open) or exit 3 (closed, default).",
+            ),
+            click.option(
+                "--jobs", type=int, help="Worker processes for source rules (default: CPUs)."
+            ),
+            click.option(
+                "--cache-dir",
+                type=click.Path(file_okay=False, path_type=Path),
+                help="Source-rule cache directory.",
+            ),
+        ]
+    ):
+        f = decorator(f)
+    return f
+
+
+def flags_from(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Only what the user gave: unset click options are None and leave lower layers alone."""
+    return {k: v for k, v in params.items() if v is not None and v != ()}
+
+
+@click.command("scan")
+@scan_options
+@click.option("--base", help="Judge only what changed since this git ref.")
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    help="console, json, sarif, github, markdown, gitlab, cyclonedx; repeatable; F=FILE.",
+)
+@click.option("--output", "outputs", multiple=True, help="Where the matching --format goes.")
+@click.option(
+    "--sbom",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the CycloneDX SBOM here (.xml for XML).",
+)
+@click.option("--sbom-spec", type=click.Choice(["1.6", "1.5", "1.4"]), help="CycloneDX version.")
+@click.option(
+    "--reproducible",
+    is_flag=True,
+    default=None,
+    help="Fixed SBOM timestamp (SOURCE_DATE_EPOCH or 1970) and content-derived serial.",
+)
+@click.option(
+    "--fail-on", help="Lowest finding severity that fails: info|low|medium|high|critical."
+)
+@click.option("--source-rules/--no-source-rules", default=None, help="Run the source rules.")
+def scan(formats: tuple[str, ...], outputs: tuple[str, ...], **params: Any) -> int:
+    """Judge the module in DIR (default .): exit 0 pass, 1 violation, 2 input, 3 operational."""
+    from ..diff import base_analysis, mark_against_base
+    from ..scan import run_scan
+
+    flags = flags_from(params)
+    if formats or outputs:
+        flags["outputs"] = pair_outputs(formats or ("console",), outputs)
+    config = load_config(flags)
+    env = os.environ
+    result = run_scan(config, env)
+    if config.base:
+        result = mark_against_base(result, base_analysis(config, env, None), config.base)
+    if config.sbom is not None:
+        write_sbom(result, config, env)
+    write_outputs(result, config.outputs, env)
+    return int(result.exit_code)

@@ -1,0 +1,83 @@
+"""The pre-merge diff: mark modules and findings as new, changed or existing against a git base."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+
+from .config import ScanConfig
+from .errors import InputError, OperationalError
+from .result import ScanResult, Status
+from .scan import Analysis, analyse
+
+
+def _git(args: list[str], cwd: Path) -> str:
+    git = shutil.which("git")
+    if git is None:
+        raise OperationalError("git is not installed", hint="--base needs git on PATH")
+    proc = subprocess.run([git, *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise InputError(
+            f"git {' '.join(args)} failed: {proc.stderr.strip()}",
+            path=str(cwd),
+            hint="--base takes a git ref that exists here (fetch it first in CI: "
+            "`git fetch origin main`, or actions/checkout with fetch-depth: 0)",
+        )
+    return proc.stdout.strip()
+
+
+def base_analysis(config: ScanConfig, env: Mapping[str, str], source: object) -> Analysis | None:
+    """The same analysis on the base tree, checked out in a temporary git worktree.
+
+    None when the main module did not exist at the base (everything is then new).
+    """
+    main_dir = config.main_dir.resolve()
+    root = Path(_git(["rev-parse", "--show-toplevel"], main_dir))
+    commit = _git(["rev-parse", "--verify", "--quiet", f"{config.base}^{{commit}}"], main_dir)
+    relative = main_dir.relative_to(root.resolve())
+    with tempfile.TemporaryDirectory(prefix="goproxy-scan-base-") as tmp:
+        tree = Path(tmp) / "base"
+        _git(["worktree", "add", "--detach", "--quiet", str(tree), commit], root)
+        try:
+            base_dir = tree / relative
+            if not (base_dir / "go.mod").is_file():
+                return None
+            base_config = replace(config, main_dir=base_dir, base="")
+            return analyse(base_config, env, source=source)
+        finally:
+            # Remove the worktree even if the analysis failed, so the repository stays clean.
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(tree)],
+                cwd=root,
+                capture_output=True,
+                check=False,
+            )
+            subprocess.run(["git", "worktree", "prune"], cwd=root, capture_output=True, check=False)
+
+
+def mark_against_base(head: ScanResult, base: Analysis | None, base_ref: str) -> ScanResult:
+    """Modules: same path@version existing, other version changed, else new; findings by
+    fingerprint. Only new and changed items can fail the scan."""
+    base_versions: dict[str, str] = {}
+    fingerprints: set[str] = set()
+    if base is not None:
+        base_versions = {m.path: m.version for m in base.modules}
+        fingerprints = {f.fingerprint for f in base.findings}
+    modules: dict[str, tuple[Status, str]] = {}
+    for m in head.modules:
+        previous = base_versions.get(m.path)
+        if previous is None:
+            modules[m.key] = (Status.NEW, "")
+        elif previous == m.version:
+            modules[m.key] = (Status.EXISTING, "")
+        else:
+            modules[m.key] = (Status.CHANGED, previous)
+    findings = {
+        f.fingerprint: Status.EXISTING if f.fingerprint in fingerprints else Status.NEW
+        for f in head.findings
+    }
+    return head.with_status(modules, findings, base_ref)

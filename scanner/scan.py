@@ -1,0 +1,458 @@
+"""One scan run: the build list, a verdict per module (proxy or local), source rules."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import ScanConfig
+from .errors import GoProxyScanError, InputError, NotFoundError
+from .gomod import GoMod, parse_gomod
+from .module import ModuleVersion
+from .proxyclient import ClientOptions, ProxyClient, ProxyUnreachableError
+from .result import (
+    FindingResult,
+    ModuleResult,
+    RuleInfo,
+    RuleKind,
+    ScanResult,
+    Severity,
+    fingerprint_findings,
+)
+from .verdict import Decision, Reason, Verdict
+
+# Rule ids of verdicts the scanner makes itself (not the policy's).
+UNAVAILABLE_RULE = "scan.module-unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What the analysis of one tree found, before verdicts: used for head and for --base."""
+
+    main: GoMod
+    modules: tuple[Any, ...]  # buildlist.BuildModule values, main module excluded
+    requires: Mapping[str, tuple[str, ...]]  # "path@version" -> required "path@version" keys
+    main_requires: tuple[str, ...]
+    optional: frozenset[str]  # module paths used only by tests or tools
+    findings: tuple[FindingResult, ...]
+    rules: tuple[RuleInfo, ...]
+    parse_errors: tuple[str, ...]
+    source: Any  # the modfetch.ModuleSource the build list came from
+    notes: tuple[str, ...] = field(default=())
+
+    def keys(self) -> frozenset[str]:
+        return frozenset(f"{m.path}@{m.version}" for m in self.modules)
+
+
+def module_source(config: ScanConfig, env: Mapping[str, str]) -> tuple[Any, str]:
+    """Where go.mod files and zips come from, and how to say so.
+
+    A file:// --proxy is itself a GOPROXY tree; otherwise the module cache when offline, else
+    the job's GOPROXY (the private proxy speaks the GOPROXY protocol too).
+    """
+    from .modfetch import ModCacheSource, source_from_goproxy
+
+    if config.proxy.startswith("file://"):
+        return source_from_goproxy(config.proxy), config.proxy
+    if config.offline:
+        cache = gomodcache(env)
+        return ModCacheSource(cache), f"the module cache {cache}"
+    goproxy = config.proxy or env.get("GOPROXY", "") or "https://proxy.golang.org,direct"
+    return source_from_goproxy(goproxy), f"GOPROXY={goproxy}"
+
+
+def local_source(env: Mapping[str, str]) -> tuple[Any, str]:
+    """The fail-open fallback: the module cache (or the job's file:// GOPROXY, if any)."""
+    from .modfetch import ModCacheSource, source_from_goproxy
+
+    goproxy = env.get("GOPROXY", "")
+    if goproxy.startswith("file://"):
+        return source_from_goproxy(goproxy), goproxy
+    cache = gomodcache(env)
+    return ModCacheSource(cache), f"the module cache {cache}"
+
+
+def gomodcache(env: Mapping[str, str]) -> Path:
+    if env.get("GOMODCACHE"):
+        return Path(env["GOMODCACHE"])
+    gopath = env.get("GOPATH", "").split(os.pathsep)[0]
+    home = Path(env.get("HOME", str(Path.home())))
+    return Path(gopath) / "pkg" / "mod" if gopath else home / "go" / "pkg" / "mod"
+
+
+def read_gomod(main_dir: Path) -> GoMod:
+    path = main_dir / "go.mod"
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as e:
+        raise InputError(
+            "no go.mod here", path=str(path), hint="pass the main module's directory"
+        ) from e
+    return parse_gomod(data, str(path))
+
+
+def analyse(config: ScanConfig, env: Mapping[str, str], *, source: Any | None = None) -> Analysis:
+    """Build list and source findings of the tree in `config.main_dir` (no verdicts)."""
+    from .buildlist import load_build_list
+
+    main = read_gomod(config.main_dir)
+    notes: list[str] = []
+    if source is None:
+        source, where = module_source(config, env)
+        notes.append(f"modules read from {where}")
+    build_list = load_build_list(config.main_dir, source)
+    modules = tuple(m for m in build_list.modules if not m.main)
+    selected = {m.path: f"{m.path}@{m.version}" for m in modules}
+    requires = {
+        f"{m.path}@{m.version}": _edges(build_list, m.path, m.version, selected) for m in modules
+    }
+    main_requires = tuple(sorted({selected[r.path] for r in main.requires if r.path in selected}))
+    findings, rules, parse_errors = _source_findings(config)
+    return Analysis(
+        main=main,
+        modules=modules,
+        requires=requires,
+        main_requires=main_requires,
+        optional=_optional_modules(config.main_dir, build_list),
+        findings=findings,
+        rules=rules,
+        parse_errors=parse_errors,
+        source=source,
+        notes=tuple(notes),
+    )
+
+
+def _edges(
+    build_list: Any, path: str, version: str, selected: Mapping[str, str]
+) -> tuple[str, ...]:
+    # The graph names what each go.mod asked for; edges point at the version MVS selected.
+    wanted = build_list.requirements(ModuleVersion(path, version))
+    return tuple(sorted({selected[r.path] for r in wanted if r.path in selected}))
+
+
+def _optional_modules(main_dir: Path, build_list: Any) -> frozenset[str]:
+    try:
+        from .source import project_imports
+    except ImportError:  # source analysis not installed: every module counts as required
+        return frozenset()
+    use = project_imports(main_dir, build_list)
+    return frozenset(use.test_only) | frozenset(use.tool_only)
+
+
+def _source_findings(
+    config: ScanConfig,
+) -> tuple[tuple[FindingResult, ...], tuple[RuleInfo, ...], tuple[str, ...]]:
+    if not config.source_rules:
+        return (), (), ()
+    from .source import scan_sources
+
+    scan = scan_sources(config.main_dir, cache_dir=config.cache_dir, jobs=config.jobs or None)
+    findings = []
+    lines: dict[str, list[str]] = {}
+    rules: dict[str, RuleInfo] = {}
+    for f in scan.findings:
+        rel = _relative(config.main_dir, f.path)
+        if rel not in lines:
+            try:
+                text = (config.main_dir / rel).read_text("utf-8", errors="replace")
+                lines[rel] = text.splitlines()
+            except OSError:
+                lines[rel] = []
+        severity = Severity.parse(f.severity)
+        cwe = _cwe(f.cwe)
+        findings.append(
+            FindingResult(
+                rule_id=f.rule_id,
+                severity=severity,
+                path=rel,
+                line=f.line,
+                column=f.column,
+                message=f.message,
+                cwe=cwe,
+                fix=f.fix or "",
+                suppressed=bool(f.suppressed),
+                suppression_reason=str(getattr(f, "suppression_reason", "") or ""),
+            )
+        )
+        rules.setdefault(f.rule_id, _rule_info(f.rule_id, severity, cwe, f))
+    parse_errors = tuple(str(e) for e in scan.parse_errors)
+    return fingerprint_findings(findings, lines), tuple(rules.values()), parse_errors
+
+
+def _relative(main_dir: Path, path: str | Path) -> str:
+    p = Path(path)
+    if p.is_absolute():
+        with contextlib.suppress(ValueError):
+            p = p.resolve().relative_to(main_dir.resolve())
+    return p.as_posix()
+
+
+def _cwe(value: object) -> str:
+    if value in (None, "", 0):
+        return ""
+    text = str(value)
+    return text if text.upper().startswith("CWE-") else f"CWE-{text}"
+
+
+def _rule_info(rule_id: str, severity: Severity, cwe: str, finding: Any) -> RuleInfo:
+    # The rules package describes its rules; fall back to what the finding says.
+    try:
+        from .rules import describe  # type: ignore[attr-defined]
+
+        info = describe(rule_id)
+    except (ImportError, KeyError, AttributeError):
+        info = None
+    name = str(getattr(info, "name", rule_id))
+    short = str(getattr(info, "short", "") or getattr(info, "title", "") or finding.message)
+    help_text = str(getattr(info, "help", "") or getattr(info, "description", "") or "")
+    if not help_text and finding.fix:
+        help_text = f"{short}. Fix: {finding.fix}"
+    return RuleInfo(rule_id, RuleKind.SOURCE, name, severity, short, help_text, cwe)
+
+
+def judge(
+    config: ScanConfig,
+    analysis: Analysis,
+    env: Mapping[str, str],
+    now: datetime,
+) -> tuple[dict[str, tuple[Verdict, str, str]], str, list[str]]:
+    """A verdict per module: key -> (verdict, source "proxy"|"local", zip sha256).
+
+    Returns the verdicts, the overall verdict source and notes for the report.
+    """
+    notes: list[str] = []
+    modules = [ModuleVersion(m.path, m.version) for m in analysis.modules]
+    out: dict[str, tuple[Verdict, str, str]] = {}
+    overall = "local"
+    source = analysis.source
+    if config.proxy.startswith(("http://", "https://")) and not config.offline:
+        client_options = ClientOptions(token=config.token)
+        try:
+            with ProxyClient(config.proxy, client_options) as client:
+                for mv, verdict in client.verdicts(modules).items():
+                    out[str(mv)] = (verdict, "proxy", "")
+            overall = "proxy"
+        except ProxyUnreachableError as e:
+            if not config.fail_open:
+                raise
+            overall = "local-fallback"
+            source, where = local_source(env)
+            notes.append(f"{e.message}; --fail-open: judged locally from {where}")
+    elif config.proxy and config.offline and not config.proxy.startswith("file://"):
+        notes.append("--offline: the proxy was not asked; judged locally")
+    missing = [mv for mv in modules if str(mv) not in out]
+    if missing:
+        replaced = {m.path: m for m in analysis.modules if m.replace}
+        out.update(_judge_locally(config, missing, replaced, source, now))
+        if overall == "proxy":
+            notes.append(f"{len(missing)} modules had no proxy verdict and were judged locally")
+    return out, overall, notes
+
+
+def _judge_locally(
+    config: ScanConfig,
+    modules: Sequence[ModuleVersion],
+    replaced: Mapping[str, Any],
+    source: Any,
+    now: datetime,
+) -> dict[str, tuple[Verdict, str, str]]:
+    from .policy import ModuleFacts, default_policy, evaluate, judge_zip, load_policy
+
+    policy = load_policy(config.policy_file) if config.policy_file else default_policy()
+    out: dict[str, tuple[Verdict, str, str]] = {}
+    for mv in modules:
+        rep = replaced.get(mv.path)
+        rep_path, rep_version = _replacement(rep)
+        if rep is not None and not rep_version:
+            # A local directory replacement: judge the directory the build uses.
+            from .licenses import detect_dir
+
+            directory = (config.main_dir / rep_path).resolve()
+            facts = ModuleFacts(mv.path, mv.version, licenses=detect_dir(directory))
+            out[str(mv)] = (evaluate(policy, facts, now), "local", "")
+            continue
+        fetch_path, fetch_version = (
+            (rep_path, rep_version) if rep is not None else (mv.path, mv.version)
+        )
+        try:
+            data = source.zip(fetch_path, fetch_version)
+        except (NotFoundError, GoProxyScanError) as e:
+            out[str(mv)] = (_unavailable(mv, policy.digest, now, e), "local", "")
+            continue
+        verdict = judge_zip(policy, data, mv.path, mv.version, now)
+        out[str(mv)] = (verdict, "local", hashlib.sha256(data).hexdigest())
+    return out
+
+
+def _replacement(rep: Any) -> tuple[str, str]:
+    if rep is None:
+        return "", ""
+    if isinstance(rep, str):
+        path, _, version = rep.partition("@")
+        return path, version
+    return str(getattr(rep, "path", "")), str(getattr(rep, "version", ""))
+
+
+def _unavailable(mv: ModuleVersion, digest: str, now: datetime, error: Exception) -> Verdict:
+    return Verdict(
+        module=mv.path,
+        version=mv.version,
+        decision=Decision.REVIEW_REQUIRED,
+        licenses=(),
+        expression="",
+        reasons=(
+            Reason(UNAVAILABLE_RULE, f"the module's zip could not be read to judge it: {error}"),
+        ),
+        policy_digest=digest,
+        h1="",
+        detector_version="",
+        evaluated_at=now.astimezone(UTC).isoformat(),
+    )
+
+
+def _gosum_hashes(main_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
+    from .gosum import parse_gosum
+
+    path = main_dir / "go.sum"
+    if not path.exists():
+        return {}, {}
+    gosum = parse_gosum(path.read_bytes(), str(path))
+    trees: dict[str, str] = {}
+    mods: dict[str, str] = {}
+    for line in gosum.lines:
+        key = f"{line.path}@{line.version.removesuffix('/go.mod')}"
+        if line.version.endswith("/go.mod"):
+            mods[key] = line.hash
+        else:
+            trees[key] = line.hash
+    return trees, mods
+
+
+def run_scan(
+    config: ScanConfig, env: Mapping[str, str] | None = None, now: datetime | None = None
+) -> ScanResult:
+    """The whole scan of `config.main_dir` without --base (see scanner.diff for that)."""
+    env = os.environ if env is None else env
+    now = now or datetime.now(UTC)
+    analysis = analyse(config, env)
+    verdicts, overall, notes = judge(config, analysis, env, now)
+    trees, mods = _gosum_hashes(config.main_dir)
+    require_lines = {r.path: r.line for r in analysis.main.requires}
+    modules = []
+    policy_digest = ""
+    for m in analysis.modules:
+        key = f"{m.path}@{m.version}"
+        verdict, origin, zip_sha = verdicts[key]
+        policy_digest = policy_digest or verdict.policy_digest
+        modules.append(
+            ModuleResult(
+                path=m.path,
+                version=m.version,
+                decision=verdict.decision,
+                expression=verdict.expression,
+                declared=_declared(analysis.source, m.path, m.version),
+                license_files=tuple(sorted({f for lf in verdict.licenses for f in lf.files})),
+                reasons=verdict.reasons,
+                h1=trees.get(key, verdict.h1),
+                zip_sha256=zip_sha,
+                gomod_h1=mods.get(key, ""),
+                indirect=bool(m.indirect),
+                optional=m.path in analysis.optional,
+                replace=_replace_text(m.replace),
+                go_version=m.go_version or "",
+                requires=analysis.requires.get(key, ()),
+                require_line=require_lines.get(m.path),
+                verdict_source=origin,
+            )
+        )
+    return ScanResult(
+        main_module=analysis.main.module,
+        tool_version=__version__,
+        generated_at=now.astimezone(UTC).replace(microsecond=0).isoformat(),
+        fail_on=config.fail_on,
+        go_version=analysis.main.go,
+        stdlib_version=env.get("GOVERSION", "") or _go_version(env),
+        main_requires=analysis.main_requires,
+        gomod_path=_gomod_display(config.main_dir),
+        policy_digest=policy_digest,
+        verdict_source=overall,
+        modules=tuple(modules),
+        findings=analysis.findings,
+        rules=analysis.rules + _license_rules(modules),
+        notes=tuple([*analysis.notes, *notes]),
+        parse_errors=analysis.parse_errors,
+    )
+
+
+def _declared(source: Any, path: str, version: str) -> str:
+    """The SPDX expression a module declares in its go.mod (`//go:license`), if any."""
+    try:
+        gomod = parse_gomod(source.gomod(path, version), f"{path}@{version}/go.mod", lax=True)
+    except GoProxyScanError:
+        return ""
+    return " AND ".join(d.expression for d in gomod.declared_licenses)
+
+
+def _replace_text(rep: Any) -> str:
+    if not rep:
+        return ""
+    path, version = _replacement(rep)
+    return f"{path}@{version}" if version else path
+
+
+def _gomod_display(main_dir: Path) -> str:
+    # SARIF and annotations want the path from the repository root.
+    root = _git_root(main_dir)
+    if root is None:
+        return "go.mod"
+    return (main_dir.resolve() / "go.mod").relative_to(root).as_posix()
+
+
+def _git_root(directory: Path) -> Path | None:
+    for parent in (directory.resolve(), *directory.resolve().parents):
+        if (parent / ".git").exists():
+            return parent
+    return None
+
+
+def _go_version(env: Mapping[str, str]) -> str:
+    import shutil
+    import subprocess
+
+    go = shutil.which("go", path=env.get("PATH"))
+    if go is None:
+        return ""
+    proc = subprocess.run(
+        [go, "env", "GOVERSION"], capture_output=True, text=True, env=dict(env), check=False
+    )
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def _license_rules(modules: Iterable[ModuleResult]) -> tuple[RuleInfo, ...]:
+    rules: dict[str, RuleInfo] = {}
+    for m in modules:
+        if m.decision is Decision.PASS:
+            continue
+        severity = Severity.HIGH if m.decision is Decision.REJECT else Severity.MEDIUM
+        for r in m.reasons:
+            rules.setdefault(
+                r.rule_id,
+                RuleInfo(
+                    id=r.rule_id,
+                    kind=RuleKind.LICENSE,
+                    name=r.rule_id,
+                    severity=severity,
+                    short=f"Dependency policy: {r.rule_id}",
+                    help="The policy does not allow this dependency as it is: remove or "
+                    "replace it, or ask for a policy exception (module, version range, "
+                    "reason, expiry) in the policy file.",
+                ),
+            )
+    return tuple(rules.values())
