@@ -1,0 +1,262 @@
+"""Where module artifacts come from: a GOPROXY (http(s)://, file://), a module cache, a list."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, TypeVar
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .errors import InputError, NotFoundError, OperationalError
+from .module import escape_path, escape_version, unescape_version
+
+T = TypeVar("T")
+
+# Enough to hold one go.mod fetch per worker of a build-list load open at once.
+_POOL_SIZE = 32
+_TIMEOUT = 60.0
+
+
+class ModuleSource(Protocol):
+    """Read-only access to module artifacts, as the GOPROXY protocol names them.
+
+    Every method returns the artifact's bytes or raises NotFoundError when the source does
+    not have it (HTTP 404/410, a missing file), so that a GOPROXY list can try the next
+    entry; any other failure is an OperationalError. Implementations are thread-safe.
+    """
+
+    def list_versions(self, path: str) -> list[str]: ...
+
+    def info(self, path: str, version: str) -> bytes: ...
+
+    def gomod(self, path: str, version: str) -> bytes: ...
+
+    def zip(self, path: str, version: str) -> bytes: ...
+
+    def latest(self, path: str) -> bytes: ...
+
+
+def _artifact(path: str, version: str, ext: str) -> str:
+    return f"{escape_path(path)}/@v/{escape_version(version)}.{ext}"
+
+
+def _first_line(body: bytes) -> str:
+    text = body.decode("utf-8", "replace").strip()
+    return text.splitlines()[0][:200] if text else ""
+
+
+class _FileTree:
+    """A GOPROXY laid out on disk (a file:// proxy, or a module cache's download dir)."""
+
+    def __init__(self, root: Path, label: str) -> None:
+        self.root = root
+        self.label = label
+
+    def read(self, rel: str, module: str, version: str | None = None) -> bytes:
+        target = self.root / rel
+        try:
+            return target.read_bytes()
+        except (FileNotFoundError, NotADirectoryError) as e:
+            raise NotFoundError(
+                f"not found in {self.label} ({target})", module=module, version=version
+            ) from e
+        except OSError as e:
+            raise OperationalError(
+                f"cannot read {target}: {e.strerror}", module=module, version=version
+            ) from e
+
+
+class ProxySource:
+    """A GOPROXY server or directory: `https://host/prefix`, `http://…` or `file:///dir`."""
+
+    def __init__(self, url: str, *, timeout: float = _TIMEOUT) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        parts = urlsplit(self.url)
+        self._tree: _FileTree | None = None
+        self._local = threading.local()
+        if parts.scheme == "file":
+            if parts.netloc not in ("", "localhost"):
+                raise InputError(f"GOPROXY {url!r}: a file:// URL must name a local directory")
+            self._tree = _FileTree(Path(url2pathname(unquote(parts.path))), url)
+        elif parts.scheme not in ("http", "https") or not parts.netloc:
+            raise InputError(
+                f"GOPROXY entry {url!r} is not an http(s):// or file:// URL",
+                hint="use e.g. https://proxy.golang.org or file:///path/to/tree",
+            )
+
+    def __repr__(self) -> str:
+        return f"ProxySource({self.url!r})"
+
+    def _session(self) -> requests.Session:
+        # One session per thread: connection reuse without sharing a Session across threads.
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=_POOL_SIZE)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            self._local.session = session
+        return session
+
+    def _get(self, rel: str, module: str, version: str | None = None) -> bytes:
+        if self._tree is not None:
+            return self._tree.read(rel, module, version)
+        url = f"{self.url}/{rel}"
+        try:
+            resp = self._session().get(url, timeout=self.timeout)
+        except requests.RequestException as e:
+            raise OperationalError(
+                f"cannot reach {url}: {e.__class__.__name__}",
+                module=module,
+                version=version,
+                hint="check the proxy URL and the network",
+            ) from e
+        if resp.status_code in (404, 410):
+            raise NotFoundError(
+                f"not found at {url} ({resp.status_code} {_first_line(resp.content)})".rstrip(),
+                module=module,
+                version=version,
+            )
+        if resp.status_code != 200:
+            raise OperationalError(
+                f"{url} answered {resp.status_code}: {_first_line(resp.content)}",
+                module=module,
+                version=version,
+            )
+        return resp.content
+
+    def list_versions(self, path: str) -> list[str]:
+        body = self._get(f"{escape_path(path)}/@v/list", path)
+        return [line.split()[0] for line in body.decode("utf-8", "replace").splitlines() if line]
+
+    def info(self, path: str, version: str) -> bytes:
+        return self._get(_artifact(path, version, "info"), path, version)
+
+    def gomod(self, path: str, version: str) -> bytes:
+        return self._get(_artifact(path, version, "mod"), path, version)
+
+    def zip(self, path: str, version: str) -> bytes:
+        return self._get(_artifact(path, version, "zip"), path, version)
+
+    def latest(self, path: str) -> bytes:
+        return self._get(f"{escape_path(path)}/@latest", path)
+
+
+class ModCacheSource(ProxySource):
+    """A module cache, `$GOMODCACHE`: its `cache/download` tree is a GOPROXY layout."""
+
+    def __init__(self, modcache: Path | str) -> None:
+        download = Path(modcache) / "cache" / "download"
+        super().__init__(download.resolve().as_uri())
+        self.modcache = Path(modcache)
+
+    def __repr__(self) -> str:
+        return f"ModCacheSource({str(self.modcache)!r})"
+
+    def list_versions(self, path: str) -> list[str]:
+        # The go command writes @v/list only when it asked a proxy for it; the versions whose
+        # .mod it downloaded are what the cache can serve.
+        try:
+            return super().list_versions(path)
+        except NotFoundError:
+            vdir = self.modcache / "cache" / "download" / escape_path(path) / "@v"
+            if not vdir.is_dir():
+                raise
+            return sorted(unescape_version(p.name[: -len(".mod")]) for p in vdir.glob("*.mod"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    source: ModuleSource
+    # True after "|": any error falls through; after ",": only not-found does.
+    fall_through_on_error: bool
+
+
+class SourceChain:
+    """A GOPROXY list: entries tried in order, `,` falling through on 404/410, `|` on any error."""
+
+    def __init__(self, entries: list[tuple[ModuleSource, bool]], *, off_at_end: bool = False):
+        self.entries = [_Entry(s, f) for s, f in entries]
+        self.off_at_end = off_at_end
+
+    def __repr__(self) -> str:
+        return f"SourceChain({[e.source for e in self.entries]!r})"
+
+    def _try(self, path: str, version: str | None, fetch: Callable[[ModuleSource], T]) -> T:
+        last: OperationalError | None = None
+        for entry in self.entries:
+            try:
+                return fetch(entry.source)
+            except NotFoundError as e:
+                last = e
+            except OperationalError as e:
+                if not entry.fall_through_on_error:
+                    raise
+                last = e
+        if self.off_at_end:
+            raise NotFoundError(
+                "module lookup disabled by GOPROXY=off", module=path, version=version
+            ) from last
+        assert last is not None
+        raise last
+
+    def list_versions(self, path: str) -> list[str]:
+        return self._try(path, None, lambda s: s.list_versions(path))
+
+    def info(self, path: str, version: str) -> bytes:
+        return self._try(path, version, lambda s: s.info(path, version))
+
+    def gomod(self, path: str, version: str) -> bytes:
+        return self._try(path, version, lambda s: s.gomod(path, version))
+
+    def zip(self, path: str, version: str) -> bytes:
+        return self._try(path, version, lambda s: s.zip(path, version))
+
+    def latest(self, path: str) -> bytes:
+        return self._try(path, None, lambda s: s.latest(path))
+
+
+def source_from_goproxy(value: str) -> ModuleSource:
+    """A source for a GOPROXY value such as `https://a,file:///b|https://c,off`.
+
+    `direct` (fetching from version control) is not supported: the scanner reads only
+    proxies and module caches. `off` at the end turns a miss into the go command's
+    "module lookup disabled by GOPROXY=off".
+    """
+    parts = re.split(r"([,|])", value.strip())
+    # Each entry with the separator that follows it: "|" falls through on any error.
+    items = [
+        (parts[i].strip(), i + 1 < len(parts) and parts[i + 1] == "|")
+        for i in range(0, len(parts), 2)
+        if parts[i].strip()
+    ]
+    entries: list[tuple[ModuleSource, bool]] = []
+    off_at_end = False
+    for i, (item, fall_through) in enumerate(items):
+        if item == "off":
+            if i != len(items) - 1 or not entries:
+                raise InputError(
+                    f"GOPROXY={value!r}: 'off' can only end a list of proxies",
+                    hint="remove 'off' or put it last",
+                )
+            off_at_end = True
+            continue
+        if item == "direct":
+            raise InputError(
+                f"GOPROXY={value!r}: 'direct' (version control) is not supported here",
+                hint="name a proxy URL or a file:// tree; use --proxy or GOPROXY",
+            )
+        entries.append((ProxySource(item), fall_through))
+    if not entries:
+        raise InputError(f"GOPROXY={value!r} names no proxy", hint="set --proxy URL")
+    if len(entries) == 1 and not off_at_end:
+        return entries[0][0]
+    return SourceChain(entries, off_at_end=off_at_end)
