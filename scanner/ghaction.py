@@ -239,8 +239,54 @@ def comment(body_file: Path, mode: str, verdict: str) -> int:
     return int(ExitCode.PASS)
 
 
+@click.command()
+@click.option(
+    "--result",
+    "result_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The result JSON that `goproxy-scan scan` wrote.",
+)
+@click.option(
+    "--markdown",
+    "markdown_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the Markdown report (the PR comment body).",
+)
+@click.option(
+    "--sarif",
+    "sarif_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write SARIF 2.1.0 for code scanning.",
+)
+def publish(result_path: Path, markdown_path: Path, sarif_path: Path | None) -> int:
+    """Annotations on stdout, the report in the step summary, SARIF, and `violations=N`."""
+    from .reports import OutputFormat, render
+    from .result import ScanResult
+
+    try:
+        text = result_path.read_text("utf-8")
+    except OSError as e:
+        raise InputError(f"cannot read the scan result: {e.strerror}", path=str(result_path)) from e
+    result = ScanResult.from_json(text, str(result_path))
+    click.echo(render(result, OutputFormat.GITHUB), nl=False)
+    markdown = render(result, OutputFormat.MARKDOWN)
+    markdown_path.parent.mkdir(parents=True, exist_ok=True)
+    markdown_path.write_text(markdown, encoding="utf-8")
+    _append(os.environ.get("GITHUB_STEP_SUMMARY"), markdown)
+    if sarif_path is not None:
+        sarif_path.parent.mkdir(parents=True, exist_ok=True)
+        sarif_path.write_text(render(result, OutputFormat.SARIF), encoding="utf-8")
+    violations = len(result.failing_modules) + len(result.failing_findings)
+    _append(os.environ.get("GITHUB_OUTPUT"), f"violations={violations}\n")
+    return int(ExitCode.PASS)
+
+
 cli.add_command(refs)
 cli.add_command(comment)
+cli.add_command(publish)
 
 
 def main() -> None:
