@@ -11,7 +11,7 @@ import click
 
 from ..config import load_config
 from ..exitcodes import ExitCode
-from ..sbom import SbomFormat, SbomOptions, render_sbom
+from ..sbom import SbomOptions, render_sbom
 from .report import write_text
 from .scan import flags_from, scan_options, source_date
 
@@ -48,8 +48,6 @@ def sbom(**params: Any) -> int:
     from ..scan import run_scan
 
     flags = flags_from(params)
-    if "sbom_format" in flags:
-        flags["sbom_format"] = SbomFormat(flags["sbom_format"])
     config = replace(load_config(flags), source_rules=False)
     env = os.environ
     result = run_scan(config, env)

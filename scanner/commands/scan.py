@@ -12,8 +12,8 @@ import click
 
 from ..config import ScanConfig, load_config
 from ..errors import InputError
-from ..result import ScanResult
-from ..sbom import SbomOptions, render_sbom
+from ..result import ScanResult, Severity
+from ..sbom import SbomFormat, SbomOptions, SpecVersion, render_sbom
 from .report import pair_outputs, write_outputs, write_text
 
 
@@ -81,7 +81,14 @@ def scan_options(f: Any) -> Any:
 
 def flags_from(params: Mapping[str, Any]) -> dict[str, Any]:
     """Only what the user gave: unset click options are None and leave lower layers alone."""
-    return {k: v for k, v in params.items() if v is not None and v != ()}
+    flags = {k: v for k, v in params.items() if v is not None and v != ()}
+    if "fail_on" in flags:
+        flags["fail_on"] = Severity.parse(flags["fail_on"])
+    if "sbom_spec" in flags:
+        flags["sbom_spec"] = SpecVersion(flags["sbom_spec"])
+    if "sbom_format" in flags:
+        flags["sbom_format"] = SbomFormat(flags["sbom_format"])
+    return flags
 
 
 @click.command("scan")
