@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .. import semver
-from ..module import ModuleVersion
+from ..module import ModuleVersion, canonical_version
 from .index import VulnIndex
 from .osv import STDLIB, TOOLCHAIN, Affected, Entry, Event, EventKind, Package
 
@@ -133,7 +133,7 @@ def match_modules(
     for mv in modules:
         if not mv.version:
             continue
-        version = semver.canonical(mv.version) or mv.version
+        version = canonical_version(mv.version) or mv.version
         for entry, affected in index.for_module(mv.path):
             key = (entry.id, mv.path, version)
             if key not in seen and affects(affected.ranges, version):

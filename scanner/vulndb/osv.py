@@ -160,7 +160,8 @@ def parse_entry(data: Any, where: str = "<osv>") -> Entry:
         published=_str(data, "published", where),
         summary=_str(data, "summary", where),
         details=_str(data, "details", where),
-        aliases=_strs(data.get("aliases"), where, "aliases"),
+        # Some published entries repeat an alias; keep each once, in order.
+        aliases=tuple(dict.fromkeys(_strs(data.get("aliases"), where, "aliases"))),
         withdrawn=_str(data, "withdrawn", where),
         affected=tuple(_affected(a, where) for a in affected),
         url=url if isinstance(url, str) else "",
