@@ -1,4 +1,4 @@
-"""go-vault config layering: defaults -> file -> GO_VAULT_* -> flags, and errors that name the key."""
+"""go-vault config layering: defaults -> file -> GO_VAULT_* -> flags; errors name the key."""
 
 from __future__ import annotations
 

@@ -122,12 +122,11 @@ def running_gateway(
         running.stop()
 
 
-def vault_config(tmp: Path, upstream: str, **changes: object) -> VaultConfig:
+def vault_config(tmp: Path, **changes: object) -> VaultConfig:
     """A config for tests: vault and audit log under `tmp`, short timeouts."""
     values: dict[str, object] = {
         "listen": "127.0.0.1:0",
         "storage": str(tmp / "vault"),
-        "upstream": upstream,
         "audit_log": str(tmp / "audit.jsonl"),
         "connect_timeout": 2.0,
         "read_timeout": 5.0,
