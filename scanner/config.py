@@ -121,6 +121,16 @@ def _enum(cls: Any, value: object, where: str) -> Any:
         raise InputError(f"{where}: {value!r} is not one of {names}") from e
 
 
+def _parse(parse: Any, value: object, where: str) -> Any:
+    """Run a setting's parser; every error names the file and key or the variable."""
+    try:
+        return parse(value, where)
+    except InputError as e:
+        if e.message.startswith(where):
+            raise
+        raise InputError(f"{where}: {e.message}", hint=e.hint) from e
+
+
 def find_policy_file(main_dir: Path) -> Path | None:
     """`.goproxy-scan.yml` in the module directory or the nearest parent up to the git root."""
     for parent in (main_dir.resolve(), *main_dir.resolve().parents):
@@ -155,7 +165,7 @@ def file_settings(policy_file: Path) -> dict[str, Any]:
                 f"unknown key scan.{key}", path=str(policy_file), hint=f"known keys: {known}"
             )
         name, parse = _SETTINGS[key]
-        out[name] = parse(value, f"{policy_file}: scan.{key}")
+        out[name] = _parse(parse, value, f"{policy_file}: scan.{key}")
     return out
 
 
@@ -164,7 +174,7 @@ def env_settings(env: Mapping[str, str]) -> dict[str, Any]:
     for key, (name, parse) in {**_SETTINGS, **_ENV_ONLY}.items():
         var = ENV_PREFIX + key.upper()
         if env.get(var, "") != "":
-            out[name] = parse(env[var], var)
+            out[name] = _parse(parse, env[var], var)
     return out
 
 

@@ -220,14 +220,18 @@ class ScanResult:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise InputError(f"not JSON: {e.msg}", path=path, line=e.lineno) from e
-        validate_result_json(data, path)
-        major = str(data["schema_version"]).split(".")[0]
-        if major != RESULT_SCHEMA_VERSION.split(".")[0]:
+        # The version first: a newer document may carry fields this schema does not know.
+        version = data.get("schema_version") if isinstance(data, dict) else None
+        if (
+            isinstance(version, str)
+            and version.split(".")[0] != RESULT_SCHEMA_VERSION.split(".")[0]
+        ):
             raise InputError(
-                f"result schema {data['schema_version']} is not supported",
+                f"result schema {version} is not supported",
                 path=path,
                 hint=f"re-run the scan with this goproxy-scan (schema {RESULT_SCHEMA_VERSION})",
             )
+        validate_result_json(data, path)
         return _result_from_dict(data)
 
     def with_status(

@@ -99,10 +99,11 @@ def report(
     source: Path, formats: tuple[str, ...], outputs: tuple[str, ...], exit_code: bool
 ) -> int:
     """Re-render a saved scan result in other formats."""
+    targets = pair_outputs(formats, outputs)
     try:
         text = source.read_text("utf-8")
     except OSError as e:
         raise InputError(f"cannot read the result: {e.strerror}", path=str(source)) from e
     result = ScanResult.from_json(text, str(source))
-    write_outputs(result, pair_outputs(formats, outputs))
+    write_outputs(result, targets)
     return int(result.exit_code) if exit_code else int(ExitCode.PASS)

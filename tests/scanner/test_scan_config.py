@@ -1,0 +1,148 @@
+"""Scan settings: defaults, policy file scan: section, GOPROXY_SCAN_*, flags; and `report`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from reports.reportsample import make_result  # tests/scanner/reports/
+
+from scanner.config import Output, load_config
+from scanner.errors import InputError
+from scanner.reports import OutputFormat
+from scanner.result import Severity
+from scanner.sbom import SbomFormat, SpecVersion
+
+
+def test_layers_in_order(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".goproxy-scan.yml").write_text(
+        "licenses:\n  allow: [MIT]\n"
+        "scan:\n  fail_on: low\n  proxy: https://file.example\n  fail_mode: open\n"
+        "  format: [sarif=out.sarif, console]\n"
+    )
+    main = tmp_path / "svc"
+    main.mkdir()
+    config = load_config({"main_dir": main}, env={})
+    assert config.policy_file == tmp_path / ".goproxy-scan.yml"  # found upwards
+    assert config.fail_on is Severity.LOW
+    assert config.proxy == "https://file.example"
+    assert config.fail_open is True
+    assert config.outputs == (Output(OutputFormat.SARIF, "out.sarif"), Output(OutputFormat.CONSOLE))
+
+    env = {
+        "GOPROXY_SCAN_FAIL_ON": "critical",
+        "GOPROXY_SCAN_PROXY": "https://env.example",
+        "GOPROXY_SCAN_TOKEN": "t0k",
+        "GOPROXY_SCAN_FAIL_MODE": "closed",
+    }
+    config = load_config({"main_dir": main}, env=env)
+    assert (config.fail_on, config.proxy, config.token, config.fail_open) == (
+        Severity.CRITICAL,
+        "https://env.example",
+        "t0k",
+        False,
+    )
+    assert "t0k" not in repr(config)  # the token never shows up in logs
+
+    config = load_config(
+        {"main_dir": main, "fail_on": Severity.MEDIUM, "proxy": "https://flag"}, env=env
+    )
+    assert (config.fail_on, config.proxy) == (Severity.MEDIUM, "https://flag")
+
+
+def test_defaults_without_any_file(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    config = load_config({"main_dir": tmp_path}, env={})
+    assert config.policy_file is None
+    assert config.fail_on is Severity.HIGH and config.fail_open is False
+    assert config.outputs == (Output(OutputFormat.CONSOLE),)
+    assert config.sbom_spec is SpecVersion.V1_6
+    config = load_config({"main_dir": tmp_path, "sbom": tmp_path / "bom.xml"}, env={})
+    assert config.sbom_output_format is SbomFormat.XML
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("scan:\n  fail_onn: low\n", "scan.fail_onn"),
+        ("scan:\n  fail_on: severe\n", "severe"),
+        ("scan:\n  fail_mode: maybe\n", "fail mode"),
+        ("scan: [1, 2]\n", "mapping"),
+        ("scan:\n  format: pdf\n", "pdf"),
+        ("scan: {\n", "not YAML"),
+    ],
+)
+def test_bad_policy_settings_name_the_file_and_key(tmp_path: Path, text: str, needle: str) -> None:
+    policy = tmp_path / "policy.yml"
+    policy.write_text(text)
+    with pytest.raises(InputError) as e:
+        load_config({"main_dir": tmp_path, "policy_file": policy}, env={})
+    assert needle in str(e.value)
+    assert "policy.yml" in str(e.value)
+
+
+def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as e:
+        load_config({"main_dir": tmp_path}, env={"GOPROXY_SCAN_OFFLINE": "perhaps"})
+    assert "GOPROXY_SCAN_OFFLINE" in str(e.value)
+
+
+def test_report_rerenders_a_saved_result(tmp_path: Path) -> None:
+    saved = tmp_path / "result.json"
+    saved.write_text(make_result().to_json())
+    sarif = tmp_path / "out" / "r.sarif"
+    proc = subprocess.run(
+        [
+            "goproxy-scan",
+            "report",
+            "--from",
+            str(saved),
+            "--format",
+            "sarif",
+            "--output",
+            str(sarif),
+            "--format",
+            "console",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(sarif.read_text())["version"] == "2.1.0"
+    assert proc.stdout.rstrip().splitlines()[-1].startswith("FAIL: 3 modules")
+    again = subprocess.run(
+        ["goproxy-scan", "report", "--from", str(saved), "--format", "json", "--exit-code"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert again.returncode == 1
+    assert again.stdout == saved.read_text()  # canonical JSON survives a round trip
+
+
+def test_report_rejects_what_is_not_a_result(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"schema_version": "1.0", "modules": "x"}))
+    proc = subprocess.run(
+        ["goproxy-scan", "report", "--from", str(bad)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2
+    assert "bad.json" in proc.stderr and "not a goproxy-scan result" in proc.stderr
+    future = json.loads(make_result().to_json())
+    future["schema_version"] = "2.0"
+    bad.write_text(json.dumps(future))
+    proc = subprocess.run(
+        ["goproxy-scan", "report", "--from", str(bad)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2 and "schema 2.0 is not supported" in proc.stderr
+    proc = subprocess.run(
+        ["goproxy-scan", "report", "--from", str(bad), "--format", "pdf"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2 and "unknown report format" in proc.stderr
