@@ -1,0 +1,195 @@
+"""Ingest: malformed upstream artifacts are refused with a message the go command prints, an
+audit event is written, and the vault is left exactly as it was; the auditor hook decides too."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import GatewayFactory
+from goproxytree import GoProxyTree, build_zip, write_files
+
+from proxy.storage import Kind, open_storage
+from scanner.verdict import Decision, Reason, Verdict
+
+RunGo = Callable[..., subprocess.CompletedProcess[str]]
+M = "example.com/bad"
+GOMOD = f"module {M}\n"
+
+
+def zip_with(entries: list[tuple[str, bytes, int]]) -> bytes:
+    """A zip with raw entry names and unix modes (to make symlinks and bad names)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data, mode in entries:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = mode << 16
+            z.writestr(info, data)
+    return buf.getvalue()
+
+
+P = f"{M}@v1.0.0/"
+BAD_ZIPS = {
+    "wrong prefix": build_zip("example.com/other@v1.0.0/", {"go.mod": GOMOD}),
+    "case collision": build_zip(P, {"go.mod": GOMOD, "README": "a", "readme": "b"}),
+    "symlink": zip_with(
+        [(P + "go.mod", GOMOD.encode(), 0o100644), (P + "link", b"/etc/passwd", 0o120777)]
+    ),
+    "go.mod in a subdirectory": build_zip(P, {"go.mod": GOMOD, "sub/go.mod": "module x\n"}),
+    "invalid file path": zip_with(
+        [(P + "go.mod", GOMOD.encode(), 0o100644), (P + "a\\b.go", b"x", 0o100644)]
+    ),
+    "LICENSE over 16 MiB": build_zip(P, {"go.mod": GOMOD, "LICENSE": b"x" * ((16 << 20) + 1)}),
+    "not a zip": b"PK\x03\x04 not really",
+}
+
+
+def project(tmp_path: Path) -> Path:
+    return write_files(tmp_path / "app", {"go.mod": "module example.com/app\n\ngo 1.21\n"})
+
+
+def audit_events(tmp_path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+
+
+def vault_files(tmp_path: Path) -> list[str]:
+    root = tmp_path / "vault"
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("violation", sorted(BAD_ZIPS))
+def test_malformed_zip_is_refused_and_the_vault_unchanged(
+    violation: str,
+    gateway: GatewayFactory,
+    goproxy_tree: GoProxyTree,
+    run_go: RunGo,
+    tmp_path: Path,
+) -> None:
+    goproxy_tree.add_module("example.com/good", "v1.0.0")
+    goproxy_tree.add_raw(
+        M, "v1.0.0", info=b'{"Version":"v1.0.0"}', mod=GOMOD.encode(), zip=BAD_ZIPS[violation]
+    )
+    with gateway() as gw:
+        assert httpx.get(f"{gw.url}/example.com/good/@v/v1.0.0.zip").status_code == 200
+        before = vault_files(tmp_path)
+        proc = run_go(
+            "mod",
+            "download",
+            f"{M}@v1.0.0",
+            cwd=project(tmp_path),
+            env_extra={"GOPROXY": gw.url},
+            check=False,
+        )
+        assert proc.returncode != 0
+        assert "502 Bad Gateway" in proc.stderr
+        assert "refused by go-vault ingest" in proc.stderr  # the reason reaches the developer
+        assert vault_files(tmp_path) == before
+    refused = [e for e in audit_events(tmp_path) if e["event"] == "ingest" and e["module"] == M]
+    assert refused and refused[0]["decision"] == "refused"
+
+
+@pytest.mark.parametrize(
+    ("info", "mod", "why"),
+    [
+        (
+            b'{"Version":"v1.0.1","Time":"2024-01-01T00:00:00Z"}',
+            GOMOD.encode(),
+            ".info Version is 'v1.0.1'",
+        ),
+        (b"<html>", GOMOD.encode(), ".info is not JSON"),
+        (b'{"Version":"v1.0.0","Time":"yesterday"}', GOMOD.encode(), "not RFC 3339"),
+        (
+            b'{"Version":"v1.0.0"}',
+            b"module example.com/bad\n\nrequire x.y/z v1.0.0\n",
+            ".mod differs",
+        ),
+    ],
+)
+def test_info_and_mod_must_match_the_request_and_the_zip(
+    info: bytes,
+    mod: bytes,
+    why: str,
+    gateway: GatewayFactory,
+    goproxy_tree: GoProxyTree,
+    tmp_path: Path,
+) -> None:
+    goproxy_tree.add_raw(M, "v1.0.0", info=info, mod=mod, zip=build_zip(P, {"go.mod": GOMOD}))
+    with gateway() as gw:
+        r = httpx.get(f"{gw.url}/{M}/@v/v1.0.0.mod")
+    assert r.status_code == 502 and why in r.text
+    assert r.text.startswith(f"{M}@v1.0.0: refused by go-vault ingest")
+    assert vault_files(tmp_path) == []
+
+
+def test_different_bytes_for_a_stored_version_are_a_security_event(
+    gateway: GatewayFactory, goproxy_tree: GoProxyTree, tmp_path: Path
+) -> None:
+    """A vault holding a zip (say, from a crash before .info) never takes other bytes for it."""
+    storage = open_storage(str(tmp_path / "vault"))
+    storage.put(M, "v1.0.0", Kind.ZIP, build_zip(P, {"go.mod": GOMOD, "a.go": "package a\n"}))
+    before = storage.get(M, "v1.0.0", Kind.ZIP)
+    goproxy_tree.add_module(M, "v1.0.0", {"go.mod": GOMOD, "a.go": "package a // changed\n"})
+    with gateway(storage=storage) as gw:
+        r = httpx.get(f"{gw.url}/{M}/@v/v1.0.0.zip")
+    assert r.status_code == 502 and "already holds a different .zip" in r.text
+    assert storage.get(M, "v1.0.0", Kind.ZIP) == before
+    assert not storage.exists(M, "v1.0.0", Kind.INFO)
+    assert any(e["event"] == "security" and e["module"] == M for e in audit_events(tmp_path))
+
+
+class ListAuditor:
+    """A stand-in for the license auditor: rejects modules named in `deny`, records every call."""
+
+    def __init__(self, deny: set[str]) -> None:
+        self.deny = deny
+        self.calls: list[tuple[str, str, str]] = []
+
+    def audit(self, module: str, version: str, zip_file: Path | bytes, h1: str) -> Verdict | None:
+        self.calls.append((module, version, h1))
+        rejected = module in self.deny
+        return Verdict(
+            module=module,
+            version=version,
+            decision=Decision.REJECT if rejected else Decision.PASS,
+            licenses=(),
+            expression="GPL-3.0-only" if rejected else "MIT",
+            reasons=(Reason("license.denied", "GPL-3.0-only is not allowed"),) if rejected else (),
+            policy_digest="sha256:test",
+            h1=h1,
+            detector_version="test",
+            evaluated_at="2026-01-01T00:00:00Z",
+        )
+
+
+def test_auditor_reject_is_403_printed_by_go_and_nothing_stored(
+    gateway: GatewayFactory, goproxy_tree: GoProxyTree, run_go: RunGo, tmp_path: Path
+) -> None:
+    goproxy_tree.add_module("example.com/gpl", "v1.0.0", {"go.mod": "module example.com/gpl\n"})
+    good = goproxy_tree.add_module(
+        "example.com/mit", "v1.0.0", {"go.mod": "module example.com/mit\n"}
+    )
+    auditor = ListAuditor({"example.com/gpl"})
+    cwd = project(tmp_path)
+    with gateway(auditor=auditor) as gw:
+        env = {"GOPROXY": gw.url}
+        proc = run_go(
+            "mod", "download", "example.com/gpl@v1.0.0", cwd=cwd, env_extra=env, check=False
+        )
+        assert "403 Forbidden" in proc.stderr
+        assert "REJECT by policy: license GPL-3.0-only; license.denied" in proc.stderr
+        assert "policy exception" in proc.stderr
+        ok = run_go("mod", "download", "-json", "example.com/mit@v1.0.0", cwd=cwd, env_extra=env)
+        assert json.loads(ok.stdout)["Sum"] == auditor.calls[-1][2]
+    storage = open_storage(str(tmp_path / "vault"))
+    assert storage.list("example.com/gpl", Kind.ZIP) == []
+    assert storage.get("example.com/mit", "v1.0.0", Kind.ZIP) == good.zip.read_bytes()
+    decisions = {
+        e["module"]: e["decision"] for e in audit_events(tmp_path) if e["event"] == "ingest"
+    }
+    assert decisions == {"example.com/gpl": "rejected", "example.com/mit": "stored"}
