@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "scan": "scanner.commands.scan:scan",
     "sbom": "scanner.commands.sbom:sbom",
     "report": "scanner.commands.report:report",
+    "licenses": "scanner.commands.licenses:licenses",
+    "policy": "scanner.commands.policy:policy",
 }
 
 
