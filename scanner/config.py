@@ -38,7 +38,7 @@ class ScanConfig:
     sbom_spec: SpecVersion = SpecVersion.V1_6
     sbom_format: SbomFormat | None = None  # None: from the file name (.xml or else JSON)
     reproducible: bool = False
-    fail_on: Severity = Severity.HIGH
+    fail_on: Severity | None = None  # None: the policy's source_rules.fail_on
     offline: bool = False
     fail_open: bool = False
     token: str = field(default="", repr=False)  # GOPROXY_SCAN_TOKEN only; never in a file

@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -133,7 +133,7 @@ def _edges(
     build_list: Any, path: str, version: str, selected: Mapping[str, str]
 ) -> tuple[str, ...]:
     # The graph names what each go.mod asked for; edges point at the version MVS selected.
-    wanted = build_list.requirements(ModuleVersion(path, version))
+    wanted = build_list.graph.get(ModuleVersion(path, version), ())
     return tuple(sorted({selected[r.path] for r in wanted if r.path in selected}))
 
 
@@ -202,23 +202,35 @@ def _cwe(value: object) -> str:
 
 
 def _rule_info(rule_id: str, severity: Severity, cwe: str, finding: Any) -> RuleInfo:
-    # The rules package describes its rules; fall back to what the finding says.
+    """The rule catalogue's description, or what the finding itself says."""
     try:
-        from .rules import describe  # type: ignore[attr-defined]
+        from .rules.catalog import describe
 
-        info = describe(rule_id)
-    except (ImportError, KeyError, AttributeError):
-        info = None
-    name = str(getattr(info, "name", rule_id))
-    short = str(getattr(info, "short", "") or getattr(info, "title", "") or finding.message)
-    help_text = str(getattr(info, "help", "") or getattr(info, "description", "") or "")
-    if not help_text and finding.fix:
-        help_text = f"{short}. Fix: {finding.fix}"
-    return RuleInfo(rule_id, RuleKind.SOURCE, name, severity, short, help_text, cwe)
+        return describe(rule_id)
+    except (ImportError, KeyError):
+        pass
+    short = finding.message
+    help_text = f"{short}. Fix: {finding.fix}" if finding.fix else short
+    return RuleInfo(rule_id, RuleKind.SOURCE, rule_id, severity, short, help_text, cwe)
+
+
+def apply_severities(
+    findings: Iterable[FindingResult], overrides: Iterable[tuple[str, str]]
+) -> tuple[FindingResult, ...]:
+    """The policy's per-rule severities: another level, or "off" to drop the rule."""
+    table = dict(overrides)
+    out = []
+    for f in findings:
+        level = table.get(f.rule_id)
+        if level == "off":
+            continue
+        out.append(replace(f, severity=Severity.parse(level)) if level else f)
+    return tuple(out)
 
 
 def judge(
     config: ScanConfig,
+    policy: Any,
     analysis: Analysis,
     env: Mapping[str, str],
     now: datetime,
@@ -250,7 +262,7 @@ def judge(
     missing = [mv for mv in modules if str(mv) not in out]
     if missing:
         replaced = {m.path: m for m in analysis.modules if m.replace}
-        out.update(_judge_locally(config, missing, replaced, source, now))
+        out.update(_judge_locally(config, policy, missing, replaced, source, now))
         if overall == "proxy":
             notes.append(f"{len(missing)} modules had no proxy verdict and were judged locally")
     return out, overall, notes
@@ -258,14 +270,16 @@ def judge(
 
 def _judge_locally(
     config: ScanConfig,
+    policy: Any,
     modules: Sequence[ModuleVersion],
     replaced: Mapping[str, Any],
     source: Any,
     now: datetime,
 ) -> dict[str, tuple[Verdict, str, str]]:
-    from .policy import ModuleFacts, default_policy, evaluate, judge_zip, load_policy
+    from .licenses import load_index
+    from .policy import ModuleFacts, evaluate, judge_zip
 
-    policy = load_policy(config.policy_file) if config.policy_file else default_policy()
+    index = load_index()  # once: compiling the SPDX templates is the expensive part
     out: dict[str, tuple[Verdict, str, str]] = {}
     for mv in modules:
         rep = replaced.get(mv.path)
@@ -274,8 +288,11 @@ def _judge_locally(
             # A local directory replacement: judge the directory the build uses.
             from .licenses import detect_dir
 
-            directory = (config.main_dir / rep_path).resolve()
-            facts = ModuleFacts(mv.path, mv.version, licenses=detect_dir(directory))
+            directory = Path(rep_path)
+            if not directory.is_absolute():
+                directory = (config.main_dir / directory).resolve()
+            report = detect_dir(directory, index=index)
+            facts = ModuleFacts(mv.path, mv.version, licenses=report)
             out[str(mv)] = (evaluate(policy, facts, now), "local", "")
             continue
         fetch_path, fetch_version = (
@@ -286,18 +303,18 @@ def _judge_locally(
         except (NotFoundError, GoProxyScanError) as e:
             out[str(mv)] = (_unavailable(mv, policy.digest, now, e), "local", "")
             continue
-        verdict = judge_zip(policy, data, mv.path, mv.version, now)
+        verdict = judge_zip(policy, data, mv.path, mv.version, now, index=index)
         out[str(mv)] = (verdict, "local", hashlib.sha256(data).hexdigest())
     return out
 
 
 def _replacement(rep: Any) -> tuple[str, str]:
+    """(path, version) of a module replacement, or (directory, "") of a directory one."""
     if rep is None:
         return "", ""
-    if isinstance(rep, str):
-        path, _, version = rep.partition("@")
-        return path, version
-    return str(getattr(rep, "path", "")), str(getattr(rep, "version", ""))
+    if rep.version:
+        return str(rep.path), str(rep.version)
+    return str(rep.dir or rep.path), ""
 
 
 def _unavailable(mv: ModuleVersion, digest: str, now: datetime, error: Exception) -> Verdict:
@@ -317,22 +334,26 @@ def _unavailable(mv: ModuleVersion, digest: str, now: datetime, error: Exception
     )
 
 
-def _gosum_hashes(main_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
-    from .gosum import parse_gosum
+class _GoSumHashes:
+    """go.sum's hashes of the main module (empty when there is no go.sum)."""
 
-    path = main_dir / "go.sum"
-    if not path.exists():
-        return {}, {}
-    gosum = parse_gosum(path.read_bytes(), str(path))
-    trees: dict[str, str] = {}
-    mods: dict[str, str] = {}
-    for line in gosum.lines:
-        key = f"{line.path}@{line.version.removesuffix('/go.mod')}"
-        if line.version.endswith("/go.mod"):
-            mods[key] = line.hash
-        else:
-            trees[key] = line.hash
-    return trees, mods
+    def __init__(self, main_dir: Path) -> None:
+        from .gosum import parse_gosum
+
+        path = main_dir / "go.sum"
+        self.gosum = parse_gosum(path.read_bytes(), str(path)) if path.exists() else None
+
+    def h1(self, path: str, version: str) -> str:
+        return (self.gosum.h1(path, version) or "") if self.gosum else ""
+
+    def gomod_h1(self, path: str, version: str) -> str:
+        return (self.gosum.gomod_h1(path, version) or "") if self.gosum else ""
+
+
+def load_scan_policy(config: ScanConfig) -> Any:
+    from .policy import default_policy, load_policy
+
+    return load_policy(config.policy_file) if config.policy_file else default_policy()
 
 
 def run_scan(
@@ -341,9 +362,12 @@ def run_scan(
     """The whole scan of `config.main_dir` without --base (see scanner.diff for that)."""
     env = os.environ if env is None else env
     now = now or datetime.now(UTC)
+    policy = load_scan_policy(config)
+    if config.fail_on is None:
+        config = replace(config, fail_on=Severity.parse(policy.source_rules.fail_on))
     analysis = analyse(config, env)
-    verdicts, overall, notes = judge(config, analysis, env, now)
-    trees, mods = _gosum_hashes(config.main_dir)
+    verdicts, overall, notes = judge(config, policy, analysis, env, now)
+    sums = _GoSumHashes(config.main_dir)
     require_lines = {r.path: r.line for r in analysis.main.requires}
     modules = []
     policy_digest = ""
@@ -360,9 +384,9 @@ def run_scan(
                 declared=_declared(analysis.source, m.path, m.version),
                 license_files=tuple(sorted({f for lf in verdict.licenses for f in lf.files})),
                 reasons=verdict.reasons,
-                h1=trees.get(key, verdict.h1),
+                h1=sums.h1(m.path, m.version) or verdict.h1,
                 zip_sha256=zip_sha,
-                gomod_h1=mods.get(key, ""),
+                gomod_h1=sums.gomod_h1(m.path, m.version),
                 indirect=bool(m.indirect),
                 optional=m.path in analysis.optional,
                 replace=_replace_text(m.replace),
@@ -376,7 +400,7 @@ def run_scan(
         main_module=analysis.main.module,
         tool_version=__version__,
         generated_at=now.astimezone(UTC).replace(microsecond=0).isoformat(),
-        fail_on=config.fail_on,
+        fail_on=config.fail_on or Severity.HIGH,
         go_version=analysis.main.go,
         stdlib_version=env.get("GOVERSION", "") or _go_version(env),
         main_requires=analysis.main_requires,
@@ -384,7 +408,7 @@ def run_scan(
         policy_digest=policy_digest,
         verdict_source=overall,
         modules=tuple(modules),
-        findings=analysis.findings,
+        findings=apply_severities(analysis.findings, policy.source_rules.severities),
         rules=analysis.rules + _license_rules(modules),
         notes=tuple([*analysis.notes, *notes]),
         parse_errors=analysis.parse_errors,
@@ -401,10 +425,9 @@ def _declared(source: Any, path: str, version: str) -> str:
 
 
 def _replace_text(rep: Any) -> str:
-    if not rep:
+    if rep is None:
         return ""
-    path, version = _replacement(rep)
-    return f"{path}@{version}" if version else path
+    return f"{rep.path}@{rep.version}" if rep.version else str(rep.path)
 
 
 def _gomod_display(main_dir: Path) -> str:

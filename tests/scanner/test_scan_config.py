@@ -57,7 +57,7 @@ def test_defaults_without_any_file(tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
     config = load_config({"main_dir": tmp_path}, env={})
     assert config.policy_file is None
-    assert config.fail_on is Severity.HIGH and config.fail_open is False
+    assert config.fail_on is None and config.fail_open is False  # None: the policy decides
     assert config.outputs == (Output(OutputFormat.CONSOLE),)
     assert config.sbom_spec is SpecVersion.V1_6
     config = load_config({"main_dir": tmp_path, "sbom": tmp_path / "bom.xml"}, env={})
