@@ -1,0 +1,80 @@
+"""Trace ids on every response, one audit-log line per request and ingest, health and metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+from conftest import GatewayFactory
+from goproxytree import GoProxyTree
+
+from proxy.storage.fs import FsStorage
+
+
+def events(tmp_path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+
+
+def test_trace_id_is_echoed_or_generated_and_logged(
+    gateway: GatewayFactory, goproxy_tree: GoProxyTree, tmp_path: Path
+) -> None:
+    goproxy_tree.add_module("example.com/m", "v1.0.0")
+    with gateway() as gw:
+        mine = httpx.get(
+            f"{gw.url}/example.com/m/@v/v1.0.0.zip", headers={"X-Go-Module-Trace-ID": "ci-run-42"}
+        )
+        fresh = httpx.get(f"{gw.url}/example.com/m/@v/v1.0.0.zip")
+        evil = httpx.get(f"{gw.url}/-/healthz", headers={"X-Go-Module-Trace-ID": "a b\"\\n<x>"})
+        missing = httpx.get(f"{gw.url}/example.com/nope/@v/list")
+    assert mine.headers["x-go-module-trace-id"] == "ci-run-42"
+    generated = fresh.headers["x-go-module-trace-id"]
+    assert len(generated) == 32 and generated != "ci-run-42"
+    assert evil.headers["x-go-module-trace-id"].isalnum()
+    assert missing.headers["x-go-module-trace-id"]  # errors carry one too
+    log = events(tmp_path)
+    ingest = [e for e in log if e["event"] == "ingest"]
+    assert len(ingest) == 1 and ingest[0]["trace_id"] == "ci-run-42"
+    assert str(ingest[0]["h1"]).startswith("h1:")
+    first, second = [e for e in log if e["event"] == "request" and e["route"] == "zip"]
+    assert (
+        first["trace_id"] == "ci-run-42"
+        and first["cache"] == "miss"
+        and first["decision"] == "stored"
+    )
+    assert second["trace_id"] == generated and second["cache"] == "hit"
+    for e in (first, second):
+        assert e["module"] == "example.com/m" and e["version"] == "v1.0.0" and e["status"] == 200
+        assert e["bytes"] == len(mine.content) and e["client"] == "127.0.0.1"
+        assert isinstance(e["latency_ms"], float)
+    assert [e["status"] for e in log if e["event"] == "request" and e["route"] == "list"] == [404]
+
+
+def test_metrics_count_requests_cache_upstream_and_ingests(
+    gateway: GatewayFactory, goproxy_tree: GoProxyTree
+) -> None:
+    goproxy_tree.add_module("example.com/m", "v1.0.0")
+    with gateway() as gw:
+        httpx.get(f"{gw.url}/example.com/m/@v/v1.0.0.mod")
+        httpx.get(f"{gw.url}/example.com/m/@v/v1.0.0.mod")
+        httpx.get(f"{gw.url}/example.com/nope/@v/list")
+        text = httpx.get(f"{gw.url}/-/metrics").text
+    assert 'go_vault_requests_total{route="mod",status="200"} 2.0' in text
+    assert 'go_vault_requests_total{route="list",status="404"} 1.0' in text
+    assert 'go_vault_cache_total{result="hit"} 1.0' in text
+    assert 'go_vault_cache_total{result="miss"} 2.0' in text
+    assert 'go_vault_ingests_total{outcome="stored"} 1.0' in text
+    assert 'go_vault_upstream_requests_total{outcome="ok"} 3.0' in text
+    assert 'go_vault_upstream_requests_total{outcome="not_found"} 1.0' in text
+    assert 'go_vault_request_seconds_bucket{le="0.5",route="mod"} 2.0' in text
+
+
+def test_readyz_checks_storage(gateway: GatewayFactory, tmp_path: Path) -> None:
+    storage = FsStorage(tmp_path / "vault")
+    with gateway(storage=storage) as gw:
+        assert httpx.get(f"{gw.url}/-/readyz").status_code == 200
+        (tmp_path / "vault" / ".tmp").rmdir()  # the vault's scratch space disappears
+        (tmp_path / "vault" / ".tmp").write_text("not a directory")
+        r = httpx.get(f"{gw.url}/-/readyz")
+        assert r.status_code == 500 and "not writable" in r.text
+        assert httpx.get(f"{gw.url}/-/healthz").status_code == 200  # alive, just not ready
