@@ -183,8 +183,10 @@ class GoMod:
             doc["Go"] = self.go
         if self.toolchain:
             doc["Toolchain"] = self.toolchain
-        if self.godebug:
-            doc["GoDebug"] = [{"Key": g.key, "Value": g.value} for g in self.godebug]
+        # modfile's Cleanup drops godebug entries with an empty key.
+        godebug = [{"Key": g.key, "Value": g.value} for g in self.godebug if g.key]
+        if godebug:
+            doc["GoDebug"] = godebug
         if self.requires:
             doc["Require"] = [_require_json(r) for r in self.requires]
         excludes = _first_of_each(self.excludes, lambda x: (x.path, x.version))
@@ -271,7 +273,7 @@ def directive_comment(block: Block | None, line: Line) -> str:
     comments: tuple[Comment, ...] = line.before + ((line.suffix,) if line.suffix else ())
     if block is not None and not comments:
         comments = block.before
-    return "\n".join(comment_text(c) for c in comments)
+    return "\n".join(comment_text(c) for c in comments if c.text)
 
 
 class _Reader:

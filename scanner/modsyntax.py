@@ -38,6 +38,8 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 
+_BOM_HINT = "a UTF-8 byte-order mark, which the go command rejects too: save the file without it"
+
 
 @dataclass(frozen=True, slots=True)
 class Comment:
@@ -52,7 +54,8 @@ class Line:
     """One statement: its tokens as written (quotes kept), where it starts, and its comments.
 
     `before` holds the comment lines directly above it (inside a block: every comment since the
-    previous line of the block); `suffix` the comment at its end, or None.
+    previous line of the block, with blank lines as comments of text ""); `suffix` the comment
+    at its end, or None.
     """
 
     tokens: tuple[str, ...]
@@ -130,7 +133,12 @@ def _lex_slow(
     while pos < end:
         m = _TOKEN.match(raw, pos)
         if m is None:
-            raise ParseError(_lex_problem(raw, pos, ends_in_newline), path=path, line=lineno)
+            raise ParseError(
+                _lex_problem(raw, pos, ends_in_newline),
+                path=path,
+                line=lineno,
+                hint=_BOM_HINT if raw[pos] == "\ufeff" else None,
+            )
         kind = m.lastgroup
         text = m.group()
         if kind == "comment":
@@ -145,6 +153,7 @@ def _lex_slow(
                         f"unexpected input character {go_quote_rune(c)} at column {pos + i + 1}",
                         path=path,
                         line=lineno,
+                        hint=_BOM_HINT if c == "\ufeff" else None,
                     )
         if kind != "blank":
             tokens.append(text)
@@ -188,8 +197,12 @@ def parse_syntax(data: bytes | str, path: str) -> FileSyntax:
                 pending.append(comment)
             elif block_tokens is None:
                 # A blank line at top level ends a comment paragraph: it no longer belongs to
-                # the statement below it. Inside a block, comments carry across blank lines.
+                # the statement below it.
                 pending = []
+            elif (not pending and block_lines) or (pending and pending[-1].text):
+                # Inside a block, comments carry across blank lines, and the blank line itself
+                # is kept (as modfile does): a line after one no longer takes the block's comment.
+                pending.append(Comment("", lineno))
             continue
 
         if block_tokens is not None:
