@@ -25,7 +25,7 @@ def test_trace_id_is_echoed_or_generated_and_logged(
             f"{gw.url}/example.com/m/@v/v1.0.0.zip", headers={"X-Go-Module-Trace-ID": "ci-run-42"}
         )
         fresh = httpx.get(f"{gw.url}/example.com/m/@v/v1.0.0.zip")
-        evil = httpx.get(f"{gw.url}/-/healthz", headers={"X-Go-Module-Trace-ID": "a b\"\\n<x>"})
+        evil = httpx.get(f"{gw.url}/-/healthz", headers={"X-Go-Module-Trace-ID": 'a b"\\n<x>'})
         missing = httpx.get(f"{gw.url}/example.com/nope/@v/list")
     assert mine.headers["x-go-module-trace-id"] == "ci-run-42"
     generated = fresh.headers["x-go-module-trace-id"]

@@ -1,0 +1,104 @@
+"""The upstream list: `,` falls through only on 404/410, `|` on any error; file://; `off`."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import pytest
+from goproxytree import GoProxyTree
+from vaultlab import LoopbackUpstream
+
+from proxy.errors import NotInProxyError, UpstreamError
+from proxy.upstream import Upstream, parse_upstreams
+from proxy.workers import Workers
+
+LIST = "example.com/m/@v/list"
+
+
+def fetch(spec: str, path: str = LIST) -> bytes:
+    async def go() -> bytes:
+        upstream = Upstream(spec, connect_timeout=1, read_timeout=2, workers=Workers(2))
+        try:
+            return await upstream.fetch(path)
+        finally:
+            await upstream.aclose()
+
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> tuple[LoopbackUpstream, LoopbackUpstream]:
+    a_tree, b_tree = GoProxyTree(tmp_path / "a"), GoProxyTree(tmp_path / "b")
+    b_tree.add_module("example.com/m", "v1.0.0")
+    a, b = LoopbackUpstream(a_tree.root), LoopbackUpstream(b_tree.root)
+    yield a, b
+    a.stop()
+    b.stop()
+
+
+def refused_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"  # closed again: connecting is refused
+
+
+def test_comma_falls_through_on_not_found(pair: tuple[LoopbackUpstream, LoopbackUpstream]) -> None:
+    a, b = pair
+    assert fetch(f"{a.url},{b.url}") == b"v1.0.0\n"
+    a.status["/" + LIST] = 410
+    assert fetch(f"{a.url},{b.url}") == b"v1.0.0\n"
+
+
+def test_comma_stops_on_other_errors(pair: tuple[LoopbackUpstream, LoopbackUpstream]) -> None:
+    a, b = pair
+    a.status["/" + LIST] = 503
+    with pytest.raises(UpstreamError, match="answered 503"):
+        fetch(f"{a.url},{b.url}")
+    assert not b.hits
+    with pytest.raises(UpstreamError, match="unreachable"):
+        fetch(f"{refused_url()},{b.url}")
+    assert not b.hits
+
+
+def test_pipe_falls_through_on_any_error(pair: tuple[LoopbackUpstream, LoopbackUpstream]) -> None:
+    a, b = pair
+    a.status["/" + LIST] = 500
+    assert fetch(f"{a.url}|{b.url}") == b"v1.0.0\n"
+    assert fetch(f"{refused_url()}|{b.url}") == b"v1.0.0\n"
+
+
+def test_file_upstream_and_off(
+    tmp_path: Path, pair: tuple[LoopbackUpstream, LoopbackUpstream]
+) -> None:
+    tree = GoProxyTree(tmp_path / "mirror")
+    tree.add_module("example.com/m", "v2.0.0+incompatible", {"m.go": "package m\n"})
+    assert fetch(tree.url) == b"v2.0.0+incompatible\n"
+    with pytest.raises(NotInProxyError):
+        fetch(tree.url, "example.com/none/@v/list")
+    with pytest.raises(NotInProxyError, match="disabled"):
+        fetch(f"{pair[0].url},off,{pair[1].url}")
+
+
+def test_every_entry_not_found_is_not_found(
+    pair: tuple[LoopbackUpstream, LoopbackUpstream],
+) -> None:
+    a, b = pair
+    with pytest.raises(NotInProxyError):
+        fetch(f"{a.url},{b.url}", "example.com/none/@v/list")
+    assert a.hits and b.hits
+
+
+def test_parse_drops_direct_and_keeps_separators() -> None:
+    entries = parse_upstreams(
+        "https://a.example/go/,direct|file:///srv/mirror|https://u:p@b.example"
+    )
+    assert [(e.url, e.fall_through) for e in entries] == [
+        ("https://a.example/go", False),
+        ("file:///srv/mirror", True),
+        ("https://u:p@b.example", False),
+    ]
+    assert entries[2].display == "https://b.example"  # credentials never reach messages
+    with pytest.raises(UpstreamError, match="not an http"):
+        parse_upstreams("ftp://old.example")
