@@ -66,16 +66,41 @@ def affects(ranges: Sequence[Sequence[Event]], version: str) -> bool:
     return False
 
 
-def fixed_version(ranges: Sequence[Sequence[Event]], version: str) -> str:
-    """The lowest `fixed` above `version` (the upgrade that leaves the range), or ""."""
-    best = ""
-    for events in ranges:
-        for ev in events:
-            if ev.kind is not EventKind.FIXED or semver.compare(ev.version, version) <= 0:
-                continue
-            if not best or semver.compare(ev.version, best) < 0:
-                best = ev.version
-    return best
+def fixed_version(blocks: Sequence[Affected], version: str) -> str:
+    """The lowest `fixed` above `version` that no block of the entry still affects, or "".
+
+    An entry can name a module in several blocks (per package, per release line); an upgrade
+    that leaves one range but lands in another is no fix.
+    """
+    candidates = {
+        ev.version
+        for block in blocks
+        for events in block.ranges
+        for ev in events
+        if ev.kind is EventKind.FIXED and semver.compare(ev.version, version) > 0
+    }
+    for candidate in semver.sort_versions(candidates):
+        if not any(affects(block.ranges, candidate) for block in blocks):
+            return candidate
+    return ""
+
+
+def _merge_packages(blocks: Iterable[Affected]) -> tuple[Package, ...]:
+    merged: dict[str, Package] = {}
+    whole: set[str] = set()  # packages some block lists without symbols: all symbols
+    for block in blocks:
+        for p in block.packages:
+            if not p.symbols:
+                whole.add(p.path)
+            old = merged.get(p.path)
+            if old is None:
+                merged[p.path] = p
+            else:
+                symbols = tuple(dict.fromkeys((*old.symbols, *p.symbols)))
+                merged[p.path] = Package(p.path, symbols, old.goos, old.goarch)
+    return tuple(
+        Package(path, (), p.goos, p.goarch) if path in whole else p for path, p in merged.items()
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,17 +125,36 @@ class VulnMatch:
         return ModuleVersion(self.module, self.version)
 
 
-def _match(entry: Entry, affected: Affected, version: str) -> VulnMatch:
+def _match_entry(
+    entry: Entry, blocks: Sequence[Affected], module: str, version: str
+) -> VulnMatch | None:
+    inside = [b for b in blocks if affects(b.ranges, version)]
+    if not inside:
+        return None
+    # A block without packages means the whole module; it wins over any package list.
+    packages = () if any(not b.packages for b in inside) else _merge_packages(inside)
     return VulnMatch(
         id=entry.id,
         aliases=entry.aliases,
         summary=entry.summary,
-        module=affected.module,
+        module=module,
         version=version,
-        fixed=fixed_version(affected.ranges, version),
-        packages=affected.packages,
+        fixed=fixed_version(blocks, version),
+        packages=packages,
         url=entry.url,
     )
+
+
+def _match_module(index: VulnIndex, module: str, version: str) -> list[VulnMatch]:
+    by_entry: dict[str, tuple[Entry, list[Affected]]] = {}
+    for entry, affected in index.for_module(module):
+        by_entry.setdefault(entry.id, (entry, []))[1].append(affected)
+    out = []
+    for entry, blocks in by_entry.values():
+        m = _match_entry(entry, blocks, module, version)
+        if m is not None:
+            out.append(m)
+    return out
 
 
 def match_modules(
@@ -128,24 +172,13 @@ def match_modules(
     `go` and `toolchain` values ("1.22.3", "go1.22.3"): the standard library is judged at the
     toolchain when given, else at the go version.
     """
-    out: list[VulnMatch] = []
-    seen: set[tuple[str, str, str]] = set()
+    judged: set[ModuleVersion] = set()
     for mv in modules:
-        if not mv.version:
-            continue
-        version = canonical_version(mv.version) or mv.version
-        for entry, affected in index.for_module(mv.path):
-            key = (entry.id, mv.path, version)
-            if key not in seen and affects(affected.ranges, version):
-                seen.add(key)
-                out.append(_match(entry, affected, version))
+        if mv.version:
+            judged.add(ModuleVersion(mv.path, canonical_version(mv.version) or mv.version))
     go = go_semver(toolchain) or go_semver(go_version)
     if go:
-        for module in (STDLIB, TOOLCHAIN):
-            for entry, affected in index.for_module(module):
-                key = (entry.id, module, go)
-                if key not in seen and affects(affected.ranges, go):
-                    seen.add(key)
-                    out.append(_match(entry, affected, go))
+        judged.update((ModuleVersion(STDLIB, go), ModuleVersion(TOOLCHAIN, go)))
+    out = [m for mv in judged for m in _match_module(index, mv.path, mv.version)]
     out.sort(key=lambda m: (m.module, m.version, m.id))
     return out

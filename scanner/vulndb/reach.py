@@ -3,7 +3,9 @@
 Three levels, from the tree-sitter facts of the main module: CALLED (a listed vulnerable symbol
 is called, matched by selector/identifier on the imported package), IMPORTED (a vulnerable
 package is imported, none of its listed symbols called), REQUIRED (the module is only in the
-build list). Without type information a method `T.M` is matched by its qualified name only.
+build list). Without type information a method `T.M` counts as called where a file names the
+type (`pkg.T` in a type, a composite literal or a selector) and calls a method `.M(...)`; a value
+whose type is never named in the file (`r := gin.New(); r.Run()`) is not followed.
 """
 
 from __future__ import annotations
@@ -53,23 +55,33 @@ class MainUses:
 
     imports: Mapping[str, tuple[Site, ...]] = field(default_factory=dict)
     calls: Mapping[str, tuple[tuple[str, Site], ...]] = field(default_factory=dict)
+    # file -> method name -> sites of `x.M(...)` calls, for methods of named package types
+    methods: Mapping[str, Mapping[str, tuple[Site, ...]]] = field(default_factory=dict)
 
     @classmethod
     def from_facts(
         cls,
         imports: Iterable[tuple[str, Site]],
         calls: Iterable[tuple[str, str, Site]],
+        methods: Iterable[tuple[str, Site]] = (),
     ) -> MainUses:
-        """From `(import_path, site)` and `(import_path, symbol, site)` facts, in any order."""
+        """From `(import_path, site)`, `(import_path, symbol, site)` and `(method, site)` facts.
+
+        `calls` holds every `pkg.Name` reference, types included (`http.Server{}`).
+        """
         by_import: dict[str, set[Site]] = {}
         for path, site in imports:
             by_import.setdefault(path, set()).add(site)
         by_call: dict[str, set[tuple[str, Site]]] = {}
         for path, symbol, site in calls:
             by_call.setdefault(path, set()).add((symbol, site))
+        by_file: dict[str, dict[str, set[Site]]] = {}
+        for name, site in methods:
+            by_file.setdefault(site.path, {}).setdefault(name, set()).add(site)
         return cls(
             {p: tuple(sorted(s)) for p, s in sorted(by_import.items())},
             {p: tuple(sorted(s, key=lambda c: (c[1], c[0]))) for p, s in sorted(by_call.items())},
+            {f: {m: tuple(sorted(s)) for m, s in sorted(ms.items())} for f, ms in by_file.items()},
         )
 
 
@@ -100,8 +112,25 @@ def _packages(match: VulnMatch, uses: MainUses) -> list[Package]:
     return [Package(p) for p in uses.imports if p == match.module or p.startswith(prefix)]
 
 
-def _symbol_called(wanted: tuple[str, ...], symbol: str) -> bool:
-    return not wanted or symbol in wanted
+def _called_sites(package: Package, uses: MainUses) -> list[tuple[str, Site]]:
+    """(vulnerable symbol, site) pairs where the main module calls into the package."""
+    refs = uses.calls.get(package.path, ())
+    if not package.symbols:
+        return list(refs)
+    wanted = set(package.symbols)
+    out = [(symbol, site) for symbol, site in refs if symbol in wanted]
+    by_type: dict[str, list[str]] = {}
+    for symbol in package.symbols:
+        receiver, dot, method = symbol.partition(".")
+        if dot:
+            by_type.setdefault(receiver, []).append(method)
+    for name, site in refs:
+        for method in by_type.get(name, ()):
+            out.extend(
+                (f"{name}.{method}", call)
+                for call in uses.methods.get(site.path, {}).get(method, ())
+            )
+    return out
 
 
 def reachability(match: VulnMatch, uses: MainUses) -> Reach:
@@ -113,10 +142,9 @@ def reachability(match: VulnMatch, uses: MainUses) -> Reach:
     imported: set[Site] = set()
     for package in _packages(match, uses):
         imported.update(uses.imports.get(package.path, ()))
-        for symbol, site in uses.calls.get(package.path, ()):
-            if _symbol_called(package.symbols, symbol):
-                called.add(site)
-                symbols.add(symbol)
+        for symbol, site in _called_sites(package, uses):
+            called.add(site)
+            symbols.add(symbol)
     if called:
         return Reach(Reachability.CALLED, tuple(sorted(called)), tuple(sorted(symbols)))
     if imported:
@@ -164,8 +192,12 @@ def collect_main_uses(main_dir: Path) -> MainUses:
     """Imports and calls of the main module's non-test code (tree-sitter, scanner.source)."""
     # Imported when used so that matching works without the parser installed.
     source: Any = importlib.import_module("scanner.source")
+    from tree_sitter import QueryCursor
+
+    query = source.compile_query(_TYPES_AND_METHODS)
     imports: list[tuple[str, Site]] = []
     calls: list[tuple[str, str, Site]] = []
+    methods: list[tuple[str, Site]] = []
     for file in main_go_files(main_dir):
         rel = file.relative_to(main_dir).as_posix()
         parsed = source.parse_file(rel, file.read_bytes())
@@ -173,4 +205,23 @@ def collect_main_uses(main_dir: Path) -> MainUses:
             imports.append((imp.path, Site(rel, imp.line, imp.column)))
         for import_path, symbol, line, column in source.calls(parsed):
             calls.append((import_path, symbol, Site(rel, line, column)))
-    return MainUses.from_facts(imports, calls)
+        names = parsed.package_names()
+        for _, caps in QueryCursor(query).matches(parsed.tree.root_node):
+            if "method" in caps:
+                node = caps["method"][0]
+                methods.append((parsed.text(node), _site(rel, node)))
+            elif (path := names.get(parsed.text(caps["package"][0]))) is not None:
+                node = caps["package"][0]
+                calls.append((path, parsed.text(caps["type"][0]), _site(rel, node)))
+    return MainUses.from_facts(imports, calls, methods)
+
+
+# Types named from another package (`*http.Server`, `http.Client{}`) and method calls `x.M(...)`.
+_TYPES_AND_METHODS = """
+(qualified_type package: (package_identifier) @package name: (type_identifier) @type)
+(call_expression function: (selector_expression field: (field_identifier) @method))
+"""
+
+
+def _site(rel: str, node: Any) -> Site:
+    return Site(rel, node.start_point[0] + 1, node.start_point[1] + 1)

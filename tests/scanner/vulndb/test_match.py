@@ -127,3 +127,28 @@ def test_last_affected_and_open_ranges() -> None:
     assert not affects(rng, "v1.4.1")
     assert affects([(Event(EventKind.INTRODUCED, ""),)], "v0.0.0-20200101000000-abcdefabcdef")
     assert affects([], "v9.9.9")
+
+
+def test_entries_naming_a_module_in_several_blocks(full_index: VulnIndex) -> None:
+    def one(module: str, version: str, entry_id: str, go: str = "") -> VulnMatch | None:
+        mods = [ModuleVersion(module, version)] if version else []
+        found = [m for m in match_modules(full_index, mods, go_version=go) if m.id == entry_id]
+        assert len(found) <= 1  # one match per entry and module, never one per block
+        return found[0] if found else None
+
+    # GO-2023-1497: [0, 1.3.4) and [1.4.0, 1.4.2) as two blocks
+    lib = "github.com/sylabs/scs-library-client"
+    assert one(lib, "v1.3.0", "GO-2023-1497").fixed == "v1.3.4"  # type: ignore[union-attr]
+    assert one(lib, "v1.4.1", "GO-2023-1497").fixed == "v1.4.2"  # type: ignore[union-attr]
+    assert one(lib, "v1.3.5", "GO-2023-1497") is None
+    # GO-2023-2185: 1.20.11 fixes the first block but the second block affects it, so the fix
+    # hint is the first version neither block affects; packages of both blocks are merged.
+    std = one("stdlib", "", "GO-2023-2185", go="1.20.5")
+    assert std is not None and std.fixed == "v1.20.12"
+    assert {p.path for p in std.packages} == {"path/filepath", "internal/safefilepath"}
+    at_fix = one("stdlib", "", "GO-2023-2185", go="1.20.11")
+    assert at_fix is not None and at_fix.fixed == "v1.20.12"
+    assert {p.path for p in at_fix.packages} == {"path/filepath"}
+    # GO-2025-3442: 0.38.17 leaves one block but not the other ([0, 1.0.1))
+    comet = one("github.com/cometbft/cometbft", "v0.38.0", "GO-2025-3442")
+    assert comet is not None and comet.fixed == "v1.0.1"

@@ -90,3 +90,17 @@ def test_symbols_methods_and_whole_packages() -> None:
     assert reachability(_match("example.com/other", ()), uses).level is Reachability.REQUIRED
     # the toolchain is never reached by built code
     assert reachability(_match("toolchain", ()), uses).level is Reachability.REQUIRED
+
+
+@needs_source
+def test_methods_of_named_types_in_the_standard_library(
+    full_index: VulnIndex, read_project: Callable[[str], Project]
+) -> None:
+    fixture = read_project("reach/method")
+    (match,) = [
+        m for m in match_modules(full_index, [], go_version=fixture.go) if m.id == "GO-2022-0969"
+    ]
+    reach = reachability(match, collect_main_uses(fixture.dir))
+    assert reach.level is Reachability.CALLED
+    assert reach.symbols == ("Server.ListenAndServe",)
+    assert reach.sites == (Site("main.go", 10, 16),)
