@@ -85,7 +85,7 @@ class LicenseReport:
         return {str(t) for t in spdx.terms(self.declared)} != {str(t) for t in spdx.terms(root)}
 
     def findings(self) -> tuple[LicenseFinding, ...]:
-        """One finding per license id: the files holding it and the lowest confidence seen."""
+        """One finding per license id: the files holding it and the highest confidence seen."""
         files: dict[str, list[str]] = {}
         confidence: dict[str, float] = {}
         for f in self.files:
@@ -93,7 +93,8 @@ class LicenseReport:
                 files.setdefault(m.license_id, [])
                 if f.path not in files[m.license_id]:
                     files[m.license_id].append(f.path)
-                confidence[m.license_id] = min(confidence.get(m.license_id, 1.0), m.confidence)
+                # The strongest evidence counts: a full text beats a notice of the same id.
+                confidence[m.license_id] = max(confidence.get(m.license_id, 0.0), m.confidence)
         return tuple(
             LicenseFinding(
                 expression=lid,

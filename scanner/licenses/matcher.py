@@ -108,7 +108,9 @@ def match_document(
     for sp in chosen:
         covered[sp.start : sp.end] = [True] * (sp.end - sp.start)
     leftover = _leftover_runs(doc, covered)
-    later = _mentions_later_version(doc, covered)
+    later = _mentions_later_version(doc, covered) or any(
+        templates[sp.template].license_id.endswith("-or-later") for sp in chosen
+    )
     out: list[tuple[int, LicenseMatch]] = []
     for sp in chosen:
         t = templates[sp.template]

