@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -66,7 +67,10 @@ def _serve_uvicorn(config: VaultConfig, gateway: Gateway, sock: socket.socket) -
             timeout_graceful_shutdown=10,
         )
     )
-    # uvicorn handles SIGINT/SIGTERM: stop accepting, finish in-flight requests, run shutdown.
+    # uvicorn handles SIGINT/SIGTERM: stop accepting, finish in-flight requests, run shutdown;
+    # then it re-raises the signal to the handler it found. For SIGTERM that handler is this
+    # no-op, so a graceful stop exits 0 (what service managers expect) instead of dying by -15.
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: None)
     server.run(sockets=[sock])
 
 
