@@ -192,15 +192,9 @@ class GoMod:
         excludes = _first_of_each(self.excludes, lambda x: (x.path, x.version))
         if excludes:
             doc["Exclude"] = [{"Path": x.path, "Version": x.version} for x in excludes]
-        replaces = _last_of_each(self.replaces)
+        replaces = replace_json(self.replaces)
         if replaces:
-            doc["Replace"] = [
-                {
-                    "Old": _version_json(r.old_path, r.old_version),
-                    "New": _version_json(r.new_path, r.new_version),
-                }
-                for r in replaces
-            ]
+            doc["Replace"] = replaces
         if self.retracts:
             doc["Retract"] = [_retract_json(r) for r in self.retracts]
         tools = _first_of_each(self.tools, lambda t: t.path)
@@ -239,11 +233,32 @@ def _first_of_each(items: tuple[Any, ...], key: Any) -> list[Any]:
     return out
 
 
+def replace_json(replaces: tuple[Replace, ...]) -> list[dict[str, Any]]:
+    """Replace directives as `go mod edit -json` lists them: for each old path@version, the last."""
+    return [
+        {
+            "Old": _version_json(r.old_path, r.old_version),
+            "New": _version_json(r.new_path, r.new_version),
+        }
+        for r in _last_of_each(replaces)
+    ]
+
+
 def _last_of_each(replaces: tuple[Replace, ...]) -> list[Replace]:
     last: dict[tuple[str, str], int] = {}
     for i, r in enumerate(replaces):
         last[(r.old_path, r.old_version)] = i
     return [r for i, r in enumerate(replaces) if last[(r.old_path, r.old_version)] == i]
+
+
+def valid_go_version(version: str) -> bool:
+    """A `go` directive's version as a main module must write it: 1.21, 1.21.3, 1.22rc1."""
+    return _GO_VERSION.fullmatch(version) is not None
+
+
+def valid_toolchain(name: str) -> bool:
+    """A `toolchain` directive's name: go1.21.3, go1.22rc1, go1.21.0-custom or default."""
+    return _TOOLCHAIN.fullmatch(name) is not None
 
 
 def is_directory_path(path: str) -> bool:
@@ -276,8 +291,12 @@ def directive_comment(block: Block | None, line: Line) -> str:
     return "\n".join(comment_text(c) for c in comments if c.text)
 
 
-class _Reader:
-    """Turns statements into a GoMod, collecting every error (the first one is raised)."""
+class DirectiveReader:
+    """Turns statements into a GoMod, collecting every error (the first one is raised).
+
+    gowork.py reuses its argument checks (`string`, `version`, `path_major`, `error`) and
+    `parse_replace`, since go.work's replace has go.mod's syntax and rules.
+    """
 
     def __init__(self, path: str, lax: bool) -> None:
         self.path = path
@@ -407,7 +426,9 @@ class _Reader:
         )
 
 
-def _add_go(r: _Reader, verb: str, block: Block | None, line: Line, args: list[str]) -> None:
+def _add_go(
+    r: DirectiveReader, verb: str, block: Block | None, line: Line, args: list[str]
+) -> None:
     if r.go is not None:
         r.error(line.line, "repeated go statement")
         return
@@ -415,7 +436,7 @@ def _add_go(r: _Reader, verb: str, block: Block | None, line: Line, args: list[s
         r.error(line.line, "go directive expects exactly one argument")
         return
     version = args[0]
-    if _GO_VERSION.fullmatch(version) is None:
+    if not valid_go_version(version):
         m = _LAX_GO_VERSION.fullmatch(version) if r.lax else None
         if m is None:
             r.error(line.line, f"invalid go version '{version}': must match format 1.23.0")
@@ -424,14 +445,16 @@ def _add_go(r: _Reader, verb: str, block: Block | None, line: Line, args: list[s
     r.go = version
 
 
-def _add_toolchain(r: _Reader, verb: str, block: Block | None, line: Line, args: list[str]) -> None:
+def _add_toolchain(
+    r: DirectiveReader, verb: str, block: Block | None, line: Line, args: list[str]
+) -> None:
     if r.toolchain is not None:
         r.error(line.line, "repeated toolchain statement")
         return
     if len(args) != 1:
         r.error(line.line, "toolchain directive expects exactly one argument")
         return
-    if _TOOLCHAIN.fullmatch(args[0]) is None:
+    if not valid_toolchain(args[0]):
         r.error(
             line.line,
             f"invalid toolchain version '{args[0]}': must match format go1.23.0 or default",
@@ -440,7 +463,9 @@ def _add_toolchain(r: _Reader, verb: str, block: Block | None, line: Line, args:
     r.toolchain = args[0]
 
 
-def _add_module(r: _Reader, verb: str, block: Block | None, line: Line, args: list[str]) -> None:
+def _add_module(
+    r: DirectiveReader, verb: str, block: Block | None, line: Line, args: list[str]
+) -> None:
     if r.module is not None:
         r.error(line.line, "repeated module statement")
         return
@@ -458,7 +483,9 @@ def _add_module(r: _Reader, verb: str, block: Block | None, line: Line, args: li
     r.import_path(line, "module", path)
 
 
-def _add_godebug(r: _Reader, verb: str, block: Block | None, line: Line, args: list[str]) -> None:
+def _add_godebug(
+    r: DirectiveReader, verb: str, block: Block | None, line: Line, args: list[str]
+) -> None:
     if len(args) != 1 or any(q in args[0] for q in "\"`',") or "=" not in args[0]:
         r.error(line.line, "usage: godebug key=value")
         return
@@ -467,7 +494,7 @@ def _add_godebug(r: _Reader, verb: str, block: Block | None, line: Line, args: l
 
 
 def _add_require_or_exclude(
-    r: _Reader, verb: str, block: Block | None, line: Line, args: list[str]
+    r: DirectiveReader, verb: str, block: Block | None, line: Line, args: list[str]
 ) -> None:
     if len(args) != 2:
         r.error(line.line, f"usage: {verb} module/path v1.2.3")
@@ -493,13 +520,15 @@ def _add_require_or_exclude(
         r.excludes.append(Exclude(path, version, line.line))
 
 
-def _add_replace(r: _Reader, verb: str, block: Block | None, line: Line, args: list[str]) -> None:
+def _add_replace(
+    r: DirectiveReader, verb: str, block: Block | None, line: Line, args: list[str]
+) -> None:
     replace = parse_replace(r, line, args)
     if replace is not None:
         r.replaces.append(replace)
 
 
-def parse_replace(r: _Reader, line: Line, args: list[str]) -> Replace | None:
+def parse_replace(r: DirectiveReader, line: Line, args: list[str]) -> Replace | None:
     """One replace directive (also used for go.work); on a problem records it, returns None."""
     arrow = 1 if len(args) >= 2 and args[1] == "=>" else 2
     if len(args) < arrow + 2 or len(args) > arrow + 3 or args[arrow] != "=>":
@@ -566,7 +595,9 @@ def parse_replace(r: _Reader, line: Line, args: list[str]) -> Replace | None:
     return Replace(old, old_version, new, new_version, line.line)
 
 
-def _add_retract(r: _Reader, verb: str, block: Block | None, line: Line, args: list[str]) -> None:
+def _add_retract(
+    r: DirectiveReader, verb: str, block: Block | None, line: Line, args: list[str]
+) -> None:
     rationale = directive_comment(block, line)
     interval = _version_interval(args)
     if isinstance(interval, str):
@@ -619,7 +650,9 @@ def _version_interval(args: list[str]) -> tuple[str, str, list[str]] | str:
     return low, high, toks[1:]
 
 
-def _add_tool(r: _Reader, verb: str, block: Block | None, line: Line, args: list[str]) -> None:
+def _add_tool(
+    r: DirectiveReader, verb: str, block: Block | None, line: Line, args: list[str]
+) -> None:
     if len(args) != 1:
         r.error(line.line, "tool directive expects exactly one argument")
         return
@@ -628,7 +661,9 @@ def _add_tool(r: _Reader, verb: str, block: Block | None, line: Line, args: list
         r.tools.append(Tool(path, line.line))
 
 
-def _add_ignore(r: _Reader, verb: str, block: Block | None, line: Line, args: list[str]) -> None:
+def _add_ignore(
+    r: DirectiveReader, verb: str, block: Block | None, line: Line, args: list[str]
+) -> None:
     if len(args) != 1:
         r.error(line.line, "ignore directive expects exactly one argument")
         return
@@ -671,13 +706,18 @@ def parse_gomod(data: bytes | str, path: str = "go.mod", *, lax: bool = False) -
     """Parse a go.mod; raises ParseError (path, line) for the first problem `go` would report."""
     check_size(data, path)
     syntax = parse_syntax(data, path)
-    reader = _Reader(path, lax)
+    reader = DirectiveReader(path, lax)
     reader.read(syntax)
     result = reader.result(syntax)
     if reader.errors:
-        first = min(reader.errors, key=lambda e: e.line or 0)
-        if len(reader.errors) > 1:
-            more = len(reader.errors) - 1
-            first.message += f" (and {more} more error{'s' if more > 1 else ''} in this file)"
-        raise first
+        raise first_error(reader.errors)
     return result
+
+
+def first_error(errors: list[ParseError]) -> ParseError:
+    """The error on the earliest line, saying how many more the file has."""
+    first = min(errors, key=lambda e: e.line or 0)
+    if len(errors) > 1:
+        more = len(errors) - 1
+        first.message += f" (and {more} more error{'s' if more > 1 else ''} in this file)"
+    return first
