@@ -1,0 +1,1 @@
+"""Tests of license detection against the SPDX templates."""
