@@ -1,0 +1,549 @@
+"""The build list without a Go toolchain: minimal version selection as `go list -m all` does it.
+
+The module graph is read the way cmd/go's modload reads it: the main module's requirements are
+the roots; a dependency whose go.mod says go >= 1.17 contributes only its own requirements
+(graph pruning), an older one its whole transitive closure. In a pruned main module, roots
+that turn out below their selected version are raised and the graph re-read until it is
+consistent (this can pull in requirements that were pruned out). Only the main module's (and
+go.work's) replace and exclude directives count. go.mod files are fetched concurrently.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import semver
+from .errors import GoProxyScanError, InputError
+from .gomod import GoMod, Replace, parse_gomod
+from .modfetch import ModuleSource
+from .module import ModuleVersion
+
+Progress = Callable[[int, int], None]
+"""progress(done, queued): called from the loading thread as go.mod files arrive."""
+
+DEFAULT_CONCURRENCY = 16
+
+
+class Pruning(enum.Enum):
+    """How much of a module's requirement graph is loaded (cmd/go modPruning)."""
+
+    PRUNED = "pruned"
+    UNPRUNED = "unpruned"
+    WORKSPACE = "workspace"
+
+
+def pruning_for_go(go_version: str) -> Pruning:
+    """go >= 1.17 modules carry their full needs in their own go.mod (graph pruning)."""
+    parts = go_version.split(".")
+    try:
+        major, minor = int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or "0")
+    except (IndexError, ValueError):
+        return Pruning.UNPRUNED
+    return Pruning.PRUNED if (major, minor) >= (1, 17) else Pruning.UNPRUNED
+
+
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    """Where a replaced module's go.mod and code really come from.
+
+    A module replacement has `path` and `version`; a directory replacement has `path` as
+    written in go.mod/go.work, version "" and `dir`, the absolute directory.
+    """
+
+    path: str
+    version: str = ""
+    dir: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.path} {self.version}" if self.version else self.path
+
+
+@dataclass(frozen=True, slots=True)
+class BuildModule:
+    """One line of `go list -m all`."""
+
+    path: str
+    version: str
+    replace: Replacement | None = None
+    indirect: bool = False
+    go_version: str = ""
+    main: bool = False
+
+    def __str__(self) -> str:
+        text = f"{self.path} {self.version}" if self.version else self.path
+        return f"{text} => {self.replace}" if self.replace else text
+
+    def to_json(self) -> dict[str, object]:
+        """The fields `go list -m -json` prints that need no module download."""
+        doc: dict[str, object] = {"Path": self.path}
+        if self.version:
+            doc["Version"] = self.version
+        if self.replace:
+            rep: dict[str, object] = {"Path": self.replace.path}
+            if self.replace.version:
+                rep["Version"] = self.replace.version
+            if self.replace.dir:
+                rep["Dir"] = self.replace.dir
+            doc["Replace"] = rep
+        if self.main:
+            doc["Main"] = True
+        if self.indirect:
+            doc["Indirect"] = True
+        if self.go_version:
+            doc["GoVersion"] = self.go_version
+        return doc
+
+
+@dataclass(frozen=True)
+class BuildList:
+    """The selected modules (main modules first, then by path) and the graph that chose them."""
+
+    modules: tuple[BuildModule, ...]
+    graph: Mapping[ModuleVersion, tuple[ModuleVersion, ...]]
+    mains: tuple[ModuleVersion, ...]
+    workspace: bool = False
+    _selected: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def main(self) -> BuildModule:
+        return self.modules[0]
+
+    def selected(self, path: str) -> str | None:
+        """The selected version of `path` ("" for a main module), None when not in the list."""
+        return self._selected.get(path)
+
+    def why(self, path: str) -> list[ModuleVersion] | None:
+        """The shortest requirement chain from a main module to the selected version of path."""
+        version = self.selected(path)
+        if version is None:
+            return None
+        target = ModuleVersion(path, version)
+        parent: dict[ModuleVersion, ModuleVersion | None] = dict.fromkeys(self.mains)
+        queue = deque(self.mains)
+        while queue:
+            m = queue.popleft()
+            if m == target:
+                chain = [m]
+                while (p := parent[chain[-1]]) is not None:
+                    chain.append(p)
+                return chain[::-1]
+            for r in self.graph.get(m, ()):
+                if r not in parent:
+                    parent[r] = m
+                    queue.append(r)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Summary:
+    """What the graph needs from one module's go.mod."""
+
+    requires: tuple[ModuleVersion, ...]
+    pruning: Pruning
+    go_version: str
+
+
+def _version_cmp(v: str, w: str) -> int:
+    # A main module's version "" is above every real version (cmd/go cmpVersion).
+    if v == w:
+        return 0
+    if w == "":
+        return -1
+    if v == "":
+        return 1
+    return semver.compare(v, w)
+
+
+class _Graph:
+    """mvs.Graph: requirement edges of loaded modules and the max version seen per path."""
+
+    def __init__(self, roots: Iterable[ModuleVersion]) -> None:
+        self.roots = list(roots)
+        self.edges: dict[ModuleVersion, tuple[ModuleVersion, ...]] = {}
+        self.selected: dict[str, str] = {}
+        for r in self.roots:
+            self._see(r)
+
+    def _see(self, m: ModuleVersion) -> None:
+        current = self.selected.get(m.path)
+        if current is None or _version_cmp(current, m.version) < 0:
+            self.selected[m.path] = m.version
+
+    def require(self, m: ModuleVersion, reqs: tuple[ModuleVersion, ...]) -> None:
+        self.edges[m] = reqs
+        for r in reqs:
+            self._see(r)
+
+
+@dataclass
+class _Workspace:
+    """The main modules and the directives only they may give."""
+
+    mains: list[tuple[ModuleVersion, GoMod, Path]]
+    replaces: list[
+        tuple[Replace, Path]
+    ]  # highest priority first, with the dir they are relative to
+    excludes: set[ModuleVersion]
+    direct: set[str]
+    is_workspace: bool
+
+
+class _Loader:
+    """Fetches and parses go.mod files once each, on a bounded thread pool."""
+
+    def __init__(
+        self,
+        ws: _Workspace,
+        source: ModuleSource,
+        pool: ThreadPoolExecutor,
+        progress: Progress | None,
+    ) -> None:
+        self.ws = ws
+        self.source = source
+        self.pool = pool
+        self.progress = progress
+        self.futures: dict[ModuleVersion, Future[_Summary]] = {}
+        self.loaded: dict[ModuleVersion, _Summary] = {}
+        self.main_summaries = {
+            mv: self._summarize(gm, mv) for mv, gm, _dir in ws.mains if ws.is_workspace
+        }
+
+    def replacement(self, m: ModuleVersion) -> tuple[Replace, Path] | None:
+        exact = next(
+            (
+                (r, d)
+                for r, d in self.ws.replaces
+                if r.old_path == m.path and r.old_version == m.version
+            ),
+            None,
+        )
+        if exact:
+            return exact
+        return next(
+            ((r, d) for r, d in self.ws.replaces if r.old_path == m.path and not r.old_version),
+            None,
+        )
+
+    def _summarize(self, gm: GoMod, m: ModuleVersion) -> _Summary:
+        reqs = tuple(
+            ModuleVersion(r.path, r.version)
+            for r in gm.requires
+            if ModuleVersion(r.path, r.version) not in self.ws.excludes
+        )
+        return _Summary(reqs, pruning_for_go(gm.go), gm.go)
+
+    def _fetch(self, m: ModuleVersion) -> _Summary:
+        rep = self.replacement(m)
+        if rep is not None and rep[0].new_version == "":
+            directory = (rep[1] / rep[0].new_path).resolve()
+            name = directory / "go.mod"
+            try:
+                data = name.read_bytes()
+            except OSError as e:
+                raise InputError(
+                    f"replacement directory {rep[0].new_path} has no go.mod ({e.strerror})",
+                    module=m.path,
+                    version=m.version,
+                    hint=f"fix the replace directive or create {name}",
+                ) from e
+            return self._summarize(parse_gomod(data, str(name), lax=True), m)
+        actual = ModuleVersion(rep[0].new_path, rep[0].new_version) if rep else m
+        data = self.source.gomod(actual.path, actual.version)
+        gm = parse_gomod(data, f"{actual}/go.mod", lax=True)
+        if gm.module and gm.module not in (m.path, actual.path):
+            raise InputError(
+                f"parsing go.mod: module declares its path as {gm.module} "
+                f"but was required as {m.path}",
+                module=actual.path,
+                version=actual.version,
+                hint="require the module by the path its go.mod declares, or replace it",
+            )
+        return self._summarize(gm, m)
+
+    def submit(self, m: ModuleVersion) -> Future[_Summary]:
+        fut = self.futures.get(m)
+        if fut is None:
+            if m in self.main_summaries:
+                fut = Future()
+                fut.set_result(self.main_summaries[m])
+            else:
+                fut = self.pool.submit(self._fetch, m)
+            self.futures[m] = fut
+        return fut
+
+    def read_graph(
+        self, pruning: Pruning, roots: list[ModuleVersion], graph_roots: list[ModuleVersion]
+    ) -> _Graph:
+        """cmd/go readModGraph: load summaries from the roots as far as pruning allows."""
+        graph = _Graph(graph_roots)
+        if pruning is not Pruning.WORKSPACE:
+            graph.require(graph_roots[0], tuple(roots))
+        seen: set[tuple[ModuleVersion, Pruning]] = set()
+        pending: dict[Future[_Summary], list[tuple[ModuleVersion, Pruning]]] = {}
+        loaded: dict[ModuleVersion, _Summary] = {}
+        errors: dict[ModuleVersion, GoProxyScanError] = {}
+
+        def enqueue(m: ModuleVersion, p: Pruning) -> None:
+            if m.version == "none" or (m, p) in seen:
+                return
+            seen.add((m, p))
+            pending.setdefault(self.submit(m), []).append((m, p))
+
+        def drain() -> None:
+            while pending:
+                finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    for m, p in pending.pop(fut):
+                        try:
+                            summary = fut.result()
+                        except GoProxyScanError as e:
+                            errors[m] = e
+                            continue
+                        if m not in loaded:
+                            loaded[m] = summary
+                            graph.require(m, summary.requires)
+                        nxt = Pruning.UNPRUNED if p is Pruning.UNPRUNED else summary.pruning
+                        if p is not Pruning.PRUNED or summary.pruning is Pruning.UNPRUNED:
+                            for r in summary.requires:
+                                enqueue(r, nxt)
+                self._report()
+
+        for m in roots:
+            enqueue(m, pruning)
+        drain()
+
+        if pruning is Pruning.WORKSPACE:
+            # Dependencies of the main modules raised above what a main module asked for are
+            # loaded at their selected versions, until nothing new appears.
+            has_deps_in_all = {m.path for m in roots}
+            seen_ws: set[ModuleVersion] = set()
+            while True:
+                needs: set[ModuleVersion] = set()
+                for p in sorted(has_deps_in_all):
+                    m = ModuleVersion(p, graph.selected[p])
+                    if m not in seen_ws:
+                        needs.add(m)
+                        continue
+                    for r in graph.edges.get(m, ()):
+                        s = ModuleVersion(r.path, graph.selected[r.path])
+                        if _version_cmp(s.version, r.version) > 0 and s not in seen_ws:
+                            needs.add(s)
+                if not needs:
+                    break
+                for m in sorted(needs):
+                    enqueue(m, Pruning.WORKSPACE)
+                    seen_ws.add(m)
+                    has_deps_in_all.add(m.path)
+                drain()
+
+        if errors:
+            raise self._graph_error(graph, graph_roots, errors)
+        self.loaded = loaded
+        return graph
+
+    def _report(self) -> None:
+        if self.progress is not None:
+            done = sum(1 for f in self.futures.values() if f.done())
+            self.progress(done, len(self.futures))
+
+    @staticmethod
+    def _graph_error(
+        graph: _Graph, roots: list[ModuleVersion], errors: Mapping[ModuleVersion, GoProxyScanError]
+    ) -> GoProxyScanError:
+        # Name the first failing module the way the go command does: by the requirement
+        # chain that leads to it from the main module.
+        parent: dict[ModuleVersion, ModuleVersion | None] = dict.fromkeys(roots)
+        queue = deque(roots)
+        failing: ModuleVersion | None = None
+        while queue:
+            m = queue.popleft()
+            if m in errors:
+                failing = m
+                break
+            for r in graph.edges.get(m, ()):
+                if r not in parent:
+                    parent[r] = m
+                    queue.append(r)
+        if failing is None:
+            failing = min(errors)
+        chain = [failing]
+        while (p := parent.get(chain[-1])) is not None:
+            chain.append(p)
+        err = errors[failing]
+        via = " requires ".join(str(m) for m in reversed(chain[1:]) if m.version)
+        if via:
+            err.message = f"{via} requires {failing}: {err.message}"
+        return err
+
+
+def _find_upwards(start: Path, name: str) -> Path | None:
+    for d in (start, *start.parents):
+        if (d / name).is_file():
+            return d / name
+    return None
+
+
+def _read_main(gomod_path: Path) -> GoMod:
+    try:
+        data = gomod_path.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read {gomod_path}: {e.strerror}", path=str(gomod_path)) from e
+    return parse_gomod(data, str(gomod_path))
+
+
+def _single_module(gomod_path: Path) -> _Workspace:
+    gm = _read_main(gomod_path)
+    if not gm.module:
+        raise InputError("no module directive", path=str(gomod_path), hint="add `module <path>`")
+    mv = ModuleVersion(gm.module, "")
+    excludes = {ModuleVersion(x.path, x.version) for x in gm.excludes}
+    replaces = [(r, gomod_path.parent) for r in reversed(gm.replaces)]
+    direct = {r.path for r in gm.requires if not r.indirect}
+    return _Workspace([(mv, gm, gomod_path.parent)], replaces, excludes, direct, False)
+
+
+def _workspace(gowork_path: Path) -> _Workspace:
+    from .gowork import parse_gowork
+
+    try:
+        data = gowork_path.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read {gowork_path}: {e.strerror}", path=str(gowork_path)) from e
+    gw = parse_gowork(data, str(gowork_path))
+    base = gowork_path.parent
+    mains: list[tuple[ModuleVersion, GoMod, Path]] = []
+    for use in gw.uses:
+        d = (base / use.path).resolve()
+        gm = _read_main(d / "go.mod")
+        mains.append((ModuleVersion(gm.module, ""), gm, d))
+    # go.work's replacements win; then the modules' own, which must not disagree.
+    replaces: list[tuple[Replace, Path]] = [(r, base) for r in reversed(gw.replaces)]
+    by_old: dict[tuple[str, str], tuple[Replace, Path]] = {}
+    overridden = {(r.old_path, r.old_version) for r in gw.replaces}
+    for _mv, gm, d in mains:
+        for r in gm.replaces:
+            key = (r.old_path, r.old_version)
+            if key in overridden:
+                continue
+            prev = by_old.get(key)
+            if prev is not None and (prev[0].new_path, prev[0].new_version) != (
+                r.new_path,
+                r.new_version,
+            ):
+                raise InputError(
+                    f"conflicting replacements for {r.old_path}: {prev[0].new_path} and "
+                    f"{r.new_path}",
+                    path=str(gowork_path),
+                    hint="add a replace directive to go.work to choose one",
+                )
+            by_old[key] = (r, d)
+    replaces += list(by_old.values())
+    excludes = {ModuleVersion(x.path, x.version) for _mv, gm, _d in mains for x in gm.excludes}
+    direct = {r.path for _mv, gm, _d in mains for r in gm.requires if not r.indirect}
+    return _Workspace(mains, replaces, excludes, direct, True)
+
+
+def load_build_list(
+    main_dir: Path | str,
+    source: ModuleSource,
+    *,
+    use_workspace: bool = True,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    progress: Progress | None = None,
+) -> BuildList:
+    """The build list of the module (or go.work workspace) at main_dir: `go list -m all`.
+
+    go.work is looked for in main_dir and its parents unless `use_workspace` is False (the
+    CLI passes False for GOWORK=off, as the go command does); go.mod likewise. Raises
+    InputError for bad go.mod files, NotFoundError/OperationalError when a needed go.mod
+    cannot be fetched.
+    """
+    start = Path(main_dir).resolve()
+    gowork = None
+    if use_workspace:
+        gowork = _find_upwards(start, "go.work")
+    if gowork is not None:
+        ws = _workspace(gowork)
+    else:
+        gomod = _find_upwards(start, "go.mod")
+        if gomod is None:
+            raise InputError(
+                f"{start}: go.mod file not found in this directory or any parent",
+                hint="run in a Go module, or pass its directory",
+            )
+        ws = _single_module(gomod)
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        loader = _Loader(ws, source, pool, progress)
+        mains = [mv for mv, _gm, _d in ws.mains]
+        if ws.is_workspace:
+            graph = loader.read_graph(Pruning.WORKSPACE, mains, mains)
+        else:
+            graph = _expand_single(loader, ws)
+    return _assemble(ws, loader, graph, mains)
+
+
+def _expand_single(loader: _Loader, ws: _Workspace) -> _Graph:
+    """cmd/go expandGraph for one main module: re-read until every root is selected."""
+    main, gm, _dir = ws.mains[0]
+    pruning = pruning_for_go(gm.go)
+    roots = [
+        ModuleVersion(r.path, r.version)
+        for r in gm.requires
+        if ModuleVersion(r.path, r.version) not in ws.excludes
+    ]
+    if pruning is Pruning.UNPRUNED:
+        # Raising roots in an unpruned graph never changes the build list.
+        return loader.read_graph(pruning, roots, [main])
+    # A pruned graph keeps one root per path, at the highest version go.mod lists.
+    top: dict[str, str] = {}
+    for r in roots:
+        if r.path not in top or _version_cmp(top[r.path], r.version) < 0:
+            top[r.path] = r.version
+    roots = [ModuleVersion(p, v) for p, v in sorted(top.items())]
+    while True:
+        graph = loader.read_graph(pruning, roots, [main])
+        raised = [ModuleVersion(r.path, graph.selected[r.path]) for r in roots]
+        if raised == roots:
+            return graph
+        roots = raised
+
+
+def _assemble(
+    ws: _Workspace, loader: _Loader, graph: _Graph, mains: list[ModuleVersion]
+) -> BuildList:
+    main_paths = {m.path for m in mains}
+    modules: list[BuildModule] = []
+    for mv, gm, _dir in ws.mains:
+        modules.append(BuildModule(mv.path, "", None, False, gm.go, True))
+    for path in sorted(p for p in graph.selected if p not in main_paths):
+        version = graph.selected[path]
+        mv = ModuleVersion(path, version)
+        rep = loader.replacement(mv)
+        replacement = None
+        if rep is not None:
+            r, d = rep
+            if r.new_version:
+                replacement = Replacement(r.new_path, r.new_version)
+            else:
+                shown = str((d / r.new_path).resolve()) if ws.is_workspace else r.new_path
+                replacement = Replacement(shown, "", str((d / r.new_path).resolve()))
+        summary = loader.loaded.get(mv)
+        modules.append(
+            BuildModule(
+                path,
+                version,
+                replacement,
+                path not in ws.direct,
+                summary.go_version if summary else "",
+                False,
+            )
+        )
+    return BuildList(
+        tuple(modules), dict(graph.edges), tuple(mains), ws.is_workspace, dict(graph.selected)
+    )

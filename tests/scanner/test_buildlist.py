@@ -1,0 +1,451 @@
+"""The build list equals `go list -m all` on projects with real graph shapes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from conftest import go_binary
+from goproxytree import GoProxyTree, write_files
+
+from scanner.buildlist import load_build_list
+from scanner.dirhash import hash_gomod
+from scanner.errors import InputError, NotFoundError
+from scanner.modfetch import ModCacheSource, ProxySource
+
+
+def gomod(path: str, *requires: str, go: str = "1.21", extra: str = "") -> str:
+    """A go.mod text: requires are "path version" strings."""
+    text = f"module {path}\n\ngo {go}\n"
+    if requires:
+        text += "\nrequire (\n" + "".join(f"\t{r}\n" for r in requires) + ")\n"
+    return text + extra
+
+
+@dataclass
+class Project:
+    """A main module (or go.work workspace) and the modules its proxy serves."""
+
+    name: str
+    main: dict[str, str]
+    modules: list[tuple[str, str, str | None]] = field(default_factory=list)
+    # path -> go.mod text for modules published without a go.mod file in their zip
+    run_in: str = "."
+
+
+def _mods(*specs: tuple[str, str, str | None]) -> list[tuple[str, str, str | None]]:
+    return list(specs)
+
+
+E = "example.com"
+PROJECTS: list[Project] = [
+    Project(
+        "diamond_pruned",
+        {"go.mod": gomod(f"{E}/main", f"{E}/d1/a v1.0.0", f"{E}/d1/b v1.0.0")},
+        _mods(
+            (f"{E}/d1/a", "v1.0.0", gomod(f"{E}/d1/a", f"{E}/d1/c v1.1.0")),
+            (f"{E}/d1/b", "v1.0.0", gomod(f"{E}/d1/b", f"{E}/d1/c v1.2.0")),
+            (f"{E}/d1/c", "v1.1.0", gomod(f"{E}/d1/c")),
+            (f"{E}/d1/c", "v1.2.0", gomod(f"{E}/d1/c", f"{E}/d1/d v1.0.0")),
+            (f"{E}/d1/d", "v1.0.0", gomod(f"{E}/d1/d")),
+        ),
+    ),
+    Project(
+        "diamond_unpruned",
+        {"go.mod": gomod(f"{E}/main", f"{E}/d1/a v1.0.0", f"{E}/d1/b v1.0.0", go="1.16")},
+    ),
+    Project(
+        "upgrade_through_indirect",
+        {"go.mod": gomod(f"{E}/main", f"{E}/u/a v1.0.0", f"{E}/u/b v1.0.0 // indirect")},
+        _mods(
+            (f"{E}/u/a", "v1.0.0", gomod(f"{E}/u/a")),
+            (f"{E}/u/a", "v1.1.0", gomod(f"{E}/u/a", f"{E}/u/e v1.0.0", f"{E}/u/f v1.3.0")),
+            (f"{E}/u/b", "v1.0.0", gomod(f"{E}/u/b", f"{E}/u/a v1.1.0")),
+            (f"{E}/u/e", "v1.0.0", gomod(f"{E}/u/e", f"{E}/u/f v1.2.0")),
+            (f"{E}/u/f", "v1.2.0", gomod(f"{E}/u/f")),
+            (f"{E}/u/f", "v1.3.0", gomod(f"{E}/u/f")),
+        ),
+    ),
+    Project(
+        "exclude",
+        {
+            "go.mod": gomod(
+                f"{E}/main",
+                f"{E}/x/a v1.0.0",
+                f"{E}/x/c v1.0.0",
+                f"{E}/x/gone v1.0.0",
+                extra=f"\nexclude (\n\t{E}/x/c v1.1.0\n\t{E}/x/gone v1.0.0\n)\n",
+            )
+        },
+        _mods(
+            (f"{E}/x/a", "v1.0.0", gomod(f"{E}/x/a", f"{E}/x/c v1.1.0")),
+            (f"{E}/x/c", "v1.0.0", gomod(f"{E}/x/c")),
+            (f"{E}/x/c", "v1.1.0", gomod(f"{E}/x/c", f"{E}/x/never v1.0.0")),
+            (f"{E}/x/gone", "v1.0.0", gomod(f"{E}/x/gone")),
+            (f"{E}/x/never", "v1.0.0", gomod(f"{E}/x/never")),
+        ),
+    ),
+    Project(
+        "replace_module",
+        {
+            "go.mod": gomod(
+                f"{E}/main",
+                f"{E}/r/a v1.0.0",
+                f"{E}/r/b v1.0.0",
+                extra=(
+                    f"\nreplace {E}/r/a => {E}/r/fork v1.5.0\n"
+                    f"replace {E}/r/b v1.0.0 => {E}/r/b v1.1.0\n"
+                ),
+            )
+        },
+        _mods(
+            (f"{E}/r/a", "v1.0.0", gomod(f"{E}/r/a", f"{E}/r/never v1.0.0")),
+            (f"{E}/r/fork", "v1.5.0", gomod(f"{E}/r/fork", f"{E}/r/f v1.0.0")),
+            (f"{E}/r/b", "v1.0.0", gomod(f"{E}/r/b", f"{E}/r/never v1.0.0")),
+            (f"{E}/r/b", "v1.1.0", gomod(f"{E}/r/b", f"{E}/r/g v1.0.0")),
+            (f"{E}/r/f", "v1.0.0", gomod(f"{E}/r/f")),
+            (f"{E}/r/g", "v1.0.0", gomod(f"{E}/r/g")),
+            (f"{E}/r/never", "v1.0.0", gomod(f"{E}/r/never")),
+        ),
+    ),
+    Project(
+        "replace_local_dir",
+        {
+            "main/go.mod": gomod(
+                f"{E}/main",
+                f"{E}/l/local v1.0.0",
+                f"{E}/l/sib v0.0.0-00010101000000-000000000000",
+                extra=f"\nreplace {E}/l/local => ./local\nreplace {E}/l/sib => ../sibling\n",
+            ),
+            "main/local/go.mod": gomod(f"{E}/l/local", f"{E}/l/z v1.0.0"),
+            "sibling/go.mod": gomod(f"{E}/l/sib", f"{E}/l/z v1.1.0", go="1.16"),
+        },
+        _mods(
+            (f"{E}/l/z", "v1.0.0", gomod(f"{E}/l/z")),
+            (f"{E}/l/z", "v1.1.0", gomod(f"{E}/l/z", f"{E}/l/y v1.0.0")),
+            (f"{E}/l/y", "v1.0.0", gomod(f"{E}/l/y")),
+        ),
+        run_in="main",
+    ),
+    Project(
+        "pruned_and_unpruned",
+        {"go.mod": gomod(f"{E}/main", f"{E}/pu/old v1.0.0", f"{E}/pu/new v1.0.0")},
+        _mods(
+            (f"{E}/pu/old", "v1.0.0", gomod(f"{E}/pu/old", f"{E}/pu/mid v1.0.0", go="1.16")),
+            (f"{E}/pu/mid", "v1.0.0", gomod(f"{E}/pu/mid", f"{E}/pu/leaf v1.0.0")),
+            (f"{E}/pu/leaf", "v1.0.0", gomod(f"{E}/pu/leaf", f"{E}/pu/leaf2 v1.0.0")),
+            (f"{E}/pu/leaf2", "v1.0.0", gomod(f"{E}/pu/leaf2")),
+            (f"{E}/pu/new", "v1.0.0", gomod(f"{E}/pu/new", f"{E}/pu/old2 v1.0.0")),
+            (f"{E}/pu/old2", "v1.0.0", gomod(f"{E}/pu/old2", f"{E}/pu/hidden v1.0.0", go="1.14")),
+            (f"{E}/pu/hidden", "v1.0.0", gomod(f"{E}/pu/hidden")),
+        ),
+    ),
+    Project(
+        "incompatible_and_major",
+        {
+            "go.mod": gomod(
+                f"{E}/main",
+                f"{E}/i/legacy v2.0.0+incompatible",
+                f"{E}/i/user v1.0.0",
+                f"{E}/i/mod/v2 v2.1.0",
+                "gopkg.in/yaml.v3 v3.0.1",
+            )
+        },
+        _mods(
+            (f"{E}/i/legacy", "v2.0.0+incompatible", None),
+            (f"{E}/i/legacy", "v3.1.0+incompatible", None),
+            (f"{E}/i/user", "v1.0.0", gomod(f"{E}/i/user", f"{E}/i/legacy v3.1.0+incompatible")),
+            (f"{E}/i/mod/v2", "v2.1.0", gomod(f"{E}/i/mod/v2", f"{E}/i/mod v1.4.0")),
+            (f"{E}/i/mod", "v1.4.0", gomod(f"{E}/i/mod")),
+            ("gopkg.in/yaml.v3", "v3.0.1", gomod("gopkg.in/yaml.v3", go="1.16")),
+        ),
+    ),
+    Project(
+        "pseudo_versions",
+        {
+            "go.mod": gomod(
+                f"{E}/main",
+                f"{E}/ps/p v0.0.0-20240101000000-abcdefabcdef",
+                f"{E}/ps/q v1.2.3",
+                f"{E}/ps/user v1.0.0",
+            )
+        },
+        _mods(
+            (f"{E}/ps/p", "v0.0.0-20240101000000-abcdefabcdef", gomod(f"{E}/ps/p")),
+            (f"{E}/ps/p", "v0.1.0", gomod(f"{E}/ps/p")),
+            (f"{E}/ps/q", "v1.2.3", gomod(f"{E}/ps/q")),
+            (f"{E}/ps/q", "v1.2.4-0.20240301000000-123456789abc", gomod(f"{E}/ps/q")),
+            (
+                f"{E}/ps/user",
+                "v1.0.0",
+                gomod(
+                    f"{E}/ps/user",
+                    f"{E}/ps/p v0.1.0",
+                    f"{E}/ps/q v1.2.4-0.20240301000000-123456789abc",
+                ),
+            ),
+        ),
+    ),
+    Project(
+        "workspace_two_modules",
+        {
+            "go.work": "go 1.21\n\nuse (\n\t./m1\n\t./m2\n)\n\n"
+            f"replace {E}/w/c => {E}/w/cfork v1.0.0\n",
+            "m1/go.mod": gomod(f"{E}/w/m1", f"{E}/w/a v1.0.0", f"{E}/w/c v1.0.0"),
+            "m2/go.mod": gomod(
+                f"{E}/w/m2",
+                f"{E}/w/a v1.1.0",
+                f"{E}/w/b v1.0.0",
+                f"{E}/w/m1 v1.0.0",
+                extra=f"\nexclude {E}/w/b v1.1.0\n",
+            ),
+        },
+        _mods(
+            (f"{E}/w/a", "v1.0.0", gomod(f"{E}/w/a")),
+            (f"{E}/w/a", "v1.1.0", gomod(f"{E}/w/a", f"{E}/w/d v1.0.0")),
+            (f"{E}/w/b", "v1.0.0", gomod(f"{E}/w/b", f"{E}/w/d v1.1.0", f"{E}/w/b2 v1.0.0")),
+            (f"{E}/w/b2", "v1.0.0", gomod(f"{E}/w/b2", f"{E}/w/b v1.1.0")),
+            (f"{E}/w/b", "v1.1.0", gomod(f"{E}/w/b")),
+            (f"{E}/w/c", "v1.0.0", gomod(f"{E}/w/c")),
+            (f"{E}/w/cfork", "v1.0.0", gomod(f"{E}/w/cfork", f"{E}/w/e v1.0.0")),
+            (f"{E}/w/d", "v1.0.0", gomod(f"{E}/w/d")),
+            (f"{E}/w/d", "v1.1.0", gomod(f"{E}/w/d")),
+            (f"{E}/w/e", "v1.0.0", gomod(f"{E}/w/e")),
+            (f"{E}/w/m1", "v1.0.0", gomod(f"{E}/w/m1", f"{E}/w/e v1.1.0")),
+            (f"{E}/w/e", "v1.1.0", gomod(f"{E}/w/e")),
+        ),
+    ),
+    Project(
+        "cycles_unpruned",
+        {"go.mod": gomod(f"{E}/cy/main", f"{E}/cy/a v1.0.0", go="1.16")},
+        _mods(
+            (f"{E}/cy/a", "v1.0.0", gomod(f"{E}/cy/a", f"{E}/cy/b v1.0.0", go="1.16")),
+            (f"{E}/cy/b", "v1.0.0", gomod(f"{E}/cy/b", f"{E}/cy/a v1.1.0", go="1.16")),
+            (
+                f"{E}/cy/a",
+                "v1.1.0",
+                gomod(f"{E}/cy/a", f"{E}/cy/b v1.0.0", f"{E}/cy/main v1.0.0", go="1.16"),
+            ),
+            (f"{E}/cy/main", "v1.0.0", gomod(f"{E}/cy/main", f"{E}/cy/z v1.0.0", go="1.16")),
+            (f"{E}/cy/z", "v1.0.0", gomod(f"{E}/cy/z")),
+        ),
+    ),
+    Project(
+        "uppercase_and_duplicates",
+        {
+            "go.mod": gomod(
+                f"{E}/main",
+                "github.com/Azure/Go-Thing v1.0.0",
+                "github.com/Azure/Go-Thing v1.1.0",
+                f"{E}/up/a v1.0.0",
+            )
+        },
+        _mods(
+            ("github.com/Azure/Go-Thing", "v1.0.0", gomod("github.com/Azure/Go-Thing")),
+            (
+                "github.com/Azure/Go-Thing",
+                "v1.1.0",
+                gomod("github.com/Azure/Go-Thing", f"{E}/up/b v1.0.0"),
+            ),
+            (f"{E}/up/a", "v1.0.0", gomod(f"{E}/up/a", "github.com/Azure/Go-Thing v1.2.0")),
+            (
+                "github.com/Azure/Go-Thing",
+                "v1.2.0",
+                gomod("github.com/Azure/Go-Thing", f"{E}/up/c v1.0.0"),
+            ),
+            (f"{E}/up/b", "v1.0.0", gomod(f"{E}/up/b")),
+            (f"{E}/up/c", "v1.0.0", gomod(f"{E}/up/c")),
+        ),
+    ),
+]
+
+
+@dataclass
+class Fixture:
+    tree: GoProxyTree
+    root: Path
+    env: dict[str, str]
+
+    def project_dir(self, project: Project) -> Path:
+        return self.root / "projects" / project.name / project.run_in
+
+
+@pytest.fixture(scope="module")
+def fixture(tmp_path_factory: pytest.TempPathFactory) -> Fixture:
+    root = tmp_path_factory.mktemp("buildlist")
+    tree = GoProxyTree(root / "proxy")
+    published: set[tuple[str, str]] = set()
+    for project in PROJECTS:
+        for path, version, text in project.modules:
+            if (path, version) in published:
+                continue
+            published.add((path, version))
+            files = {"go.mod": text, "x.go": "package x\n"} if text else {"x.go": "package x\n"}
+            tree.add_module(path, version, files)
+        pdir = write_files(root / "projects" / project.name, project.main)
+        if "go.work" in project.main:
+            # Workspace mode is read-only: the go command wants go.mod sums; ours compute them.
+            sums = "".join(
+                f"{p} {v}/go.mod {hash_gomod(tree.artifacts(p, v).mod.read_bytes())}\n"
+                for p, v in sorted(published)
+            )
+            (pdir / "go.work.sum").write_text(sums)
+    home = root / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GO")}
+    env.update(
+        HOME=str(home),
+        GOPATH=str(home / "go"),
+        GOMODCACHE=str(home / "go" / "pkg" / "mod"),
+        GOCACHE=str(home / "gocache"),
+        GOTOOLCHAIN="local",
+        GOTELEMETRY="off",
+        GOSUMDB="off",
+        GOPROXY=tree.url,
+        GOFLAGS="-mod=mod",
+    )
+    return Fixture(tree, root, env)
+
+
+def _go_list(fx: Fixture, project: Project, *extra: str) -> str:
+    """`go list -m all` on a copy (with -mod=mod the go command may rewrite go.mod)."""
+    src = fx.root / "projects" / project.name
+    copy = fx.root / "go-copies" / project.name / str(len(extra))
+    if not copy.exists():
+        shutil.copytree(src, copy)
+    env = dict(fx.env)
+    if "go.work" in project.main:
+        env["GOFLAGS"] = ""  # -mod=mod is refused in workspace mode
+    proc = subprocess.run(
+        [go_binary(), "list", "-m", *extra, "all"],
+        cwd=copy / project.run_in,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def _ours(fx: Fixture, project: Project, *extra: str) -> subprocess.CompletedProcess[str]:
+    scanner = shutil.which("goproxy-scan")
+    assert scanner is not None
+    env = {**fx.env, "GOPROXY": "off"}  # our --proxy, not the environment, must be used
+    return subprocess.run(
+        [scanner, "graph", str(fx.project_dir(project)), "--proxy", fx.tree.url, *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.gocmd
+@pytest.mark.parametrize("project", PROJECTS, ids=[p.name for p in PROJECTS])
+def test_graph_equals_go_list_m_all(fixture: Fixture, project: Project) -> None:
+    ours = _ours(fixture, project)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout.splitlines() == _go_list(fixture, project).splitlines()
+
+
+def _decode_stream(text: str) -> Iterator[dict[str, object]]:
+    decoder = json.JSONDecoder()
+    text = text.strip()
+    while text:
+        obj, end = decoder.raw_decode(text)
+        yield obj
+        text = text[end:].lstrip()
+
+
+def _comparable(doc: dict[str, object]) -> dict[str, object]:
+    keep = {k: doc[k] for k in ("Path", "Version", "Main", "Indirect") if k in doc}
+    rep = doc.get("Replace")
+    if isinstance(rep, dict):
+        keep["Replace"] = {k: rep[k] for k in ("Path", "Version") if k in rep}
+    return keep
+
+
+@pytest.mark.gocmd
+@pytest.mark.parametrize(
+    "name", ["replace_module", "replace_local_dir", "upgrade_through_indirect", "exclude"]
+)
+def test_json_matches_go_list_m_json(fixture: Fixture, name: str) -> None:
+    project = next(p for p in PROJECTS if p.name == name)
+    ours = _ours(fixture, project, "--json")
+    assert ours.returncode == 0, ours.stderr
+    go = [_comparable(d) for d in _decode_stream(_go_list(fixture, project, "-json"))]
+    assert [_comparable(d) for d in json.loads(ours.stdout)] == go
+
+
+def test_pruning_hides_what_go_hides(fixture: Fixture) -> None:
+    """Library-level facts the comparisons above rely on, stated plainly."""
+    src = ProxySource(fixture.tree.url)
+    pruned = load_build_list(fixture.project_dir(PROJECTS[0]), src)
+    unpruned = load_build_list(fixture.project_dir(PROJECTS[1]), src)
+    assert pruned.selected(f"{E}/d1/d") is None
+    assert unpruned.selected(f"{E}/d1/d") == "v1.0.0"
+    assert pruned.selected(f"{E}/d1/c") == unpruned.selected(f"{E}/d1/c") == "v1.2.0"
+    assert pruned.main.main and pruned.main.path == f"{E}/main"
+
+
+def test_why_names_the_requirement_chain(fixture: Fixture) -> None:
+    project = next(p for p in PROJECTS if p.name == "upgrade_through_indirect")
+    bl = load_build_list(fixture.project_dir(project), ProxySource(fixture.tree.url))
+    chain = bl.why(f"{E}/u/e")
+    assert [str(m) for m in chain or []] == [
+        f"{E}/main",
+        f"{E}/u/a@v1.1.0",
+        f"{E}/u/e@v1.0.0",
+    ]
+    assert bl.why(f"{E}/u/nothing") is None
+    out = _ours(fixture, project, "--why", f"{E}/u/f")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        f"# {E}/u/f",
+        f"{E}/main",
+        f"{E}/u/a@v1.1.0",
+        f"{E}/u/f@v1.3.0",
+    ]
+
+
+@pytest.mark.gocmd
+def test_module_cache_source_gives_the_same_list(fixture: Fixture) -> None:
+    project = PROJECTS[0]
+    go_out = _go_list(fixture, project)  # fills the module cache with the go.mod files
+    bl = load_build_list(
+        fixture.project_dir(project), ModCacheSource(fixture.env["GOMODCACHE"]), concurrency=2
+    )
+    assert [str(m) for m in bl.modules] == go_out.splitlines()
+
+
+def test_missing_module_names_the_chain(tmp_path: Path, goproxy_tree: GoProxyTree) -> None:
+    goproxy_tree.add_module(
+        f"{E}/m/a", "v1.0.0", {"go.mod": gomod(f"{E}/m/a", f"{E}/m/gone v1.0.0", go="1.16")}
+    )
+    main = write_files(
+        tmp_path / "main", {"go.mod": gomod(f"{E}/main", f"{E}/m/a v1.0.0", go="1.16")}
+    )
+    with pytest.raises(NotFoundError) as err:
+        load_build_list(main, ProxySource(goproxy_tree.url))
+    assert str(err.value).startswith(
+        f"{E}/m/gone@v1.0.0: {E}/m/a@v1.0.0 requires {E}/m/gone@v1.0.0"
+    )
+
+
+def test_wrong_module_path_is_refused(tmp_path: Path, goproxy_tree: GoProxyTree) -> None:
+    goproxy_tree.add_module(f"{E}/m/a", "v1.0.0", {"go.mod": gomod(f"{E}/m/other")})
+    main = write_files(tmp_path / "main", {"go.mod": gomod(f"{E}/main", f"{E}/m/a v1.0.0")})
+    with pytest.raises(InputError, match="declares its path as"):
+        load_build_list(main, ProxySource(goproxy_tree.url))
+
+
+def test_no_go_mod(tmp_path: Path, goproxy_tree: GoProxyTree) -> None:
+    with pytest.raises(InputError, match=r"go\.mod file not found"):
+        load_build_list(tmp_path, ProxySource(goproxy_tree.url), use_workspace=False)
