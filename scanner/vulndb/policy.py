@@ -20,6 +20,7 @@ from datetime import date, datetime
 from typing import Any
 
 from ..errors import InputError
+from ..policy import Policy
 from .match import VulnMatch
 from .osv import STDLIB, TOOLCHAIN
 from .reach import Reach, Reachability, ReachableMatch
@@ -102,6 +103,11 @@ class VulnPolicy:
                 for e in sorted(self.exceptions, key=lambda e: (e.id, e.module))
             ],
         }
+
+
+def vuln_policy(policy: Policy) -> VulnPolicy:
+    """The `vulnerabilities:` section of a loaded policy file (defaults when it has none)."""
+    return VulnPolicy.from_mapping(policy.section("vulnerabilities"), policy.source)
 
 
 def _exception(raw: Any, key: str, where: str) -> VulnException:

@@ -9,9 +9,10 @@ import yaml
 
 from scanner.errors import InputError
 from scanner.module import ModuleVersion
+from scanner.policy import default_policy, parse_policy
 from scanner.vulndb.index import VulnIndex
 from scanner.vulndb.match import match_modules
-from scanner.vulndb.policy import VulnOutcome, VulnPolicy, evaluate_vulns, fix_hint
+from scanner.vulndb.policy import VulnOutcome, VulnPolicy, evaluate_vulns, fix_hint, vuln_policy
 from scanner.vulndb.reach import Reach, Reachability, ReachableMatch, Site
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -108,3 +109,16 @@ def test_fix_hints_for_the_standard_library(full_index: VulnIndex) -> None:
         m for m in match_modules(full_index, [], go_version="1.19") if m.id == "GO-2022-0969"
     ]
     assert fix_hint(match) == "build with Go go1.19.1 or later (go.mod toolchain line)"
+
+
+def test_the_section_of_a_policy_file(full_index: VulnIndex) -> None:
+    policy = parse_policy(
+        "vulnerabilities:\n  fail_on: required\n  exceptions:\n"
+        "    - id: GHSA-6vm3-jj99-7229\n      reason: accepted risk\n      expires: 2027-01-31\n",
+        ".goproxy-scan.yml",
+    )
+    (finding,) = evaluate_vulns(vuln_policy(policy), _gin(full_index, Reachability.REQUIRED), NOW)
+    assert finding.outcome is VulnOutcome.EXCEPTED
+    assert vuln_policy(default_policy()) == VulnPolicy()
+    with pytest.raises(InputError, match="fail_on"):
+        parse_policy("vulnerabilities:\n  fail_on: sometimes\n", ".goproxy-scan.yml")
