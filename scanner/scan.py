@@ -55,7 +55,7 @@ def module_source(config: ScanConfig, env: Mapping[str, str]) -> tuple[Any, str]
     """Where go.mod files and zips come from, and how to say so.
 
     A file:// --proxy is itself a GOPROXY tree; otherwise the module cache when offline, else
-    the job's GOPROXY (the private proxy speaks the GOPROXY protocol too).
+    the job's GOPROXY (which `goproxy-scan env` points at the private proxy in CI).
     """
     from .modfetch import ModCacheSource, source_from_goproxy
 
@@ -64,7 +64,7 @@ def module_source(config: ScanConfig, env: Mapping[str, str]) -> tuple[Any, str]
     if config.offline:
         cache = gomodcache(env)
         return ModCacheSource(cache), f"the module cache {cache}"
-    goproxy = config.proxy or env.get("GOPROXY", "") or "https://proxy.golang.org,direct"
+    goproxy = env.get("GOPROXY", "") or "https://proxy.golang.org,direct"
     return source_from_goproxy(goproxy), f"GOPROXY={goproxy}"
 
 
