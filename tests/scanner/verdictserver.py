@@ -18,7 +18,7 @@ def verdict_json(module: str, version: str, decision: str = "PASS") -> dict[str,
         version=version,
         decision=Decision(decision),
         licenses=(),
-        expression="MIT",
+        expression="GPL-3.0-only" if "gpl" in module else "MIT",
         reasons=(),
         policy_digest="sha256:" + "1" * 64,
         h1="h1:x",
@@ -56,9 +56,7 @@ class VerdictServer:
                     self._send(server.fail_first.pop(0), {"error": "scripted"})
                 elif self.path.endswith("/-/verdicts"):
                     out = [
-                        verdict_json(
-                            m["module"], m["version"], "REJECT" if "gpl" in m["module"] else "PASS"
-                        )
+                        verdict_json(m["module"], m["version"], server.decide(m["module"]))
                         for m in body["modules"]
                         if "unknown" not in m["module"]
                     ]

@@ -1,0 +1,188 @@
+"""`goproxy-scan scan` and `sbom` end to end: real go command, file:// GOPROXY, real git repos."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from cyclonedx.schema import OutputFormat as CdxFormat
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation import make_schemabased_validator
+from goproxytree import GoProxyTree
+from scanproject import (
+    GPL_GO,
+    commit_all,
+    make_project,
+    publish_dependencies,
+    run_scan_cli,
+    scan_env,
+    tidy,
+)
+
+RunGo = Callable[..., subprocess.CompletedProcess[str]]
+
+pytestmark = pytest.mark.gocmd
+
+
+@pytest.fixture
+def project(tmp_path: Path, run_go: RunGo, goproxy_tree: GoProxyTree) -> Path:
+    publish_dependencies(goproxy_tree)
+    return make_project(tmp_path / "repo", run_go, goproxy_tree)
+
+
+def add_gpl_and_secret(project: Path, run_go: RunGo, tree: GoProxyTree) -> None:
+    (project / "gpl.go").write_text(GPL_GO)
+    tidy(project, run_go, tree)
+    commit_all(project, "add a GPL dependency and a secret")
+
+
+def test_clean_project_passes_and_json_names_every_module(
+    project: Path, go_env: dict[str, str], goproxy_tree: GoProxyTree, tmp_path: Path
+) -> None:
+    out = tmp_path / "result.json"
+    proc = run_scan_cli(
+        ["scan", ".", "--format", "json", "--output", str(out), "--format", "console"],
+        scan_env(go_env, goproxy_tree),
+        project,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(out.read_text())
+    modules = {m["path"]: m for m in result["modules"]}
+    assert set(modules) == {"example.com/mit", "example.com/util", "example.com/testonly"}
+    assert modules["example.com/mit"]["decision"] == "PASS"
+    assert modules["example.com/mit"]["expression"] == "MIT"
+    assert modules["example.com/util"]["indirect"] is True
+    assert modules["example.com/testonly"]["optional"] is True
+    assert modules["example.com/mit"]["h1"].startswith("h1:")
+    assert proc.stdout.rstrip().splitlines()[-1].startswith("PASS: 3 modules")
+
+
+def test_gpl_dependency_and_secret_fail_with_exit_1(
+    project: Path,
+    run_go: RunGo,
+    go_env: dict[str, str],
+    goproxy_tree: GoProxyTree,
+    tmp_path: Path,
+) -> None:
+    add_gpl_and_secret(project, run_go, goproxy_tree)
+    sarif = tmp_path / "scan.sarif"
+    proc = run_scan_cli(
+        ["scan", ".", "--format", f"sarif={sarif}", "--format", "console"],
+        scan_env(go_env, goproxy_tree),
+        project,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "example.com/gpl" in proc.stdout and "GPL-3.0" in proc.stdout
+    run = json.loads(sarif.read_text())["runs"][0]
+    gomod_lines = (project / "go.mod").read_text().splitlines()
+    lic = next(r for r in run["results"] if r["properties"].get("module") == "example.com/gpl")
+    line = lic["locations"][0]["physicalLocation"]["region"]["startLine"]
+    assert "example.com/gpl" in gomod_lines[line - 1]  # on the go.mod require line
+    secret = next(r for r in run["results"] if r["ruleId"] == "GPS101")
+    assert secret["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "gpl.go"
+
+
+def test_base_marks_gpl_and_secret_new_and_a_quiet_head_passes(
+    project: Path,
+    run_go: RunGo,
+    go_env: dict[str, str],
+    goproxy_tree: GoProxyTree,
+    tmp_path: Path,
+) -> None:
+    env = scan_env(go_env, goproxy_tree)
+    add_gpl_and_secret(project, run_go, goproxy_tree)
+    out = tmp_path / "diff.json"
+    proc = run_scan_cli(["scan", ".", "--base", "HEAD~1", "--format", f"json={out}"], env, project)
+    assert proc.returncode == 1, proc.stderr
+    result = json.loads(out.read_text())
+    gpl = next(m for m in result["modules"] if m["path"] == "example.com/gpl")
+    assert (gpl["decision"], gpl["status"]) == ("REJECT", "new")
+    mit = next(m for m in result["modules"] if m["path"] == "example.com/mit")
+    assert mit["status"] == "existing"
+    secret = next(f for f in result["findings"] if f["rule_id"] == "GPS101")
+    assert secret["status"] == "new"
+
+    # A later commit that adds nothing new: the GPL module and the secret now exist at base.
+    (project / "README.md").write_text("docs only\n")
+    commit_all(project, "docs")
+    proc = run_scan_cli(["scan", ".", "--base", "HEAD~1", "--format", f"json={out}"], env, project)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(out.read_text())
+    assert {m["status"] for m in result["modules"]} == {"existing"}
+    assert all(f["status"] == "existing" for f in result["findings"])
+    # the worktree used for the base is gone again
+    listed = subprocess.run(
+        ["git", "worktree", "list"], cwd=project, capture_output=True, text=True, check=True
+    )
+    assert len(listed.stdout.strip().splitlines()) == 1
+
+
+def test_changed_version_is_marked_changed(
+    project: Path,
+    run_go: RunGo,
+    go_env: dict[str, str],
+    goproxy_tree: GoProxyTree,
+    tmp_path: Path,
+) -> None:
+    run_go("get", "example.com/mit@v1.1.0", cwd=project, env_extra={"GOPROXY": goproxy_tree.url})
+    commit_all(project, "bump mit")
+    out = tmp_path / "r.json"
+    proc = run_scan_cli(
+        ["scan", ".", "--base", "main~1", "--format", f"json={out}"],
+        scan_env(go_env, goproxy_tree),
+        project,
+    )
+    assert proc.returncode == 0, proc.stderr
+    mit = next(m for m in json.loads(out.read_text())["modules"] if m["path"] == "example.com/mit")
+    assert (mit["status"], mit["previous_version"]) == ("changed", "v1.0.0")
+
+
+def test_unknown_base_ref_is_an_input_error(
+    project: Path, go_env: dict[str, str], goproxy_tree: GoProxyTree
+) -> None:
+    proc = run_scan_cli(
+        ["scan", ".", "--base", "no-such-ref"], scan_env(go_env, goproxy_tree), project
+    )
+    assert proc.returncode == 2
+    assert "no-such-ref" in proc.stderr
+
+
+def test_sbom_components_equal_go_list_m_all(
+    project: Path,
+    run_go: RunGo,
+    go_env: dict[str, str],
+    goproxy_tree: GoProxyTree,
+    tmp_path: Path,
+) -> None:
+    add_gpl_and_secret(project, run_go, goproxy_tree)
+    listed = run_go("list", "-m", "all", cwd=project, env_extra={"GOPROXY": goproxy_tree.url})
+    want = {tuple(line.split()[:2]) for line in listed.stdout.splitlines()[1:]}
+    env = scan_env(go_env, goproxy_tree)
+    for name, fmt in (("bom.json", CdxFormat.JSON), ("bom.xml", CdxFormat.XML)):
+        target = tmp_path / name
+        proc = run_scan_cli(["sbom", ".", "-o", str(target), "--reproducible"], env, project)
+        assert proc.returncode == 0, proc.stderr
+        text = target.read_text()
+        validator = make_schemabased_validator(fmt, SchemaVersion.V1_6)
+        assert validator.validate_str(text) is None
+    doc = json.loads((tmp_path / "bom.json").read_text())
+    got = {(c["name"], c["version"]) for c in doc["components"] if c["name"] != "stdlib"}
+    assert got == want
+    again = tmp_path / "again.json"
+    run_scan_cli(["sbom", ".", "-o", str(again), "--reproducible"], env, project)
+    assert again.read_bytes() == (tmp_path / "bom.json").read_bytes()
+    gpl = next(c for c in doc["components"] if c["name"] == "example.com/gpl")
+    props = {p["name"]: p["value"] for p in gpl["properties"]}
+    assert props["goproxy-scan:verdict"] == "REJECT"
+    assert gpl["licenses"][0]["license"]["id"] == "GPL-3.0-only"
+    graph = {d["ref"]: d.get("dependsOn", []) for d in doc["dependencies"]}
+    assert graph["pkg:golang/example.com/mit@v1.0.0"] == ["pkg:golang/example.com/util@v0.2.0"]
+
+
+def test_missing_go_mod_is_an_input_error(tmp_path: Path, go_env: dict[str, str]) -> None:
+    proc = run_scan_cli(["scan", str(tmp_path)], dict(go_env), tmp_path)
+    assert proc.returncode == 2
+    assert "go.mod" in proc.stderr

@@ -1,0 +1,116 @@
+"""Verdicts from a proxy: up or down, under --fail-open and --fail-closed (exit 3)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from goproxytree import GoProxyTree
+from scanproject import (
+    GPL_GO,
+    commit_all,
+    make_project,
+    publish_dependencies,
+    run_scan_cli,
+    scan_env,
+    tidy,
+)
+from verdictserver import VerdictServer
+
+RunGo = Callable[..., subprocess.CompletedProcess[str]]
+
+pytestmark = pytest.mark.gocmd
+
+
+@pytest.fixture
+def project(tmp_path: Path, run_go: RunGo, goproxy_tree: GoProxyTree) -> Path:
+    publish_dependencies(goproxy_tree)
+    root = make_project(tmp_path / "repo", run_go, goproxy_tree)
+    (root / "gpl.go").write_text(GPL_GO)
+    tidy(root, run_go, goproxy_tree)
+    commit_all(root, "gpl")
+    return root
+
+
+@pytest.fixture
+def verdict_server() -> Iterator[VerdictServer]:
+    server = VerdictServer()
+    yield server
+    server.close()
+
+
+def dead_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"  # nobody listens once closed
+
+
+def scan(
+    project: Path, env: dict[str, str], *args: str
+) -> tuple[subprocess.CompletedProcess[str], dict]:
+    out = project.parent / "result.json"
+    out.unlink(missing_ok=True)
+    proc = run_scan_cli(
+        ["scan", ".", "--no-source-rules", "--format", f"json={out}", "--format", "console", *args],
+        env,
+        project,
+    )
+    return proc, json.loads(out.read_text()) if out.exists() else {}
+
+
+@pytest.mark.parametrize("mode", ["--fail-open", "--fail-closed"])
+def test_proxy_up_its_verdicts_decide(
+    project: Path,
+    go_env: dict[str, str],
+    goproxy_tree: GoProxyTree,
+    verdict_server: VerdictServer,
+    mode: str,
+) -> None:
+    # The proxy's policy has an exception for the GPL module: its PASS wins over local policy.
+    verdict_server.decide = lambda path: "PASS"
+    verdict_server.token = "ci-token"
+    env = scan_env(go_env, goproxy_tree, GOPROXY_SCAN_TOKEN="ci-token")
+    proc, result = scan(project, env, "--proxy", verdict_server.url, mode)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert result["verdict_source"] == "proxy"
+    assert {m["verdict_source"] for m in result["modules"]} == {"proxy"}
+    assert len(verdict_server.requests) == 1  # one batch for the whole build list
+    asked = {m["module"] for m in verdict_server.requests[0]["body"]["modules"]}
+    assert asked == {m["path"] for m in result["modules"]}
+
+
+def test_proxy_up_a_reject_fails(
+    project: Path, go_env: dict[str, str], goproxy_tree: GoProxyTree, verdict_server: VerdictServer
+) -> None:
+    proc, result = scan(project, scan_env(go_env, goproxy_tree), "--proxy", verdict_server.url)
+    assert proc.returncode == 1
+    gpl = next(m for m in result["modules"] if m["path"] == "example.com/gpl")
+    assert (gpl["decision"], gpl["verdict_source"]) == ("REJECT", "proxy")
+
+
+def test_proxy_down_fail_closed_exits_3(
+    project: Path, go_env: dict[str, str], goproxy_tree: GoProxyTree
+) -> None:
+    env = scan_env(go_env, goproxy_tree, GOPROXY_SCAN_FAIL_MODE="open")
+    proc, result = scan(project, env, "--proxy", dead_url(), "--fail-closed")  # flag beats env
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "cannot be reached" in proc.stderr and "--fail-open" in proc.stderr
+    assert result == {}  # no report claims a verdict
+
+
+def test_proxy_down_fail_open_judges_locally_and_says_so(
+    project: Path, go_env: dict[str, str], goproxy_tree: GoProxyTree
+) -> None:
+    proc, result = scan(
+        project, scan_env(go_env, goproxy_tree), "--proxy", dead_url(), "--fail-open"
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # the local policy rejects GPL-3.0
+    assert result["verdict_source"] == "local-fallback"
+    assert any("--fail-open: judged locally" in n for n in result["notes"])
+    assert "judged locally" in proc.stdout
+    gpl = next(m for m in result["modules"] if m["path"] == "example.com/gpl")
+    assert (gpl["decision"], gpl["verdict_source"]) == ("REJECT", "local")
