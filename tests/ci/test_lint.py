@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import REPO, Lint
+from actionrunner import REPO, Lint
 
 
 def action() -> dict[str, Any]:
