@@ -5,7 +5,8 @@ Layering, outermost first (one place, so the order is visible):
   2. metrics + one audit-log line per request (see the final status, bytes and latency);
   3. error handler: any ProxyError -> its status and a text/plain body the go command prints;
   4. method (GET/HEAD only) and base path;
-  5. operator routes /-/healthz, /-/readyz, /-/metrics; /sumdb/ answers 404 (not proxied here);
+  5. operator routes /-/healthz, /-/readyz, /-/metrics, /-/vulndb/ (proxy/vulndb.py); /sumdb/
+     answers 404 (not proxied here);
   6. one handler per GOPROXY endpoint: list, @latest, .info, .mod, .zip;
   7. for a version not yet stored: ingest (checks, h1:, AUDITOR HOOK, store) -- proxy/ingest.py;
   8. storage (the vault) and the upstream chain.
@@ -50,6 +51,8 @@ from .observability import TRACE_HEADER, AuditLog, Metrics, Tracer, trace_id_fro
 from .singleflight import SingleFlight
 from .storage import BlobNotFoundError, Kind, Storage, open_storage
 from .upstream import Upstream
+from .vulndb import PREFIX as VULNDB_PREFIX
+from .vulndb import vulndb_file
 from .workers import Workers
 
 Scope = MutableMapping[str, Any]
@@ -264,6 +267,11 @@ class Gateway:
         if path == "/-/metrics":
             req.route = "metrics"
             return Response(200, generate_latest(self.metrics.registry), CONTENT_TYPE_LATEST)
+        if path.startswith(VULNDB_PREFIX):
+            req.route = "vulndb"
+            root = Path(self.config.vulndb) if self.config.vulndb else None
+            db = await self.workers.run(vulndb_file, root, path.removeprefix(VULNDB_PREFIX))
+            return Response(200, content_type=db.content_type, file=db.path, size=db.size)
         raise NotInProxyError(f"not found: {path}")
 
     # ---- layer 6: the GOPROXY protocol ------------------------------------------------------

@@ -56,6 +56,7 @@ class VaultConfig:
     log_level: str = "info"
     license_whitelist: str | None = None  # the seed's auditor flag: an allow-list policy
     spdx_cache_dir: str | None = None
+    vulndb: str | None = None  # a built Go vulnerability database: /-/vulndb/ + its auditor
 
     @property
     def host(self) -> str:

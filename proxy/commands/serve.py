@@ -19,6 +19,7 @@ from scanner.exitcodes import ExitCode
 from ..app import Gateway
 from ..config import VaultConfig, load_config
 from ..ingest import Auditor
+from ..vulndb import vuln_auditor_for
 
 
 def auditor_for(config: VaultConfig) -> Auditor | None:
@@ -86,12 +87,13 @@ def _serve_uvicorn(config: VaultConfig, gateway: Gateway, sock: socket.socket) -
 @click.option("--otlp-endpoint", help="OTLP/HTTP endpoint for trace spans")
 @click.option("--license-whitelist", help="allow-list policy: comma-separated SPDX ids")
 @click.option("--spdx-cache-dir", help="where license detection results are cached")
+@click.option("--vulndb", help="Go vulnerability database dir: served at /-/vulndb/, audited")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(config_file: Path | None, **flags: Any) -> int:
     """Serve the GOPROXY protocol from the vault, fetching and checking new modules upstream."""
     config = load_config(config_file, flags=flags)
     logging.basicConfig(level=config.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
-    gateway = Gateway(config, auditor=auditor_for(config))
+    gateway = Gateway(config, auditor=vuln_auditor_for(config, auditor_for(config)))
     sock = _bind(config)
     host, port = sock.getsockname()[:2]
     start = {
