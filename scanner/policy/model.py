@@ -191,7 +191,12 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise ParseError(f"not valid YAML: {e}", path=source, line=line) from e
+        problem = getattr(e, "problem", None) or str(e)
+        context = getattr(e, "context", None)
+        start = getattr(e, "context_mark", None)
+        if context and start is not None:
+            problem += f" ({context} on line {start.line + 1})"
+        raise ParseError(f"not valid YAML: {problem}", path=source, line=line) from e
     if data is None:
         data = {}
     if not isinstance(data, dict):

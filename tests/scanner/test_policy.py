@@ -1,0 +1,322 @@
+"""The policy file and its evaluation: loading errors, digest, rules, exceptions, verdicts."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from licenses.corpus import render
+
+from scanner.cli import cli, run
+from scanner.dirhash import hash_zip
+from scanner.errors import ParseError
+from scanner.licenses import TemplateIndex, detect_files, load_index
+from scanner.modzip import create_zip_from_files
+from scanner.policy import (
+    ModuleFacts,
+    VersionRange,
+    allowlist_policy,
+    default_policy,
+    evaluate,
+    judge_zip,
+    load_policy,
+    module_matches,
+    parse_policy,
+)
+from scanner.verdict import Decision, Verdict
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+COMPANY = """\
+version: 1
+name: example corp
+licenses:
+  allow: [permissive, public-domain, MPL-2.0]
+  deny: [network-copyleft, strong-copyleft]
+  unknown: reject
+  low_confidence: review
+exceptions:
+  - module: github.com/acme/*
+    versions: ">=v1.2.0, <v2.0.0"
+    license: GPL-3.0-only
+    reason: internal tool, never shipped
+    approver: legal@example.com
+    expires: 2026-12-31
+  - module: example.com/old
+    reason: grandfathered
+    approver: cto@example.com
+    expires: 2025-01-01
+denied_modules:
+  - module: github.com/evil
+    reason: compromised maintainer account
+  - module: example.com/buggy
+    versions: "<v1.4.2"
+    reason: CVE-2024-0001
+"""
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> TemplateIndex:
+    return load_index(tmp_path_factory.mktemp("spdx"))
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / ".goproxy-scan.yml"
+    p.write_text(text)
+    return p
+
+
+def judge(policy_text: str, module: str, version: str, expression: str) -> Verdict:
+    policy = parse_policy(policy_text, "policy.yml")
+    return evaluate(policy, ModuleFacts(module, version, expression=expression), NOW)
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+
+def test_bad_key_names_file_line_and_key(tmp_path: Path) -> None:
+    p = write(tmp_path, "version: 1\nlicenses:\n  allow: [MIT]\n  alow: [ISC]\n")
+    with pytest.raises(ParseError) as e:
+        load_policy(p)
+    assert e.value.path == str(p)
+    assert e.value.line == 4
+    assert "licenses.alow" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("licenses:\n  unknown: maybe\n", 2, "licenses.unknown"),
+        ("licenses:\n  allow: [Foo-License]\n", None, "Foo-License"),
+        (
+            "exceptions:\n  - module: x\n    reason: r\n    approver: a\n    expires: soon\n",
+            None,
+            "not a date",
+        ),
+        ("exceptions:\n  - module: x\n    reason: r\n", 2, "approver"),
+        (
+            "denied_modules:\n  - module: x\n    reason: r\n    versions: '>=banana'\n",
+            None,
+            "banana",
+        ),
+        ("licenses: [MIT\n", 2, "flow sequence on line 1"),
+        ("- just a list\n", 1, "mapping"),
+    ],
+)
+def test_invalid_policies(tmp_path: Path, text: str, line: int | None, words: str) -> None:
+    p = write(tmp_path, text)
+    with pytest.raises(ParseError) as e:
+        load_policy(p)
+    assert words in str(e.value)
+    assert e.value.path == str(p)
+    if line is not None:
+        assert e.value.line == line
+
+
+def test_other_sections_are_kept_for_their_owners() -> None:
+    policy = parse_policy("vulnerabilities:\n  fail_on: called\nscan:\n  offline: true\n")
+    assert policy.section("vulnerabilities") == {"fail_on": "called"}
+    assert policy.section("scan") == {"offline": True}
+
+
+def test_digest_is_of_the_normalised_policy() -> None:
+    a = parse_policy("licenses:\n  allow: [MIT, apache-2.0]\n  deny: [GPL-3.0-only]\n")
+    b = parse_policy("# reordered\nlicenses:\n  deny: [gpl-3.0-only]\n  allow: [Apache-2.0, mit]\n")
+    c = parse_policy("licenses:\n  allow: [MIT]\n  deny: [GPL-3.0-only]\n")
+    assert a.digest == b.digest
+    assert a.digest != c.digest
+    assert a.digest.startswith("sha256:") and len(a.digest) == 71
+    scan_only = parse_policy(
+        "licenses:\n  allow: [MIT, apache-2.0]\n  deny: [GPL-3.0-only]\nscan:\n  jobs: 2\n"
+    )
+    assert scan_only.digest == a.digest  # scanner settings do not change a verdict
+
+
+def test_default_policy_is_valid_and_checkable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = default_policy()
+    assert "strong-copyleft" in policy.licenses.deny
+    assert run(cli, ["policy", "default"]) == 0
+    p = tmp_path / "copy.yml"
+    p.write_text(capsys.readouterr().out)
+    assert load_policy(p).digest == policy.digest
+    assert run(cli, ["policy", "check", str(p)]) == 0
+    assert policy.digest in capsys.readouterr().out
+
+
+def test_policy_check_warns_about_expired_exceptions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p = write(tmp_path, COMPANY)
+    assert run(cli, ["policy", "check", str(p), "--now", "2026-06-01"]) == 0
+    err = capsys.readouterr().err
+    assert "expired on 2025-01-01" in err and "example.com/old" in err
+    bad = write(tmp_path, "licenses:\n  deny: [nope-1.0]\n")
+    assert run(cli, ["policy", "check", str(bad)]) == 2
+
+
+# --- selectors --------------------------------------------------------------------------------
+
+
+def test_module_patterns_work_like_goprivate() -> None:
+    assert module_matches("github.com/acme/*", "github.com/acme/tool")
+    assert module_matches("github.com/acme/*", "github.com/acme/tool/v2")
+    assert module_matches("github.com/evil", "github.com/evil/sub")
+    assert not module_matches("github.com/acme/*", "github.com/acmecorp/tool")
+    assert not module_matches("github.com/acme/tool", "github.com/acme")
+
+
+def test_version_ranges() -> None:
+    r = VersionRange.parse(">=v1.2.0, <v2.0.0")
+    assert r.contains("v1.2.0") and r.contains("v1.9.9-rc.1")
+    assert not r.contains("v1.1.9") and not r.contains("v2.0.0")
+    assert VersionRange.parse("1.4.2").contains("v1.4.2")
+    assert VersionRange.parse(None).contains("v0.0.0-20240101000000-abcdefabcdef")
+
+
+# --- evaluation -------------------------------------------------------------------------------
+
+
+def test_the_issue_examples_with_the_seed_allow_list() -> None:
+    policy = allowlist_policy("MIT,Apache-2.0,BSD-3-Clause")
+    facts = lambda e: ModuleFacts("example.com/m", "v1.0.0", expression=e)  # noqa: E731
+    assert evaluate(policy, facts("MIT OR GPL-3.0-only"), NOW).decision is Decision.PASS
+    rejected = evaluate(policy, facts("MIT AND GPL-3.0-only"), NOW)
+    assert rejected.decision is Decision.REJECT
+    assert rejected.rule_ids() == ("license.not-listed",)
+    assert "GPL-3.0-only" in rejected.reasons[0].message
+    assert evaluate(policy, facts("ISC"), NOW).decision is Decision.REJECT
+
+
+@pytest.mark.parametrize(
+    ("module", "version", "expression", "decision", "rule"),
+    [
+        ("example.com/a", "v1.0.0", "MIT", Decision.PASS, "license.allowed"),
+        ("example.com/a", "v1.0.0", "MPL-2.0", Decision.PASS, "license.allowed"),
+        (
+            "example.com/a",
+            "v1.0.0",
+            "LGPL-2.1-only",
+            Decision.REVIEW_REQUIRED,
+            "license.not-listed",
+        ),
+        ("example.com/a", "v1.0.0", "AGPL-3.0-only", Decision.REJECT, "license.category-denied"),
+        ("example.com/a", "v1.0.0", "LicenseRef-unknown-abc", Decision.REJECT, "license.unknown"),
+        ("github.com/acme/tool", "v1.5.0", "GPL-3.0-only", Decision.PASS, "exception.applied"),
+        (
+            "github.com/acme/tool",
+            "v2.0.0",
+            "GPL-3.0-only",
+            Decision.REJECT,
+            "license.category-denied",
+        ),
+        (
+            "github.com/acme/tool",
+            "v1.5.0",
+            "AGPL-3.0-only",
+            Decision.REJECT,
+            "license.category-denied",
+        ),
+        (
+            "github.com/acme/tool",
+            "v1.5.0",
+            "MIT AND GPL-3.0-only",
+            Decision.PASS,
+            "exception.applied",
+        ),
+        ("example.com/old", "v1.0.0", "AGPL-3.0-only", Decision.REJECT, "exception.expired"),
+        ("github.com/evil/x", "v9.0.0", "MIT", Decision.REJECT, "module.denied"),
+        ("example.com/buggy", "v1.4.1", "MIT", Decision.REJECT, "module.denied"),
+        ("example.com/buggy", "v1.4.2", "MIT", Decision.PASS, "license.allowed"),
+    ],
+)
+def test_company_policy(
+    module: str, version: str, expression: str, decision: Decision, rule: str
+) -> None:
+    verdict = judge(COMPANY, module, version, expression)
+    assert verdict.decision is decision
+    assert rule in verdict.rule_ids()
+
+
+def facts_from(
+    files: dict[str, str], index: TemplateIndex, declared: str | None = None
+) -> ModuleFacts:
+    report = detect_files({k: v.encode() for k, v in files.items()}, index=index, declared=declared)
+    return ModuleFacts("example.com/m", "v1.0.0", h1="h1:x", licenses=report)
+
+
+def test_detected_facts(index: TemplateIndex) -> None:
+    policy = default_policy()
+    none = evaluate(policy, facts_from({}, index), NOW)
+    assert (none.decision, none.rule_ids()) == (Decision.REJECT, ("license.none",))
+
+    mit = evaluate(policy, facts_from({"LICENSE": render("MIT")}, index), NOW)
+    assert mit.decision is Decision.PASS
+    assert mit.expression == "MIT"
+    assert mit.licenses[0].files == ("LICENSE",) and mit.licenses[0].confidence == 1.0
+
+    notice_only = (
+        'Licensed under the Apache License, Version 2.0 (the "License"); you may not use this '
+        "file except in compliance with the License. You may obtain a copy of the License at\n\n"
+        "    http://www.apache.org/licenses/LICENSE-2.0\n\nUnless required by applicable law or "
+        "agreed to in writing, software distributed under the License is distributed on an "
+        '"AS IS" BASIS, WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or '
+        "implied. See the License for the specific language governing permissions and "
+        "limitations under the License.\n"
+    )
+    low = evaluate(policy, facts_from({"LICENSE": notice_only}, index), NOW)
+    assert low.decision is Decision.REVIEW_REQUIRED
+    assert low.rule_ids() == ("license.low-confidence",)
+
+    dual = facts_from({"LICENSE": render("MIT"), "LICENSE-GPL": render("GPL-3.0-only")}, index)
+    assert evaluate(policy, dual, NOW).decision is Decision.REJECT
+    declared = facts_from(
+        {"LICENSE": render("MIT"), "LICENSE-GPL": render("GPL-3.0-only")},
+        index,
+        declared="MIT OR GPL-3.0-only",
+    )
+    chosen = evaluate(policy, declared, NOW)
+    assert chosen.decision is Decision.PASS
+    assert chosen.expression == "MIT OR GPL-3.0-only"
+
+    mismatch = evaluate(
+        policy, facts_from({"LICENSE": render("MIT")}, index, declared="Apache-2.0"), NOW
+    )
+    assert mismatch.decision is Decision.REVIEW_REQUIRED
+    assert "license.declared-mismatch" in mismatch.rule_ids()
+
+    declared_only = evaluate(policy, facts_from({}, index, declared="MIT"), NOW)
+    assert declared_only.decision is Decision.REVIEW_REQUIRED
+    assert declared_only.rule_ids() == ("license.declared-only",)
+
+
+def test_judge_zip_names_the_bytes_it_judged(index: TemplateIndex) -> None:
+    zip_data = create_zip_from_files(
+        "example.com/net",
+        "v0.3.0",
+        {"go.mod": b"module example.com/net\n", "LICENSE": render("AGPL-3.0-only").encode()},
+    )
+    verdict = judge_zip(default_policy(), zip_data, "example.com/net", "v0.3.0", NOW, index=index)
+    assert verdict.decision is Decision.REJECT
+    assert verdict.h1 == hash_zip(zip_data)
+    assert verdict.policy_digest == default_policy().digest
+    assert verdict.evaluated_at == "2026-06-01T00:00:00Z"
+    assert verdict.licenses[0].category == "network-copyleft"
+    assert Verdict.from_json(json.dumps(verdict.to_json())) == verdict
+
+
+def test_cli_explain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = write(tmp_path, COMPANY)
+    args = ["policy", "explain", "github.com/acme/tool@v1.5.0", "--policy", str(p)]
+    assert run(cli, [*args, "--license", "GPL-3.0-only", "--now", "2026-06-01"]) == 0
+    assert "exception.applied" in capsys.readouterr().out
+    assert run(cli, [*args, "--license", "GPL-3.0-only", "--now", "2027-01-01"]) == 1
+    out = capsys.readouterr().out
+    assert "REJECT" in out and "exception.expired" in out
+    assert run(cli, [*args, "--license", "MIT", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["decision"] == "PASS"
+    assert run(cli, ["policy", "explain", "nover", "--license", "MIT"]) == 2
+    assert run(cli, ["policy", "explain", "a.com/b@v1.0.0", "--license", "Nope-1"]) == 2
