@@ -53,6 +53,7 @@ class VaultConfig:
     audit_log: str = "-"  # JSON lines: "-" is stdout, else a file path (appended)
     otlp_endpoint: str | None = None
     server: str = "uvicorn"  # or "granian"
+    workers: int = 1  # server processes (granian); single-flight holds within one process
     log_level: str = "info"
     license_whitelist: str | None = None  # the seed's auditor flag: an allow-list policy
     spdx_cache_dir: str | None = None
@@ -164,5 +165,7 @@ def _validate(config: VaultConfig) -> None:
         ) from e
     if config.server not in ("uvicorn", "granian"):
         raise InputError(f"server: {config.server!r} is not one of uvicorn, granian")
+    if config.workers < 1 or (config.workers > 1 and config.server != "granian"):
+        raise InputError(f"workers: {config.workers} needs server granian and must be >= 1")
     if config.base_path and not config.base_path.startswith("/"):
         raise InputError(f"base_path: {config.base_path!r} must start with '/'")

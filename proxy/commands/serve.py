@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import signal
 import socket
 import sys
@@ -75,6 +76,35 @@ def _serve_uvicorn(config: VaultConfig, gateway: Gateway, sock: socket.socket) -
     server.run(sockets=[sock])
 
 
+def gateway_for(config: VaultConfig) -> Gateway:
+    return Gateway(config, auditor=vuln_auditor_for(config, auditor_for(config)))
+
+
+def gateway_from_env() -> Gateway:
+    """The app factory of a granian worker process: its config arrives as GO_VAULT_* variables."""
+    return gateway_for(load_config(env=os.environ))
+
+
+def _serve_granian(config: VaultConfig, port: int) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces, Loops
+    from granian.log import LogLevels
+
+    os.environ.update(config.to_env())  # the workers rebuild the same config from these
+    Granian(
+        "proxy.commands.serve:gateway_from_env",
+        factory=True,
+        address=config.host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=config.workers,
+        loop=Loops.uvloop,
+        log_level=LogLevels(config.log_level),
+        log_access=False,
+        backlog=2048,
+    ).serve()
+
+
 @click.command()
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--listen", help="HOST:PORT (default 127.0.0.1:3000; port 0 picks one)")
@@ -88,14 +118,18 @@ def _serve_uvicorn(config: VaultConfig, gateway: Gateway, sock: socket.socket) -
 @click.option("--license-whitelist", help="allow-list policy: comma-separated SPDX ids")
 @click.option("--spdx-cache-dir", help="where license detection results are cached")
 @click.option("--vulndb", help="Go vulnerability database dir: served at /-/vulndb/, audited")
+@click.option("--server", type=click.Choice(["uvicorn", "granian"]), help="HTTP server")
+@click.option("--workers", type=int, help="server processes (granian only)")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(config_file: Path | None, **flags: Any) -> int:
     """Serve the GOPROXY protocol from the vault, fetching and checking new modules upstream."""
     config = load_config(config_file, flags=flags)
     logging.basicConfig(level=config.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
-    gateway = Gateway(config, auditor=vuln_auditor_for(config, auditor_for(config)))
+    gateway = gateway_for(config)  # also fails early on a bad policy or vulndb
     sock = _bind(config)
     host, port = sock.getsockname()[:2]
+    if config.server == "granian":
+        sock.close()  # granian binds by itself; port 0 was resolved above
     start = {
         "event": "start",
         "listen": f"http://{host if ':' not in host else f'[{host}]'}:{port}{config.base_path}",
@@ -103,8 +137,12 @@ def serve(config_file: Path | None, **flags: Any) -> int:
         "upstream": "" if config.offline else config.upstream,
         "offline": config.offline,
         "policy": config.policy,
-        "server": "uvicorn",
+        "server": config.server,
+        "workers": config.workers,
     }
     print(json.dumps(start), file=sys.stderr, flush=True)
-    _serve_uvicorn(config, gateway, sock)
+    if config.server == "granian":
+        _serve_granian(config, port)
+    else:
+        _serve_uvicorn(config, gateway, sock)
     return int(ExitCode.PASS)
