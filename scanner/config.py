@@ -41,6 +41,8 @@ class ScanConfig:
     fail_on: Severity | None = None  # None: the policy's source_rules.fail_on
     offline: bool = False
     fail_open: bool = False
+    retries: int = 3  # verdict API retries after the first try (backoff 0.5 s, doubling)
+    timeout: float = 60.0  # seconds to wait for the verdict API's answer
     token: str = field(default="", repr=False)  # GOPROXY_SCAN_TOKEN only; never in a file
     jobs: int = 0  # 0: one per CPU
     cache_dir: Path | None = None
@@ -84,6 +86,13 @@ def _outputs(value: object, where: str) -> tuple[Output, ...]:
     return tuple(outs)
 
 
+def _float(value: object, where: str) -> float:
+    try:
+        return float(str(value))
+    except ValueError as e:
+        raise InputError(f"{where}: {value!r} is not a number of seconds") from e
+
+
 def _int(value: object, where: str) -> int:
     try:
         return int(str(value))
@@ -103,6 +112,8 @@ _SETTINGS: dict[str, tuple[str, Any]] = {
     "fail_mode": ("fail_open", _fail_mode),
     "reproducible": ("reproducible", _bool),
     "jobs": ("jobs", _int),
+    "retries": ("retries", _int),
+    "timeout": ("timeout", _float),
     "cache_dir": ("cache_dir", lambda v, w: Path(str(v)) if v else None),
     "source_rules": ("source_rules", _bool),
 }

@@ -245,7 +245,9 @@ def judge(
     overall = "local"
     source = analysis.source
     if config.proxy.startswith(("http://", "https://")) and not config.offline:
-        client_options = ClientOptions(token=config.token)
+        client_options = ClientOptions(
+            token=config.token, retries=config.retries, read_timeout=config.timeout
+        )
         try:
             with ProxyClient(config.proxy, client_options) as client:
                 for mv, verdict in client.verdicts(modules).items():

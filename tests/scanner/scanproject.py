@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 from goproxytree import GoProxyTree, write_files
 from licenses.corpus import render as license_text  # tests/scanner/licenses/
 
@@ -144,9 +145,16 @@ def commit_all(root: Path, message: str) -> None:
     git(root, "commit", "-q", "-m", message)
 
 
-def scan_env(go_env: Mapping[str, str], tree: GoProxyTree, **extra: str) -> dict[str, str]:
+def new_scan_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A goproxy-scan cache (compiled SPDX templates, source-rule results) for a session."""
+    return tmp_path_factory.mktemp("scan-cache")
+
+
+def scan_env(
+    go_env: Mapping[str, str], tree: GoProxyTree, cache: Path, **extra: str
+) -> dict[str, str]:
     env = {k: v for k, v in go_env.items() if not k.startswith("GOPROXY_SCAN_")}
-    env.update(GOPROXY=tree.url, NO_COLOR="1", **extra)
+    env.update(GOPROXY=tree.url, NO_COLOR="1", XDG_CACHE_HOME=str(cache), **extra)
     return env
 
 

@@ -16,6 +16,7 @@ from scanproject import (
     GPL_GO,
     commit_all,
     make_project,
+    new_scan_cache,
     publish_dependencies,
     run_scan_cli,
     scan_env,
@@ -25,6 +26,11 @@ from scanproject import (
 RunGo = Callable[..., subprocess.CompletedProcess[str]]
 
 pytestmark = pytest.mark.gocmd
+
+
+@pytest.fixture(scope="session")
+def scan_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return new_scan_cache(tmp_path_factory)
 
 
 @pytest.fixture
@@ -40,12 +46,16 @@ def add_gpl_and_secret(project: Path, run_go: RunGo, tree: GoProxyTree) -> None:
 
 
 def test_clean_project_passes_and_json_names_every_module(
-    project: Path, go_env: dict[str, str], goproxy_tree: GoProxyTree, tmp_path: Path
+    project: Path,
+    go_env: dict[str, str],
+    scan_cache: Path,
+    goproxy_tree: GoProxyTree,
+    tmp_path: Path,
 ) -> None:
     out = tmp_path / "result.json"
     proc = run_scan_cli(
         ["scan", ".", "--format", "json", "--output", str(out), "--format", "console"],
-        scan_env(go_env, goproxy_tree),
+        scan_env(go_env, goproxy_tree, scan_cache),
         project,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -64,6 +74,7 @@ def test_gpl_dependency_and_secret_fail_with_exit_1(
     project: Path,
     run_go: RunGo,
     go_env: dict[str, str],
+    scan_cache: Path,
     goproxy_tree: GoProxyTree,
     tmp_path: Path,
 ) -> None:
@@ -71,7 +82,7 @@ def test_gpl_dependency_and_secret_fail_with_exit_1(
     sarif = tmp_path / "scan.sarif"
     proc = run_scan_cli(
         ["scan", ".", "--format", f"sarif={sarif}", "--format", "console"],
-        scan_env(go_env, goproxy_tree),
+        scan_env(go_env, goproxy_tree, scan_cache),
         project,
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -89,10 +100,11 @@ def test_base_marks_gpl_and_secret_new_and_a_quiet_head_passes(
     project: Path,
     run_go: RunGo,
     go_env: dict[str, str],
+    scan_cache: Path,
     goproxy_tree: GoProxyTree,
     tmp_path: Path,
 ) -> None:
-    env = scan_env(go_env, goproxy_tree)
+    env = scan_env(go_env, goproxy_tree, scan_cache)
     add_gpl_and_secret(project, run_go, goproxy_tree)
     out = tmp_path / "diff.json"
     proc = run_scan_cli(["scan", ".", "--base", "HEAD~1", "--format", f"json={out}"], env, project)
@@ -124,6 +136,7 @@ def test_changed_version_is_marked_changed(
     project: Path,
     run_go: RunGo,
     go_env: dict[str, str],
+    scan_cache: Path,
     goproxy_tree: GoProxyTree,
     tmp_path: Path,
 ) -> None:
@@ -132,7 +145,7 @@ def test_changed_version_is_marked_changed(
     out = tmp_path / "r.json"
     proc = run_scan_cli(
         ["scan", ".", "--base", "main~1", "--format", f"json={out}"],
-        scan_env(go_env, goproxy_tree),
+        scan_env(go_env, goproxy_tree, scan_cache),
         project,
     )
     assert proc.returncode == 0, proc.stderr
@@ -141,10 +154,10 @@ def test_changed_version_is_marked_changed(
 
 
 def test_unknown_base_ref_is_an_input_error(
-    project: Path, go_env: dict[str, str], goproxy_tree: GoProxyTree
+    project: Path, go_env: dict[str, str], scan_cache: Path, goproxy_tree: GoProxyTree
 ) -> None:
     proc = run_scan_cli(
-        ["scan", ".", "--base", "no-such-ref"], scan_env(go_env, goproxy_tree), project
+        ["scan", ".", "--base", "no-such-ref"], scan_env(go_env, goproxy_tree, scan_cache), project
     )
     assert proc.returncode == 2
     assert "no-such-ref" in proc.stderr
@@ -154,13 +167,14 @@ def test_sbom_components_equal_go_list_m_all(
     project: Path,
     run_go: RunGo,
     go_env: dict[str, str],
+    scan_cache: Path,
     goproxy_tree: GoProxyTree,
     tmp_path: Path,
 ) -> None:
     add_gpl_and_secret(project, run_go, goproxy_tree)
     listed = run_go("list", "-m", "all", cwd=project, env_extra={"GOPROXY": goproxy_tree.url})
     want = {tuple(line.split()[:2]) for line in listed.stdout.splitlines()[1:]}
-    env = scan_env(go_env, goproxy_tree)
+    env = scan_env(go_env, goproxy_tree, scan_cache)
     for name, fmt in (("bom.json", CdxFormat.JSON), ("bom.xml", CdxFormat.XML)):
         target = tmp_path / name
         proc = run_scan_cli(["sbom", ".", "-o", str(target), "--reproducible"], env, project)

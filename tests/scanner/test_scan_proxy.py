@@ -14,6 +14,7 @@ from scanproject import (
     GPL_GO,
     commit_all,
     make_project,
+    new_scan_cache,
     publish_dependencies,
     run_scan_cli,
     scan_env,
@@ -24,6 +25,11 @@ from verdictserver import VerdictServer
 RunGo = Callable[..., subprocess.CompletedProcess[str]]
 
 pytestmark = pytest.mark.gocmd
+
+
+@pytest.fixture(scope="session")
+def scan_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return new_scan_cache(tmp_path_factory)
 
 
 @pytest.fixture
@@ -54,6 +60,7 @@ def scan(
 ) -> tuple[subprocess.CompletedProcess[str], dict]:
     out = project.parent / "result.json"
     out.unlink(missing_ok=True)
+    env = {**env, "GOPROXY_SCAN_RETRIES": "1"}  # a dead proxy costs one 0.5 s back-off
     proc = run_scan_cli(
         ["scan", ".", "--no-source-rules", "--format", f"json={out}", "--format", "console", *args],
         env,
@@ -66,6 +73,7 @@ def scan(
 def test_proxy_up_its_verdicts_decide(
     project: Path,
     go_env: dict[str, str],
+    scan_cache: Path,
     goproxy_tree: GoProxyTree,
     verdict_server: VerdictServer,
     mode: str,
@@ -73,7 +81,7 @@ def test_proxy_up_its_verdicts_decide(
     # The proxy's policy has an exception for the GPL module: its PASS wins over local policy.
     verdict_server.decide = lambda path: "PASS"
     verdict_server.token = "ci-token"
-    env = scan_env(go_env, goproxy_tree, GOPROXY_SCAN_TOKEN="ci-token")
+    env = scan_env(go_env, goproxy_tree, scan_cache, GOPROXY_SCAN_TOKEN="ci-token")
     proc, result = scan(project, env, "--proxy", verdict_server.url, mode)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert result["verdict_source"] == "proxy"
@@ -84,18 +92,24 @@ def test_proxy_up_its_verdicts_decide(
 
 
 def test_proxy_up_a_reject_fails(
-    project: Path, go_env: dict[str, str], goproxy_tree: GoProxyTree, verdict_server: VerdictServer
+    project: Path,
+    go_env: dict[str, str],
+    scan_cache: Path,
+    goproxy_tree: GoProxyTree,
+    verdict_server: VerdictServer,
 ) -> None:
-    proc, result = scan(project, scan_env(go_env, goproxy_tree), "--proxy", verdict_server.url)
+    proc, result = scan(
+        project, scan_env(go_env, goproxy_tree, scan_cache), "--proxy", verdict_server.url
+    )
     assert proc.returncode == 1
     gpl = next(m for m in result["modules"] if m["path"] == "example.com/gpl")
     assert (gpl["decision"], gpl["verdict_source"]) == ("REJECT", "proxy")
 
 
 def test_proxy_down_fail_closed_exits_3(
-    project: Path, go_env: dict[str, str], goproxy_tree: GoProxyTree
+    project: Path, go_env: dict[str, str], scan_cache: Path, goproxy_tree: GoProxyTree
 ) -> None:
-    env = scan_env(go_env, goproxy_tree, GOPROXY_SCAN_FAIL_MODE="open")
+    env = scan_env(go_env, goproxy_tree, scan_cache, GOPROXY_SCAN_FAIL_MODE="open")
     proc, result = scan(project, env, "--proxy", dead_url(), "--fail-closed")  # flag beats env
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "cannot be reached" in proc.stderr and "--fail-open" in proc.stderr
@@ -103,10 +117,10 @@ def test_proxy_down_fail_closed_exits_3(
 
 
 def test_proxy_down_fail_open_judges_locally_and_says_so(
-    project: Path, go_env: dict[str, str], goproxy_tree: GoProxyTree
+    project: Path, go_env: dict[str, str], scan_cache: Path, goproxy_tree: GoProxyTree
 ) -> None:
     proc, result = scan(
-        project, scan_env(go_env, goproxy_tree), "--proxy", dead_url(), "--fail-open"
+        project, scan_env(go_env, goproxy_tree, scan_cache), "--proxy", dead_url(), "--fail-open"
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr  # the local policy rejects GPL-3.0
     assert result["verdict_source"] == "local-fallback"
