@@ -11,12 +11,13 @@ whose type is never named in the file (`r := gin.New(); r.Run()`) is not followe
 from __future__ import annotations
 
 import enum
-import importlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from tree_sitter import Node, QueryCursor
+
+from .. import source
 from .match import VulnMatch
 from .osv import STDLIB, TOOLCHAIN, Package
 
@@ -156,49 +157,17 @@ def reach_all(matches: Iterable[VulnMatch], uses: MainUses) -> list[ReachableMat
     return [ReachableMatch(m, reachability(m, uses)) for m in matches]
 
 
-def _skip_dir(directory: Path, main_dir: Path) -> bool:
-    # The go command ignores vendor/, testdata/, "_" and "." directories; a nested go.mod
-    # starts another module whose code is not the main module's.
-    name = directory.name
-    if directory == main_dir:
-        return False
-    return (
-        name in ("vendor", "testdata")
-        or name.startswith(("_", "."))
-        or (directory / "go.mod").exists()
-    )
-
-
-def main_go_files(main_dir: Path) -> list[Path]:
-    """The main module's non-test .go files, as the go command would see them, sorted."""
-    out: list[Path] = []
-    stack = [main_dir]
-    while stack:
-        directory = stack.pop()
-        for child in sorted(directory.iterdir()):
-            if child.is_dir():
-                if not _skip_dir(child, main_dir):
-                    stack.append(child)
-            elif (
-                child.suffix == ".go"
-                and not child.name.endswith("_test.go")
-                and not child.name.startswith(("_", "."))
-            ):
-                out.append(child)
-    return sorted(out)
-
-
 def collect_main_uses(main_dir: Path) -> MainUses:
-    """Imports and calls of the main module's non-test code (tree-sitter, scanner.source)."""
-    # Imported when used so that matching works without the parser installed.
-    source: Any = importlib.import_module("scanner.source")
-    from tree_sitter import QueryCursor
+    """Imports and calls of the main module's non-test code (tree-sitter, scanner.source).
 
+    The files are those the go command builds for the module (source.module_go_files): no
+    _test.go files, no vendor/ or testdata/, no nested modules.
+    """
     query = source.compile_query(_TYPES_AND_METHODS)
     imports: list[tuple[str, Site]] = []
     calls: list[tuple[str, str, Site]] = []
     methods: list[tuple[str, Site]] = []
-    for file in main_go_files(main_dir):
+    for file in source.module_go_files(main_dir, tests=False):
         rel = file.relative_to(main_dir).as_posix()
         parsed = source.parse_file(rel, file.read_bytes())
         for imp in parsed.imports:
@@ -223,5 +192,5 @@ _TYPES_AND_METHODS = """
 """
 
 
-def _site(rel: str, node: Any) -> Site:
+def _site(rel: str, node: Node) -> Site:
     return Site(rel, node.start_point[0] + 1, node.start_point[1] + 1)

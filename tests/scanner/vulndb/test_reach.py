@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 
 import pytest
@@ -15,17 +14,12 @@ from scanner.vulndb.reach import (
     Reachability,
     Site,
     collect_main_uses,
-    main_go_files,
     reachability,
 )
 
 from .conftest import TESTDATA, Project
 
 REACH = TESTDATA / "reach"
-needs_source = pytest.mark.skipif(
-    importlib.util.find_spec("scanner.source") is None,
-    reason="scanner/source.py (tree-sitter facts) has not landed yet",
-)
 
 
 def _gin_0001(index: VulnIndex, project: Project) -> VulnMatch:
@@ -33,16 +27,6 @@ def _gin_0001(index: VulnIndex, project: Project) -> VulnMatch:
     return next(m for m in matches if m.id == "GO-2020-0001")
 
 
-def test_main_go_files_are_the_main_modules_non_test_code() -> None:
-    def rel(name: str) -> list[str]:
-        return [p.relative_to(REACH / name).as_posix() for p in main_go_files(REACH / name)]
-
-    assert rel("called") == ["internal/logs/logs.go", "main.go"]
-    assert rel("imported") == ["main.go"]  # not main_test.go
-    assert rel("required") == ["main.go"]  # not vendor/, not the nested tools module
-
-
-@needs_source
 @pytest.mark.parametrize(
     ("project", "level", "sites"),
     [
@@ -92,7 +76,6 @@ def test_symbols_methods_and_whole_packages() -> None:
     assert reachability(_match("toolchain", ()), uses).level is Reachability.REQUIRED
 
 
-@needs_source
 def test_methods_of_named_types_in_the_standard_library(
     full_index: VulnIndex, read_project: Callable[[str], Project]
 ) -> None:
