@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -449,3 +450,81 @@ def test_wrong_module_path_is_refused(tmp_path: Path, goproxy_tree: GoProxyTree)
 def test_no_go_mod(tmp_path: Path, goproxy_tree: GoProxyTree) -> None:
     with pytest.raises(InputError, match=r"go\.mod file not found"):
         load_build_list(tmp_path, ProxySource(goproxy_tree.url), use_workspace=False)
+
+
+def _random_project(rng: random.Random, k: int, tree: GoProxyTree, root: Path) -> Path:
+    """A random graph: pruned and unpruned modules, cycles, excludes, replaces, duplicates."""
+    n = rng.randint(6, 14)
+    base = f"{E}/rnd{k}"
+    versions = {i: [f"v1.{j}.0" for j in range(rng.randint(1, 3))] for i in range(n)}
+    names = {i: f"{base}/m{i}" for i in range(n)}
+    for i in range(n):
+        for v in versions[i]:
+            reqs = {
+                (t, rng.choice(versions[t]))
+                for t in rng.sample(range(n), rng.randint(0, 3))
+                if t != i or rng.random() < 0.1
+            }
+            go = rng.choice(["1.16", "1.17", "1.21", "1.14"])
+            text = gomod(names[i], *(f"{names[t]} {tv}" for t, tv in sorted(reqs)), go=go)
+            tree.add_module(names[i], v, {"go.mod": text})
+    roots = rng.sample(range(n), rng.randint(1, min(4, n)))
+    lines = [f"{names[t]} {rng.choice(versions[t])}" for t in roots]
+    if rng.random() < 0.3:  # a duplicate requirement at another version
+        t = rng.choice(roots)
+        lines.append(f"{names[t]} {rng.choice(versions[t])}")
+    extra = ""
+    for _ in range(rng.randint(0, 2)):
+        t = rng.randrange(n)
+        extra += f"exclude {names[t]} {rng.choice(versions[t])}\n"
+    if rng.random() < 0.5:
+        t, u = rng.randrange(n), rng.randrange(n)
+        if t != u:
+            extra += f"replace {names[t]} => {names[u]} {rng.choice(versions[u])}\n"
+    main_go = rng.choice(["1.16", "1.21"])
+    text = gomod(f"{base}/main", *lines, go=main_go, extra="\n" + extra if extra else "")
+    return write_files(root / f"rnd{k}", {"go.mod": text})
+
+
+@pytest.mark.gocmd
+def test_random_graphs_equal_go_list_m_all(tmp_path: Path) -> None:
+    """Seeded random graphs: whatever the go command lists (or refuses), we list (or refuse)."""
+    rng = random.Random(20261126)
+    tree = GoProxyTree(tmp_path / "proxy")
+    projects = [_random_project(rng, k, tree, tmp_path / "projects") for k in range(16)]
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GO")}
+    env.update(
+        HOME=str(home),
+        GOPATH=str(home / "go"),
+        GOMODCACHE=str(home / "go" / "pkg" / "mod"),
+        GOCACHE=str(home / "gocache"),
+        GOTOOLCHAIN="local",
+        GOTELEMETRY="off",
+        GOSUMDB="off",
+        GOPROXY=tree.url,
+        GOFLAGS="-mod=mod",
+    )
+    src = ProxySource(tree.url)
+    compared = 0
+    for project in projects:
+        try:
+            ours: list[str] | None = [str(m) for m in load_build_list(project, src).modules]
+        except InputError:
+            ours = None
+        copy = tmp_path / "copies" / project.name
+        shutil.copytree(project, copy)
+        go = subprocess.run(
+            [go_binary(), "list", "-m", "all"],
+            cwd=copy,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        go_lines = go.stdout.splitlines() if go.returncode == 0 else None
+        assert ours == go_lines, (
+            f"{project}/go.mod:\n{(project / 'go.mod').read_text()}\n{go.stderr}"
+        )
+        compared += ours is not None
+    assert compared >= 12
