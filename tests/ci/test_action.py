@@ -3,22 +3,20 @@ step summary, and one PR comment on a loopback stand-in for the REST API, create
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from actionrunner import REPO, ActionRun, ActionRunner
 from goproxytree import GoProxyTree, write_files
+from licensedmodules import publish_modules
 
 pytestmark = [
     pytest.mark.gocmd,
@@ -34,32 +32,6 @@ OWNER_REPO = "acme/app"
 PR = 7
 TOKEN = "ghs_test_token"
 MARKER = "<!-- goproxy-scan:pr-comment -->"
-
-
-def _corpus() -> ModuleType:
-    # Realistic license files rendered from the SPDX XML (tests/scanner/licenses/corpus.py).
-    path = REPO / "tests" / "scanner" / "licenses" / "corpus.py"
-    spec = importlib.util.spec_from_file_location("license_corpus", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("license_corpus", module)  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-def publish_modules(tree: GoProxyTree) -> None:
-    render = _corpus().render
-    for name, spdx_id in (("mit", "MIT"), ("gpl", "GPL-3.0-only")):
-        path = f"example.com/{name}"
-        tree.add_module(
-            path,
-            "v1.0.0",
-            {
-                "go.mod": f"module {path}\n\ngo 1.21\n",
-                f"{name}.go": f'package {name}\n\nfunc Name() string {{ return "{name}" }}\n',
-                "LICENSE": render(spdx_id),
-            },
-        )
 
 
 @dataclass
