@@ -51,7 +51,7 @@ def _parse_prerelease(v: str) -> tuple[str, str] | None:
         if not _is_ident_char(v[i]) and v[i] != ".":
             return None
         if v[i] == ".":
-            if start == i or _is_bad_num(v[start:i]) and _is_num(v[start:i]):
+            if start == i or (_is_bad_num(v[start:i]) and _is_num(v[start:i])):
                 return None
             start = i + 1
         i += 1
@@ -201,10 +201,9 @@ def compare(v: str, w: str) -> int:
 
 
 def max_version(v: str, w: str) -> str:
-    """The larger of two versions (x/mod semver.Max: an invalid v yields w)."""
-    if not is_valid(v) and not is_valid(w):
-        return ""
-    return w if compare(v, w) < 0 else v
+    """The larger of two versions, canonical (x/mod semver.Max: on a tie, w; "" if both invalid)."""
+    v, w = canonical(v), canonical(w)
+    return v if compare(v, w) > 0 else w
 
 
 def _sort_cmp(a: str, b: str) -> int:
