@@ -46,7 +46,11 @@ def base_analysis(config: ScanConfig, env: Mapping[str, str], source: object) ->
             base_dir = tree / relative
             if not (base_dir / "go.mod").is_file():
                 return None
-            base_config = replace(config, main_dir=base_dir, base="")
+            # The head's source-rule cache: unchanged files are not parsed again for the base.
+            from .rules.cache import default_cache_dir
+
+            cache_dir = config.cache_dir or default_cache_dir(main_dir)
+            base_config = replace(config, main_dir=base_dir, base="", cache_dir=cache_dir)
             return analyse(base_config, env, source=source)
         finally:
             # Remove the worktree even if the analysis failed, so the repository stays clean.

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -233,7 +233,9 @@ def build_bom(result: ScanResult, options: SbomOptions) -> Bom:
 
 
 def _content_serial(result: ScanResult, options: SbomOptions) -> uuid.UUID:
-    digest = hashlib.sha256(result.to_json().encode() + options.spec_version.encode()).hexdigest()
+    # Everything but the scan's own clock: two scans of the same tree get the same serial.
+    content = replace(result, generated_at="").to_json()
+    digest = hashlib.sha256((content + options.spec_version.value).encode()).hexdigest()
     return uuid.uuid5(_SERIAL_NAMESPACE, digest)
 
 

@@ -155,35 +155,46 @@ def _source_findings(
 
     scan = scan_sources(config.main_dir, cache_dir=config.cache_dir, jobs=config.jobs or None)
     findings = []
-    lines: dict[str, list[str]] = {}
     rules: dict[str, RuleInfo] = {}
     for f in scan.findings:
-        rel = _relative(config.main_dir, f.path)
-        if rel not in lines:
-            try:
-                text = (config.main_dir / rel).read_text("utf-8", errors="replace")
-                lines[rel] = text.splitlines()
-            except OSError:
-                lines[rel] = []
         severity = Severity.parse(f.severity)
         cwe = _cwe(f.cwe)
         findings.append(
             FindingResult(
                 rule_id=f.rule_id,
                 severity=severity,
-                path=rel,
+                path=_relative(config.main_dir, f.path),
                 line=f.line,
                 column=f.column,
                 message=f.message,
                 cwe=cwe,
                 fix=f.fix or "",
                 suppressed=bool(f.suppressed),
-                suppression_reason=str(getattr(f, "suppression_reason", "") or ""),
+                suppression_reason=f.suppression_reason or "",
+                fingerprint=f.fingerprint,
             )
         )
         rules.setdefault(f.rule_id, _rule_info(f.rule_id, severity, cwe, f))
-    parse_errors = tuple(str(e) for e in scan.parse_errors)
-    return fingerprint_findings(findings, lines), tuple(rules.values()), parse_errors
+    parse_errors = tuple(_parse_error(e) for e in scan.parse_errors)
+    if any(not f.fingerprint for f in findings):
+        findings = list(fingerprint_findings(findings, _file_lines(config.main_dir, findings)))
+    return tuple(findings), tuple(rules.values()), parse_errors
+
+
+def _parse_error(problem: Any) -> str:
+    return f"{problem.path}:{problem.line}:{problem.column}: {problem.message}"
+
+
+def _file_lines(main_dir: Path, findings: Iterable[FindingResult]) -> dict[str, list[str]]:
+    lines: dict[str, list[str]] = {}
+    for f in findings:
+        if f.path not in lines:
+            try:
+                text = (main_dir / f.path).read_text("utf-8", errors="replace")
+            except OSError:
+                text = ""
+            lines[f.path] = text.splitlines()
+    return lines
 
 
 def _relative(main_dir: Path, path: str | Path) -> str:

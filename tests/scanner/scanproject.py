@@ -92,7 +92,7 @@ GPL_GO = """package main
 
 import "example.com/gpl"
 
-var dbPassword = "Sup3r-s3cret-passw0rd!"
+var dbPassword = "Zq8-vT2n-41Lp-u7"
 
 func sum() int { return gpl.Add(1, 2) + len(dbPassword) }
 """
