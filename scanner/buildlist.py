@@ -11,6 +11,7 @@ go.work's) replace and exclude directives count. go.mod files are fetched concur
 from __future__ import annotations
 
 import enum
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from . import semver
 from .errors import GoProxyScanError, InputError
-from .gomod import GoMod, Replace, parse_gomod
+from .gomod import GoMod, Replace, is_directory_path, parse_gomod
 from .modfetch import ModuleSource
 from .module import ModuleVersion
 
@@ -191,6 +192,7 @@ class _Workspace:
     excludes: set[ModuleVersion]
     direct: set[str]
     is_workspace: bool
+    root: Path  # the go.work directory, or the main module's
 
 
 class _Loader:
@@ -240,7 +242,7 @@ class _Loader:
     def _fetch(self, m: ModuleVersion) -> _Summary:
         rep = self.replacement(m)
         if rep is not None and rep[0].new_version == "":
-            directory = (rep[1] / rep[0].new_path).resolve()
+            directory = Path(os.path.normpath(rep[1] / rep[0].new_path))
             name = directory / "go.mod"
             try:
                 data = name.read_bytes()
@@ -256,11 +258,12 @@ class _Loader:
         data = self.source.gomod(actual.path, actual.version)
         gm = parse_gomod(data, f"{actual}/go.mod", lax=True)
         if gm.module and gm.module not in (m.path, actual.path):
+            replaced = f"(replaced by {actual}): " if rep else ""
             raise InputError(
-                f"parsing go.mod: module declares its path as {gm.module} "
+                f"{replaced}parsing go.mod: module declares its path as {gm.module} "
                 f"but was required as {m.path}",
-                module=actual.path,
-                version=actual.version,
+                module=m.path,
+                version=m.version,
                 hint="require the module by the path its go.mod declares, or replace it",
             )
         return self._summarize(gm, m)
@@ -404,7 +407,9 @@ def _single_module(gomod_path: Path) -> _Workspace:
     excludes = {ModuleVersion(x.path, x.version) for x in gm.excludes}
     replaces = [(r, gomod_path.parent) for r in reversed(gm.replaces)]
     direct = {r.path for r in gm.requires if not r.indirect}
-    return _Workspace([(mv, gm, gomod_path.parent)], replaces, excludes, direct, False)
+    return _Workspace(
+        [(mv, gm, gomod_path.parent)], replaces, excludes, direct, False, gomod_path.parent
+    )
 
 
 def _workspace(gowork_path: Path) -> _Workspace:
@@ -445,7 +450,7 @@ def _workspace(gowork_path: Path) -> _Workspace:
     replaces += list(by_old.values())
     excludes = {ModuleVersion(x.path, x.version) for _mv, gm, _d in mains for x in gm.excludes}
     direct = {r.path for _mv, gm, _d in mains for r in gm.requires if not r.indirect}
-    return _Workspace(mains, replaces, excludes, direct, True)
+    return _Workspace(mains, replaces, excludes, direct, True, base)
 
 
 def load_build_list(
@@ -514,6 +519,15 @@ def _expand_single(loader: _Loader, ws: _Workspace) -> _Graph:
         roots = raised
 
 
+def _shown_dir(ws: _Workspace, written: str, directory: str) -> str:
+    """How `go list -m` shows a directory replacement (cmd/go canonicalizeReplacePath)."""
+    if not ws.is_workspace or os.path.isabs(written):
+        return written
+    # In a workspace, relative to the go.work directory, spelled as a directory path.
+    rel = Path(os.path.relpath(directory, ws.root)).as_posix()
+    return rel if is_directory_path(rel) else "./" + rel
+
+
 def _assemble(
     ws: _Workspace, loader: _Loader, graph: _Graph, mains: list[ModuleVersion]
 ) -> BuildList:
@@ -531,8 +545,8 @@ def _assemble(
             if r.new_version:
                 replacement = Replacement(r.new_path, r.new_version)
             else:
-                shown = str((d / r.new_path).resolve()) if ws.is_workspace else r.new_path
-                replacement = Replacement(shown, "", str((d / r.new_path).resolve()))
+                directory = os.path.normpath(d / r.new_path)
+                replacement = Replacement(_shown_dir(ws, r.new_path, directory), "", directory)
         summary = loader.loaded.get(mv)
         modules.append(
             BuildModule(

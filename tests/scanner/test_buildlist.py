@@ -267,6 +267,64 @@ PROJECTS: list[Project] = [
 ]
 
 
+PROJECTS += [
+    Project(
+        "workspace_local_replace",
+        {
+            "go.work": f"go 1.21\n\nuse ./m\nuse ./n\n\nreplace {E}/wl/a => ./loc\n",
+            "m/go.mod": gomod(f"{E}/wl/m", f"{E}/wl/a v1.0.0"),
+            "n/go.mod": gomod(
+                f"{E}/wl/n", f"{E}/wl/c v1.0.0", extra=f"\nreplace {E}/wl/c => ../cdir\n"
+            ),
+            "loc/go.mod": gomod(f"{E}/wl/a", f"{E}/wl/b v1.1.0"),
+            "cdir/go.mod": gomod(f"{E}/wl/c", f"{E}/wl/b v1.0.0", go="1.16"),
+        },
+        _mods(
+            (f"{E}/wl/b", "v1.0.0", gomod(f"{E}/wl/b")),
+            (f"{E}/wl/b", "v1.1.0", gomod(f"{E}/wl/b")),
+        ),
+    ),
+    Project(
+        "dependency_directives_ignored",
+        {"go.mod": gomod(f"{E}/main", f"{E}/dd/tool v1.0.0", f"{E}/dd/b v1.0.0")},
+        _mods(
+            (
+                f"{E}/dd/tool",
+                "v1.0.0",
+                gomod(
+                    f"{E}/dd/tool",
+                    f"{E}/dd/b v1.1.0",
+                    extra=(
+                        "toolchain go1.21.0\nretract v1.0.0\n"
+                        f"replace {E}/dd/b => {E}/dd/evil v1.0.0\nexclude {E}/dd/b v1.1.0\n"
+                    ),
+                ),
+            ),
+            (f"{E}/dd/b", "v1.0.0", gomod(f"{E}/dd/b")),
+            (f"{E}/dd/b", "v1.1.0", gomod(f"{E}/dd/b")),
+            (f"{E}/dd/evil", "v1.0.0", gomod(f"{E}/dd/evil")),
+        ),
+    ),
+    Project(
+        "local_replace_keeps_its_own_directives_out",
+        {
+            "go.mod": gomod(f"{E}/main", f"{E}/lo/a v1.0.0", extra=f"replace {E}/lo/a => ./loc\n"),
+            "loc/go.mod": gomod(
+                f"{E}/lo/a", f"{E}/lo/b v1.0.0", extra=f"replace {E}/lo/b => {E}/lo/b v1.2.0\n"
+            ),
+        },
+        _mods(
+            (f"{E}/lo/b", "v1.0.0", gomod(f"{E}/lo/b")),
+            (f"{E}/lo/b", "v1.2.0", gomod(f"{E}/lo/b")),
+        ),
+    ),
+    Project(
+        "main_without_go_directive",
+        {"go.mod": f"module {E}/main\n\nrequire {E}/d1/a v1.0.0\nrequire {E}/d1/b v1.0.0\n"},
+    ),
+]
+
+
 @dataclass
 class Fixture:
     tree: GoProxyTree
