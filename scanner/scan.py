@@ -44,8 +44,9 @@ class Analysis:
     findings: tuple[FindingResult, ...]
     rules: tuple[RuleInfo, ...]
     parse_errors: tuple[str, ...]
-    source: Any  # the modfetch.ModuleSource the build list came from
+    source: Any  # the modfetch.ModuleSource the build list came from (None: vendor/)
     notes: tuple[str, ...] = field(default=())
+    vendor_dir: Path | None = None  # set when the build uses vendor/ (modules judged there)
 
     def keys(self) -> frozenset[str]:
         return frozenset(f"{m.path}@{m.version}" for m in self.modules)
@@ -98,11 +99,21 @@ def read_gomod(main_dir: Path) -> GoMod:
     return parse_gomod(data, str(path))
 
 
+def vendor_mode(main_dir: Path, env: Mapping[str, str]) -> bool:
+    """Does the go command build from vendor/ here (modules.txt present, -mod not overridden)?"""
+    if not (main_dir / "vendor" / "modules.txt").is_file():
+        return False
+    flags = env.get("GOFLAGS", "").split()
+    return not any(f in ("-mod=mod", "-mod=readonly") for f in flags)
+
+
 def analyse(config: ScanConfig, env: Mapping[str, str], *, source: Any | None = None) -> Analysis:
     """Build list and source findings of the tree in `config.main_dir` (no verdicts)."""
+    main = read_gomod(config.main_dir)
+    if vendor_mode(config.main_dir, env):
+        return _analyse_vendor(config, main)
     from .buildlist import load_build_list
 
-    main = read_gomod(config.main_dir)
     notes: list[str] = []
     if source is None:
         source, where = module_source(config, env)
@@ -126,6 +137,49 @@ def analyse(config: ScanConfig, env: Mapping[str, str], *, source: Any | None = 
         parse_errors=parse_errors,
         source=source,
         notes=tuple(notes),
+    )
+
+
+def _analyse_vendor(config: ScanConfig, main: GoMod) -> Analysis:
+    """The build list as vendor/modules.txt records it; code and licenses from vendor/."""
+    from .buildlist import BuildModule, Replacement
+    from .modulestxt import parse_modules_txt
+
+    vendor = config.main_dir / "vendor"
+    listing = parse_modules_txt((vendor / "modules.txt").read_bytes(), str(vendor / "modules.txt"))
+    modules = []
+    for v in listing.modules:
+        replace_to = None
+        if v.replace_path:
+            directory = (
+                "" if v.replace_version else str((config.main_dir / v.replace_path).resolve())
+            )
+            replace_to = Replacement(v.replace_path, v.replace_version, directory)
+        modules.append(
+            BuildModule(
+                path=v.path,
+                version=v.version,
+                replace=replace_to,
+                indirect=not v.explicit,
+                go_version=v.go_version,
+            )
+        )
+    keys = {m.path: f"{m.path}@{m.version}" for m in modules}
+    # modules.txt keeps no requirement graph: the main module's requirements are what it says.
+    main_requires = tuple(sorted({keys[r.path] for r in main.requires if r.path in keys}))
+    findings, rules, parse_errors = _source_findings(config)
+    return Analysis(
+        main=main,
+        modules=tuple(modules),
+        requires={},
+        main_requires=main_requires,
+        optional=frozenset(),
+        findings=findings,
+        rules=rules,
+        parse_errors=parse_errors,
+        source=None,
+        notes=(f"modules read from {vendor}/modules.txt (vendor mode)",),
+        vendor_dir=vendor,
     )
 
 
@@ -275,10 +329,32 @@ def judge(
     missing = [mv for mv in modules if str(mv) not in out]
     if missing:
         replaced = {m.path: m for m in analysis.modules if m.replace}
-        out.update(_judge_locally(config, policy, missing, replaced, source, now))
+        if analysis.vendor_dir is not None and overall != "local-fallback":
+            out.update(_judge_vendored(policy, missing, analysis.vendor_dir, now))
+        else:
+            out.update(_judge_locally(config, policy, missing, replaced, source, now))
         if overall == "proxy":
             notes.append(f"{len(missing)} modules had no proxy verdict and were judged locally")
     return out, overall, notes
+
+
+def _judge_vendored(
+    policy: Any, modules: Sequence[ModuleVersion], vendor_dir: Path, now: datetime
+) -> dict[str, tuple[Verdict, str, str]]:
+    """Judge vendored copies: what the build really compiles, license files included."""
+    from .licenses import detect_dir, load_index
+    from .policy import ModuleFacts, evaluate
+
+    index = load_index()
+    out: dict[str, tuple[Verdict, str, str]] = {}
+    for mv in modules:
+        report = detect_dir(vendor_dir / mv.path, index=index)
+        out[str(mv)] = (
+            evaluate(policy, ModuleFacts(mv.path, mv.version, licenses=report), now),
+            "local",
+            "",
+        )
+    return out
 
 
 def _judge_locally(
@@ -430,6 +506,8 @@ def run_scan(
 
 def _declared(source: Any, path: str, version: str) -> str:
     """The SPDX expression a module declares in its go.mod (`//go:license`), if any."""
+    if source is None:
+        return ""
     try:
         gomod = parse_gomod(source.gomod(path, version), f"{path}@{version}/go.mod", lax=True)
     except GoProxyScanError:
