@@ -9,28 +9,35 @@ import os
 import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import IO
 
 from .errors import InputError
 
+_CHUNK = 1 << 20
 
-def hash1(names: Iterable[str], open_file: Callable[[str], bytes]) -> str:
+
+def hash1(names: Iterable[str], open_file: Callable[[str], IO[bytes]]) -> str:
     """dirhash.Hash1: sha256 over the sorted lines "<sha256 hex>  <name>\\n", base64, "h1:".
 
-    `open_file(name)` returns the content of `name`. A name holding a newline cannot be
-    expressed in the summary, so Go refuses it and so do we.
+    `open_file(name)` opens `name` for reading; files are hashed in chunks, so a large module
+    does not have to fit in memory. A name holding a newline cannot be expressed in the
+    summary, so Go refuses it and so do we.
     """
     summary = hashlib.sha256()
     for name in sorted(names):
         if "\n" in name:
             raise InputError(f"file name {name!r} contains a newline; it has no h1: hash")
-        digest = hashlib.sha256(open_file(name)).hexdigest()
-        summary.update(f"{digest}  {name}\n".encode())
+        digest = hashlib.sha256()
+        with open_file(name) as f:
+            while chunk := f.read(_CHUNK):
+                digest.update(chunk)
+        summary.update(f"{digest.hexdigest()}  {name}\n".encode())
     return "h1:" + base64.b64encode(summary.digest()).decode("ascii")
 
 
 def hash_gomod(data: bytes) -> str:
     """The `/go.mod h1:` value go.sum records for a module's .mod file."""
-    return hash1(["go.mod"], lambda _name: data)
+    return hash1(["go.mod"], lambda _name: io.BytesIO(data))
 
 
 def hash_zip(zip_data: bytes | Path) -> str:
@@ -43,7 +50,7 @@ def hash_zip(zip_data: bytes | Path) -> str:
             if len(set(names)) != len(names):
                 # Go's dirhash would read the first entry twice; such a zip is invalid anyway.
                 raise InputError(f"{where}: duplicate entries; the zip is not a valid module zip")
-            return hash1(names, z.read)
+            return hash1(names, z.open)
     except (zipfile.BadZipFile, OSError, EOFError) as e:
         raise InputError(f"{where}: cannot read the zip: {e}") from e
 
@@ -58,4 +65,4 @@ def hash_dir(directory: Path | str, prefix: str) -> str:
             full = Path(dirpath) / filename
             rel = full.relative_to(root).as_posix()
             names[f"{prefix}/{rel}"] = full
-    return hash1(names, lambda name: names[name].read_bytes())
+    return hash1(names, lambda name: names[name].open("rb"))
