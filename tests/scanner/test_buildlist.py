@@ -16,7 +16,7 @@ from conftest import go_binary
 from goproxytree import GoProxyTree, write_files
 
 from scanner.buildlist import load_build_list
-from scanner.dirhash import hash_gomod
+from scanner.dirhash import hash_gomod, hash_zip
 from scanner.errors import InputError, NotFoundError
 from scanner.modfetch import ModCacheSource, ProxySource
 
@@ -586,3 +586,25 @@ def test_random_graphs_equal_go_list_m_all(tmp_path: Path) -> None:
         )
         compared += ours is not None
     assert compared >= 12
+
+
+@pytest.mark.gocmd
+def test_h1_of_every_fixture_module_equals_go(fixture: Fixture) -> None:
+    """Every module these projects use: our h1: equals go mod download's Sum and GoModSum."""
+    published = sorted({(p, v) for project in PROJECTS for p, v, _text in project.modules})
+    env = {**fixture.env, "GOFLAGS": "", "GOMODCACHE": str(fixture.root / "h1-modcache")}
+    proc = subprocess.run(
+        [go_binary(), "mod", "download", "-json", *(f"{p}@{v}" for p, v in published)],
+        cwd=fixture.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    got = {(d["Path"], d["Version"]): d for d in _decode_stream(proc.stdout)}
+    assert len(got) == len(published)
+    for p, v in published:
+        art = fixture.tree.artifacts(p, v)
+        assert hash_zip(art.zip) == got[p, v]["Sum"], f"{p}@{v}"
+        assert hash_gomod(art.mod.read_bytes()) == got[p, v]["GoModSum"], f"{p}@{v}"
