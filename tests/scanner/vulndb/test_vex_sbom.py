@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import jsonschema
+import pytest
 from cyclonedx.output import make_outputter
 from cyclonedx.schema import OutputFormat, SchemaVersion
 from cyclonedx.validation import make_schemabased_validator
@@ -82,8 +83,9 @@ def test_a_broken_statement_fails_the_schema(
     assert list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(doc))
 
 
+@pytest.mark.parametrize("spec", [SchemaVersion.V1_6, SchemaVersion.V1_5, SchemaVersion.V1_4])
 def test_sbom_vulnerabilities_pass_the_cyclonedx_schema(
-    full_index: VulnIndex, read_project: Callable[[str], Project]
+    full_index: VulnIndex, read_project: Callable[[str], Project], spec: SchemaVersion
 ) -> None:
     findings = _findings(full_index, read_project("inside"))
     result = ScanResult(
@@ -95,10 +97,8 @@ def test_sbom_vulnerabilities_pass_the_cyclonedx_schema(
     bom = build_bom(result, SbomOptions(reproducible=True))
     vulns = cyclonedx_vulnerabilities(findings)
     bom.vulnerabilities.update(vulns)
-    text = make_outputter(bom, OutputFormat.JSON, SchemaVersion.V1_6).output_as_string(indent=2)
-    assert (
-        make_schemabased_validator(OutputFormat.JSON, SchemaVersion.V1_6).validate_str(text) is None
-    )
+    text = make_outputter(bom, OutputFormat.JSON, spec).output_as_string(indent=2)
+    assert make_schemabased_validator(OutputFormat.JSON, spec).validate_str(text) is None
     data = json.loads(text)
     gin = next(v for v in data["vulnerabilities"] if v["id"] == "GO-2020-0001")
     assert gin["analysis"]["state"] == "exploitable"
