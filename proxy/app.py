@@ -71,6 +71,8 @@ _TEXT = "text/plain; charset=utf-8"
 _CONTENT_TYPES = {Kind.INFO: "application/json", Kind.MOD: _TEXT, Kind.ZIP: "application/zip"}
 _CHUNK = 1 << 20
 OFFLINE = "not in offline mirror"
+_KINDS = {k.value: k for k in Kind}
+_ROUTE_CACHE = 1 << 16
 
 
 @dataclass(slots=True)
@@ -110,6 +112,44 @@ def is_listable(v: str) -> bool:
     return canonical_version(v) == v and bool(v) and not is_pseudo_version(v)
 
 
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A parsed GOPROXY path: `name` is list, latest, info, mod or zip."""
+
+    name: str
+    module: str
+    version: str | None = None
+    kind: Kind | None = None
+    canonical: bool = True
+
+
+def parse_route(path: str) -> Route:
+    """`<escaped module>/@v/<escaped version>.<kind>` (or `/@v/list`, `/@latest`) -> Route.
+
+    Raises BadRequestError for a bad escape or module path, NotInProxyError for anything that
+    is not a GOPROXY path; the module path check also rules out `.`, `..` and empty elements.
+    """
+    if path.endswith("/@latest"):
+        return Route("latest", _module(path.removesuffix("/@latest")))
+    escaped_module, sep, name = path.rpartition("/@v/")
+    if not sep:
+        raise NotInProxyError(
+            f"not found: {path!r} is not a GOPROXY path", hint="see go help goproxy"
+        )
+    module = _module(escaped_module)
+    if name == "list":
+        return Route("list", module)
+    stem, dot, ext = name.rpartition(".")
+    kind = _KINDS.get(ext)
+    if not dot or kind is None:
+        raise NotInProxyError(f"not found: {name!r} is not list, .info, .mod or .zip")
+    try:
+        version = unescape_version(stem)
+    except InvalidModuleError as e:
+        raise BadRequestError(e.message, module=module) from e
+    return Route(kind.value, module, version, kind, canonical_version(version) == version)
+
+
 class Gateway:
     """The ASGI application; build with `Gateway(config)` (or inject storage/auditor in tests)."""
 
@@ -146,6 +186,7 @@ class Gateway:
         self.blobs = BlobCache(config.memory_cache_mb << 20)
         self._flight: SingleFlight[bytes] = SingleFlight()
         self._base = config.base_path.rstrip("/")
+        self._routes: dict[str, Route] = {}
 
     # ---- ASGI entry: layers 1-4 -------------------------------------------------------------
 
@@ -159,24 +200,13 @@ class Gateway:
         req = Request(
             trace_id_from(_header(scope, TRACE_HEADER)), scope["method"], scope.get("path", "")
         )
-        with self.tracer.span("go_vault.request", trace_id=req.trace_id, path=req.path):
-            try:
-                response = await self._dispatch(scope, req)
-            except ProxyError as e:
-                response = Response(e.status, e.body())
-                req.decision = req.decision or type(e).__name__
-            except Exception:
-                log.exception("internal error (trace id %s)", req.trace_id)
-                response = Response.text(
-                    500,
-                    f"go-vault internal error; trace id {req.trace_id}\nreport it to the operator",
-                )
-            sent = await self._send(scope, send, response, req)
+        if self.tracer.enabled:
+            with self.tracer.span("go_vault.request", trace_id=req.trace_id, path=req.path):
+                response, sent = await self._handle(scope, send, req)
+        else:
+            response, sent = await self._handle(scope, send, req)
         elapsed = time.perf_counter() - start
-        self.metrics.requests.labels(req.route, str(response.status)).inc()
-        self.metrics.latency.labels(req.route).observe(elapsed)
-        if req.cache is not None:
-            self.metrics.cache.labels(req.cache).inc()
+        self.metrics.observe_request(req.route, response.status, elapsed, req.cache)
         client = scope.get("client")
         self.audit_log.event(
             "request",
@@ -193,6 +223,19 @@ class Gateway:
             cache=req.cache,
             decision=req.decision,
         )
+
+    async def _handle(self, scope: Scope, send: Send, req: Request) -> tuple[Response, int]:
+        try:
+            response = await self._dispatch(scope, req)
+        except ProxyError as e:
+            response = Response(e.status, e.body())
+            req.decision = req.decision or type(e).__name__
+        except Exception:
+            log.exception("internal error (trace id %s)", req.trace_id)
+            response = Response.text(
+                500, f"go-vault internal error; trace id {req.trace_id}\nreport it to the operator"
+            )
+        return response, await self._send(scope, send, response, req)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -277,38 +320,25 @@ class Gateway:
     # ---- layer 6: the GOPROXY protocol ------------------------------------------------------
 
     async def _protocol(self, path: str, req: Request, if_none_match: str | None) -> Response:
-        if path.endswith("/@latest"):
-            req.route = "latest"
-            req.module = _module(path.removesuffix("/@latest"))
-            return await self.latest(req.module, req)
-        escaped_module, sep, name = path.rpartition("/@v/")
-        if not sep:
+        route = self._routes.get(path)
+        if route is None:
+            route = parse_route(path)
+            if len(self._routes) >= _ROUTE_CACHE:
+                self._routes.clear()  # a crude bound; the hot set refills in a few requests
+            self._routes[path] = route
+        req.route, req.module, req.version = route.name, route.module, route.version
+        if route.name == "latest":
+            return await self.latest(route.module, req)
+        if route.name == "list":
+            return await self.list_versions(route.module, req)
+        assert route.kind is not None and route.version is not None
+        if not route.canonical:
+            if route.kind is Kind.INFO:
+                return await self.query_info(route.module, route.version, req)
             raise NotInProxyError(
-                f"not found: {path!r} is not a GOPROXY path", hint="see go help goproxy"
+                f"not found: {route.version!r} is not a canonical version", module=route.module
             )
-        req.module = module = _module(escaped_module)
-        if name == "list":
-            req.route = "list"
-            return await self.list_versions(module, req)
-        stem, dot, ext = name.rpartition(".")
-        try:
-            kind = Kind(ext)
-        except ValueError:
-            kind = None
-        if not dot or kind is None:
-            raise NotInProxyError(f"not found: {name!r} is not list, .info, .mod or .zip")
-        req.route = kind.value
-        try:
-            req.version = version = unescape_version(stem)
-        except InvalidModuleError as e:
-            raise BadRequestError(e.message, module=module) from e
-        if canonical_version(version) != version:
-            if kind is Kind.INFO:
-                return await self.query_info(module, version, req)
-            raise NotInProxyError(
-                f"not found: {version!r} is not a canonical version", module=module
-            )
-        return await self.artifact(module, version, kind, req, if_none_match)
+        return await self.artifact(route.module, route.version, route.kind, req, if_none_match)
 
     async def list_versions(self, module: str, req: Request) -> Response:
         """GET /{module}/@v/list: upstream's versions plus stored ones; no pseudo-versions."""

@@ -1,0 +1,263 @@
+"""go-vault benchmark: wrk against the gateway beside nginx on the same files, and go mod download
+through the gateway vs GOPROXY=file:// directly. Prints ratios measured in the same run.
+
+    python bench/bench_proxy.py [--duration 5] [--connections 64] [--modules 32]
+
+Targets (issue 4): small artifacts ≥ 0.5x nginx requests/s; zips ≥ 0.8x nginx MB/s; go mod
+download warm ≤ 1.3x and cold ≤ 2x of file://. A missing wrk or nginx is skipped and said so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+# The checkout first (so tests/scanner never shadows scanner), then the test rig.
+sys.path[:0] = [str(ROOT)]
+sys.path += [str(ROOT / "tests"), str(ROOT / "tests" / "proxy")]
+from goproxytree import GoProxyTree, write_files  # noqa: E402
+from vaultlab import fixture_graph  # noqa: E402
+
+ZIP_MODULE = "example.com/bench/big"
+
+
+def go_env(home: Path, proxy: str, cache: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GO")}
+    env.update(
+        HOME=str(home),
+        GOPATH=str(home / "go"),
+        GOMODCACHE=str(home / cache),
+        GOCACHE=str(home / "gocache"),
+        GOTOOLCHAIN="local",
+        GOTELEMETRY="off",
+        GOSUMDB="off",
+        GOFLAGS="-mod=mod",
+        GOPROXY=proxy,
+        GONOSUMDB="",
+        GOPRIVATE="",
+    )
+    return env
+
+
+@contextmanager
+def go_vault(
+    storage: Path, upstream: str, *extra: str
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from proxy.cli import main; main()",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--storage",
+            str(storage),
+            "--upstream",
+            upstream,
+            "--audit-log",
+            os.devnull,
+            "--log-level",
+            "warning",
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    url = json.loads(proc.stderr.readline())["listen"]
+    try:
+        yield url, proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+
+
+def peak_rss_mib(pid: int) -> float:
+    """VmHWM (peak resident set) of a process plus its children (server workers), from /proc."""
+    total = 0
+    pending = [pid]
+    while pending:
+        p = pending.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            for task in Path(f"/proc/{p}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        match = re.search(r"VmHWM:\s+(\d+)", status)
+        total += int(match.group(1)) if match else 0
+    return total / 1024
+
+
+@contextmanager
+def nginx(root: Path, work: Path) -> Iterator[str | None]:
+    binary = shutil.which("nginx")
+    if binary is None:
+        print("nginx: not installed (apt-get install nginx-light); nginx baseline skipped")
+        yield None
+        return
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    work.mkdir(parents=True, exist_ok=True)
+    conf = work / "nginx.conf"
+    conf.write_text(f"""
+daemon off;
+worker_processes auto;
+user root;
+error_log {work}/error.log warn;
+pid {work}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  sendfile on; tcp_nopush on; keepalive_requests 100000;
+  types {{ application/json info; text/plain mod; application/zip zip; }}
+  client_body_temp_path {work}/tmp; proxy_temp_path {work}/tmp; fastcgi_temp_path {work}/tmp;
+  uwsgi_temp_path {work}/tmp; scgi_temp_path {work}/tmp;
+  server {{ listen 127.0.0.1:{port}; root {root}; }}
+}}
+""")
+    proc = subprocess.Popen([binary, "-c", str(conf), "-p", str(work)], stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.get(url + "/")
+            break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        proc.send_signal(signal.SIGQUIT)
+        proc.wait(10)
+
+
+def wrk(url: str, duration: int, connections: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    transfer = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out)
+    assert transfer is not None
+    scale = {"B": 1 / 2**20, "KB": 1 / 1024, "MB": 1, "GB": 1024}[transfer.group(2)]
+    p99 = re.search(r"99%\s+([\d.]+)(\w+)", out)
+    assert p99 is not None
+    ms = float(p99.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[p99.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"wrk saw {errors.group(1)} error responses from {url}")
+    return {"rps": rps, "mbps": float(transfer.group(1)) * scale, "p99_ms": ms}
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--modules", type=int, default=32)
+    parser.add_argument("--zip-mib", type=int, default=4)
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument(
+        "--servers",
+        default="uvicorn:1,granian:1,granian:2",
+        help="go-vault servers to compare for wrk, as SERVER:WORKERS,...",
+    )
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-proxy-"))
+    tree = GoProxyTree(work / "upstream")
+    app = write_files(work / "app", fixture_graph(tree, count=args.modules))
+    rng = random.Random(1)
+    blob = rng.randbytes(args.zip_mib << 20)  # incompressible, so the zip is that big
+    tree.add_module(ZIP_MODULE, "v1.0.0", {"go.mod": f"module {ZIP_MODULE}\n", "data.bin": blob})
+    home = work / "home"
+    paths = {
+        "info": "/example.com/dep/m3/@v/v1.0.0.info",
+        "mod": "/example.com/dep/m3/@v/v1.0.0.mod",
+        "zip": f"/{ZIP_MODULE}/@v/v1.0.0.zip",
+    }
+    have_wrk = shutil.which("wrk") is not None
+    if not have_wrk:
+        print("wrk: not installed (apt-get install wrk); HTTP benchmark skipped")
+    try:
+        download = ["go", "mod", "download"]
+        timed(download, app, go_env(home, tree.url, "mc-warmup"))  # fills GOCACHE, page cache
+        base = min(timed(download, app, go_env(home, tree.url, f"mc-direct{i}")) for i in range(3))
+        zips = len(list(tree.root.rglob("*.zip")))
+        print(f"fixture: {zips} module zips; go mod download via file:// {base:.3f}s (best of 3)")
+        nginx_ref: dict[str, dict[str, float]] = {}
+        for variant in args.servers.split(","):
+            server, _, workers = variant.partition(":")
+            vault = work / f"vault-{server}-{workers}"
+            flags = ("--server", server, "--workers", workers or "1")
+            with go_vault(vault, tree.url, *flags) as (url, proc):
+                cold = timed(download, app, go_env(home, url, f"mc-cold-{variant}"))
+                warm = min(
+                    timed(download, app, go_env(home, url, f"mc-warm-{variant}-{i}"))
+                    for i in range(3)
+                )
+                print(
+                    f"[{variant}] go mod download: cold {cold:.3f}s = {cold / base:.2f}x file://"
+                    f" (target ≤ 2), warm {warm:.3f}s = {warm / base:.2f}x (target ≤ 1.3)"
+                )
+                for p in paths.values():
+                    assert httpx.get(url + p).status_code == 200
+                if have_wrk and not nginx_ref:
+                    with nginx(vault, work / "nginx") as nginx_url:
+                        if nginx_url is not None:
+                            nginx_ref = {
+                                name: wrk(nginx_url + p, args.duration, args.connections)
+                                for name, p in paths.items()
+                            }
+                for name, p in paths.items() if have_wrk else ():
+                    ours = wrk(url + p, args.duration, args.connections)
+                    line = (
+                        f"[{variant}] {name:>4}: go-vault {ours['rps']:8.0f} req/s"
+                        f" {ours['mbps']:7.1f} MB/s p99 {ours['p99_ms']:7.2f} ms"
+                    )
+                    ref = nginx_ref.get(name)
+                    if ref is not None:
+                        metric, target = ("mbps", 0.8) if name == "zip" else ("rps", 0.5)
+                        line += (
+                            f" | nginx {ref['rps']:8.0f} req/s {ref['mbps']:7.1f} MB/s"
+                            f" p99 {ref['p99_ms']:7.2f} ms | ratio {ours[metric] / ref[metric]:.2f}"
+                            f" {'MB/s' if name == 'zip' else 'req/s'} (target ≥ {target})"
+                        )
+                    print(line)
+                print(f"[{variant}] peak RSS: {peak_rss_mib(proc.pid):.1f} MiB (all processes)")
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
