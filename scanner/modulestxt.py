@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import semver
 from .errors import InvalidModuleError, ParseError
 from .modsyntax import decode
-from .module import check_import_path
+from .module import canonical_version, check_import_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +101,10 @@ def _module_line(fields: list[str], path: str, lineno: int) -> tuple[str, str, s
     version = ""
     if rest and rest[0] != "=>":
         version = rest[0]
-        if not semver.is_valid(version):
-            raise bad(f"{version!r} is not a semantic version")
+        # `go mod vendor` writes canonical versions; "v1.0" is a hand edit or a cut-off line,
+        # which the go command would later report as inconsistent with go.mod.
+        if canonical_version(version) != version:
+            raise bad(f"{version!r} is not a canonical semantic version")
         rest = rest[1:]
     replace_path = replace_version = ""
     if rest:
@@ -112,8 +113,8 @@ def _module_line(fields: list[str], path: str, lineno: int) -> tuple[str, str, s
         replace_path = rest[1]
         if len(rest) == 3:
             replace_version = rest[2]
-            if not semver.is_valid(replace_version):
-                raise bad(f"{replace_version!r} is not a semantic version")
+            if canonical_version(replace_version) != replace_version:
+                raise bad(f"{replace_version!r} is not a canonical semantic version")
     return mod_path, version, replace_path, replace_version
 
 

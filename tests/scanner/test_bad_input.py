@@ -1,0 +1,142 @@
+"""Bad Go project files end in a `file:line: what is wrong` message and exit 2, no traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from goproxytree import GoProxyTree, write_files
+
+from scanner.errors import ParseError
+from scanner.gomod import parse_gomod
+from scanner.gosum import parse_gosum
+from scanner.gowork import parse_gowork
+from scanner.modulestxt import parse_modules_txt
+
+GOOD = b"module example.com/m\n\ngo 1.21\n\nrequire example.com/a v1.0.0\n"
+_REQUIRE_LINE = b"require example.com/some/long/module/path/for/size v1.2.3 // indirect\n"
+HUGE = b"module example.com/m\n" + _REQUIRE_LINE * (20 * (1 << 20) // len(_REQUIRE_LINE))
+
+# (case, go.mod bytes, line the message must name)
+BAD_GOMODS: list[tuple[str, bytes, int]] = [
+    ("truncated in a block", GOOD[:-1].replace(b"require ", b"require (\n\t"), 6),
+    ("truncated in a string", b'module example.com/m\n\nrequire "example.com/a', 3),
+    ("binary", b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00>\x00", 1),
+    ("random bytes", bytes(range(256)) * 4, 1),
+    ("unknown directive", GOOD + b"requires example.com/b v1.0.0\n", 6),
+    ("bad version", GOOD.replace(b"v1.0.0", b"v1.0.0.0"), 5),
+    ("bad path", GOOD.replace(b"example.com/a", b"example.com/a/v1"), 5),
+    ("bad path characters", GOOD.replace(b"example.com/a", b'"example.com/a b"'), 5),
+    ("BOM", b"\xef\xbb\xbf" + GOOD, 1),
+    ("CRLF with a bad line", GOOD.replace(b"\n", b"\r\n") + b"exclude x\r\n", 6),
+    ("UTF-16", GOOD.decode().encode("utf-16"), 1),
+    # The line holding byte 16 MiB: the module line, then whole require lines before it.
+    ("20 MB", HUGE, 2 + ((16 << 20) - len(b"module example.com/m\n")) // len(_REQUIRE_LINE)),
+]
+
+
+@pytest.mark.parametrize(("case", "data", "line"), BAD_GOMODS, ids=[c for c, _, _ in BAD_GOMODS])
+def test_parse_gomod_names_the_line(case: str, data: bytes, line: int) -> None:
+    with pytest.raises(ParseError) as info:
+        parse_gomod(data, "proj/go.mod")
+    assert info.value.path == "proj/go.mod"
+    assert info.value.line == line
+    assert str(info.value).startswith(f"proj/go.mod:{line}: ")
+
+
+def test_crlf_is_accepted_like_the_go_command_does() -> None:
+    assert parse_gomod(GOOD.replace(b"\n", b"\r\n")) == parse_gomod(GOOD)
+
+
+@pytest.mark.parametrize(
+    ("parse", "name", "data", "line"),
+    [
+        (parse_gowork, "go.work", b"go 1.21\nuse (\n\t./a\n", 4),
+        (parse_gowork, "go.work", b"\xef\xbb\xbfgo 1.21\n", 1),
+        (parse_gowork, "go.work", b"go 1.21\nuse ./a\x00\n", 2),
+        (parse_gowork, "go.work", b"go 1.21\r\nuse ./a ./b\r\n", 2),
+        (parse_gosum, "go.sum", b"example.com/a v1.0.0 h1:", 1),
+        (parse_gosum, "go.sum", b"\x00\x01\x02\n", 1),
+        (parse_gosum, "go.sum", b"example.com/a v1.0.0\r\n", 1),
+        (parse_modules_txt, "vendor/modules.txt", b"# example.com/a v1.0.0\n\x00\x01\n", 2),
+        (parse_modules_txt, "vendor/modules.txt", b"\xef\xbb\xbf# example.com/a v1.0.0\n", 1),
+        (parse_modules_txt, "vendor/modules.txt", b"# example.com/a v1.0", 1),
+    ],
+)
+def test_other_parsers_name_the_line(
+    parse: Callable[[bytes, str], object], name: str, data: bytes, line: int
+) -> None:
+    with pytest.raises(ParseError) as info:
+        parse(data, name)
+    assert str(info.value).startswith(f"{name}:{line}: ")
+
+
+def test_huge_files_are_refused_quickly_by_every_parser() -> None:
+    for parse, name in ((parse_gomod, "go.mod"), (parse_gowork, "go.work")):
+        with pytest.raises(ParseError, match="16 MiB"):
+            parse(HUGE, name)
+
+
+def _graph(directory: Path, proxy_url: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ["PATH"], "HOME": str(directory)}
+    if not (directory.parent / "go.work").exists():
+        env["GOWORK"] = "off"
+    return subprocess.run(
+        ["goproxy-scan", "graph", str(directory), "--proxy", proxy_url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+@pytest.mark.gocmd
+def test_graph_exits_2_with_file_and_line(goproxy_tree: GoProxyTree, tmp_path: Path) -> None:
+    goproxy_tree.add_module("example.com/a", "v1.0.0", {"go.mod": "module example.com/a\n"})
+    goproxy_tree.add_module(
+        "example.com/broken", "v1.0.0", gomod="module example.com/broken\nrequire (\n"
+    )
+    projects = {
+        case: write_files(tmp_path / f"p{i}", {"go.mod": data})
+        for i, (case, data, _) in enumerate(BAD_GOMODS)
+    }
+    good_crlf = write_files(tmp_path / "crlf", {"go.mod": GOOD.replace(b"\n", b"\r\n")})
+    bad_dep = write_files(
+        tmp_path / "dep", {"go.mod": b"module example.com/m\nrequire example.com/broken v1.0.0\n"}
+    )
+    bad_work = write_files(
+        tmp_path / "work", {"go.work": b"go 1.21\nuse ./m\nfrobnicate\n", "m/go.mod": GOOD}
+    )
+    runs = {
+        **projects,
+        "good CRLF": good_crlf,
+        "bad dependency": bad_dep,
+        "bad go.work": bad_work / "m",
+    }
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {case: pool.submit(_graph, d, goproxy_tree.url) for case, d in runs.items()}
+        results = {case: f.result() for case, f in futures.items()}
+
+    problems = []
+    for case, _data, line in BAD_GOMODS:
+        proc = results[case]
+        want = f"{projects[case] / 'go.mod'}:{line}: "
+        if proc.returncode != 2 or want not in proc.stderr or "Traceback" in proc.stderr:
+            problems.append(f"{case}: exit {proc.returncode}, stderr {proc.stderr[:300]!r}")
+    assert not problems, "\n".join(problems)
+
+    crlf = results["good CRLF"]
+    assert crlf.returncode == 0, crlf.stderr
+    assert crlf.stdout.split("\n")[:2] == ["example.com/m", "example.com/a v1.0.0"]
+
+    dep = results["bad dependency"]
+    assert dep.returncode == 2 and "Traceback" not in dep.stderr, dep.stderr
+    assert "example.com/broken@v1.0.0/go.mod:3: " in dep.stderr, dep.stderr
+
+    work = results["bad go.work"]
+    assert work.returncode == 2 and "Traceback" not in work.stderr, work.stderr
+    assert f"{bad_work / 'go.work'}:3: unknown directive: frobnicate" in work.stderr
