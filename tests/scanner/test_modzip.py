@@ -303,19 +303,26 @@ def test_gomod_and_license_size_limits() -> None:
     check_zip(ok, "example.com/m", "v1.0.0", read_contents=False)
 
 
-@pytest.mark.slow
-def test_total_uncompressed_size_limit(tmp_path: Path) -> None:
-    target = tmp_path / "big.zip"
-    chunk = bytes(1 << 20)
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
-        for part in range(2):
-            info = zipfile.ZipInfo(f"{P}part{part}", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with z.open(info, "w", force_zip64=True) as f:
-                for _ in range(251):
-                    f.write(chunk)
+def _declare_sizes(zip_data: bytes, size: int) -> bytes:
+    """Rewrite every central-directory entry to declare `size` uncompressed bytes."""
+    data = bytearray(zip_data)
+    at = data.find(b"PK\x01\x02")
+    while at != -1:
+        data[at + 24 : at + 28] = size.to_bytes(4, "little")
+        at = data.find(b"PK\x01\x02", at + 4)
+    return bytes(data)
+
+
+def test_total_uncompressed_size_limit() -> None:
+    # The limit is on declared sizes (as in x/mod/zip), so two entries declaring 300 MiB each
+    # break it without anyone compressing 600 MiB.
+    zip_data = _declare_sizes(build_zip(P, {"part0": "x", "part1": "y"}), 300 << 20)
     with pytest.raises(ZipViolation, match="total uncompressed size"):
-        check_zip(target, "example.com/m", "v1.0.0")
+        check_zip(zip_data, "example.com/m", "v1.0.0")
+    # One such entry is within the limit, but its data disagree with the declared size.
+    one = _declare_sizes(build_zip(P, {"part0": "x"}), 300 << 20)
+    with pytest.raises(ZipViolation, match="differs from declared"):
+        check_zip(one, "example.com/m", "v1.0.0")
 
 
 def test_declared_size_must_match() -> None:
