@@ -105,7 +105,7 @@ class VulnAuditor:
                 policy_digest=self.policy_digest,
                 h1=h1,
                 detector_version="",
-                evaluated_at=now.astimezone(UTC).isoformat(),
+                evaluated_at=now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             )
         reasons = [Reason(f.rule_id, f"{f.reason}; fix: {f.fix_hint}") for f in failing]
         facts = [Reason(f.rule_id, f.reason) for f in findings if not f.fails]
