@@ -103,3 +103,31 @@ def test_facts_without_refusal_when_the_policy_fails_only_on_calls(
     assert verdict.rule_ids() == ("vuln-required",)
     assert "GO-2020-0033" in verdict.reasons[0].message
     assert auditor.audit("aahframe.work", "v0.12.4", b"", "h1:x") is None
+
+
+def test_go_vault_serve_vulndb_flag(vulndb: Path, tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [
+            *("go-vault", "serve", "--listen", "127.0.0.1:0", "--offline"),
+            *("--storage", str(tmp_path / "vault"), "--vulndb", str(vulndb)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        url = json.loads(line)["listen"]
+        r = httpx.get(f"{url}/-/vulndb/index/modules.json", timeout=10)
+        assert r.status_code == 200
+        assert [m["path"] for m in r.json()] == [
+            "aahframe.work",
+            "github.com/gin-gonic/gin",
+            "golang.org/x/net",
+            "k8s.io/kubernetes",
+            "stdlib",
+        ]
+    finally:
+        proc.terminate()
+        proc.wait(15)
