@@ -186,9 +186,8 @@ class _Workspace:
     """The main modules and the directives only they may give."""
 
     mains: list[tuple[ModuleVersion, GoMod, Path]]
-    replaces: list[
-        tuple[Replace, Path]
-    ]  # highest priority first, with the dir they are relative to
+    # Highest priority first, each with the directory its local paths are relative to.
+    replaces: list[tuple[Replace, Path]]
     excludes: set[ModuleVersion]
     direct: set[str]
     is_workspace: bool
@@ -349,6 +348,16 @@ class _Loader:
         self.loaded = loaded
         return graph
 
+    def complete(self, graph: _Graph) -> None:
+        """Read the go.mod of every selected module not read yet; failures leave it unknown."""
+        wanted = [ModuleVersion(p, v) for p, v in graph.selected.items() if v]
+        futures = {m: self.submit(m) for m in wanted if m not in self.loaded}
+        for m, fut in futures.items():
+            try:
+                self.loaded[m] = fut.result()
+            except GoProxyScanError:
+                continue
+
     def _report(self) -> None:
         if self.progress is not None:
             done = sum(1 for f in self.futures.values() if f.done())
@@ -460,8 +469,12 @@ def load_build_list(
     use_workspace: bool = True,
     concurrency: int = DEFAULT_CONCURRENCY,
     progress: Progress | None = None,
+    all_go_versions: bool = False,
 ) -> BuildList:
     """The build list of the module (or go.work workspace) at main_dir: `go list -m all`.
+
+    `all_go_versions` also fetches the go.mod of selected modules that graph pruning left
+    unread, so every BuildModule.go_version is filled in (as `go list -m -json` does).
 
     go.work is looked for in main_dir and its parents unless `use_workspace` is False (the
     CLI passes False for GOWORK=off, as the go command does); go.mod likewise. Raises
@@ -490,6 +503,8 @@ def load_build_list(
             graph = loader.read_graph(Pruning.WORKSPACE, mains, mains)
         else:
             graph = _expand_single(loader, ws)
+        if all_go_versions:
+            loader.complete(graph)
     return _assemble(ws, loader, graph, mains)
 
 

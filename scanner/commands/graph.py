@@ -109,6 +109,7 @@ def graph(
             use_workspace=os.environ.get("GOWORK", "") != "off",
             concurrency=concurrency,
             progress=progress,
+            all_go_versions=as_json,
         )
     finally:
         if progress is not None:

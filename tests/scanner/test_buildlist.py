@@ -424,7 +424,7 @@ def _decode_stream(text: str) -> Iterator[dict[str, object]]:
 
 
 def _comparable(doc: dict[str, object]) -> dict[str, object]:
-    keep = {k: doc[k] for k in ("Path", "Version", "Main", "Indirect") if k in doc}
+    keep = {k: doc[k] for k in ("Path", "Version", "Main", "Indirect", "GoVersion") if k in doc}
     rep = doc.get("Replace")
     if isinstance(rep, dict):
         keep["Replace"] = {k: rep[k] for k in ("Path", "Version") if k in rep}
@@ -433,7 +433,16 @@ def _comparable(doc: dict[str, object]) -> dict[str, object]:
 
 @pytest.mark.gocmd
 @pytest.mark.parametrize(
-    "name", ["replace_module", "replace_local_dir", "upgrade_through_indirect", "exclude"]
+    "name",
+    [
+        "replace_module",
+        "replace_local_dir",
+        "upgrade_through_indirect",
+        "exclude",
+        "workspace_two_modules",
+        "pruned_and_unpruned",
+        "incompatible_and_major",
+    ],
 )
 def test_json_matches_go_list_m_json(fixture: Fixture, name: str) -> None:
     project = next(p for p in PROJECTS if p.name == name)
