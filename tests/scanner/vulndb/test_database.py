@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -24,11 +25,18 @@ class _Server:
 
     def __init__(self, root: Path) -> None:
         self.requests: list[str] = []
+        self.failing = False  # answer 503 to everything, as an overloaded server would
         server = self
 
         class Handler(SimpleHTTPRequestHandler):
             def log_message(self, format: str, *args: Any) -> None:
                 server.requests.append(self.path)
+
+            def send_head(self) -> Any:
+                if server.failing:
+                    self.send_error(503)
+                    return None
+                return super().send_head()
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root)))
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
@@ -128,3 +136,26 @@ def test_file_urls_and_plain_paths(small_db: Path, tmp_path: Path) -> None:
     assert "k8s.io/kubernetes" not in by_url.by_module
     with pytest.raises(DatabaseUnreachable):
         load_index((tmp_path / "nowhere").as_uri())
+
+
+def test_a_failing_server_falls_back_to_the_cache(server: _Server, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    load_index(server.url, cache_dir=cache, modules=["stdlib"])
+    server.failing = True
+    index = load_index(server.url, cache_dir=cache, modules=["stdlib"])
+    assert index.from_cache and set(index.entries) == {"GO-2022-0969"}
+    with pytest.raises(DatabaseUnreachable, match="answered 503"):
+        load_index(server.url, cache_dir=tmp_path / "other")
+
+
+def test_cli_fetch_fills_the_cache_for_offline_runs(server: _Server, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    proc = subprocess.run(
+        ["goproxy-scan", "vulndb", "fetch", server.url, "--cache-dir", str(cache)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"cached {len(IDS)} entries of {server.url}" in proc.stdout
+    server.stop()
+    assert set(load_index(server.url, cache_dir=cache, offline=True).entries) == set(IDS)
