@@ -167,8 +167,15 @@ class GoProxyTree:
 
     def _write_latest(self, path: str, info: bytes) -> None:
         # The go command asks @latest only when @v/list is empty: a pseudo-version-only module.
-        if not self.listed_versions(path):
-            (self.module_dir(path) / "@latest").write_bytes(info)
+        # It answers the highest of them.
+        if self.listed_versions(path):
+            return
+        latest = self.module_dir(path) / "@latest"
+        if latest.exists():
+            current = json.loads(latest.read_bytes())["Version"]
+            if semver.compare(current, json.loads(info)["Version"]) >= 0:
+                return
+        latest.write_bytes(info)
 
 
 @pytest.fixture
