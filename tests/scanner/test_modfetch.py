@@ -178,3 +178,17 @@ def test_go_command_agrees_on_fall_through(
         else:
             with pytest.raises(OperationalError):
                 src.gomod("example.com/a", "v1.0.0")
+
+
+@pytest.mark.gocmd
+def test_tree_answers_the_go_commands_queries(
+    tree: GoProxyTree, run_go: RunGo, tmp_path: Path
+) -> None:
+    """The shared fixture itself: @v/list for -versions, @latest for a pseudo-only module."""
+    env = {"GOPROXY": tree.url, "GOFLAGS": ""}
+    out = run_go("list", "-m", "-versions", "example.com/a", cwd=tmp_path, env_extra=env)
+    assert out.stdout.split() == ["example.com/a", "v1.0.0", "v1.1.0"]
+    out = run_go("list", "-m", "example.com/p@latest", cwd=tmp_path, env_extra=env)
+    assert out.stdout.split() == ["example.com/p", "v0.0.0-20240102030405-abcdefabcdef"]
+    out = run_go("list", "-m", "github.com/Azure/Thing@v0.1.0-RC1", cwd=tmp_path, env_extra=env)
+    assert out.stdout.split() == ["github.com/Azure/Thing", "v0.1.0-RC1"]
