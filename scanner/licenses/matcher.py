@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import re
 from collections import Counter
 from dataclasses import dataclass
+from itertools import accumulate, chain
 
 from .templates import TemplateIndex
 from .text import Document
@@ -23,7 +25,9 @@ LEFTOVER_MIN_WORDS = 12
 # Unknown text is at most this sure of anything: never high enough to pass as a match.
 UNKNOWN_CONFIDENCE_CAP = 0.5
 _NEAREST_MIN = 0.5
-_LATER = ("at", "your", "option", "any", "later", "version")
+_LATER = "at your option any later version "
+_LATER_WORDS = 6
+_UNCOVERED = re.compile(b"\x00+")
 
 
 @dataclass(frozen=True)
@@ -73,10 +77,8 @@ def match_document(
     if not doc.tokens:
         return []
     present = set(doc.tokens)
-    hits: Counter[int] = Counter()
-    for w in present:
-        for i in index.postings.get(w, ()):
-            hits[i] += 1
+    postings = index.postings
+    hits: Counter[int] = Counter(chain.from_iterable(postings.get(w, ()) for w in present))
     templates = index.templates
     exact = [i for i, n in hits.items() if n == templates[i].informative]
     exact += [i for i in index.uninformative if templates[i].required <= present]
@@ -94,9 +96,9 @@ def match_document(
     # Full texts first, each extended over its optional title and appendix; a standard notice
     # counts only outside them (Apache-2.0's appendix holds its own notice).
     texts = _choose(index, [sp for sp in spans if templates[sp.template].kind == "text"], [])
-    covered = [False] * len(doc.tokens)
+    covered = bytearray(len(doc.tokens))
     for sp in texts:
-        covered[sp.start : sp.end] = [True] * (sp.end - sp.start)
+        covered[sp.start : sp.end] = b"\x01" * (sp.end - sp.start)
     edges = _Edges.of(doc, joined, starts)
     texts = [_absorb_edges(index, doc, sp, covered, edges) for sp in texts]
     headers = [
@@ -106,9 +108,9 @@ def match_document(
     ]
     chosen = _choose(index, headers, texts)
     for sp in chosen:
-        covered[sp.start : sp.end] = [True] * (sp.end - sp.start)
+        covered[sp.start : sp.end] = b"\x01" * (sp.end - sp.start)
     leftover = _leftover_runs(doc, covered)
-    later = _mentions_later_version(doc, covered) or any(
+    later = _mentions_later_version(joined, starts, covered) or any(
         templates[sp.template].license_id.endswith("-or-later") for sp in chosen
     )
     out: list[tuple[int, LicenseMatch]] = []
@@ -139,13 +141,8 @@ def match_document(
 
 
 def _token_offsets(doc: Document) -> list[int]:
-    offsets = []
-    pos = 0
-    for t in doc.tokens:
-        offsets.append(pos)
-        pos += len(t) + 1
-    offsets.append(pos)
-    return offsets
+    """Char offset of each token in Document.joined, plus the total length at the end."""
+    return list(accumulate(map((1).__add__, map(len, doc.tokens)), initial=0))
 
 
 def _choose(index: TemplateIndex, spans: list[_Span], taken: list[_Span]) -> list[_Span]:
@@ -170,7 +167,7 @@ def _choose(index: TemplateIndex, spans: list[_Span], taken: list[_Span]) -> lis
 
 
 def _absorb_edges(
-    index: TemplateIndex, doc: Document, sp: _Span, covered: list[bool], edges: _Edges
+    index: TemplateIndex, doc: Document, sp: _Span, covered: bytearray, edges: _Edges
 ) -> _Span:
     """Extend a match over its template's optional title before it and appendix after it,
     stepping over copyright lines and list markers that sit between them."""
@@ -185,8 +182,7 @@ def _absorb_edges(
         if m is None or m.end() == m.start():
             break
         i = edges.rev_token(m.end())
-    for k in range(i, sp.start):
-        covered[k] = True
+    covered[i : sp.start] = b"\x01" * (sp.start - i)
     j = sp.end  # first token after the match; walk forwards
     for _ in range(3):
         while j < n and not covered[j] and _skippable(doc, j):
@@ -197,8 +193,7 @@ def _absorb_edges(
         if m is None or m.end() == m.start():
             break
         j = bisect.bisect_left(edges.offsets, m.end())
-    for k in range(sp.end, j):
-        covered[k] = True
+    covered[sp.end : j] = b"\x01" * (j - sp.end)
     return _Span(i, j, sp.template)
 
 
@@ -212,57 +207,43 @@ class _Edges:
     """The document forwards and backwards, with word offsets, for matching optional edges."""
 
     joined: str
-    offsets: list[int]
+    offsets: list[int]  # Document.joined offsets, total length last
     reversed_joined: str
-    reversed_offsets: list[int]
 
     @classmethod
     def of(cls, doc: Document, joined: str, offsets: list[int]) -> _Edges:
-        rev = doc.tokens[::-1]
-        rev_joined = "".join(t + " " for t in rev)
-        rev_offsets = []
-        pos = 0
-        for t in rev:
-            rev_offsets.append(pos)
-            pos += len(t) + 1
-        rev_offsets.append(pos)
-        return cls(joined, offsets, rev_joined, rev_offsets)
+        return cls(joined, offsets, " ".join(reversed(doc.tokens)) + " ")
 
     def rev_offset(self, i: int) -> int:
         """Char offset in the reversed text of the word just before token i."""
-        return self.reversed_offsets[len(self.offsets) - 1 - i]
+        # Reversed word j is forward word n-1-j; it starts where the forward text after it ends.
+        return self.offsets[-1] - self.offsets[i]
 
     def rev_token(self, char: int) -> int:
-        """Forward token index of the reversed-text position `char` (a word boundary)."""
-        j = bisect.bisect_left(self.reversed_offsets, char)
-        return len(self.offsets) - 1 - j
+        """Forward index of the first token covered by a backwards match ending at `char`."""
+        return bisect.bisect_left(self.offsets, self.offsets[-1] - char)
 
 
-def _leftover_runs(doc: Document, covered: list[bool]) -> list[tuple[int, int]]:
+def _leftover_runs(doc: Document, covered: bytearray) -> list[tuple[int, int]]:
     """Runs of uncovered words (copyright lines aside) long enough to be license text."""
-    runs: list[tuple[int, int]] = []
-    start: int | None = None
-    count = 0
-    for i, is_covered in enumerate([*covered, True]):
-        if i < len(covered) and not is_covered:
-            if start is None:
-                start, count = i, 0
-            if not doc.copyright[i]:
-                count += 1
-            continue
-        if start is not None and count >= LEFTOVER_MIN_WORDS:
-            runs.append((start, i))
-        start = None
+    on_copyright = list(accumulate(doc.copyright, initial=0))
+    runs = []
+    for m in _UNCOVERED.finditer(covered):
+        s, e = m.span()
+        if (e - s) - (on_copyright[e] - on_copyright[s]) >= LEFTOVER_MIN_WORDS:
+            runs.append((s, e))
     return runs
 
 
-def _mentions_later_version(doc: Document, covered: list[bool]) -> bool:
+def _mentions_later_version(joined: str, offsets: list[int], covered: bytearray) -> bool:
     """An "or (at your option) any later version" notice outside the matched license text."""
-    n = len(_LATER)
-    toks = doc.tokens
-    for i in range(len(toks) - n + 1):
-        if toks[i] == "at" and toks[i : i + n] == _LATER and not any(covered[i : i + n]):
-            return True
+    at = joined.find(_LATER)
+    while at != -1:
+        if at == 0 or joined[at - 1] == " ":
+            i = bisect.bisect_left(offsets, at)
+            if not any(covered[i : i + _LATER_WORDS]):
+                return True
+        at = joined.find(_LATER, at + 1)
     return False
 
 

