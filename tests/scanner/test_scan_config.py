@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -146,3 +147,23 @@ def test_report_rejects_what_is_not_a_result(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 2 and "unknown report format" in proc.stderr
+
+
+def test_github_format_writes_annotations_and_the_step_summary(tmp_path: Path) -> None:
+    saved = tmp_path / "result.json"
+    saved.write_text(make_result().to_json())
+    summary = tmp_path / "step-summary.md"
+    summary.write_text("earlier step\n")
+    env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary)}
+    proc = subprocess.run(
+        ["goproxy-scan", "report", "--from", str(saved), "--format", "github"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("::error file=go.mod,line=6,")
+    text = summary.read_text()
+    assert text.startswith("earlier step\n<!-- goproxy-scan:pr-comment -->")  # appended
+    assert "example.com/gpl" in text
