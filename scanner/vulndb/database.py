@@ -223,58 +223,63 @@ def load_index(
     """
     source = open_source(url)
     url = source.url
-    modules = None if modules is None else set(modules)
+    wanted_modules = None if modules is None else set(modules)
     cached = _read_cache(cache_dir, url)
     if not offline:
         try:
-            db = _decode(source.get("index/db"), f"{url}/index/db.json")
+            fresh = _refresh(source, cached, wanted_modules, workers)
         except DatabaseUnreachable:
             if cached is None:
                 raise
-            offline = True
-    if offline:
-        if cached is None:
-            raise OperationalError(
-                "no cached copy of the vulnerability database",
-                path=url,
-                hint="run once with the database reachable to fill the cache",
-            )
-        wanted = _wanted(cached, modules)
-        missing = sorted(wanted - cached.entries.keys())
-        if missing:
-            raise OperationalError(
-                f"the cached vulnerability database lacks {len(missing)} entries "
-                f"({', '.join(missing[:5])}{'…' if len(missing) > 5 else ''})",
-                path=url,
-                hint="run once with the database reachable to complete the cache",
-            )
-        return _index(url, cached, wanted, from_cache=True)
+        else:
+            if fresh is not cached and cache_dir is not None:
+                _write_cache(cache_dir, url, fresh)
+            return _index(url, fresh, _wanted(fresh, wanted_modules), from_cache=False)
+    if cached is None:
+        raise OperationalError(
+            "no cached copy of the vulnerability database",
+            path=url,
+            hint="run once with the database reachable to fill the cache",
+        )
+    wanted = _wanted(cached, wanted_modules)
+    missing = sorted(wanted - cached.entries.keys())
+    if missing:
+        raise OperationalError(
+            f"the cached vulnerability database lacks {len(missing)} entries "
+            f"({', '.join(missing[:5])}{'…' if len(missing) > 5 else ''})",
+            path=url,
+            hint="run once with the database reachable to complete the cache",
+        )
+    return _index(url, cached, wanted, from_cache=True)
 
+
+def _refresh(
+    source: DatabaseSource, cached: _Cached | None, modules: set[str] | None, workers: int
+) -> _Cached:
+    """The cache brought up to date for `modules`; the same object when it already was."""
+    url = source.url
+    db = _decode(source.get("index/db"), f"{url}/index/db.json")
     modified = db.get("modified") if isinstance(db, dict) else None
     if not isinstance(modified, str) or not modified:
         raise OperationalError("index/db.json has no 'modified' time", path=f"{url}/index/db.json")
     if cached is None or cached.modified != modified:
         where = f"{url}/index/modules.json"
-        cached = _Cached(
-            modified, _modules_index(_decode(source.get("index/modules"), where), where), {}
-        )
-        dirty = True
+        index = _modules_index(_decode(source.get("index/modules"), where), where)
+        cached = _Cached(modified, index, {})
+    missing = sorted(_wanted(cached, modules) - cached.entries.keys())
+    if not missing:
+        return cached
+
+    def fetch(entry_id: str) -> Any:
+        return _decode(source.get(f"ID/{entry_id}"), f"{url}/ID/{entry_id}.json")
+
+    if isinstance(source, HTTPSource) and len(missing) > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            fetched = list(pool.map(fetch, missing))
     else:
-        dirty = False
-    wanted = _wanted(cached, modules)
-    missing = sorted(wanted - cached.entries.keys())
-    if missing:
-
-        def fetch(entry_id: str) -> Any:
-            return _decode(source.get(f"ID/{entry_id}"), f"{url}/ID/{entry_id}.json")
-
-        if isinstance(source, HTTPSource) and len(missing) > 1:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                fetched = list(pool.map(fetch, missing))
-        else:
-            fetched = [fetch(i) for i in missing]
-        cached.entries.update(zip(missing, fetched, strict=True))
-        dirty = True
-    if dirty and cache_dir is not None:
-        _write_cache(cache_dir, url, cached)
-    return _index(url, cached, wanted, from_cache=False)
+        fetched = [fetch(i) for i in missing]
+    return _Cached(
+        cached.modified,
+        cached.modules,
+        {**cached.entries, **dict(zip(missing, fetched, strict=True))},
+    )
