@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from goproxytree import GoProxyTree, write_files
 
+from scanner.cli import cli, run
 from scanner.errors import ParseError
 from scanner.gomod import parse_gomod
 from scanner.gosum import parse_gosum
@@ -81,7 +82,8 @@ def test_huge_files_are_refused_quickly_by_every_parser() -> None:
             parse(HUGE, name)
 
 
-def _graph(directory: Path, proxy_url: str) -> subprocess.CompletedProcess[str]:
+def _graph_process(directory: Path, proxy_url: str) -> subprocess.CompletedProcess[str]:
+    """The installed console script, as a CI job runs it."""
     env = {"PATH": os.environ["PATH"], "HOME": str(directory)}
     if not (directory.parent / "go.work").exists():
         env["GOWORK"] = "off"
@@ -95,48 +97,56 @@ def _graph(directory: Path, proxy_url: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.gocmd
-def test_graph_exits_2_with_file_and_line(goproxy_tree: GoProxyTree, tmp_path: Path) -> None:
+def test_graph_exits_2_with_file_and_line(
+    goproxy_tree: GoProxyTree,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     goproxy_tree.add_module("example.com/a", "v1.0.0", {"go.mod": "module example.com/a\n"})
     goproxy_tree.add_module(
         "example.com/broken", "v1.0.0", gomod="module example.com/broken\nrequire (\n"
     )
-    projects = {
-        case: write_files(tmp_path / f"p{i}", {"go.mod": data})
-        for i, (case, data, _) in enumerate(BAD_GOMODS)
-    }
-    good_crlf = write_files(tmp_path / "crlf", {"go.mod": GOOD.replace(b"\n", b"\r\n")})
-    bad_dep = write_files(
-        tmp_path / "dep", {"go.mod": b"module example.com/m\nrequire example.com/broken v1.0.0\n"}
-    )
-    bad_work = write_files(
-        tmp_path / "work", {"go.work": b"go 1.21\nuse ./m\nfrobnicate\n", "m/go.mod": GOOD}
-    )
-    runs = {
-        **projects,
-        "good CRLF": good_crlf,
-        "bad dependency": bad_dep,
-        "bad go.work": bad_work / "m",
-    }
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = {case: pool.submit(_graph, d, goproxy_tree.url) for case, d in runs.items()}
-        results = {case: f.result() for case, f in futures.items()}
+    monkeypatch.setenv("GOWORK", "off")
+
+    def graph(directory: Path) -> tuple[int, str, str]:
+        # In-process, as the console script runs it (scanner.cli.run): an exception that
+        # escaped as a traceback would fail this test with that exception.
+        code = run(cli, ["graph", str(directory), "--proxy", goproxy_tree.url], "goproxy-scan")
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
 
     problems = []
-    for case, _data, line in BAD_GOMODS:
-        proc = results[case]
-        want = f"{projects[case] / 'go.mod'}:{line}: "
-        if proc.returncode != 2 or want not in proc.stderr or "Traceback" in proc.stderr:
-            problems.append(f"{case}: exit {proc.returncode}, stderr {proc.stderr[:300]!r}")
+    for i, (case, data, line) in enumerate(BAD_GOMODS):
+        project = write_files(tmp_path / f"p{i}", {"go.mod": data})
+        code, _, err = graph(project)
+        if code != 2 or not err.startswith(f"error: {project / 'go.mod'}:{line}: "):
+            problems.append(f"{case}: exit {code}, stderr {err[:300]!r}")
     assert not problems, "\n".join(problems)
 
-    crlf = results["good CRLF"]
-    assert crlf.returncode == 0, crlf.stderr
-    assert crlf.stdout.split("\n")[:2] == ["example.com/m", "example.com/a v1.0.0"]
+    code, out, err = graph(write_files(tmp_path / "crlf", {"go.mod": GOOD.replace(b"\n", b"\r\n")}))
+    assert code == 0, err
+    assert out.split("\n")[:2] == ["example.com/m", "example.com/a v1.0.0"]
 
-    dep = results["bad dependency"]
-    assert dep.returncode == 2 and "Traceback" not in dep.stderr, dep.stderr
-    assert "example.com/broken@v1.0.0/go.mod:3: " in dep.stderr, dep.stderr
+    code, out, err = graph(
+        write_files(
+            tmp_path / "dep",
+            {"go.mod": b"module example.com/m\nrequire example.com/broken v1.0.0\n"},
+        )
+    )
+    assert code == 2 and "example.com/broken@v1.0.0/go.mod:3: " in err, err
 
-    work = results["bad go.work"]
-    assert work.returncode == 2 and "Traceback" not in work.stderr, work.stderr
-    assert f"{bad_work / 'go.work'}:3: unknown directive: frobnicate" in work.stderr
+
+@pytest.mark.gocmd
+def test_console_script_prints_no_traceback(goproxy_tree: GoProxyTree, tmp_path: Path) -> None:
+    binary = write_files(tmp_path / "bin", {"go.mod": BAD_GOMODS[2][1]})
+    work = write_files(
+        tmp_path / "work", {"go.work": b"go 1.21\nuse ./m\nfrobnicate\n", "m/go.mod": GOOD}
+    )
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        procs = list(pool.map(lambda d: _graph_process(d, goproxy_tree.url), [binary, work / "m"]))
+    for proc in procs:
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert procs[0].stderr.startswith(f"error: {binary / 'go.mod'}:1: unexpected input character")
+    assert procs[1].stderr.startswith(f"error: {work / 'go.work'}:3: unknown directive: frobnicate")

@@ -333,7 +333,7 @@ def _field_diff(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
     ]
 
 
-N_VARIANTS = 240
+N_VARIANTS = 210
 
 
 @pytest.mark.gocmd
@@ -487,9 +487,9 @@ def test_huge_gomod_is_refused_with_a_line() -> None:
 
 def test_large_gomod_under_the_limit_parses() -> None:
     lines = [
-        f"\texample.com/org{i % 97}/repo{i} v1.{i % 50}.0 // indirect\n" for i in range(60_000)
+        f"\texample.com/org{i % 97}/repo{i} v1.{i % 50}.0 // indirect\n" for i in range(20_000)
     ]
     data = ("module example.com/m\nrequire (\n" + "".join(lines) + ")\n").encode()
     mod = parse_gomod(data)
-    assert len(mod.requires) == 60_000
-    assert mod.requires[-1] == Require("example.com/org53/repo59999", "v1.49.0", True, 60_002)
+    assert len(mod.requires) == 20_000
+    assert mod.requires[-1] == Require("example.com/org17/repo19999", "v1.49.0", True, 20_002)
