@@ -12,6 +12,7 @@ import json
 import tempfile
 import time
 import zipfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -193,13 +194,11 @@ class Ingester:
                 fetched[kind] = await self.upstream.fetch(f"{base}.{kind}")
 
             # The three fetches overlap; a failure of one cancels the others.
-            try:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(fetch, "info")
-                    tg.start_soon(fetch, "mod")
-                    tg.start_soon(self.upstream.fetch_to_file, f"{base}.zip", zip_path)
-            except BaseExceptionGroup as group:
-                raise _first_leaf(group) from None
+            await _together(
+                lambda: fetch("info"),
+                lambda: fetch("mod"),
+                lambda: self.upstream.fetch_to_file(f"{base}.zip", zip_path),
+            )
             info, mod = fetched["info"], fetched["mod"]
             h1 = await self.workers.run(check_artifacts, module, version, info, mod, zip_path)
             decision = ""
@@ -211,10 +210,28 @@ class Ingester:
                     if verdict.decision is not Decision.PASS:
                         raise rejection(verdict)
             zip_size = zip_path.stat().st_size
-            await self.workers.run(self.storage.put, module, version, Kind.ZIP, zip_path)
-            await self.workers.run(self.storage.put, module, version, Kind.MOD, mod)
+            # .zip and .mod in parallel (their fsyncs can share a journal commit), .info last:
+            # a version counts as stored once its .info is.
+            await _together(
+                lambda: self.workers.run(self.storage.put, module, version, Kind.ZIP, zip_path),
+                lambda: self.workers.run(self.storage.put, module, version, Kind.MOD, mod),
+            )
             await self.workers.run(self.storage.put, module, version, Kind.INFO, info)
         return Ingested(module, version, h1, hash_gomod(mod), zip_size, decision)
+
+
+async def _together(*calls: Callable[[], Awaitable[object]]) -> None:
+    """Run all of `calls` concurrently; the first failure cancels the rest and is raised."""
+
+    async def run(call: Callable[[], Awaitable[object]]) -> None:
+        await call()
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for call in calls:
+                tg.start_soon(run, call)
+    except BaseExceptionGroup as group:
+        raise _first_leaf(group) from None
 
 
 def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -84,7 +84,10 @@ class FsStorage(Storage):
                 os.link(tmp, final)
             except FileExistsError:
                 return self._same_or_refuse(final, module, version, kind, data)
-            self._fsync_dir(final.parent)
+            if kind is Kind.INFO:
+                # The .info is written last and marks a version stored (proxy/ingest.py); one
+                # directory fsync then makes all three of its names durable together.
+                self._fsync_dir(final.parent)
             return True
         finally:
             with contextlib.suppress(FileNotFoundError):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,7 +61,9 @@ def test_list_is_cached_for_its_ttl_and_not_found_too(
     gateway: GatewayFactory, goproxy_tree: GoProxyTree, upstream: LoopbackUpstream
 ) -> None:
     publish(goproxy_tree, "example.com/m", "v1.0.0")
-    with gateway(list_ttl=0.5, negative_ttl=0.5) as gw:
+    now = [1000.0]
+    with gateway(list_ttl=60, negative_ttl=30) as gw:
+        gw.gateway.answers.clock = lambda: now[0]  # the cache's injectable clock
         for _ in range(3):
             assert httpx.get(f"{gw.url}/example.com/m/@v/list").text == "v1.0.0\n"
             assert httpx.get(f"{gw.url}/example.com/gone/@v/list").status_code == 404
@@ -71,7 +72,11 @@ def test_list_is_cached_for_its_ttl_and_not_found_too(
         assert upstream.hits["/example.com/gone/@v/list"] == 1
         assert upstream.hits["/example.com/gone/@v/v1.0.0.info"] == 1
         publish(goproxy_tree, "example.com/m", "v1.1.0")
-        time.sleep(0.6)
+        publish(goproxy_tree, "example.com/gone", "v1.0.0")
+        now[0] += 31  # past the negative TTL, within the list TTL
+        assert httpx.get(f"{gw.url}/example.com/m/@v/list").text == "v1.0.0\n"
+        assert httpx.get(f"{gw.url}/example.com/gone/@v/list").text == "v1.0.0\n"
+        now[0] += 30  # past the list TTL
         assert httpx.get(f"{gw.url}/example.com/m/@v/list").text == "v1.0.0\nv1.1.0\n"
 
 
