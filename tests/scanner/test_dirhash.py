@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import io
-import json
-import os
 import subprocess
 import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from subprocess import CompletedProcess
+from typing import Any
 
 import pytest
-from conftest import go_binary
-from goproxytree import GoProxyTree, build_zip
+from goproxytree import GoProxyTree, build_zip, go_binary, go_command_env, json_stream
 
 from scanner.dirhash import hash1, hash_dir, hash_gomod, hash_zip
 from scanner.errors import InputError
@@ -62,26 +60,13 @@ FIXTURES: list[tuple[str, str, dict[str, str | bytes] | None]] = [
 @pytest.fixture(scope="module")
 def downloaded(
     tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[GoProxyTree, dict[str, dict[str, str]]]:
+) -> tuple[GoProxyTree, dict[str, dict[str, Any]]]:
     """Publish every fixture and let the real go command download (and hash) all of them once."""
     root = tmp_path_factory.mktemp("dirhash")
     tree = GoProxyTree(root / "proxy")
     for path, version, files in FIXTURES:
         tree.add_module(path, version, files)
-    home = root / "home"
-    home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GO")}
-    env.update(
-        HOME=str(home),
-        GOMODCACHE=str(home / "modcache"),
-        GOCACHE=str(home / "gocache"),
-        GOPATH=str(home / "go"),
-        GOTOOLCHAIN="local",
-        GOTELEMETRY="off",
-        GOSUMDB="off",
-        GOPROXY=tree.url,
-        GOFLAGS="-modcacherw",
-    )
+    env = go_command_env(root / "home", tree.url, goflags="-modcacherw")
     args = [f"{p}@{v}" for p, v, _ in FIXTURES]
     proc = subprocess.run(
         [go_binary(), "mod", "download", "-json", *args],
@@ -92,20 +77,14 @@ def downloaded(
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    results: dict[str, dict[str, str]] = {}
-    decoder = json.JSONDecoder()
-    text = proc.stdout.strip()
-    while text:
-        obj, end = decoder.raw_decode(text)
-        results[f"{obj['Path']}@{obj['Version']}"] = obj
-        text = text[end:].lstrip()
+    results = {f"{o['Path']}@{o['Version']}": o for o in json_stream(proc.stdout)}
     return tree, results
 
 
 @pytest.mark.gocmd
 @pytest.mark.parametrize(("path", "version"), [(p, v) for p, v, _ in FIXTURES])
 def test_h1_equals_go_mod_download(
-    downloaded: tuple[GoProxyTree, dict[str, dict[str, str]]], path: str, version: str
+    downloaded: tuple[GoProxyTree, dict[str, dict[str, Any]]], path: str, version: str
 ) -> None:
     tree, results = downloaded
     got = results[f"{path}@{version}"]

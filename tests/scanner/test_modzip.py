@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import io
-import json
-import os
 import subprocess
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import go_binary
-from goproxytree import GoProxyTree, build_zip, write_files
+from goproxytree import (
+    GoProxyTree,
+    build_zip,
+    go_binary,
+    go_command_env,
+    json_stream,
+    write_files,
+)
 
 from scanner.dirhash import hash_zip
 from scanner.modzip import (
@@ -75,7 +80,7 @@ def _git(*args: str, cwd: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def go_made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict[str, str]]]:
+def go_made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict[str, Any]]]:
     """Git repositories for SOURCES and the go command's own zips of their v1.0.0 tags."""
     root = tmp_path_factory.mktemp("modzip")
     home = root / "home"
@@ -93,19 +98,7 @@ def go_made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, d
         # insteadOf points that at the local repository, so no network is involved.
         gitconfig.append(f'[url "{repo.as_uri()}"]\n\tinsteadOf = https://example.com/{name}\n')
     (home / ".gitconfig").write_text("".join(gitconfig))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GO", "GIT_"))}
-    env.update(
-        HOME=str(home),
-        GOPATH=str(root / "gopath"),
-        GOMODCACHE=str(root / "gopath" / "mod"),
-        GOCACHE=str(root / "gocache"),
-        GOPROXY="direct",
-        GOSUMDB="off",
-        GOTOOLCHAIN="local",
-        GOTELEMETRY="off",
-        GIT_CONFIG_NOSYSTEM="1",
-        GOFLAGS="-modcacherw",
-    )
+    env = go_command_env(home, "direct", goflags="-modcacherw")
     proc = subprocess.run(
         [
             go_binary(),
@@ -121,13 +114,7 @@ def go_made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, d
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    results: dict[str, dict[str, str]] = {}
-    decoder = json.JSONDecoder()
-    text = proc.stdout.strip()
-    while text:
-        obj, end = decoder.raw_decode(text)
-        results[obj["Path"]] = obj
-        text = text[end:].lstrip()
+    results = {o["Path"]: o for o in json_stream(proc.stdout)}
     return root / "repos", results
 
 
@@ -139,7 +126,7 @@ def _names(zip_data: bytes) -> set[str]:
 @pytest.mark.gocmd
 @pytest.mark.parametrize("name", sorted(SOURCES))
 def test_create_zip_equals_go_command(
-    go_made: tuple[Path, dict[str, dict[str, str]]], name: str
+    go_made: tuple[Path, dict[str, dict[str, Any]]], name: str
 ) -> None:
     repos, results = go_made
     path = f"example.com/{name}.git"
