@@ -13,6 +13,7 @@ module, and a scan should point at the line. Every error is a ParseError carryin
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -333,7 +334,7 @@ class DirectiveReader:
     def add(self, block: Block | None, line: Line, verb: str, args: list[str]) -> None:
         if self.lax and verb not in _LAX_VERBS:
             return
-        handler = _HANDLERS.get(verb)
+        handler = DIRECTIVES.get(verb)
         if handler is None:
             self.error(
                 line.line,
@@ -672,7 +673,10 @@ def _add_ignore(
         r.ignores.append(Ignore(path, line.line))
 
 
-_HANDLERS = {
+# verb -> handler(reader, verb, block, line, args); gowork.py reuses go, toolchain, godebug
+# and replace.
+Handler = Callable[["DirectiveReader", str, Block | None, Line, list[str]], None]
+DIRECTIVES: dict[str, Handler] = {
     "go": _add_go,
     "toolchain": _add_toolchain,
     "module": _add_module,

@@ -10,18 +10,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from .gomod import (
+    DIRECTIVES,
     MAX_GOMOD_SIZE,
     DirectiveReader,
     Godebug,
     Replace,
     check_size,
     first_error,
-    parse_replace,
     replace_json,
-    valid_go_version,
-    valid_toolchain,
 )
-from .modsyntax import Line, parse_syntax
+from .modsyntax import Block, Line, parse_syntax
 
 _BLOCK_VERBS = frozenset(["godebug", "use", "replace"])
 
@@ -62,56 +60,38 @@ class GoWork:
         return doc
 
 
+def _add_use(
+    r: DirectiveReader, verb: str, block: Block | None, line: Line, args: list[str]
+) -> None:
+    if len(args) != 1:
+        r.error(line.line, "usage: use local/dir")
+        return
+    path = r.string(line, args[0], "use")
+    if path is not None:
+        assert isinstance(r, _WorkReader)
+        r.uses.append(Use(path, line.line))
+
+
 class _WorkReader(DirectiveReader):
     def __init__(self, path: str) -> None:
         super().__init__(path, lax=False)
         self.uses: list[Use] = []
 
-    def add_work(self, line: Line, verb: str, args: list[str]) -> None:
-        if verb == "go":
-            if self.go is not None:
-                self.error(line.line, "repeated go statement")
-            elif len(args) != 1:
-                self.error(line.line, "go directive expects exactly one argument")
-            elif not valid_go_version(args[0]):
-                self.error(line.line, f"invalid go version '{args[0]}': must match format 1.23.0")
-            else:
-                self.go = args[0]
-        elif verb == "toolchain":
-            if self.toolchain is not None:
-                self.error(line.line, "repeated toolchain statement")
-            elif len(args) != 1:
-                self.error(line.line, "toolchain directive expects exactly one argument")
-            elif not valid_toolchain(args[0]):
-                self.error(
-                    line.line,
-                    f"invalid toolchain version '{args[0]}': must match format go1.23.0 or default",
-                )
-            else:
-                self.toolchain = args[0]
-        elif verb == "godebug":
-            if len(args) != 1 or any(q in args[0] for q in "\"`',") or "=" not in args[0]:
-                self.error(line.line, "usage: godebug key=value")
-            else:
-                key, _, value = args[0].partition("=")
-                self.godebug.append(Godebug(key, value, line.line))
-        elif verb == "use":
-            if len(args) != 1:
-                self.error(line.line, "usage: use local/dir")
-                return
-            path = self.string(line, args[0], "use")
-            if path is not None:
-                self.uses.append(Use(path, line.line))
-        elif verb == "replace":
-            replace = parse_replace(self, line, args)
-            if replace is not None:
-                self.replaces.append(replace)
-        else:
+    def add_work(self, block: Block | None, line: Line, verb: str, args: list[str]) -> None:
+        handler = _DIRECTIVES.get(verb)
+        if handler is None:
             self.error(
                 line.line,
                 f"unknown directive: {verb}",
                 hint="go.work knows go, toolchain, godebug, use and replace",
             )
+            return
+        handler(self, verb, block, line, args)
+
+
+# go.work's go, toolchain, godebug and replace follow go.mod's rules (modfile shares them too).
+_DIRECTIVES = {verb: DIRECTIVES[verb] for verb in ("go", "toolchain", "godebug", "replace")}
+_DIRECTIVES["use"] = _add_use
 
 
 def parse_gowork(data: bytes | str, path: str = "go.work") -> GoWork:
@@ -121,12 +101,12 @@ def parse_gowork(data: bytes | str, path: str = "go.work") -> GoWork:
     r = _WorkReader(path)
     for stmt in syntax.statements:
         if isinstance(stmt, Line):
-            r.add_work(stmt, stmt.tokens[0], list(stmt.tokens[1:]))
+            r.add_work(None, stmt, stmt.tokens[0], list(stmt.tokens[1:]))
         elif len(stmt.tokens) > 1 or stmt.tokens[0] not in _BLOCK_VERBS:
             r.error(stmt.line, f"unknown block type: {' '.join(stmt.tokens)}")
         else:
             for line in stmt.lines:
-                r.add_work(line, stmt.tokens[0], list(line.tokens))
+                r.add_work(stmt, line, stmt.tokens[0], list(line.tokens))
     if r.errors:
         raise first_error(r.errors)
     return GoWork(

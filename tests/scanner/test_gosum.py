@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from goproxytree import GoProxyTree, write_files
+from goproxytree import GoProxyTree, json_stream, write_files
 
 from scanner.errors import ParseError
 from scanner.gosum import EMPTY_GOMOD_HASH, SumLine, parse_gosum
@@ -45,14 +44,7 @@ def test_hashes_equal_go_mod_download(
     env = {"GOPROXY": goproxy_tree.url}
     run_go("mod", "download", cwd=main, env_extra=env)
     downloads = run_go("mod", "download", "-json", "all", cwd=main, env_extra=env).stdout
-    decoder = json.JSONDecoder()
-    infos = []
-    pos = 0
-    while pos < len(downloads.strip()):
-        info, pos = decoder.raw_decode(downloads, pos)
-        while pos < len(downloads) and downloads[pos].isspace():
-            pos += 1
-        infos.append(info)
+    infos = list(json_stream(downloads))
     gosum = parse_gosum((main / "go.sum").read_bytes(), "go.sum")
     assert {(s.path, s.gomod) for s in gosum.lines} >= {
         ("example.com/b/v2", True),

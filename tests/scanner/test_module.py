@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from goproxytree import GoProxyTree, write_files
+from goproxytree import GoProxyTree, json_stream, write_files
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -109,15 +109,9 @@ def _random_paths(n: int, seed: int) -> list[str]:
 def _go_check_paths(run_go: RunGo, cwd: Path, paths: list[str]) -> dict[str, str]:
     """path -> "" when the go command accepts it as a module path, else its message."""
     proc = run_go("mod", "download", "-json", *(f"{p}@v1.0.0" for p in paths), cwd=cwd, check=False)
-    decoder = json.JSONDecoder()
-    text = proc.stdout.strip()
-    pos = 0
     verdicts: dict[str, str] = {}
-    while pos < len(text):
-        obj, pos = decoder.raw_decode(text, pos)
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
-        error = obj.get("Error", "")
+    for obj in json_stream(proc.stdout):
+        error = str(obj.get("Error", ""))
         prefix = f"{obj['Path']}@v1.0.0: "
         assert error.startswith(prefix), error
         message = error[len(prefix) :]

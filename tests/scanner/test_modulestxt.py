@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from goproxytree import GoProxyTree, write_files
+from goproxytree import GoProxyTree, json_stream, write_files
 
 from scanner.errors import ParseError
 from scanner.modulestxt import VendoredModule, parse_modules_txt
 
 RunGo = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def _json_stream(text: str) -> list[dict[str, object]]:
-    decoder = json.JSONDecoder()
-    out = []
-    pos = 0
-    text = text.strip()
-    while pos < len(text):
-        obj, pos = decoder.raw_decode(text, pos)
-        out.append(obj)
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
-    return out
 
 
 @pytest.mark.gocmd
@@ -70,7 +56,7 @@ def test_go_mod_vendor_output(run_go: RunGo, goproxy_tree: GoProxyTree, tmp_path
     run_go("mod", "vendor", cwd=main, env_extra=env)
     vendor = parse_modules_txt((main / "vendor" / "modules.txt").read_bytes())
 
-    listed = _json_stream(run_go("list", "-m", "-json", "all", cwd=main, env_extra=env).stdout)
+    listed = list(json_stream(run_go("list", "-m", "-json", "all", cwd=main, env_extra=env).stdout))
     expected = {}
     for m in listed:
         if m.get("Main"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from collections.abc import Callable
@@ -10,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from goproxytree import json_stream
 
 from scanner.errors import InvalidModuleError
 from scanner.pseudo import (
@@ -96,15 +96,7 @@ def test_pseudo_versions_equal_the_go_commands(
         cwd=tmp_path,
         env_extra={"GOPROXY": "direct", "GOFLAGS": ""},
     ).stdout
-    decoder = json.JSONDecoder()
-    text = out.strip()
-    versions = []
-    pos = 0
-    while pos < len(text):
-        obj, pos = decoder.raw_decode(text, pos)
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
-        versions.append(obj["Version"])
+    versions = [obj["Version"] for obj in json_stream(out)]
 
     expected = [
         # (major, older tag, time, form)
