@@ -7,12 +7,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-import requests
-from requests.adapters import HTTPAdapter
+if TYPE_CHECKING:
+    import requests
 
 from .errors import InputError, NotFoundError, OperationalError
 from .module import escape_path, escape_version, unescape_version
@@ -99,6 +99,11 @@ class ProxySource:
         # One session per thread: connection reuse without sharing a Session across threads.
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
+            # requests is imported on first HTTP use: file:// and module-cache runs (and the
+            # CLI's start-up) do not pay for it.
+            import requests
+            from requests.adapters import HTTPAdapter
+
             session = requests.Session()
             adapter = HTTPAdapter(pool_connections=4, pool_maxsize=_POOL_SIZE)
             session.mount("http://", adapter)
@@ -109,6 +114,8 @@ class ProxySource:
     def _get(self, rel: str, module: str, version: str | None = None) -> bytes:
         if self._tree is not None:
             return self._tree.read(rel, module, version)
+        import requests
+
         url = f"{self.url}/{rel}"
         try:
             resp = self._session().get(url, timeout=self.timeout)
