@@ -13,7 +13,7 @@ from typing import Any
 
 from . import __version__
 from .config import ScanConfig
-from .errors import GoProxyScanError, InputError, NotFoundError
+from .errors import GoProxyScanError, InputError
 from .gomod import GoMod, parse_gomod
 from .module import ModuleVersion
 from .proxyclient import ClientOptions, ProxyClient, ProxyUnreachableError
@@ -357,6 +357,10 @@ def _judge_vendored(
     return out
 
 
+# Below this many zips a worker pool costs more (start-up, index load) than it saves.
+PARALLEL_MIN = 24
+
+
 def _judge_locally(
     config: ScanConfig,
     policy: Any,
@@ -365,36 +369,115 @@ def _judge_locally(
     source: Any,
     now: datetime,
 ) -> dict[str, tuple[Verdict, str, str]]:
-    from .licenses import load_index
-    from .policy import ModuleFacts, evaluate, judge_zip
+    """Fetch each zip here (I/O) and judge them over the CPU cores (license detection)."""
+    from .licenses import detect_dir
+    from .policy import ModuleFacts, evaluate
 
-    index = load_index()  # once: compiling the SPDX templates is the expensive part
     out: dict[str, tuple[Verdict, str, str]] = {}
+    zips: list[tuple[ModuleVersion, bytes]] = []
     for mv in modules:
         rep = replaced.get(mv.path)
         rep_path, rep_version = _replacement(rep)
         if rep is not None and not rep_version:
             # A local directory replacement: judge the directory the build uses.
-            from .licenses import detect_dir
-
             directory = Path(rep_path)
             if not directory.is_absolute():
                 directory = (config.main_dir / directory).resolve()
-            report = detect_dir(directory, index=index)
-            facts = ModuleFacts(mv.path, mv.version, licenses=report)
+            facts = ModuleFacts(mv.path, mv.version, licenses=detect_dir(directory))
             out[str(mv)] = (evaluate(policy, facts, now), "local", "")
             continue
-        fetch_path, fetch_version = (
-            (rep_path, rep_version) if rep is not None else (mv.path, mv.version)
-        )
+        fetch = (rep_path, rep_version) if rep is not None else (mv.path, mv.version)
         try:
-            data = source.zip(fetch_path, fetch_version)
-        except (NotFoundError, GoProxyScanError) as e:
+            zips.append((mv, source.zip(*fetch)))
+        except GoProxyScanError as e:  # NotFoundError included
             out[str(mv)] = (_unavailable(mv, policy.digest, now, e), "local", "")
-            continue
-        verdict = judge_zip(policy, data, mv.path, mv.version, now, index=index)
-        out[str(mv)] = (verdict, "local", hashlib.sha256(data).hexdigest())
+    cache = VerdictCache.default(policy.digest)
+    digests = {str(mv): hashlib.sha256(data).hexdigest() for mv, data in zips}
+    todo = []
+    for mv, data in zips:
+        hit = cache.get(digests[str(mv)], mv, now)
+        if hit is not None:
+            out[str(mv)] = (hit, "local", digests[str(mv)])
+        else:
+            todo.append((mv, data))
+    for (mv, _data), verdict in zip(todo, _judge_all(config, policy, todo, now), strict=True):
+        cache.put(digests[str(mv)], verdict)
+        out[str(mv)] = (verdict, "local", digests[str(mv)])
     return out
+
+
+def _judge_all(
+    config: ScanConfig, policy: Any, zips: Sequence[tuple[ModuleVersion, bytes]], now: datetime
+) -> list[Verdict]:
+    from .licenses import load_index
+
+    jobs = config.jobs or os.cpu_count() or 1
+    if jobs > 1 and len(zips) >= PARALLEL_MIN:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            chunk = max(1, len(zips) // (jobs * 4))
+            args = zip(*((policy, data, mv, now) for mv, data in zips), strict=True)
+            return list(pool.map(_judge_one, *args, chunksize=chunk))
+    index = load_index() if zips else None  # once: compiling the templates is the expensive part
+    return [_judge_one(policy, data, mv, now, index) for mv, data in zips]
+
+
+class VerdictCache:
+    """Local verdicts by zip SHA-256, policy digest and detector version, on disk.
+
+    The same bytes judged by the same policy with the same detector give the same verdict, so
+    a rescan detects licenses only for new zips. Verdicts that involved a policy exception are
+    not cached: an exception expires with time.
+    """
+
+    def __init__(self, root: Path | None, policy_digest: str, detector: str) -> None:
+        self.root = root
+        self.tag = hashlib.sha256(f"{policy_digest}\0{detector}".encode()).hexdigest()[:16]
+
+    @classmethod
+    def default(cls, policy_digest: str) -> VerdictCache:
+        from .licenses import detector_version
+        from .licenses.templates import default_cache_dir
+
+        return cls(default_cache_dir() / "verdicts", policy_digest, detector_version())
+
+    def _path(self, sha: str) -> Path | None:
+        return None if self.root is None else self.root / sha[:2] / f"{sha}-{self.tag}.json"
+
+    def get(self, sha: str, mv: ModuleVersion, now: datetime) -> Verdict | None:
+        path = self._path(sha)
+        if path is None:
+            return None
+        try:
+            verdict = Verdict.from_json(path.read_bytes())
+        except (OSError, ValueError, KeyError):
+            return None  # absent or unreadable: judge again
+        if (verdict.module, verdict.version) != (mv.path, mv.version):
+            return None
+        return replace(verdict, evaluated_at=now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    def put(self, sha: str, verdict: Verdict) -> None:
+        path = self._path(sha)
+        if path is None or any(r.rule_id.startswith("exception.") for r in verdict.reasons):
+            return
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(verdict.to_json_text(), encoding="utf-8")
+            tmp.replace(path)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a cache that cannot be written only costs time
+
+
+def _judge_one(
+    policy: Any, data: bytes, mv: ModuleVersion, now: datetime, index: Any = None
+) -> Verdict:
+    """One zip's verdict; in a worker process the license index loads once (its own cache)."""
+    from .policy import judge_zip
+
+    verdict: Verdict = judge_zip(policy, data, mv.path, mv.version, now, index=index)
+    return verdict
 
 
 def _replacement(rep: Any) -> tuple[str, str]:
