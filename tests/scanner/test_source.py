@@ -1,0 +1,305 @@
+"""Go source with tree-sitter: package, imports, build constraints, errors, calls, import use.
+
+Where the go command can answer the same question (`go list`), its answer is the reference.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from scanner.source import (
+    Import,
+    build_constraint,
+    calls,
+    constraint_allows,
+    package_name_guess,
+    parse_file,
+    project_imports,
+)
+
+RunGo = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+
+
+def test_package_imports_and_positions() -> None:
+    src = textwrap.dedent(
+        """\
+        //go:build linux && !cgo
+
+        // Package demo shows every import form.
+        package demo
+
+        import "fmt"
+
+        import (
+        \tc "crypto/md5"
+        \t_ "net/http/pprof"
+        \t. "strings"
+        \tyaml "gopkg.in/yaml.v3"
+        \t"example.com/mod/v2"
+        )
+        """
+    ).encode()
+    parsed = parse_file("demo/demo.go", src)
+    assert parsed.package == "demo"
+    assert parsed.build == "linux && !cgo"
+    assert parsed.error is None
+    assert parsed.imports == (
+        Import("fmt", None, 6, 8),
+        Import("crypto/md5", "c", 9, 4),
+        Import("net/http/pprof", "_", 10, 4),
+        Import("strings", ".", 11, 4),
+        Import("gopkg.in/yaml.v3", "yaml", 12, 7),
+        Import("example.com/mod/v2", None, 13, 2),
+    )
+    assert parsed.package_names() == {
+        "fmt": "fmt",
+        "c": "crypto/md5",
+        "yaml": "gopkg.in/yaml.v3",
+        "mod": "example.com/mod/v2",
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("fmt", "fmt"),
+        ("math/rand/v2", "rand"),
+        ("gopkg.in/yaml.v3", "yaml"),
+        ("github.com/mattn/go-sqlite3", "sqlite3"),
+        ("github.com/go-chi/chi/v5", "chi"),
+        ("example.com/v2", "example"),
+    ],
+)
+def test_package_name_guess(path: str, name: str) -> None:
+    assert package_name_guess(path) == name
+
+
+def test_build_constraints() -> None:
+    assert build_constraint(b"package x\n//go:build ignore\n") is None  # after the package
+    assert build_constraint(b"// +build linux,amd64 darwin\n// +build !cgo\n\npackage x\n") == (
+        "(linux && amd64 || darwin) && (!cgo)"
+    )
+    tags = {"linux", "amd64"}.__contains__
+    assert constraint_allows("linux && (amd64 || arm64)", tags)
+    assert not constraint_allows("linux && !amd64", tags)
+    assert not constraint_allows("ignore", lambda t: t != "ignore")
+    assert constraint_allows("!ignore", lambda t: t != "ignore")
+    assert constraint_allows("linux &&", tags)  # malformed: the file is kept
+
+
+def test_the_first_syntax_error_is_reported_and_the_rest_still_parses() -> None:
+    src = (
+        b'package broken\n\nimport "os"\n\nfunc f() {\n\tx := (1 +\n}\n\nfunc g() { os.Exit(1) }\n'
+    )
+    parsed = parse_file("broken.go", src)
+    assert parsed.error is not None
+    assert parsed.error.line in (6, 7)
+    assert str(parsed.error).startswith(f"broken.go:{parsed.error.line}:")
+    assert parsed.imports == (Import("os", None, 3, 8),)
+    assert ("os", "Exit", 9, 12) in calls(parsed)
+
+
+def test_calls_resolve_aliases_and_ignore_local_values() -> None:
+    src = textwrap.dedent(
+        """\
+        package p
+
+        import (
+        \th "net/http"
+        \t"crypto/hmac"
+        \t"crypto/sha1"
+        )
+
+        func f(c *h.Client, key []byte) {
+        \th.Get("https://example.com")
+        \tc.Do(nil)
+        \t_ = hmac.New(sha1.New, key)
+        }
+        """
+    ).encode()
+    assert calls(parse_file("p.go", src)) == [
+        ("net/http", "Get", 10, 2),
+        ("crypto/hmac", "New", 12, 6),
+        ("crypto/sha1", "New", 12, 15),
+    ]
+
+
+def test_imports_agree_with_go_list_on_the_standard_library(run_go: RunGo, tmp_path: Path) -> None:
+    packages = ["net/http", "encoding/json", "os/exec", "crypto/tls", "archive/zip"]
+    out = run_go("list", "-json", *packages, cwd=tmp_path).stdout
+    decoder = json.JSONDecoder()
+    pos = 0
+    seen = 0
+    while pos < len(out.strip()):
+        info, pos = decoder.raw_decode(out, pos)
+        pos += len(out[pos:]) - len(out[pos:].lstrip())
+        ours: set[str] = set()
+        for name in info["GoFiles"]:
+            parsed = parse_file(name, (Path(info["Dir"]) / name).read_bytes())
+            assert parsed.error is None
+            assert parsed.package == info["Name"]
+            ours.update(i.path for i in parsed.imports)
+        # The standard library's vendored imports are listed resolved (vendor/golang.org/x/…).
+        resolved = {info.get("ImportMap", {}).get(p, p) for p in ours}
+        assert resolved == set(info["Imports"]), info["ImportPath"]
+        seen += 1
+    assert seen == len(packages)
+
+
+APP = {
+    "go.mod": """
+        module example.com/app
+
+        go 1.24
+
+        require (
+        \texample.com/used v1.0.0
+        \texample.com/used/sub v1.0.0
+        \texample.com/testonly v1.0.0
+        \texample.com/tool v1.0.0
+        \texample.com/unused v1.0.0
+        )
+
+        tool example.com/tool/cmd/gen
+
+        replace (
+        \texample.com/used => ../deps/used
+        \texample.com/used/sub => ../deps/usedsub
+        \texample.com/testonly => ../deps/testonly
+        \texample.com/tool => ../deps/tool
+        \texample.com/unused => ../deps/unused
+        )
+        """,
+    "main.go": """
+        package main
+
+        import (
+        \t"fmt"
+
+        \t"example.com/app/internal/lib"
+        \t"example.com/used/pkg"
+        \t"example.com/used/sub/x"
+        )
+
+        func main() { fmt.Println(pkg.V, x.V, lib.V) }
+        """,
+    "internal/lib/lib.go": "package lib\n\nconst V = 1\n",
+    "main_test.go": """
+        package main
+
+        import (
+        \t"testing"
+
+        \t"example.com/testonly"
+        )
+
+        func TestMain(t *testing.T) { _ = testonly.V }
+        """,
+    "internal/lib/lib_x_test.go": """
+        package lib_test
+
+        import "example.com/testonly"
+
+        var _ = testonly.V
+        """,
+    "gen.go": """
+        //go:build ignore
+
+        package main
+
+        import "example.com/unused"
+
+        var _ = unused.V
+        """,
+    "testdata/t.go": 'package t\n\nimport "example.com/unused"\n\nvar _ = unused.V\n',
+    "_hidden/h.go": 'package h\n\nimport "example.com/unused"\n\nvar _ = unused.V\n',
+    "nested/go.mod": "module example.com/app/nested\n\ngo 1.24\n",
+    "nested/n.go": 'package nested\n\nimport "example.com/unused"\n\nvar _ = unused.V\n',
+}
+
+
+def _dep(module: str, packages: list[str]) -> dict[str, str]:
+    files = {"go.mod": f"module {module}\n\ngo 1.24\n"}
+    for package in packages:
+        name = package.rsplit("/", 1)[-1] if package else module.rsplit("/", 1)[-1]
+        prefix = f"{package}/" if package else ""
+        body = "func main() {}\n" if name == "gen" else "const V = 1\n"
+        files[f"{prefix}{name}.go"] = f"package {'main' if name == 'gen' else name}\n\n{body}"
+    return files
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Path:
+    write(tmp_path / "app", APP)
+    write(tmp_path / "deps" / "used", _dep("example.com/used", ["pkg"]))
+    write(tmp_path / "deps" / "usedsub", _dep("example.com/used/sub", ["x"]))
+    write(tmp_path / "deps" / "testonly", _dep("example.com/testonly", [""]))
+    write(tmp_path / "deps" / "tool", _dep("example.com/tool", ["cmd/gen"]))
+    write(tmp_path / "deps" / "unused", _dep("example.com/unused", [""]))
+    return tmp_path / "app"
+
+
+REQUIRED = [
+    "example.com/used",
+    "example.com/used/sub",
+    "example.com/testonly",
+    "example.com/tool",
+    "example.com/unused",
+]
+
+
+def test_project_imports_sorts_modules_by_use(app: Path) -> None:
+    use = project_imports(app, REQUIRED)
+    assert use.used == {"example.com/used", "example.com/used/sub"}
+    assert use.test_only == {"example.com/testonly"}
+    assert use.tool_only == {"example.com/tool"}
+    assert use.optional == {"example.com/testonly", "example.com/tool"}
+    assert "example.com/unused" not in use.sites  # ignore-tagged, testdata, _dir, nested module
+    sites = use.sites["example.com/used/sub"]
+    assert [(s.path, s.line, s.import_path, s.test) for s in sites] == [
+        ("main.go", 8, "example.com/used/sub/x", False)
+    ]
+
+
+def test_project_imports_equals_go_list(app: Path, run_go: RunGo) -> None:
+    out = run_go(
+        "list", "-e", "-json=ImportPath,Imports,TestImports,XTestImports", "./...", cwd=app
+    )
+    decoder = json.JSONDecoder()
+    text, pos = out.stdout, 0
+    code: set[str] = set()
+    tests: set[str] = set()
+    while text[pos:].strip():
+        pos += len(text[pos:]) - len(text[pos:].lstrip())
+        info, pos = decoder.raw_decode(text, pos)
+        code.update(info.get("Imports", []))
+        tests.update(info.get("TestImports", []) + info.get("XTestImports", []))
+
+    def owner(path: str) -> str | None:
+        matches = [m for m in REQUIRED if path == m or path.startswith(m + "/")]
+        return max(matches, key=len) if matches else None
+
+    go_used = {m for m in map(owner, code) if m}
+    go_tests = {m for m in map(owner, tests) if m} - go_used
+    use = project_imports(app, REQUIRED)
+    assert use.used == go_used
+    assert use.test_only == go_tests
+
+
+def test_project_imports_reads_tools_and_main_path_from_go_mod(app: Path) -> None:
+    # With an explicit empty tool list, the tool's module is simply not imported.
+    assert project_imports(app, REQUIRED, tools=[]).tool_only == frozenset()
+    assert project_imports(app, REQUIRED).tool_only == {"example.com/tool"}
