@@ -3,9 +3,10 @@
 Three levels, from the tree-sitter facts of the main module: CALLED (a listed vulnerable symbol
 is called, matched by selector/identifier on the imported package), IMPORTED (a vulnerable
 package is imported, none of its listed symbols called), REQUIRED (the module is only in the
-build list). Without type information a method `T.M` counts as called where a file names the
-type (`pkg.T` in a type, a composite literal or a selector) and calls a method `.M(...)`; a value
-whose type is never named in the file (`r := gin.New(); r.Run()`) is not followed.
+build list). Without type information, a method `T.M` counts as called on a variable that holds
+a value of the package (`c *gin.Context`, `s := &http.Server{}`, or `r := gin.Default()`, whose
+type is unknown, so any `.M` of the package matches), and where a file names the type (`pkg.T`)
+and calls a method `.M(...)`. Both over-approximate, as a gate should rather than miss a call.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tree_sitter import Node, QueryCursor
+from tree_sitter import Node, Query, QueryCursor
 
 from .. import source
 from .match import VulnMatch
@@ -50,8 +51,9 @@ class Site:
 class MainUses:
     """What the main module's non-test code imports and calls, by import path.
 
-    `calls[import_path]` holds `(symbol, site)` pairs: `http.Get(...)` is ("Get", site),
-    and a qualified method value or call the analysis could resolve is ("Client.Do", site).
+    `calls[import_path]` holds `(symbol, site)` pairs: `http.Get(...)` is ("Get", site), a
+    method called on a variable of a known type is ("Client.Do", site), of a type the analysis
+    does not know ("?.Do", site).
     """
 
     imports: Mapping[str, tuple[Site, ...]] = field(default_factory=dict)
@@ -119,12 +121,19 @@ def _called_sites(package: Package, uses: MainUses) -> list[tuple[str, Site]]:
     if not package.symbols:
         return list(refs)
     wanted = set(package.symbols)
-    out = [(symbol, site) for symbol, site in refs if symbol in wanted]
     by_type: dict[str, list[str]] = {}
+    by_method: dict[str, list[str]] = {}
     for symbol in package.symbols:
         receiver, dot, method = symbol.partition(".")
         if dot:
             by_type.setdefault(receiver, []).append(method)
+            by_method.setdefault(method, []).append(symbol)
+    out = []
+    for name, site in refs:
+        if name in wanted:
+            out.append((name, site))
+        elif name.startswith(UNKNOWN_TYPE + "."):
+            out.extend((symbol, site) for symbol in by_method.get(name[2:], ()))
     for name, site in refs:
         for method in by_type.get(name, ()):
             out.extend(
@@ -174,20 +183,58 @@ def collect_main_uses(main_dir: Path) -> MainUses:
             imports.append((imp.path, Site(rel, imp.line, imp.column)))
         for import_path, symbol, line, column in source.calls(parsed):
             calls.append((import_path, symbol, Site(rel, line, column)))
-        names = parsed.package_names()
-        for _, caps in QueryCursor(query).matches(parsed.tree.root_node):
-            if "method" in caps:
-                node = caps["method"][0]
-                methods.append((parsed.text(node), _site(rel, node)))
-            elif (path := names.get(parsed.text(caps["package"][0]))) is not None:
-                node = caps["package"][0]
-                calls.append((path, parsed.text(caps["type"][0]), _site(rel, node)))
+        calls.extend(_type_and_method_facts(parsed, rel, query, methods))
     return MainUses.from_facts(imports, calls, methods)
 
 
-# Types named from another package (`*http.Server`, `http.Client{}`) and method calls `x.M(...)`.
-_TYPES_AND_METHODS = """
-(qualified_type package: (package_identifier) @package name: (type_identifier) @type)
+def _type_and_method_facts(
+    parsed: source.SourceFile, rel: str, query: Query, methods: list[tuple[str, Site]]
+) -> list[tuple[str, str, Site]]:
+    """`pkg.T` type references and methods called on variables holding a package's values."""
+    names = parsed.package_names()
+    facts: list[tuple[str, str, Site]] = []
+    variables: dict[str, tuple[str, str]] = {}  # name -> (import path, type or UNKNOWN_TYPE)
+    receivers: list[tuple[str, str, Site]] = []  # (variable, method, site)
+    for _, caps in QueryCursor(query).matches(parsed.tree.root_node):
+        if "recv" in caps:
+            node = caps["method"][0]
+            receivers.append((parsed.text(caps["recv"][0]), parsed.text(node), _site(rel, node)))
+        elif "method" in caps:
+            node = caps["method"][0]
+            methods.append((parsed.text(node), _site(rel, node)))
+        elif (path := names.get(parsed.text(caps["package"][0]))) is not None:
+            kind = parsed.text(caps["type"][0]) if "type" in caps else UNKNOWN_TYPE
+            if "var" in caps:
+                variables[parsed.text(caps["var"][0])] = (path, kind)
+            elif "type" in caps:
+                facts.append((path, kind, _site(rel, caps["package"][0])))
+    for variable, method, site in receivers:
+        if variable in variables and variable not in names:
+            path, kind = variables[variable]
+            facts.append((path, f"{kind}.{method}", site))
+    return facts
+
+
+UNKNOWN_TYPE = "?"
+
+_QUALIFIED = "(qualified_type package: (package_identifier) @package name: (type_identifier) @type)"
+_FROM_CALL = "(call_expression function: (selector_expression operand: (identifier) @package))"
+_FIRST = "left: (expression_list . (identifier) @var)"
+# Types named from another package (`*http.Server`, `http.Client{}`), variables holding a
+# package's values (parameters, `var`, `:=` of a call or composite literal), method calls.
+_TYPES_AND_METHODS = f"""
+{_QUALIFIED}
+(parameter_declaration name: (identifier) @var type: {_QUALIFIED})
+(parameter_declaration name: (identifier) @var type: (pointer_type {_QUALIFIED}))
+(var_spec name: (identifier) @var type: {_QUALIFIED})
+(var_spec name: (identifier) @var type: (pointer_type {_QUALIFIED}))
+(var_spec name: (identifier) @var value: (expression_list . {_FROM_CALL}))
+(short_var_declaration {_FIRST} right: (expression_list . {_FROM_CALL}))
+(short_var_declaration {_FIRST} right: (expression_list . (composite_literal type: {_QUALIFIED})))
+(short_var_declaration {_FIRST}
+  right: (expression_list . (unary_expression operand: (composite_literal type: {_QUALIFIED}))))
+(call_expression
+  function: (selector_expression operand: (identifier) @recv field: (field_identifier) @method))
 (call_expression function: (selector_expression field: (field_identifier) @method))
 """
 

@@ -16,8 +16,13 @@ MAIN_GO = """package main
 
 import "github.com/gin-gonic/gin"
 
+func download(c *gin.Context) {
+	c.FileAttachment("/srv/report.pdf", "report.pdf")
+}
+
 func main() {
 	r := gin.Default()
+	r.GET("/report", download)
 	_ = r.Run(":8080")
 }
 """
@@ -70,10 +75,18 @@ def test_check_reports_reachability_and_fails_on_calls(
     found = {(v["id"], v["module"]): v for v in json.loads(proc.stdout)["vulnerabilities"]}
     logger = found[("GO-2020-0001", "github.com/gin-gonic/gin")]
     assert (logger["reachability"], logger["outcome"]) == ("called", "fail")
-    assert logger["sites"] == [{"path": "main.go", "line": 6, "column": 7}]
+    assert logger["sites"] == [{"path": "main.go", "line": 10, "column": 7}]
     assert logger["fix"] == "go get github.com/gin-gonic/gin@v1.6.0"
-    # a method of a type the file never names (r := gin.Default(); r.Run) is not followed
-    assert found[("GO-2021-0052", "github.com/gin-gonic/gin")]["reachability"] == "imported"
+    # a method on a parameter of a named type: c *gin.Context -> Context.FileAttachment
+    attachment = found[("GO-2023-1737", "github.com/gin-gonic/gin")]
+    assert (attachment["reachability"], attachment["symbols"]) == (
+        "called",
+        ["Context.FileAttachment"],
+    )
+    assert attachment["sites"] == [{"path": "main.go", "line": 6, "column": 4}]
+    # a method on a value of unknown type from the package: r := gin.Default(); r.Run(...)
+    run = found[("GO-2021-0052", "github.com/gin-gonic/gin")]
+    assert (run["reachability"], run["symbols"]) == ("called", ["Engine.Run"])
     assert found[("GO-2022-0969", "stdlib")]["reachability"] == "required"
     assert not any(module == "aahframe.work" for _, module in found)  # at its fixed version
 
@@ -85,6 +98,8 @@ def test_an_exception_in_the_policy_file_lets_the_check_pass(
         "vulnerabilities:\n  fail_on: called\n  exceptions:\n"
         "    - id: CVE-2020-36567\n      reason: logs go to a structured sink\n"
         "      expires: 2999-01-01\n"
+        "    - id: GO-2021-0052\n      reason: no proxies in front\n"
+        "    - id: GO-2023-1737\n      reason: file names are constants\n"
     )
     proc = _check(project, goproxy_tree, vulndb_dir, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -101,7 +116,8 @@ def test_openvex_output_passes_the_schema_and_offline_uses_the_cache(
     jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text())).validate(doc)
     status = {s["vulnerability"]["name"]: s["status"] for s in doc["statements"]}
     assert status["GO-2020-0001"] == "affected"
-    assert status["GO-2021-0052"] == "not_affected"
+    assert status["GO-2021-0052"] == "affected"  # r.Run
+    assert status["GO-2022-0969"] == "not_affected"  # net/http is not even imported
     # the database directory is gone: the cache answers
     moved = vulndb_dir.with_name("moved-away")
     vulndb_dir.rename(moved)

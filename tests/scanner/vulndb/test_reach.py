@@ -72,6 +72,12 @@ def test_symbols_methods_and_whole_packages() -> None:
     whole_module = _match("example.com/m", ())
     assert reachability(whole_module, uses).symbols == ("Any",)
     assert reachability(_match("example.com/other", ()), uses).level is Reachability.REQUIRED
+    # a method on a value whose type is unknown ("?.M") matches every T.M of the package
+    unknown = MainUses.from_facts(
+        imports=[("example.com/m", site)], calls=[("example.com/m", "?.Run", site)]
+    )
+    engine = _match("example.com/m", (Package("example.com/m", ("Engine.Run", "New")),))
+    assert reachability(engine, unknown).symbols == ("Engine.Run",)
     # the toolchain is never reached by built code
     assert reachability(_match("toolchain", ()), uses).level is Reachability.REQUIRED
 
