@@ -10,6 +10,7 @@ nothing is known about the code that will use the module, so every match counts 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -64,6 +65,29 @@ def vulndb_file(root: Path | None, endpoint: str) -> VulnDBFile:
     return VulnDBFile(path, size, "application/gzip" if gz else "application/json")
 
 
+class LiveIndex:
+    """The index of a database directory, reloaded when `vulndb build` replaces the directory.
+
+    Each call stats index/db.json (build swaps the whole directory, so its inode changes) and
+    loads again only when it changed; audits run in worker threads, hence the lock.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.absolute()
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._index: VulnIndex | None = None
+
+    def __call__(self) -> VulnIndex:
+        with self._lock:
+            st = (self.root / "index" / "db.json").stat()
+            stamp = (st.st_ino, st.st_mtime_ns)
+            if self._index is None or stamp != self._stamp:
+                self._index = load_index(self.root.as_uri())
+                self._stamp = stamp
+            return self._index
+
+
 class VulnAuditor:
     """An Auditor: the inner (license) verdict plus the module version's known vulnerabilities.
 
@@ -73,14 +97,14 @@ class VulnAuditor:
 
     def __init__(
         self,
-        index: VulnIndex,
+        index: VulnIndex | Callable[[], VulnIndex],
         policy: VulnPolicy,
         *,
         inner: Auditor | None = None,
         policy_digest: str = "",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.index = index
+        self.index = index if callable(index) else lambda: index
         self.policy = policy
         self.inner = inner
         self.policy_digest = policy_digest
@@ -88,7 +112,7 @@ class VulnAuditor:
 
     def audit(self, module: str, version: str, zip_file: Path | bytes, h1: str) -> Verdict | None:
         verdict = self.inner.audit(module, version, zip_file, h1) if self.inner else None
-        matches = match_modules(self.index, [ModuleVersion(module, version)])
+        matches = match_modules(self.index(), [ModuleVersion(module, version)])
         if not matches:
             return verdict
         now = self.clock()
@@ -120,7 +144,8 @@ def vuln_auditor_for(config: VaultConfig, inner: Auditor | None) -> Auditor | No
     """Wrap `inner` with the vulnerability auditor when the config names a database."""
     if not config.vulndb:
         return inner
-    index = load_index(Path(config.vulndb).absolute().as_uri())
+    index = LiveIndex(Path(config.vulndb))
+    index()  # a broken database stops the start, not the first download
     if config.policy:
         policy = load_policy(config.policy)
         return VulnAuditor(index, vuln_policy(policy), inner=inner, policy_digest=policy.digest)

@@ -15,7 +15,7 @@ import pytest
 from conftest import GatewayFactory
 from goproxytree import GoProxyTree, write_files
 
-from proxy.vulndb import VulnAuditor
+from proxy.vulndb import LiveIndex, VulnAuditor
 from scanner.vulndb.database import load_index
 from scanner.vulndb.layout import build_layout
 from scanner.vulndb.policy import VulnPolicy
@@ -131,3 +131,15 @@ def test_go_vault_serve_vulndb_flag(vulndb: Path, tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+def test_the_auditor_follows_a_rebuilt_database(vulndb: Path, tmp_path: Path) -> None:
+    src = tmp_path / "osv"
+    (src / "GO-2020-0033.json").unlink()
+    build_layout(src, vulndb, modified="2026-11-02T00:00:00Z")
+    auditor = VulnAuditor(LiveIndex(vulndb), VulnPolicy.from_mapping({"fail_on": "required"}))
+    assert auditor.audit("aahframe.work", "v0.12.3", b"", "h1:x") is None
+    shutil.copy2(OSV_DIR / "GO-2020-0033.json", src / "GO-2020-0033.json")
+    build_layout(src, vulndb, modified="2026-11-03T00:00:00Z")  # what an operator's cron does
+    verdict = auditor.audit("aahframe.work", "v0.12.3", b"", "h1:x")
+    assert verdict is not None and not verdict.passed
