@@ -157,8 +157,16 @@ def main() -> None:
         def scancode_run(target: Path, out: Path) -> float:
             t = time.perf_counter()
             proc = subprocess.run(
-                [str(scancode), "--license", "--json", str(out), "-n", str(args.processes)]
-                + ["--quiet", str(target)],
+                [
+                    str(scancode),
+                    "--license",
+                    "--json",
+                    str(out),
+                    "-n",
+                    str(args.processes),
+                    "--quiet",
+                    str(target),
+                ],
                 capture_output=True,
                 text=True,
             )
