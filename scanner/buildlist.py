@@ -108,6 +108,7 @@ class BuildList:
     graph: Mapping[ModuleVersion, tuple[ModuleVersion, ...]]
     mains: tuple[ModuleVersion, ...]
     workspace: bool = False
+    main_dirs: tuple[Path, ...] = ()
     _selected: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -119,11 +120,19 @@ class BuildList:
         return self._selected.get(path)
 
     def why(self, path: str) -> list[ModuleVersion] | None:
-        """The shortest requirement chain from a main module to the selected version of path."""
+        """The shortest requirement chain from a main module to the selected version of path.
+
+        Chains through the main module's direct requirements are preferred: an `// indirect`
+        requirement only records a version, it does not say who needs the module.
+        """
         version = self.selected(path)
         if version is None:
             return None
         target = ModuleVersion(path, version)
+        indirect = {m.path for m in self.modules if m.indirect}
+        return self._chain(target, indirect) or self._chain(target, set())
+
+    def _chain(self, target: ModuleVersion, skip_from_main: set[str]) -> list[ModuleVersion] | None:
         parent: dict[ModuleVersion, ModuleVersion | None] = dict.fromkeys(self.mains)
         queue = deque(self.mains)
         while queue:
@@ -134,6 +143,8 @@ class BuildList:
                     chain.append(p)
                 return chain[::-1]
             for r in self.graph.get(m, ()):
+                if m in self.mains and r.path in skip_from_main:
+                    continue
                 if r not in parent:
                     parent[r] = m
                     queue.append(r)
@@ -574,5 +585,10 @@ def _assemble(
             )
         )
     return BuildList(
-        tuple(modules), dict(graph.edges), tuple(mains), ws.is_workspace, dict(graph.selected)
+        tuple(modules),
+        dict(graph.edges),
+        tuple(mains),
+        ws.is_workspace,
+        tuple(d for _mv, _gm, d in ws.mains),
+        dict(graph.selected),
     )

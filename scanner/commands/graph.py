@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,8 +14,13 @@ from ..buildlist import DEFAULT_CONCURRENCY, BuildList, load_build_list
 from ..errors import InputError
 from ..exitcodes import ExitCode
 from ..modfetch import ModCacheSource, ModuleSource, source_from_goproxy
+from ..module import ModuleVersion
+
+if TYPE_CHECKING:
+    from ..source import ImportSite
 
 DEFAULT_GOPROXY = "https://proxy.golang.org"
+_MAX_SITES = 3
 
 
 def _source(proxy: str | None, modcache: Path | None) -> ModuleSource:
@@ -49,10 +55,38 @@ class _TTYProgress:
             sys.stderr.flush()
 
 
+def _import_sites(bl: BuildList, chain: list[ModuleVersion]) -> list[ImportSite]:
+    """Where the main module imports the first module of the chain that it imports at all."""
+    if bl.workspace:
+        return []  # a workspace has several main directories; the requirement chain says it
+    from ..source import project_imports
+
+    use = project_imports(bl.main_dirs[0], bl)
+    for m in chain[1:]:
+        sites = use.sites.get(m.path)
+        if sites:
+            return list(sites[:_MAX_SITES])
+    return []
+
+
 def _print_why(bl: BuildList, module: str, as_json: bool) -> None:
     chain = bl.why(module)
+    sites = _import_sites(bl, chain) if chain else []
     if as_json:
-        doc = {"module": module, "path": [str(m) for m in chain] if chain else None}
+        doc = {
+            "module": module,
+            "path": [str(m) for m in chain] if chain else None,
+            "imports": [
+                {
+                    "file": s.path,
+                    "line": s.line,
+                    "column": s.column,
+                    "import": s.import_path,
+                    "test": s.test,
+                }
+                for s in sites
+            ],
+        }
         click.echo(json.dumps(doc, indent=2))
         return
     click.echo(f"# {module}")
@@ -62,6 +96,9 @@ def _print_why(bl: BuildList, module: str, as_json: bool) -> None:
         return
     for m in chain:
         click.echo(str(m))
+    for site in sites:
+        test = " (test)" if site.test else ""
+        click.echo(f"imported as {site.import_path} at {site.path}:{site.line}:{site.column}{test}")
 
 
 @click.command("graph")

@@ -125,10 +125,43 @@ def test_json_and_why(tree: GoProxyTree, tmp_path: Path) -> None:
         {"Path": f"{E}/a", "Version": "v1.0.0", "GoVersion": "1.21"},
         {"Path": f"{E}/b", "Version": "v1.1.0", "Indirect": True, "GoVersion": "1.21"},
     ]
-    why = _scan("graph", str(main), "--proxy", tree.url, "--why", f"{E}/b")
-    assert why.stdout.splitlines() == [f"# {E}/b", f"{E}/main", f"{E}/b@v1.1.0"]
     why = _scan("graph", str(main), "--proxy", tree.url, "--why", f"{E}/zzz", "--json")
-    assert json.loads(why.stdout) == {"module": f"{E}/zzz", "path": None}
+    assert json.loads(why.stdout) == {"module": f"{E}/zzz", "path": None, "imports": []}
+    why = _scan("graph", str(main), "--proxy", tree.url, "--why", f"{E}/zzz")
+    assert why.stdout.splitlines() == [f"# {E}/zzz", f"({E}/main does not need module {E}/zzz)"]
+
+
+def test_why_shows_the_requirement_chain_and_the_import(tree: GoProxyTree, tmp_path: Path) -> None:
+    main = _main(tmp_path, GOOD)
+    write_files(
+        main,
+        {
+            "cmd/tool/main.go": f'package main\n\nimport (\n\t"fmt"\n\t"{E}/a/pkg"\n)\n',
+            "x_test.go": f'package main\n\nimport _ "{E}/a"\n',
+        },
+    )
+    # b is required `// indirect` by main, but a is who needs it; run from a subdirectory.
+    why = _scan("graph", str(main / "cmd"), "--proxy", tree.url, "--why", f"{E}/b")
+    assert why.returncode == 0, why.stderr
+    assert why.stdout.splitlines() == [
+        f"# {E}/b",
+        f"{E}/main",
+        f"{E}/a@v1.0.0",
+        f"{E}/b@v1.1.0",
+        f"imported as {E}/a/pkg at cmd/tool/main.go:5:2",
+        f"imported as {E}/a at x_test.go:3:10 (test)",
+    ]
+    doc = json.loads(
+        _scan("graph", str(main), "--proxy", tree.url, "--why", f"{E}/b", "--json").stdout
+    )
+    assert doc["path"] == [f"{E}/main", f"{E}/a@v1.0.0", f"{E}/b@v1.1.0"]
+    assert doc["imports"][0] == {
+        "file": "cmd/tool/main.go",
+        "line": 5,
+        "column": 2,
+        "import": f"{E}/a/pkg",
+        "test": False,
+    }
 
 
 @pytest.mark.gocmd
