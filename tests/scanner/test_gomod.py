@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from goproxytree import GoProxyTree, json_stream
 
 from scanner.errors import ParseError
 from scanner.gomod import GoMod, Require, parse_gomod
@@ -493,3 +494,56 @@ def test_large_gomod_under_the_limit_parses() -> None:
     mod = parse_gomod(data)
     assert len(mod.requires) == 20_000
     assert mod.requires[-1] == Require("example.com/org17/repo19999", "v1.49.0", True, 20_002)
+
+
+@pytest.mark.gocmd
+def test_lax_retractions_and_deprecation_as_the_go_command_reads_them(
+    run_go: RunGo, goproxy_tree: GoProxyTree, tmp_path: Path
+) -> None:
+    # A dependency's latest go.mod, with directives only a main module may use (and one no Go
+    # knows): the go command reads it leniently, and so must parse_gomod(lax=True).
+    latest = (
+        "// Deprecated: use example.com/new instead.\n"
+        "module example.com/dep\n\n"
+        "go 1.21\n"
+        "toolchain go1.99-experimental\n"
+        "frobnicate the widgets\n"
+        "replace example.com/x => ../x\n"
+        "future (\n\tsyntax here\n)\n\n"
+        "// Published with a data race.\n"
+        "retract v1.0.0\n\n"
+        "retract (\n"
+        "\t// Broken build on Windows.\n"
+        "\t[v1.0.1, v1.0.3] // and more\n"
+        "\tv1.0.4\n"
+        ")\n"
+    )
+    for v in ("v1.0.0", "v1.0.2", "v1.0.4"):
+        goproxy_tree.add_module("example.com/dep", v, {"go.mod": "module example.com/dep\n"})
+    goproxy_tree.add_module("example.com/dep", "v1.1.0", {"go.mod": latest})
+    out = run_go(
+        "list",
+        "-m",
+        "-u",
+        "-retracted",
+        "-json",
+        "example.com/dep@v1.0.0",
+        "example.com/dep@v1.0.2",
+        "example.com/dep@v1.0.4",
+        "example.com/dep@v1.1.0",
+        cwd=tmp_path,
+        env_extra={"GOPROXY": goproxy_tree.url, "GOFLAGS": ""},
+    ).stdout
+    go_says = {m["Version"]: m for m in json_stream(out)}
+
+    mod = parse_gomod(latest, "example.com/dep@v1.1.0/go.mod", lax=True)
+    for version in ("v1.0.0", "v1.0.2", "v1.0.4"):
+        retraction = mod.retraction(version)
+        assert retraction is not None
+        # The go command shows a retraction without comment as "retracted by module author".
+        shown = retraction.rationale or "retracted by module author"
+        assert go_says[version]["Retracted"] == [shown]
+    assert mod.retraction("v1.1.0") is None and "Retracted" not in go_says["v1.1.0"]
+    assert go_says["v1.1.0"]["Deprecated"] == mod.deprecated == "use example.com/new instead."
+    with pytest.raises(ParseError, match=r"dep@v1.1.0/go.mod:6: unknown directive: frobnicate"):
+        parse_gomod(latest, "example.com/dep@v1.1.0/go.mod")
