@@ -32,6 +32,9 @@ def is_license_file(rel_path: str) -> bool:
     parts = PurePosixPath(rel_path).parts
     if not parts or any(p in _SKIP_DIRS or p.startswith((".", "_")) for p in parts[:-1]):
         return False
+    if len(parts) >= 2 and parts[-2].lower() == "licenses":
+        # REUSE layout: LICENSES/<SPDX id>.txt holds each license the project uses.
+        return PurePosixPath(parts[-1]).suffix.lower() in ("", ".txt", ".md")
     return bool(_LICENSE_FILE.fullmatch(parts[-1]))
 
 

@@ -40,6 +40,7 @@ NOTICE = (
         ("license.go", False),
         ("LICENSE.json", False),
         ("licenses/cmd.go", False),
+        ("LICENSES/Apache-2.0.txt", True),
         ("vendor/x/LICENSE", False),
         ("testdata/LICENSE", False),
         ("README.md", False),
