@@ -234,9 +234,10 @@ class SourceChain:
 def source_from_goproxy(value: str) -> ModuleSource:
     """A source for a GOPROXY value such as `https://a,file:///b|https://c,off`.
 
-    `direct` (fetching from version control) is not supported: the scanner reads only
-    proxies and module caches. `off` at the end turns a miss into the go command's
-    "module lookup disabled by GOPROXY=off".
+    `direct` (fetching from version control) is skipped: the scanner reads only proxies and
+    module caches, so the usual `https://proxy.golang.org,direct` means that proxy alone; a
+    value naming no proxy at all is an InputError. `off` at the end turns a miss into the go
+    command's "module lookup disabled by GOPROXY=off".
     """
     parts = re.split(r"([,|])", value.strip())
     # Each entry with the separator that follows it: "|" falls through on any error.
@@ -247,6 +248,7 @@ def source_from_goproxy(value: str) -> ModuleSource:
     ]
     entries: list[tuple[ModuleSource, bool]] = []
     off_at_end = False
+    saw_direct = False
     for i, (item, fall_through) in enumerate(items):
         if item == "off":
             if i != len(items) - 1 or not entries:
@@ -257,13 +259,19 @@ def source_from_goproxy(value: str) -> ModuleSource:
             off_at_end = True
             continue
         if item == "direct":
-            raise InputError(
-                f"GOPROXY={value!r}: 'direct' (version control) is not supported here",
-                hint="name a proxy URL or a file:// tree; use --proxy or GOPROXY",
-            )
+            saw_direct = True
+            continue
         entries.append((ProxySource(item), fall_through))
     if not entries:
-        raise InputError(f"GOPROXY={value!r} names no proxy", hint="set --proxy URL")
+        what = (
+            "only 'direct' (version control), which is not supported here"
+            if saw_direct
+            else "no proxy"
+        )
+        raise InputError(
+            f"GOPROXY={value!r} names {what}",
+            hint="name a proxy URL or a file:// tree with --proxy or GOPROXY",
+        )
     if len(entries) == 1 and not off_at_end:
         return entries[0][0]
     return SourceChain(entries, off_at_end=off_at_end)

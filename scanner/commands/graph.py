@@ -28,14 +28,8 @@ def _source(proxy: str | None, modcache: Path | None) -> ModuleSource:
         if proxy:
             raise InputError("give --proxy or --modcache, not both")
         return ModCacheSource(modcache)
-    if proxy:
-        return source_from_goproxy(proxy)
-    # The environment's GOPROXY usually ends in ",direct" (fetch from version control), which
-    # the scanner does not do: use the proxies it names.
-    entries = [
-        e for e in os.environ.get("GOPROXY", DEFAULT_GOPROXY).split(",") if e.strip() != "direct"
-    ]
-    return source_from_goproxy(",".join(entries) or DEFAULT_GOPROXY)
+    # The environment's GOPROXY usually ends in ",direct"; source_from_goproxy skips that.
+    return source_from_goproxy(proxy or os.environ.get("GOPROXY", "") or DEFAULT_GOPROXY)
 
 
 class _TTYProgress:

@@ -145,10 +145,24 @@ def test_goproxy_list_semantics(tree: GoProxyTree, http_url: str, tmp_path: Path
         source_from_goproxy(f"{empty.url},off").gomod("example.com/a", "v1.0.0")
     assert isinstance(source_from_goproxy(f"{tree.url},{empty.url}"), SourceChain)
     assert isinstance(source_from_goproxy(tree.url), ProxySource)
+    # "direct" (version control) is skipped: the usual GOPROXY means its proxies.
+    assert isinstance(source_from_goproxy(f"{tree.url},direct"), ProxySource)
+    src = source_from_goproxy(f"{empty.url},direct,{tree.url}")
+    assert src.gomod("example.com/a", "v1.0.0") == want
 
 
 @pytest.mark.parametrize(
-    "value", ["direct", "off", "", "ftp://x", "file://remote-host/x", "off,file:///x", "notaurl"]
+    "value",
+    [
+        "direct",
+        "direct,off",
+        "off",
+        "",
+        "ftp://x",
+        "file://remote-host/x",
+        "off,file:///x",
+        "notaurl",
+    ],
 )
 def test_bad_goproxy_values_are_input_errors(value: str) -> None:
     with pytest.raises(InputError):
