@@ -23,6 +23,10 @@ from scanproject import (
     tidy,
 )
 
+from scanner.config import load_config
+from scanner.sbom import SbomOptions, render_sbom
+from scanner.scan import run_scan
+
 RunGo = Callable[..., subprocess.CompletedProcess[str]]
 
 pytestmark = pytest.mark.gocmd
@@ -200,3 +204,33 @@ def test_missing_go_mod_is_an_input_error(tmp_path: Path, go_env: dict[str, str]
     proc = run_scan_cli(["scan", str(tmp_path)], dict(go_env), tmp_path)
     assert proc.returncode == 2
     assert "go.mod" in proc.stderr
+
+
+# The foundation's fixture projects (diamonds, pruning, replacements, exclusions, ...), judged
+# in-process: one start-up for all of them.
+from test_buildlist import PROJECTS, Fixture, Project, _go_list  # noqa: E402
+from test_buildlist import fixture as buildlist_fixture  # noqa: E402, F401
+
+
+@pytest.mark.parametrize(
+    "project", [p for p in PROJECTS if "go.work" not in p.main], ids=lambda p: p.name
+)
+def test_sbom_components_equal_go_list_on_fixture_projects(
+    buildlist_fixture: Fixture,  # noqa: F811
+    project: Project,
+    scan_cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fx = buildlist_fixture
+    monkeypatch.setenv("XDG_CACHE_HOME", str(scan_cache))
+    flags = {"main_dir": fx.project_dir(project), "proxy": fx.tree.url, "source_rules": False}
+    config = load_config(flags, env={})
+    result = run_scan(config, env={**fx.env, "GOPROXY": "off"})
+    doc = json.loads(render_sbom(result, SbomOptions(reproducible=True)))
+    want = {tuple(line.split()[:2]) for line in _go_list(fx, project).splitlines()[1:]}
+    got = {(c["name"], c["version"]) for c in doc["components"] if c["name"] != "stdlib"}
+    assert got == want
+    graph = {d["ref"] for d in doc["dependencies"]}
+    assert graph == {c["bom-ref"] for c in doc["components"]} | {
+        doc["metadata"]["component"]["bom-ref"]
+    }
