@@ -507,7 +507,8 @@ def load_build_list(
             )
         ws = _single_module(gomod)
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="gomod")
+    try:
         loader = _Loader(ws, source, pool, progress)
         mains = [mv for mv, _gm, _d in ws.mains]
         if ws.is_workspace:
@@ -516,6 +517,11 @@ def load_build_list(
             graph = _expand_single(loader, ws)
         if all_go_versions:
             loader.complete(graph)
+    except BaseException:
+        # On an error or Ctrl-C, queued fetches are dropped instead of awaited.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return _assemble(ws, loader, graph, mains)
 
 
