@@ -257,6 +257,31 @@ def gen_gomod(seed: int) -> bytes:
     return text.encode()
 
 
+# Odd but valid files: escapes, comment placement, spacing the generator does not produce.
+ODD_GOMODS: list[bytes] = [
+    # Go string escapes inside quoted tokens (raw literals, so Python leaves them alone).
+    rb'module "example.com/\x6dain"' + b"\n" + rb'require "example.com/\u0061" "v1.0.0"' + b"\n",
+    b"module example.com/m\n" + rb'require "example.com/\141\142" v1.0.0' + b"\n",
+    b"module example.com/m // /* not a C comment */\n",
+    b"module example.com/m\nrequire (\n) // empty\n"
+    b"require ( // c\n\texample.com/a v1.0.0\n) // after\n",
+    b"\n\n// leading comment\n\n\nmodule example.com/m\n\n\n",
+    b"module example.com/m\nrequire\texample.com/a\t\tv1.0.0\t//\tindirect\n",
+    b"module example.com/m\nrequire example.com/a v1.0.0 //indirect;\n",
+    b"module example.com/m\nrequire example.com/a v1.0.0 // indirect // twice\n",
+    b"module example.com/m\nretract (\n\n\t// first\n\n\t// second\n\tv1.0.0\n\n)\n",
+    b"// Deprecated:\nmodule example.com/m\n",
+    b"// Deprecated:no space\n//\n//\nmodule example.com/m\n",
+    b"// Block comment.\nretract (\n\tv1.0.0\n\t// own\n\tv1.1.0\n)\nmodule example.com/m\n",
+    b"module example.com/m\nreplace example.com/a v1.0.0 => example.com/a v1.0.0\n",
+    b"module example.com/m\nexclude example.com/a v1.0.0\nexclude example.com/a v1.0.0\n",
+    b"module example.com/m\nreplace example.com/a => ./x\nreplace example.com/a => ./y\n",
+    b"module example.com/m\ntool example.com/t\ntool example.com/t\nignore x\nignore x\n",
+    "module example.com/m\n// Deprecated: ünïcode ✓\nrequire example.com/a v1.0.0\n".encode(),
+    b"module example.com/m\ngodebug (\n\ta=1\n\ta=2\n)\n",
+    b"go 1.21\n",  # no module line at all
+]
+
 # Files the go command must reject: each names the line of the first error.
 BAD_GOMODS: list[tuple[str, bytes, int]] = [
     ("unknown directive", b"module example.com/m\n\nfrobnicate x\n", 3),
@@ -306,6 +331,7 @@ BAD_GOMODS: list[tuple[str, bytes, int]] = [
     ("form feed", b"module example.com/m\nrequire\x0cexample.com/a v1.0.0\n", 2),
     ("nbsp", "module example.com/m\nrequire\u00a0example.com/a v1.0.0\n".encode(), 2),
     ("zero-width space", "module example.com/m\u200b\n".encode(), 1),
+    ("lone CR is a blank", b"module example.com/m\rrequire example.com/a v1.0.0\n", 1),
 ]
 
 
@@ -340,6 +366,7 @@ N_VARIANTS = 210
 @pytest.mark.gocmd
 def test_generated_gomods_parse_as_go_mod_edit_json(run_go: RunGo, tmp_path: Path) -> None:
     files = {f"v{seed:03d}": gen_gomod(seed) for seed in range(N_VARIANTS)}
+    files.update({f"odd{i:02d}": data for i, data in enumerate(ODD_GOMODS)})
     results = _go_all(run_go, tmp_path, files)
     failures = []
     for name, data in files.items():
