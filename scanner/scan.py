@@ -299,11 +299,14 @@ def judge(
     analysis: Analysis,
     env: Mapping[str, str],
     now: datetime,
+    expected_h1: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, tuple[Verdict, str, str]], str, list[str]]:
     """A verdict per module: key -> (verdict, source "proxy"|"local", zip sha256).
 
-    Returns the verdicts, the overall verdict source and notes for the report.
+    Returns the verdicts, the overall verdict source and notes for the report. A proxy
+    verdict counts only when its `h1:` is the one go.sum records (`expected_h1`, by key).
     """
+    expected_h1 = expected_h1 or {}
     notes: list[str] = []
     modules = [ModuleVersion(m.path, m.version) for m in analysis.modules]
     out: dict[str, tuple[Verdict, str, str]] = {}
@@ -315,8 +318,17 @@ def judge(
         )
         try:
             with ProxyClient(config.proxy, client_options) as client:
-                for mv, verdict in client.verdicts(modules).items():
-                    out[str(mv)] = (verdict, "proxy", "")
+                answered = client.verdicts(modules)
+            for mv, verdict in answered.items():
+                want = expected_h1.get(str(mv), "")
+                if want and verdict.h1 and verdict.h1 != want:
+                    # The proxy judged other bytes than go.sum names: its verdict does not
+                    # apply to this build, so the module is judged here instead.
+                    notes.append(
+                        f"{mv}: the proxy judged {verdict.h1}, go.sum has {want}; judged locally"
+                    )
+                    continue
+                out[str(mv)] = (verdict, "proxy", "")
             overall = "proxy"
         except ProxyUnreachableError as e:
             if not config.fail_open:
@@ -538,8 +550,9 @@ def run_scan(
     if config.fail_on is None:
         config = replace(config, fail_on=Severity.parse(policy.source_rules.fail_on))
     analysis = analyse(config, env)
-    verdicts, overall, notes = judge(config, policy, analysis, env, now)
     sums = _GoSumHashes(config.main_dir)
+    expected = {f"{m.path}@{m.version}": sums.h1(m.path, m.version) for m in analysis.modules}
+    verdicts, overall, notes = judge(config, policy, analysis, env, now, expected)
     require_lines = {r.path: r.line for r in analysis.main.requires}
     modules = []
     policy_digest = ""

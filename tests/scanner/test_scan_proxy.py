@@ -128,3 +128,23 @@ def test_proxy_down_fail_open_judges_locally_and_says_so(
     assert "judged locally" in proc.stdout
     gpl = next(m for m in result["modules"] if m["path"] == "example.com/gpl")
     assert (gpl["decision"], gpl["verdict_source"]) == ("REJECT", "local")
+
+
+def test_a_proxy_verdict_for_other_bytes_is_not_trusted(
+    project: Path,
+    go_env: dict[str, str],
+    scan_cache: Path,
+    goproxy_tree: GoProxyTree,
+    verdict_server: VerdictServer,
+) -> None:
+    # The proxy passes a GPL module whose bytes differ from what go.sum pins: judged here.
+    verdict_server.decide = lambda path: "PASS"
+    verdict_server.h1 = lambda path, version: "h1:" + "A" * 43 + "=" if "gpl" in path else ""
+    env = scan_env(go_env, goproxy_tree, scan_cache)
+    proc, result = scan(project, env, "--proxy", verdict_server.url)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    gpl = next(m for m in result["modules"] if m["path"] == "example.com/gpl")
+    assert (gpl["decision"], gpl["verdict_source"]) == ("REJECT", "local")
+    assert any("go.sum has h1:" in n for n in result["notes"])
+    mit = next(m for m in result["modules"] if m["path"] == "example.com/mit")
+    assert mit["verdict_source"] == "proxy"

@@ -12,7 +12,7 @@ from typing import Any
 from scanner.verdict import Decision, Verdict
 
 
-def verdict_json(module: str, version: str, decision: str = "PASS") -> dict[str, Any]:
+def verdict_json(module: str, version: str, decision: str = "PASS", h1: str = "") -> dict[str, Any]:
     return Verdict(
         module=module,
         version=version,
@@ -21,7 +21,7 @@ def verdict_json(module: str, version: str, decision: str = "PASS") -> dict[str,
         expression="GPL-3.0-only" if "gpl" in module else "MIT",
         reasons=(),
         policy_digest="sha256:" + "1" * 64,
-        h1="h1:x",
+        h1=h1,
         detector_version="1",
         evaluated_at="2026-01-01T00:00:00+00:00",
     ).to_json()
@@ -38,6 +38,8 @@ class VerdictServer:
         self.delay = 0.0
         # module path -> decision; the default rejects paths containing "gpl"
         self.decide: Callable[[str], str] = lambda path: "REJECT" if "gpl" in path else "PASS"
+        # (path, version) -> the h1: the proxy says it judged ("" = not stated)
+        self.h1: Callable[[str, str], str] = lambda path, version: ""
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -56,7 +58,12 @@ class VerdictServer:
                     self._send(server.fail_first.pop(0), {"error": "scripted"})
                 elif self.path.endswith("/-/verdicts"):
                     out = [
-                        verdict_json(m["module"], m["version"], server.decide(m["module"]))
+                        verdict_json(
+                            m["module"],
+                            m["version"],
+                            server.decide(m["module"]),
+                            server.h1(m["module"], m["version"]),
+                        )
                         for m in body["modules"]
                         if "unknown" not in m["module"]
                     ]
