@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError, InvalidModuleError
-from .module import canonical_version, check, check_file_path
+from .module import canonical_version, check, check_file_path, go_quote
 
 MAX_ZIP_FILE = 500 << 20
 """Largest module zip, and largest total of its uncompressed files (bytes)."""
@@ -126,11 +126,12 @@ class _Collisions:
         if other is not None:
             other_path, other_is_dir = other
             if p != other_path:
-                return f"case-insensitive file name collision: {other_path!r} and {p!r}"
+                first, second = go_quote(other_path), go_quote(p)
+                return f"case-insensitive file name collision: {first} and {second}"
             if is_dir != other_is_dir:
-                return f"entry {p!r} is both a file and a directory"
+                return f"entry {go_quote(p)} is both a file and a directory"
             if not is_dir:
-                return f"multiple entries for file {p!r}"
+                return f"multiple entries for file {go_quote(p)}"
         else:
             self.seen[fold] = (p, is_dir)
         parent = p.rpartition("/")[0]
@@ -163,7 +164,10 @@ def _check_identity(module_path: str, version: str) -> list[FileViolation]:
     canonical = canonical_version(version)
     if canonical != version:
         return [
-            FileViolation("", f"version {version!r} is not canonical (should be {canonical!r})")
+            FileViolation(
+                "",
+                f"version {go_quote(version)} is not canonical (should be {go_quote(canonical)})",
+            )
         ]
     try:
         check(module_path, version)
@@ -402,7 +406,9 @@ def check_zip(
         for info in z.infolist():
             name = info.filename
             if not name.startswith(prefix):
-                violations.append(FileViolation(name, f"path does not have prefix {prefix!r}"))
+                violations.append(
+                    FileViolation(name, f"path does not have prefix {go_quote(prefix)}")
+                )
                 continue
             rel = name[len(prefix) :]
             if rel == "":
