@@ -21,11 +21,6 @@ from licensedmodules import publish_modules
 pytestmark = [
     pytest.mark.gocmd,
     pytest.mark.slow,
-    # TODO(ci-integrations): drop once `goproxy-scan scan` runs end to end in the tree.
-    pytest.mark.xfail(
-        reason="goproxy-scan scan is still being assembled (scanner.gosum, scanner.rules)",
-        strict=False,
-    ),
 ]
 
 OWNER_REPO = "acme/app"

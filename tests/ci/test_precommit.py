@@ -4,6 +4,7 @@ repository: a commit adding a GPL-3.0 dependency is blocked with the reason; a c
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,11 +19,6 @@ from licensedmodules import publish_modules
 pytestmark = [
     pytest.mark.gocmd,
     pytest.mark.slow,
-    # TODO(ci-integrations): drop once `goproxy-scan scan` runs end to end in the tree.
-    pytest.mark.xfail(
-        reason="goproxy-scan scan is still being assembled (scanner.gosum, scanner.rules)",
-        strict=False,
-    ),
 ]
 
 PRE_COMMIT = [sys.executable, "-m", "pre_commit"]
@@ -141,8 +137,9 @@ def test_clean_commit_passes(go_repo: tuple[Path, dict[str, str], GoProxyTree]) 
     write_files(repo, {"doc.go": "// Package main prints a name.\npackage main\n"})
     git(repo, "add", "-A")
     commit = git(repo, "commit", "-m", "docs", env=env)
-    assert commit.returncode == 0, commit.stdout + commit.stderr
-    assert "goproxy-scan" in commit.stdout and "Passed" in commit.stdout
+    output = commit.stdout + commit.stderr
+    assert commit.returncode == 0, output
+    assert re.search(r"goproxy-scan \(Go dependency licenses and source rules\)\.+Passed", output)
 
 
 def test_try_repo_runs_the_hook_on_staged_go_files(
