@@ -58,6 +58,9 @@ class VaultConfig:
     license_whitelist: str | None = None  # the seed's auditor flag: an allow-list policy
     spdx_cache_dir: str | None = None
     vulndb: str | None = None  # a built Go vulnerability database: /-/vulndb/ + its auditor
+    review_required: str = "refuse"  # auditor: "refuse" (403 until approved) or "serve"
+    admin_token: str | None = None  # bearer token of the /-/admin/ routes; unset: they are off
+    audit_concurrency: int = 16  # cold modules fetched + audited at once by a verdict batch
 
     @property
     def host(self) -> str:
