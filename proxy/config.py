@@ -52,7 +52,7 @@ class VaultConfig:
     memory_cache_mb: int = 64  # immutable .info/.mod bytes kept in memory
     audit_log: str = "-"  # JSON lines: "-" is stdout, else a file path (appended)
     otlp_endpoint: str | None = None
-    server: str = "uvicorn"  # or "granian"
+    server: str = "granian"  # or "uvicorn"; chosen by bench/bench_proxy.py (pathsend for zips)
     workers: int = 1  # server processes (granian); single-flight holds within one process
     log_level: str = "info"
     license_whitelist: str | None = None  # the seed's auditor flag: an allow-list policy

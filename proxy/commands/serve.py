@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,10 +70,7 @@ def _serve_uvicorn(config: VaultConfig, gateway: Gateway, sock: socket.socket) -
             timeout_graceful_shutdown=10,
         )
     )
-    # uvicorn handles SIGINT/SIGTERM: stop accepting, finish in-flight requests, run shutdown;
-    # then it re-raises the signal to the handler it found. For SIGTERM that handler is this
-    # no-op, so a graceful stop exits 0 (what service managers expect) instead of dying by -15.
-    signal.signal(signal.SIGTERM, lambda _sig, _frame: None)
+    # uvicorn handles SIGINT/SIGTERM: stop accepting, finish in-flight requests, run shutdown.
     server.run(sockets=[sock])
 
 
@@ -85,13 +83,13 @@ def gateway_from_env() -> Gateway:
     return gateway_for(load_config(env=os.environ))
 
 
-def _serve_granian(config: VaultConfig, port: int) -> None:
+def _serve_granian(config: VaultConfig, port: int, announce: Callable[[], None]) -> None:
     from granian import Granian
     from granian.constants import Interfaces, Loops
     from granian.log import LogLevels
 
     os.environ.update(config.to_env())  # the workers rebuild the same config from these
-    Granian(
+    server = Granian(
         "proxy.commands.serve:gateway_from_env",
         factory=True,
         address=config.host,
@@ -102,7 +100,9 @@ def _serve_granian(config: VaultConfig, port: int) -> None:
         log_level=LogLevels(config.log_level),
         log_access=False,
         backlog=2048,
-    ).serve()
+    )
+    server.on_startup(announce)  # runs once granian's socket listens
+    server.serve()
 
 
 @click.command()
@@ -140,9 +140,18 @@ def serve(config_file: Path | None, **flags: Any) -> int:
         "server": config.server,
         "workers": config.workers,
     }
-    print(json.dumps(start), file=sys.stderr, flush=True)
+
+    def announce() -> None:
+        print(json.dumps(start), file=sys.stderr, flush=True)
+
+    # Both servers stop gracefully on SIGTERM (stop accepting, finish in-flight requests, run
+    # the lifespan shutdown that flushes the audit log), then re-raise the signal to the handler
+    # they found. This no-op is that handler, so a graceful stop exits 0 (what service managers
+    # expect) instead of dying by -15.
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: None)
     if config.server == "granian":
-        _serve_granian(config, port)
+        _serve_granian(config, port, announce)
     else:
+        announce()  # the socket already listens: connections wait in its backlog
         _serve_uvicorn(config, gateway, sock)
     return int(ExitCode.PASS)

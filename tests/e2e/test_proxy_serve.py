@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +43,7 @@ def go_vault_serve(
         stderr=subprocess.PIPE,
         text=True,
     )
+    log: list[str] = []  # stderr, drained so a chatty server never blocks on a full pipe
     try:
         assert proc.stderr is not None
         line = proc.stderr.readline()
@@ -48,14 +51,27 @@ def go_vault_serve(
             start = json.loads(line)
         except json.JSONDecodeError:
             raise AssertionError(f"no start-up line: {line}{proc.stderr.read()}") from None
-        yield str(start["listen"]), start
+        drain = threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
+        drain.start()
+        url = str(start["listen"])
+        deadline = time.monotonic() + 30
+        while True:  # granian binds after the start-up line
+            try:
+                httpx.get(f"{url}/-/healthz")
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "".join(log)
+                time.sleep(0.05)
+        yield url, start
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
-            code = proc.wait(15)
+            code = proc.wait(30)
         finally:
             proc.kill()
-        assert code == 0, "go-vault serve did not shut down cleanly on SIGTERM"
+        assert code == 0, "go-vault serve did not shut down cleanly on SIGTERM:\n" + "".join(
+            log[-20:]
+        )
 
 
 def sums(output: str) -> dict[str, tuple[str, str]]:
@@ -125,14 +141,15 @@ def test_fixture_graph_through_go_vault_serve(
     )
 
 
-def test_serve_reads_config_file_env_and_flags(tmp_path: Path) -> None:
+@pytest.mark.parametrize("server", ["granian", "uvicorn"])
+def test_serve_reads_config_file_env_and_flags(tmp_path: Path, server: str) -> None:
     config = tmp_path / "vault.yaml"
     config.write_text(
         f"storage: {tmp_path / 'from-file'}\nupstream: https://a.example|https://b.example\n"
     )
-    with go_vault_serve(
-        "--config", str(config), "--offline", env={"GO_VAULT_BASE_PATH": "/go"}
-    ) as (url, start):
+    env = {"GO_VAULT_BASE_PATH": "/go", "GO_VAULT_SERVER": server}
+    with go_vault_serve("--config", str(config), "--offline", env=env) as (url, start):
+        assert start["server"] == server
         assert start["storage"] == str(tmp_path / "from-file")
         assert start["offline"] is True and url.endswith("/go")
         r = httpx.get(f"{url}/example.com/m/@v/list")
