@@ -17,6 +17,18 @@ from ..reports.github import step_summary
 from ..result import ScanResult
 
 
+def skip_iri_grammar() -> None:
+    """Keep jsonschema from loading rfc3987_syntax in this process (call before it is imported).
+
+    cyclonedx-python-lib's json-validation extra installs rfc3987-syntax, which jsonschema
+    imports only to check `iri` formats; it compiles some forty grammars on import (2-7 s of
+    start-up on every run). Nothing these commands validate carries an IRI (the SBOMs have
+    no URLs; results and policies use none), so they opt out; other formats are still checked.
+    """
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
 def pair_outputs(formats: Sequence[str], outputs: Sequence[str]) -> tuple[Output, ...]:
     """--format F… and --output FILE… pair up in order; formats without a file go to stdout.
 
@@ -99,6 +111,7 @@ def report(
     source: Path, formats: tuple[str, ...], outputs: tuple[str, ...], exit_code: bool
 ) -> int:
     """Re-render a saved scan result in other formats."""
+    skip_iri_grammar()
     targets = pair_outputs(formats, outputs)
     try:
         text = source.read_text("utf-8")

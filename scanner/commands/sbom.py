@@ -12,7 +12,7 @@ import click
 from ..config import load_config
 from ..exitcodes import ExitCode
 from ..sbom import SbomOptions, render_sbom
-from .report import write_text
+from .report import skip_iri_grammar, write_text
 from .scan import flags_from, scan_options, source_date
 
 
@@ -45,6 +45,7 @@ from .scan import flags_from, scan_options, source_date
 )
 def sbom(**params: Any) -> int:
     """Write the CycloneDX SBOM of the module in DIR (default .)."""
+    skip_iri_grammar()
     from ..scan import run_scan
 
     flags = flags_from(params)
