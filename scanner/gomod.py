@@ -5,9 +5,10 @@ checked and versions are made canonical (`v1.2` -> `v1.2.0`). `lax=True` reads a
 go.mod like the go command during module loading: only module, go, require, retract and ignore
 count; unknown or main-module-only directives (replace, exclude, toolchain, …) are skipped.
 
-Beyond modfile, strict mode also rejects paths that are not valid import paths and retractions of
-strings that are not semantic versions: the go command fails on those as soon as it loads the
-module, and a scan should point at the line. Every error is a ParseError carrying path and line.
+Beyond modfile, strict mode also rejects what the go command refuses as soon as it loads the main
+module: a module or tool path that is not an import path, a required module path that is not
+valid and not replaced, a retraction of something that is not a semantic version. A scan should
+point at the line. Every error is a ParseError carrying path and line.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import semver
-from .errors import InvalidModuleError, ParseError
+from .errors import ParseError
 from .modsyntax import Block, Comment, FileSyntax, Line, comment_text, parse_syntax, unquote
 from .module import (
     canonical_version,
-    check_import_path,
     go_quote,
+    import_path_problem,
+    module_path_problem,
     path_major_mismatch,
     split_path_version,
 )
@@ -382,15 +384,32 @@ class DirectiveReader:
         return path_major
 
     def import_path(self, line: Line, verb: str, path: str) -> bool:
-        # Strict mode only: the go command rejects these as soon as it loads the main module.
+        """Strict mode: module and tool paths must be import paths, as the go command checks
+        when it loads the main module ("malformed module path", "malformed tool path")."""
         if self.lax:
             return True
-        try:
-            check_import_path(path)
-        except InvalidModuleError as e:
-            self.error(line.line, f"{verb}: {e.message}")
+        why = import_path_problem(path)
+        if why is not None:
+            self.error(line.line, f"{verb}: malformed {verb} path {go_quote(path)}: {why}")
             return False
         return True
+
+    def check_required_paths(self) -> None:
+        """Strict mode: a requirement that no replace directive covers is fetched by its path,
+        so it must be a valid module path (the go command stops at `malformed module path`)."""
+        if self.lax:
+            return
+        replaced = {r.old_path for r in self.replaces}
+        for req in self.requires:
+            if req.path in replaced:
+                continue
+            why = module_path_problem(req.path)
+            if why is not None:
+                self.error(
+                    req.line,
+                    f"require {req.path}: malformed module path {go_quote(req.path)}: {why}",
+                    hint="fix the path, or add a replace directive that points it elsewhere",
+                )
 
     def result(self, syntax: FileSyntax) -> GoMod:
         licenses = []
@@ -513,8 +532,6 @@ def _add_require_or_exclude(
     if why is not None:
         r.error(line.line, f"{verb} {path}: version {go_quote(version)} invalid: {why}")
         return
-    if not r.import_path(line, verb, path):
-        return
     if verb == "require":
         r.requires.append(Require(path, version, is_indirect(line.suffix), line.line))
     else:
@@ -589,10 +606,6 @@ def parse_replace(r: DirectiveReader, line: Line, args: list[str]) -> Replace | 
             )
             return None
         new_version = v
-    if not r.import_path(line, "replace", old):
-        return None
-    if new_version and not r.import_path(line, "replace", new):
-        return None
     return Replace(old, old_version, new, new_version, line.line)
 
 
@@ -712,6 +725,7 @@ def parse_gomod(data: bytes | str, path: str = "go.mod", *, lax: bool = False) -
     syntax = parse_syntax(data, path)
     reader = DirectiveReader(path, lax)
     reader.read(syntax)
+    reader.check_required_paths()
     result = reader.result(syntax)
     if reader.errors:
         raise first_error(reader.errors)

@@ -156,6 +156,16 @@ def _module_path_problem(path: str) -> str | None:
     return None
 
 
+def module_path_problem(path: str) -> str | None:
+    """Why `path` is not a valid module path (the text after `malformed module path "…": `)."""
+    return _module_path_problem(path)
+
+
+def import_path_problem(path: str) -> str | None:
+    """Why `path` is not a valid import path, or None."""
+    return _check_path(path, PathKind.IMPORT)
+
+
 def check_path(path: str) -> None:
     """Raise InvalidModuleError unless `path` is a valid module path (x/mod CheckPath).
 

@@ -482,17 +482,52 @@ def test_license_annotation_needs_an_expression() -> None:
     assert parse_gomod(b"module example.com/m\n//go:licenses x\n").declared_licenses == ()
 
 
-def test_stricter_than_go_mod_edit_where_the_go_command_fails_later() -> None:
-    # `go mod edit` accepts these, but the go command rejects them when it loads the module.
-    with pytest.raises(ParseError, match=r"go.mod:2: require: malformed import path"):
-        parse_gomod(b'module example.com/m\nrequire "example.com/a b" v1.0.0\n')
-    with pytest.raises(ParseError, match=r"go.mod:1: module: malformed import path"):
-        parse_gomod(b'module "bad path"\n')
-    with pytest.raises(ParseError, match=r'go.mod:2: retract: version "banana" invalid'):
-        parse_gomod(b"module example.com/m\nretract banana\n")
-    # Non-dotted paths are fine for a local replacement (`require mylib v0.0.0` + replace).
-    mod = parse_gomod(b"module app\nrequire mylib v0.0.0\nreplace mylib => ../mylib\n")
-    assert mod.requires[0].path == "mylib"
+# go.mod files that `go mod edit -json` reads but `go list -m all` may refuse: strict mode
+# follows `go list`. (text, line of our error or None when both accept)
+LOAD_CASES: list[tuple[str, bytes, int | None]] = [
+    ("module path with a space", b'module "a b"\n', 1),
+    ("unreplaced bad require", b"module example.com/m\nrequire foo v1.0.0\n", 2),
+    (
+        "replaced bad require",
+        b"module example.com/m\nrequire foo v0.0.0\nreplace foo => ./x\n",
+        None,
+    ),
+    (
+        "replaced require with a space",
+        b'module example.com/m\nrequire "a b" v0.0.0\nreplace "a b" => ./x\n',
+        None,
+    ),
+    ("bad tool path", b'module example.com/m\ntool "a b"\n', 2),
+    ("odd exclude", b'module example.com/m\nexclude "a b" v1.0.0\n', None),
+    ("odd unused replace", b'module example.com/m\nreplace "a b" => ./x\n', None),
+    ("retract a branch name", b"module example.com/m\nretract banana\n", 2),
+    ("main module without a dot", b"module app\n", None),
+]
+
+
+@pytest.mark.gocmd
+def test_strict_mode_refuses_what_go_list_refuses(run_go: RunGo, tmp_path: Path) -> None:
+    problems = []
+    for i, (case, data, line) in enumerate(LOAD_CASES):
+        project = tmp_path / f"p{i}"
+        (project / "x").mkdir(parents=True)
+        (project / "go.mod").write_bytes(data)
+        replaced = b"a b" if b'"a b" =>' in data else b"foo"
+        (project / "x" / "go.mod").write_bytes(b'module "' + replaced + b'"\n')
+        go = run_go("list", "-m", "all", cwd=project, check=False)
+        try:
+            parse_gomod(data, str(project / "go.mod"))
+            ours = None
+        except ParseError as e:
+            ours = e
+        if line is None:
+            if go.returncode != 0 or ours is not None:
+                problems.append(f"{case}: go {go.stderr.strip()!r}, ours {ours}")
+        elif go.returncode == 0 or ours is None or ours.line != line:
+            problems.append(f"{case}: go {go.stderr.strip()!r}, ours {ours} (want line {line})")
+        elif "malformed" in go.stderr and "malformed" not in str(ours):
+            problems.append(f"{case}: go says {go.stderr.strip()!r}, ours {ours}")
+    assert not problems, "\n".join(problems)
 
 
 def test_crlf_matches_lf() -> None:
