@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -187,6 +187,7 @@ class Gateway:
         self._flight: SingleFlight[bytes] = SingleFlight()
         self._base = config.base_path.rstrip("/")
         self._routes: dict[str, Route] = {}
+        self._zip_files: dict[tuple[str, str, Kind], tuple[Path, int, str]] = {}
 
     # ---- ASGI entry: layers 1-4 -------------------------------------------------------------
 
@@ -253,6 +254,17 @@ class Gateway:
         self.audit_log.close()
 
     async def _send(self, scope: Scope, send: Send, response: Response, req: Request) -> int:
+        pathsend = "http.response.pathsend" in scope.get("extensions", {})
+        f: BinaryIO | None = None
+        if response.file is not None and req.method != "HEAD" and not pathsend:
+            try:
+                f = await self.workers.run(response.file.open, "rb")
+            except OSError:
+                # Deleted under a running server (an operator's repair): forget and say so.
+                self._zip_files.clear()
+                response = Response.text(
+                    500, f"{req.module}@{req.version}: the vault lost this .zip; retry\n"
+                )
         headers = [
             (b"content-type", response.content_type.encode()),
             (TRACE_HEADER.encode(), req.trace_id.encode()),
@@ -267,10 +279,9 @@ class Gateway:
         if response.file is None:
             await send({"type": "http.response.body", "body": response.body})
             return size
-        if "http.response.pathsend" in scope.get("extensions", {}):
+        if f is None:  # pathsend: the server sends the file itself (zero-copy in granian)
             await send({"type": "http.response.pathsend", "path": str(response.file)})
             return size
-        f = await self.workers.run(response.file.open, "rb")
         try:
             while True:
                 chunk = await self.workers.run(f.read, _CHUNK)
@@ -428,7 +439,13 @@ class Gateway:
     ) -> Response:
         """GET /{module}/@v/{version}.info|.mod|.zip: from the vault, ingesting it first if new."""
         key = (module, version, kind)
-        if kind is not Kind.ZIP:
+        if kind is Kind.ZIP:
+            known = self._zip_files.get(key)
+            if known is not None:
+                # A stored zip never changes: serving it again is a dict lookup and a sendfile.
+                req.cache = "hit"
+                return _file_response(*known, if_none_match)
+        else:
             blob = self.blobs.get(key)
             if blob is not None:
                 req.cache = "hit"
@@ -439,16 +456,11 @@ class Gateway:
                 local = await self.workers.run(self.storage.local_path, module, version, kind)
                 if local is not None:
                     st = await self.workers.run(os.stat, local)
-                    etag = f'"{st.st_size:x}-{st.st_mtime_ns:x}"'
-                    if if_none_match == etag:
-                        return Response(304, headers=_cache_headers(etag))
-                    return Response(
-                        200,
-                        content_type=_CONTENT_TYPES[kind],
-                        headers=_cache_headers(etag),
-                        file=local,
-                        size=st.st_size,
-                    )
+                    known = (local, st.st_size, f'"{st.st_size:x}-{st.st_mtime_ns:x}"')
+                    if len(self._zip_files) >= _ROUTE_CACHE:
+                        self._zip_files.clear()
+                    self._zip_files[key] = known
+                    return _file_response(*known, if_none_match)
             data = await self.workers.run(self.storage.get, module, version, kind)
         except (BlobNotFoundError, FileNotFoundError) as e:
             # Stored .info but no other blob: an operator deleted it, or a crash mid-ingest.
@@ -506,6 +518,15 @@ def _blob_response(data: bytes, etag: str, kind: Kind, if_none_match: str | None
     if if_none_match == etag:
         return Response(304, headers=_cache_headers(etag))
     return Response(200, data, _CONTENT_TYPES[kind], _cache_headers(etag))
+
+
+def _file_response(path: Path, size: int, etag: str, if_none_match: str | None) -> Response:
+    if if_none_match == etag:
+        return Response(304, headers=_cache_headers(etag))
+    headers = _cache_headers(etag)
+    return Response(
+        200, content_type=_CONTENT_TYPES[Kind.ZIP], headers=headers, file=path, size=size
+    )
 
 
 def _list_response(versions: list[str]) -> Response:
