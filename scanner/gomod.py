@@ -399,9 +399,9 @@ class DirectiveReader:
         so it must be a valid module path (the go command stops at `malformed module path`)."""
         if self.lax:
             return
-        replaced = {r.old_path for r in self.replaces}
+        replaced = {(r.old_path, r.old_version) for r in self.replaces}
         for req in self.requires:
-            if req.path in replaced:
+            if (req.path, "") in replaced or (req.path, req.version) in replaced:
                 continue
             why = module_path_problem(req.path)
             if why is not None:
