@@ -181,6 +181,7 @@ class Gateway:
             metrics=self.metrics,
             tracer=self.tracer,
             auditor=auditor,
+            serve_review=config.review_required == "serve",
         )
         self.answers = AnswerCache(config.list_ttl, config.negative_ttl)
         self.blobs = BlobCache(config.memory_cache_mb << 20)

@@ -44,8 +44,9 @@ class Auditor(Protocol):
     """The license auditor's hook, run on every new module version after the zip checks.
 
     `audit(module, version, zip_file, h1)` gets the checked zip (a path or its bytes) and its
-    `h1:`; it returns a Verdict, or None when it has no opinion. A decision other than PASS
-    refuses the version with 403 and stores nothing. It runs in the worker pool (it may block).
+    `h1:`; it returns a Verdict, or None when it has no opinion. REJECT (and REVIEW_REQUIRED,
+    unless config `review_required: serve`) refuses the version with 403 and stores nothing; the
+    decision is in the audit log either way. It runs in the worker pool (it may block).
     """
 
     def audit(
@@ -125,8 +126,10 @@ class Ingester:
         metrics: Metrics,
         tracer: Tracer,
         auditor: Auditor | None = None,
+        serve_review: bool = False,
     ) -> None:
         self.storage = storage
+        self.serve_review = serve_review  # REVIEW_REQUIRED served (logged) instead of 403
         self.upstream = upstream
         self.workers = workers
         self.audit_log = audit_log
@@ -207,7 +210,9 @@ class Ingester:
                 verdict = await self.workers.run(self.auditor.audit, module, version, zip_path, h1)
                 if verdict is not None:
                     decision = verdict.decision.value
-                    if verdict.decision is not Decision.PASS:
+                    if verdict.decision is Decision.REJECT or (
+                        verdict.decision is Decision.REVIEW_REQUIRED and not self.serve_review
+                    ):
                         raise rejection(verdict)
             zip_size = zip_path.stat().st_size
             # .zip and .mod in parallel (their fsyncs can share a journal commit), .info last:

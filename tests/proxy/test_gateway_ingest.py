@@ -146,17 +146,19 @@ def test_different_bytes_for_a_stored_version_are_a_security_event(
 class ListAuditor:
     """A stand-in for the license auditor: rejects modules named in `deny`, records every call."""
 
-    def __init__(self, deny: set[str]) -> None:
+    def __init__(self, deny: set[str], review: frozenset[str] = frozenset()) -> None:
         self.deny = deny
+        self.review = review
         self.calls: list[tuple[str, str, str]] = []
 
     def audit(self, module: str, version: str, zip_file: Path | bytes, h1: str) -> Verdict | None:
         self.calls.append((module, version, h1))
         rejected = module in self.deny
+        decision = Decision.REVIEW_REQUIRED if module in self.review else Decision.PASS
         return Verdict(
             module=module,
             version=version,
-            decision=Decision.REJECT if rejected else Decision.PASS,
+            decision=Decision.REJECT if rejected else decision,
             licenses=(),
             expression="GPL-3.0-only" if rejected else "MIT",
             reasons=(Reason("license.denied", "GPL-3.0-only is not allowed"),) if rejected else (),
@@ -193,3 +195,20 @@ def test_auditor_reject_is_403_printed_by_go_and_nothing_stored(
         e["module"]: e["decision"] for e in audit_events(tmp_path) if e["event"] == "ingest"
     }
     assert decisions == {"example.com/gpl": "rejected", "example.com/mit": "stored"}
+
+
+@pytest.mark.parametrize(("mode", "status"), [("refuse", 403), ("serve", 200)])
+def test_review_required_follows_the_config(
+    mode: str, status: int, gateway: GatewayFactory, goproxy_tree: GoProxyTree, tmp_path: Path
+) -> None:
+    goproxy_tree.add_module("example.com/odd", "v1.0.0", {"go.mod": "module example.com/odd\n"})
+    auditor = ListAuditor(set(), review=frozenset({"example.com/odd"}))
+    with gateway(auditor=auditor, review_required=mode) as gw:
+        r = httpx.get(f"{gw.url}/example.com/odd/@v/v1.0.0.zip")
+    assert r.status_code == status
+    if status == 403:
+        assert r.text.startswith("example.com/odd@v1.0.0: REVIEW_REQUIRED by policy")
+    ingest = [e for e in audit_events(tmp_path) if e["event"] == "ingest"]
+    assert ingest[0]["decision"] == ("stored" if mode == "serve" else "rejected")
+    if mode == "serve":
+        assert ingest[0]["verdict"] == "REVIEW_REQUIRED"
