@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 from pathlib import Path
 
 import httpx
+import pytest
 from conftest import GatewayFactory
 from goproxytree import GoProxyTree
 
@@ -78,3 +81,45 @@ def test_readyz_checks_storage(gateway: GatewayFactory, tmp_path: Path) -> None:
         r = httpx.get(f"{gw.url}/-/readyz")
         assert r.status_code == 500 and "not writable" in r.text
         assert httpx.get(f"{gw.url}/-/healthz").status_code == 200  # alive, just not ready
+
+
+def test_otel_spans_reach_the_configured_otlp_endpoint(
+    gateway: GatewayFactory, goproxy_tree: GoProxyTree
+) -> None:
+    pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
+    posts: list[tuple[str, bytes]] = []
+
+    class Collector(http.server.BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            posts.append((self.path, body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    collector = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(
+        target=collector.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
+    goproxy_tree.add_module("example.com/m", "v1.0.0")
+    try:
+        endpoint = f"http://127.0.0.1:{collector.server_address[1]}"
+        with gateway(otlp_endpoint=endpoint) as gw:
+            httpx.get(
+                f"{gw.url}/example.com/m/@v/v1.0.0.mod", headers={"X-Go-Module-Trace-ID": "span-7"}
+            )
+        # Spans are batched and flushed at shutdown.
+    finally:
+        collector.shutdown()
+    assert posts and all(path == "/v1/traces" for path, _ in posts)
+    payload = b"".join(body for _, body in posts)
+    assert b"go_vault.request" in payload and b"go_vault.ingest" in payload
+    assert b"span-7" in payload and b"example.com/m" in payload
+
+
+def test_no_otlp_endpoint_means_no_tracer(gateway: GatewayFactory) -> None:
+    with gateway() as gw:
+        assert not gw.gateway.tracer.enabled
