@@ -26,6 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from .catalog import BY_ID
 from .suppression import Hit
 
 # Seconds before the index write within which an mtime is not trusted (coarse file systems).
@@ -40,7 +41,7 @@ class FileRecord:
     error: tuple[int, int, str] | None = None  # line, column, message
 
     def to_json(self) -> list[Any]:
-        return [[_hit_row(h) for h in self.hits], list(self.error) if self.error else None]
+        return [[hit_row(h) for h in self.hits], list(self.error) if self.error else None]
 
     @classmethod
     def from_json(cls, value: list[Any]) -> FileRecord:
@@ -51,7 +52,7 @@ class FileRecord:
         )
 
 
-def _hit_row(h: Hit) -> list[Any]:
+def hit_row(h: Hit) -> list[Any]:
     return [
         h.rule_id,
         h.line,
@@ -65,12 +66,25 @@ def _hit_row(h: Hit) -> list[Any]:
     ]
 
 
+# One finding as the index stores it: the Hit fields in order, then the fingerprint.
+Row = list[Any]
+ROW_LENGTH = 10
+
+
+def rows_of(record: FileRecord, fingerprints: list[str]) -> list[Row]:
+    return [[*hit_row(h), fp] for h, fp in zip(record.hits, fingerprints, strict=True)]
+
+
 @dataclass(frozen=True, slots=True)
 class IndexEntry:
+    """What the index knows about one path. Rows stay plain JSON values: a rescan of an
+    unchanged tree only reads them, so they are never turned into objects and back."""
+
     size: int
     mtime_ns: int  # -1: racy, re-hash next time
     key: str
-    record: FileRecord
+    rows: list[Row]
+    error: list[Any] | None  # [line, column, message]
 
 
 def content_key(data: bytes, is_test: bool) -> str:
@@ -80,17 +94,21 @@ def content_key(data: bytes, is_test: bool) -> str:
 @cache
 def ruleset_version() -> str:
     """A digest of the code that decides the hits: this package, source.py and the grammar."""
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.util import find_spec
 
     digest = hashlib.sha256()
     here = Path(__file__).parent
     for path in sorted([*here.glob("*.py"), here.parent / "source.py"]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    for dist in ("tree-sitter", "tree-sitter-go"):
-        try:
-            digest.update(f"{dist}={version(dist)}".encode())
-        except PackageNotFoundError:
-            digest.update(dist.encode())
+    # The compiled grammar and binding: their files change with every release.
+    for module in ("tree_sitter", "tree_sitter_go"):
+        spec = find_spec(module)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            for binary in sorted(Path(location).glob("*.so")) + sorted(
+                Path(location).glob("*.pyd")
+            ):
+                st = binary.stat()
+                digest.update(f"{binary.name}:{st.st_size}:{st.st_mtime_ns}".encode())
     return digest.hexdigest()[:16]
 
 
@@ -135,17 +153,22 @@ class ResultCache:
     def load_index(self) -> dict[str, IndexEntry]:
         try:
             raw = json.loads(self.index_path.read_bytes())
-            return {
-                rel: IndexEntry(int(size), int(mtime), str(key), FileRecord.from_json(record))
-                for rel, (size, mtime, key, record) in raw.items()
+            entries = {
+                rel: IndexEntry(int(size), int(mtime), str(key), rows, error)
+                for rel, (size, mtime, key, rows, error) in raw.items()
             }
-        except (OSError, ValueError, TypeError, KeyError):
+            for entry in entries.values():
+                for row in entry.rows:
+                    if len(row) != ROW_LENGTH or row[0] not in BY_ID:
+                        return {}
+            return entries
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
             return {}  # no index yet, or a damaged one: rebuild it
 
     def save_index(self, entries: dict[str, IndexEntry]) -> None:
         limit = time.time_ns() - RACY_WINDOW_NS
         raw = {
-            rel: [e.size, e.mtime_ns if e.mtime_ns < limit else -1, e.key, e.record.to_json()]
+            rel: [e.size, e.mtime_ns if e.mtime_ns < limit else -1, e.key, e.rows, e.error]
             for rel, e in sorted(entries.items())
         }
         try:

@@ -16,6 +16,7 @@ from .cache import (
     ResultCache,
     content_key,
     default_cache_dir,
+    rows_of,
 )
 from .catalog import BY_ID
 
@@ -96,7 +97,8 @@ def scan_sources(
     cached = len(entries)
     objects = str(store.objects.root) if use_cache else None
     for rel, size, mtime_ns, key, record, from_cache in _analyse(todo, objects, jobs):
-        entries[rel] = IndexEntry(size, mtime_ns, key, record)
+        rows = rows_of(record, _fingerprints(rel, record))
+        entries[rel] = IndexEntry(size, mtime_ns, key, rows, list(record.error or []) or None)
         cached += from_cache
     if use_cache and (todo or len(entries) != len(index)):
         store.save_index(entries)
@@ -118,7 +120,7 @@ def _list_files(root: Path, *, tests: bool, every_file: bool) -> list[Job]:
             )
         paths.sort()
     prefix = len(str(root)) + 1
-    return [(p[prefix:].replace(os.sep, "/"), p) for p in paths if os.path.isfile(p)]
+    return [(p[prefix:].replace(os.sep, "/"), p) for p in paths]
 
 
 def _analyse(todo: Sequence[Job], objects: str | None, jobs: int | None) -> Iterable[Outcome]:
@@ -187,35 +189,43 @@ def analyse_chunk(chunk: list[Job], objects: str | None) -> list[Outcome]:
     return out
 
 
+def _fingerprints(rel: str, record: FileRecord) -> list[str]:
+    # Equal lines of one rule are told apart by their order (result.fingerprint's ordinal).
+    seen: dict[tuple[str, str], int] = {}
+    out = []
+    for hit in record.hits:
+        ordinal = seen.get((hit.rule_id, hit.anchor), 0)
+        seen[(hit.rule_id, hit.anchor)] = ordinal + 1
+        out.append(fingerprint(hit.rule_id, rel, hit.anchor, ordinal))
+    return out
+
+
 def _collect(
     entries: dict[str, IndexEntry],
 ) -> tuple[tuple[Finding, ...], tuple[SyntaxProblem, ...]]:
     findings: list[Finding] = []
     problems: list[SyntaxProblem] = []
     for rel in sorted(entries):
-        record = entries[rel].record
-        if record.error is not None:
-            problems.append(SyntaxProblem(rel, *record.error))
-        seen: dict[tuple[str, str], int] = {}
-        for hit in record.hits:
-            ordinal = seen.get((hit.rule_id, hit.anchor), 0)
-            seen[(hit.rule_id, hit.anchor)] = ordinal + 1
-            spec = BY_ID[hit.rule_id]
+        entry = entries[rel]
+        if entry.error:
+            problems.append(SyntaxProblem(rel, *entry.error))
+        for rule_id, line, column, end_line, end_column, message, _, sup, reason, fp in entry.rows:
+            spec = BY_ID[rule_id]
             findings.append(
                 Finding(
-                    rule_id=hit.rule_id,
+                    rule_id=rule_id,
                     severity=spec.severity,
                     cwe=spec.cwe,
                     path=rel,
-                    line=hit.line,
-                    column=hit.column,
-                    end_line=hit.end_line,
-                    message=hit.message,
+                    line=line,
+                    column=column,
+                    end_line=end_line,
+                    message=message,
                     fix=spec.fix,
-                    suppressed=hit.suppressed,
-                    suppression_reason=hit.suppression_reason,
-                    fingerprint=fingerprint(hit.rule_id, rel, hit.anchor, ordinal),
-                    end_column=hit.end_column,
+                    suppressed=sup,
+                    suppression_reason=reason,
+                    fingerprint=fp,
+                    end_column=end_column,
                 )
             )
     return tuple(findings), tuple(problems)
