@@ -368,3 +368,19 @@ def test_healthz_needs_no_credentials(gateway: GatewayFactory) -> None:
         r = httpx.get(f"{gw.url}/-/healthz")
         assert r.status_code == 200 and r.text == "ok\n"
         assert httpx.get(f"{gw.url}/-/readyz").status_code == 200
+
+
+def test_version_queries_are_relayed_not_stored(
+    gateway: GatewayFactory, goproxy_tree: GoProxyTree, run_go: RunGo, tmp_path: Path
+) -> None:
+    """`go get m@main` asks the proxy for main.info; the answer names a canonical version."""
+    m = "example.com/q"
+    art = goproxy_tree.add_module(m, "v1.2.0", {"go.mod": f"module {m}\n", "q.go": "package q\n"})
+    (art.info.parent / "main.info").write_bytes(art.info.read_bytes())
+    cwd = project(tmp_path)
+    with gateway() as gw:
+        go(run_go, gw.url, "get", f"{m}@main", cwd=cwd)
+        assert f"{m} v1.2.0" in (cwd / "go.mod").read_text()
+        assert httpx.get(f"{gw.url}/{m}/@v/main.mod").status_code == 404
+    vault = tmp_path / "vault" / "example.com" / "q" / "@v"
+    assert sorted(p.name for p in vault.iterdir()) == ["v1.2.0.info", "v1.2.0.mod", "v1.2.0.zip"]
