@@ -7,7 +7,10 @@ Layering, outermost first (one place, so the order is visible):
   4. method (GET/HEAD only) and base path;
   5. operator routes /-/healthz, /-/readyz, /-/metrics, /-/vulndb/ (proxy/vulndb.py); /sumdb/
      answers 404 (not proxied here);
+     /-/verdicts, /-/admin/policy/, /-/admin/exceptions (proxy/verdicts.py; JSON, any method);
   6. one handler per GOPROXY endpoint: list, @latest, .info, .mod, .zip;
+  6b. the Auditor gate for .info/.mod/.zip: the verdict in force for a stored version (it
+     changes with a policy reload or an exception) -> 403, or X-Go-Module-Verdict -- auditor.py;
   7. for a version not yet stored: ingest (checks, h1:, AUDITOR HOOK, store) -- proxy/ingest.py;
   8. storage (the vault) and the upstream chain.
 """
@@ -21,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -51,9 +54,14 @@ from .observability import TRACE_HEADER, AuditLog, Metrics, Tracer, trace_id_fro
 from .singleflight import SingleFlight
 from .storage import BlobNotFoundError, Kind, Storage, open_storage
 from .upstream import Upstream
+from .verdicts import PREFIXES as VERDICT_ROUTES
+from .verdicts import REQUEST, VerdictAPI
 from .vulndb import PREFIX as VULNDB_PREFIX
 from .vulndb import vulndb_file
 from .workers import Workers
+
+if TYPE_CHECKING:
+    from .auditor import AuditGate
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -173,6 +181,21 @@ class Gateway:
             workers=self.workers,
             on_request=lambda _e, _p, outcome: self.metrics.upstream.labels(outcome).inc(),
         )
+        # The Auditor layer wraps the judge chain: it stores verdicts, gates stored versions
+        # and is the ingest hook itself (license detection is imported only when it is used).
+        self.auditor: AuditGate | None = None
+        if auditor is not None:
+            from .auditor import AuditGate
+
+            self.auditor = AuditGate(
+                config,
+                auditor,
+                storage=self.storage,
+                workers=self.workers,
+                audit_log=self.audit_log,
+                metrics=self.metrics,
+            )
+        self.verdict_api = VerdictAPI(self)
         self.ingester = Ingester(
             self.storage,
             self.upstream,
@@ -180,7 +203,7 @@ class Gateway:
             audit_log=self.audit_log,
             metrics=self.metrics,
             tracer=self.tracer,
-            auditor=auditor,
+            auditor=self.auditor,
             serve_review=config.review_required == "serve",
         )
         self.answers = AnswerCache(config.list_ttl, config.negative_ttl)
@@ -204,9 +227,9 @@ class Gateway:
         )
         if self.tracer.enabled:
             with self.tracer.span("go_vault.request", trace_id=req.trace_id, path=req.path):
-                response, sent = await self._handle(scope, send, req)
+                response, sent = await self._handle(scope, receive, send, req)
         else:
-            response, sent = await self._handle(scope, send, req)
+            response, sent = await self._handle(scope, receive, send, req)
         elapsed = time.perf_counter() - start
         self.metrics.observe_request(req.route, response.status, elapsed, req.cache)
         client = scope.get("client")
@@ -226,9 +249,11 @@ class Gateway:
             decision=req.decision,
         )
 
-    async def _handle(self, scope: Scope, send: Send, req: Request) -> tuple[Response, int]:
+    async def _handle(
+        self, scope: Scope, receive: Receive, send: Send, req: Request
+    ) -> tuple[Response, int]:
         try:
-            response = await self._dispatch(scope, req)
+            response = await self._dispatch(scope, receive, req)
         except ProxyError as e:
             response = Response(e.status, e.body())
             req.decision = req.decision or type(e).__name__
@@ -243,6 +268,8 @@ class Gateway:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if self.auditor is not None:
+                    self.auditor.install_sighup()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.aclose()
@@ -294,14 +321,20 @@ class Gateway:
             await self.workers.run(f.close)
         return size
 
-    async def _dispatch(self, scope: Scope, req: Request) -> Response:
-        if req.method not in ("GET", "HEAD"):
-            raise MethodNotAllowedError(f"method {req.method} not allowed; use GET or HEAD")
+    async def _dispatch(self, scope: Scope, receive: Receive, req: Request) -> Response:
         path = req.path
         if self._base:
             if not path.startswith(self._base + "/"):
                 raise NotInProxyError(f"not found: {path} is outside {self._base}/")
             path = path[len(self._base) :]
+        if self.auditor is not None:  # who asked, for the Auditor's audit events
+            client = scope.get("client")
+            REQUEST.set((req.trace_id, client[0] if client else None))
+        if path.startswith(VERDICT_ROUTES):
+            status, body, content_type = await self.verdict_api.handle(scope, receive, path, req)
+            return Response(status, body, content_type)
+        if req.method not in ("GET", "HEAD"):
+            raise MethodNotAllowedError(f"method {req.method} not allowed; use GET or HEAD")
         if path.startswith("/-/"):
             return await self._operator(path, req)
         if path.startswith("/sumdb/"):
@@ -350,7 +383,12 @@ class Gateway:
             raise NotInProxyError(
                 f"not found: {route.version!r} is not a canonical version", module=route.module
             )
-        return await self.artifact(route.module, route.version, route.kind, req, if_none_match)
+        if self.auditor is None:
+            return await self.artifact(route.module, route.version, route.kind, req, if_none_match)
+        await self.auditor.gate(route.module, route.version)  # layer 6b
+        response = await self.artifact(route.module, route.version, route.kind, req, if_none_match)
+        response.headers.extend(self.auditor.headers(route.module, route.version))
+        return response
 
     async def list_versions(self, module: str, req: Request) -> Response:
         """GET /{module}/@v/list: upstream's versions plus stored ones; no pseudo-versions."""

@@ -1,0 +1,524 @@
+"""The Auditor: license detection + the shared policy on every module version before it is served.
+
+Two pieces. `LicenseAuditor` is the judge the ingest hook calls: scanner.licenses.detect_zip then
+scanner.policy.evaluate (exactly what `judge_zip` and `goproxy-scan` run), with detection results
+cached by `h1:` so a policy change re-evaluates without re-scanning. `AuditGate` sits in the
+gateway around the whole judge chain (license auditor, wrapped by proxy.vulndb's VulnAuditor): it
+stores every verdict beside the module, turns refusals into the 403 the go command prints,
+re-judges stored versions whose verdict no longer matches the policy in force (reload, approval,
+expired exception), writes one audit event per decision and counts them in the metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import Counter
+
+from scanner.errors import InputError
+from scanner.licenses import (
+    FileLicenses,
+    LicenseMatch,
+    LicenseReport,
+    TemplateIndex,
+    default_index,
+    detect_zip,
+)
+from scanner.policy import ModuleFacts, Policy, allowlist_policy, evaluate, load_policy
+from scanner.verdict import Decision, Verdict
+
+from .errors import PolicyRejectedError
+from .exceptions import ApprovalStore
+from .verdicts import REQUEST, VerdictStore
+
+if TYPE_CHECKING:
+    from .config import VaultConfig
+    from .ingest import Auditor
+    from .observability import AuditLog, Metrics
+    from .storage import Storage
+    from .workers import Workers
+
+VERDICT_HEADER = b"x-go-module-verdict"
+STATE_DIR = ".auditor"  # inside a filesystem vault (a leading dot is never a module path)
+_INFORMATIVE = {"license.allowed", "exception.applied", "exception.expired"}
+_APPROVALS_EVERY = 1.0  # seconds between looks at the approvals file (another process writes it)
+
+
+class ReviewMode(StrEnum):
+    """What REVIEW_REQUIRED does at download time."""
+
+    REFUSE = "refuse"  # 403 until an exception is approved
+    SERVE = "serve"  # served, with X-Go-Module-Verdict and a warning event
+
+
+def _utc(now: datetime) -> str:
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Effective:
+    """The policy in force (file + approvals) and its digest, computed once per change."""
+
+    policy: Policy
+    digest: str
+
+
+class PolicySource:
+    """The policy file (or allow-list) plus the vault's approvals; `reload()` re-reads the file."""
+
+    def __init__(self, load: Callable[[], Policy], approvals: ApprovalStore | None = None) -> None:
+        self._load = load
+        self.approvals = approvals
+        self._lock = threading.Lock()
+        self._base = load()
+        self._seen: tuple[Any, ...] | None = None
+        self._effective = Effective(self._base, self._base.digest)
+        self._checked = 0.0
+
+    def reload(self) -> Effective:
+        """Read the policy again; a broken file raises and the old policy stays in force."""
+        base = self._load()
+        with self._lock:
+            self._base, self._seen = base, None
+        return self.effective(force=True)
+
+    def effective(self, *, force: bool = False) -> Effective:
+        clock = time.monotonic()
+        if not force and clock - self._checked < _APPROVALS_EVERY:
+            return self._effective
+        with self._lock:
+            self._checked = clock
+            approvals = self.approvals.all() if self.approvals else ()
+            if self._seen is None or approvals != self._seen[1] or self._seen[0] is not self._base:
+                extra = tuple(a.exception() for a in approvals)
+                policy = replace(self._base, exceptions=(*self._base.exceptions, *extra))
+                self._effective = Effective(policy, policy.digest)
+                self._seen = (self._base, approvals)
+            return self._effective
+
+
+class DetectionCache:
+    """License reports by `h1:` (the exact bytes), in memory and, given a directory, on disk."""
+
+    def __init__(self, directory: Path | None, max_entries: int = 200_000) -> None:
+        self.directory = directory
+        self.max_entries = max_entries
+        self._reports: dict[str, LicenseReport] = {}
+
+    def _path(self, h1: str) -> Path | None:
+        if self.directory is None:
+            return None
+        name = h1.removeprefix("h1:").replace("/", "_").replace("+", "-").rstrip("=")
+        return self.directory / name[:2] / f"{name}.json"
+
+    def get(self, h1: str, detector: str) -> LicenseReport | None:
+        report = self._reports.get(h1)
+        if report is not None:
+            return report
+        path = self._path(h1)
+        if path is None:
+            return None
+        try:
+            report = report_from_json(json.loads(path.read_bytes()))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if report.detector_version != detector:
+            return None  # a newer detector may see more: detect again
+        self._remember(h1, report)
+        return report
+
+    def put(self, h1: str, report: LicenseReport) -> None:
+        self._remember(h1, report)
+        path = self._path(h1)
+        if path is None:
+            return
+        tmp = path.with_name(f".{path.name}.{threading.get_ident()}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(report.to_json(), sort_keys=True), "utf-8")
+            tmp.replace(path)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a cache that cannot be written only costs time
+
+    def _remember(self, h1: str, report: LicenseReport) -> None:
+        if len(self._reports) >= self.max_entries:
+            self._reports.pop(next(iter(self._reports)))
+        self._reports[h1] = report
+
+
+def report_from_json(data: dict[str, Any]) -> LicenseReport:
+    """A LicenseReport back from its `to_json()` (the detection cache's file)."""
+    files = tuple(
+        FileLicenses(
+            path=str(f["path"]),
+            matches=tuple(
+                LicenseMatch(
+                    license_id=str(m["license_id"]),
+                    confidence=float(m["confidence"]),
+                    start_line=int(m["start_line"]),
+                    end_line=int(m["end_line"]),
+                    exact=bool(m["exact"]),
+                    nearest=m.get("nearest"),
+                    kind=str(m.get("kind", "text")),
+                )
+                for m in f["matches"]
+            ),
+            notice=bool(f.get("notice", False)),
+        )
+        for f in data["files"]
+    )
+    return LicenseReport(
+        files, str(data["expression"]), data.get("declared"), str(data["detector_version"])
+    )
+
+
+class LicenseAuditor:
+    """The ingest hook's judge: detect (cached by h1:) and evaluate by the policy in force."""
+
+    def __init__(
+        self,
+        policies: PolicySource,
+        *,
+        detections: DetectionCache | None = None,
+        index: TemplateIndex | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.policies = policies
+        self.detections = detections or DetectionCache(None)
+        self.index = index
+        self.clock = clock
+
+    def audit(self, module: str, version: str, zip_file: Path | bytes, h1: str) -> Verdict:
+        from scanner.licenses import detector_version
+
+        detector = detector_version()
+        report = self.detections.get(h1, detector) if h1 else None
+        if report is None:
+            report = detect_zip(zip_file, module, version, index=self.index or default_index())
+            if h1:
+                self.detections.put(h1, report)
+        facts = ModuleFacts(module=module, version=version, h1=h1, licenses=report)
+        return evaluate(self.policies.effective().policy, facts, self.clock())
+
+
+def state_dir(config: VaultConfig) -> Path:
+    """Where the auditor keeps verdicts, approvals and (by default) detections for a vault."""
+    spec = config.storage.removeprefix("file://")
+    if "://" in spec:
+        raise InputError(
+            f"storage {config.storage!r}: the auditor keeps its state in a filesystem vault",
+            hint="use a directory --storage with --policy",
+        )
+    return Path(spec) / STATE_DIR
+
+
+def auditor_from_config(config: VaultConfig) -> LicenseAuditor | None:
+    """The license auditor for `go-vault serve --policy FILE | --license-whitelist IDS`."""
+    if config.policy is None and config.license_whitelist is None:
+        return None
+    review_mode(config)  # a bad setting stops the start
+    path, whitelist = config.policy, config.license_whitelist
+
+    def load() -> Policy:
+        return load_policy(path) if path else allowlist_policy(whitelist or "")
+
+    state = state_dir(config)
+    cache = Path(config.spdx_cache_dir) if config.spdx_cache_dir else state / "detections"
+    policies = PolicySource(load, ApprovalStore(state))
+    return LicenseAuditor(policies, detections=DetectionCache(cache), index=default_index())
+
+
+def review_mode(config: VaultConfig) -> ReviewMode:
+    try:
+        return ReviewMode(config.review_required)
+    except ValueError:
+        raise InputError(
+            f"review_required: {config.review_required!r} is not refuse or serve",
+            hint="refuse: 403 until approved; serve: serve with X-Go-Module-Verdict",
+        ) from None
+
+
+def license_auditor_of(chain: object) -> LicenseAuditor | None:
+    """The LicenseAuditor in a judge chain (it may be wrapped by the vulnerability auditor)."""
+    while chain is not None:
+        if isinstance(chain, LicenseAuditor):
+            return chain
+        chain = getattr(chain, "inner", None)
+    return None
+
+
+def deciding_rule(verdict: Verdict) -> str:
+    """The rule id that made the decision (allowed terms and applied exceptions aside)."""
+    for r in verdict.reasons:
+        if r.rule_id not in _INFORMATIVE:
+            return r.rule_id
+    return verdict.reasons[0].rule_id if verdict.reasons else ""
+
+
+def rejection(verdict: Verdict) -> PolicyRejectedError:
+    """The 403 body the go command prints: the reason first, worded by the rule that decided.
+
+    Then the rules' own sentences, the license found, and how to ask for an exception; the
+    body stays within the go command's 8 lines / 648 bytes (proxy.errors.plain_body).
+    """
+    mv = f"{verdict.module}@{verdict.version}"
+    deciding = [r for r in verdict.reasons if r.rule_id not in _INFORMATIVE]
+    deciding = deciding or list(verdict.reasons)
+    rule = deciding[0].rule_id if deciding else "policy"
+    found = verdict.expression or "none found"
+    if rule.startswith("vuln"):
+        head = f"{verdict.decision.value} by policy: known vulnerability; {rule}"
+    elif rule.startswith("module."):
+        head = f"{verdict.decision.value} by policy: module denied; {rule}"
+    else:
+        head = f"{verdict.decision.value} by policy: license {found}; {rule}"
+    lines = [head]
+    for r in deciding[:3]:
+        message = r.message.removeprefix(f"{mv}: ")
+        message, fix_sep, fix = message.partition("; fix: ")
+        budget = 200 - len(fix)
+        if len(message) > budget:
+            message = message[: max(budget - 3, 40)] + "..."
+        lines.append(f"{r.rule_id}: {message}{fix_sep}{fix}")
+    if not head.startswith(f"{verdict.decision.value} by policy: license"):
+        lines.append(f"license found: {found}")
+    lines += [
+        f"{r.rule_id}: {r.message.removeprefix(f'{mv}: ')[:160]}"
+        for r in verdict.reasons
+        if r.rule_id == "exception.expired"
+    ][:1]
+    lines.append(
+        f"to request a policy exception: go-vault approve {mv} --reason WHY --approver WHO "
+        "(the proxy operator runs it)"
+    )
+    return PolicyRejectedError("\n".join(lines), module=verdict.module, version=verdict.version)
+
+
+class AuditGate:
+    """The Auditor layer of the gateway around a judge chain (see the module docstring).
+
+    It is the Auditor the ingester calls, so a verdict is stored before ingest stores anything;
+    `gate()` runs on every artifact request, answering from memory in the common case.
+    """
+
+    def __init__(
+        self,
+        config: VaultConfig,
+        chain: Auditor,
+        *,
+        storage: Storage,
+        workers: Workers,
+        audit_log: AuditLog,
+        metrics: Metrics,
+        store: VerdictStore | None = None,
+    ) -> None:
+        self.chain = chain
+        self.storage = storage
+        self.workers = workers
+        self.audit_log = audit_log
+        self.review = review_mode(config)
+        self.serve_review = self.review is ReviewMode.SERVE
+        self.license = license_auditor_of(chain)
+        self.policies = self.license.policies if self.license else None
+        self.clock = self.license.clock if self.license else (lambda: datetime.now(UTC))
+        if store is None:
+            try:
+                store = VerdictStore(state_dir(config) / "verdicts")
+            except InputError:
+                store = VerdictStore(None)
+        self.store = store
+        self._memory: dict[tuple[str, str], Verdict] = {}
+        self.decisions = Counter(
+            "go_vault_audit_decisions",
+            "Auditor decisions on module versions (first judgement and re-judgements)",
+            ["decision", "rule"],
+            registry=metrics.registry,
+        )
+        self.refusals = Counter(
+            "go_vault_policy_refusals",
+            "Requests refused with 403 by the policy, by decision",
+            ["decision"],
+            registry=metrics.registry,
+        )
+        self.reloads = Counter(
+            "go_vault_policy_reloads",
+            "Policy reloads by outcome",
+            ["outcome"],
+            registry=metrics.registry,
+        )
+
+    # ---- judging ---------------------------------------------------------------------------
+
+    def audit(self, module: str, version: str, zip_file: Path | bytes, h1: str) -> Verdict | None:
+        """The ingest hook: judge, store, log; raise the 403 for a refusal. Blocking."""
+        verdict = self._judge(module, version, zip_file, h1, "ingest")
+        if verdict is not None and self.refuses(verdict):
+            raise rejection(verdict)
+        return verdict
+
+    def _judge(
+        self, module: str, version: str, zip_file: Path | bytes, h1: str, trigger: str
+    ) -> Verdict | None:
+        verdict = self.chain.audit(module, version, zip_file, h1)
+        if verdict is None:
+            return None
+        self.store.put(verdict)
+        self._remember(verdict)
+        rule_id = deciding_rule(verdict)
+        self.decisions.labels(verdict.decision.value, rule_id).inc()
+        trace_id, client = REQUEST.get()
+        self.audit_log.event(
+            "audit",
+            level="info" if verdict.passed else "warning",
+            trace_id=trace_id or None,
+            client=client,
+            trigger=trigger,
+            module=module,
+            version=version,
+            decision=verdict.decision.value,
+            rule_id=rule_id,
+            license=verdict.expression,
+            h1=verdict.h1,
+            policy_digest=verdict.policy_digest,
+        )
+        return verdict
+
+    def refuses(self, verdict: Verdict) -> bool:
+        if verdict.decision is Decision.REJECT:
+            return True
+        return verdict.decision is Decision.REVIEW_REQUIRED and not self.serve_review
+
+    def fresh(self, verdict: Verdict) -> bool:
+        """Whether a stored verdict still says what the policy in force would say."""
+        if self.policies is None:
+            return True
+        if verdict.policy_digest != self.policies.effective().digest:
+            return False
+        if any(r.rule_id.startswith("exception.") for r in verdict.reasons):
+            # Exceptions expire by the day: such a verdict holds for the day it was made.
+            return verdict.evaluated_at[:10] == _utc(self.clock())[:10]
+        return True
+
+    def _remember(self, verdict: Verdict) -> None:
+        if len(self._memory) >= 500_000:
+            self._memory.pop(next(iter(self._memory)))
+        self._memory[(verdict.module, verdict.version)] = verdict
+
+    def known(self, module: str, version: str) -> Verdict | None:
+        """A fresh verdict from memory, or None (then `current()` looks further)."""
+        verdict = self._memory.get((module, version))
+        return verdict if verdict is not None and self.fresh(verdict) else None
+
+    def current(self, module: str, version: str) -> Verdict | None:
+        """The verdict in force for a version: stored if fresh, else judged again from the vault.
+
+        None when nothing is stored for it and the vault does not hold the version (ingest
+        judges it then). Blocking: run it in the worker pool.
+        """
+        verdict = self.known(module, version)
+        if verdict is not None:
+            return verdict
+        stored = self.store.get(module, version)
+        if stored is not None and self.fresh(stored):
+            self._remember(stored)
+            return stored
+        from .storage import Kind
+
+        local = self.storage.local_path(module, version, Kind.ZIP)
+        zip_file: Path | bytes | None = local
+        if zip_file is None:
+            if not self.storage.exists(module, version, Kind.INFO):
+                return None
+            zip_file = self.storage.get(module, version, Kind.ZIP)
+        if stored is not None and stored.h1:
+            h1 = stored.h1
+        else:
+            from scanner.dirhash import hash_zip
+
+            h1 = hash_zip(zip_file)
+        return self._judge(module, version, zip_file, h1, "stale" if stored else "first-serve")
+
+    async def gate(self, module: str, version: str) -> None:
+        """Layer 6b: refuse a version whose verdict in force says so (403), before serving it."""
+        verdict = self.known(module, version)
+        if verdict is None:
+            verdict = await self.workers.run(self.current, module, version)
+        if verdict is not None:
+            self.check(verdict)
+
+    def check(self, verdict: Verdict) -> None:
+        if self.refuses(verdict):
+            self.refusals.labels(verdict.decision.value).inc()
+            raise rejection(verdict)
+        if verdict.decision is Decision.REVIEW_REQUIRED:
+            trace_id, client = REQUEST.get()
+            self.audit_log.event(
+                "audit",
+                level="warning",
+                trigger="served-under-review",
+                trace_id=trace_id or None,
+                client=client,
+                module=verdict.module,
+                version=verdict.version,
+                decision=verdict.decision.value,
+                rule_id=deciding_rule(verdict),
+                license=verdict.expression,
+            )
+
+    def headers(self, module: str, version: str) -> list[tuple[bytes, bytes]]:
+        verdict = self._memory.get((module, version))
+        if verdict is None:
+            return []
+        rule = deciding_rule(verdict)
+        value = verdict.decision.value + (f"; rule={rule}" if rule else "")
+        return [(VERDICT_HEADER, value.encode())]
+
+    # ---- operator actions ------------------------------------------------------------------
+
+    def reload(self, who: str = "SIGHUP") -> str:
+        """Re-read the policy; stored verdicts are judged again on next use. Returns the digest."""
+        if self.policies is None:
+            raise InputError("this go-vault has no license policy to reload")
+        try:
+            effective = self.policies.reload()
+        except Exception:
+            self.reloads.labels("failed").inc()
+            raise
+        from .vulndb import VulnAuditor
+
+        if isinstance(self.chain, VulnAuditor):
+            from scanner.vulndb.policy import vuln_policy
+
+            self.chain.policy = vuln_policy(effective.policy)
+            self.chain.policy_digest = effective.digest
+        self.reloads.labels("ok").inc()
+        self.audit_log.event(
+            "policy-reload", by=who, policy_digest=effective.digest, source=effective.policy.source
+        )
+        return effective.digest
+
+    def install_sighup(self) -> None:
+        """Reload on SIGHUP (main thread of the server process only; else nothing)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def on_hup(_sig: int, _frame: object) -> None:
+            # A thread: reading and validating the file must not stall the event loop.
+            threading.Thread(target=self._reload_quietly, name="policy-reload").start()
+
+        signal.signal(signal.SIGHUP, on_hup)
+
+    def _reload_quietly(self) -> None:
+        try:
+            self.reload("SIGHUP")
+        except Exception as e:  # the old policy stays in force; the log says why
+            self.audit_log.event("policy-reload", by="SIGHUP", error=str(e))
