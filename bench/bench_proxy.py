@@ -10,6 +10,7 @@ download warm ≤ 1.3x and cold ≤ 2x of file://. A missing wrk or nginx is ski
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -82,6 +83,12 @@ def go_vault(
     )
     assert proc.stderr is not None
     url = json.loads(proc.stderr.readline())["listen"]
+    for _ in range(200):  # granian binds after the start-up line; wait until it answers
+        try:
+            if httpx.get(f"{url}/-/healthz").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.05)
     try:
         yield url, proc
     finally:
@@ -179,6 +186,58 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
+def run_variant(
+    variant: str,
+    args: argparse.Namespace,
+    work: Path,
+    tree: GoProxyTree,
+    app: Path,
+    paths: dict[str, str],
+    nginx_url: str | None,
+) -> None:
+    """One go-vault server setup: go mod download cold/warm, then wrk beside nginx."""
+    home = work / "home"
+    download = ["go", "mod", "download"]
+    have_wrk = shutil.which("wrk") is not None
+    server, _, workers = variant.partition(":")
+    vault = work / f"vault-{server}-{workers}"
+    flags = ("--server", server, "--workers", workers or "1")
+    with go_vault(vault, tree.url, *flags) as (url, proc):
+        # file:// runs alternate with the proxy's, so both see the same machine load.
+        bases = [timed(download, app, go_env(home, tree.url, f"mc-base-{variant}-0"))]
+        cold = timed(download, app, go_env(home, url, f"mc-cold-{variant}"))
+        warms = []
+        for i in range(3):
+            bases.append(timed(download, app, go_env(home, tree.url, f"mc-base-{variant}-{i + 1}")))
+            warms.append(timed(download, app, go_env(home, url, f"mc-warm-{variant}-{i}")))
+        base, warm = min(bases), min(warms)
+        print(
+            f"[{variant}] go mod download: file:// {base:.3f}s,"
+            f" cold {cold:.3f}s = {cold / base:.2f}x (target ≤ 2),"
+            f" warm {warm:.3f}s = {warm / base:.2f}x (target ≤ 1.3)"
+        )
+        for p in paths.values():
+            assert httpx.get(url + p).status_code == 200
+        for name, p in paths.items() if have_wrk else ():
+            # nginx right before go-vault on the same bytes (the upstream tree is a
+            # GOPROXY directory too), so both see the same machine load.
+            ref = wrk(nginx_url + p, args.duration, args.connections) if nginx_url else None
+            ours = wrk(url + p, args.duration, args.connections)
+            line = (
+                f"[{variant}] {name:>4}: go-vault {ours['rps']:8.0f} req/s"
+                f" {ours['mbps']:7.1f} MB/s p99 {ours['p99_ms']:7.2f} ms"
+            )
+            if ref is not None:
+                metric, target = ("mbps", 0.8) if name == "zip" else ("rps", 0.5)
+                line += (
+                    f" | nginx {ref['rps']:8.0f} req/s {ref['mbps']:7.1f} MB/s"
+                    f" p99 {ref['p99_ms']:7.2f} ms | ratio {ours[metric] / ref[metric]:.2f}"
+                    f" {'MB/s' if name == 'zip' else 'req/s'} (target ≥ {target})"
+                )
+            print(line)
+        print(f"[{variant}] peak RSS: {peak_rss_mib(proc.pid):.1f} MiB (all processes)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=5)
@@ -210,49 +269,11 @@ def main() -> int:
     try:
         download = ["go", "mod", "download"]
         timed(download, app, go_env(home, tree.url, "mc-warmup"))  # fills GOCACHE, page cache
-        base = min(timed(download, app, go_env(home, tree.url, f"mc-direct{i}")) for i in range(3))
         zips = len(list(tree.root.rglob("*.zip")))
-        print(f"fixture: {zips} module zips; go mod download via file:// {base:.3f}s (best of 3)")
-        nginx_ref: dict[str, dict[str, float]] = {}
-        for variant in args.servers.split(","):
-            server, _, workers = variant.partition(":")
-            vault = work / f"vault-{server}-{workers}"
-            flags = ("--server", server, "--workers", workers or "1")
-            with go_vault(vault, tree.url, *flags) as (url, proc):
-                cold = timed(download, app, go_env(home, url, f"mc-cold-{variant}"))
-                warm = min(
-                    timed(download, app, go_env(home, url, f"mc-warm-{variant}-{i}"))
-                    for i in range(3)
-                )
-                print(
-                    f"[{variant}] go mod download: cold {cold:.3f}s = {cold / base:.2f}x file://"
-                    f" (target ≤ 2), warm {warm:.3f}s = {warm / base:.2f}x (target ≤ 1.3)"
-                )
-                for p in paths.values():
-                    assert httpx.get(url + p).status_code == 200
-                if have_wrk and not nginx_ref:
-                    with nginx(vault, work / "nginx") as nginx_url:
-                        if nginx_url is not None:
-                            nginx_ref = {
-                                name: wrk(nginx_url + p, args.duration, args.connections)
-                                for name, p in paths.items()
-                            }
-                for name, p in paths.items() if have_wrk else ():
-                    ours = wrk(url + p, args.duration, args.connections)
-                    line = (
-                        f"[{variant}] {name:>4}: go-vault {ours['rps']:8.0f} req/s"
-                        f" {ours['mbps']:7.1f} MB/s p99 {ours['p99_ms']:7.2f} ms"
-                    )
-                    ref = nginx_ref.get(name)
-                    if ref is not None:
-                        metric, target = ("mbps", 0.8) if name == "zip" else ("rps", 0.5)
-                        line += (
-                            f" | nginx {ref['rps']:8.0f} req/s {ref['mbps']:7.1f} MB/s"
-                            f" p99 {ref['p99_ms']:7.2f} ms | ratio {ours[metric] / ref[metric]:.2f}"
-                            f" {'MB/s' if name == 'zip' else 'req/s'} (target ≥ {target})"
-                        )
-                    print(line)
-                print(f"[{variant}] peak RSS: {peak_rss_mib(proc.pid):.1f} MiB (all processes)")
+        print(f"fixture: {zips} module zips; times are best of 3 except cold")
+        with nginx(tree.root, work / "nginx") if have_wrk else contextlib.nullcontext() as ngx:
+            for variant in args.servers.split(","):
+                run_variant(variant, args, work, tree, app, paths, ngx if have_wrk else None)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
