@@ -1,7 +1,8 @@
-"""Benchmark: our build list vs `go list -m all` on a generated ≥300-module graph (file:// proxy).
+"""Benchmark: our build list vs `go list -m all` on a generated ≥300-module graph.
 
 Run: python bench/bench_buildlist.py [--modules N] [--repeat R] [--seed S] [--http]
---http serves the same tree over HTTP on 127.0.0.1 (to include request overhead).
+[--latency MS]. The upstream is a file:// GOPROXY tree; --http serves the same tree over HTTP on 127.0.0.1; --latency adds a delay to each response, as
+a proxy across a network has (the go command fetches GOMAXPROCS go.mod files at once, we 16).
 Each go run starts from an empty module cache; ours has no cache to warm. Prints the median
 times and the ratio (go / ours: above 1 means we are faster), after checking both lists agree.
 """
@@ -10,18 +11,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import os
 import random
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,21 +62,43 @@ def generate(root: Path, n: int, seed: int) -> tuple[GoProxyTree, Path]:
     return tree, main
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
+# A file server in its own process (so it does not share our GIL); HTTP/1.0 like
+# `python -m http.server`, with an optional delay per response standing for network latency.
+_SERVER = """
+import functools, http.server, sys, time
+delay = float(sys.argv[3]) / 1000
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        time.sleep(delay)
+        super().do_GET()
+    def log_message(self, *args):
         pass
+handler = functools.partial(Handler, directory=sys.argv[2])
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), handler).serve_forever()
+"""
 
 
 @contextlib.contextmanager
-def served(tree: GoProxyTree) -> Iterator[str]:
-    handler = functools.partial(_Quiet, directory=str(tree.root))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+def served(tree: GoProxyTree, latency_ms: float) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-c", _SERVER, str(port), str(tree.root), str(latency_ms)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        for _ in range(200):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
     finally:
-        server.shutdown()
-        server.server_close()
+        server.terminate()
+        server.wait()
 
 
 def go_list(url: str, main: Path, scratch: Path) -> tuple[float, list[str]]:
@@ -131,11 +152,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--http", action="store_true", help="serve the tree over HTTP")
+    parser.add_argument(
+        "--latency", type=float, default=0.0, metavar="MS", help="with --http: delay per response"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-buildlist-") as tmp:
         root = Path(tmp)
         tree, main_dir = generate(root, args.modules, args.seed)
-        with served(tree) if args.http else contextlib.nullcontext(tree.url) as url:
+        with served(tree, args.latency) if args.http else contextlib.nullcontext(tree.url) as url:
             run(args, url, main_dir, root)
 
 
@@ -151,7 +175,8 @@ def run(args: argparse.Namespace, url: str, main_dir: Path, root: Path) -> None:
         if not (go_lines == lib_lines == cli_lines):
             raise SystemExit("build lists differ from go list -m all")
     go_t, lib_t, cli_t = (statistics.median(x) for x in (go_times, lib_times, cli_times))
-    print(f"upstream: {url}")
+    latency = f" (+{args.latency:g} ms per response)" if args.http and args.latency else ""
+    print(f"upstream: {url}{latency}")
     print(f"modules in build list: {len(go_lines) - 1} (graph of {args.modules} generated)")
     print(f"go list -m all (cold cache): {go_t:.3f}s  median of {args.repeat}")
     print(f"load_build_list (in-process): {lib_t:.3f}s  ratio go/ours = {go_t / lib_t:.2f}x")
