@@ -1,10 +1,11 @@
 """Benchmark: our build list vs `go list -m all` on a generated ≥300-module graph.
 
-Run: python bench/bench_buildlist.py [--modules N] [--repeat R] [--seed S] [--http]
-[--latency MS]. The upstream is a file:// GOPROXY tree; --http serves the same tree over HTTP on 127.0.0.1; --latency adds a delay to each response, as
-a proxy across a network has (the go command fetches GOMAXPROCS go.mod files at once, we 16).
-Each go run starts from an empty module cache; ours has no cache to warm. Prints the median
-times and the ratio (go / ours: above 1 means we are faster), after checking both lists agree.
+Run: python bench/bench_buildlist.py [--modules N] [--repeat R] [--seed S] [--http] [--latency MS]
+The upstream is a file:// GOPROXY tree; --http serves it over HTTP on 127.0.0.1 instead, and
+--latency adds a delay to each response, as a proxy across a network has (the go command
+fetches GOMAXPROCS go.mod files at once, we 16). Each go run starts from an empty module cache;
+ours has no cache to warm. Prints the median times and the ratio (go / ours: above 1 means we
+are faster), after checking that both lists agree.
 """
 
 from __future__ import annotations
