@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from goproxytree import GoProxyTree, write_files
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scanner.cli import cli, run
 from scanner.errors import ParseError
@@ -150,3 +152,78 @@ def test_console_script_prints_no_traceback(goproxy_tree: GoProxyTree, tmp_path:
         assert "Traceback" not in proc.stderr and proc.stdout == ""
     assert procs[0].stderr.startswith(f"error: {binary / 'go.mod'}:1: unexpected input character")
     assert procs[1].stderr.startswith(f"error: {work / 'go.work'}:3: unknown directive: frobnicate")
+
+
+# Fragments of real go.mod syntax, so that random files get past the first token often.
+_PIECES = st.sampled_from(
+    [
+        "module",
+        "go",
+        "require",
+        "replace",
+        "exclude",
+        "retract",
+        "tool",
+        "ignore",
+        "godebug",
+        "toolchain",
+        "use",
+        "(",
+        ")",
+        "[",
+        "]",
+        ",",
+        "=>",
+        "//",
+        "// indirect",
+        "/*",
+        '"',
+        "`",
+        "\\",
+        "example.com/a",
+        "example.com/a/v2",
+        "gopkg.in/x.v1",
+        "./dir",
+        "v1.2.3",
+        "v2.0.0",
+        "v1",
+        "1.21",
+        "go1.22",
+        "a=b",
+        " ",
+        "\t",
+        "\r",
+        "\n",
+        "\n",
+        "\n",
+        "\ufeff",
+        "\x00",
+        "ü",
+        "# example.com/a v1.0.0",
+        "## explicit",
+        "h1:" + "A" * 43 + "=",
+    ]
+)
+_FILES = st.one_of(
+    st.binary(max_size=300),
+    st.lists(_PIECES, max_size=60).map(lambda parts: " ".join(parts).encode()),
+    st.lists(_PIECES, max_size=60).map(lambda parts: "".join(parts).encode()),
+)
+
+
+@given(_FILES)
+@settings(max_examples=300, deadline=None)
+def test_any_bytes_parse_or_fail_with_a_line(data: bytes) -> None:
+    lines = data.count(b"\n") + 1
+    for parse in (
+        parse_gomod,
+        lambda d, p: parse_gomod(d, p, lax=True),
+        parse_gowork,
+        parse_gosum,
+        parse_modules_txt,
+    ):
+        try:
+            parse(data, "f")
+        except ParseError as e:
+            assert e.line is not None and 1 <= e.line <= lines, (e, data)
+            assert str(e).startswith(f"f:{e.line}: ")
