@@ -180,6 +180,7 @@ class Gateway:
             read_timeout=config.read_timeout,
             workers=self.workers,
             on_request=lambda _e, _p, outcome: self.metrics.upstream.labels(outcome).inc(),
+            ca_file=config.upstream_ca,
         )
         # The Auditor layer wraps the judge chain: it stores verdicts, gates stored versions
         # and is the ingest hook itself (license detection is imported only when it is used).

@@ -46,6 +46,7 @@ class VaultConfig:
     base_path: str = ""  # serve under a prefix, e.g. "/go" for GOPROXY=https://host/go/
     list_ttl: float = 60.0  # seconds a version list / @latest answer is reused
     negative_ttl: float = 30.0  # seconds a not-found answer is reused
+    upstream_ca: str | None = None  # CA bundle for https upstreams (default: system/certifi)
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
     pool_size: int = 8  # worker threads for hashing, zip checks and file I/O

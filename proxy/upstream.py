@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import ssl
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,12 +71,16 @@ class Upstream:
         read_timeout: float,
         workers: Workers,
         on_request: Callable[[str, str, str], None] | None = None,
+        ca_file: str | None = None,
     ) -> None:
         self.entries = parse_upstreams(spec)
         self.workers = workers
         self.on_request = on_request or (lambda _entry, _path, _outcome: None)
         self._client: httpx.AsyncClient | None = None
         self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        self._verify: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=ca_file) if ca_file else True
+        )
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -87,6 +92,7 @@ class Upstream:
                 limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
                 headers={"User-Agent": "go-vault"},
                 trust_env=False,
+                verify=self._verify,
             )
         return self._client
 

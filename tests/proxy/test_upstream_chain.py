@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,31 @@ def test_parse_drops_direct_and_keeps_separators() -> None:
     assert entries[2].display == "https://b.example"  # credentials never reach messages
     with pytest.raises(UpstreamError, match="not an http"):
         parse_upstreams("ftp://old.example")
+
+
+def test_https_upstream_with_a_private_ca(tmp_path: Path) -> None:
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    tree = GoProxyTree(tmp_path / "tls")
+    tree.add_module("example.com/m", "v1.0.0")
+    lab = LoopbackUpstream(tree.root, tls=server_ctx)
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+
+    async def go(ca_file: str | None) -> bytes:
+        upstream = Upstream(
+            lab.url, connect_timeout=2, read_timeout=5, workers=Workers(2), ca_file=ca_file
+        )
+        try:
+            return await upstream.fetch(LIST)
+        finally:
+            await upstream.aclose()
+
+    try:
+        assert asyncio.run(go(str(bundle))) == b"v1.0.0\n"
+        with pytest.raises(UpstreamError, match=r"CERTIFICATE_VERIFY_FAILED|certificate"):
+            asyncio.run(go(None))  # an unknown CA is refused, never silently trusted
+    finally:
+        lab.stop()

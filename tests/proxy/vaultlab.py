@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import http.server
 import socket
+import ssl
 import threading
 import time
 import urllib.parse
@@ -28,7 +29,7 @@ class LoopbackUpstream:
     slows every answer (to make requests overlap). Paths are as requested, unescaped.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, tls: ssl.SSLContext | None = None) -> None:
         self.root = root
         self.hits: collections.Counter[str] = collections.Counter()
         self.status: dict[str, int] = {}
@@ -70,8 +71,10 @@ class LoopbackUpstream:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
