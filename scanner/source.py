@@ -44,8 +44,9 @@ class SyntaxProblem:
 
     def __str__(self) -> str:
         return (
-            f"{self.path}:{self.line}:{self.column}: {self.message} "
-            "(the file was skipped where it does not parse; run `go vet` on it)"
+            f"{self.path}:{self.line}:{self.column}: {self.message}: the file was read only as "
+            "far as the Go grammar allows (fix it if `go vet` fails; else the grammar is older "
+            "than this Go syntax)"
         )
 
 
