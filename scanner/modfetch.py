@@ -81,20 +81,26 @@ class ProxySource:
         self.url = url.rstrip("/")
         self.timeout = timeout
         parts = urlsplit(self.url)
+        # Messages and reprs never show credentials given in the URL.
+        self.shown_url = self.url
+        if parts.username or parts.password:
+            self.shown_url = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
         self._tree: _FileTree | None = None
         self._local = threading.local()
         if parts.scheme == "file":
             if parts.netloc not in ("", "localhost"):
-                raise InputError(f"GOPROXY {url!r}: a file:// URL must name a local directory")
+                raise InputError(
+                    f"GOPROXY {self.shown_url!r}: a file:// URL must name a local directory"
+                )
             self._tree = _FileTree(Path(url2pathname(unquote(parts.path))), url)
         elif parts.scheme not in ("http", "https") or not parts.netloc:
             raise InputError(
-                f"GOPROXY entry {url!r} is not an http(s):// or file:// URL",
+                f"GOPROXY entry {self.shown_url!r} is not an http(s):// or file:// URL",
                 hint="use e.g. https://proxy.golang.org or file:///path/to/tree",
             )
 
     def __repr__(self) -> str:
-        return f"ProxySource({self.url!r})"
+        return f"ProxySource({self.shown_url!r})"
 
     def _session(self) -> requests.Session:
         # One session per thread: connection reuse without sharing a Session across threads.
@@ -129,24 +135,25 @@ class ProxySource:
         import requests
 
         url = f"{self.url}/{rel}"
+        shown = f"{self.shown_url}/{rel}"
         try:
             resp = self._session().get(url, timeout=self.timeout)
         except requests.RequestException as e:
             raise OperationalError(
-                f"cannot reach {url}: {e.__class__.__name__}",
+                f"cannot reach {shown}: {e.__class__.__name__}",
                 module=module,
                 version=version,
                 hint="check the proxy URL and the network",
             ) from e
         if resp.status_code in (404, 410):
             raise NotFoundError(
-                f"not found at {url} ({resp.status_code} {_first_line(resp.content)})".rstrip(),
+                f"not found at {shown} ({resp.status_code} {_first_line(resp.content)})".rstrip(),
                 module=module,
                 version=version,
             )
         if resp.status_code != 200:
             raise OperationalError(
-                f"{url} answered {resp.status_code}: {_first_line(resp.content)}",
+                f"{shown} answered {resp.status_code}: {_first_line(resp.content)}",
                 module=module,
                 version=version,
             )

@@ -23,6 +23,14 @@ class _Handler(SimpleHTTPRequestHandler):
     """Serves a GOPROXY tree; /status/<code>/... answers that status (a broken proxy)."""
 
     def do_GET(self) -> None:
+        if self.path.startswith("/auth/"):
+            # Basic auth "u:p", as a private proxy behind .netrc credentials would want.
+            if self.headers.get("Authorization") != "Basic dTpw":
+                self.send_response(401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.path = self.path[len("/auth") :]
         if self.path.startswith("/status/"):
             code = int(self.path.split("/")[2])
             body = f"proxy says {code}\n".encode()
@@ -91,6 +99,27 @@ def test_http_errors_are_operational(http_url: str) -> None:
     with pytest.raises(OperationalError, match="500: proxy says 500") as err:
         ProxySource(f"{http_url}/status/500").gomod("example.com/a", "v1.0.0")
     assert not isinstance(err.value, NotFoundError)
+
+
+def test_netrc_credentials_are_sent(
+    http_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(OperationalError, match="401"):
+        ProxySource(f"{http_url}/auth").gomod("example.com/a", "v1.0.0")
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login u password p\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    assert b"example.com/a" in ProxySource(f"{http_url}/auth").gomod("example.com/a", "v1.0.0")
+    # Credentials in the URL win over .netrc.
+    user_url = http_url.replace("http://", "http://u:p@")
+    monkeypatch.setenv("NETRC", str(tmp_path / "none"))
+    assert b"example.com/a" in ProxySource(f"{user_url}/auth").gomod("example.com/a", "v1.0.0")
+    # ...and never show up in messages.
+    with pytest.raises(NotFoundError) as err:
+        ProxySource(f"{user_url}/auth").gomod("example.com/a", "v9.0.0")
+    assert "u:p" not in str(err.value) and "127.0.0.1" in str(err.value)
+    assert "u:p" not in repr(ProxySource(f"{user_url}/auth"))
 
 
 def test_unreachable_proxy_is_operational() -> None:
