@@ -107,11 +107,9 @@ def go_repo(
     return repo, env, tree
 
 
-def test_commit_adding_a_gpl_dependency_is_blocked_with_the_reason(
-    go_repo: tuple[Path, dict[str, str], GoProxyTree],
-    run_go: Callable[..., subprocess.CompletedProcess[str]],
+def stage_a_gpl_dependency(
+    repo: Path, tree: GoProxyTree, run_go: Callable[..., subprocess.CompletedProcess[str]]
 ) -> None:
-    repo, env, tree = go_repo
     write_files(
         repo,
         {
@@ -123,17 +121,36 @@ def test_commit_adding_a_gpl_dependency_is_blocked_with_the_reason(
     )
     run_go("mod", "tidy", cwd=repo, env_extra={"GOPROXY": tree.url, "GOFLAGS": "-mod=mod"})
     git(repo, "add", "-A")
+
+
+def assert_blocked_for_gpl(output: str) -> None:
+    assert re.search(r"goproxy-scan \(Go dependency licenses and source rules\)\.+Failed", output)
+    assert "example.com/gpl" in output and "GPL-3.0-only" in output
+    assert "strong-copyleft" in output  # the reason: the category the policy denies
+
+
+def test_commit_adding_a_gpl_dependency_is_blocked_with_the_reason(
+    go_repo: tuple[Path, dict[str, str], GoProxyTree],
+    run_go: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    repo, env, tree = go_repo
+    stage_a_gpl_dependency(repo, tree, run_go)
     head = git(repo, "rev-parse", "HEAD").stdout
     commit = git(repo, "commit", "-m", "add gpl", env=env)
     output = commit.stdout + commit.stderr
     assert commit.returncode != 0, output
     assert git(repo, "rev-parse", "HEAD").stdout == head  # nothing was committed
-    assert "goproxy-scan" in output and "Failed" in output
-    assert "example.com/gpl" in output and "GPL-3.0-only" in output
+    assert_blocked_for_gpl(output)
 
 
-def test_clean_commit_passes(go_repo: tuple[Path, dict[str, str], GoProxyTree]) -> None:
+def test_clean_commits_pass(go_repo: tuple[Path, dict[str, str], GoProxyTree]) -> None:
     repo, env, _ = go_repo
+    write_files(repo, {"notes.txt": "not Go\n"})
+    git(repo, "add", "-A")
+    commit = git(repo, "commit", "-m", "notes", env=env)
+    assert commit.returncode == 0, commit.stdout + commit.stderr
+    assert "(no files to check)Skipped" in commit.stdout + commit.stderr
+
     write_files(repo, {"doc.go": "// Package main prints a name.\npackage main\n"})
     git(repo, "add", "-A")
     commit = git(repo, "commit", "-m", "docs", env=env)
@@ -142,15 +159,16 @@ def test_clean_commit_passes(go_repo: tuple[Path, dict[str, str], GoProxyTree]) 
     assert re.search(r"goproxy-scan \(Go dependency licenses and source rules\)\.+Passed", output)
 
 
-def test_try_repo_runs_the_hook_on_staged_go_files(
+def test_try_repo_blocks_a_staged_gpl_dependency(
     go_repo: tuple[Path, dict[str, str], GoProxyTree],
     hooks_repo: tuple[Path, str, Path],
+    run_go: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
-    repo, env, _ = go_repo
+    # try-repo installs the hook into a store of its own each time: one run only.
+    repo, env, tree = go_repo
     clone, _, _ = hooks_repo
-    write_files(repo, {"notes.txt": "not Go\n"})
-    git(repo, "add", "notes.txt")
-    skipped = subprocess.run(
+    stage_a_gpl_dependency(repo, tree, run_go)
+    proc = subprocess.run(
         [*PRE_COMMIT, "try-repo", str(clone), "goproxy-scan"],
         cwd=repo,
         env=env,
@@ -158,5 +176,5 @@ def test_try_repo_runs_the_hook_on_staged_go_files(
         text=True,
         timeout=600,
     )
-    assert skipped.returncode == 0, skipped.stdout + skipped.stderr
-    assert "(no files to check)Skipped" in skipped.stdout
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert_blocked_for_gpl(proc.stdout + proc.stderr)
