@@ -1,0 +1,336 @@
+"""The license auditor in the gateway: real license texts, the shared policy, stored verdicts."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+
+import httpx
+import pytest
+from conftest import GatewayFactory
+from goproxytree import GoProxyTree
+
+from proxy.auditor import DetectionCache, LicenseAuditor, PolicySource, rejection
+from proxy.config import VaultConfig
+from proxy.errors import MAX_BODY_BYTES, MAX_BODY_LINES
+from proxy.exceptions import ApprovalStore
+from proxy.storage import Kind, open_storage
+from scanner.licenses import default_index
+from scanner.policy import parse_policy
+from scanner.verdict import Decision, Reason, Verdict
+
+REPO = Path(__file__).resolve().parents[2]
+POLICY = """\
+name: test policy
+licenses:
+  allow: [MIT, Apache-2.0, BSD-3-Clause]
+  deny: [GPL-3.0-only, GPL-3.0-or-later]
+  not_listed: reject
+  unknown: {unknown}
+"""
+UNKNOWN_TEXT = (
+    "The Frobnitz Community Grant\n\nYou may look at this code on Tuesdays only, and you must "
+    "send a postcard to the authors each time you run it. No other rights are granted.\n"
+)
+
+
+def corpus() -> ModuleType:
+    """tests/scanner/licenses/corpus.py: license files rendered from the SPDX XML."""
+    name = "license_corpus"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(
+        name, REPO / "tests" / "scanner" / "licenses" / "corpus.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def license_files(kind: str) -> dict[str, str]:
+    """The files of a fixture module licensed as `kind` (mit, gpl, or, and, unknown, none)."""
+    render: Callable[[str], str] = corpus().render
+    if kind == "mit":
+        return {"LICENSE": render("MIT")}
+    if kind == "gpl":
+        return {"LICENSE": render("GPL-3.0-only")}
+    if kind == "apache":
+        return {"LICENSE": render("Apache-2.0")}
+    if kind in ("or", "and"):
+        return {"LICENSE-MIT": render("MIT"), "LICENSE-GPL": render("GPL-3.0-only")}
+    if kind == "unknown":
+        return {"LICENSE": UNKNOWN_TEXT}
+    return {}
+
+
+def publish(tree: GoProxyTree, path: str, kind: str, version: str = "v1.0.0") -> None:
+    declared = "\n//go:license MIT OR GPL-3.0-only\n" if kind == "or" else ""
+    pkg = path.rsplit("/", 1)[-1].replace("-", "")
+    tree.add_module(
+        path,
+        version,
+        {
+            "go.mod": f"module {path}\n\ngo 1.21\n{declared}",
+            f"{pkg}.go": f'package {pkg}\n\nfunc Name() string {{ return "{path}" }}\n',
+            **license_files(kind),
+        },
+    )
+
+
+def write_policy(path: Path, unknown: str = "review", extra: str = "") -> Path:
+    path.write_text(POLICY.format(unknown=unknown) + extra)
+    return path
+
+
+class Clock:
+    """An injectable clock the test moves forward."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def license_auditor(
+    config: VaultConfig, policy: Path, clock: Clock | None = None
+) -> LicenseAuditor:
+    state = Path(config.storage) / ".auditor"
+    return LicenseAuditor(
+        PolicySource(lambda: parse_policy(policy.read_text(), str(policy)), ApprovalStore(state)),
+        detections=DetectionCache(state / "detections"),
+        index=default_index(),
+        clock=clock or Clock(datetime(2026, 11, 26, 12, 0, tzinfo=UTC)),
+    )
+
+
+def audit_events(tmp_path: Path) -> list[dict[str, object]]:
+    path = tmp_path / "audit.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def get(url: str, **kw: object) -> httpx.Response:
+    return httpx.get(url, timeout=30, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def modules(goproxy_tree: GoProxyTree) -> GoProxyTree:
+    for name in ("mit", "gpl", "or", "and", "unknown", "none", "apache"):
+        publish(goproxy_tree, f"example.com/{name}", name)
+    return goproxy_tree
+
+
+def test_decisions_follow_the_shared_policy(
+    modules: GoProxyTree, gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    policy = write_policy(tmp_path / "policy.yml")
+    config = VaultConfig(storage=str(tmp_path / "vault"))
+    with gateway(auditor=license_auditor(config, policy)) as gw:
+        answers = {
+            name: get(f"{gw.url}/example.com/{name}/@v/v1.0.0.info")
+            for name in ("mit", "gpl", "or", "and", "unknown", "none", "apache")
+        }
+    status = {name: r.status_code for name, r in answers.items()}
+    assert status == {
+        "mit": 200,
+        "apache": 200,
+        "or": 200,  # MIT OR GPL-3.0-only: the allowed alternative is enough
+        "gpl": 403,
+        "and": 403,  # MIT AND GPL-3.0-only: both apply, GPL is denied
+        "unknown": 403,  # unknown -> review -> refused until approved (the default)
+        "none": 403,
+    }
+    assert answers["mit"].headers["x-go-module-verdict"] == "PASS; rule=license.allowed"
+    gpl = answers["gpl"].text
+    assert gpl.startswith(
+        "example.com/gpl@v1.0.0: REJECT by policy: license GPL-3.0-only; license.denied\n"
+    )
+    assert "request a policy exception: go-vault approve example.com/gpl@v1.0.0" in gpl
+    assert "REVIEW_REQUIRED by policy: license LicenseRef-unknown-" in answers["unknown"].text
+    assert "license.unknown" in answers["unknown"].text
+    assert "license none found; license.none" in answers["none"].text
+    for r in answers.values():
+        if r.status_code == 403:
+            assert r.headers["content-type"] == "text/plain; charset=utf-8"
+            body = r.content
+            assert len(body) <= MAX_BODY_BYTES and body.count(b"\n") <= MAX_BODY_LINES
+            assert b"\n\n" not in body
+            assert all(line.isprintable() for line in body.decode().splitlines())
+    storage = open_storage(str(tmp_path / "vault"))
+    assert storage.exists("example.com/or", "v1.0.0", Kind.ZIP)
+    assert not storage.exists("example.com/and", "v1.0.0", Kind.ZIP)
+    # one audit event per decision, with the rule, the license and the requester
+    audits = {e["module"]: e for e in audit_events(tmp_path) if e["event"] == "audit"}
+    assert audits["example.com/gpl"]["decision"] == "REJECT"
+    assert audits["example.com/gpl"]["rule_id"] == "license.denied"
+    assert audits["example.com/gpl"]["license"] == "GPL-3.0-only"
+    assert audits["example.com/gpl"]["client"] == "127.0.0.1"
+    assert audits["example.com/and"]["license"] == "GPL-3.0-only AND MIT"
+    assert audits["example.com/or"]["decision"] == "PASS"
+    assert all(e.get("trace_id") for e in audits.values())
+
+
+def test_review_required_can_be_served_with_a_header(
+    modules: GoProxyTree, gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    policy = write_policy(tmp_path / "policy.yml")
+    config = VaultConfig(storage=str(tmp_path / "vault"))
+    auditor = license_auditor(config, policy)
+    with gateway(auditor=auditor, review_required="serve") as gw:
+        r = get(f"{gw.url}/example.com/unknown/@v/v1.0.0.zip")
+        assert r.status_code == 200
+        assert r.headers["x-go-module-verdict"] == "REVIEW_REQUIRED; rule=license.unknown"
+        again = get(f"{gw.url}/example.com/unknown/@v/v1.0.0.mod")
+        assert again.headers["x-go-module-verdict"].startswith("REVIEW_REQUIRED")
+        assert get(f"{gw.url}/example.com/gpl/@v/v1.0.0.zip").status_code == 403
+    warnings = [
+        e for e in audit_events(tmp_path) if e["event"] == "audit" and e["level"] == "warning"
+    ]
+    assert {e["module"] for e in warnings} == {"example.com/unknown", "example.com/gpl"}
+    assert any(e["trigger"] == "served-under-review" for e in warnings)
+
+
+def test_reload_flips_stored_verdicts_without_a_rescan(
+    modules: GoProxyTree, gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    policy = write_policy(tmp_path / "policy.yml")
+    config = VaultConfig(storage=str(tmp_path / "vault"))
+    auditor = license_auditor(config, policy)
+    token = "s3cret-admin"
+    with gateway(auditor=auditor, admin_token=token) as gw:
+        assert get(f"{gw.url}/example.com/mit/@v/v1.0.0.zip").status_code == 200
+        assert get(f"{gw.url}/example.com/gpl/@v/v1.0.0.zip").status_code == 403
+        before = get(f"{gw.url}/-/verdicts/example.com/mit/@v/v1.0.0").json()
+        # MIT moves to the deny list, GPL to the allow list; the server keeps running
+        policy.write_text(
+            policy.read_text()
+            .replace("MIT, ", "")
+            .replace("deny: [", "deny: [MIT, ")
+            .replace("GPL-3.0-only, GPL-3.0-or-later", "GPL-3.0-or-later")
+            .replace("allow: [", "allow: [GPL-3.0-only, ")
+        )
+        assert get(f"{gw.url}/example.com/mit/@v/v1.0.0.zip").status_code == 200  # not yet
+        denied = httpx.post(f"{gw.url}/-/admin/policy/reload", timeout=30)
+        assert denied.status_code == 401
+        reloaded = httpx.post(
+            f"{gw.url}/-/admin/policy/reload",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert reloaded.status_code == 200
+        assert reloaded.json()["policy_digest"] != before["policy_digest"]
+        # the stored MIT module is refused now, its .info from the memory cache too
+        r = get(f"{gw.url}/example.com/mit/@v/v1.0.0.info")
+        assert r.status_code == 403 and "license MIT; license.denied" in r.text
+        assert get(f"{gw.url}/example.com/gpl/@v/v1.0.0.zip").status_code == 200
+        after = get(f"{gw.url}/-/verdicts/example.com/mit/@v/v1.0.0").json()
+        assert after["decision"] == "REJECT" and after["h1"] == before["h1"]
+        assert after["policy_digest"] == reloaded.json()["policy_digest"]
+        metrics = get(f"{gw.url}/-/metrics").text
+    assert 'go_vault_policy_refusals_total{decision="REJECT"}' in metrics
+    assert 'go_vault_audit_decisions_total{decision="REJECT",rule="license.denied"}' in metrics
+    # detection ran once per module: the re-evaluation used the detections cached by h1
+    cached = list((tmp_path / "vault" / ".auditor" / "detections").rglob("*.json"))
+    assert len(cached) == 2
+    stored = json.loads(
+        (
+            tmp_path
+            / "vault"
+            / ".auditor"
+            / "verdicts"
+            / "example.com"
+            / "mit"
+            / "@v"
+            / "v1.0.0.json"
+        ).read_text()
+    )
+    assert stored["decision"] == "REJECT" and stored["h1"] == before["h1"]
+
+
+def test_approved_exception_applies_until_it_expires(
+    modules: GoProxyTree, gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    policy = write_policy(tmp_path / "policy.yml")
+    config = VaultConfig(storage=str(tmp_path / "vault"))
+    clock = Clock(datetime(2026, 11, 26, 12, 0, tzinfo=UTC))
+    auditor = license_auditor(config, policy, clock)
+    admin = {"Authorization": "Bearer t0ken"}
+    with gateway(auditor=auditor, admin_token="t0ken") as gw:
+        assert get(f"{gw.url}/example.com/gpl/@v/v1.0.0.info").status_code == 403
+        bad = httpx.post(
+            f"{gw.url}/-/admin/exceptions", json={"module": "example.com/gpl"}, headers=admin
+        )
+        assert bad.status_code == 400 and "reason" in bad.json()["error"]
+        added = httpx.post(
+            f"{gw.url}/-/admin/exceptions",
+            json={
+                "module": "example.com/g*",
+                "versions": ">=v1.0.0, <v2.0.0",
+                "reason": "internal build tool only",
+                "approver": "legal@example.com",
+                "expires": "2026-12-31",
+            },
+            headers=admin,
+        )
+        assert added.status_code == 201
+        r = get(f"{gw.url}/example.com/gpl/@v/v1.0.0.zip")
+        assert r.status_code == 200
+        assert r.headers["x-go-module-verdict"] == "PASS; rule=exception.applied"
+        verdict = get(f"{gw.url}/-/verdicts/example.com/gpl/@v/v1.0.0").json()
+        assert [x["rule_id"] for x in verdict["reasons"]] == ["exception.applied"]
+        listed = get(f"{gw.url}/-/admin/exceptions", headers=admin).json()["exceptions"]
+        assert [e["approver"] for e in listed] == ["legal@example.com"]
+        clock.now = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)  # the exception has expired
+        expired = get(f"{gw.url}/example.com/gpl/@v/v1.0.0.zip")
+        assert expired.status_code == 403
+        assert "exception.expired" in expired.text and "2026-12-31" in expired.text
+    approvals = [e for e in audit_events(tmp_path) if e["event"] == "approval"]
+    assert approvals and approvals[0]["approver"] == "legal@example.com"
+
+
+def test_rejection_body_is_worded_by_rule() -> None:
+    def verdict(*reasons: Reason, expression: str = "MIT") -> Verdict:
+        return Verdict(
+            module="example.com/x",
+            version="v1.2.3",
+            decision=Decision.REJECT,
+            licenses=(),
+            expression=expression,
+            reasons=reasons,
+            policy_digest="sha256:0",
+            h1="h1:x",
+            detector_version="d",
+            evaluated_at="2026-11-26T00:00:00Z",
+        )
+
+    vuln = rejection(
+        verdict(
+            Reason(
+                "vuln-required",
+                "example.com/x@v1.2.3 has GO-2099-0001 (CVE-2099-1): "
+                + "a very long summary " * 40
+                + "; fix: go get example.com/x@v1.2.4",
+            ),
+            Reason("license.allowed", "example.com/x@v1.2.3: MIT is allowed"),
+        )
+    )
+    body = vuln.body().decode()
+    first, *rest = body.splitlines()
+    assert first == "example.com/x@v1.2.3: REJECT by policy: known vulnerability; vuln-required"
+    assert "fix: go get example.com/x@v1.2.4" in rest[0]  # the fix survives a long summary
+    assert "license found: MIT" in body and vuln.status == 403
+    denied = rejection(
+        verdict(Reason("module.denied", "example.com/x@v1.2.3 is denied: abandoned"), expression="")
+    ).body()
+    assert denied.startswith(
+        b"example.com/x@v1.2.3: REJECT by policy: module denied; module.denied"
+    )
+    for b in (vuln.body(), denied):
+        assert len(b) <= MAX_BODY_BYTES and len(b.splitlines()) <= MAX_BODY_LINES
