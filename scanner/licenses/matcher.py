@@ -35,7 +35,8 @@ _UNCOVERED = re.compile(b"\x00+")
 class LicenseMatch:
     """One license found in one file.
 
-    `license_id` is an SPDX id or `LicenseRef-unknown-…`; `start_line`/`end_line` give the
+    `license_id` is an SPDX id or `LicenseRef-unknown-…` (for a `reference`, the expression an
+    `SPDX-License-Identifier:` line names); `start_line`/`end_line` give the
     covered part of the file (1-based, inclusive); `exact` is true when the text satisfied the
     SPDX template; `nearest` names the closest template for unknown text.
     """

@@ -115,7 +115,11 @@ def _judge(
     report = facts.licenses
     declared = facts.declared if facts.declared is not None else (report and report.declared)
     detected = report.expression if report else ""
-    confidence = {f.expression: f.confidence for f in findings}
+    # Per term: the strongest evidence among the findings that name it.
+    confidence: dict[str, float] = {}
+    for f in findings:
+        for term in spdx.terms(f.expression):
+            confidence[str(term)] = max(confidence.get(str(term), 0.0), f.confidence)
     extra: list[_Outcome] = []
     if facts.expression:
         expression = spdx.normalize(facts.expression)

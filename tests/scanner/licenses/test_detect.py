@@ -175,3 +175,25 @@ def test_cli_licenses_dir_and_zip(
     not_zip.write_bytes(b"nope")
     assert run(cli, ["licenses", str(not_zip), "--spdx-cache-dir", cache]) == 2
     assert "not a readable zip" in capsys.readouterr().err
+
+
+def test_spdx_identifier_line_is_a_reference_not_a_match(
+    tmp_path: Path, index: TemplateIndex
+) -> None:
+    write_files(
+        tmp_path,
+        {
+            "LICENSE": "SPDX-License-Identifier: mit OR Apache-2.0\n",
+            "sub/LICENSE": "// SPDX-License-Identifier: Not-A-License\n",
+            "full/LICENSE": "SPDX-License-Identifier: MIT\n\n" + MIT,
+        },
+    )
+    report = detect_dir(tmp_path, index=index)
+    by_path = {f.path: f for f in report.files}
+    (tag,) = by_path["LICENSE"].matches
+    assert (tag.license_id, tag.kind, tag.confidence) == ("MIT OR Apache-2.0", "reference", 0.8)
+    assert by_path["sub/LICENSE"].matches == ()
+    (text,) = by_path["full/LICENSE"].matches
+    assert (text.license_id, text.exact) == ("MIT", True)
+    (finding,) = [f for f in report.findings() if f.expression == "MIT OR Apache-2.0"]
+    assert finding.category == "permissive"
