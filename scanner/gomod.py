@@ -236,6 +236,10 @@ def _first_of_each(items: tuple[Any, ...], key: Any) -> list[Any]:
     return out
 
 
+def _target(r: Replace) -> str:
+    return f"{r.new_path} {r.new_version}" if r.new_version else r.new_path
+
+
 def replace_json(replaces: tuple[Replace, ...]) -> list[dict[str, Any]]:
     """Replace directives as `go mod edit -json` lists them: for each old path@version, the last."""
     return [
@@ -394,11 +398,29 @@ class DirectiveReader:
             return False
         return True
 
+    def check_main_module(self) -> None:
+        """Strict mode: what the go command checks across lines when it loads a main module."""
+        if not self.lax:
+            self.check_replacements()
+            self.check_required_paths()
+
+    def check_replacements(self) -> None:
+        """Two replacements of the same module (version) must agree (go.mod and go.work)."""
+        first: dict[tuple[str, str], Replace] = {}
+        for r in self.replaces:
+            earlier = first.setdefault((r.old_path, r.old_version), r)
+            if (earlier.new_path, earlier.new_version) != (r.new_path, r.new_version):
+                what = f"{r.old_path}@{r.old_version}" if r.old_version else r.old_path
+                self.error(
+                    r.line,
+                    f"conflicting replacements for {what}: "
+                    f"{_target(earlier)} (line {earlier.line}) and {_target(r)}",
+                    hint="keep one of them",
+                )
+
     def check_required_paths(self) -> None:
-        """Strict mode: a requirement that no replace directive covers is fetched by its path,
-        so it must be a valid module path (the go command stops at `malformed module path`)."""
-        if self.lax:
-            return
+        """A requirement that no replace directive covers is fetched by its path, so it must be
+        a valid module path (the go command stops at `malformed module path`)."""
         replaced = {(r.old_path, r.old_version) for r in self.replaces}
         for req in self.requires:
             if (req.path, "") in replaced or (req.path, req.version) in replaced:
@@ -725,7 +747,7 @@ def parse_gomod(data: bytes | str, path: str = "go.mod", *, lax: bool = False) -
     syntax = parse_syntax(data, path)
     reader = DirectiveReader(path, lax)
     reader.read(syntax)
-    reader.check_required_paths()
+    reader.check_main_module()
     result = reader.result(syntax)
     if reader.errors:
         raise first_error(reader.errors)

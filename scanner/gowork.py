@@ -107,6 +107,7 @@ def parse_gowork(data: bytes | str, path: str = "go.work") -> GoWork:
         else:
             for line in stmt.lines:
                 r.add_work(stmt, line, stmt.tokens[0], list(line.tokens))
+    r.check_replacements()
     if r.errors:
         raise first_error(r.errors)
     return GoWork(

@@ -137,6 +137,9 @@ def _gen_requires(rng: random.Random, verb: str) -> list[str]:
 
 def _gen_replace(rng: random.Random) -> list[str]:
     entries = []
+    # The go command refuses two different replacements of one module (version); a repeated
+    # identical one is fine (and `go mod edit -json` lists it once).
+    targets: dict[str, str] = {}
     for _ in range(rng.randint(1, 4)):
         old = rng.choice(_PATHS)
         lhs = _q(rng, old)
@@ -148,6 +151,7 @@ def _gen_replace(rng: random.Random) -> list[str]:
         else:
             new = rng.choice(_PATHS)
             rhs = f"{_q(rng, new)} {_version_for(rng, new)}"
+        rhs = targets.setdefault(lhs.replace('"', ""), rhs)
         entries.append(f"{lhs} => {rhs}{_suffix(rng, 'replace')}")
     if rng.random() < 0.5:
         return [f"replace {e}" for e in entries]
@@ -275,7 +279,7 @@ ODD_GOMODS: list[bytes] = [
     b"// Block comment.\nretract (\n\tv1.0.0\n\t// own\n\tv1.1.0\n)\nmodule example.com/m\n",
     b"module example.com/m\nreplace example.com/a v1.0.0 => example.com/a v1.0.0\n",
     b"module example.com/m\nexclude example.com/a v1.0.0\nexclude example.com/a v1.0.0\n",
-    b"module example.com/m\nreplace example.com/a => ./x\nreplace example.com/a => ./y\n",
+    b"module example.com/m\nreplace example.com/a => ./x\nreplace example.com/a => ./x\n",
     b"module example.com/m\ntool example.com/t\ntool example.com/t\nignore x\nignore x\n",
     "module example.com/m\n// Deprecated: ünïcode ✓\nrequire example.com/a v1.0.0\n".encode(),
     b"module example.com/m\ngodebug (\n\ta=1\n\ta=2\n)\n",
@@ -502,6 +506,17 @@ LOAD_CASES: list[tuple[str, bytes, int | None]] = [
     ("odd unused replace", b'module example.com/m\nreplace "a b" => ./x\n', None),
     ("retract a branch name", b"module example.com/m\nretract banana\n", 2),
     ("main module without a dot", b"module app\n", None),
+    (
+        "conflicting replacements",
+        b"module example.com/m\nreplace example.com/a => ./x\nreplace example.com/a => ./y\n",
+        3,
+    ),
+    (
+        "conflicting versioned replacements",
+        b"module example.com/m\nreplace example.com/a v1.0.0 => ./x\n"
+        b"replace example.com/a v1.0.0 => example.com/b v1.0.0\nreplace example.com/a => ./y\n",
+        3,
+    ),
 ]
 
 

@@ -36,7 +36,7 @@ def gen_gowork(seed: int) -> bytes:
         "example.com/a => ./fork",
         "example.com/a v1.2.3 => example.com/b v1.3.0",
         '"example.com/c/v2" v2.0.0 => ../c',
-        "example.com/a => ./fork2",  # a later replacement of the same module wins
+        "example.com/a => ./fork",  # the same replacement twice: listed once
         "gopkg.in/yaml.v3 => gopkg.in/yaml.v3 v3.0.1",
     ]
     chosen = rng.sample(replaces, rng.randint(0, 4))
@@ -111,3 +111,14 @@ def test_gowork_fields() -> None:
         7,
     )
     assert replace.is_local
+
+
+@pytest.mark.gocmd
+def test_conflicting_replacements_fail_as_in_go_list(run_go: RunGo, tmp_path: Path) -> None:
+    work = b"go 1.21\nuse .\nreplace example.com/a => ./x\n\nreplace example.com/a => ./y\n"
+    (tmp_path / "go.work").write_bytes(work)
+    (tmp_path / "go.mod").write_bytes(b"module example.com/m\n")
+    go = run_go("list", "-m", "all", cwd=tmp_path, env_extra={"GOFLAGS": ""}, check=False)
+    assert go.returncode != 0 and "conflicting replacements for example.com/a" in go.stderr
+    with pytest.raises(ParseError, match=r"^go.work:5: conflicting replacements for example.com/a"):
+        parse_gowork(work)
