@@ -8,7 +8,7 @@ import re
 import secrets
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -72,6 +72,7 @@ class GoEnvironment:
     netrc: str = ""  # the file's content; "" writes no file
     warnings: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()  # values a CI log must mask
+    notes: tuple[str, ...] = ()  # worth a log line, not a warning
 
     def get(self, name: str) -> str | None:
         return dict(self.variables).get(name)
@@ -211,11 +212,12 @@ def plan(settings: ProxySettings, mode: ProxyMode, health: Health | None) -> GoE
                 "CI_PROXY_MODE=force but no private proxy is configured",
                 hint="set GOPROXY_SCAN_PROXY or pass --proxy URL",
             )
-        warnings.append(
-            "no private proxy configured (GOPROXY_SCAN_PROXY): using the public setting "
+        # Not a fallback: nothing was asked for, so nothing is missing.
+        note = (
+            "no private proxy configured (GOPROXY_SCAN_PROXY): using "
             f"GOPROXY={settings.public_goproxy}"
         )
-        return _public(settings, private, warnings)
+        return replace(_public(settings, private, warnings), notes=(note,))
     url, url_login, url_password = split_userinfo(check_proxy_url(settings.proxy_url))
     if health is None or not health.ok:
         detail = health.detail if health else "not checked"

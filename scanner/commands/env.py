@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..cienv import (
+    PUBLIC_GOPROXY,
     GoEnvironment,
     Health,
     ProxyMode,
@@ -73,8 +74,7 @@ def _warn(message: str, github: bool, stdout_free: bool) -> None:
     "--token",
     envvar="GOPROXY_SCAN_TOKEN",
     default="",
-    help="Password/token for the proxy, written to a .netrc (https only). "
-    "[env GOPROXY_SCAN_TOKEN]",
+    help="Password/token for the proxy, written to a .netrc (https only). [env GOPROXY_SCAN_TOKEN]",
 )
 @click.option(
     "--username",
@@ -93,9 +93,9 @@ def _warn(message: str, github: bool, stdout_free: bool) -> None:
 @click.option(
     "--public-proxy",
     envvar="GOPROXY_SCAN_PUBLIC_PROXY",
-    default="https://proxy.golang.org,direct",
-    show_default=True,
-    help="GOPROXY to use without the private proxy. [env GOPROXY_SCAN_PUBLIC_PROXY]",
+    default=None,
+    help="GOPROXY to use without the private proxy; default: the job's GOPROXY, else "
+    "https://proxy.golang.org,direct. [env GOPROXY_SCAN_PUBLIC_PROXY]",
 )
 @click.option(
     "--sumdb",
@@ -157,7 +157,7 @@ def env(
     token: str,
     username: str,
     private: str | None,
-    public_proxy: str,
+    public_proxy: str | None,
     sumdb: str,
     goflags: str | None,
     http_proxy: str,
@@ -183,7 +183,8 @@ def env(
         token=token,
         username=username,
         private=tuple(p.strip() for p in private.split(",") if p.strip()),
-        public_goproxy=public_proxy,
+        # A GOPROXY the job already has (a corporate mirror) is its public setting.
+        public_goproxy=public_proxy or os.environ.get("GOPROXY") or PUBLIC_GOPROXY,
         sumdb=sumdb,
         goflags=_goflags(goflags),
         http_proxy=http_proxy,
@@ -202,6 +203,8 @@ def env(
     result: GoEnvironment = plan(settings, proxy_mode, health)
     for message in result.warnings:
         _warn(message, on_github, stdout_free)
+    for message in result.notes:
+        click.echo(f"note: {message}", err=True)
     if result.netrc and settings.netrc_path is not None:
         write_netrc(settings.netrc_path, result.netrc)
     if github_env:

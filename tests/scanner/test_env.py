@@ -358,6 +358,7 @@ def test_github_warning_is_a_workflow_annotation(
 ) -> None:
     private_proxy.healthy = False
     github_env = tmp_path / "github_env"
+    job_env = {k: v for k, v in job_env.items() if k != "GOPROXY"}
     proc = goproxy_scan_env(
         ["--github-env", "--proxy", private_proxy.url],
         job_env,
@@ -365,7 +366,28 @@ def test_github_warning_is_a_workflow_annotation(
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("::warning title=goproxy-scan env::private Go proxy")
+    # the job had no GOPROXY of its own: the public default
     assert parse_github_env(github_env.read_text())["GOPROXY"] == "https://proxy.golang.org,direct"
+
+
+def test_fallback_keeps_the_jobs_own_goproxy(
+    private_proxy: LoopbackProxy, job_env: dict[str, str]
+) -> None:
+    private_proxy.healthy = False
+    proc = goproxy_scan_env(
+        ["--proxy", private_proxy.url], job_env, {"GOPROXY": "https://athens.corp.example"}
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "export GOPROXY=https://athens.corp.example\n" in proc.stdout
+    assert "warning: private Go proxy" in proc.stderr
+
+
+def test_no_proxy_configured_is_a_note_not_a_warning(job_env: dict[str, str]) -> None:
+    proc = goproxy_scan_env(["--mode", "auto"], {**job_env, "GITHUB_ACTIONS": "true"})
+    assert proc.returncode == 0, proc.stderr
+    assert "note: no private proxy configured" in proc.stderr
+    assert "warning" not in proc.stdout + proc.stderr
+    assert "export GOPROXY=off\n" in proc.stdout  # the job's own setting stays
 
 
 def test_export_lines_configure_the_go_command_in_a_shell(
