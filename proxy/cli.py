@@ -12,6 +12,8 @@ from scanner.cli import LazyGroup, run
 # command name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
     "serve": "proxy.commands.serve:serve",
+    "verdict": "proxy.commands.verdict:verdict",
+    "approve": "proxy.commands.approve:approve",
 }
 
 

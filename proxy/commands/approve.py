@@ -1,0 +1,181 @@
+"""`go-vault approve`: grant a policy exception (module glob @ version range) with an expiry."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+
+from scanner import semver
+from scanner.errors import InputError, OperationalError
+from scanner.exitcodes import ExitCode
+
+from ..config import VaultConfig, load_config
+
+
+def split_target(arg: str) -> tuple[str, str]:
+    """`glob[@version|@range]` -> (glob, range); a bare version means exactly that one."""
+    module, sep, versions = arg.partition("@")
+    versions = versions.strip()
+    if not sep or not versions:
+        return module, "*"
+    return module, f"={versions}" if semver.is_valid(versions) else versions
+
+
+@click.command()
+@click.argument("target", metavar="MODULE_GLOB[@VERSION|@RANGE]", required=False)
+@click.option("--reason", help="why the exception is acceptable (required to approve)")
+@click.option("--approver", help="who approved it (default $USER)")
+@click.option("--expires", help="last day it applies, YYYY-MM-DD")
+@click.option("--license", "license_expr", help="only this license (SPDX); default any")
+@click.option("--list", "list_only", is_flag=True, help="list the approved exceptions")
+@click.option("--revoke", metavar="ID", help="withdraw the exception with this id")
+@click.option("--proxy", "url", help="a running go-vault: use its admin route ($GO_VAULT_URL)")
+@click.option("--admin-token", help="admin token for --proxy (default $GO_VAULT_ADMIN_TOKEN)")
+@click.option("--storage", help="the vault directory, when not going through --proxy")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path))
+def approve(
+    target: str | None,
+    reason: str | None,
+    approver: str | None,
+    expires: str | None,
+    license_expr: str | None,
+    list_only: bool,
+    revoke: str | None,
+    url: str | None,
+    admin_token: str | None,
+    storage: str | None,
+    config_file: Path | None,
+) -> int:
+    """Approve a module (glob) at a version or range despite the policy, until an expiry.
+
+    Through a running go-vault (--proxy URL, admin token) or straight into a vault directory
+    (--storage DIR; a running server picks it up within a second). Every change is audited.
+    """
+    url = url or os.environ.get("GO_VAULT_URL")
+    if url:
+        return _via_proxy(
+            url, admin_token, target, reason, approver, expires, license_expr, list_only, revoke
+        )
+    config = load_config(config_file, flags={"storage": storage})
+    return _in_vault(config, target, reason, approver, expires, license_expr, list_only, revoke)
+
+
+def _request(
+    target: str | None,
+    reason: str | None,
+    approver: str | None,
+    expires: str | None,
+    license_expr: str | None,
+) -> dict[str, Any]:
+    if not target:
+        raise InputError(
+            "name the module to approve", hint="e.g. go-vault approve example.com/x@v1.2.3"
+        )
+    module, versions = split_target(target)
+    return {
+        "module": module,
+        "versions": versions,
+        "reason": reason or "",
+        "approver": approver or os.environ.get("USER", ""),
+        "expires": expires,
+        "license": license_expr,
+    }
+
+
+def _via_proxy(
+    url: str,
+    token: str | None,
+    target: str | None,
+    reason: str | None,
+    approver: str | None,
+    expires: str | None,
+    license_expr: str | None,
+    list_only: bool,
+    revoke: str | None,
+) -> int:
+    token = token or os.environ.get("GO_VAULT_ADMIN_TOKEN", "")
+    base = url.rstrip("/") + "/-/admin/exceptions"
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        if list_only:
+            r = httpx.get(base, headers=headers, timeout=60)
+        elif revoke:
+            r = httpx.delete(f"{base}/{revoke}", headers=headers, timeout=60)
+        else:
+            body = _request(target, reason, approver, expires, license_expr)
+            r = httpx.post(base, json=body, headers=headers, timeout=60)
+    except httpx.HTTPError as e:
+        raise OperationalError(f"go-vault at {url} cannot be reached: {type(e).__name__}") from e
+    try:
+        data = r.json()
+    except ValueError:
+        data = {"error": r.text.strip()[:200]}
+    if r.status_code == 400:
+        raise InputError(str(data.get("error")))
+    if r.status_code >= 300:
+        raise OperationalError(
+            f"go-vault answered {r.status_code}: {data.get('error')}",
+            hint="check --admin-token / GO_VAULT_ADMIN_TOKEN",
+        )
+    click.echo(json.dumps(data, indent=2))
+    return int(ExitCode.PASS)
+
+
+def _in_vault(
+    config: VaultConfig,
+    target: str | None,
+    reason: str | None,
+    approver: str | None,
+    expires: str | None,
+    license_expr: str | None,
+    list_only: bool,
+    revoke: str | None,
+) -> int:
+    from ..auditor import state_dir
+    from ..exceptions import ApprovalStore, new_approval
+
+    store = ApprovalStore(state_dir(config))
+    if list_only:
+        click.echo(json.dumps({"exceptions": [a.to_json() for a in store.all()]}, indent=2))
+        return int(ExitCode.PASS)
+    if revoke:
+        if not store.remove(revoke):
+            raise InputError(f"no exception {revoke}", hint="see go-vault approve --list")
+        _audit(config, action="remove", id=revoke)
+        click.echo(json.dumps({"removed": revoke}))
+        return int(ExitCode.PASS)
+    body = _request(target, reason, approver, expires, license_expr)
+    approval = new_approval(
+        body["module"],
+        body["versions"],
+        body["reason"],
+        body["approver"],
+        body["expires"],
+        body["license"],
+        now=datetime.now(UTC),
+    )
+    store.add(approval)
+    _audit(config, action="add", **approval.to_json())
+    click.echo(json.dumps(approval.to_json(), indent=2))
+    return int(ExitCode.PASS)
+
+
+def _audit(config: VaultConfig, **fields: Any) -> None:
+    """The approval event, in the vault's audit log file (or on stderr when that is stdout)."""
+    from ..observability import AuditLog
+
+    if config.audit_log in ("-", ""):
+        record = {"ts": datetime.now(UTC).isoformat(), "event": "approval", **fields}
+        click.echo(json.dumps(record, default=str), err=True)
+        return
+    log = AuditLog(config.audit_log)
+    try:
+        log.event("approval", by="go-vault approve", **fields)
+    finally:
+        log.close()
