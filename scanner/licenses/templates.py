@@ -434,7 +434,7 @@ def load_index(cache_dir: Path | None = None) -> TemplateIndex:
             loaded = pickle.load(f)
         if isinstance(loaded, TemplateIndex):
             return loaded
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
+    except Exception:  # any unreadable cache is rebuilt, never fatal
         pass
     index = build_index()
     try:
