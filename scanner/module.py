@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from . import semver
 from .errors import InvalidModuleError
@@ -20,6 +22,17 @@ class ModuleVersion:
 
     def __str__(self) -> str:
         return f"{self.path}@{self.version}" if self.version else self.path
+
+
+def _module_sort_key(m: ModuleVersion) -> tuple[str, Any, str]:
+    # A version may carry a "/go.mod" suffix (as in go.sum): semver order first, then the suffix.
+    version, slash, suffix = m.version.partition("/")
+    return (m.path, functools.cmp_to_key(semver.compare)(version), slash + suffix)
+
+
+def sort_module_versions(mods: Iterable[ModuleVersion]) -> list[ModuleVersion]:
+    """Sorted by path, then by semantic version (x/mod module.Sort), e.g. for go.sum order."""
+    return sorted(mods, key=_module_sort_key)
 
 
 class PathKind(Enum):

@@ -11,6 +11,7 @@ from goproxytree import GoProxyTree, json_stream, write_files
 
 from scanner.errors import ParseError
 from scanner.gosum import EMPTY_GOMOD_HASH, SumLine, parse_gosum
+from scanner.module import ModuleVersion, sort_module_versions
 
 RunGo = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -51,6 +52,11 @@ def test_hashes_equal_go_mod_download(
         ("example.com/b/v2", False),
         ("example.com/Upper", False),
     }
+    # The go command writes go.sum in x/mod module.Sort order.
+    written = [
+        ModuleVersion(s.path, s.version + ("/go.mod" if s.gomod else "")) for s in gosum.lines
+    ]
+    assert written == sort_module_versions(reversed(written))
     checked = 0
     for info in infos:
         if info.get("Main"):

@@ -29,6 +29,7 @@ from scanner.module import (
     is_valid_path,
     path_major_mismatch,
     path_major_prefix,
+    sort_module_versions,
     split_path_version,
     unescape_path,
     unescape_version,
@@ -359,3 +360,22 @@ def test_the_go_command_reads_our_escaped_layout(
     info = json.loads(out)
     assert info["Version"] == "v1.0.0-RC1" and "Error" not in info
     assert "!azure/!go-!kit@v1.0.0-!r!c1" in info["Dir"]
+
+
+def test_sort_module_versions_is_x_mod_module_sort() -> None:
+    mods = [
+        ModuleVersion("example.com/b", "v1.0.0"),
+        ModuleVersion("example.com/a", "v1.10.0"),
+        ModuleVersion("example.com/a", "v1.9.0/go.mod"),
+        ModuleVersion("example.com/a", "v1.9.0"),
+        ModuleVersion("example.com/a", "v1.10.0-pre"),
+        ModuleVersion("example.com/a", "v1.2"),
+    ]
+    assert [str(m) for m in sort_module_versions(mods)] == [
+        "example.com/a@v1.2",
+        "example.com/a@v1.9.0",
+        "example.com/a@v1.9.0/go.mod",
+        "example.com/a@v1.10.0-pre",
+        "example.com/a@v1.10.0",
+        "example.com/b@v1.0.0",
+    ]
