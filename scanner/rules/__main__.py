@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import asdict
 
+from ..errors import GoProxyScanError
 from ..result import Severity
 from .runner import scan_sources
 
@@ -31,14 +32,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fail-on", default="high", choices=[s.value for s in Severity])
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    scan = scan_sources(
-        args.directory,
-        cache_dir=args.cache_dir,
-        jobs=args.jobs,
-        tests=args.tests,
-        every_file=args.every_file,
-        use_cache=not args.no_cache,
-    )
+    try:
+        scan = scan_sources(
+            args.directory,
+            cache_dir=args.cache_dir,
+            jobs=args.jobs,
+            tests=args.tests,
+            every_file=args.every_file,
+            use_cache=not args.no_cache,
+        )
+    except GoProxyScanError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return int(e.exit_code)
     active = [f for f in scan.findings if not f.suppressed]
     out = sys.stdout
     if args.json:

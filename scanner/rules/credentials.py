@@ -42,99 +42,16 @@ _SECRET_PAIRS = frozenset(
     }
 )
 # Words that make the name about a secret rather than the secret itself (`passwordEnv`).
-_META_WORDS = frozenset(
-    (
-        "type",
-        "name",
-        "names",
-        "field",
-        "header",
-        "param",
-        "params",
-        "env",
-        "var",
-        "variable",
-        "path",
-        "file",
-        "dir",
-        "url",
-        "uri",
-        "prefix",
-        "suffix",
-        "pattern",
-        "regex",
-        "regexp",
-        "re",
-        "len",
-        "length",
-        "size",
-        "count",
-        "hash",
-        "hashed",
-        "label",
-        "prompt",
-        "msg",
-        "message",
-        "error",
-        "err",
-        "errs",
-        "format",
-        "fmt",
-        "placeholder",
-        "id",
-        "ids",
-        "endpoint",
-        "policy",
-        "mode",
-        "kind",
-        "flag",
-        "flags",
-        "template",
-        "query",
-        "column",
-        "attr",
-        "attribute",
-        "mask",
-        "hint",
-        "desc",
-        "description",
-        "text",
-        "title",
-        "help",
-        "usage",
-        "example",
-        "min",
-        "max",
-        "ttl",
-        "timeout",
-        "expiry",
-        "expires",
-        "location",
-        "source",
-        "store",
-        "provider",
-        "method",
-        "scheme",
-        "style",
-        "class",
-        "sep",
-        "separator",
-        "delim",
-        "ref",
-        "version",
-        "key_name",
-        "kind",
-        "url_param",
-        "cookie",
-        "lifetime",
-        "duration",
-        "interval",
-        "issuer",
-        "audience",
-        "algorithm",
-        "alg",
-    )
-)
+_META_WORDS_TEXT = """
+    type name names field header param params env var variable path file dir url uri prefix
+    suffix pattern regex regexp re len length size count hash hashed label prompt msg message
+    error err errs format fmt placeholder id ids endpoint policy mode kind flag flags template
+    query column attr attribute mask hint desc description text title help usage example min
+    max ttl timeout expiry expires location source store provider method scheme style class sep
+    separator delim ref version key_name kind url_param cookie lifetime duration interval
+    issuer audience algorithm alg
+    """
+_META_WORDS = frozenset(_META_WORDS_TEXT.split())
 
 # Well-known credential formats, whatever the name: AWS access key ids, GitHub, Slack, Stripe
 # and Google API tokens, PEM private keys.
@@ -168,6 +85,8 @@ def credential_value(value: str) -> bool:
     """Could this literal be a real credential (not empty, a message, a key name or a path)?"""
     if len(value) < 4 or any(c.isspace() for c in value) or "\\n" in value:
         return False
+    if not any(c.isascii() and c.isalnum() for c in value):
+        return False  # symbols or emoji: a display value, not a key
     if value[0] in "$%{<" or "%s" in value or "%v" in value or "{{" in value:
         return False  # a placeholder or template, filled in elsewhere
     if re.fullmatch(r"[A-Z][A-Z0-9_]*", value):

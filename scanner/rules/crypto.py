@@ -32,29 +32,11 @@ def _weak(ctx: FileContext, caps: Captures) -> None:
 
 
 # Words in nearby names that say a random value is meant to be unguessable.
-SECRET_WORDS = frozenset(
-    (
-        "token",
-        "secret",
-        "password",
-        "passwd",
-        "pwd",
-        "passphrase",
-        "nonce",
-        "salt",
-        "key",
-        "otp",
-        "csrf",
-        "session",
-        "sessionid",
-        "apikey",
-        "iv",
-        "auth",
-        "credential",
-        "credentials",
-        "cookie",
-    )
-)
+_SECRET_WORDS_TEXT = """
+    token secret password passwd pwd passphrase nonce salt key otp csrf session sessionid
+    apikey iv auth credential credentials cookie
+    """
+SECRET_WORDS = frozenset(_SECRET_WORDS_TEXT.split())
 MATH_RAND = ("math/rand", "math/rand/v2")
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import InputError
 from ..result import Severity, fingerprint
 from ..source import SyntaxProblem, module_go_files
 from .cache import (
@@ -78,6 +79,10 @@ def scan_sources(
     A file that does not parse is listed in `parse_errors` and scanned as far as it parses.
     """
     root = Path(main_dir).absolute()
+    if not root.is_dir():
+        raise InputError(
+            "not a directory", path=str(main_dir), hint="give the main module's directory"
+        )
     files = _list_files(root, tests=tests, every_file=every_file)
     store = ResultCache(Path(cache_dir) if cache_dir else default_cache_dir(root), root)
     index = store.load_index() if use_cache else {}
