@@ -335,19 +335,6 @@ def _unescape_go(body: str) -> str | None:
     return decode(bytes(out))
 
 
-def must_quote(s: str) -> bool:
-    """Whether `s` needs quotes to be one token in a go.mod line (modfile.MustQuote)."""
-    for c in s:
-        if c in " \"'`":
-            return True
-        if c in "()[]{},":
-            if len(s) > 1:
-                return True
-        elif not c.isprintable():
-            return True
-    return s == "" or "//" in s or "/*" in s
-
-
 def comment_text(comment: Comment) -> str:
     """The words of a comment: without the leading "//" and surrounding blanks."""
     return comment.text[2:].strip()
