@@ -56,8 +56,6 @@ from .storage import BlobNotFoundError, Kind, Storage, open_storage
 from .upstream import Upstream
 from .verdicts import PREFIXES as VERDICT_ROUTES
 from .verdicts import REQUEST, VerdictAPI
-from .vulndb import PREFIX as VULNDB_PREFIX
-from .vulndb import vulndb_file
 from .workers import Workers
 
 if TYPE_CHECKING:
@@ -80,6 +78,7 @@ _CONTENT_TYPES = {Kind.INFO: "application/json", Kind.MOD: _TEXT, Kind.ZIP: "app
 _CHUNK = 1 << 20
 OFFLINE = "not in offline mirror"
 _KINDS = {k.value: k for k in Kind}
+VULNDB_PREFIX = "/-/vulndb/"  # proxy.vulndb.PREFIX, spelled here to keep that import lazy
 _ROUTE_CACHE = 1 << 16
 
 
@@ -357,6 +356,10 @@ class Gateway:
             req.route = "metrics"
             return Response(200, generate_latest(self.metrics.registry), CONTENT_TYPE_LATEST)
         if path.startswith(VULNDB_PREFIX):
+            # Imported here: proxy.vulndb pulls in the policy code (jsonschema), a second of
+            # start-up that a gateway without a vulnerability database should not pay.
+            from .vulndb import vulndb_file
+
             req.route = "vulndb"
             root = Path(self.config.vulndb) if self.config.vulndb else None
             db = await self.workers.run(vulndb_file, root, path.removeprefix(VULNDB_PREFIX))

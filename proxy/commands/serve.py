@@ -21,7 +21,6 @@ from scanner.exitcodes import ExitCode
 from ..app import Gateway
 from ..config import VaultConfig, load_config
 from ..ingest import Auditor
-from ..vulndb import vuln_auditor_for
 
 
 def auditor_for(config: VaultConfig) -> Auditor | None:
@@ -75,7 +74,12 @@ def _serve_uvicorn(config: VaultConfig, gateway: Gateway, sock: socket.socket) -
 
 
 def gateway_for(config: VaultConfig) -> Gateway:
-    return Gateway(config, auditor=vuln_auditor_for(config, auditor_for(config)))
+    auditor = auditor_for(config)
+    if config.vulndb:
+        from ..vulndb import vuln_auditor_for  # loads the policy code: only when configured
+
+        auditor = vuln_auditor_for(config, auditor)
+    return Gateway(config, auditor=auditor)
 
 
 def gateway_from_env() -> Gateway:

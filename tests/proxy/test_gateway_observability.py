@@ -123,3 +123,9 @@ def test_otel_spans_reach_the_configured_otlp_endpoint(
 def test_no_otlp_endpoint_means_no_tracer(gateway: GatewayFactory) -> None:
     with gateway() as gw:
         assert not gw.gateway.tracer.enabled
+
+
+def test_vulndb_route_prefix_matches_its_module() -> None:
+    from proxy import app, vulndb
+
+    assert app.VULNDB_PREFIX == vulndb.PREFIX  # app spells it out to import vulndb lazily
