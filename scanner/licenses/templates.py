@@ -5,8 +5,8 @@ expression over normalised words (scanner.licenses.text): literal words must app
 `<optional>`, `<titleText>` and `<copyrightText>` may be absent; `<alt match=…>` becomes the
 alternatives its regex allows (or a bounded run of any words when it allows free text); a
 `<bullet>` becomes a slot that takes any list marker. A token index picks candidates cheaply.
-The compiled index is pickled into a cache directory keyed by the data package's version, so
-later processes load it in milliseconds.
+The compiled index is cached (as `marshal` data: plain values, nothing a load could execute)
+in a directory keyed by the data package's version, so later processes load it in milliseconds.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import dataclasses
 import importlib
 import importlib.metadata
 import itertools
+import marshal
 import os
-import pickle
 import re
 import tempfile
 import xml.etree.ElementTree as ET
@@ -428,12 +428,9 @@ def load_index(cache_dir: Path | None = None) -> TemplateIndex:
     A cache that cannot be read or written is not an error: the index is built in memory.
     """
     directory = cache_dir if cache_dir is not None else default_cache_dir()
-    path = directory / f"spdx-templates-{data_version()}-c{COMPILER_VERSION}.pickle"
+    path = directory / f"spdx-templates-{data_version()}-c{COMPILER_VERSION}.marshal"
     try:
-        with path.open("rb") as f:
-            loaded = pickle.load(f)
-        if isinstance(loaded, TemplateIndex):
-            return loaded
+        return _from_plain(marshal.loads(path.read_bytes()))
     except Exception:  # any unreadable cache is rebuilt, never fatal
         pass
     index = build_index()
@@ -442,8 +439,26 @@ def load_index(cache_dir: Path | None = None) -> TemplateIndex:
         # Atomic: concurrent processes (xdist workers, proxy replicas) never see half a file.
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".spdx-", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
-            pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
+            f.write(marshal.dumps(_to_plain(index)))
         os.replace(tmp, path)
     except OSError:
         pass
     return index
+
+
+def _to_plain(index: TemplateIndex) -> dict[str, object]:
+    return {
+        "templates": [dataclasses.astuple(t) for t in index.templates],
+        "postings": index.postings,
+        "uninformative": index.uninformative,
+        "data_version": index.data_version,
+    }
+
+
+def _from_plain(data: Any) -> TemplateIndex:
+    return TemplateIndex(
+        templates=tuple(Template(*fields) for fields in data["templates"]),
+        postings=dict(data["postings"]),
+        uninformative=tuple(data["uninformative"]),
+        data_version=str(data["data_version"]),
+    )

@@ -143,11 +143,11 @@ def test_zip_downloaded_by_the_go_command(
 
 def test_index_cache_is_reused_and_survives_corruption(tmp_path: Path) -> None:
     first = load_index(tmp_path)
-    (cached,) = tmp_path.glob("spdx-templates-*.pickle")
+    (cached,) = tmp_path.glob("spdx-templates-*.marshal")
     assert data_version() in cached.name
     again = load_index(tmp_path)
     assert again.templates == first.templates
-    cached.write_bytes(b"not a pickle")
+    cached.write_bytes(b"not marshal data")
     rebuilt = load_index(tmp_path)
     assert rebuilt.templates == first.templates
 
