@@ -16,7 +16,6 @@ from .config import ScanConfig
 from .errors import GoProxyScanError, InputError
 from .gomod import GoMod, parse_gomod
 from .module import ModuleVersion
-from .proxyclient import ClientOptions, ProxyClient, ProxyUnreachableError
 from .result import (
     FindingResult,
     ModuleResult,
@@ -313,6 +312,9 @@ def judge(
     overall = "local"
     source = analysis.source
     if config.proxy.startswith(("http://", "https://")) and not config.offline:
+        # requests is imported only when a proxy is asked (start-up of local scans).
+        from .proxyclient import ClientOptions, ProxyClient, ProxyUnreachableError
+
         client_options = ClientOptions(
             token=config.token, retries=config.retries, read_timeout=config.timeout
         )
@@ -546,6 +548,7 @@ def run_scan(
     """The whole scan of `config.main_dir` without --base (see scanner.diff for that)."""
     env = os.environ if env is None else env
     now = now or datetime.now(UTC)
+    go_version = _GoVersion(env)
     policy = load_scan_policy(config)
     if config.fail_on is None:
         config = replace(config, fail_on=Severity.parse(policy.source_rules.fail_on))
@@ -587,7 +590,7 @@ def run_scan(
         generated_at=now.astimezone(UTC).replace(microsecond=0).isoformat(),
         fail_on=config.fail_on or Severity.HIGH,
         go_version=analysis.main.go,
-        stdlib_version=env.get("GOVERSION", "") or _go_version(env),
+        stdlib_version=go_version.result(),
         main_requires=analysis.main_requires,
         gomod_path=_gomod_display(config.main_dir),
         policy_digest=policy_digest,
@@ -632,17 +635,31 @@ def _git_root(directory: Path) -> Path | None:
     return None
 
 
-def _go_version(env: Mapping[str, str]) -> str:
-    import shutil
-    import subprocess
+class _GoVersion:
+    """`go env GOVERSION`, started at once and read when needed (it overlaps the scan)."""
 
-    go = shutil.which("go", path=env.get("PATH"))
-    if go is None:
-        return ""
-    proc = subprocess.run(
-        [go, "env", "GOVERSION"], capture_output=True, text=True, env=dict(env), check=False
-    )
-    return proc.stdout.strip() if proc.returncode == 0 else ""
+    def __init__(self, env: Mapping[str, str]) -> None:
+        import shutil
+        import subprocess
+
+        self.value = env.get("GOVERSION", "")
+        self.proc: subprocess.Popen[str] | None = None
+        go = None if self.value else shutil.which("go", path=env.get("PATH"))
+        if go is not None:
+            self.proc = subprocess.Popen(
+                [go, "env", "GOVERSION"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                env=dict(env),
+            )
+
+    def result(self) -> str:
+        if self.proc is not None:
+            out, _ = self.proc.communicate()
+            self.value = out.strip() if self.proc.returncode == 0 else ""
+            self.proc = None
+        return self.value
 
 
 def _license_rules(modules: Iterable[ModuleResult]) -> tuple[RuleInfo, ...]:
