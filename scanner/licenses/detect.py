@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from .. import spdx
 from ..errors import InputError
@@ -58,6 +59,14 @@ class FileLicenses:
             "expression": self.expression,
             "matches": [m.to_json() for m in self.matches],
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FileLicenses:
+        return cls(
+            path=str(data["path"]),
+            matches=tuple(LicenseMatch.from_json(m) for m in data["matches"]),
+            notice=bool(data.get("notice", False)),
+        )
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,16 @@ class LicenseReport:
             "files": [f.to_json() for f in self.files],
             "licenses": [f.to_json() for f in self.findings()],
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LicenseReport:
+        """A report back from `to_json()` (a detection cache's file)."""
+        return cls(
+            files=tuple(FileLicenses.from_json(f) for f in data["files"]),
+            expression=str(data["expression"]),
+            declared=data.get("declared"),
+            detector_version=str(data["detector_version"]),
+        )
 
 
 def expression_category(expression: str) -> str:

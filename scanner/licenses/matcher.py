@@ -15,6 +15,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from itertools import accumulate, chain
+from typing import Any
 
 from .templates import TemplateIndex
 from .text import Document
@@ -59,6 +60,18 @@ class LicenseMatch:
             "nearest": self.nearest,
             "kind": self.kind,
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LicenseMatch:
+        return cls(
+            license_id=str(data["license_id"]),
+            confidence=float(data["confidence"]),
+            start_line=int(data["start_line"]),
+            end_line=int(data["end_line"]),
+            exact=bool(data["exact"]),
+            nearest=data.get("nearest"),
+            kind=str(data.get("kind", "text")),
+        )
 
 
 @dataclass(frozen=True)

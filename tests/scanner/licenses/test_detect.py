@@ -11,7 +11,14 @@ import pytest
 from goproxytree import GoProxyTree, write_files
 
 from scanner.cli import cli, run
-from scanner.licenses import TemplateIndex, detect_dir, detect_zip, is_license_file, load_index
+from scanner.licenses import (
+    LicenseReport,
+    TemplateIndex,
+    detect_dir,
+    detect_zip,
+    is_license_file,
+    load_index,
+)
 from scanner.licenses.templates import data_version
 
 from .corpus import render
@@ -99,6 +106,22 @@ def test_declared_license_agrees_or_is_reported(tmp_path: Path, index: TemplateI
     (tmp_path / "LICENSE-APACHE").write_text(APACHE)
     report = detect_dir(tmp_path, index=index)
     assert not report.declared_mismatch
+
+
+def test_report_json_round_trip(tmp_path: Path, index: TemplateIndex) -> None:
+    write_files(
+        tmp_path,
+        {
+            "go.mod": "module example.com/rt\n//go:license MIT\n",
+            "LICENSE": MIT + "\n\nNo use by anyone on Tuesdays, whatever the other terms say, "
+            "unless a written waiver is signed by the author.\n",
+            "sub/COPYING": "SPDX-License-Identifier: BSD-3-Clause\n",
+        },
+    )
+    report = detect_dir(tmp_path, index=index)
+    assert {m.kind for f in report.files for m in f.matches} == {"text", "unknown", "reference"}
+    again = LicenseReport.from_json(json.loads(json.dumps(report.to_json())))
+    assert again == report
 
 
 def test_no_license_files(tmp_path: Path, index: TemplateIndex) -> None:
