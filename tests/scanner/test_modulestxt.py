@@ -147,3 +147,30 @@ def test_bad_lines(text: str, line: int, message: str) -> None:
         parse_modules_txt(text)
     assert str(info.value).startswith(f"vendor/modules.txt:{line}: ")
     assert message in str(info.value)
+
+
+@pytest.mark.gocmd
+def test_go_work_vendor_output(run_go: RunGo, tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {
+            "go.work": "go 1.22\n\nuse (\n\t./a\n\t./b\n)\n\nreplace example.com/c v1.0.0 => ./c\n",
+            "a/go.mod": "module example.com/a\n\ngo 1.22\n\nrequire example.com/c v1.0.0\n",
+            "a/a.go": 'package a\n\nimport (\n\t_ "example.com/b"\n\t_ "example.com/c/sub"\n)\n',
+            "b/go.mod": "module example.com/b\n\ngo 1.22\n",
+            "b/b.go": "package b\n",
+            "c/go.mod": "module example.com/c\n\ngo 1.21\n",
+            "c/sub/sub.go": "package sub\n",
+        },
+    )
+    run_go("work", "vendor", cwd=tmp_path, env_extra={"GOFLAGS": ""})
+    vendor = parse_modules_txt((tmp_path / "vendor" / "modules.txt").read_bytes())
+    assert vendor.workspace
+    (c,) = vendor.build_list()
+    assert (c.path, c.version, c.replace_path, c.replace_version) == (
+        "example.com/c",
+        "v1.0.0",
+        "./c",
+        "",
+    )
+    assert c.explicit and c.go_version == "1.21" and c.packages == ("example.com/c/sub",)
