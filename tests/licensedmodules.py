@@ -1,18 +1,18 @@
-"""Go modules with real license files (MIT, GPL-3.0-only) for the CI-integration tests."""
+"""Go modules with real license files (MIT, GPL-3.0-only) for the CI-integration and env tests."""
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+from pathlib import Path
 from types import ModuleType
 
-from actionrunner import REPO
 from goproxytree import GoProxyTree
 
 
 def _corpus() -> ModuleType:
     # Realistic license files rendered from the SPDX XML (tests/scanner/licenses/corpus.py).
-    path = REPO / "tests" / "scanner" / "licenses" / "corpus.py"
+    path = Path(__file__).parent / "scanner" / "licenses" / "corpus.py"
     spec = importlib.util.spec_from_file_location("license_corpus", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
