@@ -151,10 +151,11 @@ def _is_vendored(name: str, go_1_24: bool) -> bool:
         return True
     if name.startswith("vendor/"):
         i = len("vendor/")
-    elif "/vendor/" in name:
-        # x/mod keeps this wrong offset (golang.org/issue/31562): changing it would change
-        # existing modules' checksums, so nested vendor directories lose all their files.
-        i = len("/vendor/")
+    elif (j := name.find("/vendor/")) >= 0:
+        # Before go 1.24 x/mod used a wrong offset here (golang.org/issue/37397), so every file
+        # under a nested vendor/ counted as vendored; older modules keep that, or their
+        # checksums would change.
+        i = j + len("/vendor/") if go_1_24 else len("/vendor/")
     else:
         return False
     return "/" in name[i:]
