@@ -126,10 +126,15 @@ class Ignore:
 
 @dataclass(frozen=True, slots=True)
 class DeclaredLicense:
-    """A `//go:license SPDX-EXPRESSION` comment: the license the module's authors declare."""
+    """A `//go:license SPDX-EXPRESSION` comment: a license its authors declare.
+
+    `module` is "" for the go.mod's own module (a comment on its own line, or after the module
+    directive), else the module path of the require line the comment ends.
+    """
 
     expression: str
     line: int
+    module: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +155,8 @@ class GoMod:
     tools: tuple[Tool, ...]
     ignores: tuple[Ignore, ...]
     declared_licenses: tuple[DeclaredLicense, ...]
+    # `//go:license` comments at the end of require lines: what the go.mod says of a dependency.
+    dependency_licenses: tuple[DeclaredLicense, ...] = ()
 
     def replacement(self, path: str, version: str) -> Replace | None:
         """The replace directive that applies to path@version (a versioned one wins; last wins)."""
@@ -435,6 +442,8 @@ class DirectiveReader:
 
     def result(self, syntax: FileSyntax) -> GoMod:
         licenses = []
+        dependency_licenses = []
+        required_on = {r.line: r.path for r in self.requires}
         for c in syntax.comments:
             if not c.text.startswith(_LICENSE_PREFIX):
                 continue
@@ -442,7 +451,11 @@ class DirectiveReader:
             if rest and not rest[0].isspace():
                 continue  # "//go:licenses" or similar: some other annotation
             expression = rest.strip()
-            if expression:
+            if expression and c.line in required_on:
+                # On a require line the comment follows the requirement (a whole-line comment
+                # has no line of its own in required_on).
+                dependency_licenses.append(DeclaredLicense(expression, c.line, required_on[c.line]))
+            elif expression:
                 licenses.append(DeclaredLicense(expression, c.line))
             elif not self.lax:
                 self.error(
@@ -465,6 +478,7 @@ class DirectiveReader:
             tools=tuple(self.tools),
             ignores=tuple(self.ignores),
             declared_licenses=tuple(licenses),
+            dependency_licenses=tuple(dependency_licenses),
         )
 
 

@@ -479,6 +479,24 @@ def test_lines_helpers_and_licenses() -> None:
     assert mod.retraction("v0.3.1") is None
 
 
+def test_license_annotations_of_the_module_and_of_dependencies() -> None:
+    mod = parse_gomod(
+        b"//go:license Apache-2.0\n"
+        b"module example.com/m //go:license MIT\n"
+        b"require example.com/a v1.0.0 //go:license BSD-3-Clause\n"
+        b"require (\n\t//go:license ISC\n\texample.com/b v1.0.0 //go:license MPL-2.0\n)\n"
+    )
+    assert [(d.expression, d.line, d.module) for d in mod.declared_licenses] == [
+        ("Apache-2.0", 1, ""),
+        ("MIT", 2, ""),
+        ("ISC", 5, ""),
+    ]
+    assert [(d.expression, d.line, d.module) for d in mod.dependency_licenses] == [
+        ("BSD-3-Clause", 3, "example.com/a"),
+        ("MPL-2.0", 6, "example.com/b"),
+    ]
+
+
 def test_license_annotation_needs_an_expression() -> None:
     with pytest.raises(ParseError, match=r"^go.mod:2: //go:license needs"):
         parse_gomod(b"module example.com/m\n//go:license\n")
