@@ -98,6 +98,10 @@ def _module_line(fields: list[str], path: str, lineno: int) -> tuple[str, str, s
     if not fields:
         raise bad("no module path")
     mod_path, rest = fields[0], fields[1:]
+    if not rest:
+        # The go command skips such a line and files the packages below it under the module
+        # before: a modules.txt it did not write.
+        raise bad(f"no version or replacement after {mod_path!r}")
     version = ""
     if rest and rest[0] != "=>":
         version = rest[0]

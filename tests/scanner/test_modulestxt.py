@@ -140,6 +140,7 @@ def test_annotations_and_replacements() -> None:
         ("# example.com/a v1.0.0\nexample.com/a b\n", 2, "unexpected line"),
         ("# example.com/a v1.0.0\nexample.com//a\n", 2, "malformed import path"),
         ("# \n", 1, "no module path"),
+        ("# example.com/a v1.0.0\n# example.com/b\nexample.com/b\n", 2, "no version"),
     ],
 )
 def test_bad_lines(text: str, line: int, message: str) -> None:
