@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError, InvalidModuleError
+from .errors import GoProxyScanError, InputError, InvalidModuleError
+from .gomod import parse_gomod
 from .module import canonical_version, check, check_file_path, go_quote
 
 MAX_ZIP_FILE = 500 << 20
@@ -22,7 +23,7 @@ MAX_LICENSE = 16 << 20
 """Largest LICENSE file in a module zip (bytes)."""
 
 _VCS_DIRS = frozenset({".bzr", ".git", ".hg", ".svn"})
-_GO_DIRECTIVE = re.compile(rb"^\s*go\s+([1-9][0-9]*)\.(0|[1-9][0-9]*)\b", re.MULTILINE)
+_GO_LANG = re.compile(r"([1-9][0-9]*)\.(0|[1-9][0-9]*)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +140,14 @@ class _Collisions:
 
 
 def _go_lang_at_least_1_24(gomod: bytes | None) -> bool:
-    # x/mod/zip reads the root go.mod's go line leniently; a go.mod it cannot read counts as old.
+    # x/mod/zip reads the root go.mod with modfile.ParseLax; one it cannot read counts as old.
     if gomod is None:
         return False
-    m = _GO_DIRECTIVE.search(gomod)
+    try:
+        go = parse_gomod(gomod, "go.mod", lax=True).go
+    except GoProxyScanError:
+        return False
+    m = _GO_LANG.match(go)
     return m is not None and (int(m.group(1)), int(m.group(2))) >= (1, 24)
 
 
