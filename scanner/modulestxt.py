@@ -26,7 +26,7 @@ from .module import canonical_version, check_import_path
 class VendoredModule:
     """One `# path version [=> new [version]]` entry with its annotations and packages.
 
-    version is "" for a wildcard replacement (and for a workspace's main module);
+    version is "" for a wildcard replacement;
     replace_version "" with a replace_path means a directory replacement.
     """
 
