@@ -35,18 +35,38 @@ def zip_with(entries: list[tuple[str, bytes, int]]) -> bytes:
 
 
 P = f"{M}@v1.0.0/"
-BAD_ZIPS = {
-    "wrong prefix": build_zip("example.com/other@v1.0.0/", {"go.mod": GOMOD}),
-    "case collision": build_zip(P, {"go.mod": GOMOD, "README": "a", "readme": "b"}),
-    "symlink": zip_with(
+
+
+def over_500_mib() -> bytes:
+    """A zip whose contents add up to more than 500 MiB (zeros: half a megabyte compressed)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        z.writestr(P + "go.mod", GOMOD)
+        info = zipfile.ZipInfo(P + "big.bin", date_time=(1980, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with z.open(info, "w", force_zip64=True) as f:
+            for _ in range(501):
+                f.write(bytes(1 << 20))
+    return buf.getvalue()
+
+
+# Built only by the test that uses them (some take a second to make).
+BAD_ZIPS: dict[str, Callable[[], bytes]] = {
+    "wrong prefix": lambda: build_zip("example.com/other@v1.0.0/", {"go.mod": GOMOD}),
+    "case collision": lambda: build_zip(P, {"go.mod": GOMOD, "README": "a", "readme": "b"}),
+    "symlink": lambda: zip_with(
         [(P + "go.mod", GOMOD.encode(), 0o100644), (P + "link", b"/etc/passwd", 0o120777)]
     ),
-    "go.mod in a subdirectory": build_zip(P, {"go.mod": GOMOD, "sub/go.mod": "module x\n"}),
-    "invalid file path": zip_with(
+    "go.mod in a subdirectory": lambda: build_zip(P, {"go.mod": GOMOD, "sub/go.mod": "module x\n"}),
+    "invalid file path": lambda: zip_with(
         [(P + "go.mod", GOMOD.encode(), 0o100644), (P + "a\\b.go", b"x", 0o100644)]
     ),
-    "LICENSE over 16 MiB": build_zip(P, {"go.mod": GOMOD, "LICENSE": b"x" * ((16 << 20) + 1)}),
-    "not a zip": b"PK\x03\x04 not really",
+    "LICENSE over 16 MiB": lambda: build_zip(
+        P, {"go.mod": GOMOD, "LICENSE": b"x" * ((16 << 20) + 1)}
+    ),
+    "go.mod over 16 MiB": lambda: build_zip(P, {"go.mod": GOMOD + "//" + "x" * (16 << 20) + "\n"}),
+    "contents over 500 MiB": over_500_mib,
+    "not a zip": lambda: b"PK\x03\x04 not really",
 }
 
 
@@ -73,7 +93,7 @@ def test_malformed_zip_is_refused_and_the_vault_unchanged(
 ) -> None:
     goproxy_tree.add_module("example.com/good", "v1.0.0")
     goproxy_tree.add_raw(
-        M, "v1.0.0", info=b'{"Version":"v1.0.0"}', mod=GOMOD.encode(), zip=BAD_ZIPS[violation]
+        M, "v1.0.0", info=b'{"Version":"v1.0.0"}', mod=GOMOD.encode(), zip=BAD_ZIPS[violation]()
     )
     with gateway() as gw:
         assert httpx.get(f"{gw.url}/example.com/good/@v/v1.0.0.zip").status_code == 200
