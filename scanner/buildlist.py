@@ -267,7 +267,14 @@ class _Loader:
         actual = ModuleVersion(rep[0].new_path, rep[0].new_version) if rep else m
         data = self.source.gomod(actual.path, actual.version)
         gm = parse_gomod(data, f"{actual}/go.mod", lax=True)
-        if gm.module and gm.module not in (m.path, actual.path):
+        if not gm.module:
+            raise InputError(
+                "parsing go.mod: missing module line",
+                module=actual.path,
+                version=actual.version,
+                hint="the proxy serves a broken .mod file for this version",
+            )
+        if gm.module not in (m.path, actual.path):
             replaced = f"(replaced by {actual}): " if rep else ""
             raise InputError(
                 f"{replaced}parsing go.mod: module declares its path as {gm.module} "

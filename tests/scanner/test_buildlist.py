@@ -489,6 +489,13 @@ def test_wrong_module_path_is_refused(tmp_path: Path, goproxy_tree: GoProxyTree)
         load_build_list(main, ProxySource(goproxy_tree.url))
 
 
+def test_missing_module_line_is_refused(tmp_path: Path, goproxy_tree: GoProxyTree) -> None:
+    goproxy_tree.add_module(f"{E}/m/a", "v1.0.0", gomod="go 1.21\n")
+    main = write_files(tmp_path / "main", {"go.mod": gomod(f"{E}/main", f"{E}/m/a v1.0.0")})
+    with pytest.raises(InputError, match="missing module line"):
+        load_build_list(main, ProxySource(goproxy_tree.url))
+
+
 def test_no_go_mod(tmp_path: Path, goproxy_tree: GoProxyTree) -> None:
     with pytest.raises(InputError, match=r"go\.mod file not found"):
         load_build_list(tmp_path, ProxySource(goproxy_tree.url), use_workspace=False)
