@@ -320,3 +320,22 @@ def test_deny_licenses_input_fails_an_otherwise_clean_pull_request(
     run = job.run(**{"proxy-url": job.tree.url, "deny-licenses": "MIT"})
     assert run.outputs["verdict"] == "fail", run.log
     assert "example.com/mit@v1.0.0" in run.stdout and "MIT" in run.stdout
+
+
+def test_force_mode_with_the_proxy_down_stops_before_the_scan(gpl_pr: PullRequestJob) -> None:
+    run = gpl_pr.run(**{"proxy-url": "http://127.0.0.1:9", "proxy-mode": "force"})
+    assert run.failed
+    assert run.steps[-1].id == "env" and run.steps[-1].returncode == 3, run.log
+    assert "CI_PROXY_MODE=force fails closed" in run.log
+    assert run.outputs["verdict"] == ""  # no scan ran: nothing was judged
+
+
+def test_a_scan_that_cannot_run_is_an_error_not_a_violation(
+    gpl_pr: PullRequestJob, github_api: FakeGitHubAPI
+) -> None:
+    run = gpl_pr.run(**{"proxy-url": gpl_pr.tree.url, "policy": "missing-policy.yml"})
+    assert run.outputs["verdict"] == "error", run.log
+    assert run.steps[-1].name == "Verdict" and run.steps[-1].returncode == 2
+    assert "::error title=goproxy-scan::the scan could not finish (exit 2)" in run.stdout
+    assert "the policy file does not exist" in run.log
+    assert "could not finish" in gpl_pr.summary.read_text()

@@ -528,3 +528,17 @@ def test_file_goproxy_tree_is_a_private_proxy_too(
     )
     assert missing.returncode == 3
     assert "nowhere: missing" in missing.stderr
+
+
+def test_github_token_is_masked_and_kept_out_of_github_env(
+    tmp_path: Path, private_proxy: LoopbackProxy, job_env: dict[str, str]
+) -> None:
+    github_env = tmp_path / "github_env"
+    proc = goproxy_scan_env(
+        ["--github-env", "--proxy", private_proxy.url, "--token", "s3cret"],
+        job_env,
+        {"GITHUB_ENV": str(github_env)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == "::add-mask::s3cret"
+    assert "s3cret" not in github_env.read_text()
