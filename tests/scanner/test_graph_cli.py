@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import pty
 import shutil
 import subprocess
@@ -81,7 +82,8 @@ def test_huge_go_mod_exits_2(tree: GoProxyTree, tmp_path: Path) -> None:
     main = _main(tmp_path, GOOD + "// padding\n" * (20 * 1024 * 1024 // 11))
     out = _scan("graph", str(main), "--proxy", tree.url)
     assert out.returncode == 2, out.stderr
-    assert "go.mod" in out.stderr and "Traceback" not in out.stderr
+    assert re.search(r"go\.mod:\d+: file is 20\.0 MiB", out.stderr), out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_missing_module_exits_3_naming_it(tree: GoProxyTree, tmp_path: Path) -> None:
