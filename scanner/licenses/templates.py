@@ -104,6 +104,9 @@ class TemplateIndex:
     data_version: str
     _compiled: dict[int, re.Pattern[str]] = field(default_factory=dict, repr=False)
 
+    def __repr__(self) -> str:
+        return f"TemplateIndex({len(self.templates)} templates, data {self.data_version})"
+
     def regex(self, i: int) -> re.Pattern[str]:
         pattern = self._compiled.get(i)
         if pattern is None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scanner.licenses import TemplateIndex, detect_text
 
-from .corpus import Case, corpus
+from .corpus import COMMON, Case, Style, corpus, reflow, render
 
 CASES = corpus()
 HIGH = 0.9
@@ -68,3 +73,37 @@ def test_span_covers_the_license_and_not_the_preamble(index: TemplateIndex) -> N
     assert match.license_id == "MIT"
     assert match.start_line >= 5
     assert match.end_line == len(text.rstrip("\n").splitlines())
+
+
+def test_layout_and_holder_never_change_the_license(index: TemplateIndex) -> None:
+    @settings(max_examples=40, deadline=None)
+    @given(
+        lid=st.sampled_from(COMMON),
+        width=st.integers(min_value=20, max_value=400),
+        holder=st.text(st.characters(categories=("L", "N", "Zs")), min_size=1, max_size=40),
+    )
+    def check(lid: str, width: int, holder: str) -> None:
+        style = Style(random.Random(width), optional_p=0.5, holder=holder.strip() or "X")
+        found = {m.license_id for m in detect_text(reflow(render(lid, style), width), index=index)}
+        assert found == {lid}
+
+    check()
+
+
+def test_a_clause_between_sentences_is_never_read_as_the_license(index: TemplateIndex) -> None:
+    @settings(max_examples=40, deadline=None)
+    @given(lid=st.sampled_from(COMMON), seed=st.integers(0, 10_000))
+    def check(lid: str, seed: int) -> None:
+        rng = random.Random(seed)
+        text = render(lid, Style(rng, optional_p=0.0))
+        # Between two sentences: inside one, a template's free-text slot (a holder's name)
+        # may rightly take any words.
+        ends = [m.end() for m in re.finditer(r"[.;:]\s", text)][:-1]
+        at = rng.choice(ends)
+        clause = "This license does not apply to any use by a government or military agency. "
+        matches = detect_text(text[:at] + clause + text[at:], index=index)
+        # Either the text no longer matches, or the clause stands beside it as unknown text:
+        # the file never reads as plain `lid` (the policy then reviews or rejects it).
+        assert any(m.license_id.startswith("LicenseRef-unknown-") for m in matches)
+
+    check()
