@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from scanner.module import (
     unescape_path,
     unescape_version,
 )
+from scanner.pseudo import is_pseudo_version
 
 from .cache import AnswerCache, BlobCache, etag_of
 from .config import VaultConfig
@@ -68,10 +68,6 @@ Send = Callable[[Message], Awaitable[None]]
 
 log = logging.getLogger("go_vault")
 
-# golang.org/x/mod/module pseudoVersionRE: pseudo-versions never appear in @v/list.
-_PSEUDO = re.compile(
-    r"^v[0-9]+\.(0\.0-|\d+\.\d+-([^+]*\.)?0\.)\d{14}-[A-Za-z0-9]+(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
-)
 _IMMUTABLE = "public, max-age=31536000, immutable"
 _TEXT = "text/plain; charset=utf-8"
 _CONTENT_TYPES = {Kind.INFO: "application/json", Kind.MOD: _TEXT, Kind.ZIP: "application/zip"}
@@ -108,10 +104,6 @@ class Request:
     version: str | None = None
     cache: str | None = None
     decision: str | None = None
-
-
-def is_pseudo_version(v: str) -> bool:
-    return bool(_PSEUDO.match(v))
 
 
 def is_listable(v: str) -> bool:

@@ -33,6 +33,12 @@ def go(
     return run_go(*args, cwd=cwd, env_extra={"GOPROXY": url}, check=check)
 
 
+def download_sum(run_go: RunGo, url: str, target: str, *, cwd: Path) -> str:
+    """The `Sum` (h1:) that `go mod download -json target` reports through GOPROXY=url."""
+    out = go(run_go, url, "mod", "download", "-json", target, cwd=cwd)
+    return str(json.loads(out.stdout)["Sum"])
+
+
 def raw_get(url: str, path: str) -> tuple[int, str, bytes]:
     """GET `path` exactly as written (httpx would normalise `.` and `..` away)."""
     conn = http.client.HTTPConnection(httpx.URL(url).host, httpx.URL(url).port)
@@ -56,16 +62,8 @@ def test_case_encoded_paths_and_versions(
     """Items 1-2: %21 and ! name the same module; versions are case-encoded too."""
     zip_path = simple(goproxy_tree, "example.com/Upper", "v1.0.0-RC1")
     with gateway() as gw:
-        out = go(
-            run_go,
-            gw.url,
-            "mod",
-            "download",
-            "-json",
-            "example.com/Upper@v1.0.0-RC1",
-            cwd=project(tmp_path),
-        )
-        assert json.loads(out.stdout)["Sum"] == hash_zip(zip_path)
+        sum_ = download_sum(run_go, gw.url, "example.com/Upper@v1.0.0-RC1", cwd=project(tmp_path))
+        assert sum_ == hash_zip(zip_path)
         a = httpx.get(f"{gw.url}/example.com/%21upper/@v/v1.0.0-%21r%21c1.info")
         b = httpx.get(f"{gw.url}/example.com/!upper/@v/v1.0.0-!r!c1.info")
         assert a.status_code == b.status_code == 200 and a.content == b.content
@@ -120,16 +118,8 @@ def test_base_path(
     zip_path = simple(goproxy_tree, "example.com/m", "v1.0.0")
     with gateway(base_path="/go") as gw:
         assert gw.url.endswith("/go")
-        out = go(
-            run_go,
-            gw.url + "/",
-            "mod",
-            "download",
-            "-json",
-            "example.com/m@v1.0.0",
-            cwd=project(tmp_path),
-        )
-        assert json.loads(out.stdout)["Sum"] == hash_zip(zip_path)
+        sum_ = download_sum(run_go, gw.url + "/", "example.com/m@v1.0.0", cwd=project(tmp_path))
+        assert sum_ == hash_zip(zip_path)
         assert httpx.get(gw.url.removesuffix("/go") + "/example.com/m/@v/list").status_code == 404
 
 
@@ -185,16 +175,10 @@ def test_unknown_module_is_404_text_and_off_stops_the_lookup(
         )
         assert "module lookup disabled by GOPROXY=off" in off.stderr
         # 404 -> next entry after ",": the file:// mirror answers.
-        out = go(
-            run_go,
-            f"{gw.url},{other.url}",
-            "mod",
-            "download",
-            "-json",
-            "example.com/elsewhere@v1.0.0",
-            cwd=cwd,
+        sum_ = download_sum(
+            run_go, f"{gw.url},{other.url}", "example.com/elsewhere@v1.0.0", cwd=cwd
         )
-        assert json.loads(out.stdout)["Sum"] == hash_zip(zip_path)
+        assert sum_ == hash_zip(zip_path)
         latest = go(run_go, gw.url, "get", "example.com/nope@latest", cwd=cwd, check=False)
         assert latest.returncode != 0 and "example.com/nope" in latest.stderr
 
@@ -331,16 +315,8 @@ def test_upstream_redirect_is_followed(
     blob.write_bytes(zip_path.read_bytes())
     upstream.redirect["/example.com/m/@v/v1.0.0.zip"] = f"{upstream.url}/blobs/m.zip?sig=x"
     with gateway() as gw:
-        out = go(
-            run_go,
-            gw.url,
-            "mod",
-            "download",
-            "-json",
-            "example.com/m@v1.0.0",
-            cwd=project(tmp_path),
-        )
-    assert json.loads(out.stdout)["Sum"] == hash_zip(zip_path)
+        sum_ = download_sum(run_go, gw.url, "example.com/m@v1.0.0", cwd=project(tmp_path))
+    assert sum_ == hash_zip(zip_path)
     assert upstream.hits["/blobs/m.zip"] == 1
 
 
