@@ -110,7 +110,12 @@ def _print_why(bl: BuildList, module: str, as_json: bool) -> None:
     help="Read go.mod files from this module cache ($GOMODCACHE) instead of a proxy.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (the go list -m -json fields).")
-@click.option("--why", "why", metavar="MODULE", help="Show the requirement path to MODULE.")
+@click.option(
+    "--why",
+    "why",
+    metavar="MODULE",
+    help="Show the requirement path to MODULE, and where the main module imports it.",
+)
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 256),
