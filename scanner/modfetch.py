@@ -270,6 +270,11 @@ def source_from_goproxy(value: str) -> ModuleSource:
     saw_direct = False
     for i, (item, fall_through) in enumerate(items):
         if item == "off":
+            if len(items) == 1:
+                raise InputError(
+                    "GOPROXY=off: module lookup is disabled",
+                    hint="name a proxy (--proxy URL) or read the module cache (--modcache DIR)",
+                )
             if i != len(items) - 1 or not entries:
                 raise InputError(
                     f"GOPROXY={value!r}: 'off' can only end a list of proxies",
