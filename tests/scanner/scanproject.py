@@ -140,6 +140,13 @@ def tidy(root: Path, run_go: RunGo, tree: GoProxyTree) -> None:
     run_go("mod", "tidy", cwd=root, env_extra={"GOPROXY": tree.url})
 
 
+def add_gpl_and_secret(root: Path, run_go: RunGo, tree: GoProxyTree) -> None:
+    """The change the pre-merge check must stop: a GPL-3.0 dependency and a hard-coded secret."""
+    (root / "gpl.go").write_text(GPL_GO)
+    tidy(root, run_go, tree)
+    commit_all(root, "add a GPL dependency and a secret")
+
+
 def commit_all(root: Path, message: str) -> None:
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", message)

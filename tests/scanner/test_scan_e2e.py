@@ -13,14 +13,13 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation import make_schemabased_validator
 from goproxytree import GoProxyTree
 from scanproject import (
-    GPL_GO,
+    add_gpl_and_secret,
     commit_all,
     make_project,
     new_scan_cache,
     publish_dependencies,
     run_scan_cli,
     scan_env,
-    tidy,
 )
 
 from scanner.config import load_config
@@ -41,12 +40,6 @@ def scan_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def project(tmp_path: Path, run_go: RunGo, goproxy_tree: GoProxyTree) -> Path:
     publish_dependencies(goproxy_tree)
     return make_project(tmp_path / "repo", run_go, goproxy_tree)
-
-
-def add_gpl_and_secret(project: Path, run_go: RunGo, tree: GoProxyTree) -> None:
-    (project / "gpl.go").write_text(GPL_GO)
-    tidy(project, run_go, tree)
-    commit_all(project, "add a GPL dependency and a secret")
 
 
 def test_clean_project_passes_and_json_names_every_module(

@@ -11,14 +11,12 @@ from pathlib import Path
 import pytest
 from goproxytree import GoProxyTree
 from scanproject import (
-    GPL_GO,
-    commit_all,
+    add_gpl_and_secret,
     make_project,
     new_scan_cache,
     publish_dependencies,
     run_scan_cli,
     scan_env,
-    tidy,
 )
 from verdictserver import VerdictServer
 
@@ -36,9 +34,7 @@ def scan_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def project(tmp_path: Path, run_go: RunGo, goproxy_tree: GoProxyTree) -> Path:
     publish_dependencies(goproxy_tree)
     root = make_project(tmp_path / "repo", run_go, goproxy_tree)
-    (root / "gpl.go").write_text(GPL_GO)
-    tidy(root, run_go, goproxy_tree)
-    commit_all(root, "gpl")
+    add_gpl_and_secret(root, run_go, goproxy_tree)
     return root
 
 
