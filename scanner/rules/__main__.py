@@ -12,11 +12,13 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import fields
 
 from ..errors import GoProxyScanError
 from ..result import Severity
-from .runner import scan_sources
+from .runner import Finding, scan_sources
+
+FIELDS = tuple(f.name for f in fields(Finding))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,13 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         json.dump(
             {
-                "findings": [asdict(f) for f in scan.findings],
+                "findings": [{k: getattr(f, k) for k in FIELDS} for f in scan.findings],
                 "parse_errors": [str(p) for p in scan.parse_errors],
                 "files_scanned": scan.files_scanned,
                 "files_cached": scan.files_cached,
             },
             out,
-            indent=1,
+            separators=(",", ":"),  # no indent: the C encoder, fast for large trees
         )
         out.write("\n")
     elif not args.quiet:
@@ -64,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         for p in scan.parse_errors:
             out.write(f"{p}\n")
     fail_on = Severity(args.fail_on)
-    failing = sum(1 for f in active if f.severity.rank >= fail_on.rank)
+    failing_levels = {s for s in Severity if s.rank >= fail_on.rank}
+    failing = sum(1 for f in active if f.severity in failing_levels)
     sys.stderr.write(
         f"{len(active)} findings ({len(scan.findings) - len(active)} suppressed, {failing} at or "
         f"above {fail_on}), {len(scan.parse_errors)} files with syntax errors; "

@@ -210,27 +210,30 @@ def _collect(
 ) -> tuple[tuple[Finding, ...], tuple[SyntaxProblem, ...]]:
     findings: list[Finding] = []
     problems: list[SyntaxProblem] = []
+    meta = {spec.id: (spec.severity, spec.cwe, spec.fix) for spec in BY_ID.values()}
+    add = findings.append
     for rel in sorted(entries):
         entry = entries[rel]
         if entry.error:
             problems.append(SyntaxProblem(rel, *entry.error))
-        for rule_id, line, column, end_line, end_column, message, _, sup, reason, fp in entry.rows:
-            spec = BY_ID[rule_id]
-            findings.append(
+        # Positional construction: a rescan of a large tree builds every finding here.
+        for rule_id, line, column, end_line, end_column, message, _, sup, why, fp in entry.rows:
+            severity, cwe, fix = meta[rule_id]
+            add(
                 Finding(
-                    rule_id=rule_id,
-                    severity=spec.severity,
-                    cwe=spec.cwe,
-                    path=rel,
-                    line=line,
-                    column=column,
-                    end_line=end_line,
-                    message=message,
-                    fix=spec.fix,
-                    suppressed=sup,
-                    suppression_reason=reason,
-                    fingerprint=fp,
-                    end_column=end_column,
+                    rule_id,
+                    severity,
+                    cwe,
+                    rel,
+                    line,
+                    column,
+                    end_line,
+                    message,
+                    fix,
+                    sup,
+                    why,
+                    fp,
+                    end_column,
                 )
             )
     return tuple(findings), tuple(problems)
