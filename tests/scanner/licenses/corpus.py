@@ -47,7 +47,12 @@ def render(license_id: str, style: Style | None = None) -> str:
     paragraphs = []
     for block in blocks:
         lines = [re.sub(r"\s+", " ", ln).strip() for ln in block.split("\n")]
-        wrapped = [textwrap.fill(ln, style.width) if ln else "" for ln in lines]
+        wrapped = [
+            textwrap.fill(ln, style.width, break_long_words=False, break_on_hyphens=False)
+            if ln
+            else ""
+            for ln in lines
+        ]
         paragraphs.append("\n".join(w for w in wrapped if w))
     return "\n\n".join(p for p in paragraphs if p) + "\n"
 
@@ -86,7 +91,10 @@ def _blocks(text: ET.Element, style: Style) -> Iterator[str]:
 
 def reflow(text: str, width: int) -> str:
     return "\n\n".join(
-        textwrap.fill(re.sub(r"\s+", " ", p).strip(), width) for p in text.split("\n\n")
+        textwrap.fill(
+            re.sub(r"\s+", " ", p).strip(), width, break_long_words=False, break_on_hyphens=False
+        )
+        for p in text.split("\n\n")
     )
 
 
