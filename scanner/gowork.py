@@ -9,16 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .gomod import (
-    DIRECTIVES,
-    MAX_GOMOD_SIZE,
-    DirectiveReader,
-    Godebug,
-    Replace,
-    check_size,
-    first_error,
-    replace_json,
-)
+from .gomod import MAX_GOMOD_SIZE, Godebug, Replace, check_size, replace_json
+from .moddirectives import DIRECTIVES, DirectiveReader, first_error
 from .modsyntax import Block, Line, parse_syntax
 
 _BLOCK_VERBS = frozenset(["godebug", "use", "replace"])
