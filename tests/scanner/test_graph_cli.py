@@ -6,21 +6,19 @@ import json
 import os
 import pty
 import re
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from goproxytree import GoProxyTree, write_files
+from goproxytree import GoProxyTree, scanner_cli, write_files
 
 RunGo = Callable[..., subprocess.CompletedProcess[str]]
 E = "example.com"
 
 
 def _scan(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("goproxy-scan")
-    assert exe is not None
+    exe = scanner_cli()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GO")}
     env.update(env_extra or {})
     return subprocess.run([exe, *args], env=env, capture_output=True, text=True, timeout=120)
@@ -194,8 +192,7 @@ def test_progress_only_on_a_terminal(tree: GoProxyTree, tmp_path: Path) -> None:
     main = _main(tmp_path, GOOD)
     quiet = _scan("graph", str(main), "--proxy", tree.url)
     assert quiet.stderr == ""
-    exe = shutil.which("goproxy-scan")
-    assert exe is not None
+    exe = scanner_cli()
     primary, secondary = pty.openpty()
     try:
         proc = subprocess.run(
