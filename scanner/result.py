@@ -110,7 +110,7 @@ class FindingResult:
 
     rule_id: str
     severity: Severity
-    path: str  # slash-separated, relative to the main module's directory
+    path: str  # slash-separated, from the repository root (outside git: the module directory)
     line: int
     column: int
     message: str

@@ -231,6 +231,11 @@ def _source_findings(
     parse_errors = tuple(_parse_error(e) for e in scan.parse_errors)
     if any(not f.fingerprint for f in findings):
         findings = list(fingerprint_findings(findings, _file_lines(config.main_dir, findings)))
+    # Reports locate files from the repository root (SARIF, annotations, code quality); the
+    # fingerprints stay relative to the module, so a base checked out elsewhere matches.
+    prefix = repo_prefix(config.main_dir)
+    if prefix:
+        findings = [replace(f, path=f"{prefix}/{f.path}") for f in findings]
     return tuple(findings), tuple(rules.values()), parse_errors
 
 
@@ -620,12 +625,18 @@ def _replace_text(rep: Any) -> str:
     return f"{rep.path}@{rep.version}" if rep.version else str(rep.path)
 
 
-def _gomod_display(main_dir: Path) -> str:
-    # SARIF and annotations want the path from the repository root.
+def repo_prefix(main_dir: Path) -> str:
+    """The module directory relative to its git repository's root ("" at the root or outside)."""
     root = _git_root(main_dir)
     if root is None:
-        return "go.mod"
-    return (main_dir.resolve() / "go.mod").relative_to(root).as_posix()
+        return ""
+    rel = main_dir.resolve().relative_to(root).as_posix()
+    return "" if rel == "." else rel
+
+
+def _gomod_display(main_dir: Path) -> str:
+    prefix = repo_prefix(main_dir)
+    return f"{prefix}/go.mod" if prefix else "go.mod"
 
 
 def _git_root(directory: Path) -> Path | None:

@@ -115,9 +115,18 @@ def git(repo: Path, *args: str) -> str:
 
 
 def make_project(
-    root: Path, run_go: RunGo, tree: GoProxyTree, files: Mapping[str, str] | None = None
+    repo: Path,
+    run_go: RunGo,
+    tree: GoProxyTree,
+    files: Mapping[str, str] | None = None,
+    *,
+    subdir: str = "",
 ) -> Path:
-    """A git repository with the module in root (go.mod tidied against the tree), committed."""
+    """A git repository at repo with the module in repo/subdir (go.mod tidied), committed.
+
+    Returns the module's directory.
+    """
+    root = repo / subdir if subdir else repo
     root.mkdir(parents=True, exist_ok=True)
     write_files(
         root,
@@ -130,9 +139,9 @@ def make_project(
         },
     )
     tidy(root, run_go, tree)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "base")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "base")
     return root
 
 

@@ -150,6 +150,33 @@ def test_changed_version_is_marked_changed(
     assert (mit["status"], mit["previous_version"]) == ("changed", "v1.0.0")
 
 
+def test_module_in_a_subdirectory_reports_paths_from_the_repository_root(
+    tmp_path: Path,
+    run_go: RunGo,
+    go_env: dict[str, str],
+    scan_cache: Path,
+    goproxy_tree: GoProxyTree,
+) -> None:
+    publish_dependencies(goproxy_tree)
+    module = make_project(tmp_path / "mono", run_go, goproxy_tree, subdir="services/app")
+    add_gpl_and_secret(module, run_go, goproxy_tree)
+    sarif = tmp_path / "r.sarif"
+    proc = run_scan_cli(
+        ["scan", ".", "--base", "HEAD~1", "--format", f"sarif={sarif}"],
+        scan_env(go_env, goproxy_tree, scan_cache),
+        module,
+    )
+    assert proc.returncode == 1, proc.stderr
+    results = json.loads(sarif.read_text())["runs"][0]["results"]
+    uris = {
+        r["ruleId"]: r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for r in results
+    }
+    assert uris["GPS101"] == "services/app/gpl.go"
+    assert "services/app/go.mod" in uris.values()
+    assert {r["baselineState"] for r in results} == {"new"}
+
+
 def test_unknown_base_ref_is_an_input_error(
     project: Path, go_env: dict[str, str], scan_cache: Path, goproxy_tree: GoProxyTree
 ) -> None:
