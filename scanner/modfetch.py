@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
 
 if TYPE_CHECKING:
     import requests
@@ -92,7 +91,13 @@ class ProxySource:
                 raise InputError(
                     f"GOPROXY {self.shown_url!r}: a file:// URL must name a local directory"
                 )
-            self._tree = _FileTree(Path(url2pathname(unquote(parts.path))), url)
+            if os.name == "nt":  # file:///C:/x: only Windows needs urllib.request's rules
+                from urllib.request import url2pathname
+
+                local = url2pathname(unquote(parts.path))
+            else:
+                local = unquote(parts.path)
+            self._tree = _FileTree(Path(local), self.shown_url)
         elif parts.scheme not in ("http", "https") or not parts.netloc:
             raise InputError(
                 f"GOPROXY entry {self.shown_url!r} is not an http(s):// or file:// URL",
