@@ -642,3 +642,45 @@ def test_lax_retractions_and_deprecation_as_the_go_command_reads_them(
     assert go_says["v1.1.0"]["Deprecated"] == mod.deprecated == "use example.com/new instead."
     with pytest.raises(ParseError, match=r"dep@v1.1.0/go.mod:6: unknown directive: frobnicate"):
         parse_gomod(latest, "example.com/dep@v1.1.0/go.mod")
+
+
+_TOKENS = [
+    *("module", "go", "require", "replace", "exclude", "retract", "tool", "ignore", "godebug"),
+    *("toolchain", "(", ")", "[", "]", ",", "=>", "//", "// indirect", "example.com/a"),
+    *("example.com/a/v2", "gopkg.in/x.v1", "./dir", "v1.2.3", "v2.0.0", "v1", "1.21", "a=b"),
+    *('"example.com/q"', '"v1.0.0"', "example.com/b", "v0.0.0-20200101000000-abcdefabcdef"),
+    *("// Deprecated: x", "1.22rc1", "default", "go1.22", "v1.0.0+incompatible", "\t"),
+]
+
+
+def _random_token_file(seed: int) -> bytes:
+    rng = random.Random(seed)
+    lines = [
+        " ".join(rng.choice(_TOKENS) for _ in range(rng.randint(1, 5)))
+        for _ in range(rng.randint(1, 10))
+    ]
+    return "\n".join(lines).encode()
+
+
+@pytest.mark.gocmd
+def test_random_token_files_pass_or_fail_like_go_mod_edit(run_go: RunGo, tmp_path: Path) -> None:
+    files = {f"r{seed:03d}": _random_token_file(seed) for seed in range(80)}
+    results = _go_all(run_go, tmp_path, files)
+    problems = []
+    for name, data in files.items():
+        code, out = results[name]
+        try:
+            ours: dict[str, Any] | int = parse_gomod(data, f"{name}.mod").to_edit_json()
+        except ParseError as e:
+            go_list_only = ("malformed", "retract: version", "conflicting replacements")
+            if code == 0 and any(k in e.message for k in go_list_only):
+                continue  # strict mode's go-list checks, which `go mod edit` does not make
+            ours = e.line or 0
+        if code == 0:
+            theirs: dict[str, Any] | int = json.loads(out)
+        else:
+            found = re.findall(rf"{name}\.mod:(\d+)", out)
+            theirs = int(found[0]) if found else -1
+        if ours != theirs:
+            problems.append(f"{name}: ours {ours!r}, go {theirs!r}\n{data.decode()}")
+    assert not problems, "\n\n".join(problems[:5])
