@@ -138,7 +138,18 @@ class Check:
         )
 
 
-# --- node helpers shared by the rule modules ------------------------------------------------
+# --- query and node helpers shared by the rule modules ---------------------------------------
+
+# `pkg.Fn(args)`: captures @pkg (the package's local name), @fn, @args and @call.
+PACKAGE_CALL = """(call_expression
+  function: (selector_expression operand: (identifier) @pkg field: (field_identifier) @fn)
+  arguments: (argument_list) @args) @call"""
+
+
+def package_call(*functions: str) -> str:
+    """A query for calls `x.F(...)` with F one of `functions` (x resolved by the handler)."""
+    names = " ".join(f'"{f}"' for f in functions)
+    return f"(({PACKAGE_CALL}) (#any-of? @fn {names}))"
 
 
 def string_value(node: Node | None, data: bytes) -> str | None:

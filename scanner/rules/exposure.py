@@ -6,14 +6,18 @@ import re
 from typing import TYPE_CHECKING
 
 from ..source import Captures
-from .engine import Check, FileContext, arguments, assigned_names, scope_id, string_value
+from .engine import (
+    Check,
+    FileContext,
+    arguments,
+    assigned_names,
+    package_call,
+    scope_id,
+    string_value,
+)
 
 if TYPE_CHECKING:
     from tree_sitter import Node
-
-_CALL = """(call_expression
-  function: (selector_expression operand: (identifier) @pkg field: (field_identifier) @fn)
-  arguments: (argument_list) @args) @call"""
 
 NO_TIMEOUT_FUNCS = frozenset({"ListenAndServe", "ListenAndServeTLS", "Serve", "ServeTLS"})
 TIMEOUT_FIELDS = ("ReadHeaderTimeout", "ReadTimeout")
@@ -207,7 +211,7 @@ _GATE_DECOMPRESS = (*sorted(DECOMPRESSORS), "archive/zip")
 
 CHECKS = (
     Check(
-        f'(({_CALL}) (#any-of? @fn "ListenAndServe" "ListenAndServeTLS" "Serve" "ServeTLS"))',
+        package_call(*sorted(NO_TIMEOUT_FUNCS)),
         _server_call,
         imports=("net/http",),
     ),
@@ -232,7 +236,7 @@ CHECKS = (
         imports=("net/http",),
     ),
     Check(
-        f'(({_CALL}) (#any-of? @fn "Listen" "ListenPacket" "ListenAndServe" "ListenAndServeTLS"))',
+        package_call("Listen", "ListenPacket", "ListenAndServe", "ListenAndServeTLS"),
         _listen,
         imports=("net", "crypto/tls", "net/http"),
     ),
@@ -251,18 +255,18 @@ CHECKS = (
     ),
     Check("", lambda ctx, caps: None, imports=("net/http/pprof",), finish=_pprof),
     Check(
-        f'(({_CALL}) (#any-of? @fn "WriteFile" "OpenFile" "Chmod" "Mkdir" "MkdirAll"))',
+        package_call("WriteFile", "OpenFile", "Chmod", "Mkdir", "MkdirAll"),
         _file_mode,
         imports=("os", "io/ioutil"),
     ),
     Check(
-        f'(({_CALL}) (#any-of? @fn "NewReader" "NewReaderDict" "Open"))',
+        package_call("NewReader", "NewReaderDict", "Open"),
         _reader_made,
         imports=_GATE_DECOMPRESS,
         fact=True,
     ),
     Check(
-        f'(({_CALL}) (#any-of? @fn "Copy" "CopyBuffer" "ReadAll"))',
+        package_call("Copy", "CopyBuffer", "ReadAll"),
         _read_all,
         imports=_GATE_DECOMPRESS,
     ),

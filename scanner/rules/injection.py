@@ -6,14 +6,10 @@ import re
 from typing import TYPE_CHECKING
 
 from ..source import Captures
-from .engine import Check, FileContext, arguments, scope_id, string_value
+from .engine import Check, FileContext, arguments, package_call, scope_id, string_value
 
 if TYPE_CHECKING:
     from tree_sitter import Node
-
-_CALL = """(call_expression
-  function: (selector_expression operand: (identifier) @pkg field: (field_identifier) @fn)
-  arguments: (argument_list) @args) @call"""
 
 # (import path, function) -> index of the argument that names the program.
 EXEC = {
@@ -196,12 +192,12 @@ def _text_template_http(ctx: FileContext) -> None:
 
 CHECKS = (
     Check(
-        f'(({_CALL}) (#any-of? @fn "Command" "CommandContext" "StartProcess" "Exec" "ForkExec"))',
+        package_call(*sorted({function for _, function in EXEC})),
         _exec,
         imports=("os/exec", "os", "syscall"),
     ),
     Check(
-        f'(({_CALL}) (#any-of? @fn "Pointer" "Slice" "String" "StringData" "SliceData" "Add"))',
+        package_call(*sorted(UNSAFE_CALLS)),
         _unsafe,
         imports=("unsafe",),
     ),
@@ -226,7 +222,7 @@ CHECKS = (
         imports=("fmt",),
     ),
     Check(
-        f'(({_CALL}) (#any-of? @fn "IsLocal" "Rel" "Localize" "HasPrefix" "Contains"))',
+        package_call("IsLocal", "Rel", "Localize", "HasPrefix", "Contains"),
         _sanitizer,
         imports=ARCHIVES,
         fact=True,

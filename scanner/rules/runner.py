@@ -133,15 +133,20 @@ def _analyse(todo: Sequence[Job], objects: str | None, jobs: int | None) -> Iter
     if workers <= 1 or len(todo) < POOL_THRESHOLD:
         return analyse_chunk(list(todo), objects)
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     # Biggest files first, dealt round-robin, so every chunk carries a similar load.
     ordered = sorted(todo, key=lambda job: _size(job[1]), reverse=True)
     chunk_count = workers * 4
     chunks = [ordered[i::chunk_count] for i in range(chunk_count)]
     out: list[Outcome] = []
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for part in pool.map(analyse_chunk, chunks, [objects] * len(chunks)):
-            out.extend(part)
+    try:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for part in pool.map(analyse_chunk, chunks, [objects] * len(chunks)):
+                out.extend(part)
+    except (OSError, BrokenProcessPool):
+        # No worker processes here (a sandbox without fork or /dev/shm): slower, same result.
+        return analyse_chunk(list(todo), objects)
     return out
 
 
