@@ -496,6 +496,11 @@ class Gateway:
                         self._zip_files.clear()
                     self._zip_files[key] = known
                     return _file_response(*known, if_none_match)
+                url = await self.workers.run(self.storage.redirect_url, module, version, kind)
+                if url is not None:
+                    # Object storage sends the bytes; the URL may expire, so it is not cached.
+                    location = [(b"location", url.encode()), (b"cache-control", b"no-store")]
+                    return Response(302, headers=location)
             data = await self.workers.run(self.storage.get, module, version, kind)
         except (BlobNotFoundError, FileNotFoundError) as e:
             # Stored .info but no other blob: an operator deleted it, or a crash mid-ingest.

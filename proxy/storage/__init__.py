@@ -38,7 +38,8 @@ class Storage(abc.ABC):
       particular order; an unknown module gives []. `modules()` yields every stored module path.
     - `delete` removes one blob and returns whether it existed. Only operator commands call it;
       the gateway never deletes.
-    - `local_path` may return a local file holding the blob (for zero-copy sending) or None.
+    - `local_path` may return a local file holding the blob (for zero-copy sending) or None;
+      `redirect_url` may return a URL serving the blob (presigned object-store URL) or None.
     - `check` raises `proxy.errors.StorageError` when the store cannot serve (readiness).
     - Methods block; async callers run them in a worker pool. Instances are thread-safe.
     """
@@ -62,6 +63,14 @@ class Storage(abc.ABC):
     def modules(self) -> Iterator[str]: ...
 
     def local_path(self, module: str, version: str, kind: Kind) -> Path | None:
+        return None
+
+    def redirect_url(self, module: str, version: str, kind: Kind) -> str | None:
+        """A URL the client may GET the stored blob from (a presigned object-store URL), or None.
+
+        The gateway answers a .zip request with a 302 to it when there is no `local_path`;
+        the go command follows it (checklist item 14).
+        """
         return None
 
     def check(self) -> None:

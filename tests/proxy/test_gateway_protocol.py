@@ -16,7 +16,10 @@ from goproxytree import GoProxyTree, build_zip, write_files
 from vaultlab import LoopbackUpstream
 
 from proxy.errors import MAX_BODY_BYTES, MAX_BODY_LINES
+from proxy.storage import Kind
+from proxy.storage.fs import FsStorage
 from scanner.dirhash import hash_zip
+from scanner.module import escape_path
 
 RunGo = Callable[..., subprocess.CompletedProcess[str]]
 PSEUDO = "v0.0.0-20240102030405-abcdefabcdef"
@@ -360,3 +363,35 @@ def test_version_queries_are_relayed_not_stored(
         assert httpx.get(f"{gw.url}/{m}/@v/main.mod").status_code == 404
     vault = tmp_path / "vault" / "example.com" / "q" / "@v"
     assert sorted(p.name for p in vault.iterdir()) == ["v1.2.0.info", "v1.2.0.mod", "v1.2.0.zip"]
+
+
+class RedirectingStorage(FsStorage):
+    """A vault whose zips live behind URLs, as S3 with presigned URLs would serve them."""
+
+    def __init__(self, root: Path, blob_url: str) -> None:
+        super().__init__(root)
+        self.blob_url = blob_url
+
+    def local_path(self, module: str, version: str, kind: Kind) -> Path | None:
+        return None
+
+    def redirect_url(self, module: str, version: str, kind: Kind) -> str | None:
+        return f"{self.blob_url}/{escape_path(module)}/@v/{version}.{kind.value}?X-Signature=abc"
+
+
+def test_zip_redirect_to_blob_storage_is_followed_by_go(
+    gateway: GatewayFactory, goproxy_tree: GoProxyTree, run_go: RunGo, tmp_path: Path
+) -> None:
+    """Item 14: a 302 from .zip (to blob storage, e.g. a presigned S3 URL) is followed."""
+    zip_path = simple(goproxy_tree, "example.com/m", "v1.0.0")
+    blobs = LoopbackUpstream(tmp_path / "vault")  # serves the vault's own files over HTTP
+    try:
+        storage = RedirectingStorage(tmp_path / "vault", blobs.url)
+        with gateway(storage=storage) as gw:
+            r = httpx.get(f"{gw.url}/example.com/m/@v/v1.0.0.zip")
+            assert r.status_code == 302 and r.headers["cache-control"] == "no-store"
+            sum_ = download_sum(run_go, gw.url, "example.com/m@v1.0.0", cwd=project(tmp_path))
+        assert sum_ == hash_zip(zip_path)
+        assert blobs.hits["/example.com/m/@v/v1.0.0.zip"] == 1
+    finally:
+        blobs.stop()
