@@ -13,7 +13,7 @@ from typing import Any
 
 from . import __version__
 from .config import ScanConfig
-from .errors import GoProxyScanError, InputError
+from .errors import GoProxyScanError, InputError, OperationalError
 from .gomod import GoMod, parse_gomod
 from .module import ModuleVersion
 from .result import (
@@ -116,8 +116,23 @@ def analyse(config: ScanConfig, env: Mapping[str, str], *, source: Any | None = 
     notes: list[str] = []
     if source is None:
         source, where = module_source(config, env)
-        notes.append(f"modules read from {where}")
-    build_list = load_build_list(config.main_dir, source)
+        try:
+            build_list = load_build_list(config.main_dir, source)
+        except OperationalError as e:
+            # CI points GOPROXY at the private proxy too: when it is down, --fail-open reads
+            # the go.mod files from the module cache instead, and says so.
+            if not config.fail_open:
+                hint = "; ".join(filter(None, [e.hint, "--fail-open reads the module cache"]))
+                raise OperationalError(
+                    e.message, path=e.path, module=e.module, version=e.version, hint=hint
+                ) from e
+            source, where = local_source(env)
+            notes.append(f"{e}; --fail-open: modules read from {where}")
+            build_list = load_build_list(config.main_dir, source)
+        else:
+            notes.append(f"modules read from {where}")
+    else:
+        build_list = load_build_list(config.main_dir, source)
     modules = tuple(m for m in build_list.modules if not m.main)
     selected = {m.path: f"{m.path}@{m.version}" for m in modules}
     requires = {

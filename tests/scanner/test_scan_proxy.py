@@ -144,3 +144,18 @@ def test_a_proxy_verdict_for_other_bytes_is_not_trusted(
     assert any("go.sum has h1:" in n for n in result["notes"])
     mit = next(m for m in result["modules"] if m["path"] == "example.com/mit")
     assert mit["verdict_source"] == "proxy"
+
+
+def test_proxy_down_as_goproxy_too_fail_open_reads_the_module_cache(
+    project: Path, go_env: dict[str, str], scan_cache: Path, goproxy_tree: GoProxyTree
+) -> None:
+    # As in CI: GOPROXY and --proxy are the same private proxy, and it is down. The module
+    # cache (filled when the project was tidied) still has every go.mod and zip.
+    dead = dead_url()
+    env = {**scan_env(go_env, goproxy_tree, scan_cache), "GOPROXY": dead}
+    proc, result = scan(project, env, "--proxy", dead, "--fail-open")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert any("--fail-open: modules read from the module cache" in n for n in result["notes"])
+    assert result["verdict_source"] == "local-fallback"
+    proc, result = scan(project, env, "--proxy", dead)  # fail-closed by default
+    assert proc.returncode == 3, proc.stdout + proc.stderr
