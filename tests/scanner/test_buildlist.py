@@ -323,6 +323,15 @@ PROJECTS += [
         ),
     ),
     Project(
+        "retracted_versions_still_selected",
+        {"go.mod": gomod(f"{E}/main", f"{E}/rt/r v1.0.0", f"{E}/rt/s v1.0.0")},
+        _mods(
+            (f"{E}/rt/r", "v1.0.0", gomod(f"{E}/rt/r")),
+            (f"{E}/rt/r", "v1.1.0", gomod(f"{E}/rt/r", extra="\nretract v1.0.0 // broken\n")),
+            (f"{E}/rt/s", "v1.0.0", gomod(f"{E}/rt/s", extra="\nretract [v1.0.0, v1.9.9]\n")),
+        ),
+    ),
+    Project(
         "main_without_go_directive",
         {"go.mod": f"module {E}/main\n\nrequire {E}/d1/a v1.0.0\nrequire {E}/d1/b v1.0.0\n"},
     ),
