@@ -14,6 +14,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from scanner.errors import InputError
+
 TRACE_HEADER = "x-go-module-trace-id"
 _TRACE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -163,10 +165,16 @@ class Tracer:
         self._provider: Any = None
         if not otlp_endpoint:
             return
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        try:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from opentelemetry.sdk.resources import Resource
+            from opentelemetry.sdk.trace import TracerProvider
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        except ImportError as e:
+            raise InputError(
+                f"otlp_endpoint is set but OpenTelemetry is not installed ({e.name})",
+                hint="pip install 'goproxy-scan[otel]', or unset otlp_endpoint",
+            ) from e
 
         provider = TracerProvider(resource=Resource.create({"service.name": "go-vault"}))
         endpoint = otlp_endpoint.rstrip("/")
