@@ -31,6 +31,13 @@ class _Handler(SimpleHTTPRequestHandler):
                 self.end_headers()
                 return
             self.path = self.path[len("/auth") :]
+        if self.path.startswith("/redirect/"):
+            # A proxy that sends .zip downloads to blob storage (a presigned URL, say).
+            self.send_response(302)
+            self.send_header("Location", self.path[len("/redirect") :])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if self.path.startswith("/status/"):
             code = int(self.path.split("/")[2])
             body = f"proxy says {code}\n".encode()
@@ -90,6 +97,12 @@ def test_file_proxy(tree: GoProxyTree) -> None:
 
 def test_http_proxy(tree: GoProxyTree, http_url: str) -> None:
     _check_source(ProxySource(http_url), tree)
+
+
+def test_redirects_are_followed(tree: GoProxyTree, http_url: str) -> None:
+    src = ProxySource(f"{http_url}/redirect")
+    art = tree.artifacts("example.com/a", "v1.0.0")
+    assert src.zip("example.com/a", "v1.0.0") == art.zip.read_bytes()
 
 
 def test_http_errors_are_operational(http_url: str) -> None:
