@@ -303,3 +303,15 @@ def test_project_imports_reads_tools_and_main_path_from_go_mod(app: Path) -> Non
     # With an explicit empty tool list, the tool's module is simply not imported.
     assert project_imports(app, REQUIRED, tools=[]).tool_only == frozenset()
     assert project_imports(app, REQUIRED).tool_only == {"example.com/tool"}
+
+
+def test_project_imports_takes_a_build_list(app: Path, tmp_path: Path) -> None:
+    from scanner.buildlist import load_build_list
+    from scanner.modfetch import ProxySource
+
+    # Every dependency is replaced by a local directory: the (empty) proxy is never asked.
+    empty = tmp_path / "proxy"
+    empty.mkdir()
+    build_list = load_build_list(app, ProxySource(empty.as_uri()))
+    assert {m.path for m in build_list.modules} == {"example.com/app", *REQUIRED}
+    assert project_imports(app, build_list) == project_imports(app, REQUIRED)
