@@ -170,10 +170,8 @@ class GoMod:
             doc["Go"] = self.go
         if self.toolchain:
             doc["Toolchain"] = self.toolchain
-        # modfile's Cleanup drops godebug entries with an empty key.
-        godebug = [{"Key": g.key, "Value": g.value} for g in self.godebug if g.key]
-        if godebug:
-            doc["GoDebug"] = godebug
+        if self.godebug:
+            doc["GoDebug"] = [{"Key": g.key, "Value": g.value} for g in self.godebug]
         if self.requires:
             doc["Require"] = [_require_json(r) for r in self.requires]
         excludes = _first_of_each(self.excludes, lambda x: (x.path, x.version))

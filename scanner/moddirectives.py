@@ -38,6 +38,10 @@ from .module import (
 _GO_VERSION = re.compile(r"([1-9][0-9]*)\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?([a-z]+[0-9]+)?")
 # Dependencies written for old or odd toolchains ("1.18beta", "v1.17") still load in lax mode.
 _LAX_GO_VERSION = re.compile(r"v?(([1-9][0-9]*)\.(0|[1-9][0-9]*))([^0-9].*)", re.DOTALL)
+# A Go version as internal/gover parses it: 1, 1.21, 1.21.3, 1.21rc1 (no prerelease of a patch).
+_GOVER = re.compile(
+    r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*)|[a-z]+(0|[1-9][0-9]*)?)?)?"
+)
 _TOOLCHAIN = re.compile(r"default|go1(\..*)?", re.DOTALL)
 _DEPRECATED = re.compile(r"(?:^|\n\n)Deprecated: *(.*?)(?:\Z|\n\n)", re.DOTALL)
 _LICENSE_PREFIX = "//go:license"
@@ -322,6 +326,16 @@ def _add_godebug(
         r.error(line.line, "usage: godebug key=value")
         return
     key, _, value = args[0].partition("=")
+    # What the go command checks when it loads the module, apart from whether it knows the key
+    # (that list belongs to each Go release).
+    if key == "":
+        r.error(line.line, 'unknown godebug ""')
+        return
+    if key == "default" and not (value.startswith("go") and _GOVER.fullmatch(value[2:])):
+        r.error(
+            line.line, "value for default= must be goVERSION", hint="for example default=go1.21"
+        )
+        return
     r.godebug.append(Godebug(key, value, line.line))
 
 
