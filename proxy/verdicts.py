@@ -171,10 +171,12 @@ class VerdictAPI:
         if len(pairs) > MAX_BATCH:
             raise ApiError(413, f"{len(pairs)} modules asked; at most {MAX_BATCH} per request")
         gate = self.gateway.auditor
+        if gate is None:
+            raise ApiError(404, "this go-vault has no auditor; start it with --policy FILE")
         out: list[dict[str, Any] | None] = [None] * len(pairs)
         cold: list[int] = []
         for i, (module, version) in enumerate(pairs):
-            verdict = gate.known(module, version) if gate else None
+            verdict = gate.known(module, version)
             if verdict is None:
                 cold.append(i)
             else:

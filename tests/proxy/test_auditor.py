@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import sys
@@ -54,6 +55,7 @@ def corpus() -> ModuleType:
     return module
 
 
+@functools.cache
 def license_files(kind: str) -> dict[str, str]:
     """The files of a fixture module licensed as `kind` (mit, gpl, or, and, unknown, none)."""
     render: Callable[[str], str] = corpus().render
