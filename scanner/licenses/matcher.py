@@ -17,18 +17,33 @@ from dataclasses import dataclass
 from itertools import accumulate, chain
 from typing import Any
 
-from .templates import TemplateIndex
-from .text import Document
+from .templates import Template, TemplateIndex
+from .text import Document, words
 
 HEADER_CONFIDENCE = 0.8
 # Uncovered text shorter than this (titles, "see below", a URL) is not a license of its own.
 LEFTOVER_MIN_WORDS = 12
+# Beside a matched license, text this long is read: it may add terms ("not for military use").
+BESIDE_MIN_WORDS = 5
 # Unknown text is at most this sure of anything: never high enough to pass as a match.
 UNKNOWN_CONFIDENCE_CAP = 0.5
 _NEAREST_MIN = 0.5
 _LATER = "at your option any later version "
 _LATER_WORDS = 6
 _NOTE_MAX_WORDS = 30
+# Words that make a sentence a term of use; a short remark without any of them adds no terms.
+# fmt: off
+_TERMS_WORDS = frozenset((
+    "not", "no", "never", "nor", "except", "excluding", "exclusively", "only", "unless",
+    "without", "provided", "condition", "conditions", "conditional", "must", "shall", "required",
+    "requires", "require", "prohibited", "prohibit", "forbidden", "restrict", "restricted",
+    "restriction", "restrictions", "commercial", "noncommercial", "military", "government", "fee",
+    "fees", "royalty", "royalties", "pay", "payment", "paid", "purchase", "sell", "sale",
+    "terminate", "termination", "revoke", "revoked", "may", "permission", "permitted", "grant",
+    "granted", "grants", "use", "used", "using", "profit", "nonprofit", "personal", "educational",
+    "academic", "evaluation", "internal", "evil", "harm", "weapons", "surveillance",
+))
+# fmt: on
 _UNCOVERED = re.compile(b"\x00+")
 
 
@@ -124,7 +139,7 @@ def match_document(
     chosen = _choose(index, headers, texts)
     for sp in chosen:
         covered[sp.start : sp.end] = b"\x01" * (sp.end - sp.start)
-    leftover = _leftover_runs(doc, covered)
+    leftover = _leftover_runs(doc, covered, BESIDE_MIN_WORDS if chosen else LEFTOVER_MIN_WORDS)
     if any(templates[sp.template].license_id.endswith("-only") for sp in chosen):
         # "version 2 or (at your option) any later version" beside a GPL text: the notice
         # that makes it -or-later, not text of another license.
@@ -156,8 +171,11 @@ def match_document(
                 ),
             )
         )
+    names = {w for sp in chosen for w in _name_words(templates[sp.template])}
     if not notice:
         for s, e in leftover:
+            if chosen and (_is_commentary(doc.tokens[s:e]) or _is_title(doc.tokens[s:e], names)):
+                continue
             out.append((s, _unknown(index, doc, s, e, hits)))
     out.sort(key=lambda p: p[0])
     return [m for _, m in out]
@@ -261,15 +279,30 @@ class _Edges:
         return bisect.bisect_left(self.offsets, self.offsets[-1] - char)
 
 
-def _leftover_runs(doc: Document, covered: bytearray) -> list[tuple[int, int]]:
+def _leftover_runs(doc: Document, covered: bytearray, min_words: int) -> list[tuple[int, int]]:
     """Runs of uncovered words (copyright lines aside) long enough to be license text."""
     on_copyright = list(accumulate(doc.copyright, initial=0))
     runs = []
     for m in _UNCOVERED.finditer(covered):
         s, e = m.span()
-        if (e - s) - (on_copyright[e] - on_copyright[s]) >= LEFTOVER_MIN_WORDS:
+        if (e - s) - (on_copyright[e] - on_copyright[s]) >= min_words:
             runs.append((s, e))
     return runs
+
+
+def _name_words(t: Template) -> set[str]:
+    return {*words(t.license_id), *words(t.name), "license", "the", "version", "v"}
+
+
+def _is_title(region: tuple[str, ...], names: set[str]) -> bool:
+    """A heading naming the matched license ("# GPL-2.0-only License")."""
+    return len(region) < _NOTE_MAX_WORDS and names.issuperset(region)
+
+
+def _is_commentary(region: tuple[str, ...]) -> bool:
+    """A short remark beside a license ("X is licensed under the MIT license, reproduced
+    below"): no words that grant, restrict or condition anything, so it adds no terms."""
+    return len(region) < _NOTE_MAX_WORDS and _TERMS_WORDS.isdisjoint(region)
 
 
 def _mentions_later_version(
@@ -295,16 +328,17 @@ def _unknown(
     index: TemplateIndex, doc: Document, s: int, e: int, hits: Counter[int]
 ) -> LicenseMatch:
     region = doc.tokens[s:e]
-    words = set(region)
+    present = set(region)
     best_id: str | None = None
     best = 0.0
-    for i, n in hits.items():
+    candidates = [*hits.items(), *((i, 0) for i in index.uninformative)]
+    for i, n in candidates:
         t = index.templates[i]
         if t.kind != "text" or n < _NEAREST_MIN * t.informative:
             continue
-        common = len(t.required & words)
+        common = len(t.required & present)
         recall = common / len(t.required)
-        precision = common / len(words)
+        precision = common / len(present)
         if recall + precision == 0:
             continue
         f1 = 2 * recall * precision / (recall + precision)

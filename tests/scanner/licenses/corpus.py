@@ -256,6 +256,14 @@ def corpus() -> list[Case]:
     cases.append(Case("lgpl-3.0-modified", modify(lgpl3, random.Random(5)), frozenset(), True))
     reuse = render("BSD-2-Clause-Patent")
     cases.append(Case("BSD-2-Clause-Patent", reuse, frozenset({"BSD-2-Clause-Patent"})))
+    intro = "Mypy extensions are licensed under the terms of the MIT license, reproduced below.\n\n"
+    cases.append(Case("intro-sentence+MIT", intro + render("MIT"), frozenset({"MIT"})))
+    short = "\n\nYou may not use the Software for military purposes.\n"
+    cases.append(Case("MIT+short-restriction", render("MIT") + short, frozenset({"MIT"}), True))
+    url = "\n\nhttps://opensource.org/licenses/BSD-3-Clause\n"
+    cases.append(
+        Case("BSD-3-Clause+url", render("BSD-3-Clause") + url, frozenset({"BSD-3-Clause"}))
+    )
     mpl = render("MPL-2.0")
     exhibit_a = mpl.find("Exhibit A - Source")
     exhibit_b = mpl.find('Exhibit B - "Incompatible')
