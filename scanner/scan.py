@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .config import ScanConfig
@@ -27,6 +27,14 @@ from .result import (
 )
 from .verdict import Decision, Reason, Verdict
 
+if TYPE_CHECKING:  # imported lazily at run time: each costs start-up only when used
+    from .buildlist import BuildList, BuildModule, Replacement
+    from .licenses import TemplateIndex
+    from .modfetch import ModuleSource
+    from .policy import Policy
+    from .rules.runner import Finding
+    from .source import SyntaxProblem
+
 # Rule ids of verdicts the scanner makes itself (not the policy's).
 UNAVAILABLE_RULE = "scan.module-unavailable"
 
@@ -36,22 +44,19 @@ class Analysis:
     """What the analysis of one tree found, before verdicts: used for head and for --base."""
 
     main: GoMod
-    modules: tuple[Any, ...]  # buildlist.BuildModule values, main module excluded
+    modules: tuple[BuildModule, ...]  # main module excluded
     requires: Mapping[str, tuple[str, ...]]  # "path@version" -> required "path@version" keys
     main_requires: tuple[str, ...]
     optional: frozenset[str]  # module paths used only by tests or tools
     findings: tuple[FindingResult, ...]
     rules: tuple[RuleInfo, ...]
     parse_errors: tuple[str, ...]
-    source: Any  # the modfetch.ModuleSource the build list came from (None: vendor/)
+    source: ModuleSource | None  # where the build list came from (None: vendor/)
     notes: tuple[str, ...] = field(default=())
     vendor_dir: Path | None = None  # set when the build uses vendor/ (modules judged there)
 
-    def keys(self) -> frozenset[str]:
-        return frozenset(f"{m.path}@{m.version}" for m in self.modules)
 
-
-def module_source(config: ScanConfig, env: Mapping[str, str]) -> tuple[Any, str]:
+def module_source(config: ScanConfig, env: Mapping[str, str]) -> tuple[ModuleSource, str]:
     """Where go.mod files and zips come from, and how to say so.
 
     A file:// --proxy is itself a GOPROXY tree; otherwise the module cache when offline, else
@@ -68,7 +73,7 @@ def module_source(config: ScanConfig, env: Mapping[str, str]) -> tuple[Any, str]
     return source_from_goproxy(goproxy), f"GOPROXY={goproxy}"
 
 
-def local_source(env: Mapping[str, str]) -> tuple[Any, str]:
+def local_source(env: Mapping[str, str]) -> tuple[ModuleSource, str]:
     """The fail-open fallback: the module cache (or the job's file:// GOPROXY, if any)."""
     from .modfetch import ModCacheSource, source_from_goproxy
 
@@ -106,7 +111,9 @@ def vendor_mode(main_dir: Path, env: Mapping[str, str]) -> bool:
     return not any(f in ("-mod=mod", "-mod=readonly") for f in flags)
 
 
-def analyse(config: ScanConfig, env: Mapping[str, str], *, source: Any | None = None) -> Analysis:
+def analyse(
+    config: ScanConfig, env: Mapping[str, str], *, source: ModuleSource | None = None
+) -> Analysis:
     """Build list and source findings of the tree in `config.main_dir` (no verdicts)."""
     main = read_gomod(config.main_dir)
     if vendor_mode(config.main_dir, env):
@@ -198,14 +205,14 @@ def _analyse_vendor(config: ScanConfig, main: GoMod) -> Analysis:
 
 
 def _edges(
-    build_list: Any, path: str, version: str, selected: Mapping[str, str]
+    build_list: BuildList, path: str, version: str, selected: Mapping[str, str]
 ) -> tuple[str, ...]:
     # The graph names what each go.mod asked for; edges point at the version MVS selected.
     wanted = build_list.graph.get(ModuleVersion(path, version), ())
     return tuple(sorted({selected[r.path] for r in wanted if r.path in selected}))
 
 
-def _optional_modules(main_dir: Path, build_list: Any) -> frozenset[str]:
+def _optional_modules(main_dir: Path, build_list: BuildList) -> frozenset[str]:
     try:
         from .source import project_imports
     except ImportError:  # source analysis not installed: every module counts as required
@@ -254,7 +261,7 @@ def _source_findings(
     return tuple(findings), tuple(rules.values()), parse_errors
 
 
-def _parse_error(problem: Any) -> str:
+def _parse_error(problem: SyntaxProblem) -> str:
     return f"{problem.path}:{problem.line}:{problem.column}: {problem.message}"
 
 
@@ -285,7 +292,7 @@ def _cwe(value: object) -> str:
     return text if text.upper().startswith("CWE-") else f"CWE-{text}"
 
 
-def _rule_info(rule_id: str, severity: Severity, cwe: str, finding: Any) -> RuleInfo:
+def _rule_info(rule_id: str, severity: Severity, cwe: str, finding: Finding) -> RuleInfo:
     """The rule catalogue's description, or what the finding itself says."""
     try:
         from .rules.catalog import describe
@@ -314,7 +321,7 @@ def apply_severities(
 
 def judge(
     config: ScanConfig,
-    policy: Any,
+    policy: Policy,
     analysis: Analysis,
     env: Mapping[str, str],
     now: datetime,
@@ -362,7 +369,7 @@ def judge(
         notes.append("--offline: the proxy was not asked; judged locally")
     missing = [mv for mv in modules if str(mv) not in out]
     if missing:
-        replaced = {m.path: m for m in analysis.modules if m.replace}
+        replaced = {m.path: m.replace for m in analysis.modules if m.replace is not None}
         if analysis.vendor_dir is not None and overall != "local-fallback":
             out.update(_judge_vendored(policy, missing, analysis.vendor_dir, now))
         else:
@@ -373,7 +380,7 @@ def judge(
 
 
 def _judge_vendored(
-    policy: Any, modules: Sequence[ModuleVersion], vendor_dir: Path, now: datetime
+    policy: Policy, modules: Sequence[ModuleVersion], vendor_dir: Path, now: datetime
 ) -> dict[str, tuple[Verdict, str, str]]:
     """Judge vendored copies: what the build really compiles, license files included."""
     from .licenses import detect_dir, load_index
@@ -397,10 +404,10 @@ PARALLEL_MIN = 24
 
 def _judge_locally(
     config: ScanConfig,
-    policy: Any,
+    policy: Policy,
     modules: Sequence[ModuleVersion],
-    replaced: Mapping[str, Any],
-    source: Any,
+    replaced: Mapping[str, Replacement],
+    source: ModuleSource | None,
     now: datetime,
 ) -> dict[str, tuple[Verdict, str, str]]:
     """Fetch each zip here (I/O) and judge them over the CPU cores (license detection)."""
@@ -408,7 +415,8 @@ def _judge_locally(
     from .policy import ModuleFacts, evaluate
 
     out: dict[str, tuple[Verdict, str, str]] = {}
-    zips: list[tuple[ModuleVersion, bytes]] = []
+    # (build-list module, the module whose zip is read: its replacement if any, zip bytes)
+    zips: list[tuple[ModuleVersion, ModuleVersion, bytes]] = []
     for mv in modules:
         rep = replaced.get(mv.path)
         rep_path, rep_version = _replacement(rep)
@@ -420,28 +428,35 @@ def _judge_locally(
             facts = ModuleFacts(mv.path, mv.version, licenses=detect_dir(directory))
             out[str(mv)] = (evaluate(policy, facts, now), "local", "")
             continue
-        fetch = (rep_path, rep_version) if rep is not None else (mv.path, mv.version)
+        # A module replacement is judged by the bytes the build uses: the replacement's.
+        fetch = ModuleVersion(rep_path, rep_version) if rep is not None else mv
+        if source is None:
+            raise OperationalError(f"{mv}: no module source to read the zip from")
         try:
-            zips.append((mv, source.zip(*fetch)))
+            zips.append((mv, fetch, source.zip(fetch.path, fetch.version)))
         except GoProxyScanError as e:  # NotFoundError included
             out[str(mv)] = (_unavailable(mv, policy.digest, now, e), "local", "")
     cache = VerdictCache.default(policy.digest)
-    digests = {str(mv): hashlib.sha256(data).hexdigest() for mv, data in zips}
     todo = []
-    for mv, data in zips:
-        hit = cache.get(digests[str(mv)], mv, now)
+    for mv, fetch, data in zips:
+        sha = hashlib.sha256(data).hexdigest()
+        hit = cache.get(sha, fetch, now)
         if hit is not None:
-            out[str(mv)] = (hit, "local", digests[str(mv)])
+            out[str(mv)] = (hit, "local", sha)
         else:
-            todo.append((mv, data))
-    for (mv, _data), verdict in zip(todo, _judge_all(config, policy, todo, now), strict=True):
-        cache.put(digests[str(mv)], verdict)
-        out[str(mv)] = (verdict, "local", digests[str(mv)])
+            todo.append((mv, fetch, data, sha))
+    judged = _judge_all(config, policy, [(fetch, data) for _mv, fetch, data, _sha in todo], now)
+    for (mv, _fetch, _data, sha), verdict in zip(todo, judged, strict=True):
+        cache.put(sha, verdict)
+        out[str(mv)] = (verdict, "local", sha)
     return out
 
 
 def _judge_all(
-    config: ScanConfig, policy: Any, zips: Sequence[tuple[ModuleVersion, bytes]], now: datetime
+    config: ScanConfig,
+    policy: Policy,
+    zips: Sequence[tuple[ModuleVersion, bytes]],
+    now: datetime,
 ) -> list[Verdict]:
     from .licenses import load_index
 
@@ -505,7 +520,11 @@ class VerdictCache:
 
 
 def _judge_one(
-    policy: Any, data: bytes, mv: ModuleVersion, now: datetime, index: Any = None
+    policy: Policy,
+    data: bytes,
+    mv: ModuleVersion,
+    now: datetime,
+    index: TemplateIndex | None = None,
 ) -> Verdict:
     """One zip's verdict; in a worker process the license index loads once (its own cache)."""
     from .policy import judge_zip
@@ -514,7 +533,7 @@ def _judge_one(
     return verdict
 
 
-def _replacement(rep: Any) -> tuple[str, str]:
+def _replacement(rep: Replacement | None) -> tuple[str, str]:
     """(path, version) of a module replacement, or (directory, "") of a directory one."""
     if rep is None:
         return "", ""
@@ -556,7 +575,7 @@ class _GoSumHashes:
         return (self.gosum.gomod_h1(path, version) or "") if self.gosum else ""
 
 
-def load_scan_policy(config: ScanConfig) -> Any:
+def load_scan_policy(config: ScanConfig) -> Policy:
     from .policy import default_policy, load_policy
 
     return load_policy(config.policy_file) if config.policy_file else default_policy()
@@ -623,7 +642,7 @@ def run_scan(
     )
 
 
-def _declared(source: Any, path: str, version: str) -> str:
+def _declared(source: ModuleSource | None, path: str, version: str) -> str:
     """The SPDX expression a module declares in its go.mod (`//go:license`), if any."""
     if source is None:
         return ""
@@ -634,7 +653,7 @@ def _declared(source: Any, path: str, version: str) -> str:
     return " AND ".join(d.expression for d in gomod.declared_licenses)
 
 
-def _replace_text(rep: Any) -> str:
+def _replace_text(rep: Replacement | None) -> str:
     if rep is None:
         return ""
     return f"{rep.path}@{rep.version}" if rep.version else str(rep.path)

@@ -12,6 +12,7 @@ from cyclonedx.schema import OutputFormat as CdxFormat
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation import make_schemabased_validator
 from goproxytree import GoProxyTree
+from licenses.corpus import render as license_text  # tests/scanner/licenses/
 from scanproject import (
     add_gpl_and_secret,
     commit_all,
@@ -20,6 +21,7 @@ from scanproject import (
     publish_dependencies,
     run_scan_cli,
     scan_env,
+    tidy,
 )
 
 from scanner.config import load_config
@@ -175,6 +177,41 @@ def test_module_in_a_subdirectory_reports_paths_from_the_repository_root(
     assert uris["GPS101"] == "services/app/gpl.go"
     assert "services/app/go.mod" in uris.values()
     assert {r["baselineState"] for r in results} == {"new"}
+
+
+def test_a_replacement_is_judged_by_the_bytes_the_build_uses(
+    project: Path,
+    run_go: RunGo,
+    go_env: dict[str, str],
+    scan_cache: Path,
+    goproxy_tree: GoProxyTree,
+    tmp_path: Path,
+) -> None:
+    # A fork of example.com/mit (same module path inside) that is GPL-3.0 licensed.
+    goproxy_tree.add_module(
+        "example.com/fork/mit",
+        "v1.0.1",
+        {
+            "go.mod": "module example.com/mit\n\ngo 1.21\n\nrequire example.com/util v0.2.0\n",
+            "COPYING": license_text("GPL-3.0-only"),
+            "mit.go": 'package mit\n\nfunc Hello() string { return "fork" }\n',
+        },
+    )
+    gomod = project / "go.mod"
+    gomod.write_text(
+        gomod.read_text() + "\nreplace example.com/mit => example.com/fork/mit v1.0.1\n"
+    )
+    tidy(project, run_go, goproxy_tree)
+    out = tmp_path / "r.json"
+    proc = run_scan_cli(
+        ["scan", ".", "--no-source-rules", "--format", f"json={out}"],
+        scan_env(go_env, goproxy_tree, scan_cache),
+        project,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    mit = next(m for m in json.loads(out.read_text())["modules"] if m["path"] == "example.com/mit")
+    assert mit["replace"] == "example.com/fork/mit@v1.0.1"
+    assert (mit["decision"], mit["expression"]) == ("REJECT", "GPL-3.0-only")
 
 
 def test_unknown_base_ref_is_an_input_error(
