@@ -8,11 +8,15 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import ScanConfig
 from .errors import InputError, OperationalError
 from .result import ScanResult, Status
 from .scan import Analysis, analyse
+
+if TYPE_CHECKING:
+    from .modfetch import ModuleSource
 
 
 def _git(args: list[str], cwd: Path) -> str:
@@ -30,7 +34,9 @@ def _git(args: list[str], cwd: Path) -> str:
     return proc.stdout.strip()
 
 
-def base_analysis(config: ScanConfig, env: Mapping[str, str], source: object) -> Analysis | None:
+def base_analysis(
+    config: ScanConfig, env: Mapping[str, str], source: ModuleSource | None = None
+) -> Analysis | None:
     """The same analysis on the base tree, checked out in a temporary git worktree.
 
     None when the main module did not exist at the base (everything is then new).
