@@ -6,7 +6,11 @@ import json
 import random
 import shutil
 import subprocess
+import threading
+import time
 from dataclasses import dataclass, field
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -675,3 +679,40 @@ def test_random_workspaces_equal_go_list_m_all(tmp_path: Path) -> None:
         )
         assert go.returncode == 0, go.stderr
         assert ours == go.stdout.splitlines(), (ws / "go.work").read_text()
+
+
+def test_fetches_run_concurrently_and_bounded(tmp_path: Path) -> None:
+    """go.mod files are fetched several at a time, never more than --concurrency at once."""
+    tree = GoProxyTree(tmp_path / "proxy")
+    deps = [f"{E}/cc/m{i} v1.0.0" for i in range(12)]
+    for i in range(12):
+        tree.add_module(f"{E}/cc/m{i}", "v1.0.0", {"go.mod": gomod(f"{E}/cc/m{i}")})
+    main = write_files(tmp_path / "main", {"go.mod": gomod(f"{E}/main", *deps)})
+    lock = threading.Lock()
+    state = {"now": 0, "max": 0}
+
+    class Slow(SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:
+            with lock:
+                state["now"] += 1
+                state["max"] = max(state["max"], state["now"])
+            time.sleep(0.05)
+            try:
+                super().do_GET()
+            finally:
+                with lock:
+                    state["now"] -= 1
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Slow, directory=str(tree.root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        bl = load_build_list(main, ProxySource(url), concurrency=3)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(bl.modules) == 13
+    assert 1 < state["max"] <= 3
