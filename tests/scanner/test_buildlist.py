@@ -335,6 +335,7 @@ PROJECTS += [
             (f"{E}/rt/s", "v1.0.0", gomod(f"{E}/rt/s", extra="\nretract [v1.0.0, v1.9.9]\n")),
         ),
     ),
+    Project("no_requirements", {"go.mod": gomod(f"{E}/alone")}),
     Project(
         "main_without_go_directive",
         {"go.mod": f"module {E}/main\n\nrequire {E}/d1/a v1.0.0\nrequire {E}/d1/b v1.0.0\n"},
