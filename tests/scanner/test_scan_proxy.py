@@ -6,9 +6,11 @@ import json
 import socket
 import subprocess
 from collections.abc import Callable, Iterator
+from importlib import resources
 from pathlib import Path
 
 import pytest
+from e2e.test_proxy_serve import go_vault_serve  # tests/e2e/: the real `go-vault serve`
 from goproxytree import GoProxyTree
 from scanproject import (
     add_gpl_and_secret,
@@ -159,3 +161,40 @@ def test_proxy_down_as_goproxy_too_fail_open_reads_the_module_cache(
     assert result["verdict_source"] == "local-fallback"
     proc, result = scan(project, env, "--proxy", dead)  # fail-closed by default
     assert proc.returncode == 3, proc.stdout + proc.stderr
+
+
+def test_real_go_vault_serve_up_and_down(
+    project: Path,
+    run_go: RunGo,
+    go_env: dict[str, str],
+    scan_cache: Path,
+    goproxy_tree: GoProxyTree,
+    tmp_path: Path,
+) -> None:
+    env = scan_env(go_env, goproxy_tree, scan_cache)
+    policy = tmp_path / "policy.yml"  # the same default policy both halves ship
+    policy.write_text(resources.files("scanner.policy").joinpath("default.yml").read_text())
+    serve_args = ("--storage", str(tmp_path / "vault"), "--upstream", goproxy_tree.url)
+    with go_vault_serve(*serve_args, "--policy", str(policy)) as (url, _start):
+        # Every module goes through the proxy once, so its auditor judges (and refuses) them.
+        run_go(
+            "mod",
+            "download",
+            "all",
+            cwd=project,
+            check=False,
+            env_extra={"GOPROXY": url, "GOMODCACHE": str(tmp_path / "through-proxy")},
+        )
+        proc, result = scan(project, env, "--proxy", url)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        by_path = {m["path"]: m for m in result["modules"]}
+        assert (
+            by_path["example.com/gpl"]["decision"],
+            by_path["example.com/gpl"]["verdict_source"],
+        ) == ("REJECT", "proxy")
+        assert by_path["example.com/mit"]["verdict_source"] == "proxy"
+    # The same proxy, stopped.
+    proc, _ = scan(project, {**env, "GOPROXY_SCAN_RETRIES": "1"}, "--proxy", url, "--fail-closed")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    proc, result = scan(project, env, "--proxy", url, "--fail-open")
+    assert proc.returncode == 1 and result["verdict_source"] == "local-fallback"
