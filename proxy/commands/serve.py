@@ -104,6 +104,9 @@ def _serve_granian(config: VaultConfig, port: int, announce: Callable[[], None])
         log_level=LogLevels(config.log_level),
         log_access=False,
         backlog=2048,
+        # A worker still draining after this long (seen with clients that vanished in the
+        # middle of a zip) is killed, so SIGTERM always ends the service.
+        workers_kill_timeout=15,
     )
     server.on_startup(announce)  # runs once granian's socket listens
     server.serve()
