@@ -95,6 +95,8 @@ class LicenseReport:
         root = self.root_expression
         if not self.declared or not root:
             return False
+        if not spdx.is_valid(self.declared):
+            return True
         return {str(t) for t in spdx.terms(self.declared)} != {str(t) for t in spdx.terms(root)}
 
     def findings(self) -> tuple[LicenseFinding, ...]:
@@ -186,19 +188,34 @@ def detect_text(text: str, *, index: TemplateIndex) -> tuple[LicenseMatch, ...]:
     return tuple(match_document(index, document(text)))
 
 
-def declared_license(gomod: bytes | None, where: str = "go.mod") -> str | None:
-    """The `//go:license` expression(s) of a go.mod, ANDed; None when there is none."""
+def declared_license(
+    gomod: bytes | None, where: str = "go.mod", *, strict: bool = True
+) -> str | None:
+    """The `//go:license` expression(s) of a go.mod, ANDed; None when there is none.
+
+    `strict=False` (a dependency's go.mod, which its user cannot fix) never raises: a go.mod
+    that does not parse declares nothing, and an invalid expression comes back as written so
+    that the policy can ask for a review.
+    """
     if gomod is None:
         return None
+    from ..errors import ParseError
     from ..gomod import parse_gomod
 
-    mod = parse_gomod(gomod, where, lax=True)
+    try:
+        mod = parse_gomod(gomod, where, lax=True)
+    except ParseError:
+        if strict:
+            raise
+        return None
     exprs = [d.expression for d in mod.declared_licenses]
     if not exprs:
         return None
     try:
         return spdx.combine_and(exprs)
     except spdx.ExpressionError as e:
+        if not strict:
+            return " AND ".join(f"({x})" for x in exprs) if len(exprs) > 1 else exprs[0]
         line = mod.declared_licenses[0].line
         raise InputError(f"//go:license: {e.message}", path=where, line=line) from e
 
@@ -253,5 +270,5 @@ def detect_zip(
         max_size=MAX_LICENSE_BYTES,
     )
     gomod = files.pop("go.mod", None)
-    declared = declared_license(gomod, f"{module_path}@{version}/go.mod")
+    declared = declared_license(gomod, f"{module_path}@{version}/go.mod", strict=False)
     return detect_files(files, index=index, declared=declared)

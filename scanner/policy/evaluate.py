@@ -121,6 +121,20 @@ def _judge(
         for term in spdx.terms(f.expression):
             confidence[str(term)] = max(confidence.get(str(term), 0.0), f.confidence)
     extra: list[_Outcome] = []
+    if declared and not spdx.is_valid(declared):
+        extra.append(
+            _Outcome(
+                _OF_ACTION[rules.declared_mismatch],
+                (
+                    Reason(
+                        "license.declared-invalid",
+                        f"{mv}: go.mod declares {declared!r}, which is not an SPDX expression; "
+                        "the license files are judged instead",
+                    ),
+                ),
+            )
+        )
+        declared = None
     if facts.expression:
         expression = spdx.normalize(facts.expression)
         confidence = {}

@@ -320,3 +320,20 @@ def test_cli_explain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert json.loads(capsys.readouterr().out)["decision"] == "PASS"
     assert run(cli, ["policy", "explain", "nover", "--license", "MIT"]) == 2
     assert run(cli, ["policy", "explain", "a.com/b@v1.0.0", "--license", "Nope-1"]) == 2
+
+
+def test_a_dependency_with_a_bad_declaration_is_reviewed_not_an_error(
+    index: TemplateIndex,
+) -> None:
+    zip_data = create_zip_from_files(
+        "example.com/x",
+        "v1.0.0",
+        {
+            "go.mod": b"module example.com/x\n\n//go:license Not-A-License\n",
+            "LICENSE": render("MIT").encode(),
+        },
+    )
+    verdict = judge_zip(default_policy(), zip_data, "example.com/x", "v1.0.0", NOW, index=index)
+    assert verdict.decision is Decision.REVIEW_REQUIRED
+    assert verdict.rule_ids() == ("license.declared-invalid",)
+    assert verdict.expression == "MIT"
