@@ -10,10 +10,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from conftest import GatewayFactory
 from goproxytree import GoProxyTree
 
 from proxy.auditor import DetectionCache, LicenseAuditor, PolicySource, rejection
@@ -24,6 +24,9 @@ from proxy.storage import Kind, open_storage
 from scanner.licenses import default_index
 from scanner.policy import parse_policy
 from scanner.verdict import Decision, Reason, Verdict
+
+if TYPE_CHECKING:  # the bench and e2e tests import this module's helpers
+    from conftest import GatewayFactory
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY = """\
