@@ -219,3 +219,18 @@ def test_progress_only_on_a_terminal(tree: GoProxyTree, tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert b"go.mod files" in seen
     assert proc.stdout.decode().splitlines()[0] == f"{E}/main"
+
+
+def test_gowork_off_reads_the_module_alone(tree: GoProxyTree, tmp_path: Path) -> None:
+    ws = write_files(
+        tmp_path / "ws",
+        {
+            "go.work": "go 1.21\n\nuse (\n\t./m1\n\t./m2\n)\n",
+            "m1/go.mod": f"module {E}/m1\n\ngo 1.21\n",
+            "m2/go.mod": f"module {E}/m2\n\ngo 1.21\n\nrequire {E}/a v1.0.0\n",
+        },
+    )
+    both = _scan("graph", str(ws / "m1"), "--proxy", tree.url)
+    assert both.stdout.splitlines() == [f"{E}/m1", f"{E}/m2", f"{E}/a v1.0.0", f"{E}/b v1.1.0"]
+    alone = _scan("graph", str(ws / "m1"), "--proxy", tree.url, env_extra={"GOWORK": "off"})
+    assert alone.stdout.splitlines() == [f"{E}/m1"]
