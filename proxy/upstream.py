@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from scanner.modzip import MAX_GO_MOD, MAX_ZIP_FILE
+
 from .errors import NotInProxyError, ProxyError, UpstreamError, UpstreamTimeoutError
 from .workers import Workers
 
@@ -100,17 +102,18 @@ class Upstream:
         if self._client is not None:
             await self._client.aclose()
 
-    async def fetch(self, path: str) -> bytes:
-        """The bytes at `path` from the first entry that has them."""
-        result = await self._walk(path, None)
+    async def fetch(self, path: str, limit: int = MAX_GO_MOD) -> bytes:
+        """The bytes at `path` from the first entry that has them (at most `limit` bytes)."""
+        result = await self._walk(path, None, limit)
         assert isinstance(result, bytes)
         return result
 
-    async def fetch_to_file(self, path: str, dest: Path) -> None:
-        """Stream the artifact at `path` into `dest` (for zips, up to 500 MiB)."""
-        await self._walk(path, dest)
+    async def fetch_to_file(self, path: str, dest: Path, limit: int = MAX_ZIP_FILE) -> None:
+        """Stream the artifact at `path` into `dest`; more than `limit` bytes is an error, so
+        an upstream cannot fill the disk with an endless "zip"."""
+        await self._walk(path, dest, limit)
 
-    async def _walk(self, path: str, dest: Path | None) -> bytes | None:
+    async def _walk(self, path: str, dest: Path | None, limit: int) -> bytes | None:
         if not self.entries:
             raise NotInProxyError("no upstream configured", hint="set --upstream")
         not_found: NotInProxyError | None = None
@@ -119,9 +122,9 @@ class Upstream:
                 raise NotInProxyError("module lookup disabled by upstream list 'off'")
             try:
                 if entry.url.startswith("file://"):
-                    result = await self._file(entry, path, dest)
+                    result = await self._file(entry, path, dest, limit)
                 else:
-                    result = await self._http(entry, path, dest)
+                    result = await self._http(entry, path, dest, limit)
             except NotInProxyError as e:
                 self.on_request(entry.display, path, "not_found")
                 not_found = e
@@ -136,31 +139,38 @@ class Upstream:
         assert not_found is not None
         raise not_found
 
-    async def _http(self, entry: Entry, path: str, dest: Path | None) -> bytes | None:
+    async def _http(self, entry: Entry, path: str, dest: Path | None, limit: int) -> bytes | None:
         url = f"{entry.url}/{path}"
         try:
             async with self.client.stream("GET", url) as response:
                 if response.status_code in (404, 410):
-                    text = (await response.aread())[:512].decode("utf-8", "replace").strip()
+                    text = (await _head(response)).decode("utf-8", "replace").strip()
                     raise NotInProxyError(
                         f"not found upstream ({entry.display}: {text or response.status_code})"
                     )
                 if response.status_code != 200:
-                    text = (await response.aread())[:300].decode("utf-8", "replace").strip()
+                    text = (await _head(response))[:300].decode("utf-8", "replace").strip()
                     raise UpstreamError(
                         f"upstream {entry.display} answered {response.status_code}"
                         + (f": {text.splitlines()[0]}" if text else ""),
                         hint="retry later, or check the upstream",
                     )
-                if dest is None:
-                    return await response.aread()
-                out = await self.workers.run(dest.open, "wb")
+                chunks: list[bytes] = []
+                size = 0
+                out = None if dest is None else await self.workers.run(dest.open, "wb")
                 try:
                     async for chunk in response.aiter_bytes(1 << 20):
-                        await self.workers.run(out.write, chunk)
+                        size += len(chunk)
+                        if size > limit:
+                            raise _too_big(entry, path, limit)
+                        if out is None:
+                            chunks.append(chunk)
+                        else:
+                            await self.workers.run(out.write, chunk)
                 finally:
-                    await self.workers.run(out.close)
-                return None
+                    if out is not None:
+                        await self.workers.run(out.close)
+                return b"".join(chunks) if dest is None else None
         except httpx.TimeoutException as e:
             raise UpstreamTimeoutError(
                 f"upstream {entry.display} timed out ({type(e).__name__})",
@@ -173,12 +183,14 @@ class Upstream:
                 hint="retry later, or check the upstream",
             ) from e
 
-    async def _file(self, entry: Entry, path: str, dest: Path | None) -> bytes | None:
+    async def _file(self, entry: Entry, path: str, dest: Path | None, limit: int) -> bytes | None:
         root = urllib.parse.unquote(urllib.parse.urlsplit(entry.url).path)
         source = Path(root) / path
 
         def read() -> bytes | None:
             try:
+                if source.stat().st_size > limit:
+                    raise _too_big(entry, path, limit)
                 if dest is None:
                     return source.read_bytes()
                 shutil.copyfile(source, dest)
@@ -191,3 +203,17 @@ class Upstream:
                 ) from e
 
         return await self.workers.run(read)
+
+
+async def _head(response: httpx.Response) -> bytes:
+    """The start of an error body (enough for a message; never the whole of a huge one)."""
+    async for chunk in response.aiter_bytes(512):
+        return chunk[:512]
+    return b""
+
+
+def _too_big(entry: Entry, path: str, limit: int) -> UpstreamError:
+    return UpstreamError(
+        f"upstream {entry.display} sent more than {limit} bytes for {path}",
+        hint="no module file may be that large; the upstream is suspect",
+    )

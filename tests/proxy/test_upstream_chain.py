@@ -18,11 +18,11 @@ from proxy.workers import Workers
 LIST = "example.com/m/@v/list"
 
 
-def fetch(spec: str, path: str = LIST) -> bytes:
+def fetch(spec: str, path: str = LIST, limit: int = 1 << 20) -> bytes:
     async def go() -> bytes:
         upstream = Upstream(spec, connect_timeout=1, read_timeout=2, workers=Workers(2))
         try:
-            return await upstream.fetch(path)
+            return await upstream.fetch(path, limit)
         finally:
             await upstream.aclose()
 
@@ -131,3 +131,27 @@ def test_https_upstream_with_a_private_ca(tmp_path: Path) -> None:
             asyncio.run(go(None))  # an unknown CA is refused, never silently trusted
     finally:
         lab.stop()
+
+
+def test_oversized_answers_are_cut_off(
+    tmp_path: Path, pair: tuple[LoopbackUpstream, LoopbackUpstream]
+) -> None:
+    """An upstream cannot fill the disk: past the limit (500 MiB for zips) the fetch fails."""
+    big = tmp_path / "b" / "example.com" / "m" / "@v" / "v1.0.0.zip"
+    big.write_bytes(b"z" * 5000)
+    tree_url = (tmp_path / "b").resolve().as_uri()
+
+    async def go(spec: str) -> None:
+        upstream = Upstream(spec, connect_timeout=1, read_timeout=2, workers=Workers(2))
+        try:
+            await upstream.fetch_to_file(
+                "example.com/m/@v/v1.0.0.zip", tmp_path / "out.zip", limit=4096
+            )
+        finally:
+            await upstream.aclose()
+
+    for spec in (pair[1].url, tree_url):
+        with pytest.raises(UpstreamError, match="sent more than 4096 bytes"):
+            asyncio.run(go(spec))
+    with pytest.raises(UpstreamError, match="sent more than 3 bytes"):
+        fetch(pair[1].url, LIST, limit=3)  # lists, .info and .mod are capped too (16 MiB)
