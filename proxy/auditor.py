@@ -337,6 +337,7 @@ class AuditGate:
                 store = VerdictStore(None)
         self.store = store
         self._memory: dict[tuple[str, str], Verdict] = {}
+        self._no_opinion: set[tuple[str, str]] = set()  # the chain said None: nothing to gate
         self.decisions = Counter(
             "go_vault_audit_decisions",
             "Auditor decisions on module versions (first judgement and re-judgements)",
@@ -370,6 +371,9 @@ class AuditGate:
     ) -> Verdict | None:
         verdict = self.chain.audit(module, version, zip_file, h1)
         if verdict is None:
+            if len(self._no_opinion) >= 500_000:
+                self._no_opinion.clear()
+            self._no_opinion.add((module, version))
             return None
         self.store.put(verdict)
         self._remember(verdict)
@@ -449,6 +453,8 @@ class AuditGate:
 
     async def gate(self, module: str, version: str) -> None:
         """Layer 6b: refuse a version whose verdict in force says so (403), before serving it."""
+        if (module, version) in self._no_opinion:
+            return
         verdict = self.known(module, version)
         if verdict is None:
             verdict = await self.workers.run(self.current, module, version)

@@ -339,3 +339,45 @@ def test_rejection_body_is_worded_by_rule() -> None:
     )
     for b in (vuln.body(), denied):
         assert len(b) <= MAX_BODY_BYTES and len(b.splitlines()) <= MAX_BODY_LINES
+
+
+def test_one_verdict_carries_license_and_vulnerability_findings(
+    goproxy_tree: GoProxyTree, gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    from test_vulndb import IDS, OSV_DIR
+
+    from proxy.vulndb import VulnAuditor
+    from scanner.vulndb.database import load_index
+    from scanner.vulndb.layout import build_layout
+    from scanner.vulndb.policy import VulnPolicy
+
+    if not OSV_DIR.is_dir():
+        pytest.skip(f"the shared Go vulnerability database is not at {OSV_DIR.resolve()}")
+    osv = tmp_path / "osv"
+    osv.mkdir()
+    for ident in IDS:
+        (osv / f"{ident}.json").write_bytes((OSV_DIR / f"{ident}.json").read_bytes())
+    db = build_layout(osv, tmp_path / "vulndb", modified="2026-11-01T00:00:00Z").out_dir
+    publish(goproxy_tree, "aahframe.work", "mit", "v0.12.3")  # GO-2020-0033, fixed in 0.12.4
+    publish(goproxy_tree, "aahframe.work", "gpl", "v0.12.4")
+    policy = write_policy(tmp_path / "policy.yml")
+    config = VaultConfig(storage=str(tmp_path / "vault"))
+    chain = VulnAuditor(
+        load_index(db.as_uri()),
+        VulnPolicy.from_mapping({"fail_on": "required"}),
+        inner=license_auditor(config, policy),
+    )
+    with gateway(auditor=chain) as gw:
+        vulnerable = get(f"{gw.url}/aahframe.work/@v/v0.12.3.info")
+        assert vulnerable.status_code == 403
+        first, second = vulnerable.text.splitlines()[:2]
+        assert (
+            first == "aahframe.work@v0.12.3: REJECT by policy: known vulnerability; vuln-required"
+        )
+        assert "GO-2020-0033" in second and "fix: go get aahframe.work@v0.12.4" in second
+        assert "license found: MIT" in vulnerable.text
+        verdict = get(f"{gw.url}/-/verdicts/aahframe.work/@v/v0.12.3").json()
+        assert [r["rule_id"] for r in verdict["reasons"]] == ["vuln-required", "license.allowed"]
+        fixed = get(f"{gw.url}/aahframe.work/@v/v0.12.4.info")
+        assert fixed.status_code == 403
+        assert "license GPL-3.0-only; license.denied" in fixed.text.splitlines()[0]
