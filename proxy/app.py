@@ -9,6 +9,8 @@ Layering, outermost first (one place, so the order is visible):
      answers 404 (not proxied here);
      /-/verdicts, /-/admin/policy/, /-/admin/exceptions (proxy/verdicts.py; JSON, any method);
   6. one handler per GOPROXY endpoint: list, @latest, .info, .mod, .zip;
+  6a. rollback/pin (proxy/rollback.py): rolled-back versions left out of list and @latest, a
+     direct request for one -> 403 with the reason; a pin fixes @latest;
   6b. the Auditor gate for .info/.mod/.zip: the verdict in force for a stored version (it
      changes with a policy reload or an exception) -> 403, or X-Go-Module-Verdict -- auditor.py;
   7. for a version not yet stored: ingest (checks, h1:, AUDITOR HOOK, store) -- proxy/ingest.py;
@@ -51,6 +53,7 @@ from .errors import (
 )
 from .ingest import Auditor, Ingester
 from .observability import TRACE_HEADER, AuditLog, Metrics, Tracer, trace_id_from
+from .rollback import RollbackGate, state_file
 from .singleflight import SingleFlight
 from .storage import BlobNotFoundError, Kind, Storage, open_storage
 from .upstream import Upstream
@@ -188,6 +191,7 @@ class Gateway:
                 metrics=self.metrics,
             )
         self.verdict_api = VerdictAPI(self)
+        self.rollback = RollbackGate(state_file(config.storage))
         self.ingester = Ingester(
             self.storage,
             self.upstream,
@@ -368,6 +372,9 @@ class Gateway:
                 self._routes.clear()  # a crude bound; the hot set refills in a few requests
             self._routes[path] = route
         req.route, req.module, req.version = route.name, route.module, route.version
+        rolled = await self.rollback.filter(self, route, req)  # layer 6a
+        if rolled is not None:
+            return rolled
         if route.name == "latest":
             return await self.latest(route.module, req)
         if route.name == "list":

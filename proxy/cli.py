@@ -14,6 +14,9 @@ COMMANDS: dict[str, str] = {
     "serve": "proxy.commands.serve:serve",
     "verdict": "proxy.commands.verdict:verdict",
     "approve": "proxy.commands.approve:approve",
+    "rollback": "proxy.commands.rollback:rollback",
+    "pin": "proxy.commands.rollback:pin",
+    "rollbacks": "proxy.commands.rollback:rollbacks",
 }
 
 

@@ -1,0 +1,393 @@
+"""Semantic-version rollback: hide bad versions from @v/list and @latest, pin @latest, undo.
+
+The state is one small JSON document kept in the vault (a file beside a filesystem vault's
+modules, an object in an S3 bucket), so every replica sharing the vault applies the same
+rollbacks. Each change appends an event to the document's history (who, when, why) and is
+written to the audit log by the command that made it.
+
+Semantics, as the go command sees them:
+- a rolled-back version is left out of `@v/list` and `@latest`, and a direct request for its
+  `.info`, `.mod` or `.zip` answers 403 with the reason (the go command prints the body);
+- a pin fixes `@latest` to one version and hides newer versions from `@v/list` (the go command
+  resolves `@latest` from the list when it has releases), while they stay downloadable by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from scanner import semver
+from scanner.errors import InputError, OperationalError
+from scanner.module import canonical_version, check_path
+
+from .errors import NotInProxyError, ProxyError
+from .storage import Kind
+
+if TYPE_CHECKING:
+    from .app import Gateway, Request, Response, Route
+
+STATE_NAME = "rollbacks.json"
+STATE_DIR = ".go-vault"  # inside a filesystem vault (a leading dot is never a module path)
+RELOAD_EVERY = 1.0  # seconds a gateway reuses the state before looking for another writer's
+
+
+class RolledBackError(ProxyError, OperationalError):
+    """A direct request for a rolled-back version: 403 and the operator's reason."""
+
+    status = 403
+
+
+@dataclass(frozen=True, slots=True)
+class Rollback:
+    """One hidden version and why."""
+
+    module: str
+    version: str
+    reason: str
+    by: str
+    at: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "module": self.module,
+            "version": self.version,
+            "reason": self.reason,
+            "by": self.by,
+            "at": self.at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    """`@latest` of `module` fixed to `version`."""
+
+    module: str
+    version: str
+    reason: str
+    by: str
+    at: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "module": self.module,
+            "version": self.version,
+            "reason": self.reason,
+            "by": self.by,
+            "at": self.at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleRollbacks:
+    """What applies to one module: its hidden versions and its pin."""
+
+    hidden: dict[str, Rollback]
+    pin: Pin | None
+
+    def visible(self, version: str) -> bool:
+        """Whether `version` may appear in @v/list or answer @latest."""
+        if canonical_version(version) in self.hidden:
+            return False
+        return self.pin is None or semver.compare(version, self.pin.version) <= 0
+
+    def refusal(self, module: str, version: str) -> RolledBackError | None:
+        rb = self.hidden.get(canonical_version(version))
+        if rb is None:
+            return None
+        return RolledBackError(
+            f"version rolled back by {rb.by or 'the operator'} on {rb.at[:10]}: {rb.reason}",
+            module=module,
+            version=version,
+            hint="use an earlier version; go get MODULE@latest picks the previous good release",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackState:
+    """The whole document: live rollbacks, pins and the history of changes."""
+
+    rollbacks: tuple[Rollback, ...] = ()
+    pins: tuple[Pin, ...] = ()
+    history: tuple[dict[str, Any], ...] = ()
+    by_module: dict[str, ModuleRollbacks] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        index: dict[str, ModuleRollbacks] = {}
+        for rb in self.rollbacks:
+            entry = index.setdefault(rb.module, ModuleRollbacks({}, None))
+            entry.hidden[rb.version] = rb
+        for pin in self.pins:
+            entry = index.get(pin.module, ModuleRollbacks({}, None))
+            index[pin.module] = replace(entry, pin=pin)
+        object.__setattr__(self, "by_module", index)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "rollbacks": [r.to_json() for r in self.rollbacks],
+            "pins": [p.to_json() for p in self.pins],
+            "history": list(self.history),
+        }
+
+    @classmethod
+    def from_json(cls, data: bytes | None, where: str) -> RollbackState:
+        if not data:
+            return cls()
+        try:
+            doc = json.loads(data)
+            return cls(
+                tuple(Rollback(**r) for r in doc.get("rollbacks", ())),
+                tuple(Pin(**p) for p in doc.get("pins", ())),
+                tuple(doc.get("history", ())),
+            )
+        except (ValueError, TypeError, AttributeError) as e:
+            raise OperationalError(
+                f"the rollback state does not read: {e}",
+                path=where,
+                hint="restore it from a backup or fix the JSON",
+            ) from e
+
+
+class StateFile(Protocol):
+    """One small document in the vault, read whole and replaced atomically under `update`."""
+
+    where: str
+
+    def read(self) -> bytes | None: ...
+
+    def stamp(self) -> object:
+        """Something that changes whenever the document does (cheaper than reading it)."""
+        ...
+
+    def update(self, change: Callable[[bytes | None], bytes]) -> None: ...
+
+
+class FsStateFile:
+    """`<vault>/.go-vault/<name>`; `update` holds an flock so two commands cannot interleave."""
+
+    def __init__(self, root: Path, name: str) -> None:
+        self.path = root / STATE_DIR / name
+        self.where = str(self.path)
+
+    def read(self) -> bytes | None:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def stamp(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns)
+
+    def update(self, change: Callable[[bytes | None], bytes]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            data = change(self.read())
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}")
+            try:
+                tmp.write_bytes(data)
+                os.replace(tmp, self.path)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+
+
+def state_file(storage_spec: str, name: str = STATE_NAME) -> StateFile:
+    """The document `name` in the vault named by `--storage` (a directory or s3://bucket/prefix)."""
+    if storage_spec.startswith("s3://"):
+        from .storage.s3 import S3StateFile
+
+        return S3StateFile.from_spec(storage_spec, name)
+    return FsStateFile(Path(storage_spec.removeprefix("file://")), name)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _check_target(module: str, versions: Iterable[str]) -> list[str]:
+    check_path(module)
+    out = []
+    for v in versions:
+        v = v.strip()
+        if not v:
+            continue
+        if canonical_version(v) != v:
+            raise InputError(f"{v!r} is not a canonical version", module=module, hint="e.g. v1.3.0")
+        out.append(v)
+    if not out:
+        raise InputError("name at least one version", module=module, hint="e.g. v1.3.0,v1.3.1")
+    return out
+
+
+class RollbackStore:
+    """Read and change the rollback state of one vault; every change returns its history event."""
+
+    def __init__(self, file: StateFile) -> None:
+        self.file = file
+
+    def load(self) -> RollbackState:
+        return RollbackState.from_json(self.file.read(), self.file.where)
+
+    def _change(self, edit: Callable[[RollbackState], tuple[RollbackState, dict[str, Any]]]) -> Any:
+        event: dict[str, Any] = {}
+
+        def apply(data: bytes | None) -> bytes:
+            state, ev = edit(RollbackState.from_json(data, self.file.where))
+            event.update(ev)
+            state = replace(state, history=(*state.history, ev))
+            return json.dumps(state.to_json(), indent=1, sort_keys=True).encode() + b"\n"
+
+        self.file.update(apply)
+        return event
+
+    def rollback(self, module: str, versions: Iterable[str], reason: str, by: str) -> Any:
+        """Hide `versions` of `module`; re-rolling a hidden version keeps its first record."""
+        wanted = _check_target(module, versions)
+        if not reason.strip():
+            raise InputError("a rollback needs --reason", module=module, hint="say what is wrong")
+        at = _now()
+
+        def edit(s: RollbackState) -> tuple[RollbackState, dict[str, Any]]:
+            have = {(r.module, r.version) for r in s.rollbacks}
+            new = [Rollback(module, v, reason.strip(), by, at) for v in wanted]
+            added = tuple(r for r in new if (r.module, r.version) not in have)
+            ev = {"action": "rollback", "module": module, "versions": wanted}
+            return replace(s, rollbacks=(*s.rollbacks, *added)), {
+                **ev,
+                "reason": reason.strip(),
+                "by": by,
+                "at": at,
+            }
+
+        return self._change(edit)
+
+    def undo(self, module: str, versions: Iterable[str] | None, by: str) -> Any:
+        """Show `versions` of `module` again (all of its rolled-back versions when None)."""
+        check_path(module)
+        chosen = None if versions is None else set(_check_target(module, versions))
+        at = _now()
+
+        def edit(s: RollbackState) -> tuple[RollbackState, dict[str, Any]]:
+            gone = [
+                r.version
+                for r in s.rollbacks
+                if r.module == module and (chosen is None or r.version in chosen)
+            ]
+            if not gone:
+                raise InputError(
+                    "nothing of this module is rolled back",
+                    module=module,
+                    hint="see go-vault rollbacks",
+                )
+            kept = tuple(r for r in s.rollbacks if not (r.module == module and r.version in gone))
+            ev = {"action": "undo", "module": module, "versions": gone, "by": by, "at": at}
+            return replace(s, rollbacks=kept), ev
+
+        return self._change(edit)
+
+    def pin(self, module: str, version: str, reason: str, by: str) -> Any:
+        (version,) = _check_target(module, [version])
+        at = _now()
+
+        def edit(s: RollbackState) -> tuple[RollbackState, dict[str, Any]]:
+            pins = tuple(p for p in s.pins if p.module != module)
+            pin = Pin(module, version, reason.strip(), by, at)
+            ev = {"action": "pin", **pin.to_json()}
+            return replace(s, pins=(*pins, pin)), ev
+
+        return self._change(edit)
+
+    def unpin(self, module: str, by: str) -> Any:
+        check_path(module)
+        at = _now()
+
+        def edit(s: RollbackState) -> tuple[RollbackState, dict[str, Any]]:
+            if not any(p.module == module for p in s.pins):
+                raise InputError("not pinned", module=module, hint="see go-vault rollbacks")
+            pins = tuple(p for p in s.pins if p.module != module)
+            return replace(s, pins=pins), {"action": "unpin", "module": module, "by": by, "at": at}
+
+        return self._change(edit)
+
+
+class RollbackGate:
+    """The gateway's rollback layer: filters list/@latest and refuses rolled-back versions.
+
+    The state is re-read at most every RELOAD_EVERY seconds (in a worker thread), so a change
+    made by `go-vault rollback` or another replica applies within a second without a restart.
+    """
+
+    def __init__(self, file: StateFile, reload_every: float = RELOAD_EVERY) -> None:
+        self.store = RollbackStore(file)
+        self._reload_every = reload_every
+        self._state = RollbackState()
+        self._checked = float("-inf")
+        self._stamp: object = None
+
+    def _refresh(self) -> None:
+        stamp = self.store.file.stamp()
+        if stamp != self._stamp:
+            self._state = self.store.load()
+            self._stamp = stamp
+
+    async def for_module(self, gateway: Gateway, module: str) -> ModuleRollbacks | None:
+        now = time.monotonic()
+        if now - self._checked >= self._reload_every:
+            self._checked = now
+            await gateway.workers.run(self._refresh)
+        return self._state.by_module.get(module)
+
+    async def filter(self, gateway: Gateway, route: Route, req: Request) -> Response | None:
+        """The answer for a route this layer decides, or None to go on to the protocol handlers."""
+        rolled = await self.for_module(gateway, route.module)
+        if rolled is None:
+            return None
+        if route.name == "list":
+            listed = await gateway.list_versions(route.module, req)
+            versions = [v for v in listed.body.decode().split() if rolled.visible(v)]
+            listed.body = "".join(v + "\n" for v in versions).encode()
+            return listed
+        if route.name == "latest":
+            return await self._latest(gateway, route.module, rolled, req)
+        if route.version is not None:
+            refusal = rolled.refusal(route.module, route.version)
+            if refusal is not None:
+                req.decision = "rolled-back"
+                raise refusal
+        return None
+
+    async def _latest(
+        self, gateway: Gateway, module: str, rolled: ModuleRollbacks, req: Request
+    ) -> Response:
+        if rolled.pin is not None and rolled.pin.version not in rolled.hidden:
+            return await gateway.artifact(module, rolled.pin.version, Kind.INFO, req, None)
+        with contextlib.suppress(ValueError, KeyError, TypeError, NotInProxyError):
+            answer = await gateway.latest(module, req)
+            if rolled.visible(json.loads(answer.body)["Version"]):
+                return answer
+        # The newest visible release, else the newest visible pre-release (the go command's
+        # own preference), from upstream's list and the vault's.
+        listed = await gateway.list_versions(module, req)
+        candidates = [v for v in listed.body.decode().split() if rolled.visible(v)]
+        releases = [v for v in candidates if not semver.prerelease(v)]
+        if not candidates:
+            raise NotInProxyError(
+                "every known version is rolled back", module=module, hint="see go-vault rollbacks"
+            )
+        pick = semver.sort_versions(releases or candidates)[-1]
+        return await gateway.artifact(module, pick, Kind.INFO, req, None)
