@@ -126,6 +126,12 @@ def _serve_granian(config: VaultConfig, port: int, announce: Callable[[], None])
 @click.option("--license-whitelist", help="allow-list policy: comma-separated SPDX ids")
 @click.option("--spdx-cache-dir", help="where license detection results are cached")
 @click.option("--vulndb", help="Go vulnerability database dir: served at /-/vulndb/, audited")
+@click.option(
+    "--review-required",
+    type=click.Choice(["refuse", "serve"]),
+    help="REVIEW_REQUIRED: 403 until approved (refuse), or served with X-Go-Module-Verdict",
+)
+@click.option("--admin-token", help="bearer token of the /-/admin/ routes (or GO_VAULT_ADMIN_TOKEN)")
 @click.option("--server", type=click.Choice(["uvicorn", "granian"]), help="HTTP server")
 @click.option("--workers", type=int, help="server processes (granian only)")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
