@@ -131,7 +131,7 @@ def _serve_granian(config: VaultConfig, port: int, announce: Callable[[], None])
     type=click.Choice(["refuse", "serve"]),
     help="REVIEW_REQUIRED: 403 until approved (refuse), or served with X-Go-Module-Verdict",
 )
-@click.option("--admin-token", help="bearer token of the /-/admin/ routes (or GO_VAULT_ADMIN_TOKEN)")
+@click.option("--admin-token", help="bearer token of the /-/admin/ routes (GO_VAULT_ADMIN_TOKEN)")
 @click.option("--server", type=click.Choice(["uvicorn", "granian"]), help="HTTP server")
 @click.option("--workers", type=int, help="server processes (granian only)")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
