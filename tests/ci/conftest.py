@@ -64,3 +64,9 @@ def actionlint(tmp_path_factory: pytest.TempPathFactory) -> Lint:
         return results
 
     return lint
+
+
+@pytest.fixture(scope="session")
+def xdg_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """XDG_CACHE_HOME for the scans of a session: the compiled license index is built once."""
+    return tmp_path_factory.mktemp("xdg-cache")

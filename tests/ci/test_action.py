@@ -177,7 +177,9 @@ class PullRequestJob:
 
 
 @pytest.fixture
-def job(tmp_path: Path, go_env: dict[str, str], github_api: FakeGitHubAPI) -> PullRequestJob:
+def job(
+    tmp_path: Path, go_env: dict[str, str], github_api: FakeGitHubAPI, xdg_cache: Path
+) -> PullRequestJob:
     tree = GoProxyTree(tmp_path / "goproxy")
     publish_modules(tree)
     workspace = tmp_path / "workspace"
@@ -196,6 +198,7 @@ def job(tmp_path: Path, go_env: dict[str, str], github_api: FakeGitHubAPI) -> Pu
         GITHUB_STEP_SUMMARY=str(summary),
         GITHUB_RUN_ID="1",
         CI_PROXY_MODE="auto",
+        XDG_CACHE_HOME=str(xdg_cache),
     )
     return PullRequestJob(workspace, tree, env, runner_temp, summary)
 

@@ -94,6 +94,7 @@ def mr_pipeline(
     tmp_path: Path,
     go_env: dict[str, str],
     run_go: Callable[..., subprocess.CompletedProcess[str]],
+    xdg_cache: Path,
 ) -> tuple[Path, dict[str, str], GoProxyTree]:
     """A project whose MR adds a GPL-3.0-only dependency, and the MR pipeline's variables."""
     tree = GoProxyTree(tmp_path / "goproxy")
@@ -131,6 +132,7 @@ def mr_pipeline(
         CI_JOB_ID="42",
         GOPROXY_SCAN_TOKEN="",
         GOFLAGS="",  # a job starts without GOFLAGS; `env` adds -mod=readonly
+        XDG_CACHE_HOME=str(xdg_cache),
     )
     return project, env, tree
 

@@ -68,6 +68,7 @@ def go_repo(
     go_env: dict[str, str],
     run_go: Callable[..., subprocess.CompletedProcess[str]],
     hooks_repo: tuple[Path, str, Path],
+    xdg_cache: Path,
 ) -> tuple[Path, dict[str, str], GoProxyTree]:
     """A Go project committed with an MIT dependency, the hooks installed as a git hook."""
     tree = GoProxyTree(tmp_path / "goproxy")
@@ -95,6 +96,7 @@ def go_repo(
         **{k: v for k, v in go_env.items() if not k.startswith(("GOPROXY_SCAN_", "CI_"))},
         "GOPROXY": tree.url,  # the scan judges modules from here
         "PRE_COMMIT_HOME": str(home),
+        "XDG_CACHE_HOME": str(xdg_cache),
         "PATH": os.environ["PATH"],
     }
     assert git(repo, "init", "-q", "-b", "main").returncode == 0
