@@ -17,6 +17,8 @@ COMMANDS: dict[str, str] = {
     "rollback": "proxy.commands.rollback:rollback",
     "pin": "proxy.commands.rollback:pin",
     "rollbacks": "proxy.commands.rollback:rollbacks",
+    "sync": "proxy.commands.sync:sync",
+    "import": "proxy.commands.import_:import_",
 }
 
 

@@ -1,0 +1,465 @@
+"""Offline bundles: a vault's modules in one .tar.gz with a manifest, checksums and a signature.
+
+A bundle is a `file://` GOPROXY tree (`<escaped module>/@v/list`, `<v>.info`, `.mod`, `.zip`)
+plus `manifest.json` (format, created, source, each module's sha256s and h1:, the base
+bundle's manifest digest for a delta) and `go-modules.SHA256SUMS` over every other file, so
+`sha256sum -c go-modules.SHA256SUMS` works on the unpacked tree. With an ed25519 key,
+`go-modules.SHA256SUMS.sig` signs the checksum file (and through it everything else).
+
+Import verifies all of it before writing anything (members, checksums, signature, h1:, the
+.info Version, the base of a delta, conflicts with stored bytes), then loads all or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from scanner.dirhash import hash_zip
+from scanner.errors import GoProxyScanError, InputError
+from scanner.gomod import parse_gomod
+from scanner.gosum import parse_gosum
+from scanner.gowork import parse_gowork
+from scanner.module import ModuleVersion, check, escape_path, escape_version, sort_module_versions
+
+from .rollback import StateFile, state_file
+from .storage import Kind, Storage
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+SUMS = "go-modules.SHA256SUMS"
+SIGNATURE = SUMS + ".sig"
+IMPORTED = "bundles.json"  # the manifest digests this vault has imported (a delta's base check)
+_KINDS = (Kind.INFO, Kind.MOD, Kind.ZIP)
+_COMPRESS = 1  # zips are already deflated: more gzip effort buys almost nothing
+
+Progress = Callable[[int, int], None]  # (done, total) modules
+
+
+class BundleError(InputError):
+    """A bundle that does not verify or a request that cannot be exported; `path` is the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class BundleSummary:
+    """What an export wrote or an import loaded."""
+
+    path: str
+    modules: int
+    new: int  # import: module versions not in the vault before; export: == modules
+    bytes: int
+    seconds: float
+    manifest_sha256: str
+    base: str | None
+    signed: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bundle": self.path,
+            "modules": self.modules,
+            "new": self.new,
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 3),
+            "manifest_sha256": self.manifest_sha256,
+            "base": self.base,
+            "signed": self.signed,
+        }
+
+
+def blob_name(module: str, version: str, kind: Kind) -> str:
+    return f"{escape_path(module)}/@v/{escape_version(version)}.{kind.value}"
+
+
+def named_modules(path: Path) -> list[ModuleVersion]:
+    """The module versions a go.sum, go.mod, go.work or list file (`path version` lines) names."""
+    try:
+        text = path.read_text("utf-8")
+    except OSError as e:
+        raise InputError(f"cannot read the module list: {e.strerror}", path=str(path)) from e
+    name = path.name
+    if name.endswith(".sum"):
+        pairs = parse_gosum(text, str(path)).modules()
+    elif name.endswith(".mod"):
+        pairs = [(r.path, r.version) for r in parse_gomod(text, str(path)).requires]
+    elif name.endswith(".work"):
+        pairs = []
+        for use in parse_gowork(text, str(path)).uses:
+            gomod = path.parent / use.path / "go.mod"
+            pairs += [(m.path, m.version) for m in named_modules(gomod)]
+    else:
+        pairs = []
+        for n, raw in enumerate(text.splitlines(), 1):
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            fields = line.replace("@", " ").split()
+            if len(fields) != 2:
+                raise InputError(f"expected 'module version', got {raw!r}", path=str(path), line=n)
+            pairs.append((fields[0], fields[1]))
+    out = {ModuleVersion(p, v) for p, v in pairs}
+    for mv in out:
+        check(mv.path, mv.version)
+    return sort_module_versions(out)
+
+
+def read_manifest(path: Path) -> tuple[dict[str, Any], bytes]:
+    """The manifest (and its bytes) of a bundle .tar.gz, an unpacked bundle or a manifest.json."""
+    try:
+        if path.is_dir():
+            data = (path / MANIFEST).read_bytes()
+        elif path.name.endswith(".json"):
+            data = path.read_bytes()
+        else:
+            with tarfile.open(path, "r:*") as tar:
+                member = tar.extractfile(MANIFEST)
+                if member is None:
+                    raise KeyError(MANIFEST)
+                data = member.read()
+        return json.loads(data), data
+    except (OSError, KeyError, ValueError, tarfile.TarError) as e:
+        raise BundleError(
+            f"no readable {MANIFEST}: {e}", path=str(path), hint="name a bundle or its manifest"
+        ) from e
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def export_bundle(
+    storage: Storage,
+    out: Path,
+    *,
+    modules: Iterable[ModuleVersion] | None = None,
+    since: Path | None = None,
+    source: str = "",
+    signing_key: Path | None = None,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+) -> BundleSummary:
+    """Write the bundle `out` (.tar.gz) of `modules` (default: the whole vault), minus `since`'s."""
+    start = time.perf_counter()
+    if modules is None:
+        chosen = [ModuleVersion(m, v) for m in storage.modules() for v in storage.list(m)]
+    else:
+        chosen = list(modules)
+        missing = [mv for mv in chosen if not storage.exists(mv.path, mv.version, Kind.INFO)]
+        if missing:
+            names = ", ".join(f"{m.path}@{m.version}" for m in missing[:5])
+            raise BundleError(
+                f"{len(missing)} module versions are not in the vault: {names}",
+                path=str(out),
+                hint="bring them in first: go-vault prefetch FILE",
+            )
+    base = None
+    if since is not None:
+        base_manifest, base_bytes = read_manifest(since)
+        had = {(m["path"], m["version"]) for m in base_manifest.get("modules", ())}
+        chosen = [mv for mv in chosen if (mv.path, mv.version) not in had]
+        base = {"file": since.name, "manifest_sha256": _sha256(base_bytes)}
+    chosen = sort_module_versions(set(chosen))
+    key = _load_signing_key(signing_key) if signing_key else None
+    sums: dict[str, str] = {}
+    entries: list[dict[str, Any]] = []
+    lists: dict[str, list[str]] = {}
+    total = 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        with tarfile.open(tmp, "w:gz", compresslevel=_COMPRESS, format=tarfile.PAX_FORMAT) as tar:
+            for i, mv in enumerate(chosen, 1):
+                entry: dict[str, Any] = {"path": mv.path, "version": mv.version}
+                for kind in _KINDS:
+                    data = storage.get(mv.path, mv.version, kind)
+                    name = blob_name(mv.path, mv.version, kind)
+                    sums[name] = entry[kind.value] = _sha256(data)
+                    if kind is Kind.ZIP:
+                        entry["h1"] = hash_zip(data)
+                    _add(tar, name, data)
+                    total += len(data)
+                entries.append(entry)
+                lists.setdefault(mv.path, []).append(mv.version)
+                if progress:
+                    progress(i, len(chosen))
+            for module, versions in lists.items():
+                data = "".join(v + "\n" for v in versions).encode()
+                name = f"{escape_path(module)}/@v/list"
+                sums[name] = _sha256(data)
+                _add(tar, name, data)
+            manifest = {
+                "format": FORMAT,
+                "created": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "source": source,
+                "base": base,
+                "modules": entries,
+            }
+            manifest_bytes = json.dumps(manifest, indent=1, sort_keys=True).encode() + b"\n"
+            sums[MANIFEST] = _sha256(manifest_bytes)
+            _add(tar, MANIFEST, manifest_bytes)
+            sums_bytes = "".join(f"{h}  {n}\n" for n, h in sorted(sums.items())).encode()
+            _add(tar, SUMS, sums_bytes)
+            if key is not None:
+                _add(tar, SIGNATURE, key.sign(sums_bytes).hex().encode() + b"\n")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return BundleSummary(
+        str(out),
+        len(entries),
+        len(entries),
+        total,
+        time.perf_counter() - start,
+        _sha256(manifest_bytes),
+        base["manifest_sha256"] if base else None,
+        key is not None,
+    )
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o644
+    info.mtime = 0  # reproducible: the same modules give the same bundle
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _load_signing_key(path: Path) -> Any:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as e:
+        raise InputError(f"not a PEM private key: {e}", path=str(path)) from e
+    if not isinstance(key, Ed25519PrivateKey):
+        raise InputError("the signing key must be ed25519", path=str(path))
+    return key
+
+
+def _verify_signature(bundle: Path, sums: bytes, sig_hex: bytes | None, key_path: Path) -> None:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    try:
+        key = load_pem_public_key(key_path.read_bytes())
+    except (OSError, ValueError) as e:
+        raise InputError(f"not a PEM public key: {e}", path=str(key_path)) from e
+    if not isinstance(key, Ed25519PublicKey):
+        raise InputError("the verify key must be ed25519", path=str(key_path))
+    if sig_hex is None:
+        raise BundleError(
+            f"unsigned, but a verify key is configured ({key_path})", path=str(bundle)
+        )
+    try:
+        key.verify(bytes.fromhex(sig_hex.decode().strip()), sums)
+    except (InvalidSignature, ValueError) as e:
+        raise BundleError(
+            f"bad signature: {SIGNATURE} does not verify with {key_path}",
+            path=str(bundle),
+            hint="the bundle was altered or signed with another key; do not import it",
+        ) from e
+
+
+def _unpack(bundle: Path, into: Path) -> dict[str, Path]:
+    """Extract regular files only, refusing links, devices, absolute and `..` member names."""
+    files: dict[str, Path] = {}
+    try:
+        with tarfile.open(bundle, "r:gz") as tar:
+            for member in tar:
+                name = member.name
+                parts = PurePosixPath(name).parts
+                if name.startswith("/") or ".." in parts or "\\" in name or not parts:
+                    raise BundleError(f"unsafe member name {name!r}", path=str(bundle))
+                if member.isdir():
+                    continue
+                if not member.isfile():
+                    raise BundleError(
+                        f"member {name!r} is a link or special file; bundles hold regular files",
+                        path=str(bundle),
+                    )
+                clean = "/".join(p for p in parts if p != ".")
+                if clean in files:
+                    raise BundleError(f"member {clean!r} appears twice", path=str(bundle))
+                dest = into / clean
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                src = tar.extractfile(member)
+                assert src is not None
+                with src, dest.open("wb") as out:
+                    shutil.copyfileobj(src, out, 1 << 20)
+                files[clean] = dest
+    except (OSError, tarfile.TarError, EOFError) as e:
+        raise BundleError(f"not a readable .tar.gz: {e}", path=str(bundle)) from e
+    return files
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    manifest: dict[str, Any]
+    manifest_sha256: str
+    signed: bool
+
+
+def _verify(bundle: Path, files: dict[str, Path], verify_key: Path | None) -> _Checked:
+    where = str(bundle)
+    if SUMS not in files:
+        raise BundleError(f"missing {SUMS}", path=where)
+    sums_bytes = files[SUMS].read_bytes()
+    listed: dict[str, str] = {}
+    for n, line in enumerate(sums_bytes.decode("utf-8", "replace").splitlines(), 1):
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64:
+            raise BundleError(f"{SUMS}:{n}: not 'sha256  path'", path=where)
+        listed[name] = digest
+    sig = files[SIGNATURE].read_bytes() if SIGNATURE in files else None
+    if verify_key is not None:
+        _verify_signature(bundle, sums_bytes, sig, verify_key)
+    present = set(files) - {SUMS, SIGNATURE}
+    for name in sorted(set(listed) - present):
+        raise BundleError(f"missing file {name} (listed in {SUMS})", path=where)
+    for name in sorted(present - set(listed)):
+        raise BundleError(f"extra file {name} is not listed in {SUMS}", path=where)
+    for name in sorted(listed):
+        if _file_sha256(files[name]) != listed[name]:
+            raise BundleError(
+                f"checksum mismatch: {name}",
+                path=where,
+                hint="the bundle was altered or damaged in transit",
+            )
+    manifest_bytes = files[MANIFEST].read_bytes() if MANIFEST in files else b""
+    try:
+        manifest = json.loads(manifest_bytes)
+        if manifest.get("format") != FORMAT:
+            raise ValueError(f"format {manifest.get('format')!r}, this go-vault reads {FORMAT}")
+    except (ValueError, AttributeError) as e:
+        raise BundleError(f"{MANIFEST}: {e}", path=where) from e
+    for entry in manifest.get("modules", ()):
+        module, version = entry["path"], entry["version"]
+        try:
+            check(module, version)
+        except GoProxyScanError as e:
+            raise BundleError(f"{MANIFEST}: {e}", path=where) from e
+        for kind in _KINDS:
+            name = blob_name(module, version, kind)
+            if listed.get(name) != entry.get(kind.value):
+                raise BundleError(
+                    f"{module}@{version}: .{kind.value} differs from the manifest", path=where
+                )
+        h1 = hash_zip(files[blob_name(module, version, Kind.ZIP)])
+        if h1 != entry.get("h1"):
+            raise BundleError(
+                f"{module}@{version}: zip hashes to {h1}, the manifest says {entry.get('h1')}",
+                path=where,
+                hint="the bundle does not hold the bytes it claims; do not import it",
+            )
+        try:
+            info_version = json.loads(files[blob_name(module, version, Kind.INFO)].read_bytes())[
+                "Version"
+            ]
+        except (ValueError, KeyError, TypeError):
+            info_version = None
+        if info_version != version:
+            raise BundleError(f"{module}@{version}: .info does not name {version}", path=where)
+    return _Checked(manifest, _sha256(manifest_bytes), sig is not None)
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def imported_bundles(state: StateFile) -> dict[str, Any]:
+    data = state.read()
+    return json.loads(data) if data else {"bundles": []}
+
+
+def import_bundle(
+    storage: Storage,
+    storage_spec: str,
+    bundle: Path,
+    *,
+    verify_key: Path | None = None,
+    progress: Progress | None = None,
+) -> BundleSummary:
+    """Verify `bundle` completely, then store every module version in it (all or nothing)."""
+    start = time.perf_counter()
+    record = state_file(storage_spec, IMPORTED)
+    with tempfile.TemporaryDirectory(prefix="go-vault-import-") as tmp:
+        files = _unpack(bundle, Path(tmp))
+        checked = _verify(bundle, files, verify_key)
+        base = checked.manifest.get("base")
+        known = {b["manifest_sha256"] for b in imported_bundles(record)["bundles"]}
+        if base and base["manifest_sha256"] not in known:
+            raise BundleError(
+                f"a delta on {base['file']} (manifest sha256 {base['manifest_sha256'][:12]}…), "
+                "which this vault has not imported",
+                path=str(bundle),
+                hint=f"import {base['file']} first",
+            )
+        entries = checked.manifest.get("modules", [])
+        new = []
+        for entry in entries:
+            module, version = entry["path"], entry["version"]
+            stored = storage.exists(module, version, Kind.INFO)
+            for kind in _KINDS:
+                if storage.exists(module, version, kind):
+                    same = storage.get(module, version, kind) == (
+                        files[blob_name(module, version, kind)].read_bytes()
+                    )
+                    if not same:
+                        raise BundleError(
+                            f"{module}@{version}: the vault holds a different .{kind.value}",
+                            path=str(bundle),
+                            hint="stored bytes are never replaced; find out which is right",
+                        )
+            if not stored:
+                new.append(entry)
+        # Everything verified: now write. The .info goes last, marking a version complete.
+        total = 0
+        for i, entry in enumerate(entries, 1):
+            module, version = entry["path"], entry["version"]
+            for kind in (Kind.ZIP, Kind.MOD, Kind.INFO):
+                path = files[blob_name(module, version, kind)]
+                storage.put(module, version, kind, path)
+                total += path.stat().st_size
+            if progress:
+                progress(i, len(entries))
+
+        def add(data: bytes | None) -> bytes:
+            doc = json.loads(data) if data else {"bundles": []}
+            if checked.manifest_sha256 not in {b["manifest_sha256"] for b in doc["bundles"]}:
+                doc["bundles"].append(
+                    {
+                        "file": bundle.name,
+                        "manifest_sha256": checked.manifest_sha256,
+                        "imported": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "modules": len(entries),
+                    }
+                )
+            return json.dumps(doc, indent=1).encode() + b"\n"
+
+        record.update(add)
+    return BundleSummary(
+        str(bundle),
+        len(entries),
+        len(new),
+        total,
+        time.perf_counter() - start,
+        checked.manifest_sha256,
+        base["manifest_sha256"] if base else None,
+        checked.signed,
+    )

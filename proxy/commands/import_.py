@@ -1,0 +1,44 @@
+"""`go-vault import BUNDLE`: verify an offline bundle completely, then load it all or nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from scanner.exitcodes import ExitCode
+
+from ..bundle import import_bundle
+from ..config import load_config
+from ..storage import open_storage
+from .sync import progress_bar
+
+
+@click.command(name="import")
+@click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--verify-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="GO_VAULT_BUNDLE_VERIFY_KEY",
+    help="ed25519 public key (PEM): the bundle must carry a signature it verifies",
+)
+@click.option("--storage", help="the vault: DIR or s3://bucket/prefix")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path))
+def import_(
+    bundle: Path, verify_key: Path | None, storage: str | None, config_file: Path | None
+) -> int:
+    """Check every checksum, the signature, every h1: and a delta's base, then load the bundle."""
+    config = load_config(config_file, flags={"storage": storage})
+    store = open_storage(config.storage)
+    with progress_bar("import") as progress:
+        summary = import_bundle(
+            store, config.storage, bundle, verify_key=verify_key, progress=progress
+        )
+    click.echo(json.dumps(summary.to_json(), indent=2))
+    click.echo(
+        f"imported {summary.modules} module versions, {summary.new} new, "
+        f"{summary.bytes / 1e6:.1f} MB in {summary.seconds:.1f}s",
+        err=True,
+    )
+    return int(ExitCode.PASS)

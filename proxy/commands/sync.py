@@ -1,0 +1,98 @@
+"""`go-vault sync --offline --bundle=FILE.tar.gz`: export the vault (or part of it) as a bundle."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from scanner.errors import InputError
+from scanner.exitcodes import ExitCode
+
+from ..bundle import Progress, export_bundle, named_modules
+from ..config import load_config
+from ..storage import open_storage
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Progress]:
+    """A rich progress bar on stderr (plain and quiet when stderr is not a terminal)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+@click.command()
+@click.option("--offline", is_flag=True, help="write an offline bundle (the only sync mode)")
+@click.option("--bundle", "bundle", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--modules",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="only the modules a go.mod, go.sum, go.work or list file names (default: all)",
+)
+@click.option(
+    "--since",
+    type=click.Path(exists=True, path_type=Path),
+    help="an earlier bundle or its manifest.json: write only what is new (a delta)",
+)
+@click.option(
+    "--sign-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="GO_VAULT_BUNDLE_SIGN_KEY",
+    help="ed25519 private key (PEM) to sign the bundle with",
+)
+@click.option("--storage", help="the vault: DIR or s3://bucket/prefix")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path))
+def sync(
+    offline: bool,
+    bundle: Path,
+    modules: Path | None,
+    since: Path | None,
+    sign_key: Path | None,
+    storage: str | None,
+    config_file: Path | None,
+) -> int:
+    """Export the vault's modules as an offline bundle for an air-gapped go-vault."""
+    if not offline:
+        raise InputError("only offline bundles are supported", hint="add --offline")
+    config = load_config(config_file, flags={"storage": storage})
+    store = open_storage(config.storage)
+    wanted = named_modules(modules) if modules else None
+    with progress_bar("export") as progress:
+        summary = export_bundle(
+            store,
+            bundle,
+            modules=wanted,
+            since=since,
+            source=os.environ.get("GO_VAULT_BUNDLE_SOURCE", config.storage),
+            signing_key=sign_key,
+            progress=progress,
+        )
+    click.echo(json.dumps(summary.to_json(), indent=2))
+    mb = summary.bytes / 1e6
+    click.echo(
+        f"exported {summary.modules} module versions ({mb:.1f} MB) in {summary.seconds:.1f}s"
+        + (" (delta)" if summary.base else "")
+        + (", signed" if summary.signed else ""),
+        err=True,
+    )
+    return int(ExitCode.PASS)

@@ -1,0 +1,290 @@
+"""Offline bundles: export, verify, import all or nothing; tampering, deltas, signatures."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
+from goproxytree import GoProxyTree
+
+from proxy.bundle import MANIFEST, SIGNATURE, SUMS
+from proxy.storage import Kind
+from proxy.storage.fs import FsStorage
+
+RunGo = Callable[..., subprocess.CompletedProcess[str]]
+MODULES = [(f"example.com/b/m{n}", v) for n in range(4) for v in ("v1.0.0", "v1.1.0")]
+MODULES.append(("example.com/B/Upper", "v0.1.0-pre"))
+
+
+def go_vault(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", "from proxy.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def fill(vault: Path, tree: GoProxyTree, modules: list[tuple[str, str]]) -> None:
+    """Store modules in a filesystem vault, the way ingest leaves them."""
+    storage = FsStorage(vault)
+    for path, version in modules:
+        art = tree.add_module(
+            path, version, {"go.mod": f"module {path}\n", "x.go": f"package x // {version}\n"}
+        )
+        storage.put(path, version, Kind.ZIP, art.zip)
+        storage.put(path, version, Kind.MOD, art.mod)
+        storage.put(path, version, Kind.INFO, art.info)
+
+
+def listing(vault: Path) -> dict[str, bytes]:
+    """Every file of a vault and its bytes (what must not change after a refused import)."""
+    if not vault.exists():
+        return {}
+    return {
+        str(p.relative_to(vault)): p.read_bytes()
+        for p in sorted(vault.rglob("*"))
+        if p.is_file() and not p.name.endswith(".lock")
+    }
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("keys")
+    out = {}
+    for name in ("good", "other"):
+        key = Ed25519PrivateKey.generate()
+        priv, pub = d / f"{name}.pem", d / f"{name}.pub.pem"
+        priv.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+        pub.write_bytes(
+            key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+        )
+        out[name], out[name + ".pub"] = priv, pub
+    return out
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory, keys: dict[str, Path]) -> dict[str, Path]:
+    """Vault A with MODULES, its full signed bundle, and the tree it came from."""
+    d = tmp_path_factory.mktemp("bundle")
+    tree = GoProxyTree(d / "tree")
+    fill(d / "vaultA", tree, MODULES)
+    bundle = d / "full.tar.gz"
+    code, out, err = go_vault(
+        "sync",
+        "--offline",
+        f"--bundle={bundle}",
+        "--storage",
+        str(d / "vaultA"),
+        "--sign-key",
+        str(keys["good"]),
+    )
+    assert code == 0, err
+    assert json.loads(out)["modules"] == len(MODULES)
+    return {"dir": d, "bundle": bundle, "vault": d / "vaultA", "tree": tree.root}
+
+
+def test_unpacked_bundle_checks_with_sha256sum_and_serves_as_goproxy(
+    exported: dict[str, Path], tmp_path: Path, run_go: RunGo
+) -> None:
+    unpacked = tmp_path / "unpacked"
+    with tarfile.open(exported["bundle"]) as tar:
+        tar.extractall(unpacked, filter="data")
+    check = subprocess.run(
+        ["sha256sum", "--strict", "-c", SUMS], cwd=unpacked, capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.count(": OK") == 3 * len(MODULES) + 5 + 1  # blobs, lists, manifest
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "go.mod").write_text("module example.com/app\n\ngo 1.21\n")
+    out = run_go(
+        "mod",
+        "download",
+        "-json",
+        "example.com/b/m0@v1.1.0",
+        "example.com/B/Upper@v0.1.0-pre",
+        cwd=app,
+        env_extra={"GOPROXY": unpacked.as_uri()},
+    )
+    assert out.stdout.count('"Sum": "h1:') == 2
+
+
+def test_import_then_reimport_is_a_no_op(
+    exported: dict[str, Path], tmp_path: Path, keys: dict[str, Path]
+) -> None:
+    vault = tmp_path / "vaultB"
+    args = ["import", str(exported["bundle"]), "--storage", str(vault)]
+    code, out, err = go_vault(*args, "--verify-key", str(keys["good.pub"]))
+    assert code == 0, err
+    summary = json.loads(out)
+    assert (summary["modules"], summary["new"], summary["signed"]) == (
+        len(MODULES),
+        len(MODULES),
+        True,
+    )
+    modules = listing(vault)
+    blobs = {k: v for k, v in listing(exported["vault"]).items() if "@v" in k}
+    assert {k: v for k, v in modules.items() if "@v" in k} == blobs  # the same bytes as A
+    code, out, err = go_vault(*args)
+    assert code == 0, err
+    assert json.loads(out)["new"] == 0
+    assert listing(vault) == modules
+
+
+def repack(
+    src: Path, dest: Path, change: Callable[[dict[str, bytes]], list[tarfile.TarInfo]]
+) -> None:
+    """Copy bundle `src` to `dest` through `change`, which edits the members' bytes in place and
+    may return extra raw members (links, odd names) to append."""
+    with tarfile.open(src) as tar:
+        members = {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}  # type: ignore[union-attr]
+    extra = change(members)
+    with tarfile.open(dest, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for info in extra:
+            tar.addfile(info, io.BytesIO(b"x" * info.size) if info.isfile() else None)
+
+
+def _zip_name(members: dict[str, bytes]) -> str:
+    return next(n for n in sorted(members) if n.endswith(".zip"))
+
+
+def flip_byte(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
+    name = _zip_name(m)
+    data = bytearray(m[name])
+    data[len(data) // 2] ^= 0x01
+    m[name] = bytes(data)
+    return []
+
+
+def missing_file(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
+    del m[_zip_name(m)]
+    return []
+
+
+def extra_file(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
+    m["example.com/evil/@v/v1.0.0.zip"] = b"PK\x05\x06" + bytes(18)
+    return []
+
+
+def dotdot_member(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
+    info = tarfile.TarInfo("../outside.txt")
+    info.size = 1
+    return [info]
+
+
+def symlink_member(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
+    info = tarfile.TarInfo("example.com/link/@v/list")
+    info.type = tarfile.SYMTYPE
+    info.linkname = "/etc/passwd"
+    return [info]
+
+
+def wrong_h1(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
+    """A consistent bundle whose manifest lies about one h1: (checksums recomputed to match)."""
+    import hashlib
+
+    manifest = json.loads(m[MANIFEST])
+    manifest["modules"][0]["h1"] = "h1:" + "A" * 43 + "="
+    m[MANIFEST] = json.dumps(manifest).encode()
+    sums = []
+    for line in m[SUMS].decode().splitlines():
+        digest, name = line.split("  ", 1)
+        if name == MANIFEST:
+            digest = hashlib.sha256(m[MANIFEST]).hexdigest()
+        sums.append(f"{digest}  {name}\n")
+    m[SUMS] = "".join(sums).encode()
+    del m[SIGNATURE]
+    return []
+
+
+def bad_signature(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
+    key = Ed25519PrivateKey.generate()  # not the key the vault trusts
+    m[SIGNATURE] = key.sign(m[SUMS]).hex().encode()
+    return []
+
+
+TAMPERING = {
+    "flipped byte": (flip_byte, "checksum mismatch: example.com/!b/!upper/@v/v0.1.0-pre.zip"),
+    "missing file": (missing_file, "missing file example.com/!b/!upper/@v/v0.1.0-pre.zip"),
+    "extra file": (extra_file, "extra file example.com/evil/@v/v1.0.0.zip is not listed"),
+    "../ member": (dotdot_member, "unsafe member name '../outside.txt'"),
+    "symlink member": (symlink_member, "is a link or special file"),
+    "wrong h1": (wrong_h1, "the manifest says h1:AAAA"),
+    "bad signature": (bad_signature, "bad signature"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERING))
+def test_tampered_bundle_is_refused_and_the_vault_unchanged(
+    case: str, exported: dict[str, Path], tmp_path: Path, keys: dict[str, Path]
+) -> None:
+    change, message = TAMPERING[case]
+    vault = tmp_path / "vaultB"
+    fill(vault, GoProxyTree(tmp_path / "tree"), [("example.com/already/here", "v1.0.0")])
+    before = listing(vault)
+    bad = tmp_path / "bad.tar.gz"
+    repack(exported["bundle"], bad, change)
+    verify = (
+        ["--verify-key", str(keys["good.pub"])] if case in ("bad signature", "flipped byte") else []
+    )
+    code, _, err = go_vault("import", str(bad), "--storage", str(vault), *verify)
+    assert code == 2, err
+    assert message in err
+    assert listing(vault) == before
+    assert not (tmp_path / "outside.txt").exists()
+
+
+def test_delta_carries_only_new_modules_and_needs_its_base(
+    exported: dict[str, Path], tmp_path: Path
+) -> None:
+    vault_a = tmp_path / "vaultA"
+    shutil.copytree(exported["vault"], vault_a)
+    new = [("example.com/b/m0", "v1.2.0"), ("example.com/b/late", "v0.9.0")]
+    fill(vault_a, GoProxyTree(tmp_path / "tree"), new)
+    delta = tmp_path / "delta.tar.gz"
+    code, out, err = go_vault(
+        "sync",
+        "--offline",
+        f"--bundle={delta}",
+        "--since",
+        str(exported["bundle"]),
+        "--storage",
+        str(vault_a),
+    )
+    assert code == 0, err
+    with tarfile.open(delta) as tar:
+        manifest = json.loads(tar.extractfile(MANIFEST).read())  # type: ignore[union-attr]
+    assert sorted((m["path"], m["version"]) for m in manifest["modules"]) == sorted(new)
+    assert manifest["base"]["file"] == "full.tar.gz"
+
+    vault_c = tmp_path / "vaultC"
+    code, _, err = go_vault("import", str(delta), "--storage", str(vault_c))
+    assert code == 2
+    assert "import full.tar.gz first" in err
+    assert listing(vault_c) == {} or all("@v" not in k for k in listing(vault_c))
+    assert go_vault("import", str(exported["bundle"]), "--storage", str(vault_c))[0] == 0
+    code, out, err = go_vault("import", str(delta), "--storage", str(vault_c))
+    assert code == 0, err
+    assert json.loads(out)["new"] == 2
