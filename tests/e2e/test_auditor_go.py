@@ -36,9 +36,11 @@ def server_pid(storage: Path) -> int:
     """The pid of the go-vault serve process using `storage` (started by this test)."""
     pattern = f"--storage {storage} --upstream"
     out = subprocess.run(["pgrep", "-f", "--", pattern], capture_output=True, text=True)
-    pids = [int(p) for p in out.stdout.split()]
-    assert len(pids) == 1, out.stdout
-    return pids[0]
+    pids = {int(p) for p in out.stdout.split()}
+    # granian's workers share the command line: the server is the one whose parent is not one
+    mains = [p for p in pids if int(Path(f"/proc/{p}/stat").read_text().split()[3]) not in pids]
+    assert len(mains) == 1, out.stdout
+    return mains[0]
 
 
 def test_go_get_meets_the_policy(tmp_path: Path, run_go: RunGo) -> None:
@@ -137,3 +139,24 @@ def test_go_get_meets_the_policy(tmp_path: Path, run_go: RunGo) -> None:
         ("example.com/mit", "REJECT"),
         ("example.com/unknown", "REVIEW_REQUIRED"),
     }
+
+
+def test_sighup_under_granian_reloads_the_policy(tmp_path: Path) -> None:
+    """The default server: granian answers SIGHUP by rebuilding its workers from the config."""
+    tree = GoProxyTree(tmp_path / "upstream")
+    publish(tree, "example.com/gpl", "gpl")
+    policy = write_policy(tmp_path / "policy.yml")
+    storage = tmp_path / "vault"
+    with go_vault_serve(
+        *("--storage", str(storage), "--upstream", tree.url, "--policy", str(policy)),
+        *("--server", "granian"),
+        env={"GO_VAULT_AUDIT_LOG": str(tmp_path / "audit.jsonl")},
+    ) as (url, _start):
+        assert go_vault("verdict", "example.com/gpl@v1.0.0", "--proxy", url).returncode == 1
+        policy.write_text(policy.read_text().replace("deny: [GPL-3.0-only, ", "deny: ["))
+        policy.write_text(policy.read_text().replace("allow: [", "allow: [GPL-3.0-only, "))
+        os.kill(server_pid(storage), signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while go_vault("verdict", "example.com/gpl@v1.0.0", "--proxy", url).returncode != 0:
+            assert time.monotonic() < deadline, "SIGHUP did not reload the policy"
+            time.sleep(0.2)
