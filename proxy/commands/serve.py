@@ -144,6 +144,9 @@ def serve(config_file: Path | None, **flags: Any) -> int:
     host, port = sock.getsockname()[:2]
     if config.server == "granian":
         sock.close()  # granian binds by itself; port 0 was resolved above
+        # Each granian worker builds its own gateway (threads do not survive its fork); this
+        # one only proved the config and warmed the imports the workers inherit.
+        gateway.audit_log.close()
     start = {
         "event": "start",
         "listen": f"http://{host if ':' not in host else f'[{host}]'}:{port}{config.base_path}",

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from goproxytree import GoProxyTree
-from vaultlab import LoopbackUpstream, RunningGateway, running_gateway, vault_config
+from vaultlab import GatewayFactory, LoopbackUpstream, running_gateway, vault_config
 
 
 @pytest.fixture
@@ -20,7 +19,7 @@ def upstream(goproxy_tree: GoProxyTree) -> Iterator[LoopbackUpstream]:
     lab.stop()
 
 
-GatewayFactory = Callable[..., AbstractContextManager[RunningGateway]]
+__all__ = ["GatewayFactory"]  # older imports `from conftest import GatewayFactory`
 
 
 @pytest.fixture

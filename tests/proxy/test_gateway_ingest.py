@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import GatewayFactory
 from goproxytree import GoProxyTree, build_zip, write_files
+from vaultlab import GatewayFactory
 
 from proxy.storage import Kind, open_storage
 from scanner.verdict import Decision, Reason, Verdict

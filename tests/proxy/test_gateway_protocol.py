@@ -11,9 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import GatewayFactory
 from goproxytree import GoProxyTree, build_zip, write_files
-from vaultlab import LoopbackUpstream
+from vaultlab import GatewayFactory, LoopbackUpstream
 
 from proxy.errors import MAX_BODY_BYTES, MAX_BODY_LINES
 from proxy.storage import Kind

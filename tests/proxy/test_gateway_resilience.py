@@ -10,9 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from conftest import GatewayFactory
 from goproxytree import GoProxyTree, write_files
-from vaultlab import LoopbackUpstream
+from vaultlab import GatewayFactory, LoopbackUpstream
 
 from scanner.dirhash import hash_zip
 

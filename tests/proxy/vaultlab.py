@@ -9,8 +9,8 @@ import ssl
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import uvicorn
@@ -114,6 +114,10 @@ class RunningGateway:
     def stop(self) -> None:
         self.server.should_exit = True
         self._thread.join(15)
+
+
+GatewayFactory = Callable[..., AbstractContextManager[RunningGateway]]
+"""The `gateway` fixture: gateway(**config_changes, storage=..., auditor=...) -> running one."""
 
 
 @contextmanager
