@@ -91,7 +91,9 @@ def check_artifacts(module: str, version: str, info: bytes, mod: bytes, zip_path
         except ValueError as e:
             raise _refuse(module, version, f".info Time {stamp!r} is not RFC 3339") from e
     try:
-        check_zip(zip_path, module, version)
+        # hash_zip below decompresses every file and zipfile checks each CRC and size as it
+        # goes, so check_zip need not read the contents a second time.
+        check_zip(zip_path, module, version, read_contents=False)
         with zipfile.ZipFile(zip_path) as z:
             try:
                 zip_gomod: bytes | None = z.read(f"{module}@{version}/go.mod")
@@ -245,13 +247,10 @@ def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 
 def rejection(verdict: Verdict) -> PolicyRejectedError:
-    """The 403 the go command prints for a verdict that is not PASS: what, why, what to do."""
-    reasons = "; ".join(f"{r.rule_id}: {r.message}" for r in verdict.reasons[:3])
-    found = verdict.expression or "no license found"
-    return PolicyRejectedError(
-        f"{verdict.decision.value} by policy: license {found}"
-        + (f"; {reasons}" if reasons else ""),
-        module=verdict.module,
-        version=verdict.version,
-        hint="ask the platform team for a policy exception for this module version",
-    )
+    """The 403 the go command prints for a verdict that is not PASS: what, why, what to do.
+
+    Worded by the rule that decided (license, vulnerability, denied module): proxy/auditor.py.
+    """
+    from .auditor import rejection as worded
+
+    return worded(verdict)
