@@ -6,7 +6,7 @@ Layering, outermost first (one place, so the order is visible):
   3. error handler: any ProxyError -> its status and a text/plain body the go command prints;
   4. method (GET/HEAD only) and base path;
   5. operator routes /-/healthz, /-/readyz, /-/metrics, /-/vulndb/ (proxy/vulndb.py); /sumdb/
-     answers 404 (not proxied here);
+     relayed to the configured checksum database, private paths 403 (proxy/sumdb.py);
      /-/verdicts, /-/admin/policy/, /-/admin/exceptions (proxy/verdicts.py; JSON, any method);
   6. one handler per GOPROXY endpoint: list, @latest, .info, .mod, .zip;
   6a. rollback/pin (proxy/rollback.py): rolled-back versions left out of list and @latest, a
@@ -14,7 +14,7 @@ Layering, outermost first (one place, so the order is visible):
   6b. the Auditor gate for .info/.mod/.zip: the verdict in force for a stored version (it
      changes with a policy reload or an exception) -> 403, or X-Go-Module-Verdict -- auditor.py;
   7. for a version not yet stored: ingest (checks, h1:, AUDITOR HOOK, store) -- proxy/ingest.py;
-  8. storage (the vault) and the upstream chain.
+  8. storage (the vault) and the upstream chain (git-routed modules: proxy/gitsource.py).
 """
 
 from __future__ import annotations
@@ -51,11 +51,13 @@ from .errors import (
     UpstreamError,
     plain_body,
 )
+from .gitsource import git_source_for
 from .ingest import Auditor, Ingester
 from .observability import TRACE_HEADER, AuditLog, Metrics, Tracer, trace_id_from
 from .rollback import RollbackGate, state_file
 from .singleflight import SingleFlight
 from .storage import BlobNotFoundError, Kind, Storage, open_storage
+from .sumdb import sumdb_relay_for
 from .upstream import Upstream
 from .verdicts import PREFIXES as VERDICT_ROUTES
 from .verdicts import REQUEST, VerdictAPI
@@ -175,7 +177,9 @@ class Gateway:
             workers=self.workers,
             on_request=lambda _e, _p, outcome: self.metrics.upstream.labels(outcome).inc(),
             ca_file=config.upstream_ca,
+            git=None if config.offline else git_source_for(config),
         )
+        self.sumdb = sumdb_relay_for(config, self.workers)
         # The Auditor layer wraps the judge chain: it stores verdicts, gates stored versions
         # and is the ingest hook itself (license detection is imported only when it is used).
         self.auditor: AuditGate | None = None
@@ -274,6 +278,8 @@ class Gateway:
 
     async def aclose(self) -> None:
         await self.upstream.aclose()
+        if self.sumdb is not None:
+            await self.sumdb.aclose()
         self.tracer.shutdown()
         self.audit_log.close()
 
@@ -335,7 +341,10 @@ class Gateway:
             return await self._operator(path, req)
         if path.startswith("/sumdb/"):
             req.route = "sumdb"
-            raise NotInProxyError("checksum database proxying is not enabled on this go-vault")
+            if self.sumdb is None:
+                raise NotInProxyError("checksum database proxying is not enabled on this go-vault")
+            status, body, content_type = await self.sumdb.handle(path.removeprefix("/sumdb/"))
+            return Response(status, body, content_type)
         return await self._protocol(path[1:], req, _header(scope, "if-none-match"))
 
     # ---- layer 5: operator routes -----------------------------------------------------------

@@ -62,6 +62,12 @@ class VaultConfig:
     review_required: str = "refuse"  # auditor: "refuse" (403 until approved) or "serve"
     admin_token: str | None = None  # bearer token of the /-/admin/ routes; unset: they are off
     audit_concurrency: int = 16  # cold modules fetched + audited at once by a verdict batch
+    git: str | None = None  # "PATTERN=URL,…": modules served straight from git (gitsource.py)
+    git_cache: str | None = None  # bare clones (default $XDG_CACHE_HOME/go-vault/git)
+    git_concurrency: int = 4  # git operations at once
+    sumdb: str | None = None  # "NAME URL": the checksum database relayed at /sumdb/NAME/
+    sumdb_cache: str | None = None  # its tiles and answers (default $XDG_CACHE_HOME/go-vault/sumdb)
+    private: str | None = None  # GOPRIVATE-style patterns never sent to the checksum database
 
     @property
     def host(self) -> str:

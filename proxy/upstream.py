@@ -9,6 +9,7 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -16,6 +17,9 @@ from scanner.modzip import MAX_GO_MOD, MAX_ZIP_FILE
 
 from .errors import NotInProxyError, ProxyError, UpstreamError, UpstreamTimeoutError
 from .workers import Workers
+
+if TYPE_CHECKING:
+    from .gitsource import GitSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +78,10 @@ class Upstream:
         workers: Workers,
         on_request: Callable[[str, str, str], None] | None = None,
         ca_file: str | None = None,
+        git: GitSource | None = None,
     ) -> None:
         self.entries = parse_upstreams(spec)
+        self.git = git  # modules under its routes come from git and never reach the entries
         self.workers = workers
         self.on_request = on_request or (lambda _entry, _path, _outcome: None)
         self._client: httpx.AsyncClient | None = None
@@ -114,6 +120,14 @@ class Upstream:
         await self._walk(path, dest, limit)
 
     async def _walk(self, path: str, dest: Path | None, limit: int) -> bytes | None:
+        if self.git is not None and self.git.handles(path):
+            data = await self.git.fetch(path)
+            if len(data) > limit:
+                raise UpstreamError(f"git answered more than {limit} bytes for {path}")
+            if dest is None:
+                return data
+            await self.workers.run(dest.write_bytes, data)
+            return None
         if not self.entries:
             raise NotInProxyError("no upstream configured", hint="set --upstream")
         not_found: NotInProxyError | None = None
