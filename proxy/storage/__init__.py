@@ -78,8 +78,13 @@ class Storage(abc.ABC):
 
 
 def open_storage(spec: str) -> Storage:
-    """Open the backend named by `--storage`: a directory path (or `file://` URL) for now."""
+    """Open the backend named by `--storage`: a directory path, `file://` URL or `s3://` URL."""
     from .fs import FsStorage
+
+    if spec.startswith("s3://"):
+        from .s3 import S3Storage
+
+        return S3Storage.from_spec(spec)
 
     if spec.startswith("file://"):
         spec = spec.removeprefix("file://")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from goproxytree import GoProxyTree
+from s3server import moto_server  # noqa: F401  (a real S3-compatible server process)
 from vaultlab import GatewayFactory, LoopbackUpstream, running_gateway, vault_config
 
 

@@ -15,13 +15,15 @@ import pytest
 from proxy.errors import ImmutabilityError
 from proxy.storage import BlobNotFoundError, Kind, Storage, open_storage
 
-BACKENDS = ["fs"]
+BACKENDS = ["fs", "s3"]
 
 
 @pytest.fixture(params=BACKENDS)
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
     if request.param == "fs":
         yield open_storage(str(tmp_path / "vault"))
+    elif request.param == "s3":
+        yield open_storage(f"s3://{request.getfixturevalue('moto_server').new_bucket()}/vault")
     else:  # pragma: no cover - a backend listed without a fixture branch
         raise AssertionError(f"no fixture for backend {request.param}")
 
