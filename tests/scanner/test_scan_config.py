@@ -15,6 +15,7 @@ from scanner.errors import InputError
 from scanner.reports import OutputFormat
 from scanner.result import Severity
 from scanner.sbom import SbomFormat, SpecVersion
+from scanner.scan import apply_severities
 
 
 def test_layers_in_order(tmp_path: Path) -> None:
@@ -167,3 +168,10 @@ def test_github_format_writes_annotations_and_the_step_summary(tmp_path: Path) -
     text = summary.read_text()
     assert text.startswith("earlier step\n<!-- goproxy-scan:pr-comment -->")  # appended
     assert "example.com/gpl" in text
+
+
+def test_policy_severities_override_or_turn_off_rules() -> None:
+    findings = make_result().findings
+    changed = apply_severities(findings, [("GPS101", "low"), ("GPS401", "off")])
+    assert [(f.rule_id, f.severity) for f in changed] == [("GPS101", Severity.LOW)]
+    assert apply_severities(findings, []) == findings
