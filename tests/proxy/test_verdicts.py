@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import jsonschema
 import pytest
 from conftest import GatewayFactory
 from goproxytree import GoProxyTree
-from test_auditor import license_auditor, publish, write_policy
+from test_auditor import audit_events, license_auditor, publish, write_policy
 from vaultlab import LoopbackUpstream
 
 from proxy.config import VaultConfig
@@ -129,3 +130,45 @@ def test_batch_requests_that_are_refused(
     with gateway() as gw:  # no policy, no auditor: the route says so
         r = httpx.post(f"{gw.url}/-/verdicts", json={"modules": []}, timeout=30)
         assert r.status_code == 404 and "--policy" in r.json()["error"]
+
+
+def test_go_vault_approve_and_verdict_through_the_admin_route(
+    goproxy_tree: GoProxyTree,
+    gateway: GatewayFactory,
+    config: VaultConfig,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from proxy.cli import cli
+    from scanner.cli import run
+
+    publish(goproxy_tree, "example.com/gpl", "gpl")
+    policy = write_policy(tmp_path / "policy.yml")
+    auditor = license_auditor(config, policy)
+    with gateway(auditor=auditor, admin_token="adm1n", upstream=goproxy_tree.url) as gw:
+        assert run(cli, ["verdict", "example.com/gpl@v1.0.0", "--proxy", gw.url]) == 1
+        out = capsys.readouterr().out
+        assert out.startswith("example.com/gpl@v1.0.0: REJECT\n  license: GPL-3.0-only\n")
+        assert "    GPL-3.0-only in LICENSE (confidence 1.00)" in out
+        assert run(cli, ["verdict", "example.com/gpl", "--proxy", gw.url]) == 2
+        assert run(cli, ["verdict", "example.com/none@v1.0.0", "--proxy", gw.url]) == 3
+        approve = ["approve", "example.com/gpl@v1.0.0", "--proxy", gw.url]
+        why = ["--reason", "tooling only", "--approver", "cto@example.com"]
+        assert run(cli, [*approve, *why, "--admin-token", "wrong"]) == 3
+        assert "401" in capsys.readouterr().err
+        assert run(cli, [*approve, "--admin-token", "adm1n", "--approver", "x"]) == 2
+        assert run(cli, [*approve, *why, "--admin-token", "adm1n"]) == 0
+        added = json.loads(capsys.readouterr().out)
+        assert added["versions"] == "=v1.0.0" and added["approver"] == "cto@example.com"
+        assert run(cli, ["verdict", "example.com/gpl@v1.0.0", "--proxy", gw.url]) == 0
+        assert "exception.applied: example.com/gpl@v1.0.0" in capsys.readouterr().out
+        listing = ["approve", "--list", "--proxy", gw.url, "--admin-token", "adm1n"]
+        assert run(cli, listing) == 0
+        assert [e["id"] for e in json.loads(capsys.readouterr().out)["exceptions"]] == [added["id"]]
+        revoke = ["approve", "--revoke", added["id"], "--proxy", gw.url, "--admin-token", "adm1n"]
+        assert run(cli, revoke) == 0
+        assert run(cli, ["verdict", "example.com/gpl@v1.0.0", "--proxy", gw.url]) == 1
+    assert [e["action"] for e in audit_events(tmp_path) if e["event"] == "approval"] == [
+        "add",
+        "remove",
+    ]
