@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from licenses.corpus import render as license_text  # tests/scanner/licenses/
 from scanproject import (
     add_gpl_and_secret,
     commit_all,
+    git,
     make_project,
     new_scan_cache,
     publish_dependencies,
@@ -212,6 +214,34 @@ def test_a_replacement_is_judged_by_the_bytes_the_build_uses(
     mit = next(m for m in json.loads(out.read_text())["modules"] if m["path"] == "example.com/mit")
     assert mit["replace"] == "example.com/fork/mit@v1.0.1"
     assert (mit["decision"], mit["expression"]) == ("REJECT", "GPL-3.0-only")
+
+
+def test_base_without_the_module_makes_everything_new(
+    tmp_path: Path,
+    run_go: RunGo,
+    go_env: dict[str, str],
+    scan_cache: Path,
+    goproxy_tree: GoProxyTree,
+) -> None:
+    publish_dependencies(goproxy_tree)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "README.md").write_text("nothing here yet\n")
+    git(repo, "init", "-q", "-b", "main")
+    commit_all(repo, "readme")
+    module = make_project(tmp_path / "unused", run_go, goproxy_tree)  # a tidied module...
+    shutil.copytree(module, repo / "app", ignore=shutil.ignore_patterns(".git"))
+    commit_all(repo, "add the module")  # ...that the base commit does not have
+    out = tmp_path / "r.json"
+    proc = run_scan_cli(
+        ["scan", ".", "--base", "HEAD~1", "--no-source-rules", "--format", f"json={out}"],
+        scan_env(go_env, goproxy_tree, scan_cache),
+        repo / "app",
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(out.read_text())
+    assert result["base_ref"] == "HEAD~1"
+    assert {m["status"] for m in result["modules"]} == {"new"}
 
 
 def test_unknown_base_ref_is_an_input_error(
