@@ -82,7 +82,9 @@ def test_batch_of_1000_equals_the_single_answers(
     policy = write_policy(tmp_path / "policy.yml")
     # file:// upstream: the loopback HTTP one has a listen backlog of 5
     auditor = license_auditor(config, policy)
-    with gateway(auditor=auditor, audit_concurrency=8, upstream=goproxy_tree.url) as gw:
+    with gateway(
+        auditor=auditor, audit_concurrency=16, pool_size=16, upstream=goproxy_tree.url
+    ) as gw:
         start = time.perf_counter()
         cold = httpx.post(f"{gw.url}/-/verdicts", json={"modules": wanted}, timeout=300)
         cold_s = time.perf_counter() - start
