@@ -232,3 +232,22 @@ def test_review_required_follows_the_config(
     assert ingest[0]["decision"] == ("stored" if mode == "serve" else "rejected")
     if mode == "serve":
         assert ingest[0]["verdict"] == "REVIEW_REQUIRED"
+
+
+def test_corrupt_zip_contents_are_refused(
+    gateway: GatewayFactory, goproxy_tree: GoProxyTree, tmp_path: Path
+) -> None:
+    """A zip whose bytes do not match its CRC (corrupted in transit or on the upstream)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr(P + "go.mod", GOMOD)
+        z.writestr(P + "a.go", "package a // hello\n")
+    data = bytearray(buf.getvalue())
+    data[data.find(b"hello")] = ord("j")
+    goproxy_tree.add_raw(
+        M, "v1.0.0", info=b'{"Version":"v1.0.0"}', mod=GOMOD.encode(), zip=bytes(data)
+    )
+    with gateway() as gw:
+        r = httpx.get(f"{gw.url}/{M}/@v/v1.0.0.zip")
+    assert r.status_code == 502 and "Bad CRC-32" in r.text
+    assert vault_files(tmp_path) == []
