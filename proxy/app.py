@@ -5,6 +5,8 @@ Layering, outermost first (one place, so the order is visible):
   2. metrics + one audit-log line per request (see the final status, bytes and latency);
   3. error handler: any ProxyError -> its status and a text/plain body the go command prints;
   4. method (GET/HEAD only) and base path;
+  4a. authentication + scope per route (proxy/auth.py; /-/healthz open), then the per-identity
+     rate limit -> 429 with Retry-After (proxy/limits.py);
   5. operator routes /-/healthz, /-/readyz, /-/metrics, /-/vulndb/ (proxy/vulndb.py); /sumdb/
      relayed to the configured checksum database, private paths 403 (proxy/sumdb.py);
      /-/verdicts, /-/admin/policy/, /-/admin/exceptions (proxy/verdicts.py; JSON, any method);
@@ -40,6 +42,7 @@ from scanner.module import (
 )
 from scanner.pseudo import is_pseudo_version
 
+from .auth import Authenticator
 from .cache import AnswerCache, BlobCache, etag_of
 from .config import VaultConfig
 from .errors import (
@@ -53,7 +56,8 @@ from .errors import (
 )
 from .gitsource import git_source_for
 from .ingest import Auditor, Ingester
-from .observability import TRACE_HEADER, AuditLog, Metrics, Tracer, trace_id_from
+from .limits import RateLimiter
+from .observability import IDENTITY, TRACE_HEADER, AuditLog, Metrics, Tracer, trace_id_from
 from .rollback import RollbackGate, state_file
 from .singleflight import SingleFlight
 from .storage import BlobNotFoundError, Kind, Storage, open_storage
@@ -109,6 +113,7 @@ class Request:
     version: str | None = None
     cache: str | None = None
     decision: str | None = None
+    identity: str | None = None
 
 
 def is_listable(v: str) -> bool:
@@ -195,6 +200,13 @@ class Gateway:
                 metrics=self.metrics,
             )
         self.verdict_api = VerdictAPI(self)
+        self.auth = Authenticator(
+            config.auth_tokens,
+            mtls=bool(config.tls_client_ca),
+            mtls_scope=config.mtls_scope,
+            admin_token=config.admin_token,
+        )
+        self.rate_limiter = RateLimiter(config.rate_limit, config.rate_burst)
         self.rollback = RollbackGate(state_file(config.storage))
         self.ingester = Ingester(
             self.storage,
@@ -247,6 +259,7 @@ class Gateway:
             client=client[0] if client else None,
             cache=req.cache,
             decision=req.decision,
+            identity=req.identity,
         )
 
     async def _handle(
@@ -255,7 +268,7 @@ class Gateway:
         try:
             response = await self._dispatch(scope, receive, req)
         except ProxyError as e:
-            response = Response(e.status, e.body())
+            response = Response(e.status, e.body(), headers=list(e.headers))
             req.decision = req.decision or type(e).__name__
         except Exception:
             log.exception("internal error (trace id %s)", req.trace_id)
@@ -329,6 +342,13 @@ class Gateway:
             if not path.startswith(self._base + "/"):
                 raise NotInProxyError(f"not found: {path} is outside {self._base}/")
             path = path[len(self._base) :]
+        identity = self.auth.authorize(scope, path)  # layer 4a
+        if identity is not None:
+            req.identity = identity.name
+            IDENTITY.set(identity.name)
+        if self.rate_limiter.enabled:
+            client = scope.get("client")
+            self.rate_limiter.check(req.identity or (client[0] if client else "unknown"))
         if self.auditor is not None:  # who asked, for the Auditor's audit events
             client = scope.get("client")
             REQUEST.set((req.trace_id, client[0] if client else None))

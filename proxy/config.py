@@ -68,6 +68,13 @@ class VaultConfig:
     sumdb: str | None = None  # "NAME URL": the checksum database relayed at /sumdb/NAME/
     sumdb_cache: str | None = None  # its tiles and answers (default $XDG_CACHE_HOME/go-vault/sumdb)
     private: str | None = None  # GOPRIVATE-style patterns never sent to the checksum database
+    auth_tokens: str | None = None  # token file (proxy/auth.py); set: routes need a credential
+    tls_cert: str | None = None  # PEM certificate (chain): serve https
+    tls_key: str | None = None
+    tls_client_ca: str | None = None  # mutual TLS: client certs must chain to this CA (uvicorn)
+    mtls_scope: str = "read"  # the scope a verified client certificate grants
+    rate_limit: float = 0.0  # requests per second per identity (0: off); over it -> 429
+    rate_burst: int = 0  # requests allowed at once above the rate (default: 2 s worth)
 
     @property
     def host(self) -> str:
@@ -179,3 +186,11 @@ def _validate(config: VaultConfig) -> None:
         raise InputError(f"workers: {config.workers} needs server granian and must be >= 1")
     if config.base_path and not config.base_path.startswith("/"):
         raise InputError(f"base_path: {config.base_path!r} must start with '/'")
+    if bool(config.tls_cert) != bool(config.tls_key) or (
+        config.tls_client_ca and not config.tls_cert
+    ):
+        raise InputError("tls_cert and tls_key go together; tls_client_ca needs both")
+    if config.tls_client_ca and config.server != "uvicorn":
+        raise InputError("tls_client_ca: mutual TLS needs server uvicorn", hint="--server uvicorn")
+    if config.mtls_scope not in ("read", "verdicts", "admin"):
+        raise InputError(f"mtls_scope: {config.mtls_scope!r} is not read, verdicts or admin")

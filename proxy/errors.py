@@ -24,6 +24,7 @@ class ProxyError(GoProxyScanError):
     """An error the gateway answers with `status` and a text/plain body (its message)."""
 
     status: int = 500
+    headers: tuple[tuple[bytes, bytes], ...] = ()  # extra response headers (WWW-Authenticate…)
 
     def body(self) -> bytes:
         return plain_body(str(self))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import os
 import re
@@ -18,6 +19,10 @@ from scanner.errors import InputError
 
 TRACE_HEADER = "x-go-module-trace-id"
 _TRACE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Who made the request being handled (proxy/auth.py sets it): every audit event names them.
+IDENTITY: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "go_vault_identity", default=None
+)
 
 
 def trace_id_from(value: str | None) -> str:
@@ -50,6 +55,9 @@ class AuditLog:
 
     def event(self, event: str, **fields: Any) -> None:
         record = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event}
+        identity = IDENTITY.get()
+        if identity is not None:
+            record["identity"] = identity
         record.update({k: v for k, v in fields.items() if v is not None})
         line = json.dumps(record, separators=(",", ":"), default=str) + "\n"
         with self._lock:

@@ -201,6 +201,9 @@ class VerdictAPI:
     # ---- admin -----------------------------------------------------------------------------
 
     def _admin_only(self, scope: Scope) -> None:
+        granted = scope.get("state", {}).get("go_vault_identity")  # proxy/auth.py, layer 4a
+        if granted is not None and granted.access == "admin":
+            return
         token = self.gateway.config.admin_token
         if not token:
             raise ApiError(403, "admin routes are off: set GO_VAULT_ADMIN_TOKEN to enable them")
