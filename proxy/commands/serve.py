@@ -58,11 +58,13 @@ def _bind(config: VaultConfig) -> socket.socket:
 def _serve_uvicorn(config: VaultConfig, gateway: Gateway, sock: socket.socket) -> None:
     import uvicorn
 
+    from ..tls import uvicorn_tls_options
+
     server = uvicorn.Server(
         uvicorn.Config(
             gateway,
             loop="uvloop",
-            http="httptools",
+            **uvicorn_tls_options(config),  # http protocol; certificate, key, client CA
             lifespan="on",
             log_level=config.log_level,
             access_log=False,  # the audit log has one line per request
@@ -107,6 +109,8 @@ def _serve_granian(config: VaultConfig, port: int, announce: Callable[[], None])
         # A worker still draining after this long (seen with clients that vanished in the
         # middle of a zip) is killed, so SIGTERM always ends the service.
         workers_kill_timeout=15,
+        ssl_cert=Path(config.tls_cert) if config.tls_cert else None,
+        ssl_key=Path(config.tls_key) if config.tls_key else None,
     )
     server.on_startup(announce)  # runs once granian's socket listens
     server.serve()
@@ -132,6 +136,12 @@ def _serve_granian(config: VaultConfig, port: int, announce: Callable[[], None])
     help="REVIEW_REQUIRED: 403 until approved (refuse), or served with X-Go-Module-Verdict",
 )
 @click.option("--admin-token", help="bearer token of the /-/admin/ routes (GO_VAULT_ADMIN_TOKEN)")
+@click.option("--auth-tokens", help="token file (go-vault token add): every route needs auth")
+@click.option("--tls-cert", help="PEM certificate (chain) to serve https")
+@click.option("--tls-key", help="PEM private key of --tls-cert")
+@click.option("--tls-client-ca", help="mutual TLS: CA bundle client certificates must chain to")
+@click.option("--mtls-scope", type=click.Choice(["read", "verdicts", "admin"]))
+@click.option("--rate-limit", type=float, help="requests/s per identity; over it: 429")
 @click.option("--server", type=click.Choice(["uvicorn", "granian"]), help="HTTP server")
 @click.option("--workers", type=int, help="server processes (granian only)")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
@@ -147,9 +157,10 @@ def serve(config_file: Path | None, **flags: Any) -> int:
         # Each granian worker builds its own gateway (threads do not survive its fork); this
         # one only proved the config and warmed the imports the workers inherit.
         gateway.audit_log.close()
+    scheme = "https" if config.tls_cert else "http"
     start = {
         "event": "start",
-        "listen": f"http://{host if ':' not in host else f'[{host}]'}:{port}{config.base_path}",
+        "listen": f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}{config.base_path}",
         "storage": str(Path(config.storage).resolve()),
         "upstream": "" if config.offline else config.upstream,
         "offline": config.offline,
