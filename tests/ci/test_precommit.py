@@ -3,6 +3,7 @@ repository: a commit adding a GPL-3.0 dependency is blocked with the reason; a c
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -70,7 +71,7 @@ def go_repo(
     hooks_repo: tuple[Path, str, Path],
     xdg_cache: Path,
 ) -> tuple[Path, dict[str, str], GoProxyTree]:
-    """A Go project committed with an MIT dependency, the hooks installed as a git hook."""
+    """A Go project with an MIT dependency, staged but not committed, both hooks installed."""
     tree = GoProxyTree(tmp_path / "goproxy")
     publish_modules(tree)
     repo = tmp_path / "app"
@@ -88,7 +89,8 @@ def go_repo(
         repo,
         {
             ".pre-commit-config.yaml": (
-                f"repos:\n  - repo: {clone}\n    rev: {rev}\n    hooks:\n      - id: goproxy-scan\n"
+                f"repos:\n  - repo: {clone}\n    rev: {rev}\n    hooks:\n"
+                "      - id: goproxy-scan\n      - id: goproxy-scan-sbom\n"
             )
         },
     )
@@ -97,16 +99,65 @@ def go_repo(
         "GOPROXY": tree.url,  # the scan judges modules from here
         "PRE_COMMIT_HOME": str(home),
         "XDG_CACHE_HOME": str(xdg_cache),
+        # pip in the hook's environment: the user's download cache, not the test's empty HOME
+        "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR")
+        or str(Path(os.path.expanduser("~")) / ".cache" / "pip"),
         "PATH": os.environ["PATH"],
     }
     assert git(repo, "init", "-q", "-b", "main").returncode == 0
-    assert git(repo, "add", "-A").returncode == 0
-    assert git(repo, "commit", "-q", "-m", "init", env=env).returncode == 0
     install = subprocess.run(
         [*PRE_COMMIT, "install"], cwd=repo, env=env, capture_output=True, text=True
     )
     assert install.returncode == 0, install.stderr
+    assert git(repo, "add", "-A").returncode == 0
     return repo, env, tree
+
+
+def hook_line(hook_name: str, outcome: str, output: str) -> bool:
+    return re.search(rf"{re.escape(hook_name)}\.+{outcome}", output) is not None
+
+
+SCAN_HOOK = "goproxy-scan (Go dependency licenses and source rules)"
+SBOM_HOOK = "goproxy-scan SBOM (CycloneDX)"
+
+
+def first_commit(repo: Path, env: dict[str, str]) -> None:
+    """The first commit through the hooks, then the SBOM the SBOM hook wrote, committed too."""
+    first = git(repo, "commit", "-m", "init", env=env)
+    output = first.stdout + first.stderr
+    assert first.returncode == 0, output
+    assert hook_line(SCAN_HOOK, "Passed", output), output  # no HEAD yet: everything is new
+    assert hook_line(SBOM_HOOK, "Passed", output), output
+    git(repo, "add", "sbom.cdx.json")
+    second = git(repo, "commit", "-m", "sbom", env=env)
+    assert second.returncode == 0, second.stdout + second.stderr
+
+
+def test_first_commit_and_the_sbom_hook(
+    go_repo: tuple[Path, dict[str, str], GoProxyTree],
+    run_go: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    repo, env, tree = go_repo
+    first_commit(repo, env)
+    sbom = json.loads((repo / "sbom.cdx.json").read_text())
+    assert sbom["bomFormat"] == "CycloneDX"
+    assert "example.com/mit" in {c["name"] for c in sbom["components"]}
+    assert git(repo, "status", "--porcelain").stdout == ""
+
+    # go.mod edited, build list the same: the reproducible SBOM comes out byte-identical
+    (repo / "go.mod").write_text((repo / "go.mod").read_text() + "\n// same build list\n")
+    git(repo, "add", "go.mod")
+    same = git(repo, "commit", "-m", "comment", env=env)
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert hook_line(SBOM_HOOK, "Passed", same.stdout + same.stderr)
+
+    # a new dependency changes the SBOM: the hook rewrites it and asks for it to be staged
+    stage_a_gpl_dependency(repo, tree, run_go)
+    changed = git(repo, "commit", "-m", "gpl", env=env)
+    output = changed.stdout + changed.stderr
+    assert changed.returncode != 0
+    assert hook_line(SBOM_HOOK, "Failed", output) and "files were modified by this hook" in output
+    assert "example.com/gpl" in (repo / "sbom.cdx.json").read_text()
 
 
 def stage_a_gpl_dependency(
@@ -126,7 +177,7 @@ def stage_a_gpl_dependency(
 
 
 def assert_blocked_for_gpl(output: str) -> None:
-    assert re.search(r"goproxy-scan \(Go dependency licenses and source rules\)\.+Failed", output)
+    assert hook_line(SCAN_HOOK, "Failed", output), output
     assert "example.com/gpl" in output and "GPL-3.0-only" in output
     assert "strong-copyleft" in output  # the reason: the category the policy denies
 
@@ -136,6 +187,7 @@ def test_commit_adding_a_gpl_dependency_is_blocked_with_the_reason(
     run_go: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
     repo, env, tree = go_repo
+    first_commit(repo, env)
     stage_a_gpl_dependency(repo, tree, run_go)
     head = git(repo, "rev-parse", "HEAD").stdout
     commit = git(repo, "commit", "-m", "add gpl", env=env)
@@ -147,18 +199,21 @@ def test_commit_adding_a_gpl_dependency_is_blocked_with_the_reason(
 
 def test_clean_commits_pass(go_repo: tuple[Path, dict[str, str], GoProxyTree]) -> None:
     repo, env, _ = go_repo
+    first_commit(repo, env)
     write_files(repo, {"notes.txt": "not Go\n"})
     git(repo, "add", "-A")
     commit = git(repo, "commit", "-m", "notes", env=env)
-    assert commit.returncode == 0, commit.stdout + commit.stderr
-    assert "(no files to check)Skipped" in commit.stdout + commit.stderr
+    output = commit.stdout + commit.stderr
+    assert commit.returncode == 0, output
+    assert hook_line(SCAN_HOOK, r"\(no files to check\)Skipped", output), output
 
     write_files(repo, {"doc.go": "// Package main prints a name.\npackage main\n"})
     git(repo, "add", "-A")
     commit = git(repo, "commit", "-m", "docs", env=env)
     output = commit.stdout + commit.stderr
     assert commit.returncode == 0, output
-    assert re.search(r"goproxy-scan \(Go dependency licenses and source rules\)\.+Passed", output)
+    assert hook_line(SCAN_HOOK, "Passed", output), output
+    assert hook_line(SBOM_HOOK, r"\(no files to check\)Skipped", output), output  # go.mod as is
 
 
 def test_try_repo_blocks_a_staged_gpl_dependency(
@@ -169,6 +224,7 @@ def test_try_repo_blocks_a_staged_gpl_dependency(
     # try-repo installs the hook into a store of its own each time: one run only.
     repo, env, tree = go_repo
     clone, _, _ = hooks_repo
+    first_commit(repo, env)
     stage_a_gpl_dependency(repo, tree, run_go)
     proc = subprocess.run(
         [*PRE_COMMIT, "try-repo", str(clone), "goproxy-scan"],
