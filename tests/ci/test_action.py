@@ -140,13 +140,15 @@ class PullRequestJob:
     runner_temp: Path
     summary: Path
     head: str = ""
+    module_dir: str = "."  # where go.mod sits in the repository
 
     def commit(self, deps: tuple[str, ...], message: str, run_go: Callable[..., Any]) -> str:
-        write_files(self.workspace, {"go.mod": gomod(*deps), "main.go": main_go(*deps)})
+        module = self.workspace / self.module_dir
+        write_files(module, {"go.mod": gomod(*deps), "main.go": main_go(*deps)})
         run_go(
             "mod",
             "tidy",
-            cwd=self.workspace,
+            cwd=module,
             env_extra={"GOPROXY": self.tree.url, "GOFLAGS": "-mod=mod"},
         )
         git(self.workspace, "add", "-A")
@@ -342,3 +344,18 @@ def test_a_scan_that_cannot_run_is_an_error_not_a_violation(
     assert "::error title=goproxy-scan::the scan could not finish (exit 2)" in run.stdout
     assert "the policy file does not exist" in run.log
     assert "could not finish" in gpl_pr.summary.read_text()
+
+
+def test_module_in_a_subdirectory_gets_repository_relative_annotations(
+    job: PullRequestJob,
+    github_api: FakeGitHubAPI,
+    run_go: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    job.module_dir = "services/app"
+    base = job.commit(("mit",), "base", run_go)
+    head = job.commit(("mit", "gpl"), "add gpl", run_go)
+    job.open_pr(base, head)
+    run = job.run(**{"proxy-url": job.tree.url, "working-directory": "services/app"})
+    assert run.outputs["verdict"] == "fail", run.log
+    errors = [ln for ln in run.stdout.splitlines() if ln.startswith("::error ")]
+    assert len(errors) == 1 and "file=services/app/go.mod" in errors[0], run.stdout
