@@ -36,7 +36,7 @@ from scanner.licenses import (
 from scanner.policy import ModuleFacts, Policy, allowlist_policy, evaluate, load_policy
 from scanner.verdict import Decision, Verdict
 
-from .errors import PolicyRejectedError
+from .errors import MAX_BODY_BYTES, PolicyRejectedError
 from .exceptions import ApprovalStore
 from .verdicts import REQUEST, VerdictStore
 
@@ -281,26 +281,37 @@ def rejection(verdict: Verdict) -> PolicyRejectedError:
         head = f"{verdict.decision.value} by policy: module denied; {rule}"
     else:
         head = f"{verdict.decision.value} by policy: license {found}; {rule}"
-    lines = [head]
+    reasons = []
     for r in deciding[:3]:
         message = r.message.removeprefix(f"{mv}: ")
         message, fix_sep, fix = message.partition("; fix: ")
         budget = 200 - len(fix)
         if len(message) > budget:
             message = message[: max(budget - 3, 40)] + "..."
-        lines.append(f"{r.rule_id}: {message}{fix_sep}{fix}")
-    if not head.startswith(f"{verdict.decision.value} by policy: license"):
-        lines.append(f"license found: {found}")
-    lines += [
-        f"{r.rule_id}: {r.message.removeprefix(f'{mv}: ')[:160]}"
+        reasons.append(f"{r.rule_id}: {message}{fix_sep}{fix}")
+    found_line = [] if " license " in head else [f"license found: {found}"]
+    expired = [
+        f"{r.rule_id}: {r.message.removeprefix(f'{mv}: ')[:170]}"
         for r in verdict.reasons
         if r.rule_id == "exception.expired"
     ][:1]
-    lines.append(
+    ask = (
         f"to request a policy exception: go-vault approve {mv} --reason WHY --approver WHO "
         "(the proxy operator runs it)"
     )
-    return PolicyRejectedError("\n".join(lines), module=verdict.module, version=verdict.version)
+    # The go command stops at 648 bytes: the head and the way out always fit, then what
+    # matters most, in this order, while there is room.
+    room = MAX_BODY_BYTES - 8 - len(f"{mv}: {head}\n{ask}\n".encode())
+    if reasons and len(reasons[0].encode()) + 1 > room:
+        # The deciding rule's own sentence is never dropped, only shortened.
+        reasons[0] = reasons[0].encode()[: max(room - 4, 60)].decode("utf-8", "ignore") + "..."
+    kept: dict[str, None] = {}
+    for line in [*reasons[:1], *expired, *found_line, *reasons[1:]]:
+        if len(line.encode()) + 1 <= room:
+            kept[line] = None
+            room -= len(line.encode()) + 1
+    body = [head, *(x for x in [*reasons, *found_line, *expired] if x in kept), ask]
+    return PolicyRejectedError("\n".join(body), module=verdict.module, version=verdict.version)
 
 
 class AuditGate:

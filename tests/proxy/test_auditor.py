@@ -7,6 +7,7 @@ import importlib.util
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -381,3 +382,39 @@ def test_one_verdict_carries_license_and_vulnerability_findings(
         fixed = get(f"{gw.url}/aahframe.work/@v/v0.12.4.info")
         assert fixed.status_code == 403
         assert "license GPL-3.0-only; license.denied" in fixed.text.splitlines()[0]
+
+
+def test_rejection_body_keeps_the_way_out_within_648_bytes() -> None:
+    long = "x" * 120
+    verdict = Verdict(
+        module="example.com/deep/module",
+        version="v1.2.3-rc.1",
+        decision=Decision.REJECT,
+        licenses=(),
+        expression="GPL-3.0-only AND AGPL-3.0-only AND SSPL-1.0",
+        reasons=(
+            Reason("exception.expired", f"the exception expired on 2026-01-01: {long}"),
+            Reason("license.denied", f"GPL-3.0-only is denied {long}"),
+            Reason("license.denied", f"AGPL-3.0-only is denied {long}"),
+            Reason("license.category-denied", f"SSPL-1.0 is proprietary {long}"),
+        ),
+        policy_digest="sha256:0",
+        h1="h1:x",
+        detector_version="d",
+        evaluated_at="2026-11-26T00:00:00Z",
+    )
+    body = rejection(verdict).body()
+    lines = body.decode().splitlines()
+    assert len(body) <= MAX_BODY_BYTES and len(lines) <= MAX_BODY_LINES
+    assert lines[0].endswith(
+        "REJECT by policy: license GPL-3.0-only AND AGPL-3.0-only AND SSPL-1.0; license.denied"
+    )
+    assert lines[1].startswith("license.denied: GPL-3.0-only is denied")
+    assert any(line.startswith("exception.expired:") for line in lines)
+    assert lines[-1].startswith("to request a policy exception: go-vault approve example.com/")
+    assert not body.endswith(b"...\n")
+    deep = replace(verdict, module="example.com/" + "deep/" * 20 + "module")
+    body = rejection(deep).body()
+    lines = body.decode().splitlines()
+    assert len(body) <= MAX_BODY_BYTES and lines[1].startswith("license.denied: GPL-3.0-only")
+    assert lines[-1].startswith("to request a policy exception: go-vault approve example.com/")
