@@ -47,6 +47,7 @@ class ScanConfig:
     jobs: int = 0  # 0: one per CPU
     cache_dir: Path | None = None
     source_rules: bool = True
+    vulndb: str = ""  # vulnerability database URL or directory; "" -> not checked
 
     @property
     def sbom_output_format(self) -> SbomFormat:
@@ -116,6 +117,7 @@ _SETTINGS: dict[str, tuple[str, Any]] = {
     "timeout": ("timeout", _float),
     "cache_dir": ("cache_dir", lambda v, w: Path(str(v)) if v else None),
     "source_rules": ("source_rules", _bool),
+    "vulndb": ("vulndb", lambda v, w: str(v) if v else ""),
 }
 # Settings read only from the environment (a token never belongs in a committed file).
 _ENV_ONLY: dict[str, tuple[str, Any]] = {
