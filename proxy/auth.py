@@ -188,7 +188,7 @@ class Authenticator:
         self._admin_digest = token_digest(admin_token) if admin_token else None
         self._lock = threading.Lock()
         self._by_digest: dict[str, TokenEntry] = {}
-        self._mtime: int | None = -1
+        self._stamp: tuple[int, int, int] | None = (-1, -1, -1)
         self._checked = 0.0
         if self.tokens is not None:
             self._refresh(force=True)
@@ -200,14 +200,17 @@ class Authenticator:
             return
         with self._lock:
             self._checked = now
+            # The file is replaced (new inode) on every change: a cheap stat says whether to
+            # re-read it, even for two changes within one mtime tick.
             try:
-                mtime: int | None = self.tokens.path.stat().st_mtime_ns
+                st = self.tokens.path.stat()
+                stamp: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
             except FileNotFoundError:
-                mtime = None
-            if mtime == self._mtime:
+                stamp = None
+            if stamp == self._stamp:
                 return
             self._by_digest = {e.sha256: e for e in self.tokens.entries()}
-            self._mtime = mtime
+            self._stamp = stamp
 
     def identify(self, scope: Mapping[str, Any]) -> Identity | None:
         """The identity the request proves, or None (no credentials); raises on a bad one."""
@@ -240,6 +243,9 @@ class Authenticator:
         if self.tokens is not None:
             self._refresh()
             entry = self._by_digest.get(digest)
+            if entry is None:  # maybe added a moment ago: look at the file now
+                self._refresh(force=True)
+                entry = self._by_digest.get(digest)
             if entry is not None:
                 return Identity(entry.name, entry.access, via)
         raise UnauthorizedError(
@@ -252,7 +258,14 @@ class Authenticator:
         if not self.enabled:
             return None
         needed = required_access(path)
-        identity = self.identify(scope)
+        if needed is None:
+            # An open route (health probes) answers whatever credentials come with it.
+            try:
+                identity = self.identify(scope)
+            except UnauthorizedError:
+                return None
+        else:
+            identity = self.identify(scope)
         if identity is not None:
             scope.setdefault("state", {})["go_vault_identity"] = identity
         if needed is None:
