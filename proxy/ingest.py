@@ -217,13 +217,13 @@ class Ingester:
                     ):
                         raise rejection(verdict)
             zip_size = zip_path.stat().st_size
-            # .zip and .mod in parallel (their fsyncs can share a journal commit), .info last:
-            # a version counts as stored once its .info is.
-            await _together(
-                lambda: self.workers.run(self.storage.put, module, version, Kind.ZIP, zip_path),
-                lambda: self.workers.run(self.storage.put, module, version, Kind.MOD, mod),
-            )
-            await self.workers.run(self.storage.put, module, version, Kind.INFO, info)
+            # .info last: a version counts as stored once its .info is.
+            blobs: list[tuple[Kind, bytes | Path]] = [
+                (Kind.ZIP, zip_path),
+                (Kind.MOD, mod),
+                (Kind.INFO, info),
+            ]
+            await self.workers.run(self.storage.put_version, module, version, blobs)
         return Ingested(module, version, h1, hash_gomod(mod), zip_size, decision)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from scanner.errors import NotFoundError
@@ -49,6 +49,13 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def put(self, module: str, version: str, kind: Kind, data: bytes | Path) -> bool: ...
+
+    def put_version(
+        self, module: str, version: str, blobs: Sequence[tuple[Kind, bytes | Path]]
+    ) -> list[bool]:
+        """`put` each blob of one version, visible in the given order (ingest puts .info last:
+        it marks the version stored). A backend may make this faster than separate puts."""
+        return [self.put(module, version, kind, data) for kind, data in blobs]
 
     @abc.abstractmethod
     def exists(self, module: str, version: str, kind: Kind) -> bool: ...

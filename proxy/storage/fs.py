@@ -8,7 +8,9 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from scanner.errors import InvalidModuleError
@@ -20,6 +22,14 @@ from . import BlobNotFoundError, Kind, Storage
 security_log = logging.getLogger("go_vault.security")
 
 _TMP = ".tmp"
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class FsStorage(Storage):
@@ -34,6 +44,8 @@ class FsStorage(Storage):
     def __init__(self, root: Path) -> None:
         self.root = root
         self._tmp = root / _TMP
+        self._syncer_lock = threading.Lock()
+        self._syncer_pool: ThreadPoolExecutor | None = None
         try:
             self._tmp.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -62,36 +74,78 @@ class FsStorage(Storage):
         return path if path.is_file() else None
 
     def put(self, module: str, version: str, kind: Kind, data: bytes | Path) -> bool:
-        final = self._path(module, version, kind)
-        if final.is_file():
-            return self._same_or_refuse(final, module, version, kind, data)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix=f"{kind.value}-")
-        tmp = Path(tmp_name)
+        return self._put_all(module, version, [(kind, data)])[0]
+
+    def put_version(
+        self, module: str, version: str, blobs: Sequence[tuple[Kind, bytes | Path]]
+    ) -> list[bool]:
+        """Written and fsynced together (one journal commit rather than one per blob), then
+        linked in the given order, then one directory fsync."""
+        return self._put_all(module, version, blobs)
+
+    def _put_all(
+        self, module: str, version: str, blobs: Sequence[tuple[Kind, bytes | Path]]
+    ) -> list[bool]:
+        finals = [self._path(module, version, kind) for kind, _ in blobs]
+        finals[0].parent.mkdir(parents=True, exist_ok=True)
+        staged: list[Path | None] = []
         try:
-            with os.fdopen(fd, "wb") as out:
-                if isinstance(data, bytes):
-                    out.write(data)
-                else:
-                    with data.open("rb") as src:
-                        shutil.copyfileobj(src, out, 1 << 20)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, 0o444)
-            try:
-                # link(2), unlike rename(2), fails when the name exists: two racing writers
-                # cannot replace each other's bytes.
-                os.link(tmp, final)
-            except FileExistsError:
-                return self._same_or_refuse(final, module, version, kind, data)
-            if kind is Kind.INFO:
-                # The .info is written last and marks a version stored (proxy/ingest.py); one
-                # directory fsync then makes all three of its names durable together.
-                self._fsync_dir(final.parent)
-            return True
+            for (kind, data), final in zip(blobs, finals, strict=True):
+                staged.append(None if final.is_file() else self._stage(kind, data))
+            todo = [tmp for tmp in staged if tmp is not None]
+            if len(todo) > 1:
+                list(self._syncer().map(_fsync_file, todo))
+            elif todo:
+                _fsync_file(todo[0])
+            stored = [
+                self._publish(module, version, kind, data, final, tmp)
+                for (kind, data), final, tmp in zip(blobs, finals, staged, strict=True)
+            ]
+            if any(stored):
+                self._fsync_dir(finals[0].parent)
+            return stored
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+            for tmp in staged:
+                if tmp is not None:
+                    with contextlib.suppress(FileNotFoundError):
+                        tmp.unlink()
+
+    def _stage(self, kind: Kind, data: bytes | Path) -> Path:
+        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix=f"{kind.value}-")
+        with os.fdopen(fd, "wb") as out:
+            if isinstance(data, bytes):
+                out.write(data)
+            else:
+                with data.open("rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+        os.chmod(tmp_name, 0o444)
+        return Path(tmp_name)
+
+    def _publish(
+        self,
+        module: str,
+        version: str,
+        kind: Kind,
+        data: bytes | Path,
+        final: Path,
+        tmp: Path | None,
+    ) -> bool:
+        if tmp is None:
+            return self._same_or_refuse(final, module, version, kind, data)
+        try:
+            # link(2), unlike rename(2), fails when the name exists: two racing writers cannot
+            # replace each other's bytes.
+            os.link(tmp, final)
+        except FileExistsError:
+            return self._same_or_refuse(final, module, version, kind, data)
+        return True
+
+    def _syncer(self) -> ThreadPoolExecutor:
+        # Concurrent fsyncs share a journal commit; made on first use (most puts are single).
+        with self._syncer_lock:
+            if self._syncer_pool is None:
+                self._syncer_pool = ThreadPoolExecutor(4, thread_name_prefix="vault-fsync")
+            return self._syncer_pool
 
     def _same_or_refuse(
         self, final: Path, module: str, version: str, kind: Kind, data: bytes | Path

@@ -130,3 +130,22 @@ def test_local_path_when_offered_holds_the_bytes(storage: Storage) -> None:
 
 def test_check_passes_on_a_working_store(storage: Storage) -> None:
     storage.check()
+
+
+def test_put_version_stores_every_blob_with_the_same_rules(
+    storage: Storage, tmp_path: Path
+) -> None:
+    zip_file = tmp_path / "m.zip"
+    zip_file.write_bytes(b"zip bytes")
+    blobs: list[tuple[Kind, bytes | Path]] = [
+        (Kind.ZIP, zip_file),
+        (Kind.MOD, b"module example.com/m\n"),
+        (Kind.INFO, b'{"Version":"v1.0.0"}'),
+    ]
+    assert storage.put_version("example.com/m", "v1.0.0", blobs) == [True, True, True]
+    assert storage.get("example.com/m", "v1.0.0", Kind.ZIP) == b"zip bytes"
+    assert storage.list("example.com/m") == ["v1.0.0"]
+    assert storage.put_version("example.com/m", "v1.0.0", blobs) == [False, False, False]
+    with pytest.raises(ImmutabilityError):
+        storage.put_version("example.com/m", "v1.0.0", [(Kind.MOD, b"module other\n")])
+    assert storage.get("example.com/m", "v1.0.0", Kind.MOD) == b"module example.com/m\n"
