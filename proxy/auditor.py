@@ -347,7 +347,12 @@ class AuditGate:
             except InputError:
                 store = VerdictStore(None)
         self.store = store
-        self._memory: dict[tuple[str, str], Verdict] = {}
+        # verdict and the vulnerability database it was judged with ("" without one)
+        self._memory: dict[tuple[str, str], tuple[Verdict, str]] = {}
+        self._vulndb = ("", 0.0)  # (modified, when last looked)
+        from .vulndb import VulnAuditor
+
+        self._vuln_chain = isinstance(chain, VulnAuditor)
         self._no_opinion: set[tuple[str, str]] = set()  # the chain said None: nothing to gate
         self.decisions = Counter(
             "go_vault_audit_decisions",
@@ -386,8 +391,9 @@ class AuditGate:
                 self._no_opinion.clear()
             self._no_opinion.add((module, version))
             return None
-        self.store.put(verdict)
-        self._remember(verdict)
+        epoch = self.vulndb_modified(force=True)
+        self.store.put(verdict, epoch)
+        self._remember(verdict, epoch)
         rule_id = deciding_rule(verdict)
         self.decisions.labels(verdict.decision.value, rule_id).inc()
         trace_id, client = REQUEST.get()
@@ -423,15 +429,39 @@ class AuditGate:
             return verdict.evaluated_at[:10] == _utc(self.clock())[:10]
         return True
 
-    def _remember(self, verdict: Verdict) -> None:
+    async def refresh(self) -> None:
+        """Look at the vulnerability database at most once a second (in a worker: it may load)."""
+        if self._vuln_chain and time.monotonic() - self._vulndb[1] >= _APPROVALS_EVERY:
+            await self.workers.run(self.vulndb_modified)
+
+    def vulndb_modified(self, *, force: bool = False) -> str:
+        """The `modified` time of the vulnerability database in the chain, looked at ≤ 1/s.
+
+        A new database (proxy.vulndb.LiveIndex follows rebuilds) makes every verdict stale,
+        so a newly published advisory refuses versions that were judged before it.
+        """
+        from .vulndb import VulnAuditor
+
+        if not isinstance(self.chain, VulnAuditor):
+            return ""
+        modified, looked = self._vulndb
+        clock = time.monotonic()
+        if force or clock - looked >= _APPROVALS_EVERY:
+            modified = self.chain.index().modified
+            self._vulndb = (modified, clock)
+        return modified
+
+    def _remember(self, verdict: Verdict, epoch: str) -> None:
         if len(self._memory) >= 500_000:
             self._memory.pop(next(iter(self._memory)))
-        self._memory[(verdict.module, verdict.version)] = verdict
+        self._memory[(verdict.module, verdict.version)] = (verdict, epoch)
 
     def known(self, module: str, version: str) -> Verdict | None:
         """A fresh verdict from memory, or None (then `current()` looks further)."""
-        verdict = self._memory.get((module, version))
-        return verdict if verdict is not None and self.fresh(verdict) else None
+        entry = self._memory.get((module, version))
+        if entry is None or entry[1] != self._vulndb[0] or not self.fresh(entry[0]):
+            return None
+        return entry[0]
 
     def current(self, module: str, version: str) -> Verdict | None:
         """The verdict in force for a version: stored if fresh, else judged again from the vault.
@@ -442,10 +472,12 @@ class AuditGate:
         verdict = self.known(module, version)
         if verdict is not None:
             return verdict
-        stored = self.store.get(module, version)
-        if stored is not None and self.fresh(stored):
-            self._remember(stored)
-            return stored
+        self.vulndb_modified()
+        found = self.store.get(module, version)
+        stored = found[0] if found else None
+        if found and found[1] == self.vulndb_modified() and self.fresh(found[0]):
+            self._remember(*found)
+            return found[0]
         from .storage import Kind
 
         local = self.storage.local_path(module, version, Kind.ZIP)
@@ -466,6 +498,7 @@ class AuditGate:
         """Layer 6b: refuse a version whose verdict in force says so (403), before serving it."""
         if (module, version) in self._no_opinion:
             return
+        await self.refresh()
         verdict = self.known(module, version)
         if verdict is None:
             verdict = await self.workers.run(self.current, module, version)
@@ -492,9 +525,10 @@ class AuditGate:
             )
 
     def headers(self, module: str, version: str) -> list[tuple[bytes, bytes]]:
-        verdict = self._memory.get((module, version))
-        if verdict is None:
+        entry = self._memory.get((module, version))
+        if entry is None:
             return []
+        verdict = entry[0]
         rule = deciding_rule(verdict)
         value = verdict.decision.value + (f"; rule={rule}" if rule else "")
         return [(VERDICT_HEADER, value.encode())]

@@ -62,22 +62,25 @@ class VerdictStore:
             return None
         return self.root / escape_path(module) / "@v" / f"{escape_version(version)}.json"
 
-    def get(self, module: str, version: str) -> Verdict | None:
+    def get(self, module: str, version: str) -> tuple[Verdict, str] | None:
+        """The stored verdict and the vulnerability database (`modified`) it was judged with."""
         path = self._path(module, version)
         if path is None:
             return None
         try:
-            return Verdict.from_json(path.read_bytes())
+            data = json.loads(path.read_bytes())
+            return Verdict.from_json(data), str(data.get("vulndb_modified", ""))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def put(self, verdict: Verdict) -> None:
+    def put(self, verdict: Verdict, vulndb_modified: str = "") -> None:
         path = self._path(verdict.module, verdict.version)
         if path is None:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-        tmp.write_text(verdict.to_json_text(), "utf-8")
+        data = {**verdict.to_json(), "vulndb_modified": vulndb_modified}
+        tmp.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")), "utf-8")
         tmp.replace(path)
 
 
@@ -141,6 +144,7 @@ class VerdictAPI:
             )
         from .errors import NotInProxyError, PolicyRejectedError
 
+        await gate.refresh()
         verdict = gate.known(module, version)
         if verdict is not None:
             return verdict
@@ -158,7 +162,8 @@ class VerdictAPI:
                 pass  # the verdict was stored before the refusal
             except NotInProxyError:
                 return None
-        return gate.known(module, version) or gate.store.get(module, version)
+        stored = gate.store.get(module, version)
+        return gate.known(module, version) or (stored[0] if stored else None)
 
     async def _batch(self, body: bytes, req: Request) -> tuple[int, bytes, str]:
         try:
@@ -175,6 +180,7 @@ class VerdictAPI:
             raise ApiError(404, "this go-vault has no auditor; start it with --policy FILE")
         out: list[dict[str, Any] | None] = [None] * len(pairs)
         cold: list[int] = []
+        await gate.refresh()
         for i, (module, version) in enumerate(pairs):
             verdict = gate.known(module, version)
             if verdict is None:

@@ -6,6 +6,7 @@ import functools
 import importlib.util
 import json
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -418,3 +419,34 @@ def test_rejection_body_keeps_the_way_out_within_648_bytes() -> None:
     lines = body.decode().splitlines()
     assert len(body) <= MAX_BODY_BYTES and lines[1].startswith("license.denied: GPL-3.0-only")
     assert lines[-1].startswith("to request a policy exception: go-vault approve example.com/")
+
+
+def test_a_new_advisory_refuses_a_version_judged_before_it(
+    goproxy_tree: GoProxyTree, gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    from test_vulndb import OSV_DIR
+
+    from proxy.vulndb import LiveIndex, VulnAuditor
+    from scanner.vulndb.layout import build_layout
+    from scanner.vulndb.policy import VulnPolicy
+
+    if not OSV_DIR.is_dir():
+        pytest.skip(f"the shared Go vulnerability database is not at {OSV_DIR.resolve()}")
+    osv = tmp_path / "osv"
+    osv.mkdir()
+    (osv / "GO-2020-0001.json").write_bytes((OSV_DIR / "GO-2020-0001.json").read_bytes())
+    db = build_layout(osv, tmp_path / "vulndb", modified="2026-11-01T00:00:00Z").out_dir
+    publish(goproxy_tree, "aahframe.work", "mit", "v0.12.3")
+    config = VaultConfig(storage=str(tmp_path / "vault"))
+    chain = VulnAuditor(
+        LiveIndex(db),
+        VulnPolicy.from_mapping({"fail_on": "required"}),
+        inner=license_auditor(config, write_policy(tmp_path / "policy.yml")),
+    )
+    with gateway(auditor=chain) as gw:
+        assert get(f"{gw.url}/aahframe.work/@v/v0.12.3.zip").status_code == 200
+        (osv / "GO-2020-0033.json").write_bytes((OSV_DIR / "GO-2020-0033.json").read_bytes())
+        build_layout(osv, db, modified="2026-11-02T00:00:00Z")  # the operator's nightly rebuild
+        time.sleep(1.1)  # the gate looks at the database once a second
+        r = get(f"{gw.url}/aahframe.work/@v/v0.12.3.zip")
+        assert r.status_code == 403 and "GO-2020-0033" in r.text
