@@ -359,3 +359,15 @@ def test_module_in_a_subdirectory_gets_repository_relative_annotations(
     assert run.outputs["verdict"] == "fail", run.log
     errors = [ln for ln in run.stdout.splitlines() if ln.startswith("::error ")]
     assert len(errors) == 1 and "file=services/app/go.mod" in errors[0], run.stdout
+
+
+def test_proxy_from_the_jobs_environment_when_the_input_is_empty(
+    gpl_pr: PullRequestJob,
+) -> None:
+    # e.g. an organisation-level GOPROXY_SCAN_PROXY variable mapped into the job's env
+    gpl_pr.env["GOPROXY_SCAN_PROXY"] = gpl_pr.tree.url
+    run = gpl_pr.run()
+    assert run.env["GOPROXY"] == gpl_pr.tree.url, run.log
+    assert run.outputs["verdict"] == "fail"
+    result = json.loads(Path(run.outputs["result-json"]).read_text())
+    assert any(gpl_pr.tree.url in note for note in result["notes"]), result["notes"]
