@@ -91,6 +91,10 @@ class PolicySource:
             self._base, self._seen = base, None
         return self.effective(force=True)
 
+    def due(self) -> bool:
+        """Whether the next `effective()` looks at the approvals file again."""
+        return time.monotonic() - self._checked >= _APPROVALS_EVERY
+
     def effective(self, *, force: bool = False) -> Effective:
         clock = time.monotonic()
         if not force and clock - self._checked < _APPROVALS_EVERY:
@@ -430,7 +434,9 @@ class AuditGate:
         return True
 
     async def refresh(self) -> None:
-        """Look at the vulnerability database at most once a second (in a worker: it may load)."""
+        """Look at approvals and the vulnerability database ≤ once a second, in a worker (I/O)."""
+        if self.policies is not None and self.policies.due():
+            await self.workers.run(self.policies.effective)
         if self._vuln_chain and time.monotonic() - self._vulndb[1] >= _APPROVALS_EVERY:
             await self.workers.run(self.vulndb_modified)
 
