@@ -5,8 +5,8 @@ Layering, outermost first (one place, so the order is visible):
   2. metrics + one audit-log line per request (see the final status, bytes and latency);
   3. error handler: any ProxyError -> its status and a text/plain body the go command prints;
   4. method (GET/HEAD only) and base path;
-  4a. authentication + scope per route (proxy/auth.py; /-/healthz open), then the per-identity
-     rate limit -> 429 with Retry-After (proxy/limits.py);
+  4a. path length limits (400), authentication + scope per route (proxy/auth.py; /-/healthz
+     open), then the per-identity rate limit -> 429 with Retry-After (proxy/limits.py);
   5. operator routes /-/healthz, /-/readyz, /-/metrics, /-/vulndb/ (proxy/vulndb.py); /sumdb/
      relayed to the configured checksum database, private paths 403 (proxy/sumdb.py);
      /-/verdicts, /-/admin/policy/, /-/admin/exceptions (proxy/verdicts.py; JSON, any method);
@@ -56,7 +56,7 @@ from .errors import (
 )
 from .gitsource import git_source_for
 from .ingest import Auditor, Ingester
-from .limits import RateLimiter
+from .limits import RateLimiter, check_path
 from .observability import IDENTITY, TRACE_HEADER, AuditLog, Metrics, Tracer, trace_id_from
 from .rollback import RollbackGate, state_file
 from .singleflight import SingleFlight
@@ -342,7 +342,8 @@ class Gateway:
             if not path.startswith(self._base + "/"):
                 raise NotInProxyError(f"not found: {path} is outside {self._base}/")
             path = path[len(self._base) :]
-        identity = self.auth.authorize(scope, path)  # layer 4a
+        check_path(path)  # layer 4a: limits first, then who is asking
+        identity = self.auth.authorize(scope, path)
         if identity is not None:
             req.identity = identity.name
             IDENTITY.set(identity.name)

@@ -1,4 +1,4 @@
-"""Request limits of the gateway: a per-identity rate limit answered with 429 and Retry-After."""
+"""Request limits of the gateway: path length, a per-identity rate limit (429 + Retry-After)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,28 @@ import threading
 import time
 from collections.abc import Callable
 
-from .errors import ProxyError
+from .errors import BadRequestError, ProxyError
 
 _MAX_KEYS = 1 << 16  # identities (or client addresses) tracked before idle ones are dropped
+# A path element becomes a file or object name in the vault: file systems stop at 255 bytes,
+# and no real module path or version comes near either bound.
+MAX_PATH = 2048
+MAX_ELEMENT = 255
+
+
+def check_path(path: str) -> None:
+    """Refuse (400) a request path no vault could hold, before it reaches storage or upstream."""
+    size = len(path.encode("utf-8", "surrogatepass"))
+    if size > MAX_PATH:
+        raise BadRequestError(
+            f"request path is {size} bytes, over {MAX_PATH}", hint="no module path is that long"
+        )
+    longest = max((len(e.encode("utf-8", "surrogatepass")) for e in path.split("/")), default=0)
+    if longest > MAX_ELEMENT:
+        raise BadRequestError(
+            f"a request path element is {longest} bytes, over {MAX_ELEMENT}",
+            hint="module path elements and versions are shorter",
+        )
 
 
 class TooManyRequestsError(ProxyError):
