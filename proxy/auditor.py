@@ -11,7 +11,9 @@ expired exception), writes one audit event per decision and counts them in the m
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import signal
 import threading
 import time
@@ -215,14 +217,17 @@ class LicenseAuditor:
 
 
 def state_dir(config: VaultConfig) -> Path:
-    """Where the auditor keeps verdicts, approvals and (by default) detections for a vault."""
+    """Where the auditor keeps verdicts, approvals and (by default) detections for a vault.
+
+    Inside a filesystem vault (`<vault>/.auditor`); for object storage, a local directory per
+    storage URL under $XDG_CACHE_HOME/go-vault (each replica keeps its own until the state
+    moves into the object store).
+    """
     spec = config.storage.removeprefix("file://")
-    if "://" in spec:
-        raise InputError(
-            f"storage {config.storage!r}: the auditor keeps its state in a filesystem vault",
-            hint="use a directory --storage with --policy",
-        )
-    return Path(spec) / STATE_DIR
+    if "://" not in spec:
+        return Path(spec) / STATE_DIR
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "go-vault" / "auditor" / hashlib.sha256(spec.encode()).hexdigest()[:16]
 
 
 def auditor_from_config(config: VaultConfig) -> LicenseAuditor | None:
@@ -345,12 +350,7 @@ class AuditGate:
         self.license = license_auditor_of(chain)
         self.policies = self.license.policies if self.license else None
         self.clock = self.license.clock if self.license else (lambda: datetime.now(UTC))
-        if store is None:
-            try:
-                store = VerdictStore(state_dir(config) / "verdicts")
-            except InputError:
-                store = VerdictStore(None)
-        self.store = store
+        self.store = store or VerdictStore(state_dir(config) / "verdicts")
         # verdict and the vulnerability database it was judged with ("" without one)
         self._memory: dict[tuple[str, str], tuple[Verdict, str]] = {}
         self._vulndb = ("", 0.0)  # (modified, when last looked)
