@@ -16,7 +16,7 @@ from .exitcodes import ExitCode
 from .verdict import Decision, Reason
 
 # Bump the major part when a field changes meaning or disappears; the minor part for additions.
-RESULT_SCHEMA_VERSION = "1.0"
+RESULT_SCHEMA_VERSION = "1.1"  # 1.1: vulnerabilities, vulndb, vulndb_modified
 RESULT_SCHEMA_ID = "https://goproxy-scan.dev/schemas/result-1.schema.json"
 
 FAILING_DECISIONS = frozenset({Decision.REJECT, Decision.REVIEW_REQUIRED})
@@ -69,6 +69,32 @@ class Status(StrEnum):
 class RuleKind(StrEnum):
     SOURCE = "source"
     LICENSE = "license"
+    VULNERABILITY = "vulnerability"
+
+
+class VulnReach(StrEnum):
+    """How close the main module's code comes to the vulnerable code (scanner.vulndb.reach)."""
+
+    CALLED = "called"
+    IMPORTED = "imported"
+    REQUIRED = "required"
+
+    @property
+    def severity(self) -> Severity:
+        # The database carries no severities: the closer the code, the worse for this project.
+        return {
+            VulnReach.CALLED: Severity.HIGH,
+            VulnReach.IMPORTED: Severity.MEDIUM,
+            VulnReach.REQUIRED: Severity.LOW,
+        }[self]
+
+
+class VulnOutcome(StrEnum):
+    """What the policy's `vulnerabilities:` section said: fail, reported only, or excepted."""
+
+    FAIL = "fail"
+    PASS = "pass"
+    EXCEPTED = "excepted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +156,57 @@ class FindingResult:
 
 
 @dataclass(frozen=True, slots=True)
+class VulnSite:
+    """Where the main module calls (or imports) vulnerable code: path from the repository root."""
+
+    path: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class VulnResult:
+    """One known vulnerability (a Go vulnerability database entry) in one build-list module.
+
+    `module`@`version` is what matched ("stdlib"/"toolchain" for the Go version; a replacement's
+    path when the module is replaced); `dependency` is the build-list module it stands for
+    ("path@version", "" for the Go version), whose go.mod line is `require_line`.
+    """
+
+    id: str
+    module: str
+    version: str
+    reachability: VulnReach
+    outcome: VulnOutcome
+    rule_id: str  # vuln-called, vuln-imported, vuln-required, vuln-denied, vuln-excepted
+    reason: str
+    fix: str
+    aliases: tuple[str, ...] = ()
+    summary: str = ""
+    url: str = ""
+    fixed: str = ""
+    dependency: str = ""
+    symbols: tuple[str, ...] = ()
+    sites: tuple[VulnSite, ...] = ()
+    exception_reason: str = ""
+    exception_expires: str = ""  # YYYY-MM-DD, "" for none
+    require_line: int | None = None
+    status: Status | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.id}:{self.module}@{self.version}"
+
+    @property
+    def severity(self) -> Severity:
+        return self.reachability.severity
+
+    @property
+    def fails(self) -> bool:
+        return self.outcome is VulnOutcome.FAIL and self.status is not Status.EXISTING
+
+
+@dataclass(frozen=True, slots=True)
 class RuleInfo:
     """What a rule checks, for SARIF `rules` and report legends."""
 
@@ -162,6 +239,9 @@ class ScanResult:
     rules: tuple[RuleInfo, ...] = ()
     notes: tuple[str, ...] = ()
     parse_errors: tuple[str, ...] = ()
+    vulnerabilities: tuple[VulnResult, ...] = ()
+    vulndb: str = ""  # the vulnerability database asked; "" when vulnerabilities were not checked
+    vulndb_modified: str = ""  # its `modified` time
     schema_version: str = RESULT_SCHEMA_VERSION
     tool_name: str = field(default="goproxy-scan")
 
@@ -170,6 +250,9 @@ class ScanResult:
         object.__setattr__(self, "modules", tuple(sorted(self.modules, key=_module_order)))
         object.__setattr__(self, "findings", tuple(sorted(self.findings, key=_finding_order)))
         object.__setattr__(self, "rules", tuple(sorted(self.rules, key=lambda r: r.id)))
+        object.__setattr__(
+            self, "vulnerabilities", tuple(sorted(self.vulnerabilities, key=_vuln_order))
+        )
 
     @property
     def failing_modules(self) -> tuple[ModuleResult, ...]:
@@ -180,8 +263,16 @@ class ScanResult:
         return tuple(f for f in self.findings if f.fails(self.fail_on))
 
     @property
+    def failing_vulnerabilities(self) -> tuple[VulnResult, ...]:
+        return tuple(v for v in self.vulnerabilities if v.fails)
+
+    @property
     def passed(self) -> bool:
-        return not self.failing_modules and not self.failing_findings
+        return (
+            not self.failing_modules
+            and not self.failing_findings
+            and not self.failing_vulnerabilities
+        )
 
     @property
     def exit_code(self) -> ExitCode:
@@ -201,11 +292,18 @@ class ScanResult:
             f"{counts[Decision.REJECT]} rejected, {counts[Decision.REVIEW_REQUIRED]} need review), "
             f"{len(active)} findings ({suppressed} suppressed)"
         )
+        vulns = self.failing_vulnerabilities
+        if self.vulndb or self.vulnerabilities:
+            # Only when they were checked: results without a database read as they always did.
+            text += f", {len(self.vulnerabilities)} known vulnerabilities"
         if self.base_ref:
             text += f"; against {self.base_ref}: {len(self.failing_modules)} failing modules"
+            if self.vulndb or self.vulnerabilities:
+                text += f", {len(vulns)} failing vulnerabilities"
             text += f" and {len(self.failing_findings)} failing findings are new"
         else:
-            text += f"; {len(self.failing_modules) + len(self.failing_findings)} fail the scan"
+            failing = len(self.failing_modules) + len(self.failing_findings) + len(vulns)
+            text += f"; {failing} fail the scan"
         return text
 
     def to_json(self) -> str:
@@ -239,8 +337,11 @@ class ScanResult:
         modules: Mapping[str, tuple[Status, str]],
         findings: Mapping[str, Status],
         base_ref: str,
+        vulnerabilities: Mapping[str, Status] | None = None,
     ) -> ScanResult:
-        """A copy marked against a base: module key -> (status, previous version); fingerprints."""
+        """A copy marked against a base: module key -> (status, previous version); fingerprints;
+        vulnerability key -> status (`VulnResult.key`; those not given keep theirs)."""
+        vuln_status = vulnerabilities or {}
         return replace(
             self,
             base_ref=base_ref,
@@ -251,6 +352,9 @@ class ScanResult:
                 for m in self.modules
             ),
             findings=tuple(replace(f, status=findings.get(f.fingerprint)) for f in self.findings),
+            vulnerabilities=tuple(
+                replace(v, status=vuln_status.get(v.key, v.status)) for v in self.vulnerabilities
+            ),
         )
 
 
@@ -283,6 +387,10 @@ def fingerprint_findings(
 
 def _module_order(m: ModuleResult) -> tuple[str, str]:
     return (m.path, m.version)
+
+
+def _vuln_order(v: VulnResult) -> tuple[str, str, str]:
+    return (v.module, v.version, v.id)
 
 
 def _finding_order(f: FindingResult) -> tuple[str, int, int, str, str]:
@@ -338,7 +446,23 @@ def _result_from_dict(d: dict[str, Any]) -> ScanResult:
         RuleInfo(**{**r, "kind": RuleKind(r["kind"]), "severity": Severity(r["severity"])})
         for r in d["rules"]
     )
-    top = {k: v for k, v in d.items() if k not in {"$schema", "modules", "findings", "rules"}}
+    vulnerabilities = tuple(
+        VulnResult(
+            **{
+                **v,
+                "reachability": VulnReach(v["reachability"]),
+                "outcome": VulnOutcome(v["outcome"]),
+                "aliases": tuple(v["aliases"]),
+                "symbols": tuple(v["symbols"]),
+                "sites": tuple(VulnSite(**s) for s in v["sites"]),
+                "status": _status(v["status"]),
+            }
+        )
+        for v in d.get("vulnerabilities", ())  # absent in 1.0 results
+    )
+    # A re-rendered result is written by this version: it carries this schema version.
+    nested = {"$schema", "schema_version", "modules", "findings", "rules", "vulnerabilities"}
+    top = {k: v for k, v in d.items() if k not in nested}
     return ScanResult(
         **{
             **top,
@@ -349,5 +473,6 @@ def _result_from_dict(d: dict[str, Any]) -> ScanResult:
             "modules": modules,
             "findings": findings,
             "rules": rules,
+            "vulnerabilities": vulnerabilities,
         }
     )

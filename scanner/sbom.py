@@ -158,6 +158,11 @@ def _stdlib_version(result: ScanResult) -> str:
     return "v" + raw.removeprefix("go") if raw else ""
 
 
+def stdlib_purl(result: ScanResult) -> PackageURL:
+    """The standard library component's purl (its version is the toolchain the scan used)."""
+    return module_purl("stdlib", _stdlib_version(result))
+
+
 def build_bom(result: ScanResult, options: SbomOptions) -> Bom:
     """The Bom object for a scan result (no I/O; the clock and serial come from `options`)."""
     main_purl = module_purl(result.main_module, "")
@@ -171,7 +176,7 @@ def build_bom(result: ScanResult, options: SbomOptions) -> Bom:
         else [],
     )
     std_version = _stdlib_version(result)
-    std_purl = module_purl("stdlib", std_version)
+    std_purl = stdlib_purl(result)
     stdlib = Component(
         type=ComponentType.LIBRARY,
         name="stdlib",
@@ -225,6 +230,18 @@ def build_bom(result: ScanResult, options: SbomOptions) -> Bom:
         components=[stdlib, *components.values()],
         dependencies=dependencies,
     )
+    if result.vulnerabilities:
+        # Imported here: the vulnerability modules import this one (module_purl, PROP).
+        from .vulndb.cyclonedx_vulns import cyclonedx_vulnerabilities
+        from .vulndb.scanresult import component_refs, to_vuln_findings
+
+        by_match = component_refs(result)
+        bom.vulnerabilities = cyclonedx_vulnerabilities(
+            to_vuln_findings(result),
+            lambda module, version: by_match.get(
+                f"{module}@{version}", str(module_purl(module, version))
+            ),
+        )
     if options.serial is not None:
         bom.serial_number = options.serial
     elif options.reproducible:

@@ -68,6 +68,11 @@ def write_outputs(
 ) -> None:
     env = os.environ if env is None else env
     for out in outputs:
+        if out.format is OutputFormat.OPENVEX and not result.vulnerabilities:
+            # OpenVEX needs a statement: with nothing to state, no document (and no failure).
+            checked = "none are known" if result.vulndb else "not checked (no --vulndb)"
+            click.echo(f"note: vulnerabilities {checked}; no OpenVEX document written", err=True)
+            continue
         to_stdout = out.path == "-"
         text = render(result, out.format, color=to_stdout and _colour(env))
         if to_stdout:

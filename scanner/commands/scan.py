@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,44 @@ def write_sbom(result: ScanResult, config: ScanConfig, env: Mapping[str, str]) -
         timestamp=source_date(env),
     )
     write_text(config.sbom, render_sbom(result, options))
+
+
+def check_vulnerabilities(
+    result: ScanResult, config: ScanConfig, env: Mapping[str, str], now: datetime
+) -> ScanResult:
+    """The build list against the vulnerability database, reached and judged by the policy."""
+    from ..policy import load_policy
+    from ..scan import read_gomod, repo_prefix
+    from ..vulndb.database import load_index
+    from ..vulndb.match import match_modules
+    from ..vulndb.osv import STDLIB, TOOLCHAIN
+    from ..vulndb.policy import VulnPolicy, evaluate_vulns, vuln_policy
+    from ..vulndb.reach import MainUses, collect_main_uses, reach_all
+    from ..vulndb.scanresult import built_module, go_lines, to_vuln_results, with_vulnerabilities
+    from .vulndb import default_cache_dir
+
+    main = read_gomod(config.main_dir)
+    policy = vuln_policy(load_policy(config.policy_file)) if config.policy_file else VulnPolicy()
+    built = [mv for mv in map(built_module, result.modules) if mv is not None]
+    index = load_index(
+        config.vulndb,
+        cache_dir=default_cache_dir(),
+        modules={mv.path for mv in built} | {STDLIB, TOOLCHAIN},
+        offline=config.offline,
+    )
+    matches = match_modules(index, built, go_version=main.go, toolchain=main.toolchain)
+    # Reachability parses the main module only when something matched.
+    uses = collect_main_uses(config.main_dir) if matches else MainUses()
+    findings = evaluate_vulns(policy, reach_all(matches, uses), now)
+    gomod_text = (config.main_dir / "go.mod").read_text("utf-8", errors="replace")
+    vulns = to_vuln_results(
+        findings, result.modules, go_lines(gomod_text), repo_prefix(config.main_dir)
+    )
+    result = with_vulnerabilities(result, vulns, index.url, index.modified)
+    if index.from_cache and not config.offline:
+        note = f"the vulnerability database {index.url} was unreachable; used the cached copy"
+        result = replace(result, notes=(*result.notes, note))
+    return result
 
 
 def scan_options(f: Any) -> Any:
@@ -98,7 +137,13 @@ def flags_from(params: Mapping[str, Any]) -> dict[str, Any]:
     "--format",
     "formats",
     multiple=True,
-    help="console, json, sarif, github, markdown, gitlab, cyclonedx; repeatable; F=FILE.",
+    help="console, json, sarif, github, markdown, gitlab, cyclonedx, openvex; repeatable; F=FILE.",
+)
+@click.option(
+    "--vulndb",
+    metavar="URL_OR_DIR",
+    help="Go vulnerability database (https://, file:// or a directory) to check the build "
+    "list against (default: GOPROXY_SCAN_VULNDB, else not checked; --offline: the cache).",
 )
 @click.option("--output", "outputs", multiple=True, help="Where the matching --format goes.")
 @click.option(
@@ -129,8 +174,24 @@ def scan(formats: tuple[str, ...], outputs: tuple[str, ...], **params: Any) -> i
     config = load_config(flags)
     env = os.environ
     result = run_scan(config, env)
+    if config.vulndb:
+        result = check_vulnerabilities(result, config, env, datetime.now(UTC))
     if config.base:
-        result = mark_against_base(result, base_analysis(config, env, None), config.base)
+        base = base_analysis(config, env, None)
+        result = mark_against_base(result, base, config.base)
+        if result.vulnerabilities:
+            from ..scan import read_gomod
+            from ..vulndb.scanresult import base_statuses
+
+            head = read_gomod(config.main_dir)
+            base_go = None if base is None else (base.main.go, base.main.toolchain)
+            statuses = base_statuses(result, base_go, (head.go, head.toolchain))
+            result = replace(
+                result,
+                vulnerabilities=tuple(
+                    replace(v, status=statuses[v.key]) for v in result.vulnerabilities
+                ),
+            )
     if config.sbom is not None:
         write_sbom(result, config, env)
     write_outputs(result, config.outputs, env)

@@ -1,4 +1,4 @@
-"""Renderers of one ScanResult: console, JSON, SARIF, GitHub, Markdown, GitLab, CycloneDX."""
+"""Renderers of one ScanResult: console, JSON, SARIF, annotations, Markdown, GitLab, SBOM, VEX."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ from collections.abc import Callable
 from enum import StrEnum
 
 from ..errors import InputError
-from ..result import FindingResult, ModuleResult, RuleInfo, RuleKind, ScanResult, Severity
+from ..result import (
+    FindingResult,
+    ModuleResult,
+    RuleInfo,
+    RuleKind,
+    ScanResult,
+    Severity,
+    VulnOutcome,
+    VulnResult,
+)
 from ..verdict import Decision
 
 
@@ -18,6 +27,7 @@ class OutputFormat(StrEnum):
     MARKDOWN = "markdown"
     GITLAB = "gitlab"
     CYCLONEDX = "cyclonedx"
+    OPENVEX = "openvex"
 
     @classmethod
     def parse(cls, value: str) -> OutputFormat:
@@ -75,6 +85,34 @@ def rule_for(result: ScanResult, rule_id: str, module: ModuleResult | None = Non
     )
 
 
+def vuln_issues(result: ScanResult) -> tuple[VulnResult, ...]:
+    """Known vulnerabilities, failing ones first, then by closeness, module and id."""
+    return tuple(
+        sorted(
+            result.vulnerabilities,
+            key=lambda v: (not v.fails, -_REACH_ORDER.index(v.reachability.value), v.key),
+        )
+    )
+
+
+_REACH_ORDER = ("required", "imported", "called")
+
+
+def vuln_message(v: VulnResult) -> str:
+    """The policy's sentence, the fix, and where the vulnerable code is called from."""
+    text = f"{v.reason}. Fix: {v.fix}"
+    if v.outcome is VulnOutcome.PASS:
+        text += " (reported; the policy does not fail on it)"
+    if v.dependency and v.dependency != f"{v.module}@{v.version}":
+        text += f" [replaces {v.dependency}]"
+    return text
+
+
+def vuln_title(v: VulnResult) -> str:
+    names = ", ".join((v.id, *v.aliases))
+    return f"{names} in {v.module}@{v.version} ({v.reachability.value})"
+
+
 def active_findings(result: ScanResult) -> tuple[FindingResult, ...]:
     return tuple(f for f in result.findings if not f.suppressed)
 
@@ -108,6 +146,27 @@ def _renderer(fmt: OutputFormat) -> Callable[[ScanResult, bool], str]:
         from .gitlab import render_code_quality
 
         return lambda result, _color: render_code_quality(result)
+    if fmt is OutputFormat.OPENVEX:
+        return lambda result, _color: render_openvex_from_result(result)
     from ..sbom import SbomOptions, render_sbom_from_result
 
     return lambda result, _color: render_sbom_from_result(result, SbomOptions(reproducible=True))
+
+
+def render_openvex_from_result(result: ScanResult) -> str:
+    """The OpenVEX document of the result's vulnerabilities (InputError when there are none)."""
+    if not result.vulnerabilities:
+        why = "none are known" if result.vulndb else "they were not checked (no --vulndb)"
+        raise InputError(
+            f"no OpenVEX document for {result.main_module}: {why}",
+            hint="OpenVEX needs at least one statement; pass --vulndb URL_OR_DIR to check",
+        )
+    from ..vulndb.openvex import openvex_document, render_openvex
+    from ..vulndb.scanresult import to_vuln_findings, utc_time
+
+    document = openvex_document(
+        to_vuln_findings(result),
+        main_module=result.main_module,
+        now=utc_time(result.generated_at),
+    )
+    return render_openvex(document)

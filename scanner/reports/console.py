@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..result import ScanResult, Severity, Status
-from . import active_findings, module_issues
+from . import active_findings, module_issues, vuln_issues
 
 # A fixed width keeps the report identical in CI logs, terminals and golden files.
 WIDTH = 120
@@ -85,6 +85,33 @@ def render_console(result: ScanResult, color: bool = False) -> str:
             row.append(f.message)
             table.add_row(*row, style=None if f.fails(result.fail_on) else "dim")
         console.print(table)
+
+    vulns = vuln_issues(result)
+    if vulns:
+        table = Table(title="Known vulnerabilities", title_justify="left")
+        table.add_column("id", overflow="fold")
+        table.add_column("module", overflow="fold")
+        table.add_column("reach")
+        table.add_column("policy")
+        if diff:
+            table.add_column("change")
+        table.add_column("why and fix")
+        for v in vulns:
+            sev = Text(v.reachability.value, style=_SEVERITY_STYLE[v.severity])
+            ids = "\n".join((v.id, *v.aliases))
+            vrow: list[str | Text] = [ids, f"{v.module}@{v.version}", sev, v.outcome.value]
+            if diff:
+                vrow.append(_status(v.status))
+            vrow.append(f"{v.reason}\nfix: {v.fix}")
+            table.add_row(*vrow, style="red" if v.fails else "dim")
+        console.print(table)
+    if not result.vulndb and not result.vulnerabilities:
+        console.print(
+            "vulnerabilities: not checked (give --vulndb URL_OR_DIR or GOPROXY_SCAN_VULNDB)"
+        )
+    elif result.vulndb:
+        modified = f" (modified {result.vulndb_modified})" if result.vulndb_modified else ""
+        console.print(f"vulnerabilities: checked against {result.vulndb}{modified}", soft_wrap=True)
 
     suppressed = [f for f in result.findings if f.suppressed]
     if suppressed:

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from ..result import ScanResult, Severity
-from . import active_findings, module_issues, module_message, module_rule_id
+from . import (
+    active_findings,
+    module_issues,
+    module_message,
+    module_rule_id,
+    vuln_issues,
+    vuln_message,
+    vuln_title,
+)
 
 _COMMAND = {
     Severity.CRITICAL: "error",
@@ -57,6 +65,30 @@ def render_annotations(result: ScanResult) -> str:
         lines.append(
             annotation(level, message, file=f.path, line=f.line, col=f.column, title=title)
         )
+    for v in vuln_issues(result):
+        level = "error" if v.fails else "notice"
+        lines.append(
+            annotation(
+                level,
+                vuln_message(v),
+                file=result.gomod_path,
+                line=v.require_line or 1,
+                title=f"goproxy-scan {vuln_title(v)}",
+            )
+        )
+        if v.fails and v.sites and v.reachability.value == "called":
+            # The call itself is where the change under review reaches the vulnerable code.
+            site = v.sites[0]
+            lines.append(
+                annotation(
+                    "warning",
+                    f"calls {', '.join(v.symbols)}, vulnerable: {v.id}. Fix: {v.fix}",
+                    file=site.path,
+                    line=site.line,
+                    col=site.column,
+                    title=f"goproxy-scan {v.id}",
+                )
+            )
     for note in result.notes:
         lines.append(f"::warning::{escape_data(note)}")
     lines.append(f"::notice title=goproxy-scan::{escape_data(result.summary_line())}")

@@ -7,7 +7,15 @@ import json
 from typing import Any
 
 from ..result import ScanResult, Severity
-from . import active_findings, module_issues, module_message, module_rule_id, module_severity
+from . import (
+    active_findings,
+    module_issues,
+    module_message,
+    module_rule_id,
+    module_severity,
+    vuln_issues,
+    vuln_message,
+)
 
 # GitLab's severities are info, minor, major, critical, blocker.
 _SEVERITY = {
@@ -48,6 +56,20 @@ def code_quality(result: ScanResult) -> list[dict[str, Any]]:
                     (f.fingerprint or f"{f.rule_id}\0{f.path}\0{f.line}").encode()
                 ).hexdigest(),
                 "location": {"path": f.path, "lines": {"begin": max(f.line, 1)}},
+            }
+        )
+    for v in vuln_issues(result):
+        issues.append(
+            {
+                "type": "issue",
+                "check_name": v.id,
+                "description": vuln_message(v),
+                "categories": ["Security"],
+                "severity": _SEVERITY[v.severity] if v.fails else "info",
+                "fingerprint": hashlib.sha256(
+                    f"{v.id}\0{v.module}\0{v.version}".encode()
+                ).hexdigest(),
+                "location": {"path": result.gomod_path, "lines": {"begin": v.require_line or 1}},
             }
         )
     return issues

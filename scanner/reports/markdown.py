@@ -7,7 +7,7 @@ from functools import cache
 import jinja2
 
 from ..result import ScanResult
-from . import active_findings, module_issues
+from . import active_findings, module_issues, vuln_issues
 
 # The comment is found and updated in place by this marker; keep it stable.
 MARKER = "<!-- goproxy-scan:pr-comment -->"
@@ -47,10 +47,12 @@ def render_markdown(result: ScanResult) -> str:
     issues = module_issues(result)
     findings = active_findings(result)
     suppressed = tuple(f for f in result.findings if f.suppressed)
+    vulns = vuln_issues(result)
     text = ""
     for limit in _ROW_LIMITS:
         shown_issues = issues if limit is None else issues[:limit]
         shown_findings = findings if limit is None else findings[:limit]
+        shown_vulns = vulns if limit is None else vulns[:limit]
         text = _template().render(
             marker=MARKER,
             result=result,
@@ -59,6 +61,8 @@ def render_markdown(result: ScanResult) -> str:
             issues_omitted=len(issues) - len(shown_issues),
             findings=shown_findings,
             findings_omitted=len(findings) - len(shown_findings),
+            vulns=shown_vulns,
+            vulns_omitted=len(vulns) - len(shown_vulns),
             suppressed=suppressed if limit is None else suppressed[: limit or 0],
         )
         if len(text) <= MAX_CHARS:

