@@ -59,6 +59,8 @@ if TYPE_CHECKING:
     from .config import VaultConfig
 
 _MIN_HASH_DIGITS = 7  # as cmd/go: shorter hex strings are not taken as commit hashes
+# What git says when the repository itself is missing (a 404, so a GOPROXY list falls through).
+_REPO_MISSING = ("does not appear to be a git repository", "not found", "Repository not found")
 
 
 def match_patterns(patterns: str, path: str) -> str | None:
@@ -241,7 +243,16 @@ class GitRepos:
             (tmp / "info" / "attributes").write_text("\n* -export-subst -export-ignore\n")
             os.replace(tmp, clone.dir)
             self.run(clone, "remote", "add", "origin", "--", clone.url)
-        out = self.run(clone, "ls-remote", "-q", "origin").stdout.decode()
+        listing = self.run(clone, "ls-remote", "-q", "origin", check=False)
+        if listing.returncode != 0:
+            text = listing.stderr.decode("utf-8", "replace")
+            if any(s in text for s in _REPO_MISSING):
+                raise RevisionNotFound(
+                    f"no git repository at {display_url(clone.url)}",
+                    hint="check the module path, or the git route's URL",
+                )
+            self.run(clone, "ls-remote", "-q", "origin")  # raises GitError with the reason
+        out = listing.stdout.decode()
         refs: dict[str, str] = {}
         for line in out.splitlines():
             f = line.split()

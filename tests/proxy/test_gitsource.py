@@ -1,0 +1,142 @@
+"""The git upstream on its own: routes, the clone cache, failures the go command must read."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from goproxytree import GoProxyTree
+from vaultlab import running_gateway, vault_config
+
+from proxy.errors import UpstreamError
+from proxy.gitsource import (
+    GitRoute,
+    GitSource,
+    GoproxyPath,
+    match_patterns,
+    parse_git_routes,
+)
+
+_ENV = {
+    **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.com",
+}
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=_ENV, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def make_repo(path: Path, module: str, tags: list[str]) -> Path:
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "-b", "main")
+    (path / "go.mod").write_text(f"module {module}\n\ngo 1.21\n")
+    (path / "p.go").write_text("package p\n")
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "one")
+    for tag in tags:
+        git(path, "tag", tag)
+    return path
+
+
+def test_patterns_match_leading_elements_as_goprivate_does() -> None:
+    assert match_patterns("example.com/*", "example.com/repo/sub/v2") == "example.com/repo"
+    assert match_patterns("other.org,example.com", "example.com/repo") == "example.com"
+    assert match_patterns("example.com/*", "example.com") is None
+    assert match_patterns("example.com/x*", "example.com/y") is None
+    route = GitRoute("git.corp/team/*", "https://git.corp/{repo}.git")
+    assert route.repo_url("git.corp/team/svc") == "https://git.corp/svc.git"
+    assert GitRoute("a.io/*", "ssh://git@a.io/{root}").repo_url("a.io/b") == "ssh://git@a.io/a.io/b"
+
+
+def test_routes_refuse_what_git_would_misread() -> None:
+    with pytest.raises(UpstreamError, match="PATTERN=URL"):
+        parse_git_routes("example.com/*")
+    with pytest.raises(UpstreamError, match="URL syntax"):
+        parse_git_routes("example.com/*=git@example.com:repo.git")
+    assert len(parse_git_routes(" a.io/*=file:///srv/{repo} , b.io=https://b.io/x.git ")) == 2
+
+
+def test_the_clone_is_fetched_not_recloned_and_new_tags_appear_after_the_ttl(
+    tmp_path: Path,
+) -> None:
+    src = make_repo(tmp_path / "src" / "m", "example.com/m", ["v1.0.0"])
+    source = GitSource(
+        parse_git_routes(f"example.com/*=file://{tmp_path}/src/{{repo}}"),
+        tmp_path / "clones",
+        ttl=0.5,
+    )
+    q = GoproxyPath("example.com/m", "list")
+    assert source.answer(q) == b"v1.0.0\n"
+    (clone,) = [p for p in (tmp_path / "clones").iterdir()]
+    marker = clone / "objects" / "kept"
+    marker.write_text("a re-clone would lose this")
+    (src / "q.go").write_text("package p\n")
+    git(src, "add", "-A")
+    git(src, "commit", "-q", "-m", "two")
+    git(src, "tag", "v1.1.0")
+    assert source.answer(q) == b"v1.0.0\n"  # within the TTL: the refs seen last time
+    time.sleep(0.6)
+    assert source.answer(q) == b"v1.0.0\nv1.1.0\n"
+    assert marker.read_text() == "a re-clone would lose this"
+
+
+def test_concurrent_requests_across_repositories_share_the_bounded_pool(tmp_path: Path) -> None:
+    for i in range(4):
+        make_repo(tmp_path / "src" / f"m{i}", f"example.com/m{i}", [f"v1.0.{i}"])
+    source = GitSource(
+        parse_git_routes(f"example.com/*=file://{tmp_path}/src/{{repo}}"),
+        tmp_path / "clones",
+        ttl=60,
+        concurrency=2,
+    )
+
+    async def all_lists() -> list[bytes]:
+        return await asyncio.gather(
+            *(source.fetch(f"example.com/m{i % 4}/@v/list") for i in range(12))
+        )
+
+    answers = asyncio.run(all_lists())
+    assert answers == [f"v1.0.{i % 4}\n".encode() for i in range(12)]
+    assert len(list((tmp_path / "clones").iterdir())) == 4
+
+
+def test_git_failures_answer_502_without_credentials_and_unknown_revisions_404(
+    tmp_path: Path, goproxy_tree: GoProxyTree
+) -> None:
+    goproxy_tree.add_module("example.com/absent", "v1.0.0")
+    make_repo(tmp_path / "src" / "m", "example.com/m", ["v1.0.0"])
+    routes = (
+        f"example.com/*=file://{tmp_path}/src/{{repo}},"
+        "secret.example/*=http://user:hunter2@127.0.0.1:9/{repo}.git"
+    )
+    config = vault_config(
+        tmp_path, upstream=goproxy_tree.url, git=routes, git_cache=str(tmp_path / "c")
+    )
+    with running_gateway(config) as gw:
+        broken = httpx.get(f"{gw.url}/secret.example/x/@v/list")
+        assert broken.status_code == 502
+        assert broken.headers["content-type"].startswith("text/plain")
+        assert "hunter2" not in broken.text and "127.0.0.1:9" in broken.text
+        unknown = httpx.get(f"{gw.url}/example.com/m/@v/nosuchbranch.info")
+        assert unknown.status_code == 404 and "nosuchbranch" in unknown.text
+        info = httpx.get(f"{gw.url}/example.com/m/@v/v1.0.0.info").json()
+        assert info["Version"] == "v1.0.0" and info["Origin"]["Ref"] == "refs/tags/v1.0.0"
+        mod = httpx.get(f"{gw.url}/example.com/m/@v/v1.0.0.mod")
+        assert mod.text == "module example.com/m\n\ngo 1.21\n"
+        # A git-routed module never goes to the GOPROXY upstreams, even when they have it.
+        absent = httpx.get(f"{gw.url}/example.com/absent/@v/list")
+        assert absent.status_code == 404 and "no git repository" in absent.text
+        assert httpx.get(f"{gw.url}/example.com/absent/@v/v1.0.0.info").status_code == 404
