@@ -139,6 +139,42 @@ def repos(tmp_path_factory: pytest.TempPathFactory) -> Repos:
     old("tag", "v2.0.0")
     old.push()
 
+    # v1.1.0 is retracted by v1.1.1: a commit after v1.1.0 builds its pseudo-version on v1.0.0.
+    ret = Git(base / "w-ret", root / "ret.git")
+    ret.commit({"go.mod": "module example.com/ret.git\n\ngo 1.21\n", "r.go": "package r\n"}, "1")
+    ret("tag", "v1.0.0")
+    ret.commit({"r.go": "package r // bad\n"}, "2")
+    ret("tag", "v1.1.0")
+    ret("checkout", "-q", "-b", "side")
+    ret.commit({"side.go": "package r\n"}, "side")
+    ret("checkout", "-q", "main")
+    retract = "module example.com/ret.git\n\ngo 1.21\n\nretract v1.1.0 // broken\n"
+    ret.commit({"go.mod": retract}, "3")
+    ret("tag", "v1.1.1")
+    ret.push()
+
+    pre = Git(base / "w-pre", root / "pre.git")
+    pre.commit({"go.mod": "module example.com/pre.git\n\ngo 1.21\n", "p.go": "package p\n"}, "1")
+    pre("tag", "v1.2.0-rc.1")
+    pre.commit({"p.go": "package p // 2\n"}, "2")
+    pre.push()
+
+    # A /v2 module in a v2/ subdirectory of a repository whose root is the v1 module.
+    major = Git(base / "w-major", root / "major.git")
+    major.commit(
+        {
+            "go.mod": "module example.com/major.git\n\ngo 1.21\n",
+            "m.go": "package major\n",
+            "v2/go.mod": "module example.com/major.git/v2\n\ngo 1.21\n",
+            "v2/m.go": "package major // v2\n",
+        },
+        "both",
+    )
+    major("tag", "v1.0.0")
+    major("tag", "v2.0.0")
+    major.commit({"v2/more.go": "package major\n"}, "more")
+    major.push()
+
     gitconfig = base / "gitconfig"
     gitconfig.write_text(f'[url "file://{root}/"]\n\tinsteadOf = https://example.com/\n')
     return Repos(root, gitconfig, repo, feature_sha)
@@ -155,6 +191,12 @@ QUERIES = [
     "example.com/lib.git/v2@main",
     "example.com/old.git@v2.0.0+incompatible",
     "example.com/old.git@latest",
+    "example.com/ret.git@side",
+    "example.com/ret.git@latest",
+    "example.com/pre.git@main",
+    "example.com/major.git@v1.0.0",
+    "example.com/major.git/v2@v2.0.0",
+    "example.com/major.git/v2@main",
 ]
 
 
@@ -226,6 +268,10 @@ def test_go_vault_answers_equal_the_go_commands_own_from_git(
     assert direct["example.com/repo.git/nested@main"]["Version"].startswith("v0.1.1-0.")  # type: ignore[union-attr]
     assert direct["example.com/lib.git/v2@main"]["Version"].startswith("v2.0.1-0.")  # type: ignore[union-attr]
     assert direct["example.com/old.git@latest"]["Version"] == "v2.0.0+incompatible"
+    assert direct["example.com/ret.git@side"]["Version"].startswith("v1.0.1-0.")  # type: ignore[union-attr]
+    assert direct["example.com/ret.git@latest"]["Version"] == "v1.1.1"
+    assert direct["example.com/pre.git@main"]["Version"].startswith("v1.2.0-rc.1.0.")  # type: ignore[union-attr]
+    assert direct["example.com/major.git/v2@main"]["Version"].startswith("v2.0.1-0.")  # type: ignore[union-attr]
     feature = direct[f"example.com/repo.git@{repos.feature_sha[:12]}"]["Version"]
     assert str(feature).endswith(repos.feature_sha[:12])
 
@@ -236,6 +282,10 @@ def test_version_lists_and_files_match(tmp_path: Path, repos: Repos, vault: str)
         "example.com/repo.git/nested": "v0.1.0\n",
         "example.com/lib.git/v2": "v2.0.0\n",
         "example.com/old.git": "v1.0.0\nv2.0.0+incompatible\n",
+        "example.com/ret.git": "v1.0.0\nv1.1.0\nv1.1.1\n",  # retracted ones too
+        "example.com/pre.git": "v1.2.0-rc.1\n",
+        "example.com/major.git": "v1.0.0\n",  # v2.0.0 belongs to /v2, not +incompatible
+        "example.com/major.git/v2": "v2.0.0\n",
     }
     for module, expected in lists.items():
         assert httpx.get(f"{vault}/{module}/@v/list").text == expected
