@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import http.server
+import json
 import os
 import subprocess
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -140,3 +145,61 @@ def test_git_failures_answer_502_without_credentials_and_unknown_revisions_404(
         absent = httpx.get(f"{gw.url}/example.com/absent/@v/list")
         assert absent.status_code == 404 and "no git repository" in absent.text
         assert httpx.get(f"{gw.url}/example.com/absent/@v/v1.0.0.info").status_code == 404
+
+
+def test_https_style_credentials_come_from_netrc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A repository behind HTTP Basic auth (git's dumb HTTP protocol on 127.0.0.1): git, run by
+    the proxy, reads the credentials from $HOME/.netrc; they never show in `.info`."""
+    work = make_repo(tmp_path / "work", "example.com/auth", ["v1.0.0"])
+    served = tmp_path / "served"
+    served.mkdir()
+    git(served, "clone", "-q", "--bare", str(work), "auth.git")
+    git(served / "auth.git", "update-server-info")
+    seen: list[str | None] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(served), **kwargs)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            auth = self.headers.get("Authorization")
+            seen.append(auth)
+            expected = "Basic " + base64.b64encode(b"deploy:s3cret").decode()
+            if auth != expected:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="git"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        home = tmp_path / "home"
+        home.mkdir()
+        (home / ".netrc").write_text("machine 127.0.0.1 login deploy password s3cret\n")
+        monkeypatch.setenv("HOME", str(home))
+        monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+        port = server.server_address[1]
+        source = GitSource(
+            parse_git_routes(f"example.com/*=http://127.0.0.1:{port}/{{repo}}.git"),
+            tmp_path / "clones",
+            ttl=60,
+        )
+        info = json.loads(source.answer(GoproxyPath("example.com/auth", "info", "v1.0.0")))
+        assert info["Version"] == "v1.0.0"
+        assert info["Origin"]["URL"] == f"http://127.0.0.1:{port}/auth.git"
+        assert any(a is not None for a in seen)  # it did authenticate
+        (home / ".netrc").write_text("machine 127.0.0.1 login deploy password wrong\n")
+        fresh = GitSource(source.routes, tmp_path / "clones2", ttl=60)
+        with pytest.raises(UpstreamError):
+            fresh.answer(GoproxyPath("example.com/auth", "list"))
+    finally:
+        server.shutdown()
+        server.server_close()
