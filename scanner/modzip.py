@@ -6,7 +6,9 @@ import io
 import os
 import re
 import stat
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -338,9 +340,11 @@ def create_zip_from_files(module_path: str, version: str, files: Mapping[str, by
 
 
 def _open_zip(zip_data: bytes | Path) -> tuple[zipfile.ZipFile, int]:
+    # Names without the UTF-8 flag are read as UTF-8, as Go's archive/zip does (raw bytes),
+    # not as cp437: a non-UTF-8 name then fails here (UnicodeDecodeError) as it fails in Go.
     if isinstance(zip_data, bytes):
-        return zipfile.ZipFile(io.BytesIO(zip_data)), len(zip_data)
-    return zipfile.ZipFile(zip_data), zip_data.stat().st_size
+        return zipfile.ZipFile(io.BytesIO(zip_data), metadata_encoding="utf-8"), len(zip_data)
+    return zipfile.ZipFile(zip_data, metadata_encoding="utf-8"), zip_data.stat().st_size
 
 
 def _entry_kind_problem(info: zipfile.ZipInfo) -> str | None:
@@ -368,7 +372,37 @@ def _read_exact(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> str | None:
         return f"cannot read: {e}"
     if got != info.file_size:
         return f"uncompressed size {got} differs from declared {info.file_size} bytes"
+    if info.compress_type == zipfile.ZIP_DEFLATED and _inflates_past(z, info):
+        # zipfile stops at the declared size, so a bomb declared small reads as fine; Go's
+        # reader fails on the extra bytes, so the zip would be unusable (and is hostile).
+        return f"uncompressed size is larger than declared ({info.file_size} bytes)"
     return None
+
+
+def _inflates_past(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """Whether the entry's deflate stream holds more than its declared size (bounded work)."""
+    fp = z.fp
+    assert fp is not None
+    fp.seek(info.header_offset)
+    name_len, extra_len = struct.unpack("<HH", fp.read(30)[26:30])
+    fp.seek(info.header_offset + 30 + name_len + extra_len)
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    left, room = info.compress_size, info.file_size + 1
+    pending = b""
+    try:
+        while room > 0 and not inflater.eof:
+            if not pending:
+                if left <= 0:
+                    return False
+                pending = fp.read(min(left, 1 << 16))
+                if not pending:
+                    return False
+                left -= len(pending)
+            room -= len(inflater.decompress(pending, room))
+            pending = inflater.unconsumed_tail
+    except zlib.error:
+        return False  # a corrupt stream is reported by the CRC/size read above
+    return room <= 0
 
 
 def check_zip(
@@ -379,7 +413,8 @@ def check_zip(
     Rules: canonical version matching the path's major version; every entry under
     "<path>@<version>/"; clean, valid file paths; no case-insensitive collisions or duplicates;
     go.mod only at the root and lower-case; zip and uncompressed total ≤ 500 MiB; go.mod and
-    LICENSE ≤ 16 MiB; no symlinks or irregular files. `read_contents` also decompresses every
+    LICENSE ≤ 16 MiB; no symlinks or irregular files; no deflate stream longer than its declared
+    size (always inflated, at most declared + 1 bytes). `read_contents` also decompresses every
     file to prove its declared size and CRC (what the go command's Unzip enforces).
     """
     problems = _check_identity(module_path, version)
@@ -389,6 +424,9 @@ def check_zip(
         z, zip_size = _open_zip(zip_data)
     except (zipfile.BadZipFile, OSError, EOFError) as e:
         raise ZipViolation(module_path, version, [FileViolation("", f"not a zip file: {e}")]) from e
+    except UnicodeDecodeError as e:
+        bad = FileViolation(repr(e.object[:120]), "file name is not valid UTF-8")
+        raise ZipViolation(module_path, version, [bad]) from e
     if zip_size > MAX_ZIP_FILE:
         z.close()
         raise ZipViolation(
@@ -477,6 +515,17 @@ def check_zip(
                 if read_problem:
                     violations.append(FileViolation(name, read_problem))
                     continue
+            # Even without reading contents (a caller hashes them next, and zipfile stops at
+            # the declared size), a stream inflating past it is a bomb: find it here.
+            elif (
+                not size_error
+                and info.compress_type == zipfile.ZIP_DEFLATED
+                and _inflates_past(z, info)
+            ):
+                violations.append(
+                    FileViolation(name, f"uncompressed size is larger than declared ({size} bytes)")
+                )
+                continue
             files.append(rel)
     if violations:
         raise ZipViolation(module_path, version, violations)
@@ -512,7 +561,7 @@ def read_zip_files(
                 if info.file_size > max_size:
                     continue
                 out[rel] = z.read(info)
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
+    except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError) as e:
         raise InputError(
             f"cannot read the module zip: {e}", module=module_path, version=version
         ) from e
