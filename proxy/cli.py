@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "rollbacks": "proxy.commands.rollback:rollbacks",
     "sync": "proxy.commands.sync:sync",
     "import": "proxy.commands.import_:import_",
+    "prefetch": "proxy.commands.prefetch:prefetch_command",
     "token": "proxy.commands.token:token",
 }
 

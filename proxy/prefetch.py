@@ -1,0 +1,175 @@
+"""Prefetch: bring a whole build list through the upstream into the vault, with the same checks.
+
+Every module version goes through the gateway's ingest (zip rules, .info/.mod checks, h1:, the
+auditor), so a prefetched vault holds exactly what serving on demand would have stored. For a
+go.mod or go.work the list is the module graph (every version whose go.mod MVS reads, so an
+offline vault can build), plus `golang.org/toolchain` when a `toolchain` or `go` line names a
+Go newer than `local_go`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import platform
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scanner import semver
+from scanner.buildlist import load_build_list
+from scanner.gomod import parse_gomod
+from scanner.gowork import parse_gowork
+from scanner.modfetch import source_from_goproxy
+from scanner.module import ModuleVersion, sort_module_versions
+
+from .app import Gateway
+from .bundle import named_modules
+from .config import VaultConfig
+from .errors import NotInProxyError, PolicyRejectedError, ProxyError
+
+TOOLCHAIN = "golang.org/toolchain"
+
+Progress = Callable[[int, int], None]
+
+
+class Outcome(enum.Enum):
+    FETCHED = "fetched"
+    PRESENT = "already there"
+    REJECTED = "rejected"
+    MISSING = "not found"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class PrefetchResult:
+    module: str
+    version: str
+    outcome: Outcome
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PrefetchSummary:
+    results: tuple[PrefetchResult, ...] = field(default_factory=tuple)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(r.outcome is outcome for r in self.results)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "counts": {o.value: self.count(o) for o in Outcome},
+            "problems": [
+                {
+                    "module": r.module,
+                    "version": r.version,
+                    "outcome": r.outcome.value,
+                    "reason": r.reason,
+                }
+                for r in self.results
+                if r.outcome not in (Outcome.FETCHED, Outcome.PRESENT)
+            ],
+        }
+
+
+def _go_platform() -> str:
+    machine = platform.machine().lower()
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
+    return f"{platform.system().lower()}-{arch}"
+
+
+def toolchain_modules(
+    gomod_text: str, path: str, local_go: str, platforms: tuple[str, ...]
+) -> list[ModuleVersion]:
+    """The golang.org/toolchain versions a go.mod's `toolchain` (or `go`) line asks for."""
+    mod = parse_gomod(gomod_text, path)
+    wanted = mod.toolchain.removeprefix("go") if mod.toolchain else mod.go
+    if not wanted or (wanted.count(".") < 2 and not mod.toolchain):
+        return []  # `go 1.21` names a language version, not a release to download
+    if semver.compare("v" + wanted, "v" + local_go) <= 0:
+        return []
+    return [ModuleVersion(TOOLCHAIN, f"v0.0.1-go{wanted}.{p}") for p in platforms]
+
+
+def build_list_of(
+    file: Path, upstream: str, *, local_go: str, platforms: tuple[str, ...] = ()
+) -> list[ModuleVersion]:
+    """What `go-vault prefetch FILE` brings in for a go.mod, go.sum, go.work or list file."""
+    platforms = platforms or (_go_platform(),)
+    if file.name.endswith((".mod", ".work")):
+        gomods = (
+            [file]
+            if file.name.endswith(".mod")
+            else [
+                file.parent / u.path / "go.mod"
+                for u in parse_gowork(file.read_text(), str(file)).uses
+            ]
+        )
+        built = load_build_list(gomods[0].parent, source_from_goproxy(upstream))
+        mains = set(built.mains)
+        wanted: set[ModuleVersion] = set()
+        for node, requires in built.graph.items():
+            wanted.update(m for m in (node, *requires) if m.version)
+        for bm in built.modules:
+            if bm.replace is not None and bm.replace.version:
+                wanted.add(ModuleVersion(bm.replace.path, bm.replace.version))
+        wanted -= mains
+        for gm in gomods:
+            wanted.update(toolchain_modules(gm.read_text(), str(gm), local_go, platforms))
+        return sort_module_versions(wanted)
+    return named_modules(file)
+
+
+async def _prefetch(
+    config: VaultConfig,
+    gateway: Gateway,
+    modules: list[ModuleVersion],
+    concurrency: int,
+    progress: Progress | None,
+) -> PrefetchSummary:
+    limit = asyncio.Semaphore(concurrency)
+    done = 0
+    trace = uuid.uuid4().hex
+
+    async def one(mv: ModuleVersion) -> PrefetchResult:
+        nonlocal done
+        async with limit:
+            try:
+                got = await gateway.ingester.ingest(mv.path, mv.version, trace)
+                outcome = Outcome.PRESENT if got is None else Outcome.FETCHED
+                result = PrefetchResult(mv.path, mv.version, outcome)
+            except PolicyRejectedError as e:
+                result = PrefetchResult(mv.path, mv.version, Outcome.REJECTED, e.message)
+            except NotInProxyError as e:
+                result = PrefetchResult(mv.path, mv.version, Outcome.MISSING, e.message)
+            except ProxyError as e:
+                result = PrefetchResult(mv.path, mv.version, Outcome.FAILED, str(e))
+        done += 1
+        if progress:
+            progress(done, len(modules))
+        return result
+
+    try:
+        results = await asyncio.gather(*(one(mv) for mv in modules))
+    finally:
+        await gateway.aclose()
+    return PrefetchSummary(tuple(results))
+
+
+def prefetch(
+    config: VaultConfig,
+    modules: list[ModuleVersion],
+    *,
+    gateway_factory: Callable[[VaultConfig], Gateway],
+    concurrency: int = 8,
+    progress: Progress | None = None,
+) -> PrefetchSummary:
+    """Ingest every module version in `modules` (checks and auditor as on first download)."""
+
+    async def run() -> PrefetchSummary:
+        # Built inside the loop: the upstream client belongs to it.
+        gateway = gateway_factory(config)
+        return await _prefetch(config, gateway, modules, concurrency, progress)
+
+    return asyncio.run(run())
