@@ -7,7 +7,6 @@ import base64
 import http.server
 import json
 import os
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from gitrepo import make_repo
 from goproxytree import GoProxyTree
 from vaultlab import running_gateway, vault_config
 
@@ -26,34 +26,6 @@ from proxy.gitsource import (
     match_patterns,
     parse_git_routes,
 )
-
-_ENV = {
-    **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@example.com",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@example.com",
-}
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, env=_ENV, capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-def make_repo(path: Path, module: str, tags: list[str]) -> Path:
-    path.mkdir(parents=True)
-    git(path, "init", "-q", "-b", "main")
-    (path / "go.mod").write_text(f"module {module}\n\ngo 1.21\n")
-    (path / "p.go").write_text("package p\n")
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "one")
-    for tag in tags:
-        git(path, "tag", tag)
-    return path
 
 
 def test_patterns_match_leading_elements_as_goprivate_does() -> None:
@@ -88,10 +60,9 @@ def test_the_clone_is_fetched_not_recloned_and_new_tags_appear_after_the_ttl(
     (clone,) = [p for p in (tmp_path / "clones").iterdir()]
     marker = clone / "objects" / "kept"
     marker.write_text("a re-clone would lose this")
-    (src / "q.go").write_text("package p\n")
-    git(src, "add", "-A")
-    git(src, "commit", "-q", "-m", "two")
-    git(src, "tag", "v1.1.0")
+    src.commit({"q.go": "package p\n"}, "two")
+    src("tag", "v1.1.0")
+    src.push()
     assert source.answer(q) == b"v1.0.0\n"  # within the TTL: the refs seen last time
     time.sleep(0.6)
     assert source.answer(q) == b"v1.0.0\nv1.1.0\n"
@@ -152,11 +123,9 @@ def test_https_style_credentials_come_from_netrc(
 ) -> None:
     """A repository behind HTTP Basic auth (git's dumb HTTP protocol on 127.0.0.1): git, run by
     the proxy, reads the credentials from $HOME/.netrc; they never show in `.info`."""
-    work = make_repo(tmp_path / "work", "example.com/auth", ["v1.0.0"])
     served = tmp_path / "served"
-    served.mkdir()
-    git(served, "clone", "-q", "--bare", str(work), "auth.git")
-    git(served / "auth.git", "update-server-info")
+    repo = make_repo(served / "auth.git", "example.com/auth", ["v1.0.0"])
+    repo("--git-dir", str(repo.bare), "update-server-info")  # what dumb HTTP serves
     seen: list[str | None] = []
 
     class Handler(http.server.SimpleHTTPRequestHandler):
