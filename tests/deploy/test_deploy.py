@@ -1,0 +1,76 @@
+"""deploy/: the Kubernetes manifests validate offline against the Kubernetes schemas, and the
+configuration they carry is one go-vault and the policy loader accept."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from proxy.config import load_config
+from scanner.policy import parse_policy
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+K8S_VERSION = "1.30.0"
+
+
+def documents() -> list[dict[str, Any]]:
+    docs = []
+    for path in sorted((DEPLOY / "kubernetes").glob("*.yaml")):
+        docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return docs
+
+
+def by_kind(kind: str, name: str = "go-vault") -> dict[str, Any]:
+    return next(d for d in documents() if d["kind"] == kind and d["metadata"]["name"] == name)
+
+
+@pytest.mark.parametrize("doc", documents(), ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
+def test_manifest_validates_against_the_kubernetes_schema(doc: dict[str, Any]) -> None:
+    kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def test_a_broken_manifest_is_caught() -> None:
+    """The validation above can fail: a misspelt field is an error."""
+    doc = by_kind("Deployment")
+    broken = {**doc, "spec": {**doc["spec"], "replica": 3}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, K8S_VERSION, strict=True)
+
+
+def test_deployment_runs_several_replicas_on_s3_with_probes() -> None:
+    dep = by_kind("Deployment")
+    assert dep["spec"]["replicas"] >= 2
+    (container,) = dep["spec"]["template"]["spec"]["containers"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/-/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/-/readyz"
+    assert {"secretRef": {"name": "go-vault"}} in container["envFrom"]
+    service = by_kind("Service")
+    assert service["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["ports"][0]["targetPort"] == container["ports"][0]["name"]
+
+
+def test_configmap_holds_a_config_and_policy_go_vault_accepts(tmp_path: Path) -> None:
+    data = by_kind("ConfigMap")["data"]
+    config_file = tmp_path / "go-vault.yaml"
+    config_file.write_text(data["go-vault.yaml"])
+    config = load_config(config_file, env={})
+    assert config.storage.startswith("s3://")
+    assert config.listen == "0.0.0.0:3000"
+    policy = parse_policy(data["policy.yml"], "configmap:policy.yml")
+    assert policy.digest.startswith("sha256:")
+
+
+def test_dockerfile_installs_the_project_and_runs_go_vault_serve() -> None:
+    text = (DEPLOY / "Dockerfile").read_text()
+    root = DEPLOY.parent
+    for src in re.findall(r"^COPY (?!--from)(.+) \S+$", text, re.M):
+        for name in src.split():
+            assert (root / name).exists(), f"Dockerfile copies {name}, which is not in the repo"
+    assert 'ENTRYPOINT ["go-vault"]' in text and 'CMD ["serve"]' in text
+    assert "/-/healthz" in text
+    assert re.search(r"^USER \d+$", text, re.M)  # not root
