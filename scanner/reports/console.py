@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..result import ScanResult, Severity, Status
+from ..result import ScanResult, Severity, Status, VulnResult
 from . import active_findings, module_issues, vuln_issues
 
 # A fixed width keeps the report identical in CI logs, terminals and golden files.
@@ -25,6 +25,14 @@ _SEVERITY_STYLE = {
 
 def _status(status: Status | None) -> str:
     return status.value if status is not None else ""
+
+
+def _vuln_why(v: VulnResult) -> str:
+    """The policy's sentence without the module and ids the other columns already show."""
+    text = v.reason.removeprefix(f"{v.module}@{v.version} has {v.id}")
+    if v.aliases:
+        text = text.removeprefix(f" ({', '.join(v.aliases)})")
+    return text.removeprefix(": ").removeprefix("; ").strip()
 
 
 def render_console(result: ScanResult, color: bool = False) -> str:
@@ -88,21 +96,22 @@ def render_console(result: ScanResult, color: bool = False) -> str:
 
     vulns = vuln_issues(result)
     if vulns:
-        table = Table(title="Known vulnerabilities", title_justify="left")
-        table.add_column("id", overflow="fold")
-        table.add_column("module", overflow="fold")
-        table.add_column("reach")
-        table.add_column("policy")
+        # Full width: the why-and-fix column takes what the short ones leave.
+        table = Table(title="Known vulnerabilities", title_justify="left", expand=True)
+        table.add_column("id", no_wrap=True)
+        table.add_column("module", overflow="fold", no_wrap=True, max_width=44)
+        table.add_column("reach: policy")
         if diff:
             table.add_column("change")
-        table.add_column("why and fix")
+        table.add_column("why and fix", overflow="fold", ratio=1)
         for v in vulns:
-            sev = Text(v.reachability.value, style=_SEVERITY_STYLE[v.severity])
+            judged = Text(v.reachability.value, style=_SEVERITY_STYLE[v.severity])
+            judged.append(f": {v.outcome.value}")
             ids = "\n".join((v.id, *v.aliases))
-            vrow: list[str | Text] = [ids, f"{v.module}@{v.version}", sev, v.outcome.value]
+            vrow: list[str | Text] = [ids, f"{v.module}@{v.version}", judged]
             if diff:
                 vrow.append(_status(v.status))
-            vrow.append(f"{v.reason}\nfix: {v.fix}")
+            vrow.append(f"{_vuln_why(v)}\nfix: {v.fix}")
             table.add_row(*vrow, style="red" if v.fails else "dim")
         console.print(table)
     if not result.vulndb and not result.vulnerabilities:

