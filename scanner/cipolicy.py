@@ -1,8 +1,7 @@
-"""CI inputs `allow-licenses`/`deny-licenses` layered over the policy file, as a new policy file.
+"""CI inputs `allow-licenses`/`deny-licenses` layered over the policy file, as a new file."""
 
-The GitHub Action and the GitLab template run `python -m scanner.cipolicy` and pass the result
-to `scan --policy`, so the inputs mean exactly what the same lines in the file would mean.
-"""
+# The GitHub Action and the GitLab template run `python -m scanner.cipolicy` and pass the result
+# to `scan --policy`, so the inputs mean exactly what the same lines in the file would mean.
 
 from __future__ import annotations
 

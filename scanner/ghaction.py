@@ -1,8 +1,7 @@
-"""The GitHub Action's glue: refs from the pull_request event and one PR comment, kept updated.
+"""The GitHub Action's glue: PR refs from the event, the report, one PR comment kept updated."""
 
-Run by action.yml as `python -m scanner.ghaction refs|comment`; the REST calls use requests with
-GITHUB_TOKEN against GITHUB_API_URL (so GitHub Enterprise Server works unchanged).
-"""
+# Run by action.yml as `python -m scanner.ghaction refs|publish|comment`; the REST calls use
+# requests with GITHUB_TOKEN against GITHUB_API_URL, so GitHub Enterprise Server works unchanged.
 
 from __future__ import annotations
 

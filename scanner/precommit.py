@@ -1,9 +1,8 @@
-"""The `goproxy-scan` pre-commit hook: judge what the commit adds or changes, from inside git.
+"""The `goproxy-scan` pre-commit hook: judge what the commit adds or changes, inside git."""
 
-pre-commit stashes unstaged changes first, so the work tree is the staged state and `--base
-HEAD` leaves exactly the commit's new dependencies and findings. Run as
-`python -m scanner.precommit [scan options]` (see .pre-commit-hooks.yaml).
-"""
+# pre-commit stashes unstaged changes first, so the work tree is the staged state and `--base
+# HEAD` leaves exactly the commit's new dependencies and findings. Run as
+# `python -m scanner.precommit [scan options]` (see .pre-commit-hooks.yaml).
 
 from __future__ import annotations
 

@@ -1,13 +1,12 @@
-"""Runs action.yml's steps the way the GitHub runner does, against a synthetic job environment.
+"""Runs action.yml's steps the way the GitHub runner does, in a synthetic job environment."""
 
-What the runner does is reproduced, nothing of the action is replaced: `${{ … }}` expressions are
-evaluated from inputs, steps' outputs, `github` and `runner`; each `run:` script is executed as
-`bash --noprofile --norc -eo pipefail {0}` with the step's `env:` and working directory; each
-step gets fresh GITHUB_OUTPUT and GITHUB_ENV files, read back afterwards (both `K=V` and the
-`K<<DELIM` heredoc form); a failing step stops the action. Two steps are stood in for, because
-they fetch from the internet: actions/setup-python (its `python-path` output is this Python) and
-the pip install into the action's venv (the venv is this test environment's, linked in place).
-"""
+# What the runner does is reproduced, nothing of the action is replaced: `${{ … }}` expressions are
+# evaluated from inputs, steps' outputs, `github` and `runner`; each `run:` script is executed as
+# `bash --noprofile --norc -eo pipefail {0}` with the step's `env:` and working directory; each
+# step gets fresh GITHUB_OUTPUT and GITHUB_ENV files, read back afterwards (both `K=V` and the
+# `K<<DELIM` heredoc form); a failing step stops the action. Two steps are stood in for, because
+# they fetch from the internet: actions/setup-python (its `python-path` output is this Python) and
+# the pip install into the action's venv (the venv is this test environment's, linked in place).
 
 from __future__ import annotations
 

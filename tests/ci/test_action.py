@@ -1,5 +1,4 @@
-"""The composite action's steps, run in a synthetic pull_request job: outputs, annotations, the
-step summary, and one PR comment on a loopback stand-in for the REST API, created then updated."""
+"""The composite action in a synthetic PR job: outputs, annotations, summary, one PR comment."""
 
 from __future__ import annotations
 

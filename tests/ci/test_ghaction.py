@@ -1,5 +1,4 @@
-"""The action's glue on its own: PR refs from event payloads, the comment through a loopback REST
-API (pagination, marker, 403), and the license inputs layered over a policy file."""
+"""The action's glue alone: PR refs, the comment via a loopback REST API, license inputs."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""gitlab-template.yml's job, run as a GitLab runner would in a synthetic merge-request pipeline:
-inputs interpolated, the dotenv report from CI_PROXY_MODE, code-quality and CycloneDX reports."""
+"""gitlab-template.yml's job in a synthetic MR pipeline: dotenv, code quality, CycloneDX."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""action.yml, gitlab-template.yml, .pre-commit-hooks.yaml and the README's CI examples pass
-actionlint and the GitHub/GitLab JSON schemas that check-jsonschema ships."""
+"""The action, the GitLab template, the hooks and README examples pass actionlint and schemas."""
 
 from __future__ import annotations
 

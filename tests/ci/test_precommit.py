@@ -1,5 +1,4 @@
-"""The pre-commit hooks, installed by the real pre-commit from this repository into a fixture Go
-repository: a commit adding a GPL-3.0 dependency is blocked with the reason; a clean one passes."""
+"""The pre-commit hooks from this repository: a GPL-3.0 commit is blocked, a clean one passes."""
 
 from __future__ import annotations
 

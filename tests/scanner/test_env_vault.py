@@ -1,5 +1,4 @@
-"""`goproxy-scan env` against the real private proxy (`go-vault serve`): force routes the go
-command through it, so a license it refuses is refused to the build; down, force fails closed."""
+"""`goproxy-scan env` against the real `go-vault serve`: force routes go through it, or fails."""
 
 from __future__ import annotations
 
