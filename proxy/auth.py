@@ -22,6 +22,7 @@ from typing import Any
 from scanner.errors import InputError
 
 from .errors import ProxyError
+from .observability import IDENTITY
 
 TOKEN_PREFIX = "gvt_"
 _RELOAD_EVERY = 1.0  # seconds between looks at the token file's mtime (revocation latency)
@@ -268,6 +269,7 @@ class Authenticator:
             identity = self.identify(scope)
         if identity is not None:
             scope.setdefault("state", {})["go_vault_identity"] = identity
+            IDENTITY.set(identity.name)  # the audit line of a refused request names them too
         if needed is None:
             return identity
         if identity is None:
