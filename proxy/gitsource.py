@@ -14,6 +14,7 @@ import base64
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
 import stat
@@ -57,6 +58,8 @@ from .errors import NotInProxyError, UpstreamError
 
 if TYPE_CHECKING:
     from .config import VaultConfig
+
+log = logging.getLogger("go_vault")
 
 _MIN_HASH_DIGITS = 7  # as cmd/go: shorter hex strings are not taken as commit hashes
 # What git says when the repository itself is missing (a 404, so a GOPROXY list falls through).
@@ -228,16 +231,35 @@ class GitRepos:
         return proc
 
     def refresh(self, clone: BareClone) -> None:
-        """ls-remote the refs and fetch heads and tags, unless done within the last `ttl` s."""
+        """ls-remote the refs and fetch heads and tags, unless done within the last `ttl` s.
+
+        When the remote cannot be reached but refs were seen before, those are used (for
+        another `ttl`) and a warning is logged: what the clone holds can still be served.
+        """
         if clone.fetched_at >= 0 and time.monotonic() - clone.fetched_at < self.ttl:
             return
+        try:
+            self._refresh(clone)
+        except (GitError, RevisionNotFound) as e:  # unreachable, or (for now) not there
+            if not clone.refs:
+                raise
+            log.warning("git: using the refs seen before for %s: %s", display_url(clone.url), e)
+            clone.fetched_at = time.monotonic()
+
+    def _refresh(self, clone: BareClone) -> None:
         if not (clone.dir / "objects").is_dir():
             clone.dir.parent.mkdir(parents=True, exist_ok=True)
             tmp = clone.dir.with_name(clone.dir.name + ".tmp")
             shutil.rmtree(tmp, ignore_errors=True)
-            subprocess.run(
-                ["git", "init", "-q", "--bare", str(tmp)], check=True, capture_output=True
-            )
+            try:
+                subprocess.run(
+                    ["git", "init", "-q", "--bare", str(tmp)], check=True, capture_output=True
+                )
+            except (OSError, subprocess.CalledProcessError) as e:
+                raise GitError(
+                    f"cannot create a git clone cache in {clone.dir.parent}: {e}",
+                    hint="check git_cache and that git is installed",
+                ) from e
             # As cmd/go: archives ignore export-subst/export-ignore, so bytes match the tree.
             (tmp / "info").mkdir(exist_ok=True)
             (tmp / "info" / "attributes").write_text("\n* -export-subst -export-ignore\n")

@@ -7,6 +7,7 @@ import base64
 import http.server
 import json
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -172,3 +173,20 @@ def test_https_style_credentials_come_from_netrc(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_refs_seen_before_serve_while_the_remote_is_gone(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "src" / "m", "example.com/m", ["v1.0.0"])
+    repo.commit({"b.go": "package p\n"}, "two")
+    repo.push()
+    source = GitSource(
+        parse_git_routes(f"example.com/*=file://{tmp_path}/src/{{repo}}"),
+        tmp_path / "clones",
+        ttl=0.2,
+    )
+    before = source.answer(GoproxyPath("example.com/m", "info", "main"))
+    shutil.rmtree(repo.bare)
+    time.sleep(0.3)
+    assert source.answer(GoproxyPath("example.com/m", "info", "main")) == before
+    pseudo = json.loads(before)["Version"]
+    assert source.answer(GoproxyPath("example.com/m", "mod", pseudo)).startswith(b"module ")
