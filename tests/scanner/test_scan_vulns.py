@@ -45,6 +45,8 @@ OSV_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "go-v
 # gin < 1.6.0 (Default called), gin < 1.7.7 (Engine.Run called), gin FileAttachment (not
 # called), aahframe.work < 0.12.4 (required only), stdlib < 1.19.1 (go 1.19; net/http unused).
 ENTRIES = ("GO-2020-0001", "GO-2021-0052", "GO-2023-1737", "GO-2020-0033", "GO-2022-0969")
+# jwt-go: every version since a 2015 pseudo-version, +incompatible ones included; no fix.
+JWT_ENTRY = "GO-2020-0017"
 OPENVEX_SCHEMA = Path(__file__).parent / "vulndb" / "schemas" / "openvex-0.2.0.schema.json"
 
 GIN_GO = """package gin
@@ -78,7 +80,7 @@ def vulndb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not OSV_DIR.is_dir():
         pytest.skip(f"the shared Go vulnerability database is not at {OSV_DIR.resolve()}")
     src = tmp_path_factory.mktemp("osv")
-    for entry in ENTRIES:
+    for entry in (*ENTRIES, JWT_ENTRY):
         shutil.copy(OSV_DIR / f"{entry}.json", src / f"{entry}.json")
     out = tmp_path_factory.mktemp("vulndb") / "db"
     build_layout(src, out)
@@ -249,6 +251,76 @@ def test_the_fixed_version_passes_and_required_only_is_reported(
     result = ScanResult.from_json(proc.stdout)
     assert set(by_id(result)) == {"GO-2020-0033", "GO-2022-0969"}  # gin v1.9.1 is fixed
     assert result.passed and not result.failing_vulnerabilities
+
+
+JWT_MAIN_GO = """package main
+
+import (
+\tjwt "github.com/dgrijalva/jwt-go"
+\t"github.com/gin-gonic/gin"
+)
+
+func allowed(c jwt.MapClaims) bool { return c.VerifyAudience("shop", true) }
+
+func main() {
+\t_ = gin.New()
+\t_ = allowed(jwt.MapClaims{})
+}
+"""
+
+# GO-2023-1737 was introduced at this gin pseudo-version (a commit before v1.3.1)
+GIN_1737_START = "v1.3.1-0.20190301021747-ccb9e902956d"
+GIN_EARLIER = "v1.3.1-0.20190101000000-0123456789ab"
+
+
+@pytest.mark.parametrize(("gin", "has_1737"), [(GIN_1737_START, True), (GIN_EARLIER, False)])
+def test_pseudo_versions_and_incompatible_versions_match(
+    tmp_path: Path,
+    env: dict[str, str],
+    vulndb: Path,
+    goproxy_tree: GoProxyTree,
+    gin: str,
+    has_1737: bool,
+) -> None:
+    goproxy_tree.add_module(
+        "github.com/gin-gonic/gin",
+        gin,
+        {
+            "go.mod": "module github.com/gin-gonic/gin\n",
+            "LICENSE": license_text("MIT"),
+            "gin.go": GIN_GO
+            + "\n// New returns a bare Engine.\nfunc New() *Engine { return &Engine{} }\n",
+        },
+    )
+    goproxy_tree.add_module(  # +incompatible: a v3 without a go.mod
+        "github.com/dgrijalva/jwt-go",
+        "v3.2.0+incompatible",
+        {
+            "LICENSE": license_text("MIT"),
+            "claims.go": "package jwt\n\ntype MapClaims map[string]any\n\n"
+            "func (m MapClaims) VerifyAudience(cmp string, req bool) bool { return req }\n",
+        },
+    )
+    gomod_text = (
+        "module example.com/app\n\ngo 1.22\n\nrequire (\n"
+        f"\tgithub.com/dgrijalva/jwt-go v3.2.0+incompatible\n\tgithub.com/gin-gonic/gin {gin}\n)\n"
+    )
+    project = write_files(tmp_path / "app", {"go.mod": gomod_text, "main.go": JWT_MAIN_GO})
+    proc = scan(project, env, "--vulndb", vulndb.as_uri(), "--format", "json")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    vulns = by_id(ScanResult.from_json(proc.stdout))
+    jwt = vulns["GO-2020-0017"]
+    assert (jwt.version, jwt.reachability.value, jwt.fails) == (
+        "v3.2.0+incompatible",
+        "called",
+        True,
+    )
+    assert jwt.symbols == ("MapClaims.VerifyAudience",) and jwt.fixed == ""
+    assert jwt.fix.startswith("no fixed version of github.com/dgrijalva/jwt-go is known yet")
+    assert ("GO-2023-1737" in vulns) is has_1737
+    assert vulns["GO-2020-0001"].version == gin  # < 1.6.0: both pseudo-versions
+    assert vulns["GO-2020-0001"].reachability.value == "imported"  # gin.New is not listed
+    assert "GO-2022-0969" not in vulns  # go 1.22 is past every affected range
 
 
 def test_policy_file_sets_the_database_and_fails_on_required(
