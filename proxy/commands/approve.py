@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,59 +58,52 @@ def approve(
     Through a running go-vault (--proxy URL, admin token) or straight into a vault directory
     (--storage DIR; a running server picks it up within a second). Every change is audited.
     """
+    ask = Ask(target, reason, approver, expires, license_expr, list_only, revoke)
     url = url or os.environ.get("GO_VAULT_URL")
     if url:
-        return _via_proxy(
-            url, admin_token, target, reason, approver, expires, license_expr, list_only, revoke
-        )
-    config = load_config(config_file, flags={"storage": storage})
-    return _in_vault(config, target, reason, approver, expires, license_expr, list_only, revoke)
+        return _via_proxy(url, admin_token, ask)
+    return _in_vault(load_config(config_file, flags={"storage": storage}), ask)
 
 
-def _request(
-    target: str | None,
-    reason: str | None,
-    approver: str | None,
-    expires: str | None,
-    license_expr: str | None,
-) -> dict[str, Any]:
-    if not target:
-        raise InputError(
-            "name the module to approve", hint="e.g. go-vault approve example.com/x@v1.2.3"
-        )
-    module, versions = split_target(target)
-    return {
-        "module": module,
-        "versions": versions,
-        "reason": reason or "",
-        "approver": approver or os.environ.get("USER", ""),
-        "expires": expires,
-        "license": license_expr,
-    }
+@dataclass(frozen=True)
+class Ask:
+    """What the operator asked for: list, revoke one, or approve `target`."""
+
+    target: str | None
+    reason: str | None
+    approver: str | None
+    expires: str | None
+    license: str | None
+    list_only: bool
+    revoke: str | None
+
+    def approval_fields(self) -> dict[str, Any]:
+        if not self.target:
+            raise InputError(
+                "name the module to approve", hint="e.g. go-vault approve example.com/x@v1.2.3"
+            )
+        module, versions = split_target(self.target)
+        return {
+            "module": module,
+            "versions": versions,
+            "reason": self.reason or "",
+            "approver": self.approver or os.environ.get("USER", ""),
+            "expires": self.expires,
+            "license": self.license,
+        }
 
 
-def _via_proxy(
-    url: str,
-    token: str | None,
-    target: str | None,
-    reason: str | None,
-    approver: str | None,
-    expires: str | None,
-    license_expr: str | None,
-    list_only: bool,
-    revoke: str | None,
-) -> int:
+def _via_proxy(url: str, token: str | None, ask: Ask) -> int:
     token = token or os.environ.get("GO_VAULT_ADMIN_TOKEN", "")
     base = url.rstrip("/") + "/-/admin/exceptions"
     headers = {"Authorization": f"Bearer {token}"}
     try:
-        if list_only:
+        if ask.list_only:
             r = httpx.get(base, headers=headers, timeout=60)
-        elif revoke:
-            r = httpx.delete(f"{base}/{revoke}", headers=headers, timeout=60)
+        elif ask.revoke:
+            r = httpx.delete(f"{base}/{ask.revoke}", headers=headers, timeout=60)
         else:
-            body = _request(target, reason, approver, expires, license_expr)
-            r = httpx.post(base, json=body, headers=headers, timeout=60)
+            r = httpx.post(base, json=ask.approval_fields(), headers=headers, timeout=60)
     except httpx.HTTPError as e:
         raise OperationalError(f"go-vault at {url} cannot be reached: {type(e).__name__}") from e
     try:
@@ -127,39 +121,21 @@ def _via_proxy(
     return int(ExitCode.PASS)
 
 
-def _in_vault(
-    config: VaultConfig,
-    target: str | None,
-    reason: str | None,
-    approver: str | None,
-    expires: str | None,
-    license_expr: str | None,
-    list_only: bool,
-    revoke: str | None,
-) -> int:
+def _in_vault(config: VaultConfig, ask: Ask) -> int:
     from ..auditor import state_dir
     from ..exceptions import ApprovalStore, new_approval
 
     store = ApprovalStore(state_dir(config))
-    if list_only:
+    if ask.list_only:
         click.echo(json.dumps({"exceptions": [a.to_json() for a in store.all()]}, indent=2))
         return int(ExitCode.PASS)
-    if revoke:
-        if not store.remove(revoke):
-            raise InputError(f"no exception {revoke}", hint="see go-vault approve --list")
-        _audit(config, action="remove", id=revoke)
-        click.echo(json.dumps({"removed": revoke}))
+    if ask.revoke:
+        if not store.remove(ask.revoke):
+            raise InputError(f"no exception {ask.revoke}", hint="see go-vault approve --list")
+        _audit(config, action="remove", id=ask.revoke)
+        click.echo(json.dumps({"removed": ask.revoke}))
         return int(ExitCode.PASS)
-    body = _request(target, reason, approver, expires, license_expr)
-    approval = new_approval(
-        body["module"],
-        body["versions"],
-        body["reason"],
-        body["approver"],
-        body["expires"],
-        body["license"],
-        now=datetime.now(UTC),
-    )
+    approval = new_approval(**ask.approval_fields(), now=datetime.now(UTC))
     store.add(approval)
     _audit(config, action="add", **approval.to_json())
     click.echo(json.dumps(approval.to_json(), indent=2))

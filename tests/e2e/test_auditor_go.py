@@ -32,6 +32,21 @@ def go_vault(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     )
 
 
+def eventually(
+    run: Callable[[], subprocess.CompletedProcess[str]],
+    done: Callable[[subprocess.CompletedProcess[str]], bool],
+    seconds: float = 15,
+) -> subprocess.CompletedProcess[str]:
+    """`run()` until `done` says its result is the expected one (or fail with the last one)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = run()
+        if done(result):
+            return result
+        assert time.monotonic() < deadline, result.stderr
+        time.sleep(0.2)
+
+
 def server_pid(storage: Path) -> int:
     """The pid of the go-vault serve process using `storage` (started by this test)."""
     pattern = f"--storage {storage} --upstream"
@@ -88,18 +103,18 @@ def test_go_get_meets_the_policy(tmp_path: Path, run_go: RunGo) -> None:
             *("--expires", "2020-01-01"),
         )
         assert approve.returncode == 0, approve.stderr
-        time.sleep(1.1)  # the server looks at the approvals file once a second
-        stale = get("example.com/unknown@v1.0.0")
-        assert stale.returncode != 0 and "exception.expired" in stale.stderr
+        # the server looks at the approvals file once a second
+        stale = eventually(
+            lambda: get("example.com/unknown@v1.0.0"), lambda p: "exception.expired" in p.stderr
+        )
+        assert stale.returncode != 0
         approve = go_vault(
             *("approve", "example.com/unk*@>=v1.0.0, <v2.0.0", "--storage", str(storage)),
             *("--reason", "reviewed by legal", "--approver", "legal@example.com"),
             *("--expires", "2099-12-31"),
         )
         assert approve.returncode == 0, approve.stderr
-        time.sleep(1.1)
-        approved = get("example.com/unknown@v1.0.0")
-        assert approved.returncode == 0, approved.stderr
+        eventually(lambda: get("example.com/unknown@v1.0.0"), lambda p: p.returncode == 0)
 
         # the policy changes: GPL-3.0-only allowed, MIT denied; SIGHUP, no restart
         verdict = go_vault("verdict", "example.com/gpl@v1.0.0", "--proxy", url)

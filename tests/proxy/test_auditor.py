@@ -343,23 +343,31 @@ def test_rejection_body_is_worded_by_rule() -> None:
         assert len(b) <= MAX_BODY_BYTES and len(b.splitlines()) <= MAX_BODY_LINES
 
 
-def test_one_verdict_carries_license_and_vulnerability_findings(
-    goproxy_tree: GoProxyTree, gateway: GatewayFactory, tmp_path: Path
-) -> None:
-    from test_vulndb import IDS, OSV_DIR
+def vulndb(tmp_path: Path, ids: list[str]) -> Path:
+    """A Go vulnerability database of `ids` from the shared OSV copy (built from tmp/osv)."""
+    from test_vulndb import OSV_DIR
 
-    from proxy.vulndb import VulnAuditor
-    from scanner.vulndb.database import load_index
     from scanner.vulndb.layout import build_layout
-    from scanner.vulndb.policy import VulnPolicy
 
     if not OSV_DIR.is_dir():
         pytest.skip(f"the shared Go vulnerability database is not at {OSV_DIR.resolve()}")
     osv = tmp_path / "osv"
     osv.mkdir()
-    for ident in IDS:
+    for ident in ids:
         (osv / f"{ident}.json").write_bytes((OSV_DIR / f"{ident}.json").read_bytes())
-    db = build_layout(osv, tmp_path / "vulndb", modified="2026-11-01T00:00:00Z").out_dir
+    return build_layout(osv, tmp_path / "vulndb", modified="2026-11-01T00:00:00Z").out_dir
+
+
+def test_one_verdict_carries_license_and_vulnerability_findings(
+    goproxy_tree: GoProxyTree, gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    from test_vulndb import IDS
+
+    from proxy.vulndb import VulnAuditor
+    from scanner.vulndb.database import load_index
+    from scanner.vulndb.policy import VulnPolicy
+
+    db = vulndb(tmp_path, IDS)
     publish(goproxy_tree, "aahframe.work", "mit", "v0.12.3")  # GO-2020-0033, fixed in 0.12.4
     publish(goproxy_tree, "aahframe.work", "gpl", "v0.12.4")
     policy = write_policy(tmp_path / "policy.yml")
@@ -430,12 +438,8 @@ def test_a_new_advisory_refuses_a_version_judged_before_it(
     from scanner.vulndb.layout import build_layout
     from scanner.vulndb.policy import VulnPolicy
 
-    if not OSV_DIR.is_dir():
-        pytest.skip(f"the shared Go vulnerability database is not at {OSV_DIR.resolve()}")
+    db = vulndb(tmp_path, ["GO-2020-0001"])
     osv = tmp_path / "osv"
-    osv.mkdir()
-    (osv / "GO-2020-0001.json").write_bytes((OSV_DIR / "GO-2020-0001.json").read_bytes())
-    db = build_layout(osv, tmp_path / "vulndb", modified="2026-11-01T00:00:00Z").out_dir
     publish(goproxy_tree, "aahframe.work", "mit", "v0.12.3")
     config = VaultConfig(storage=str(tmp_path / "vault"))
     chain = VulnAuditor(
