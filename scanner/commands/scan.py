@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from ..config import ScanConfig, load_config
-from ..errors import InputError
+from ..errors import InputError, OperationalError
 from ..result import ScanResult, Severity
 from ..sbom import SbomFormat, SbomOptions, SpecVersion, render_sbom
 from .report import pair_outputs, skip_iri_grammar, write_outputs, write_text
@@ -57,12 +57,19 @@ def check_vulnerabilities(
     main = read_gomod(config.main_dir)
     policy = vuln_policy(load_policy(config.policy_file)) if config.policy_file else VulnPolicy()
     built = [mv for mv in map(built_module, result.modules) if mv is not None]
-    index = load_index(
-        config.vulndb,
-        cache_dir=default_cache_dir(),
-        modules={mv.path for mv in built} | {STDLIB, TOOLCHAIN},
-        offline=config.offline,
-    )
+    try:
+        index = load_index(
+            config.vulndb,
+            cache_dir=default_cache_dir(),
+            modules={mv.path for mv in built} | {STDLIB, TOOLCHAIN},
+            offline=config.offline,
+        )
+    except OperationalError as e:
+        # Unreachable without a cache: exit 3, or with --fail-open go on unchecked and say so.
+        if not config.fail_open:
+            raise
+        note = f"{e}; --fail-open: known vulnerabilities were not checked"
+        return replace(result, notes=(*result.notes, note))
     matches = match_modules(index, built, go_version=main.go, toolchain=main.toolchain)
     # Reachability parses the main module only when something matched.
     uses = collect_main_uses(config.main_dir) if matches else MainUses()

@@ -370,6 +370,22 @@ def test_offline_uses_the_cached_database(
     )
 
 
+def test_an_unreachable_database_exits_3_or_fails_open_with_a_note(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = app(tmp_path / "app", "v1.5.0")
+    env = {**env, "XDG_CACHE_HOME": str(tmp_path / "cache")}  # no cached copy either
+    missing = (tmp_path / "no-such-db").as_uri()
+    closed = scan(project, env, "--vulndb", missing, "--format", "json")
+    assert closed.returncode == 3, closed.stdout + closed.stderr
+    assert "no-such-db" in closed.stderr
+    opened = scan(project, env, "--vulndb", missing, "--fail-open", "--format", "json")
+    assert opened.returncode == 0, opened.stdout + opened.stderr
+    result = ScanResult.from_json(opened.stdout)
+    assert not result.vulndb and not result.vulnerabilities
+    assert any("known vulnerabilities were not checked" in n for n in result.notes)
+
+
 def test_base_marks_vulnerabilities_new_or_existing(
     tmp_path: Path, env: dict[str, str], vulndb: Path
 ) -> None:
@@ -385,6 +401,8 @@ def test_base_marks_vulnerabilities_new_or_existing(
     assert vulns["GO-2020-0001"].status.value == "new"
     assert vulns["GO-2020-0033"].status is not None
     assert vulns["GO-2020-0033"].status.value == "existing"
+    assert vulns["GO-2022-0969"].status is not None  # go 1.19 at the base too
+    assert vulns["GO-2022-0969"].status.value == "existing"
     # against a base that already had gin@v1.5.0, the same findings are existing: pass
     same = scan(project, env, "--vulndb", str(vulndb), "--base", "HEAD", "--format", "json")
     assert same.returncode == 0, same.stdout + same.stderr
