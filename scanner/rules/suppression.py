@@ -53,8 +53,12 @@ def suppressions(source: SourceFile, hits: list[Hit]) -> list[Suppression]:
         text = source.text(node)
         line = node.start_point[0] + 1
         match = _DIRECTIVE.match(text.rstrip())
-        ids = frozenset(filter(None, (match.group(1) or "").split(","))) if match else frozenset()
-        reason = (match.group(2) or "").strip() if match else ""
+        if match is None:
+            # A comment that mentions the marker without starting with it is prose.
+            start = start_next
+            continue
+        ids = frozenset(filter(None, (match.group(1) or "").split(",")))
+        reason = (match.group(2) or "").strip()
         unknown = sorted(i for i in ids if i not in BY_ID)
         problem = (
             "names no rule id"

@@ -26,3 +26,7 @@ func Write(data []byte) error {
 }
 
 const note = "//goproxy-scan:ignore GPS111 inside a string this is not a comment"
+
+// Write files with //goproxy-scan:ignore GPS111 <reason> when a mode is reviewed: a comment
+// that only mentions the marker is not a suppression, and not a malformed one either.
+func Mention(data []byte) error { return os.WriteFile("f.txt", data, 0o644) } // want GPS111
