@@ -34,6 +34,7 @@ from scanner.result import (
     VulnResult,
     VulnSite,
 )
+from scanner.sbom import SbomFormat, SbomOptions, SpecVersion, render_sbom
 from scanner.verdict import Decision
 from scanner.vulndb.layout import build_layout
 
@@ -564,3 +565,14 @@ def test_vulnerability_sarif_passes_the_schema() -> None:
     assert results["GO-2022-0969"]["suppressions"][0]["justification"] == "no HTTP/2"
     assert results["GO-2020-0001"]["baselineState"] == "new"
     assert results["GO-2020-0033"]["baselineState"] == "unchanged"
+
+
+@pytest.mark.parametrize("spec", ["1.6", "1.5", "1.4"])
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_every_sbom_spec_and_format_carries_the_vulnerabilities(spec: str, fmt: str) -> None:
+    options = SbomOptions(
+        spec_version=SpecVersion(spec), output_format=SbomFormat(fmt), reproducible=True
+    )
+    text = render_sbom(vuln_result(), options)  # validated against the schema before returned
+    for vid in ("GO-2020-0001", "GO-2020-0033", "GO-2022-0969"):
+        assert vid in text
