@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from gitrepo import make_repo
 from goproxytree import GoProxyTree, go_binary, go_command_env
 from sumdbstandin import SumdbStandin, build_standin
 from vaultlab import running_gateway, vault_config
@@ -141,3 +142,32 @@ def test_seen_answers_are_served_when_the_database_is_gone(
         assert code == 0, err
         assert httpx.get(f"{gw.url}/sumdb/{NAME}/lookup/example.org/nope@v1.0.0").status_code == 502
         assert httpx.get(f"{gw.url}/sumdb/{NAME}/tile/../../etc").status_code in (400, 404)
+
+
+def test_git_routed_modules_are_private_to_the_checksum_database(
+    tmp_path: Path, goproxy_tree: GoProxyTree, standin: SumdbStandin
+) -> None:
+    """A module served from git is never named to the database: go is told to use GONOSUMDB,
+    and with it set the download (through the same proxy) works."""
+    make_repo(tmp_path / "git" / "svc", "git.corp.example/svc", ["v1.0.0"])
+    _publish(goproxy_tree, standin, "example.org/Upper")  # case-encoded as !upper
+    config = vault_config(
+        tmp_path,
+        upstream=goproxy_tree.url,
+        git=f"git.corp.example/*=file://{tmp_path}/git/{{repo}}",
+        git_cache=str(tmp_path / "clones"),
+        sumdb=f"{NAME} {standin.url}",
+        sumdb_cache=str(tmp_path / "sumdb-cache"),
+    )
+    with running_gateway(config) as gw:
+        code, err = _go(tmp_path, gw.url, standin.vkey, "get", "example.org/Upper@v1.0.0")
+        assert code == 0, err
+        assert "/lookup/example.org/!upper@v1.0.0" in standin.requests()
+        code, err = _go(tmp_path, gw.url, standin.vkey, "get", "git.corp.example/svc@v1.0.0")
+        assert code != 0 and "GONOSUMDB=git.corp.example/svc" in err, err
+        assert all("git.corp" not in p for p in standin.requests())
+        code, err = _go(tmp_path, gw.url, standin.vkey, "env", "-w", "GONOSUMDB=git.corp.example")
+        assert code == 0, err
+        code, err = _go(tmp_path, gw.url, standin.vkey, "get", "git.corp.example/svc@v1.0.0")
+        assert code == 0, err
+        assert "git.corp.example/svc v1.0.0 h1:" in (tmp_path / "main" / "go.sum").read_text()
