@@ -235,3 +235,31 @@ def test_try_repo_blocks_a_staged_gpl_dependency(
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert_blocked_for_gpl(proc.stdout + proc.stderr)
+
+
+def test_only_the_commits_own_findings_block_it(
+    go_repo: tuple[Path, dict[str, str], GoProxyTree],
+) -> None:
+    repo, env, _ = go_repo
+    first_commit(repo, env)
+    # legacy code with a hard-coded token, committed before the hook existed
+    token = "ghp_" + "0123456789abcdefghijklmnopqrstuvwxyz"
+    write_files(repo, {"legacy.go": f'package main\n\nvar legacyToken = "{token}A"\n'})
+    git(repo, "add", "-A")
+    assert git(repo, "commit", "--no-verify", "-m", "legacy", env=env).returncode == 0
+
+    # an unrelated Go change passes: the legacy finding is not this commit's
+    write_files(repo, {"doc.go": "// Package main prints a name.\npackage main\n"})
+    git(repo, "add", "-A")
+    unrelated = git(repo, "commit", "-m", "docs", env=env)
+    assert unrelated.returncode == 0, unrelated.stdout + unrelated.stderr
+
+    # a token in the staged file is blocked, with the rule and the place
+    write_files(repo, {"client.go": f'package main\n\nvar clientToken = "{token}B"\n'})
+    git(repo, "add", "-A")
+    blocked = git(repo, "commit", "-m", "client", env=env)
+    output = blocked.stdout + blocked.stderr
+    assert blocked.returncode != 0, output
+    assert hook_line(SCAN_HOOK, "Failed", output), output
+    assert "GPS101" in output and "client.go:3" in output
+    assert "1 failing findings are new" in output, output
