@@ -1,0 +1,2 @@
+// Deprecated: use example.com/new
+module example.com/old
