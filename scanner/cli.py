@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import traceback
 from typing import Any
 
 import click
@@ -73,6 +74,12 @@ def run(group: click.Group, argv: list[str] | None = None, prog_name: str | None
         return 130
     except BrokenPipeError:
         return int(ExitCode.PASS)
+    except Exception:
+        # A bug is not a verdict: CI gates read exit 1 as "policy violation", so a crash is 3.
+        traceback.print_exc()
+        name = prog_name or "the command"
+        click.echo(f"error: {name} failed unexpectedly (a bug: please report it)", err=True)
+        return int(ExitCode.OPERATIONAL)
     return int(result) if isinstance(result, int) else int(ExitCode.PASS)
 
 

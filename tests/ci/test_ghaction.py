@@ -250,3 +250,22 @@ def test_cipolicy_command_uses_the_policy_found_in_the_project(tmp_path: Path) -
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(out)
     assert yaml.safe_load(out.read_text())["licenses"]["deny"][-1] == "MIT"
+
+
+def test_a_crash_exits_3_never_1(capsys: pytest.CaptureFixture[str]) -> None:
+    # The action, the GitLab job and the pre-commit hook read exit 1 as "policy violation".
+    import click
+
+    from scanner.cli import run
+
+    @click.group()
+    def group() -> None:
+        pass
+
+    @group.command()
+    def boom() -> None:
+        raise RuntimeError("unexpected")
+
+    assert run(group, ["boom"], prog_name="goproxy-scan") == 3
+    err = capsys.readouterr().err
+    assert "RuntimeError: unexpected" in err and "failed unexpectedly" in err
