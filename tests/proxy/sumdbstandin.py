@@ -92,8 +92,10 @@ def build_standin(work: Path, env: dict[str, str]) -> Path:
     binary = work / "sumdb-standin"
     # The user's build cache (safe to share): a warm one makes this build take seconds.
     user_cache = subprocess.run(
-        [go_binary(), "env", "GOCACHE"], capture_output=True, text=True, check=True
+        [go_binary(), "env", "GOCACHE"], capture_output=True, text=True, check=False
     ).stdout.strip()
+    if not user_cache.startswith("/"):  # no usable user cache ("off", no HOME): a private one
+        user_cache = str(work / "gocache")
     subprocess.run(
         [go_binary(), "build", "-mod=mod", "-o", str(binary), "."],
         cwd=main,
