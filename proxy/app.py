@@ -21,6 +21,7 @@ Layering, outermost first (one place, so the order is visible):
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import time
@@ -270,6 +271,17 @@ class Gateway:
         except ProxyError as e:
             response = Response(e.status, e.body(), headers=list(e.headers))
             req.decision = req.decision or type(e).__name__
+        except OSError as e:
+            if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                log.exception("internal error (trace id %s)", req.trace_id)
+                response = Response.text(500, f"go-vault internal error; trace id {req.trace_id}")
+            else:  # a full disk (vault or temp files): say so; atomic writes left nothing
+                log.error("disk full (trace id %s): %s", req.trace_id, e)
+                response = Response.text(
+                    507, "go-vault: the vault's disk is full; nothing was stored\nretry later"
+                )
+                response.headers.append((b"retry-after", b"60"))
+                req.decision = "disk-full"
         except Exception:
             log.exception("internal error (trace id %s)", req.trace_id)
             response = Response.text(

@@ -113,6 +113,7 @@ def main(argv: list[str]) -> int:
         return 2
     import atheris
 
+    atheris.instrument_all()  # coverage feedback from every loaded module (the parsers)
     target = TARGETS[argv[1]]
     atheris.Setup([argv[0], *argv[2:]], one_input(target))
     atheris.Fuzz()
