@@ -178,6 +178,8 @@ def _download(home: Path, env_extra: dict[str, str], *queries: str) -> dict[str,
             "Sum": obj["Sum"],
             "GoModSum": obj["GoModSum"],
             "Time": info["Time"],
+            # Where it came from (hash, ref, tag checksum) as go records it; URLs differ.
+            "Origin": {k: v for k, v in info.get("Origin", {}).items() if k != "URL"},
         }
     return out
 
