@@ -454,3 +454,20 @@ def test_a_new_advisory_refuses_a_version_judged_before_it(
         time.sleep(1.1)  # the gate looks at the database once a second
         r = get(f"{gw.url}/aahframe.work/@v/v0.12.3.zip")
         assert r.status_code == 403 and "GO-2020-0033" in r.text
+
+
+def test_a_broken_policy_reload_keeps_the_old_policy(
+    modules: GoProxyTree, gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    policy = write_policy(tmp_path / "policy.yml")
+    config = VaultConfig(storage=str(tmp_path / "vault"))
+    admin = {"Authorization": "Bearer k"}
+    with gateway(auditor=license_auditor(config, policy), admin_token="k") as gw:
+        assert get(f"{gw.url}/example.com/gpl/@v/v1.0.0.zip").status_code == 403
+        policy.write_text("licenses:\n  allow: [MIT\n  deny: oops\n")
+        r = httpx.post(f"{gw.url}/-/admin/policy/reload", headers=admin, timeout=30)
+        assert r.status_code == 400 and "policy.yml" in r.json()["error"]
+        assert get(f"{gw.url}/example.com/gpl/@v/v1.0.0.zip").status_code == 403
+        assert get(f"{gw.url}/example.com/mit/@v/v1.0.0.zip").status_code == 200
+        metrics = get(f"{gw.url}/-/metrics").text
+    assert 'go_vault_policy_reloads_total{outcome="failed"} 1.0' in metrics
