@@ -20,6 +20,7 @@ from goproxytree import GoProxyTree
 from vaultlab import running_gateway, vault_config
 
 from proxy.errors import UpstreamError
+from proxy.gitclone import GitRepos
 from proxy.gitsource import (
     GitRoute,
     GitSource,
@@ -70,8 +71,29 @@ def test_the_clone_is_fetched_not_recloned_and_new_tags_appear_after_the_ttl(
     assert marker.read_text() == "a re-clone would lose this"
 
 
-def test_concurrent_requests_across_repositories_share_the_bounded_pool(tmp_path: Path) -> None:
-    for i in range(4):
+class CountingRepos(GitRepos):
+    """The real clone cache, counting how many git processes run at once."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.running = 0
+        self.most = 0
+        self._count = threading.Lock()
+
+    def run(self, clone: Any, *args: str, check: bool = True) -> Any:
+        with self._count:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            time.sleep(0.02)  # long enough for the others to overlap if they may
+            return super().run(clone, *args, check=check)
+        finally:
+            with self._count:
+                self.running -= 1
+
+
+def test_git_work_runs_concurrently_but_never_beyond_the_bound(tmp_path: Path) -> None:
+    for i in range(6):
         make_repo(tmp_path / "src" / f"m{i}", f"example.com/m{i}", [f"v1.0.{i}"])
     source = GitSource(
         parse_git_routes(f"example.com/*=file://{tmp_path}/src/{{repo}}"),
@@ -79,15 +101,17 @@ def test_concurrent_requests_across_repositories_share_the_bounded_pool(tmp_path
         ttl=60,
         concurrency=2,
     )
+    counting = source.repos = CountingRepos(tmp_path / "clones", 60)
 
     async def all_lists() -> list[bytes]:
         return await asyncio.gather(
-            *(source.fetch(f"example.com/m{i % 4}/@v/list") for i in range(12))
+            *(source.fetch(f"example.com/m{i % 6}/@v/list") for i in range(18))
         )
 
     answers = asyncio.run(all_lists())
-    assert answers == [f"v1.0.{i % 4}\n".encode() for i in range(12)]
-    assert len(list((tmp_path / "clones").iterdir())) == 4
+    assert answers == [f"v1.0.{i % 6}\n".encode() for i in range(18)]
+    assert counting.most == 2
+    assert len(list((tmp_path / "clones").iterdir())) == 6  # one clone per repository
 
 
 def test_git_failures_answer_502_without_credentials_and_unknown_revisions_404(
