@@ -77,10 +77,11 @@ def license_files(kind: str) -> dict[str, str]:
     return {}
 
 
-def publish(tree: GoProxyTree, path: str, kind: str, version: str = "v1.0.0") -> None:
+def publish(tree: GoProxyTree, path: str, kind: str, version: str = "v1.0.0") -> Path:
+    """Publish a module licensed as `kind`; returns its zip."""
     declared = "\n//go:license MIT OR GPL-3.0-only\n" if kind == "or" else ""
     pkg = path.rsplit("/", 1)[-1].replace("-", "")
-    tree.add_module(
+    return tree.add_module(
         path,
         version,
         {
@@ -88,7 +89,7 @@ def publish(tree: GoProxyTree, path: str, kind: str, version: str = "v1.0.0") ->
             f"{pkg}.go": f'package {pkg}\n\nfunc Name() string {{ return "{path}" }}\n',
             **license_files(kind),
         },
-    )
+    ).zip
 
 
 def write_policy(path: Path, unknown: str = "review", extra: str = "") -> Path:
@@ -471,3 +472,27 @@ def test_a_broken_policy_reload_keeps_the_old_policy(
         assert get(f"{gw.url}/example.com/mit/@v/v1.0.0.zip").status_code == 200
         metrics = get(f"{gw.url}/-/metrics").text
     assert 'go_vault_policy_reloads_total{outcome="failed"} 1.0' in metrics
+
+
+def test_the_proxy_verdict_is_the_scanners_verdict(
+    goproxy_tree: GoProxyTree, gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    """Same bytes, same policy, same clock: the verdict API answers what judge_zip (the
+    goproxy-scan code path) says, field for field."""
+    from scanner.policy import judge_zip
+
+    policy = write_policy(tmp_path / "policy.yml")
+    zips = {k: publish(goproxy_tree, f"example.com/{k}", k) for k in ("mit", "gpl", "or", "and")}
+    clock = Clock(datetime(2026, 11, 26, 12, 0, tzinfo=UTC))
+    config = VaultConfig(storage=str(tmp_path / "vault"))
+    with gateway(auditor=license_auditor(config, policy, clock)) as gw:
+        for kind, zip_path in zips.items():
+            answer = get(f"{gw.url}/-/verdicts/example.com/{kind}/@v/v1.0.0").json()
+            local = judge_zip(
+                parse_policy(policy.read_text(), str(policy)),
+                zip_path,
+                f"example.com/{kind}",
+                "v1.0.0",
+                clock(),
+            )
+            assert answer == local.to_json(), kind
