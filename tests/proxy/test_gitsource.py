@@ -214,3 +214,23 @@ def test_refs_seen_before_serve_while_the_remote_is_gone(tmp_path: Path) -> None
     assert source.answer(GoproxyPath("example.com/m", "info", "main")) == before
     pseudo = json.loads(before)["Version"]
     assert source.answer(GoproxyPath("example.com/m", "mod", pseudo)).startswith(b"module ")
+
+
+def test_a_tree_the_go_command_cannot_zip_is_refused_with_the_file_named(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "src" / "m", "example.com/m", [])
+    repo.commit(
+        {"bad:name.go": "package p\n", "Doc.go": "package p\n", "doc.go": "package p\n"}, "x"
+    )
+    repo("tag", "v1.0.0")
+    repo.push()
+    config = vault_config(
+        tmp_path,
+        upstream="off",
+        git=f"example.com/*=file://{tmp_path}/src/{{repo}}",
+        git_cache=str(tmp_path / "clones"),
+    )
+    with running_gateway(config) as gw:
+        answer = httpx.get(f"{gw.url}/example.com/m/@v/v1.0.0.zip")
+        assert answer.status_code == 404
+        assert "bad:name.go" in answer.text and "collision" in answer.text
+        assert httpx.get(f"{gw.url}/example.com/m/@v/v1.0.0.info").status_code == 404
