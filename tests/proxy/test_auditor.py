@@ -496,3 +496,19 @@ def test_the_proxy_verdict_is_the_scanners_verdict(
                 clock(),
             )
             assert answer == local.to_json(), kind
+
+
+@pytest.mark.parametrize(
+    ("setting", "decision"),
+    [("review", "REVIEW_REQUIRED"), ("reject", "REJECT")],
+)
+def test_an_unknown_license_follows_the_policys_setting(
+    goproxy_tree: GoProxyTree, tmp_path: Path, setting: str, decision: str
+) -> None:
+    zip_path = publish(goproxy_tree, "example.com/unknown", "unknown")
+    policy = write_policy(tmp_path / "policy.yml", unknown=setting)
+    auditor = license_auditor(VaultConfig(storage=str(tmp_path / "vault")), policy)
+    verdict = auditor.audit("example.com/unknown", "v1.0.0", zip_path, "h1:fixture")
+    assert verdict.decision.value == decision
+    assert verdict.expression.startswith("LicenseRef-unknown-")
+    assert verdict.rule_ids() == ("license.unknown",)
