@@ -57,7 +57,7 @@ from .errors import (
 )
 from .gitsource import git_source_for
 from .ingest import Auditor, Ingester
-from .limits import RateLimiter, check_path
+from .limits import IngestSlots, RateLimiter, check_path
 from .observability import IDENTITY, TRACE_HEADER, AuditLog, Metrics, Tracer, trace_id_from
 from .rollback import RollbackGate, state_file
 from .singleflight import SingleFlight
@@ -218,6 +218,7 @@ class Gateway:
             tracer=self.tracer,
             auditor=self.auditor,
             serve_review=config.review_required == "serve",
+            slots=IngestSlots(config.max_ingests),
         )
         self.answers = AnswerCache(config.list_ttl, config.negative_ttl)
         self.blobs = BlobCache(config.memory_cache_mb << 20)

@@ -75,6 +75,7 @@ class VaultConfig:
     mtls_scope: str = "read"  # the scope a verified client certificate grants
     rate_limit: float = 0.0  # requests per second per identity (0: off); over it -> 429
     rate_burst: int = 0  # requests allowed at once above the rate (default: 2 s worth)
+    max_ingests: int = 0  # module versions fetched + checked at once (0: no cap); else 503
 
     @property
     def host(self) -> str:

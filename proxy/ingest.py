@@ -33,6 +33,7 @@ from .errors import (
     PolicyRejectedError,
     ProxyError,
 )
+from .limits import IngestSlots
 from .observability import AuditLog, Metrics, Tracer
 from .singleflight import SingleFlight
 from .storage import Kind, Storage
@@ -129,8 +130,10 @@ class Ingester:
         tracer: Tracer,
         auditor: Auditor | None = None,
         serve_review: bool = False,
+        slots: IngestSlots | None = None,
     ) -> None:
         self.storage = storage
+        self.slots = slots if slots is not None else IngestSlots(0)  # proxy/limits.py
         self.serve_review = serve_review  # REVIEW_REQUIRED served (logged) instead of 403
         self.upstream = upstream
         self.workers = workers
@@ -153,7 +156,8 @@ class Ingester:
         base = f"{escape_path(module)}/@v/{escape_version(version)}"
         with self.tracer.span("go_vault.ingest", module=module, version=version):
             try:
-                result = await self._fetch_check_store(module, version, base)
+                async with self.slots:
+                    result = await self._fetch_check_store(module, version, base)
             except NotInProxyError:
                 self.metrics.ingests.labels("not_found").inc()
                 raise

@@ -1,11 +1,13 @@
-"""Request limits of the gateway: path length, a per-identity rate limit (429 + Retry-After)."""
+"""Gateway limits: path length, per-identity rate (429 + Retry-After), concurrent ingests (503)."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import time
 from collections.abc import Callable
+from types import TracebackType
 
 from .errors import BadRequestError, ProxyError
 
@@ -82,3 +84,42 @@ class RateLimiter:
             wait,
             hint=f"retry after {wait} s, or ask the operator to raise rate_limit",
         )
+
+
+class IngestBusyError(ProxyError):
+    """Every ingest slot stayed taken for the whole wait: 503 with Retry-After."""
+
+    status = 503
+    headers = ((b"retry-after", b"5"),)
+
+
+class IngestSlots:
+    """At most `limit` ingests at once (0: no cap); a request waits up to `wait` s for a slot.
+
+    Stored versions never take a slot; one ingest shared by many requests takes one.
+    """
+
+    def __init__(self, limit: int, wait: float = 10.0) -> None:
+        self.limit = limit
+        self.wait = wait
+        self._sem = asyncio.Semaphore(limit) if limit > 0 else None
+
+    async def __aenter__(self) -> None:
+        if self._sem is None:
+            return
+        try:
+            await asyncio.wait_for(self._sem.acquire(), self.wait)
+        except TimeoutError as e:
+            raise IngestBusyError(
+                f"{self.limit} module downloads already in progress for {self.wait:g} s",
+                hint="retry in a few seconds; the operator can raise max_ingests",
+            ) from e
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._sem is not None:
+            self._sem.release()

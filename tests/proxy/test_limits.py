@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 import httpx
-from vaultlab import GatewayFactory
+import pytest
+from goproxytree import GoProxyTree
+from vaultlab import GatewayFactory, LoopbackUpstream
 
 from proxy.auth import Access, TokenFile
-from proxy.limits import RateLimiter, TooManyRequestsError
+from proxy.limits import IngestBusyError, IngestSlots, RateLimiter, TooManyRequestsError
 
 
 def test_rate_limit_is_per_identity_with_retry_after(
@@ -56,3 +60,40 @@ def test_bucket_refills_at_the_configured_rate() -> None:
     now[0] += 0.5  # one token back at 2/s
     limiter.check("a")
     limiter.check("b")  # untouched by a's use
+
+
+def test_ingest_cap_serialises_cold_downloads(
+    gateway: GatewayFactory, goproxy_tree: GoProxyTree, upstream: LoopbackUpstream
+) -> None:
+    for n in range(3):
+        goproxy_tree.add_module(f"example.com/cold/m{n}", "v1.0.0")
+    upstream.delay = 0.5  # every upstream answer takes 0.5 s; one ingest fetches 3 at once
+    with gateway(max_ingests=1) as gw, httpx.Client(timeout=30) as client:
+
+        async def fetch_all() -> list[int]:
+            async with httpx.AsyncClient(timeout=30) as ac:
+                rs = await asyncio.gather(
+                    *(ac.get(f"{gw.url}/example.com/cold/m{n}/@v/v1.0.0.zip") for n in range(3))
+                )
+            return [r.status_code for r in rs]
+
+        start = time.monotonic()
+        assert asyncio.run(fetch_all()) == [200, 200, 200]
+        assert time.monotonic() - start >= 1.4  # one at a time: 3 x 0.5 s
+        upstream.delay = 0
+        # Stored versions take no slot.
+        assert client.get(f"{gw.url}/example.com/cold/m0/@v/v1.0.0.mod").status_code == 200
+
+
+def test_ingest_slots_give_503_after_the_wait() -> None:
+    async def scenario() -> None:
+        slots = IngestSlots(1, wait=0.1)
+        async with slots:
+            with pytest.raises(IngestBusyError) as err:
+                async with slots:
+                    pass
+        assert err.value.status == 503 and err.value.headers[0][0] == b"retry-after"
+        async with slots:  # released: free again
+            pass
+
+    asyncio.run(scenario())
