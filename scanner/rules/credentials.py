@@ -81,12 +81,16 @@ def _ordered_words(name: str) -> list[str]:
     return [w.lower() for w in re.split(r"[\s_\-.]+", spaced) if w]
 
 
+_ESCAPE = re.compile(r"\\(?:[uU][0-9a-fA-F]+|x[0-9a-fA-F]{2}|[0-7]{3}|.)")
+
+
 def credential_value(value: str) -> bool:
     """Could this literal be a real credential (not empty, a message, a key name or a path)?"""
     if len(value) < 4 or any(c.isspace() for c in value) or "\\n" in value:
         return False
-    if not any(c.isascii() and c.isalnum() for c in value):
-        return False  # symbols or emoji: a display value, not a key
+    visible = _ESCAPE.sub("", value)
+    if not any(c.isascii() and c.isalnum() for c in visible):
+        return False  # symbols or emoji (also as \u escapes): a display value, not a key
     if value[0] in "$%{<" or "%s" in value or "%v" in value or "{{" in value:
         return False  # a placeholder or template, filled in elsewhere
     if re.fullmatch(r"[A-Z][A-Z0-9_]*", value):

@@ -35,6 +35,8 @@ func Configs() []Config {
 	_ = m
 	token := "password" // a key name, not a credential
 	_ = token
+	emoji := map[string]string{"secret": "\u3299\ufe0f"} // a display value, not a key
+	_ = emoji
 	return []Config{c, fromEnv}
 }
 
