@@ -20,6 +20,7 @@ from scanner.source import (
     constraint_allows,
     package_name_guess,
     parse_file,
+    parse_header,
     project_imports,
 )
 
@@ -112,6 +113,14 @@ def test_the_first_syntax_error_is_reported_and_the_rest_still_parses() -> None:
     assert ("os", "Exit", 9, 12) in calls(parsed)
 
 
+def test_parse_header_reads_imports_even_past_a_tricky_comment() -> None:
+    src = b'package p\n\n/*\nfunc not code\n*/\nimport "os"\n\nfunc F() { os.Exit(0) }\n'
+    header = parse_header("p.go", src)
+    assert header.package == "p" and header.imports == (Import("os", None, 6, 8),)
+    quick = parse_header("q.go", b'package q\n\nimport "fmt"\n\nfunc F() { fmt.Println( }\n')
+    assert quick.imports == (Import("fmt", None, 3, 8),) and quick.error is None  # header only
+
+
 def test_calls_resolve_aliases_and_ignore_local_values() -> None:
     src = textwrap.dedent(
         """\
@@ -148,8 +157,10 @@ def test_imports_agree_with_go_list_on_the_standard_library(run_go: RunGo, tmp_p
         pos += len(out[pos:]) - len(out[pos:].lstrip())
         ours: set[str] = set()
         for name in info["GoFiles"]:
-            parsed = parse_file(name, (Path(info["Dir"]) / name).read_bytes())
+            data = (Path(info["Dir"]) / name).read_bytes()
+            parsed = parse_file(name, data)
             assert parsed.error is None
+            assert parse_header(name, data).imports == parsed.imports
             assert parsed.package == info["Name"]
             ours.update(i.path for i in parsed.imports)
         # The standard library's vendored imports are listed resolved (vendor/golang.org/x/…).
