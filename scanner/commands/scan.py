@@ -40,9 +40,7 @@ def write_sbom(result: ScanResult, config: ScanConfig, env: Mapping[str, str]) -
     write_text(config.sbom, render_sbom(result, options))
 
 
-def check_vulnerabilities(
-    result: ScanResult, config: ScanConfig, env: Mapping[str, str], now: datetime
-) -> ScanResult:
+def check_vulnerabilities(result: ScanResult, config: ScanConfig, now: datetime) -> ScanResult:
     """The build list against the vulnerability database, reached and judged by the policy."""
     from ..policy import load_policy
     from ..scan import read_gomod, repo_prefix
@@ -182,7 +180,7 @@ def scan(formats: tuple[str, ...], outputs: tuple[str, ...], **params: Any) -> i
     env = os.environ
     result = run_scan(config, env)
     if config.vulndb:
-        result = check_vulnerabilities(result, config, env, datetime.now(UTC))
+        result = check_vulnerabilities(result, config, datetime.now(UTC))
     if config.base:
         base = base_analysis(config, env, None)
         result = mark_against_base(result, base, config.base)
