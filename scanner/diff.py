@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -23,7 +24,12 @@ def _git(args: list[str], cwd: Path) -> str:
     git = shutil.which("git")
     if git is None:
         raise OperationalError("git is not installed", hint="--base needs git on PATH")
-    proc = subprocess.run([git, *args], cwd=cwd, capture_output=True, text=True, check=False)
+    # Inside a git hook GIT_INDEX_FILE (and GIT_DIR) point at the hook's repository state;
+    # passed on, they would make `git worktree add` write the base tree into that index.
+    env = {k: v for k, v in os.environ.items() if k not in ("GIT_INDEX_FILE", "GIT_DIR")}
+    proc = subprocess.run(
+        [git, *args], cwd=cwd, capture_output=True, text=True, check=False, env=env
+    )
     if proc.returncode != 0:
         raise InputError(
             f"git {' '.join(args)} failed: {proc.stderr.strip()}",
