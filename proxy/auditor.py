@@ -350,7 +350,15 @@ class AuditGate:
         self.license = license_auditor_of(chain)
         self.policies = self.license.policies if self.license else None
         self.clock = self.license.clock if self.license else (lambda: datetime.now(UTC))
-        self.store = store or VerdictStore(state_dir(config) / "verdicts")
+        if store is None:
+            from .storage.fs import FsStorage
+
+            # Beside the vault actually served (a tenant's injected storage, say), else config's.
+            state = (
+                storage.root / STATE_DIR if isinstance(storage, FsStorage) else state_dir(config)
+            )
+            store = VerdictStore(state / "verdicts")
+        self.store = store
         # verdict and the vulnerability database it was judged with ("" without one)
         self._memory: dict[tuple[str, str], tuple[Verdict, str]] = {}
         self._vulndb = ("", 0.0)  # (modified, when last looked)
