@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import os
-import shutil
 import tarfile
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -42,6 +44,8 @@ SUMS = "go-modules.SHA256SUMS"
 SIGNATURE = SUMS + ".sig"
 IMPORTED = "bundles.json"  # the manifest digests this vault has imported (a delta's base check)
 _KINDS = (Kind.INFO, Kind.MOD, Kind.ZIP)
+_IN_MEMORY = 256 << 20  # unpacked bytes kept in memory on import; the rest is staged on disk
+_WRITERS = 16  # concurrent version writes on import
 _COMPRESS = 1  # zips are already deflated: more gzip effort buys almost nothing
 
 Progress = Callable[[int, int], None]  # (done, total) modules
@@ -178,20 +182,26 @@ def export_bundle(
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         with tarfile.open(tmp, "w:gz", compresslevel=_COMPRESS, format=tarfile.PAX_FORMAT) as tar:
-            for i, mv in enumerate(chosen, 1):
-                entry: dict[str, Any] = {"path": mv.path, "version": mv.version}
-                for kind in _KINDS:
-                    data = storage.get(mv.path, mv.version, kind)
-                    name = blob_name(mv.path, mv.version, kind)
-                    sums[name] = entry[kind.value] = _sha256(data)
-                    if kind is Kind.ZIP:
-                        entry["h1"] = hash_zip(data)
-                    _add(tar, name, data)
-                    total += len(data)
-                entries.append(entry)
-                lists.setdefault(mv.path, []).append(mv.version)
-                if progress:
-                    progress(i, len(chosen))
+            # Reading and hashing run ahead in threads (storage I/O, hashlib and zlib release
+            # the GIL); the tar is written in order here. A bounded window caps the memory.
+            with ThreadPoolExecutor(_WRITERS) as pool:
+                ahead = iter(chosen)
+                pending = deque(
+                    pool.submit(_read_version, storage, mv)
+                    for mv in itertools.islice(ahead, _WRITERS * 2)
+                )
+                for i in range(1, len(chosen) + 1):
+                    entry, blobs = pending.popleft().result()
+                    for mv in itertools.islice(ahead, 1):
+                        pending.append(pool.submit(_read_version, storage, mv))
+                    for kind, (name, data) in zip(_KINDS, blobs, strict=True):
+                        sums[name] = entry[kind.value]
+                        _add(tar, name, data)
+                        total += len(data)
+                    entries.append(entry)
+                    lists.setdefault(entry["path"], []).append(entry["version"])
+                    if progress:
+                        progress(i, len(chosen))
             for module, versions in lists.items():
                 data = "".join(v + "\n" for v in versions).encode()
                 name = f"{escape_path(module)}/@v/list"
@@ -224,6 +234,21 @@ def export_bundle(
         base["manifest_sha256"] if base else None,
         key is not None,
     )
+
+
+def _read_version(
+    storage: Storage, mv: ModuleVersion
+) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+    """One version's manifest entry (sha256s, h1:) and its blobs, named as in the bundle."""
+    entry: dict[str, Any] = {"path": mv.path, "version": mv.version}
+    blobs = []
+    for kind in _KINDS:
+        data = storage.get(mv.path, mv.version, kind)
+        entry[kind.value] = _sha256(data)
+        if kind is Kind.ZIP:
+            entry["h1"] = hash_zip(data)
+        blobs.append((blob_name(mv.path, mv.version, kind), data))
+    return entry, blobs
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -272,9 +297,25 @@ def _verify_signature(bundle: Path, sums: bytes, sig_hex: bytes | None, key_path
         ) from e
 
 
-def _unpack(bundle: Path, into: Path) -> dict[str, Path]:
+class Staged:
+    """One unpacked member: its sha256 (taken while unpacking) and its bytes, in memory while
+    the bundle is small, else in a flat staging file (no directory tree to make and remove)."""
+
+    __slots__ = ("data", "sha256", "size")
+
+    def __init__(self, data: bytes | Path, sha256: str, size: int) -> None:
+        self.data = data
+        self.sha256 = sha256
+        self.size = size
+
+    def read_bytes(self) -> bytes:
+        return self.data if isinstance(self.data, bytes) else self.data.read_bytes()
+
+
+def _unpack(bundle: Path, into: Path) -> dict[str, Staged]:
     """Extract regular files only, refusing links, devices, absolute and `..` member names."""
-    files: dict[str, Path] = {}
+    files: dict[str, Staged] = {}
+    in_memory = 0
     try:
         with tarfile.open(bundle, "r:gz") as tar:
             for member in tar:
@@ -292,13 +333,21 @@ def _unpack(bundle: Path, into: Path) -> dict[str, Path]:
                 clean = "/".join(p for p in parts if p != ".")
                 if clean in files:
                     raise BundleError(f"member {clean!r} appears twice", path=str(bundle))
-                dest = into / clean
-                dest.parent.mkdir(parents=True, exist_ok=True)
                 src = tar.extractfile(member)
                 assert src is not None
+                h = hashlib.sha256()
+                if in_memory + member.size <= _IN_MEMORY:
+                    data = src.read()
+                    h.update(data)
+                    in_memory += len(data)
+                    files[clean] = Staged(data, h.hexdigest(), len(data))
+                    continue
+                dest = into / str(len(files))
                 with src, dest.open("wb") as out:
-                    shutil.copyfileobj(src, out, 1 << 20)
-                files[clean] = dest
+                    while chunk := src.read(1 << 20):
+                        h.update(chunk)
+                        out.write(chunk)
+                files[clean] = Staged(dest, h.hexdigest(), member.size)
     except (OSError, tarfile.TarError, EOFError) as e:
         raise BundleError(f"not a readable .tar.gz: {e}", path=str(bundle)) from e
     return files
@@ -311,7 +360,7 @@ class _Checked:
     signed: bool
 
 
-def _verify(bundle: Path, files: dict[str, Path], verify_key: Path | None) -> _Checked:
+def _verify(bundle: Path, files: dict[str, Staged], verify_key: Path | None) -> _Checked:
     where = str(bundle)
     if SUMS not in files:
         raise BundleError(f"missing {SUMS}", path=where)
@@ -331,7 +380,7 @@ def _verify(bundle: Path, files: dict[str, Path], verify_key: Path | None) -> _C
     for name in sorted(present - set(listed)):
         raise BundleError(f"extra file {name} is not listed in {SUMS}", path=where)
     for name in sorted(listed):
-        if _file_sha256(files[name]) != listed[name]:
+        if files[name].sha256 != listed[name]:
             raise BundleError(
                 f"checksum mismatch: {name}",
                 path=where,
@@ -356,7 +405,7 @@ def _verify(bundle: Path, files: dict[str, Path], verify_key: Path | None) -> _C
                 raise BundleError(
                     f"{module}@{version}: .{kind.value} differs from the manifest", path=where
                 )
-        h1 = hash_zip(files[blob_name(module, version, Kind.ZIP)])
+        h1 = hash_zip(files[blob_name(module, version, Kind.ZIP)].data)
         if h1 != entry.get("h1"):
             raise BundleError(
                 f"{module}@{version}: zip hashes to {h1}, the manifest says {entry.get('h1')}",
@@ -372,14 +421,6 @@ def _verify(bundle: Path, files: dict[str, Path], verify_key: Path | None) -> _C
         if info_version != version:
             raise BundleError(f"{module}@{version}: .info does not name {version}", path=where)
     return _Checked(manifest, _sha256(manifest_bytes), sig is not None)
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def imported_bundles(state: StateFile) -> dict[str, Any]:
@@ -428,16 +469,24 @@ def import_bundle(
                         )
             if not stored:
                 new.append(entry)
+
         # Everything verified: now write. The .info goes last, marking a version complete.
-        total = 0
-        for i, entry in enumerate(entries, 1):
+        # Versions are written in parallel: each put waits on fsync (or an S3 round trip).
+        def store(entry: dict[str, Any]) -> int:
             module, version = entry["path"], entry["version"]
+            size = 0
             for kind in (Kind.ZIP, Kind.MOD, Kind.INFO):
-                path = files[blob_name(module, version, kind)]
-                storage.put(module, version, kind, path)
-                total += path.stat().st_size
-            if progress:
-                progress(i, len(entries))
+                staged = files[blob_name(module, version, kind)]
+                storage.put(module, version, kind, staged.data)
+                size += staged.size
+            return size
+
+        total = 0
+        with ThreadPoolExecutor(_WRITERS) as pool:
+            for i, size in enumerate(pool.map(store, entries), 1):
+                total += size
+                if progress:
+                    progress(i, len(entries))
 
         def add(data: bytes | None) -> bytes:
             doc = json.loads(data) if data else {"bundles": []}
