@@ -512,3 +512,28 @@ def test_an_unknown_license_follows_the_policys_setting(
     assert verdict.decision.value == decision
     assert verdict.expression.startswith("LicenseRef-unknown-")
     assert verdict.rule_ids() == ("license.unknown",)
+
+
+def test_auditor_from_config_policy_file_and_seed_allow_list(
+    goproxy_tree: GoProxyTree, tmp_path: Path
+) -> None:
+    from proxy.auditor import auditor_from_config
+    from scanner.errors import InputError
+
+    gpl = publish(goproxy_tree, "example.com/gpl", "gpl")
+    mit = publish(goproxy_tree, "example.com/mit", "mit")
+    vault = str(tmp_path / "vault")
+    assert auditor_from_config(VaultConfig(storage=vault)) is None  # no policy: no auditor
+    seed = auditor_from_config(VaultConfig(storage=vault, license_whitelist="MIT,Apache-2.0"))
+    assert seed is not None
+    assert seed.audit("example.com/mit", "v1.0.0", mit, "h1:m").passed
+    refused = seed.audit("example.com/gpl", "v1.0.0", gpl, "h1:g")
+    assert refused.decision is Decision.REJECT and refused.rule_ids() == ("license.not-listed",)
+    policy = write_policy(tmp_path / "policy.yml")
+    by_file = auditor_from_config(VaultConfig(storage=vault, policy=str(policy)))
+    assert by_file is not None
+    assert by_file.audit("example.com/gpl", "v1.0.0", gpl, "h1:g").rule_ids() == ("license.denied",)
+    # detections are cached by h1 under the vault, for the next start
+    assert (tmp_path / "vault" / ".auditor" / "detections").is_dir()
+    with pytest.raises(InputError, match="review_required"):
+        auditor_from_config(VaultConfig(storage=vault, policy=str(policy), review_required="x"))
