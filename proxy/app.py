@@ -206,6 +206,7 @@ class Gateway:
             mtls=bool(config.tls_client_ca),
             mtls_scope=config.mtls_scope,
             admin_token=config.admin_token,
+            tenant=config.tenant,
         )
         self.rate_limiter = RateLimiter(config.rate_limit, config.rate_burst)
         self.rollback = RollbackGate(state_file(config.storage))

@@ -62,6 +62,7 @@ class Identity:
     name: str
     access: Access
     via: str  # "token", "basic", "mtls" or "open" (auth is off)
+    tenant: str | None = None  # the only tenant this identity may use (None: any)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +73,18 @@ class TokenEntry:
     access: Access
     sha256: str
     created_at: str
+    tenant: str | None = None  # bound to /t/<tenant>/ only; None: the root proxy (and all)
 
     def to_json(self) -> dict[str, str]:
-        return {
+        out = {
             "name": self.name,
             "scope": self.access.value,
             "sha256": self.sha256,
             "created_at": self.created_at,
         }
+        if self.tenant:
+            out["tenant"] = self.tenant
+        return out
 
 
 def token_digest(token: str) -> str:
@@ -107,7 +112,13 @@ class TokenFile:
             ) from e
         try:
             return [
-                TokenEntry(str(t["name"]), Access(t["scope"]), str(t["sha256"]), t["created_at"])
+                TokenEntry(
+                    str(t["name"]),
+                    Access(t["scope"]),
+                    str(t["sha256"]),
+                    t["created_at"],
+                    t.get("tenant") or None,
+                )
                 for t in data["tokens"]
             ]
         except (KeyError, TypeError, ValueError) as e:
@@ -117,7 +128,13 @@ class TokenFile:
                 hint="each token needs name, scope (read|verdicts|admin), sha256, created_at",
             ) from e
 
-    def add(self, name: str, access: Access, now: datetime | None = None) -> tuple[TokenEntry, str]:
+    def add(
+        self,
+        name: str,
+        access: Access,
+        now: datetime | None = None,
+        tenant: str | None = None,
+    ) -> tuple[TokenEntry, str]:
         """A new token for `name` (returned once, never stored) and its entry."""
         entries = self.entries()
         if any(e.name == name for e in entries):
@@ -126,7 +143,7 @@ class TokenFile:
             )
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         created = (now or datetime.now(UTC)).isoformat(timespec="seconds")
-        entry = TokenEntry(name, access, token_digest(token), created)
+        entry = TokenEntry(name, access, token_digest(token), created, tenant)
         self._write([*entries, entry])
         return entry, token
 
@@ -181,7 +198,9 @@ class Authenticator:
         mtls: bool = False,
         mtls_scope: str = "read",
         admin_token: str | None = None,
+        tenant: str | None = None,
     ) -> None:
+        self.tenant = tenant  # the tenant this gateway serves (proxy/tenants.py), or None
         self.tokens = TokenFile(token_file) if token_file else None
         self.mtls = mtls
         self.mtls_access = Access(mtls_scope)
@@ -248,7 +267,7 @@ class Authenticator:
                 self._refresh(force=True)
                 entry = self._by_digest.get(digest)
             if entry is not None:
-                return Identity(entry.name, entry.access, via)
+                return Identity(entry.name, entry.access, via, entry.tenant)
         raise UnauthorizedError(
             "token not recognised (revoked or mistyped)",
             hint="ask the operator for a token: go-vault token add NAME --scope read",
@@ -276,6 +295,12 @@ class Authenticator:
             raise UnauthorizedError(
                 f"{path}: authentication required ({needed.value} scope)",
                 hint="GOAUTH/.netrc with a go-vault token, Authorization: Bearer, or a client cert",
+            )
+        if identity.tenant is not None and identity.tenant != self.tenant:
+            where = f"tenant {self.tenant}" if self.tenant else "the root proxy"
+            raise ForbiddenError(
+                f"{path}: {identity.name} is a token of tenant {identity.tenant}, not of {where}",
+                hint=f"use the GOPROXY of /t/{identity.tenant}/",
             )
         if not identity.access.allows(needed):
             raise ForbiddenError(

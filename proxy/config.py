@@ -76,6 +76,8 @@ class VaultConfig:
     rate_limit: float = 0.0  # requests per second per identity (0: off); over it -> 429
     rate_burst: int = 0  # requests allowed at once above the rate (default: 2 s worth)
     max_ingests: int = 0  # module versions fetched + checked at once (0: no cap); else 503
+    tenants: str | None = None  # tenants file (proxy/tenants.py): /t/<name>/ base paths
+    tenant: str | None = None  # set by tenants.py on a tenant's own config, not by operators
 
     @property
     def host(self) -> str:

@@ -21,6 +21,8 @@ from scanner.exitcodes import ExitCode
 from ..app import Gateway
 from ..config import VaultConfig, load_config
 from ..ingest import Auditor
+from ..storage import Storage
+from ..tenants import TenantRouter, with_tenants
 
 
 def auditor_for(config: VaultConfig) -> Auditor | None:
@@ -55,7 +57,9 @@ def _bind(config: VaultConfig) -> socket.socket:
     return sock
 
 
-def _serve_uvicorn(config: VaultConfig, gateway: Gateway, sock: socket.socket) -> None:
+def _serve_uvicorn(
+    config: VaultConfig, gateway: Gateway | TenantRouter, sock: socket.socket
+) -> None:
     import uvicorn
 
     from ..tls import uvicorn_tls_options
@@ -75,18 +79,23 @@ def _serve_uvicorn(config: VaultConfig, gateway: Gateway, sock: socket.socket) -
     server.run(sockets=[sock])
 
 
-def gateway_for(config: VaultConfig) -> Gateway:
+def gateway_for(config: VaultConfig, storage: Storage | None = None) -> Gateway:
     auditor = auditor_for(config)
     if config.vulndb:
         from ..vulndb import vuln_auditor_for  # loads the policy code: only when configured
 
         auditor = vuln_auditor_for(config, auditor)
-    return Gateway(config, auditor=auditor)
+    return Gateway(config, storage=storage, auditor=auditor)
 
 
-def gateway_from_env() -> Gateway:
+def app_for(config: VaultConfig) -> Gateway | TenantRouter:
+    """The root gateway, or a router to it and one gateway per tenant (proxy/tenants.py)."""
+    return with_tenants(config, gateway_for)
+
+
+def gateway_from_env() -> Gateway | TenantRouter:
     """The app factory of a granian worker process: its config arrives as GO_VAULT_* variables."""
-    return gateway_for(load_config(env=os.environ))
+    return app_for(load_config(env=os.environ))
 
 
 def _serve_granian(config: VaultConfig, port: int, announce: Callable[[], None]) -> None:
@@ -142,6 +151,7 @@ def _serve_granian(config: VaultConfig, port: int, announce: Callable[[], None])
 @click.option("--tls-client-ca", help="mutual TLS: CA bundle client certificates must chain to")
 @click.option("--mtls-scope", type=click.Choice(["read", "verdicts", "admin"]))
 @click.option("--rate-limit", type=float, help="requests/s per identity; over it: 429")
+@click.option("--tenants", help="tenants file: /t/<name>/ with own policy, storage, quota")
 @click.option("--max-ingests", type=int, help="module versions ingested at once (0: no cap)")
 @click.option("--server", type=click.Choice(["uvicorn", "granian"]), help="HTTP server")
 @click.option("--workers", type=int, help="server processes (granian only)")
@@ -150,14 +160,15 @@ def serve(config_file: Path | None, **flags: Any) -> int:
     """Serve the GOPROXY protocol from the vault, fetching and checking new modules upstream."""
     config = load_config(config_file, flags=flags)
     logging.basicConfig(level=config.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
-    gateway = gateway_for(config)  # also fails early on a bad policy or vulndb
+    gateway = app_for(config)  # also fails early on a bad policy, vulndb or tenants file
     sock = _bind(config)
     host, port = sock.getsockname()[:2]
     if config.server == "granian":
         sock.close()  # granian binds by itself; port 0 was resolved above
         # Each granian worker builds its own gateway (threads do not survive its fork); this
         # one only proved the config and warmed the imports the workers inherit.
-        gateway.audit_log.close()
+        for one in gateway.gateways if isinstance(gateway, TenantRouter) else [gateway]:
+            one.audit_log.close()
     scheme = "https" if config.tls_cert else "http"
     start = {
         "event": "start",

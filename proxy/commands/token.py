@@ -41,12 +41,15 @@ def token() -> None:
     show_default=True,
     help="read: GOPROXY; verdicts: + /-/verdicts; admin: everything",
 )
+@click.option("--tenant", help="bind the token to /t/TENANT/ only")
 @_file
 @_config
-def add(name: str, scope: str, auth_tokens: str | None, config_file: Path | None) -> int:
+def add(
+    name: str, scope: str, tenant: str | None, auth_tokens: str | None, config_file: Path | None
+) -> int:
     """Create a token for NAME (an identity in the audit log) and print it once."""
     tokens = _token_file(config_file, auth_tokens)
-    entry, secret = tokens.add(name, Access(scope))
+    entry, secret = tokens.add(name, Access(scope), tenant=tenant)
     click.echo(secret)
     click.echo(f"added {entry.name} ({entry.access.value}) to {tokens.path}", err=True)
     return int(ExitCode.PASS)
@@ -64,7 +67,7 @@ def list_(as_json: bool, auth_tokens: str | None, config_file: Path | None) -> i
         click.echo(json.dumps({"tokens": shown}, indent=2))
     else:
         for e in sorted(entries, key=lambda e: e.name):
-            click.echo(f"{e.name}\t{e.access.value}\t{e.created_at}")
+            click.echo(f"{e.name}\t{e.access.value}\t{e.tenant or '-'}\t{e.created_at}")
     return int(ExitCode.PASS)
 
 

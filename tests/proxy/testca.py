@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from cryptography import x509
@@ -123,7 +124,7 @@ class TestCA:
 class ServedGateway:
     """A Gateway served by uvicorn in a thread with the same TLS options as `go-vault serve`."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, app: Any = None) -> None:
         self.gateway = gateway
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
@@ -131,7 +132,7 @@ class ServedGateway:
         self.url = f"{scheme}://127.0.0.1:{sock.getsockname()[1]}{gateway.config.base_path}"
         self.server = uvicorn.Server(
             uvicorn.Config(
-                gateway,
+                gateway if app is None else app,  # app: e.g. a TenantRouter around gateway
                 loop="uvloop",
                 lifespan="on",
                 log_level="warning",

@@ -1,0 +1,230 @@
+"""Tenants: `/t/<tenant>/` base paths, each with its own policy, storage prefix and quota."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from scanner.errors import InputError
+
+from .errors import ProxyError
+from .storage import Kind, Storage, open_storage
+
+if TYPE_CHECKING:
+    from .app import Gateway, Receive, Scope, Send
+    from .config import VaultConfig
+
+PREFIX = "/t/"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+
+
+class QuotaExceededError(ProxyError):
+    """A tenant's vault would go over its quota: 507, and nothing of the version is stored."""
+
+    status = 507
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """One namespace: served at /t/<name>/, stored under <storage>/t/<name>."""
+
+    name: str
+    policy: str | None = None
+    license_whitelist: str | None = None
+    quota_bytes: int = 0  # 0: no limit
+    quota_modules: int = 0
+
+
+def load_tenants(path: str | Path) -> dict[str, Tenant]:
+    """The tenants file: `{name: {policy, license_whitelist, quota_bytes, quota_modules}}`."""
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise InputError(f"tenants file unreadable: {e}", path=str(path)) from e
+    if not isinstance(data, dict):
+        raise InputError("tenants file must map tenant names to settings", path=str(path))
+    known = {f.name for f in dataclasses.fields(Tenant)} - {"name"}
+    out: dict[str, Tenant] = {}
+    for name, settings in data.items():
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise InputError(
+                f"tenant name {name!r} is not [a-z0-9-]{{1,32}}", path=str(path), hint="rename it"
+            )
+        settings = settings or {}
+        unknown = set(settings) - known if isinstance(settings, dict) else {"(not a mapping)"}
+        if unknown:
+            raise InputError(
+                f"tenant {name}: unknown settings {sorted(unknown)}",
+                path=str(path),
+                hint=f"known: {', '.join(sorted(known))}",
+            )
+        try:
+            out[name] = Tenant(
+                name,
+                settings.get("policy"),
+                settings.get("license_whitelist"),
+                int(settings.get("quota_bytes", 0)),
+                int(settings.get("quota_modules", 0)),
+            )
+        except (TypeError, ValueError) as e:
+            raise InputError(f"tenant {name}: {e}", path=str(path)) from e
+    return out
+
+
+class QuotaStorage(Storage):
+    """A tenant's vault: the inner backend, refusing a new version that would pass the quota.
+
+    Usage is counted once from the backend (first write), then kept up to date in memory; the
+    check comes before any byte is written, so a refused version leaves nothing behind.
+    """
+
+    def __init__(self, inner: Storage, tenant: Tenant) -> None:
+        self.inner = inner
+        self.tenant = tenant
+        self._lock = threading.Lock()
+        self._usage: tuple[int, set[str]] | None = None
+
+    def _count(self) -> tuple[int, set[str]]:
+        total, modules = 0, set()
+        for module in self.inner.modules():
+            modules.add(module)
+            for kind in Kind:
+                for version in self.inner.list(module, kind):
+                    local = self.inner.local_path(module, version, kind)
+                    total += (
+                        local.stat().st_size
+                        if local is not None
+                        else len(self.inner.get(module, version, kind))
+                    )
+        return total, modules
+
+    def put_version(
+        self, module: str, version: str, blobs: Sequence[tuple[Kind, bytes | Path]]
+    ) -> list[bool]:
+        incoming = sum(len(d) if isinstance(d, bytes) else d.stat().st_size for _, d in blobs)
+        with self._lock:
+            if self._usage is None:
+                self._usage = self._count()
+            used, modules = self._usage
+            t = self.tenant
+            if t.quota_modules and module not in modules and len(modules) + 1 > t.quota_modules:
+                raise QuotaExceededError(
+                    f"tenant {t.name} holds {len(modules)} modules, its quota",
+                    module=module,
+                    version=version,
+                    hint="ask the operator to raise quota_modules",
+                )
+            if t.quota_bytes and used + incoming > t.quota_bytes:
+                raise QuotaExceededError(
+                    f"tenant {t.name} would hold {used + incoming} bytes,"
+                    f" over its quota of {t.quota_bytes}",
+                    module=module,
+                    version=version,
+                    hint="ask the operator to raise quota_bytes",
+                )
+            stored = self.inner.put_version(module, version, blobs)
+            self._usage = (used + incoming, modules | {module})
+            return stored
+
+    def put(self, module: str, version: str, kind: Kind, data: bytes | Path) -> bool:
+        return self.put_version(module, version, [(kind, data)])[0]
+
+    def get(self, module: str, version: str, kind: Kind) -> bytes:
+        return self.inner.get(module, version, kind)
+
+    def exists(self, module: str, version: str, kind: Kind) -> bool:
+        return self.inner.exists(module, version, kind)
+
+    def list(self, module: str, kind: Kind = Kind.INFO) -> list[str]:
+        return self.inner.list(module, kind)
+
+    def delete(self, module: str, version: str, kind: Kind) -> bool:
+        with self._lock:
+            self._usage = None  # recounted at the next write
+        return self.inner.delete(module, version, kind)
+
+    def modules(self) -> Iterator[str]:
+        return self.inner.modules()
+
+    def local_path(self, module: str, version: str, kind: Kind) -> Path | None:
+        return self.inner.local_path(module, version, kind)
+
+    def redirect_url(self, module: str, version: str, kind: Kind) -> str | None:
+        return self.inner.redirect_url(module, version, kind)
+
+    def check(self) -> None:
+        self.inner.check()
+
+
+def tenant_config(config: VaultConfig, tenant: Tenant) -> VaultConfig:
+    """The root config narrowed to one tenant: base path, storage prefix, policy."""
+    return dataclasses.replace(
+        config,
+        base_path=f"{config.base_path.rstrip('/')}{PREFIX}{tenant.name}",
+        storage=f"{config.storage.rstrip('/')}/t/{tenant.name}",
+        policy=tenant.policy,
+        license_whitelist=tenant.license_whitelist,
+        tenant=tenant.name,
+    )
+
+
+class TenantRouter:
+    """ASGI: /t/<tenant>/… goes to that tenant's Gateway, everything else to the root one."""
+
+    def __init__(self, root: Gateway, tenants: dict[str, Gateway]) -> None:
+        self.root = root
+        self.tenants = tenants
+        self._prefix = root.config.base_path.rstrip("/") + PREFIX
+
+    @property
+    def gateways(self) -> list[Gateway]:
+        return [self.root, *self.tenants.values()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        path: str = scope.get("path", "")
+        if path.startswith(self._prefix):
+            name = path[len(self._prefix) :].partition("/")[0]
+            gateway = self.tenants.get(name)
+            if gateway is not None:
+                await gateway(scope, receive, send)
+                return
+        await self.root(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                for gateway in self.gateways:
+                    if gateway.auditor is not None:
+                        gateway.auditor.install_sighup()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                for gateway in self.gateways:
+                    await gateway.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def with_tenants(
+    config: VaultConfig, build: Callable[[VaultConfig, Storage | None], Gateway]
+) -> Gateway | TenantRouter:
+    """The app `go-vault serve` runs: the root Gateway, routed to tenants when configured."""
+    root = build(config, None)
+    if not config.tenants:
+        return root
+    gateways: dict[str, Any] = {}
+    for name, tenant in load_tenants(config.tenants).items():
+        narrowed = tenant_config(config, tenant)
+        storage = QuotaStorage(open_storage(narrowed.storage), tenant)
+        gateways[name] = build(narrowed, storage)
+    return TenantRouter(root, gateways)
