@@ -10,6 +10,7 @@ Layering, outermost first (one place, so the order is visible):
   5. operator routes /-/healthz, /-/readyz, /-/metrics, /-/vulndb/ (proxy/vulndb.py); /sumdb/
      relayed to the configured checksum database, private paths 403 (proxy/sumdb.py);
      /-/verdicts, /-/admin/policy/, /-/admin/exceptions (proxy/verdicts.py; JSON, any method);
+     /-/admin/rollbacks, /-/admin/pins (proxy/rollback.py; the same admin check);
   6. one handler per GOPROXY endpoint: list, @latest, .info, .mod, .zip;
   6a. rollback/pin (proxy/rollback.py): rolled-back versions left out of list and @latest, a
      direct request for one -> 403 with the reason; a pin fixes @latest;
@@ -59,7 +60,9 @@ from .gitsource import git_source_for
 from .ingest import Auditor, Ingester
 from .limits import IngestSlots, RateLimiter, check_path
 from .observability import IDENTITY, TRACE_HEADER, AuditLog, Metrics, Tracer, trace_id_from
+from .rollback import ADMIN_ROUTES as ROLLBACK_ROUTES
 from .rollback import RollbackGate, state_file
+from .rollback import admin as rollback_admin
 from .singleflight import SingleFlight
 from .storage import BlobNotFoundError, Kind, Storage, open_storage
 from .sumdb import sumdb_relay_for
@@ -367,6 +370,9 @@ class Gateway:
         if self.auditor is not None:  # who asked, for the Auditor's audit events
             client = scope.get("client")
             REQUEST.set((req.trace_id, client[0] if client else None))
+        if path.startswith(ROLLBACK_ROUTES):  # admin routes of layer 6a (proxy/rollback.py)
+            answer = await rollback_admin(self.rollback, self, scope, receive, path, req)
+            return Response(*answer)
         if path.startswith(VERDICT_ROUTES):
             status, body, content_type = await self.verdict_api.handle(scope, receive, path, req)
             return Response(status, body, content_type)

@@ -20,7 +20,8 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+import urllib.parse
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -339,6 +340,10 @@ class RollbackGate:
         self._checked = float("-inf")
         self._stamp: object = None
 
+    def expire(self) -> None:
+        """Re-read the state on the next request (after a change made through this gateway)."""
+        self._checked = float("-inf")
+
     def _refresh(self) -> None:
         stamp = self.store.file.stamp()
         if stamp != self._stamp:
@@ -391,3 +396,83 @@ class RollbackGate:
             )
         pick = semver.sort_versions(releases or candidates)[-1]
         return await gateway.artifact(module, pick, Kind.INFO, req, None)
+
+
+ADMIN_ROUTES = ("/-/admin/rollbacks", "/-/admin/pins")
+_JSON_TYPE = "application/json"
+
+
+async def _read_body(receive: Callable[[], Awaitable[MutableMapping[str, Any]]]) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _answer(status: int, data: Any) -> tuple[int, bytes, str]:
+    return status, json.dumps(data, separators=(",", ":")).encode() + b"\n", _JSON_TYPE
+
+
+async def admin(
+    gate: RollbackGate,
+    gateway: Gateway,
+    scope: MutableMapping[str, Any],
+    receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+    path: str,
+    req: Request,
+) -> tuple[int, bytes, str]:
+    """The admin routes, with the admin token of the other /-/admin/ routes:
+
+    GET /-/admin/rollbacks (state + history); POST /-/admin/rollbacks
+    {"module", "versions": [...], "reason", "by"}; DELETE /-/admin/rollbacks/{module}[?versions=a,b]
+    (undo); POST /-/admin/pins {"module", "version", "reason", "by"}; DELETE /-/admin/pins/{module}.
+    Each change is an audit event (`rollback`) and applies on this replica at once.
+    """
+    from .verdicts import ApiError
+
+    req.route = "admin"
+    method = req.method
+    try:
+        gateway.verdict_api._admin_only(scope)  # the one admin check (token or mTLS identity)
+        store = gate.store
+        if path == "/-/admin/rollbacks" and method == "GET":
+            state = await gateway.workers.run(store.load)
+            return _answer(200, state.to_json())
+        who = str(scope.get("client", ("admin",))[0])
+        if method == "POST" and path in ADMIN_ROUTES:
+            try:
+                data = json.loads(await _read_body(receive))
+                module = str(data["module"])
+                by = str(data.get("by") or f"admin@{who}")
+                reason = str(data.get("reason", ""))
+                if path == "/-/admin/rollbacks":
+                    versions = data["versions"]
+                    versions = versions.split(",") if isinstance(versions, str) else versions
+                    event = await gateway.workers.run(
+                        store.rollback, module, [str(v) for v in versions], reason, by
+                    )
+                else:
+                    event = await gateway.workers.run(
+                        store.pin, module, str(data["version"]), reason, by
+                    )
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                raise ApiError(400, f"bad request body: {e!r}") from e
+        elif method == "DELETE" and path.startswith("/-/admin/rollbacks/"):
+            module = path.removeprefix("/-/admin/rollbacks/")
+            query = dict(urllib.parse.parse_qsl(scope.get("query_string", b"").decode()))
+            listed = query["versions"].split(",") if query.get("versions") else None
+            event = await gateway.workers.run(store.undo, module, listed, f"admin@{who}")
+        elif method == "DELETE" and path.startswith("/-/admin/pins/"):
+            module = path.removeprefix("/-/admin/pins/")
+            event = await gateway.workers.run(store.unpin, module, f"admin@{who}")
+        else:
+            raise ApiError(404, f"no route {method} {path}")
+    except ApiError as e:
+        return _answer(e.status, {"error": e.message, **e.fields})
+    except InputError as e:
+        return _answer(400, {"error": str(e)})
+    gateway.audit_log.event("rollback", trace_id=req.trace_id, **event)
+    gate.expire()
+    return _answer(200, event)

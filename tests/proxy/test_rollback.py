@@ -161,3 +161,37 @@ def test_bad_requests_are_input_errors(tmp_path: Path, args: list[str], message:
     code, _, err = go_vault(tmp_path, *args)
     assert code == 2, err
     assert message in err
+
+
+def test_admin_routes_roll_back_pin_and_undo(
+    gateway: GatewayFactory, goproxy_tree: GoProxyTree, tmp_path: Path
+) -> None:
+    publish(goproxy_tree)
+    auth = {"Authorization": "Bearer s3cret"}
+    with gateway(admin_token="s3cret") as gw:
+        admin = f"{gw.url}/-/admin"
+        body = {"module": M, "versions": ["v1.3.0"], "reason": "leaks tokens", "by": "sec"}
+        assert httpx.post(f"{admin}/rollbacks", json=body).status_code == 401
+        assert listed(gw.url) == list(VERSIONS)  # refused: nothing changed
+        r = httpx.post(f"{admin}/rollbacks", json=body, headers=auth)
+        assert r.status_code == 200, r.text
+        assert listed(gw.url) == ["v1.1.0", "v1.2.0", "v1.2.1"]  # at once on this replica
+        refused = httpx.get(f"{gw.url}/{M}/@v/v1.3.0.zip")
+        assert refused.status_code == 403 and "leaks tokens" in refused.text
+        pin = {"module": M, "version": "v1.1.0", "reason": "freeze"}
+        assert httpx.post(f"{admin}/pins", json=pin, headers=auth).status_code == 200
+        assert httpx.get(f"{gw.url}/{M}/@latest").json()["Version"] == "v1.1.0"
+        state = httpx.get(f"{admin}/rollbacks", headers=auth).json()
+        assert [h["action"] for h in state["history"]] == ["rollback", "pin"]
+        bad = httpx.post(f"{admin}/rollbacks", json={"module": M}, headers=auth)
+        assert bad.status_code == 400
+        assert httpx.delete(f"{admin}/pins/{M}", headers=auth).status_code == 200
+        assert httpx.delete(f"{admin}/rollbacks/{M}", headers=auth).status_code == 200
+        assert listed(gw.url) == list(VERSIONS)
+        assert httpx.get(f"{gw.url}/{M}/@v/v1.3.0.info").status_code == 200
+    events = [
+        json.loads(line)
+        for line in (tmp_path / "audit.jsonl").read_text().splitlines()
+        if '"event":"rollback"' in line
+    ]
+    assert [e["action"] for e in events] == ["rollback", "pin", "unpin", "undo"]
