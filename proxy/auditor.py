@@ -462,6 +462,8 @@ class AuditGate:
         clock = time.monotonic()
         if force or clock - looked >= _APPROVALS_EVERY:
             modified = self.chain.index().modified
+            if modified != self._vulndb[0]:
+                self._no_opinion.clear()  # a new advisory may give them an opinion
             self._vulndb = (modified, clock)
         return modified
 
@@ -565,6 +567,7 @@ class AuditGate:
 
             self.chain.policy = vuln_policy(effective.policy)
             self.chain.policy_digest = effective.digest
+        self._no_opinion.clear()
         self.reloads.labels("ok").inc()
         self.audit_log.event(
             "policy-reload", by=who, policy_digest=effective.digest, source=effective.policy.source
