@@ -368,24 +368,31 @@ def _read_exact(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> str | None:
                 got += len(chunk)
                 if got > info.file_size:
                     return f"uncompressed size is larger than declared ({info.file_size} bytes)"
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as e:
-        return f"cannot read: {e}"
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as e:
+        return f"cannot read: {e}"  # ValueError: a header offset pointing outside the file
     if got != info.file_size:
         return f"uncompressed size {got} differs from declared {info.file_size} bytes"
-    if info.compress_type == zipfile.ZIP_DEFLATED and _inflates_past(z, info):
+    if info.compress_type == zipfile.ZIP_DEFLATED:
         # zipfile stops at the declared size, so a bomb declared small reads as fine; Go's
         # reader fails on the extra bytes, so the zip would be unusable (and is hostile).
-        return f"uncompressed size is larger than declared ({info.file_size} bytes)"
+        return _inflates_past(z, info)
     return None
 
 
-def _inflates_past(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
-    """Whether the entry's deflate stream holds more than its declared size (bounded work)."""
+def _inflates_past(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> str | None:
+    """A problem if the entry's data cannot be found, or its deflate stream holds more than
+    its declared size (bounded work: at most declared + 1 bytes are inflated)."""
     fp = z.fp
     assert fp is not None
-    fp.seek(info.header_offset)
-    name_len, extra_len = struct.unpack("<HH", fp.read(30)[26:30])
-    fp.seek(info.header_offset + 30 + name_len + extra_len)
+    try:
+        fp.seek(info.header_offset)
+        name_len, extra_len = struct.unpack("<HH", fp.read(30)[26:30])
+        fp.seek(info.header_offset + 30 + name_len + extra_len)
+    except (ValueError, OSError, struct.error) as e:
+        return f"cannot read: local header at offset {info.header_offset}: {e}"
+    if info.compress_type != zipfile.ZIP_DEFLATED:
+        return None  # stored: zipfile reads exactly the declared size, and checks the CRC
+    too_large = f"uncompressed size is larger than declared ({info.file_size} bytes)"
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     left, room = info.compress_size, info.file_size + 1
     pending = b""
@@ -393,16 +400,16 @@ def _inflates_past(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
         while room > 0 and not inflater.eof:
             if not pending:
                 if left <= 0:
-                    return False
+                    return None
                 pending = fp.read(min(left, 1 << 16))
                 if not pending:
-                    return False
+                    return None
                 left -= len(pending)
             room -= len(inflater.decompress(pending, room))
             pending = inflater.unconsumed_tail
     except zlib.error:
-        return False  # a corrupt stream is reported by the CRC/size read above
-    return room <= 0
+        return None  # a corrupt stream is reported by the CRC/size read (or the hash) next
+    return too_large if room <= 0 else None
 
 
 def check_zip(
@@ -517,14 +524,8 @@ def check_zip(
                     continue
             # Even without reading contents (a caller hashes them next, and zipfile stops at
             # the declared size), a stream inflating past it is a bomb: find it here.
-            elif (
-                not size_error
-                and info.compress_type == zipfile.ZIP_DEFLATED
-                and _inflates_past(z, info)
-            ):
-                violations.append(
-                    FileViolation(name, f"uncompressed size is larger than declared ({size} bytes)")
-                )
+            elif not size_error and (problem := _inflates_past(z, info)):
+                violations.append(FileViolation(name, problem))
                 continue
             files.append(rel)
     if violations:
@@ -561,7 +562,7 @@ def read_zip_files(
                 if info.file_size > max_size:
                     continue
                 out[rel] = z.read(info)
-    except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError) as e:
+    except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, ValueError) as e:
         raise InputError(
             f"cannot read the module zip: {e}", module=module_path, version=version
         ) from e

@@ -177,3 +177,23 @@ def test_hostile_zip_is_refused_and_nothing_stored(zip_gateway: RunningGateway, 
     stored = list((root / "vault").rglob("*hostile*")) if (root / "vault").exists() else []
     assert [p for p in stored if case in str(p) and p.is_file()] == []
     assert not (root / "evil.go").exists() and not (root / "vault" / "evil.go").exists()
+
+
+def test_fuzz_seed_corpus_raises_only_documented_errors() -> None:
+    """The atheris harness's seeds (crashes it found included) through every parser."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "fuzz"))
+    import fuzz_parsers
+
+    assert fuzz_parsers.replay() == 0
+
+
+def test_zip_with_a_header_offset_outside_the_file_is_a_violation() -> None:
+    """Found by the fuzzer: zipfile raised ValueError (negative seek), a 500 at ingest."""
+    from scanner.modzip import ZipViolation, check_zip
+
+    data = (Path(__file__).parents[1] / "fuzz/corpus/check_zip/bad-offset.zip").read_bytes()
+    for read_contents in (False, True):
+        with pytest.raises(ZipViolation, match="cannot read"):
+            check_zip(data, "example.com/m", "v1.0.0", read_contents=read_contents)
