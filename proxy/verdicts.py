@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scanner.errors import GoProxyScanError, InputError, InvalidModuleError
-from scanner.module import escape_path, escape_version, unescape_path, unescape_version
+from scanner.module import (
+    canonical_version,
+    check,
+    escape_path,
+    escape_version,
+    unescape_path,
+    unescape_version,
+)
 from scanner.verdict import Verdict
 
 if TYPE_CHECKING:
@@ -144,6 +151,12 @@ class VerdictAPI:
             )
         from .errors import NotInProxyError, PolicyRejectedError
 
+        try:
+            check(module, version)
+        except InvalidModuleError as e:
+            raise ApiError(400, e.message, module=module, version=version) from e
+        if canonical_version(version) != version:
+            raise ApiError(400, "not a canonical version", module=module, version=version)
         await gate.refresh()
         verdict = gate.known(module, version)
         if verdict is not None:
@@ -162,8 +175,11 @@ class VerdictAPI:
                 pass  # the verdict was stored before the refusal
             except NotInProxyError:
                 return None
-        stored = gate.store.get(module, version)
-        return gate.known(module, version) or (stored[0] if stored else None)
+        verdict = gate.known(module, version)
+        if verdict is None:
+            stored = await self.gateway.workers.run(gate.store.get, module, version)
+            verdict = stored[0] if stored else None
+        return verdict
 
     async def _batch(self, body: bytes, req: Request) -> tuple[int, bytes, str]:
         try:

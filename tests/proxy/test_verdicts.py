@@ -127,6 +127,14 @@ def test_batch_requests_that_are_refused(
             r = httpx.post(url, content=body, timeout=30)
             assert r.status_code == 400, body
             assert '{"modules"' in r.json()["error"]
+        odd = [
+            {"module": "example.com/x", "version": "latest"},
+            {"module": "Example.com/x", "version": "v1.0.0"},
+        ]
+        refused = httpx.post(url, json={"modules": odd}, timeout=30).json()
+        assert refused["verdicts"] == []
+        assert [e["module"] for e in refused["errors"]] == ["example.com/x", "Example.com/x"]
+        assert "not a semantic version" in refused["errors"][0]["error"]
         empty = httpx.post(url, json={"modules": []}, timeout=30)
         assert empty.json() == {"verdicts": [], "errors": []}
     with gateway() as gw:  # no policy, no auditor: the route says so
