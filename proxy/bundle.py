@@ -34,14 +34,17 @@ from scanner.gomod import parse_gomod
 from scanner.gosum import parse_gosum
 from scanner.gowork import parse_gowork
 from scanner.module import ModuleVersion, check, escape_path, escape_version, sort_module_versions
+from scanner.verdict import Verdict
 
 from .rollback import StateFile, state_file
 from .storage import Kind, Storage
+from .verdicts import VerdictStore
 
 FORMAT = 1
 MANIFEST = "manifest.json"
 SUMS = "go-modules.SHA256SUMS"
 SIGNATURE = SUMS + ".sig"
+VERDICTS = ".verdicts"  # <escaped module>/@v/<escaped version>.json, the auditor's verdicts
 IMPORTED = "bundles.json"  # the manifest digests this vault has imported (a delta's base check)
 _KINDS = (Kind.INFO, Kind.MOD, Kind.ZIP)
 _IN_MEMORY = 256 << 20  # unpacked bytes kept in memory on import; the rest is staged on disk
@@ -194,8 +197,8 @@ def export_bundle(
                     entry, blobs = pending.popleft().result()
                     for mv in itertools.islice(ahead, 1):
                         pending.append(pool.submit(_read_version, storage, mv))
-                    for kind, (name, data) in zip(_KINDS, blobs, strict=True):
-                        sums[name] = entry[kind.value]
+                    for name, data in blobs:
+                        sums[name] = _sha256(data)
                         _add(tar, name, data)
                         total += len(data)
                     entries.append(entry)
@@ -239,7 +242,8 @@ def export_bundle(
 def _read_version(
     storage: Storage, mv: ModuleVersion
 ) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
-    """One version's manifest entry (sha256s, h1:) and its blobs, named as in the bundle."""
+    """One version's manifest entry (sha256s, h1:, verdict) and its files, named as in the
+    bundle: .info, .mod, .zip, then the auditor's verdict when the vault holds one."""
     entry: dict[str, Any] = {"path": mv.path, "version": mv.version}
     blobs = []
     for kind in _KINDS:
@@ -248,7 +252,27 @@ def _read_version(
         if kind is Kind.ZIP:
             entry["h1"] = hash_zip(data)
         blobs.append((blob_name(mv.path, mv.version, kind), data))
+    store = _verdict_store(storage)
+    found = store.get(mv.path, mv.version) if store is not None else None
+    if found is not None and found[0].h1 == entry["h1"]:
+        data = found[0].to_json_text().encode()
+        entry["verdict"] = {"decision": found[0].decision.value, "sha256": _sha256(data)}
+        blobs.append((verdict_name(mv.path, mv.version), data))
     return entry, blobs
+
+
+def verdict_name(module: str, version: str) -> str:
+    return f"{VERDICTS}/{escape_path(module)}/@v/{escape_version(version)}.json"
+
+
+def _verdict_store(storage: Storage) -> VerdictStore | None:
+    """The auditor's verdicts beside a filesystem vault (proxy/auditor.py keeps them there)."""
+    from .auditor import STATE_DIR
+    from .storage.fs import FsStorage
+
+    if not isinstance(storage, FsStorage):
+        return None
+    return VerdictStore(storage.root / STATE_DIR / "verdicts")
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -420,6 +444,18 @@ def _verify(bundle: Path, files: dict[str, Staged], verify_key: Path | None) -> 
             info_version = None
         if info_version != version:
             raise BundleError(f"{module}@{version}: .info does not name {version}", path=where)
+        if entry.get("verdict"):
+            name = verdict_name(module, version)
+            try:
+                verdict = Verdict.from_json(files[name].read_bytes())
+            except (KeyError, ValueError, TypeError) as e:
+                raise BundleError(
+                    f"{module}@{version}: no readable verdict: {e}", path=where
+                ) from e
+            if listed.get(name) != entry["verdict"].get("sha256") or verdict.h1 != h1:
+                raise BundleError(
+                    f"{module}@{version}: the verdict does not name this zip", path=where
+                )
     return _Checked(manifest, _sha256(manifest_bytes), sig is not None)
 
 
@@ -482,6 +518,13 @@ def import_bundle(
             return size
 
         total = 0
+        verdicts = _verdict_store(storage)
+        if verdicts is not None:
+            for entry in entries:
+                name = verdict_name(entry["path"], entry["version"])
+                if entry.get("verdict") and verdicts.get(entry["path"], entry["version"]) is None:
+                    # Informative: this vault's auditor judges again under its own policy.
+                    verdicts.put(Verdict.from_json(files[name].read_bytes()))
         with ThreadPoolExecutor(_WRITERS) as pool:
             for i, size in enumerate(pool.map(store, entries), 1):
                 total += size

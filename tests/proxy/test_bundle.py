@@ -288,3 +288,67 @@ def test_delta_carries_only_new_modules_and_needs_its_base(
     code, out, err = go_vault("import", str(delta), "--storage", str(vault_c))
     assert code == 0, err
     assert json.loads(out)["new"] == 2
+
+
+def test_verdicts_travel_with_their_modules(tmp_path: Path) -> None:
+    from proxy.auditor import STATE_DIR
+    from proxy.verdicts import VerdictStore
+    from scanner.dirhash import hash_zip
+    from scanner.verdict import Decision, Verdict
+
+    vault = tmp_path / "vaultA"
+    mods = [("example.com/v/judged", "v1.0.0"), ("example.com/v/unjudged", "v1.0.0")]
+    fill(vault, GoProxyTree(tmp_path / "tree"), mods)
+    path, version = mods[0]
+    h1 = hash_zip(FsStorage(vault).get(path, version, Kind.ZIP))
+    verdict = Verdict(
+        path,
+        version,
+        Decision.PASS,
+        (),
+        "MIT",
+        (),
+        "sha256:" + "0" * 64,
+        h1,
+        "t",
+        "2024-01-01T00:00:00Z",
+    )
+    VerdictStore(vault / STATE_DIR / "verdicts").put(verdict)
+    bundle = tmp_path / "v.tar.gz"
+    assert go_vault("sync", "--offline", f"--bundle={bundle}", "--storage", str(vault))[0] == 0
+    with tarfile.open(bundle) as tar:
+        names = tar.getnames()
+        manifest = json.loads(tar.extractfile(MANIFEST).read())  # type: ignore[union-attr]
+    assert ".verdicts/example.com/v/judged/@v/v1.0.0.json" in names
+    by_path = {m["path"]: m for m in manifest["modules"]}
+    assert by_path[path]["verdict"]["decision"] == "PASS"
+    assert "verdict" not in by_path["example.com/v/unjudged"]
+
+    vault_b = tmp_path / "vaultB"
+    code, _, err = go_vault("import", str(bundle), "--storage", str(vault_b))
+    assert code == 0, err
+    got = VerdictStore(vault_b / STATE_DIR / "verdicts").get(path, version)
+    assert got is not None and got[0] == verdict
+
+    # A verdict naming other bytes is refused like any other tampering.
+    def other_h1(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
+        import hashlib
+
+        name = ".verdicts/example.com/v/judged/@v/v1.0.0.json"
+        m[name] = m[name].replace(h1.encode(), b"h1:" + b"B" * 43 + b"=")
+        manifest = json.loads(m[MANIFEST])
+        for entry in manifest["modules"]:
+            if entry["path"] == path:
+                entry["verdict"]["sha256"] = hashlib.sha256(m[name]).hexdigest()
+        m[MANIFEST] = json.dumps(manifest).encode()
+        m[SUMS] = "".join(
+            f"{hashlib.sha256(m[n]).hexdigest()}  {n}\n" for n in sorted(m) if n != SUMS
+        ).encode()
+        return []
+
+    bad = tmp_path / "bad.tar.gz"
+    repack(bundle, bad, other_h1)
+    vault_c = tmp_path / "vaultC"
+    code, _, err = go_vault("import", str(bad), "--storage", str(vault_c))
+    assert code == 2 and "the verdict does not name this zip" in err
+    assert all("@v" not in k for k in listing(vault_c))
