@@ -104,10 +104,15 @@ async def _load(
 
         async def client_loop(n: int) -> None:
             nonlocal checked
+            first = True
             while time.monotonic() < stop:
-                module, version, h1 = rng.choice(modules)
+                if first:  # a cold storm: every module's zip is asked for at once
+                    module, version, h1 = modules[n % len(modules)]
+                    kind, first = "zip", False
+                else:
+                    module, version, h1 = rng.choice(modules)
+                    kind = rng.choice(("zip", "zip", "info", "mod", "list", "missing"))
                 base = f"/{escape_path(module)}/@v/"
-                kind = rng.choice(("zip", "zip", "info", "mod", "list", "missing"))
                 if kind == "list":
                     r = await client.get(base + "list")
                 elif kind == "missing":  # cold and negative: never in any upstream
