@@ -348,6 +348,10 @@ def _open_zip(zip_data: bytes | Path) -> tuple[zipfile.ZipFile, int]:
 
 
 def _entry_kind_problem(info: zipfile.ZipInfo) -> str | None:
+    if info.flag_bits & 0x1:
+        # Go's archive/zip cannot decrypt, and zipfile refuses without a password: no module
+        # zip is encrypted (found by the fuzzer: RuntimeError escaped check_zip).
+        return "encrypted"
     # Unix-made zips keep the file type in the high bits of external_attr; x/mod/zip ignores
     # them, but a symlink or device entry in a module zip is an attack, not a file.
     if info.create_system != 3:
@@ -368,8 +372,15 @@ def _read_exact(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> str | None:
                 got += len(chunk)
                 if got > info.file_size:
                     return f"uncompressed size is larger than declared ({info.file_size} bytes)"
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as e:
-        return f"cannot read: {e}"  # ValueError: a header offset pointing outside the file
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        EOFError,
+        NotImplementedError,
+        ValueError,  # a header offset pointing outside the file
+        RuntimeError,  # an encryption flag only in the local header
+    ) as e:
+        return f"cannot read: {e}"
     if got != info.file_size:
         return f"uncompressed size {got} differs from declared {info.file_size} bytes"
     if info.compress_type == zipfile.ZIP_DEFLATED:

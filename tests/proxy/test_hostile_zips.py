@@ -113,6 +113,21 @@ def lying_size(case: str) -> bytes:
     )
 
 
+def encrypted(case: str) -> bytes:
+    """A zip whose second entry says it is encrypted (flag bit 0), in both headers."""
+    p = _prefix(case).encode()
+    data = bytearray(
+        hand_zip([_entry(p + b"go.mod", _gomod(case)), _entry(p + b"x.go", b"package x\n")])
+    )
+    for sig, flag_at, name_at in ((LOCAL, 6, 30), (CENTRAL, 8, 46)):
+        at = data.find(sig)
+        while at >= 0:
+            if data[at + name_at :].startswith(p + b"x.go"):
+                data[at + flag_at] |= 1
+            at = data.find(sig, at + 4)
+    return bytes(data)
+
+
 def _gomod(case: str) -> bytes:
     return f"module {_mod(case)}\n".encode()
 
@@ -143,6 +158,7 @@ HOSTILE_ZIPS: dict[str, Callable[[str], bytes]] = {
     "declared-over-500mib": lying_size,
     "compression-bomb": bomb,
     "non-utf8-name": non_utf8,
+    "encrypted-entry": encrypted,
     "gomod-above-root": lambda c: raw_zip(
         [("example.com/hostile/go.mod", _gomod(c)), (_prefix(c) + "x.go", b"package x\n")]
     ),
