@@ -10,6 +10,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from s3server import MotoServer  # tests/proxy, put on the path by this directory's conftest
 
 from proxy.config import load_config
 from scanner.policy import parse_policy
@@ -63,6 +64,19 @@ def test_configmap_holds_a_config_and_policy_go_vault_accepts(tmp_path: Path) ->
     assert config.listen == "0.0.0.0:3000"
     policy = parse_policy(data["policy.yml"], "configmap:policy.yml")
     assert policy.digest.startswith("sha256:")
+
+
+def test_the_configured_gateway_starts_on_s3(tmp_path: Path, moto_server: MotoServer) -> None:
+    """The ConfigMap's go-vault.yaml builds a gateway whose S3 vault is ready (moto stands in
+    for the bucket; only the bucket name is changed)."""
+    from proxy.commands.serve import gateway_for
+
+    text = by_kind("ConfigMap")["data"]["go-vault.yaml"]
+    bucket = moto_server.new_bucket()
+    config_file = tmp_path / "go-vault.yaml"
+    config_file.write_text(text.replace("s3://go-vault/", f"s3://{bucket}/"))
+    gateway = gateway_for(load_config(config_file, env={}))
+    gateway.storage.check()  # what /-/readyz asks
 
 
 def test_dockerfile_installs_the_project_and_runs_go_vault_serve() -> None:
