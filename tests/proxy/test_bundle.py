@@ -352,3 +352,32 @@ def test_verdicts_travel_with_their_modules(tmp_path: Path) -> None:
     code, _, err = go_vault("import", str(bad), "--storage", str(vault_c))
     assert code == 2 and "the verdict does not name this zip" in err
     assert all("@v" not in k for k in listing(vault_c))
+
+
+def test_modules_selects_what_a_go_sum_names(exported: dict[str, Path], tmp_path: Path) -> None:
+    gosum = tmp_path / "go.sum"
+    gosum.write_text(
+        "example.com/b/m1 v1.1.0 h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
+        "example.com/b/m1 v1.1.0/go.mod h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
+        "example.com/B/Upper v0.1.0-pre h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
+    )
+    bundle = tmp_path / "some.tar.gz"
+    vault = str(exported["vault"])
+    code, out, err = go_vault(
+        "sync", "--offline", f"--bundle={bundle}", "--modules", str(gosum), "--storage", vault
+    )
+    assert code == 0, err
+    assert json.loads(out)["modules"] == 2
+    gosum.write_text(gosum.read_text() + "example.com/b/absent v1.0.0 h1:" + "A" * 43 + "=\n")
+    code, _, err = go_vault(
+        "sync",
+        "--offline",
+        f"--bundle={tmp_path / 'x.tar.gz'}",
+        "--modules",
+        str(gosum),
+        "--storage",
+        vault,
+    )
+    assert code == 2
+    assert "not in the vault: example.com/b/absent@v1.0.0" in err and "go-vault prefetch" in err
+    assert not (tmp_path / "x.tar.gz").exists()
