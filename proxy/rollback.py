@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import threading
 import time
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from scanner import semver
-from scanner.errors import InputError, OperationalError
+from scanner.errors import GoProxyScanError, InputError, OperationalError
 from scanner.module import canonical_version, check_path
 
 from .errors import NotInProxyError, ProxyError
@@ -36,6 +37,8 @@ from .storage import Kind
 
 if TYPE_CHECKING:
     from .app import Gateway, Request, Response, Route
+
+log = logging.getLogger("go_vault")
 
 STATE_NAME = "rollbacks.json"
 STATE_DIR = ".go-vault"  # inside a filesystem vault (a leading dot is never a module path)
@@ -345,10 +348,15 @@ class RollbackGate:
         self._checked = float("-inf")
 
     def _refresh(self) -> None:
-        stamp = self.store.file.stamp()
-        if stamp != self._stamp:
-            self._state = self.store.load()
-            self._stamp = stamp
+        try:
+            stamp = self.store.file.stamp()
+            if stamp != self._stamp:
+                self._state = self.store.load()
+                self._stamp = stamp
+        except GoProxyScanError as e:
+            # Keep serving with the rollbacks last read: a brief storage hiccup must not turn
+            # every request into a 500 (nor silently un-roll-back anything).
+            log.warning("rollback state not re-read, keeping the last one: %s", e)
 
     async def for_module(self, gateway: Gateway, module: str) -> ModuleRollbacks | None:
         now = time.monotonic()

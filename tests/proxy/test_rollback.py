@@ -195,3 +195,18 @@ def test_admin_routes_roll_back_pin_and_undo(
         if '"event":"rollback"' in line
     ]
     assert [e["action"] for e in events] == ["rollback", "pin", "unpin", "undo"]
+
+
+def test_an_unreadable_state_keeps_the_last_rollbacks(
+    gateway: GatewayFactory, goproxy_tree: GoProxyTree, tmp_path: Path
+) -> None:
+    publish(goproxy_tree)
+    with gateway() as gw:
+        vault_cli(tmp_path, "rollback", M, "v1.3.0", "--reason", "bad")
+        wait_for(lambda: "v1.3.0" not in listed(gw.url))
+        (tmp_path / "vault" / ".go-vault" / "rollbacks.json").write_text("{not json")
+        time.sleep(1.2)  # past the gateway's re-read interval
+        r = httpx.get(f"{gw.url}/{M}/@v/list")
+        assert r.status_code == 200 and "v1.3.0" not in r.text
+    code, _, err = go_vault(tmp_path, "rollbacks")
+    assert code == 3 and "rollbacks.json" in err and "does not read" in err
