@@ -6,15 +6,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import httpx
 import pytest
 from goproxytree import GoProxyTree
+from serveproc import serve_process
 from vaultlab import LoopbackUpstream
 
 
@@ -42,25 +40,14 @@ def test_full_disk_is_507_and_nothing_partial(tmp_path: Path) -> None:
         {"go.mod": "module example.com/huge\n", "blob.bin": os.urandom(3 << 20)},
     )
     upstream = LoopbackUpstream(tree.root)
-    serve = [
-        *(sys.executable, "-c", "'from proxy.cli import main; main()'", "serve", "--server"),
-        *("uvicorn", "--listen", "127.0.0.1:0", "--storage", str(vault)),
-        *("--upstream", upstream.url, "--audit-log", str(tmp_path / "audit.jsonl")),
-    ]
-    script = f"mount -t tmpfs -o size=2m tmpfs {vault} && exec {' '.join(serve)}"
-    proc = subprocess.Popen(
-        ["unshare", "-rm", "sh", "-c", script],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    serve = ("--server", "uvicorn", "--storage", str(vault), "--upstream", upstream.url)
+    mount = f"mount -t tmpfs -o size=2m tmpfs {vault}"
+    audit = ("--audit-log", str(tmp_path / "audit.jsonl"))
     try:
-        assert proc.stderr is not None
-        line = proc.stderr.readline()
-        assert line.startswith("{"), line + proc.stderr.read()
-        url = str(json.loads(line)["listen"])
-        threading.Thread(target=proc.stderr.read, daemon=True).start()
-        with httpx.Client(base_url=url, timeout=30) as client:
+        with (
+            serve_process(*serve, *audit, shell_prefix=mount, wrap=["unshare", "-rm"]) as (_, url),
+            httpx.Client(base_url=url, timeout=30) as client,
+        ):
             first = client.get("/example.com/small/@v/v1.0.0.zip")
             assert first.status_code == 200
             full = client.get("/example.com/huge/@v/v1.0.0.zip")
@@ -74,12 +61,7 @@ def test_full_disk_is_507_and_nothing_partial(tmp_path: Path) -> None:
             again = client.get("/example.com/huge/@v/v1.0.0.info")
             assert again.status_code == 507  # still full: refused again, not half-served
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        finally:
-            proc.kill()
-            upstream.stop()
+        upstream.stop()
     # The tmpfs vanished with the namespace; the audit log (outside it) tells the story.
     events = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
     assert any(e.get("status") == 507 and e.get("decision") == "disk-full" for e in events)

@@ -8,16 +8,15 @@ import http.server
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
+from subprocess import Popen
 
 import httpx
 from goproxytree import GoProxyTree
+from serveproc import serve_process
 from vaultlab import GatewayFactory, LoopbackUpstream
 
 from proxy.storage import Kind, open_storage
@@ -35,27 +34,18 @@ def _big_module(tree: GoProxyTree) -> bytes:
     return art.zip.read_bytes()
 
 
-@contextmanager
-def serve_process(storage: Path, upstream: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-c", "from proxy.cli import main; main()", "serve"),
-            *("--listen", "127.0.0.1:0", "--server", "uvicorn", "--storage", str(storage)),
-            *("--upstream", upstream, "--audit-log", str(storage.parent / "audit.jsonl")),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+def serve_vault(storage: Path, upstream: str) -> AbstractContextManager[tuple[Popen[str], str]]:
+    audit = str(storage.parent / "audit.jsonl")
+    return serve_process(
+        "--server",
+        "uvicorn",
+        "--storage",
+        str(storage),
+        "--upstream",
+        upstream,
+        "--audit-log",
+        audit,
     )
-    try:
-        assert proc.stderr is not None
-        url = str(json.loads(proc.stderr.readline())["listen"])
-        threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe drained
-        yield proc, url
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
 
 
 def _assert_whole_or_absent(storage: Path, zip_bytes: bytes) -> bool:
@@ -79,7 +69,7 @@ def test_kill_9_during_ingest_leaves_no_partial_object(tmp_path: Path) -> None:
         # Kill at the moment the zip fetch starts, then ever later (hashing, staging, linking).
         for delay in (0.0, 0.02, 0.06, 0.12, 0.25):
             before = sum(upstream.fetches(".zip").values())
-            with serve_process(storage, upstream.url) as (proc, url):
+            with serve_vault(storage, upstream.url) as (proc, url):
                 requester = threading.Thread(
                     target=lambda url=url: _quietly_get(f"{url}/{M}/@v/v1.0.0.zip"), daemon=True
                 )
@@ -94,7 +84,7 @@ def test_kill_9_during_ingest_leaves_no_partial_object(tmp_path: Path) -> None:
             outcomes.append(_assert_whole_or_absent(storage, zip_bytes))
             if outcomes[-1]:
                 break  # stored in full before the kill: later kill points prove nothing more
-        with serve_process(storage, upstream.url) as (_proc, url), httpx.Client(timeout=30) as c:
+        with serve_vault(storage, upstream.url) as (_proc, url), httpx.Client(timeout=30) as c:
             r = c.get(f"{url}/{M}/@v/v1.0.0.zip")
             assert r.status_code == 200, r.text
             assert r.content == zip_bytes

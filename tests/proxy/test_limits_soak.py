@@ -4,18 +4,14 @@ mixed cold and warm requests -> zero 5xx, every zip's h1 checked, server memory 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
 from goproxytree import GoProxyTree
+from serveproc import serve_process
 from vaultlab import LoopbackUpstream, fixture_graph
 
 from scanner.dirhash import hash_zip
@@ -49,28 +45,12 @@ def test_soak_64_clients_zero_5xx(tmp_path: Path) -> None:
         escaped, _, name = zip_file.relative_to(tree.root).as_posix().rpartition("/@v/")
         modules.append((unescape_path(escaped), name.removesuffix(".zip"), hash_zip(zip_file)))
     upstream = LoopbackUpstream(tree.root)
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-c", "from proxy.cli import main; main()", "serve"),
-            *("--listen", "127.0.0.1:0", "--storage", str(tmp_path / "vault")),
-            *("--upstream", upstream.url, "--audit-log", str(tmp_path / "audit.jsonl")),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    serve = ("--storage", str(tmp_path / "vault"), "--upstream", upstream.url)
     try:
-        assert proc.stderr is not None
-        url = str(json.loads(proc.stderr.readline())["listen"])
-        threading.Thread(target=proc.stderr.read, daemon=True).start()
-        statuses, checked, rss = asyncio.run(_load(url, modules, proc.pid))
+        with serve_process(*serve, "--audit-log", str(tmp_path / "audit.jsonl")) as (proc, url):
+            statuses, checked, rss = asyncio.run(_load(url, modules, proc.pid))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        finally:
-            proc.kill()
-            upstream.stop()
+        upstream.stop()
     total = sum(statuses.values())
     print(
         f"\nsoak: {CLIENTS} clients, {SECONDS:.0f} s, {total} requests ({total / SECONDS:.0f}/s), "

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import ssl
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from serveproc import SERVE, serve_process
 from testca import Issued, TestCA
 
 from proxy.auth import Access, TokenFile
@@ -30,30 +28,9 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> tuple[TestCA, Issued, Issue
 @contextmanager
 def serve(tmp: Path, *args: str) -> Iterator[tuple[str, Path]]:
     audit = tmp / "audit.jsonl"
-    command = [sys.executable, "-c", "from proxy.cli import main; main()", "serve"]
-    proc = subprocess.Popen(
-        [
-            *command,
-            *("--listen", "127.0.0.1:0", "--storage", str(tmp / "vault"), "--offline"),
-            *("--audit-log", str(audit), *args),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stderr is not None
-        line = proc.stderr.readline()
-        start = json.loads(line) if line.startswith("{") else {}
-        assert start, line + proc.stderr.read()
-        threading.Thread(target=proc.stderr.read, daemon=True).start()
-        yield str(start["listen"]), audit
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        finally:
-            proc.kill()
+    common = ("--storage", str(tmp / "vault"), "--offline", "--audit-log", str(audit))
+    with serve_process(*common, *args) as (_proc, url):
+        yield url, audit
 
 
 def _client(ca: TestCA, cert: Issued | None = None) -> httpx.Client:
@@ -122,7 +99,7 @@ def test_mtls_with_granian_is_an_input_error(
     ca, server_cert, _ = pki
     proc = subprocess.run(
         [
-            *(sys.executable, "-c", "from proxy.cli import main; main()", "serve"),
+            *SERVE,
             *("--listen", "127.0.0.1:0", "--storage", str(tmp_path / "v"), "--server", "granian"),
             *("--tls-cert", str(server_cert.cert), "--tls-key", str(server_cert.key)),
             *("--tls-client-ca", str(ca.cert)),
