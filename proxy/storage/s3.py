@@ -13,6 +13,7 @@ the other compares bytes (same: no-op; different: ImmutabilityError).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -130,15 +131,17 @@ class S3Storage(Storage):
             raise self.loc.failure("head", e) from e
 
     def put(self, module: str, version: str, kind: Kind, data: bytes | Path) -> bool:
-        body = data if isinstance(data, bytes) else data.read_bytes()
         try:
             # If-None-Match: * -- the write lands only when no object holds the key yet.
-            self.loc.client.put_object(
-                Bucket=self.loc.bucket,
-                Key=self._key(module, version, kind),
-                Body=body,
-                IfNoneMatch="*",
-            )
+            # A file is streamed (zips may be large), not read into memory.
+            with contextlib.ExitStack() as stack:
+                body = data if isinstance(data, bytes) else stack.enter_context(data.open("rb"))
+                self.loc.client.put_object(
+                    Bucket=self.loc.bucket,
+                    Key=self._key(module, version, kind),
+                    Body=body,
+                    IfNoneMatch="*",
+                )
             return True
         except ClientError as e:
             if _status(e) not in (409, 412):  # 409: a concurrent conditional write in flight
@@ -146,7 +149,7 @@ class S3Storage(Storage):
         except BotoCoreError as e:
             raise self.loc.failure("put", e) from e
         stored = self._stored_after_race(module, version, kind)
-        if stored == body:
+        if stored == (data if isinstance(data, bytes) else data.read_bytes()):
             return False
         security_log.warning(
             "refused to overwrite %s@%s .%s with different bytes", module, version, kind.value
