@@ -440,11 +440,12 @@ def check_zip(
         raise ZipViolation(module_path, version, problems)
     try:
         z, zip_size = _open_zip(zip_data)
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
-        raise ZipViolation(module_path, version, [FileViolation("", f"not a zip file: {e}")]) from e
-    except UnicodeDecodeError as e:
+    except UnicodeDecodeError as e:  # before ValueError, its base class
         bad = FileViolation(repr(e.object[:120]), "file name is not valid UTF-8")
         raise ZipViolation(module_path, version, [bad]) from e
+    # NotImplementedError: a "zip version" zipfile does not know (found by the fuzzer)
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as e:
+        raise ZipViolation(module_path, version, [FileViolation("", f"not a zip file: {e}")]) from e
     if zip_size > MAX_ZIP_FILE:
         z.close()
         raise ZipViolation(
@@ -573,7 +574,15 @@ def read_zip_files(
                 if info.file_size > max_size:
                     continue
                 out[rel] = z.read(info)
-    except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, ValueError) as e:
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        EOFError,
+        UnicodeDecodeError,
+        ValueError,
+        NotImplementedError,
+        RuntimeError,
+    ) as e:
         raise InputError(
             f"cannot read the module zip: {e}", module=module_path, version=version
         ) from e
