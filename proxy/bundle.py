@@ -170,9 +170,12 @@ def export_bundle(
                 hint="bring them in first: go-vault prefetch FILE",
             )
     base = None
+    had: set[tuple[str, ...]] = set()
     if since is not None:
         base_manifest, base_bytes = read_manifest(since)
+        # A delta on a delta: what the whole chain carried, not only the last link.
         had = {(m["path"], m["version"]) for m in base_manifest.get("modules", ())}
+        had |= {tuple(s.split("@", 1)) for s in base_manifest.get("inherited", ())}
         chosen = [mv for mv in chosen if (mv.path, mv.version) not in had]
         base = {"file": since.name, "manifest_sha256": _sha256(base_bytes)}
     chosen = sort_module_versions(set(chosen))
@@ -215,6 +218,7 @@ def export_bundle(
                 "created": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "source": source,
                 "base": base,
+                "inherited": sorted(f"{p}@{v}" for p, v in had) if base else [],
                 "modules": entries,
             }
             manifest_bytes = json.dumps(manifest, indent=1, sort_keys=True).encode() + b"\n"

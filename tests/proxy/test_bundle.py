@@ -289,6 +289,18 @@ def test_delta_carries_only_new_modules_and_needs_its_base(
     assert code == 0, err
     assert json.loads(out)["new"] == 2
 
+    # A delta on the delta carries only what is newer than the whole chain.
+    fill(vault_a, GoProxyTree(tmp_path / "tree2"), [("example.com/b/later", "v0.1.0")])
+    delta2 = tmp_path / "delta2.tar.gz"
+    code, out, err = go_vault(
+        "sync", "--offline", f"--bundle={delta2}", "--since", str(delta), "--storage", str(vault_a)
+    )
+    assert code == 0, err
+    assert json.loads(out)["modules"] == 1
+    code, out, err = go_vault("import", str(delta2), "--storage", str(vault_c))
+    assert code == 0, err
+    assert json.loads(out)["new"] == 1
+
 
 def test_verdicts_travel_with_their_modules(tmp_path: Path) -> None:
     from proxy.auditor import STATE_DIR
