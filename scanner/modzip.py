@@ -379,6 +379,7 @@ def _read_exact(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> str | None:
         NotImplementedError,
         ValueError,  # a header offset pointing outside the file
         RuntimeError,  # an encryption flag only in the local header
+        zlib.error,  # corrupt deflate data (zipfile lets it through)
     ) as e:
         return f"cannot read: {e}"
     if got != info.file_size:
@@ -418,8 +419,8 @@ def _inflates_past(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> str | None:
                 left -= len(pending)
             room -= len(inflater.decompress(pending, room))
             pending = inflater.unconsumed_tail
-    except zlib.error:
-        return None  # a corrupt stream is reported by the CRC/size read (or the hash) next
+    except zlib.error as e:
+        return f"cannot read: corrupt deflate data: {e}"
     return too_large if room <= 0 else None
 
 
@@ -582,6 +583,7 @@ def read_zip_files(
         ValueError,
         NotImplementedError,
         RuntimeError,
+        zlib.error,
     ) as e:
         raise InputError(
             f"cannot read the module zip: {e}", module=module_path, version=version
