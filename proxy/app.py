@@ -14,8 +14,10 @@ Layering, outermost first (one place, so the order is visible):
   6. one handler per GOPROXY endpoint: list, @latest, .info, .mod, .zip;
   6a. rollback/pin (proxy/rollback.py): rolled-back versions left out of list and @latest, a
      direct request for one -> 403 with the reason; a pin fixes @latest;
-  6b. the Auditor gate for .info/.mod/.zip: the verdict in force for a stored version (it
-     changes with a policy reload or an exception) -> 403, or X-Go-Module-Verdict -- auditor.py;
+  6b. the Auditor gate for .zip: the verdict in force for a stored version (it changes with a
+     policy reload or an exception) -> 403, or X-Go-Module-Verdict -- auditor.py. .info and .mod
+     of a refused version are served: minimal version selection reads the go.mod of versions it
+     never builds, so refusing metadata would break builds that do not use the refused code;
   7. for a version not yet stored: ingest (checks, h1:, AUDITOR HOOK, store) -- proxy/ingest.py;
   8. storage (the vault) and the upstream chain (git-routed modules: proxy/gitsource.py).
 """
@@ -436,10 +438,12 @@ class Gateway:
             raise NotInProxyError(
                 f"not found: {route.version!r} is not a canonical version", module=route.module
             )
-        if self.auditor is None:
-            return await self.artifact(route.module, route.version, route.kind, req, if_none_match)
-        await self.auditor.gate(route.module, route.version)  # layer 6b
         response = await self.artifact(route.module, route.version, route.kind, req, if_none_match)
+        if self.auditor is None:
+            return response
+        if route.kind is Kind.ZIP:
+            # Layer 6b, after artifact() so that a first request has ingested and judged.
+            await self.auditor.gate(route.module, route.version)
         response.headers.extend(self.auditor.headers(route.module, route.version))
         return response
 

@@ -388,11 +388,8 @@ class AuditGate:
     # ---- judging ---------------------------------------------------------------------------
 
     def audit(self, module: str, version: str, zip_file: Path | bytes, h1: str) -> Verdict | None:
-        """The ingest hook: judge, store, log; raise the 403 for a refusal. Blocking."""
-        verdict = self._judge(module, version, zip_file, h1, "ingest")
-        if verdict is not None and self.refuses(verdict):
-            raise rejection(verdict)
-        return verdict
+        """The ingest hook: judge, store, log. Blocking; the 403 comes from gate() on the .zip."""
+        return self._judge(module, version, zip_file, h1, "ingest")
 
     def _judge(
         self, module: str, version: str, zip_file: Path | bytes, h1: str, trigger: str

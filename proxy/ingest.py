@@ -24,7 +24,7 @@ from scanner.dirhash import hash_gomod, hash_zip
 from scanner.errors import InputError
 from scanner.module import escape_path, escape_version
 from scanner.modzip import check_zip
-from scanner.verdict import Decision, Verdict
+from scanner.verdict import Verdict
 
 from .errors import (
     ImmutabilityError,
@@ -45,9 +45,11 @@ class Auditor(Protocol):
     """The license auditor's hook, run on every new module version after the zip checks.
 
     `audit(module, version, zip_file, h1)` gets the checked zip (a path or its bytes) and its
-    `h1:`; it returns a Verdict, or None when it has no opinion. REJECT (and REVIEW_REQUIRED,
-    unless config `review_required: serve`) refuses the version with 403 and stores nothing; the
-    decision is in the audit log either way. It runs in the worker pool (it may block).
+    `h1:`; it returns a Verdict, or None when it has no opinion. The checked bytes are stored
+    whatever the decision: a refused version's `.info` and `.mod` stay servable, because minimal
+    version selection reads the go.mod of versions it never builds, and only the code (`.zip`)
+    is refused (403, by the gateway's Auditor gate). The decision is in the audit log either way.
+    It runs in the worker pool (it may block).
     """
 
     def audit(
@@ -212,14 +214,11 @@ class Ingester:
             h1 = await self.workers.run(check_artifacts, module, version, info, mod, zip_path)
             decision = ""
             if self.auditor is not None:
-                # AUDITOR HOOK: the license auditor judges the exact bytes named by h1.
+                # AUDITOR HOOK: the license auditor judges the exact bytes named by h1. A refusal
+                # is not raised here: the gate refuses the .zip, the metadata stays servable.
                 verdict = await self.workers.run(self.auditor.audit, module, version, zip_path, h1)
                 if verdict is not None:
                     decision = verdict.decision.value
-                    if verdict.decision is Decision.REJECT or (
-                        verdict.decision is Decision.REVIEW_REQUIRED and not self.serve_review
-                    ):
-                        raise rejection(verdict)
             zip_size = zip_path.stat().st_size
             # .info last: a version counts as stored once its .info is.
             blobs: list[tuple[Kind, bytes | Path]] = [

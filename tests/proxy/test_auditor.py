@@ -142,7 +142,7 @@ def test_decisions_follow_the_shared_policy(
     config = VaultConfig(storage=str(tmp_path / "vault"))
     with gateway(auditor=license_auditor(config, policy)) as gw:
         answers = {
-            name: get(f"{gw.url}/example.com/{name}/@v/v1.0.0.info")
+            name: get(f"{gw.url}/example.com/{name}/@v/v1.0.0.zip")
             for name in ("mit", "gpl", "or", "and", "unknown", "none", "apache")
         }
     status = {name: r.status_code for name, r in answers.items()}
@@ -173,7 +173,9 @@ def test_decisions_follow_the_shared_policy(
             assert all(line.isprintable() for line in body.decode().splitlines())
     storage = open_storage(str(tmp_path / "vault"))
     assert storage.exists("example.com/or", "v1.0.0", Kind.ZIP)
-    assert not storage.exists("example.com/and", "v1.0.0", Kind.ZIP)
+    # a refused version's judged bytes are kept (its verdict names their h1); the gate
+    # refuses its .zip, as answers["and"] shows
+    assert storage.exists("example.com/and", "v1.0.0", Kind.ZIP)
     # one audit event per decision, with the rule, the license and the requester
     audits = {e["module"]: e for e in audit_events(tmp_path) if e["event"] == "audit"}
     assert audits["example.com/gpl"]["decision"] == "REJECT"
@@ -234,8 +236,8 @@ def test_reload_flips_stored_verdicts_without_a_rescan(
         )
         assert reloaded.status_code == 200
         assert reloaded.json()["policy_digest"] != before["policy_digest"]
-        # the stored MIT module is refused now, its .info from the memory cache too
-        r = get(f"{gw.url}/example.com/mit/@v/v1.0.0.info")
+        # the stored MIT module's code is refused now, judged from the memory cache
+        r = get(f"{gw.url}/example.com/mit/@v/v1.0.0.zip")
         assert r.status_code == 403 and "license MIT; license.denied" in r.text
         assert get(f"{gw.url}/example.com/gpl/@v/v1.0.0.zip").status_code == 200
         after = get(f"{gw.url}/-/verdicts/example.com/mit/@v/v1.0.0").json()
@@ -271,7 +273,7 @@ def test_approved_exception_applies_until_it_expires(
     auditor = license_auditor(config, policy, clock)
     admin = {"Authorization": "Bearer t0ken"}
     with gateway(auditor=auditor, admin_token="t0ken") as gw:
-        assert get(f"{gw.url}/example.com/gpl/@v/v1.0.0.info").status_code == 403
+        assert get(f"{gw.url}/example.com/gpl/@v/v1.0.0.zip").status_code == 403
         bad = httpx.post(
             f"{gw.url}/-/admin/exceptions", json={"module": "example.com/gpl"}, headers=admin
         )
@@ -379,7 +381,7 @@ def test_one_verdict_carries_license_and_vulnerability_findings(
         inner=license_auditor(config, policy),
     )
     with gateway(auditor=chain) as gw:
-        vulnerable = get(f"{gw.url}/aahframe.work/@v/v0.12.3.info")
+        vulnerable = get(f"{gw.url}/aahframe.work/@v/v0.12.3.zip")
         assert vulnerable.status_code == 403
         first, second = vulnerable.text.splitlines()[:2]
         assert (
@@ -389,7 +391,7 @@ def test_one_verdict_carries_license_and_vulnerability_findings(
         assert "license found: MIT" in vulnerable.text
         verdict = get(f"{gw.url}/-/verdicts/aahframe.work/@v/v0.12.3").json()
         assert [r["rule_id"] for r in verdict["reasons"]] == ["vuln-required", "license.allowed"]
-        fixed = get(f"{gw.url}/aahframe.work/@v/v0.12.4.info")
+        fixed = get(f"{gw.url}/aahframe.work/@v/v0.12.4.zip")
         assert fixed.status_code == 403
         assert "license GPL-3.0-only; license.denied" in fixed.text.splitlines()[0]
 

@@ -189,7 +189,7 @@ class ListAuditor:
         )
 
 
-def test_auditor_reject_is_403_printed_by_go_and_nothing_stored(
+def test_auditor_reject_refuses_the_code_and_keeps_the_metadata(
     gateway: GatewayFactory, goproxy_tree: GoProxyTree, run_go: RunGo, tmp_path: Path
 ) -> None:
     goproxy_tree.add_module("example.com/gpl", "v1.0.0", {"go.mod": "module example.com/gpl\n"})
@@ -203,18 +203,26 @@ def test_auditor_reject_is_403_printed_by_go_and_nothing_stored(
         proc = run_go(
             "mod", "download", "example.com/gpl@v1.0.0", cwd=cwd, env_extra=env, check=False
         )
+        assert proc.returncode != 0
         assert "403 Forbidden" in proc.stderr
         assert "REJECT by policy: license GPL-3.0-only; license.denied" in proc.stderr
         assert "policy exception" in proc.stderr
+        # Minimal version selection reads go.mod files of versions it never builds: the
+        # refused version's metadata is served, only its code is not.
+        mod = httpx.get(f"{gw.url}/example.com/gpl/@v/v1.0.0.mod")
+        assert mod.status_code == 200 and mod.text == "module example.com/gpl\n"
+        assert mod.headers["x-go-module-verdict"].startswith("REJECT")
+        assert httpx.get(f"{gw.url}/example.com/gpl/@v/v1.0.0.zip").status_code == 403
         ok = run_go("mod", "download", "-json", "example.com/mit@v1.0.0", cwd=cwd, env_extra=env)
         assert json.loads(ok.stdout)["Sum"] == auditor.calls[-1][2]
     storage = open_storage(str(tmp_path / "vault"))
-    assert storage.list("example.com/gpl", Kind.ZIP) == []
+    # the judged bytes are kept (the verdict names their h1), never served while refused
+    assert storage.exists("example.com/gpl", "v1.0.0", Kind.ZIP)
     assert storage.get("example.com/mit", "v1.0.0", Kind.ZIP) == good.zip.read_bytes()
-    decisions = {
-        e["module"]: e["decision"] for e in audit_events(tmp_path) if e["event"] == "ingest"
+    verdicts = {
+        e["module"]: e.get("verdict") for e in audit_events(tmp_path) if e["event"] == "ingest"
     }
-    assert decisions == {"example.com/gpl": "rejected", "example.com/mit": "stored"}
+    assert verdicts == {"example.com/gpl": "REJECT", "example.com/mit": "PASS"}
 
 
 @pytest.mark.parametrize(("mode", "status"), [("refuse", 403), ("serve", 200)])
@@ -229,9 +237,8 @@ def test_review_required_follows_the_config(
     if status == 403:
         assert r.text.startswith("example.com/odd@v1.0.0: REVIEW_REQUIRED by policy")
     ingest = [e for e in audit_events(tmp_path) if e["event"] == "ingest"]
-    assert ingest[0]["decision"] == ("stored" if mode == "serve" else "rejected")
-    if mode == "serve":
-        assert ingest[0]["verdict"] == "REVIEW_REQUIRED"
+    assert ingest[0]["decision"] == "stored"
+    assert ingest[0]["verdict"] == "REVIEW_REQUIRED"
 
 
 def test_corrupt_zip_contents_are_refused(
