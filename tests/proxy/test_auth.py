@@ -171,12 +171,15 @@ def test_mtls_refuses_clients_without_a_certificate_of_its_ca(
         assert client.get(url).status_code == 200
 
 
-def _audit_events(path: Path, want: Callable[[dict[str, object]], bool]) -> list[dict[str, object]]:
-    deadline = time.monotonic() + 5
-    while True:  # the audit log is flushed every 0.25 s
+def _audit_events(
+    path: Path, want: Callable[[dict[str, object]], bool], count: int = 1
+) -> list[dict[str, object]]:
+    """The matching events once at least `count` are written (the log flushes every 0.25 s)."""
+    deadline = time.monotonic() + 10
+    while True:
         lines = path.read_text().splitlines() if path.exists() else []
         found = [e for e in map(json.loads, lines) if want(e)]
-        if found or time.monotonic() > deadline:
+        if len(found) >= count or time.monotonic() > deadline:
             return found
         time.sleep(0.1)
 
@@ -194,7 +197,9 @@ def test_identity_is_in_every_audit_event(lab: Lab, gateways: dict[str, ServedGa
     )
     assert ingest and ingest[0]["identity"] == CLIENT_SUBJECT
     requests = _audit_events(
-        audit, lambda e: e["event"] == "request" and e.get("module") == "example.com/dep/m1"
+        audit,
+        lambda e: e["event"] == "request" and e.get("module") == "example.com/dep/m1",
+        count=2,
     )
     assert {e["identity"] for e in requests} == {CLIENT_SUBJECT, "ops"}
 
