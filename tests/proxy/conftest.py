@@ -20,9 +20,6 @@ def upstream(goproxy_tree: GoProxyTree) -> Iterator[LoopbackUpstream]:
     lab.stop()
 
 
-__all__ = ["GatewayFactory"]  # older imports `from conftest import GatewayFactory`
-
-
 @pytest.fixture
 def gateway(tmp_path: Path, upstream: LoopbackUpstream) -> GatewayFactory:
     """gateway(**config_changes, storage=..., auditor=...) -> context manager of a running one."""

@@ -28,7 +28,7 @@ from scanner.policy import parse_policy
 from scanner.verdict import Decision, Reason, Verdict
 
 if TYPE_CHECKING:  # the bench and e2e tests import this module's helpers
-    from conftest import GatewayFactory
+    from vaultlab import GatewayFactory
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY = """\

@@ -10,9 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import GatewayFactory
 from goproxytree import GoProxyTree, json_stream, write_files
-from vaultlab import fixture_graph, running_gateway, vault_config
+from vaultlab import GatewayFactory, fixture_graph, running_gateway, vault_config
 
 RunGo = Callable[..., subprocess.CompletedProcess[str]]
 

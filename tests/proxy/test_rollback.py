@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import GatewayFactory
 from goproxytree import GoProxyTree, write_files
+from vaultlab import GatewayFactory
 
 from proxy.rollback import RollbackStore, state_file
 

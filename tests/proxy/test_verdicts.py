@@ -9,10 +9,9 @@ from pathlib import Path
 import httpx
 import jsonschema
 import pytest
-from conftest import GatewayFactory
 from goproxytree import GoProxyTree
 from test_auditor import audit_events, license_auditor, publish, write_policy
-from vaultlab import LoopbackUpstream
+from vaultlab import GatewayFactory, LoopbackUpstream
 
 from proxy.config import VaultConfig
 from proxy.verdicts import schema

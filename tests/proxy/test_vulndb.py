@@ -12,8 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import GatewayFactory
+from e2e.test_proxy_serve import go_vault_serve  # the real `go-vault serve`, polled ready
 from goproxytree import GoProxyTree, write_files
+from vaultlab import GatewayFactory
 
 from proxy.vulndb import LiveIndex, VulnAuditor
 from scanner.vulndb.database import load_index
@@ -106,31 +107,17 @@ def test_facts_without_refusal_when_the_policy_fails_only_on_calls(
 
 
 def test_go_vault_serve_vulndb_flag(vulndb: Path, tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [
-            *("go-vault", "serve", "--listen", "127.0.0.1:0", "--offline"),
-            *("--storage", str(tmp_path / "vault"), "--vulndb", str(vulndb)),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stderr is not None
-        line = proc.stderr.readline()
-        url = json.loads(line)["listen"]
+    args = ("--offline", "--storage", str(tmp_path / "vault"), "--vulndb", str(vulndb))
+    with go_vault_serve(*args) as (url, _):
         r = httpx.get(f"{url}/-/vulndb/index/modules.json", timeout=10)
-        assert r.status_code == 200
-        assert [m["path"] for m in r.json()] == [
-            "aahframe.work",
-            "github.com/gin-gonic/gin",
-            "golang.org/x/net",
-            "k8s.io/kubernetes",
-            "stdlib",
-        ]
-    finally:
-        proc.terminate()
-        proc.wait(15)
+    assert r.status_code == 200
+    assert [m["path"] for m in r.json()] == [
+        "aahframe.work",
+        "github.com/gin-gonic/gin",
+        "golang.org/x/net",
+        "k8s.io/kubernetes",
+        "stdlib",
+    ]
 
 
 def test_the_auditor_follows_a_rebuilt_database(vulndb: Path, tmp_path: Path) -> None:
