@@ -1,3 +1,3 @@
-"""goproxy-scan's Go-analysis library: module identity, parsers, build list, licenses, policy, SBOM."""
+"""goproxy-scan's Go-analysis library: modules, parsers, build list, licenses, policy, SBOM."""
 
 __version__ = "0.1.0"
