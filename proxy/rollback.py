@@ -23,7 +23,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -62,13 +62,7 @@ class Rollback:
     at: str
 
     def to_json(self) -> dict[str, str]:
-        return {
-            "module": self.module,
-            "version": self.version,
-            "reason": self.reason,
-            "by": self.by,
-            "at": self.at,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +76,7 @@ class Pin:
     at: str
 
     def to_json(self) -> dict[str, str]:
-        return {
-            "module": self.module,
-            "version": self.version,
-            "reason": self.reason,
-            "by": self.by,
-            "at": self.at,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
