@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import signal
 import threading
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter
 
-from scanner.errors import InputError
+from scanner.errors import InputError, OperationalError
 from scanner.licenses import (
     FileLicenses,
     LicenseMatch,
@@ -40,7 +41,7 @@ from scanner.verdict import Decision, Verdict
 
 from .errors import MAX_BODY_BYTES, PolicyRejectedError
 from .exceptions import ApprovalStore
-from .verdicts import REQUEST, VerdictStore
+from .verdicts import REQUEST, S3VerdictStore, VerdictStore
 
 if TYPE_CHECKING:
     from .config import VaultConfig
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
     from .observability import AuditLog, Metrics
     from .storage import Storage
     from .workers import Workers
+
+log = logging.getLogger("go_vault")
 
 VERDICT_HEADER = b"x-go-module-verdict"
 STATE_DIR = ".auditor"  # inside a filesystem vault (a leading dot is never a module path)
@@ -103,7 +106,13 @@ class PolicySource:
             return self._effective
         with self._lock:
             self._checked = clock
-            approvals = self.approvals.all() if self.approvals else ()
+            try:
+                approvals = self.approvals.all() if self.approvals else ()
+            except OperationalError as e:
+                # The shared document is unreachable or broken: the approvals last read stay
+                # in force (the next look retries) rather than failing every download.
+                log.warning("approvals not re-read, keeping the last ones: %s", e)
+                return self._effective
             if self._seen is None or approvals != self._seen[1] or self._seen[0] is not self._base:
                 extra = tuple(a.exception() for a in approvals)
                 policy = replace(self._base, exceptions=(*self._base.exceptions, *extra))
@@ -217,17 +226,45 @@ class LicenseAuditor:
 
 
 def state_dir(config: VaultConfig) -> Path:
-    """Where the auditor keeps verdicts, approvals and (by default) detections for a vault.
+    """The auditor's local directory for a vault: detections by h1 (and, on a filesystem vault,
+    verdicts and approvals too).
 
     Inside a filesystem vault (`<vault>/.auditor`); for object storage, a local directory per
-    storage URL under $XDG_CACHE_HOME/go-vault (each replica keeps its own until the state
-    moves into the object store).
+    storage URL under $XDG_CACHE_HOME/go-vault: only the detection cache lives there (each
+    replica keeps its own); verdicts and approvals are objects in the bucket.
     """
     spec = config.storage.removeprefix("file://")
     if "://" not in spec:
         return Path(spec) / STATE_DIR
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return cache / "go-vault" / "auditor" / hashlib.sha256(spec.encode()).hexdigest()[:16]
+
+
+def approval_store(config: VaultConfig) -> ApprovalStore:
+    """The vault's approvals: `<vault>/.auditor/approvals.json`, or an object on S3.
+
+    On S3 the approvals an earlier release kept in this replica's local state directory are
+    merged into the bucket's document once (then the local file is renamed `.migrated`).
+    """
+    if not config.storage.startswith("s3://"):
+        return ApprovalStore(state_dir(config))
+    from .exceptions import FILE_NAME, Approval
+    from .rollback import state_file
+
+    store = ApprovalStore(state_file(config.storage, FILE_NAME))
+    local = state_dir(config) / FILE_NAME
+    if local.is_file():
+        try:
+            items = json.loads(local.read_text("utf-8"))["approvals"]
+            old = tuple(Approval.from_json(a) for a in items)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise InputError(
+                f"{local}: the local approvals do not read ({e}); they were not moved to S3",
+                hint="fix or remove the file, then start again",
+            ) from e
+        store.merge(old)
+        local.replace(local.with_name(FILE_NAME + ".migrated"))
+    return store
 
 
 def auditor_from_config(config: VaultConfig) -> LicenseAuditor | None:
@@ -242,7 +279,7 @@ def auditor_from_config(config: VaultConfig) -> LicenseAuditor | None:
 
     state = state_dir(config)
     cache = Path(config.spdx_cache_dir) if config.spdx_cache_dir else state / "detections"
-    policies = PolicySource(load, ApprovalStore(state))
+    policies = PolicySource(load, approval_store(config))
     return LicenseAuditor(policies, detections=DetectionCache(cache), index=default_index())
 
 
@@ -323,6 +360,23 @@ def rejection(verdict: Verdict) -> PolicyRejectedError:
     return PolicyRejectedError("\n".join(body), module=verdict.module, version=verdict.version)
 
 
+def verdict_store(storage: Storage, config: VaultConfig) -> VerdictStore:
+    """Verdicts beside the vault actually served (a tenant's injected storage, say).
+
+    `<vault>/.auditor/verdicts` in a filesystem vault; objects in the bucket on S3, so every
+    replica reads the verdicts the others stored.
+    """
+    from .storage.fs import FsStorage
+
+    if isinstance(storage, FsStorage):
+        return VerdictStore(storage.root / STATE_DIR / "verdicts")
+    from .storage.s3 import S3Storage
+
+    if isinstance(storage, S3Storage):
+        return S3VerdictStore(storage.loc)
+    return VerdictStore(state_dir(config) / "verdicts")
+
+
 class AuditGate:
     """The Auditor layer of the gateway around a judge chain (see the module docstring).
 
@@ -351,13 +405,7 @@ class AuditGate:
         self.policies = self.license.policies if self.license else None
         self.clock = self.license.clock if self.license else (lambda: datetime.now(UTC))
         if store is None:
-            from .storage.fs import FsStorage
-
-            # Beside the vault actually served (a tenant's injected storage, say), else config's.
-            state = (
-                storage.root / STATE_DIR if isinstance(storage, FsStorage) else state_dir(config)
-            )
-            store = VerdictStore(state / "verdicts")
+            store = verdict_store(storage, config)
         self.store = store
         # verdict and the vulnerability database it was judged with ("" without one)
         self._memory: dict[tuple[str, str], tuple[Verdict, str]] = {}

@@ -9,9 +9,9 @@ policy digest names them too and every stored verdict is judged again after a ch
 from __future__ import annotations
 
 import json
-import os
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,6 +20,8 @@ from typing import Any
 from scanner.errors import InputError, OperationalError
 from scanner.policy import LicenseException, VersionRange
 from scanner.spdx import ExpressionError, normalize
+
+from .rollback import FsStateFile, StateFile
 
 FILE_NAME = "approvals.json"
 
@@ -117,61 +119,96 @@ def new_approval(
     )
 
 
-class ApprovalStore:
-    """The approvals of one vault, in `<dir>/approvals.json`; thread- and process-safe enough.
+class _DirFile(FsStateFile):
+    """`<directory>/approvals.json`: the filesystem vault's layout since the first release."""
 
-    Writes replace the file atomically; readers notice another process's write (the
-    `go-vault approve` command against a vault that `go-vault serve` uses) by its mtime.
+    def __init__(self, directory: Path, name: str) -> None:
+        self.path = directory / name
+        self.where = str(self.path)
+
+
+class ApprovalStore:
+    """The approvals of one vault, one small document shared by every process using the vault.
+
+    `<vault>/.auditor/approvals.json` in a filesystem vault, the object
+    `<prefix>.go-vault/approvals.json` on S3 (proxy.rollback.state_file): changes are
+    read-modify-write under the document's lock or compare-and-swap, so an approval made on one
+    replica is never lost to another's; readers notice another process's write by the
+    document's stamp (mtime or ETag), looked at on every `all()`.
     """
 
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / FILE_NAME
+    def __init__(self, where: Path | StateFile) -> None:
+        self.file: StateFile = _DirFile(where, FILE_NAME) if isinstance(where, Path) else where
+        self.where = self.file.where
         self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: object = None
         self._approvals: tuple[Approval, ...] = ()
 
     def all(self) -> tuple[Approval, ...]:
         with self._lock:
-            return self._load()
+            stamp = self.file.stamp()
+            if stamp is None:
+                self._stamp, self._approvals = None, ()
+            elif stamp != self._stamp:
+                # The stamp is taken before the read: a write in between is read next time.
+                self._approvals = self._parse(self.file.read())
+                self._stamp = stamp
+            return self._approvals
 
     def add(self, approval: Approval) -> None:
-        with self._lock:
-            self._write((*self._load(), approval))
+        def change(data: bytes | None) -> bytes:
+            current = self._parse(data)
+            return _document((*(a for a in current if a.id != approval.id), approval))
+
+        self._update(change)
+
+    def merge(self, approvals: tuple[Approval, ...]) -> int:
+        """Add those not yet present (by id); returns how many were added (migration)."""
+        added = 0
+
+        def change(data: bytes | None) -> bytes:
+            nonlocal added
+            current = self._parse(data)
+            known = {a.id for a in current}
+            new = tuple(a for a in approvals if a.id not in known)
+            added = len(new)
+            return _document(current + new)
+
+        self._update(change)
+        return added
 
     def remove(self, approval_id: str) -> bool:
-        with self._lock:
-            current = self._load()
+        found = False
+
+        def change(data: bytes | None) -> bytes:
+            nonlocal found
+            current = self._parse(data)
             kept = tuple(a for a in current if a.id != approval_id)
-            if len(kept) == len(current):
-                return False
-            self._write(kept)
-            return True
+            found = len(kept) != len(current)
+            return _document(kept)
 
-    def _load(self) -> tuple[Approval, ...]:
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            self._stamp, self._approvals = None, ()
+        self._update(change)
+        return found
+
+    def _update(self, change: Callable[[bytes | None], bytes]) -> None:
+        with self._lock:
+            self.file.update(change)
+            self._stamp = None  # read back on next use (the mtime may not change within a tick)
+
+    def _parse(self, data: bytes | None) -> tuple[Approval, ...]:
+        if not data:
             return ()
-        stamp = (st.st_ino, st.st_mtime_ns)
-        if stamp != self._stamp:
-            try:
-                items = json.loads(self.path.read_text("utf-8"))["approvals"]
-                self._approvals = tuple(Approval.from_json(a) for a in items)
-            except (OSError, ValueError, KeyError, TypeError) as e:
-                raise OperationalError(
-                    f"the approvals file does not read: {e}",
-                    path=str(self.path),
-                    hint="restore it from a backup or fix the JSON",
-                ) from e
-            self._stamp = stamp
-        return self._approvals
+        try:
+            items = json.loads(data)["approvals"]
+            return tuple(Approval.from_json(a) for a in items)
+        except (ValueError, KeyError, TypeError) as e:
+            raise OperationalError(
+                f"the approvals document does not read: {e}",
+                path=self.where,
+                hint="restore it from a backup or fix the JSON",
+            ) from e
 
-    def _write(self, approvals: tuple[Approval, ...]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{FILE_NAME}.{os.getpid()}.{threading.get_ident()}")
-        body = {"version": 1, "approvals": [a.to_json() for a in approvals]}
-        tmp.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n", "utf-8")
-        tmp.replace(self.path)
-        self._stamp = None  # read back on next use (the mtime may not change within a tick)
-        self._approvals = approvals
+
+def _document(approvals: tuple[Approval, ...]) -> bytes:
+    body = {"version": 1, "approvals": [a.to_json() for a in approvals]}
+    return (json.dumps(body, indent=1, sort_keys=True) + "\n").encode()

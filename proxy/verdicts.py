@@ -35,6 +35,7 @@ from scanner.verdict import Verdict
 
 if TYPE_CHECKING:
     from .app import Gateway, Receive, Request, Scope
+    from .storage.s3 import S3Location
 
 PREFIXES = ("/-/verdicts", "/-/admin/policy/", "/-/admin/exceptions")
 # (trace id, client identity) of the request behind an Auditor decision; set by the gateway,
@@ -89,6 +90,44 @@ class VerdictStore:
         data = {**verdict.to_json(), "vulndb_modified": vulndb_modified}
         tmp.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")), "utf-8")
         tmp.replace(path)
+
+
+class S3VerdictStore(VerdictStore):
+    """Verdicts in an S3 vault: objects `<prefix>.go-vault/verdicts/<module>/@v/<version>.json`.
+
+    Shared by every replica on the bucket, so a version judged on one is not judged again on
+    another while the policy in force is the same; a rewrite after a policy change is a plain
+    put (the last writer judged with the same policy and bytes, so it says the same).
+    """
+
+    def __init__(self, location: S3Location) -> None:
+        super().__init__(None)
+        self.loc = location
+
+    def _key(self, module: str, version: str) -> str:
+        name = f"{escape_path(module)}/@v/{escape_version(version)}.json"
+        return self.loc.key(f".go-vault/verdicts/{name}")
+
+    def get(self, module: str, version: str) -> tuple[Verdict, str] | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            r = self.loc.client.get_object(Bucket=self.loc.bucket, Key=self._key(module, version))
+            data = json.loads(r["Body"].read())
+            return Verdict.from_json(data), str(data.get("vulndb_modified", ""))
+        except (ClientError, BotoCoreError, ValueError, KeyError, TypeError):
+            return None  # judged again from the stored zip, which says why if S3 is down
+
+    def put(self, verdict: Verdict, vulndb_modified: str = "") -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        data = {**verdict.to_json(), "vulndb_modified": vulndb_modified}
+        body = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+        key = self._key(verdict.module, verdict.version)
+        try:
+            self.loc.client.put_object(Bucket=self.loc.bucket, Key=key, Body=body)
+        except (ClientError, BotoCoreError) as e:
+            raise self.loc.failure("put of a verdict", e) from e
 
 
 class ApiError(GoProxyScanError):

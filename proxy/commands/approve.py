@@ -122,10 +122,10 @@ def _via_proxy(url: str, token: str | None, ask: Ask) -> int:
 
 
 def _in_vault(config: VaultConfig, ask: Ask) -> int:
-    from ..auditor import state_dir
-    from ..exceptions import ApprovalStore, new_approval
+    from ..auditor import approval_store
+    from ..exceptions import new_approval
 
-    store = ApprovalStore(state_dir(config))
+    store = approval_store(config)
     if ask.list_only:
         click.echo(json.dumps({"exceptions": [a.to_json() for a in store.all()]}, indent=2))
         return int(ExitCode.PASS)
