@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from ..config import load_config
 from ..exitcodes import ExitCode
 from ..sbom import SbomOptions, render_sbom
 from .report import skip_iri_grammar, write_text
-from .scan import flags_from, scan_options, source_date
+from .scan import check_vulnerabilities, flags_from, scan_options, source_date
 
 
 @click.command("sbom")
@@ -43,6 +44,12 @@ from .scan import flags_from, scan_options, source_date
     default=None,
     help="Fixed timestamp (SOURCE_DATE_EPOCH or 1970) and content-derived serial.",
 )
+@click.option(
+    "--vulndb",
+    metavar="URL_OR_DIR",
+    help="Go vulnerability database (https://, file:// or a directory): known vulnerabilities "
+    "go into the SBOM's vulnerabilities (default: GOPROXY_SCAN_VULNDB, else none).",
+)
 def sbom(**params: Any) -> int:
     """Write the CycloneDX SBOM of the module in DIR (default .)."""
     skip_iri_grammar()
@@ -52,6 +59,8 @@ def sbom(**params: Any) -> int:
     config = replace(load_config(flags), source_rules=False)
     env = os.environ
     result = run_scan(config, env)
+    if config.vulndb:
+        result = check_vulnerabilities(result, config, datetime.now(UTC))
     options = SbomOptions(
         spec_version=config.sbom_spec,
         output_format=config.sbom_output_format,

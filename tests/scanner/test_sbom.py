@@ -8,11 +8,17 @@ import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from cyclonedx.schema import OutputFormat as CdxFormat
+from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation import make_schemabased_validator
 from reports.reportsample import check_golden, make_result  # tests/scanner/reports/
+from scanproject import run_scan_cli
+
+# The vulnerable fixture project and the database of real entries, shared with the scan tests.
+from test_scan_vulns import ENTRIES, app, env, scan_cache, vulndb  # noqa: F401 (fixtures)
 
 from scanner.result import ModuleResult
 from scanner.sbom import (
@@ -138,3 +144,37 @@ def test_purl_and_h1_helpers() -> None:
     )
     assert h1_sha256("h1:bad") is None
     assert h1_sha256("h1:" + base64.b64encode(b"\x01" * 32).decode()) == "01" * 32
+
+
+@pytest.mark.gocmd
+def test_sbom_command_with_vulndb_lists_known_vulnerabilities(
+    tmp_path: Path,
+    env: dict[str, str],  # noqa: F811
+    vulndb: Path,  # noqa: F811
+) -> None:
+    project = app(tmp_path / "app", "v1.5.0")  # gin v1.5.0, gin.Default() called
+    out = tmp_path / "sbom.cdx.json"
+    args = ["sbom", ".", "--reproducible", "-o", str(out)]
+    proc = run_scan_cli([*args, "--vulndb", str(vulndb)], env, project)
+    # The SBOM lists vulnerabilities; judging them is scan's job, so it still exits 0.
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = out.read_text()
+    validator = make_schemabased_validator(CdxFormat.JSON, SchemaVersion.V1_6)
+    assert validator.validate_str(text) is None
+    doc = json.loads(text)
+    vulns = {v["id"]: v for v in doc["vulnerabilities"]}
+    assert set(vulns) == set(ENTRIES)
+    assert vulns["GO-2020-0001"]["analysis"]["state"] == "exploitable"  # called
+    assert vulns["GO-2020-0033"]["analysis"]["state"] == "not_affected"  # required only
+    assert {r["id"] for r in vulns["GO-2020-0001"]["references"]} >= {"CVE-2020-36567"}
+    refs = {c["bom-ref"] for c in doc["components"]}
+    gin = next(c for c in doc["components"] if c["name"] == "github.com/gin-gonic/gin")
+    assert vulns["GO-2020-0001"]["affects"][0]["ref"] == gin["bom-ref"] in refs
+
+    # GOPROXY_SCAN_VULNDB does the same; without a database there is no such section.
+    again = run_scan_cli(args, {**env, "GOPROXY_SCAN_VULNDB": str(vulndb)}, project)
+    assert again.returncode == 0, again.stderr
+    assert out.read_text() == text  # reproducible, vulnerabilities included
+    plain = run_scan_cli(args, env, project)
+    assert plain.returncode == 0, plain.stderr
+    assert "vulnerabilities" not in json.loads(out.read_text())
