@@ -173,7 +173,10 @@ def serve(config_file: Path | None, **flags: Any) -> int:
     start = {
         "event": "start",
         "listen": f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}{config.base_path}",
-        "storage": str(Path(config.storage).resolve()),
+        # A URL as given (resolving s3://… as a path made it /cwd/s3:/…); a directory resolved.
+        "storage": config.storage
+        if "://" in config.storage
+        else str(Path(config.storage).resolve()),
         "upstream": "" if config.offline else config.upstream,
         "offline": config.offline,
         "policy": config.policy,

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +15,7 @@ import httpx
 import pytest
 from goproxytree import GoProxyTree, json_stream, write_files
 from s3server import MotoServer
+from serveproc import serve_process
 from vaultlab import LoopbackUpstream
 
 RunGo = Callable[..., subprocess.CompletedProcess[str]]
@@ -36,56 +34,15 @@ def go_vault(*args: str) -> str:
 
 
 @contextmanager
-def serve(storage: str, upstream: str, tmp: Path) -> Iterator[str]:
-    """One `go-vault serve` process; yields its URL once it answers /-/healthz."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from proxy.cli import main; main()",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--server",
-            "uvicorn",
-            "--storage",
-            storage,
-            "--upstream",
-            upstream,
-            "--audit-log",
-            str(tmp / f"audit-{time.monotonic_ns()}.jsonl"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    try:
-        url = ""
-        seen = []
-        while not url:  # log lines (botocore's) may come before the start-up line
-            line = proc.stderr.readline()
-            assert line, "go-vault serve exited:\n" + "".join(seen)
-            seen.append(line)
-            if line.startswith('{"event": "start"'):
-                url = str(json.loads(line)["listen"])
-        threading.Thread(target=proc.stderr.read, daemon=True).start()
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/-/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "go-vault serve did not become ready"
-            time.sleep(0.05)
+def serve(storage: str, upstream: str, tmp: Path, *args: str) -> Iterator[str]:
+    """One `go-vault serve` process; yields its URL once it answers /-/readyz."""
+    audit = str(tmp / f"audit-{time.monotonic_ns()}.jsonl")
+    with serve_process(
+        *("--server", "uvicorn", "--storage", storage, "--upstream", upstream),
+        *("--audit-log", audit, *args),
+        ready=True,
+    ) as (_proc, url):
         yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        finally:
-            proc.kill()
 
 
 def objects(server: MotoServer, bucket: str) -> list[str]:
