@@ -278,7 +278,11 @@ def publish(result_path: Path, markdown_path: Path, sarif_path: Path | None) -> 
     if sarif_path is not None:
         sarif_path.parent.mkdir(parents=True, exist_ok=True)
         sarif_path.write_text(render(result, OutputFormat.SARIF), encoding="utf-8")
-    violations = len(result.failing_modules) + len(result.failing_findings)
+    violations = (
+        len(result.failing_modules)
+        + len(result.failing_findings)
+        + len(result.failing_vulnerabilities)
+    )
     _append(os.environ.get("GITHUB_OUTPUT"), f"violations={violations}\n")
     return int(ExitCode.PASS)
 

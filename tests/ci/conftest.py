@@ -70,3 +70,13 @@ def actionlint(tmp_path_factory: pytest.TempPathFactory) -> Lint:
 def xdg_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """XDG_CACHE_HOME for the scans of a session: the compiled license index is built once."""
     return tmp_path_factory.mktemp("xdg-cache")
+
+
+@pytest.fixture(scope="session")
+def vulndb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Go vulnerability database (served layout) holding the real GO-2020-0001 entry."""
+    from vulnmodules import OSV_DIR, build_vulndb
+
+    if not OSV_DIR.is_dir():
+        pytest.skip(f"the shared Go vulnerability database is not at {OSV_DIR.resolve()}")
+    return build_vulndb(tmp_path_factory.mktemp("vulndb") / "db")

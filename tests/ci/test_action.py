@@ -16,6 +16,7 @@ import pytest
 from actionrunner import REPO, ActionRun, ActionRunner
 from goproxytree import GoProxyTree, write_files
 from licensedmodules import publish_modules
+from vulnmodules import ADVISORY, ALIAS, APP_GOMOD, APP_MAIN_GO, GIN, publish_gin
 
 pytestmark = [
     pytest.mark.gocmd,
@@ -370,3 +371,37 @@ def test_proxy_from_the_jobs_environment_when_the_input_is_empty(
     assert run.outputs["verdict"] == "fail"
     result = json.loads(Path(run.outputs["result-json"]).read_text())
     assert any(gpl_pr.tree.url in note for note in result["notes"]), result["notes"]
+
+
+def test_vulndb_input_fails_a_pull_request_adding_a_vulnerable_module(
+    job: PullRequestJob,
+    github_api: FakeGitHubAPI,
+    run_go: Callable[..., subprocess.CompletedProcess[str]],
+    vulndb: Path,
+) -> None:
+    base = job.commit(("mit",), "base: MIT only", run_go)
+    publish_gin(job.tree)
+    write_files(job.workspace, {"go.mod": APP_GOMOD, "main.go": APP_MAIN_GO})
+    run_go("mod", "tidy", cwd=job.workspace, env_extra={"GOPROXY": job.tree.url})
+    git(job.workspace, "add", "-A")
+    git(job.workspace, "commit", "-q", "-m", "add gin v1.5.0")
+    job.open_pr(base, git(job.workspace, "rev-parse", "HEAD"))
+
+    # The license check alone passes: gin is MIT.
+    plain = job.run(**{"proxy-url": job.tree.url})
+    assert plain.outputs["verdict"] == "pass", plain.log
+
+    run = job.run(**{"proxy-url": job.tree.url, "vulndb": vulndb.as_uri()})
+    assert run.outputs["verdict"] == "fail", run.log
+    assert run.outputs["violations"] == "1"
+    assert run.steps[-1].name == "Verdict" and run.steps[-1].returncode == 1
+    result = json.loads(Path(run.outputs["result-json"]).read_text())
+    (vuln,) = result["vulnerabilities"]
+    assert (vuln["id"], vuln["module"], vuln["version"]) == (ADVISORY, GIN, "v1.5.0")
+    assert (vuln["reachability"], vuln["status"]) == ("called", "new")
+    assert result["vulndb"] == vulndb.as_uri()
+    errors = [ln for ln in run.stdout.splitlines() if ln.startswith("::error ")]
+    assert len(errors) == 1 and "file=go.mod" in errors[0] and ADVISORY in errors[0], run.stdout
+    assert ADVISORY in job.summary.read_text()
+    (body,) = github_api.comments.values()  # on-failure: the failing run comments
+    assert ADVISORY in body and ALIAS in body

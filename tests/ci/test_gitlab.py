@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -17,6 +18,7 @@ import yaml
 from actionrunner import REPO
 from goproxytree import GoProxyTree, write_files
 from licensedmodules import publish_modules
+from vulnmodules import ADVISORY, ALIAS, APP_GOMOD, APP_MAIN_GO, GIN, publish_gin
 
 _INPUT = re.compile(r"\$\[\[\s*inputs\.([\w-]+)\s*\]\]")
 _VAR = re.compile(r"\$(\w+)|\$\{(\w+)\}")
@@ -200,3 +202,61 @@ def test_merge_request_adding_gpl_fails_with_reports(
     )
     assert warn.returncode == 0, warn.log
     assert "warn-only is set" in warn.log
+
+
+def test_vulndb_input_fails_a_merge_request_adding_a_vulnerable_module(
+    tmp_path: Path,
+    go_env: dict[str, str],
+    run_go: Callable[..., subprocess.CompletedProcess[str]],
+    xdg_cache: Path,
+    vulndb: Path,
+) -> None:
+    tree = GoProxyTree(tmp_path / "goproxy")
+    publish_modules(tree)
+    publish_gin(tree)
+    project = tmp_path / "project"
+    write_files(
+        project,
+        {
+            "go.mod": "module example.com/app\n\ngo 1.21\n\nrequire example.com/mit v1.0.0\n",
+            "main.go": 'package main\n\nimport "example.com/mit"\n\n'
+            "func main() { println(mit.Name()) }\n",
+        },
+    )
+    git(project, "init", "-q", "-b", "main")
+    tidy = {"GOPROXY": tree.url, "GOFLAGS": "-mod=mod"}
+    run_go("mod", "tidy", cwd=project, env_extra=tidy)
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "base")
+    base = git(project, "rev-parse", "HEAD")
+    write_files(project, {"go.mod": APP_GOMOD, "main.go": APP_MAIN_GO})
+    run_go("mod", "tidy", cwd=project, env_extra=tidy)
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "add gin v1.5.0")
+    # A database directory inside the project, named relative to it as users would.
+    shutil.copytree(vulndb, project / ".ci" / "vulndb")
+    env = {k: v for k, v in go_env.items() if not k.startswith(("GOPROXY_SCAN_", "CI_"))}
+    env.update(
+        CI_PROJECT_DIR=str(project),
+        CI_PIPELINE_SOURCE="merge_request_event",
+        CI_MERGE_REQUEST_DIFF_BASE_SHA=base,
+        CI_COMMIT_SHA=git(project, "rev-parse", "HEAD"),
+        GOFLAGS="",
+        XDG_CACHE_HOME=str(xdg_cache),
+    )
+    inputs = {"proxy-url": tree.url, "vulndb": ".ci/vulndb"}
+    run = run_job(load_template(inputs), project, tmp_path / "work", env)
+    assert run.returncode == 1, run.log
+    assert ADVISORY in run.log and ALIAS in run.log
+    result = json.loads((project / "goproxy-scan-result.json").read_text())
+    (vuln,) = result["vulnerabilities"]
+    assert (vuln["id"], vuln["module"], vuln["status"]) == (ADVISORY, GIN, "new")
+    assert result["vulndb"] == (project / ".ci" / "vulndb").as_uri()
+    quality = json.loads((project / "gl-code-quality-report.json").read_text())
+    assert [i["location"]["path"] for i in quality if i["check_name"] == ADVISORY] == ["go.mod"]
+    sbom = json.loads((project / "gl-sbom-goproxy-scan.cdx.json").read_text())
+    assert [v["id"] for v in sbom["vulnerabilities"]] == [ADVISORY]
+
+    # Without the input the same MR passes: gin's license (MIT) is allowed.
+    plain = run_job(load_template({"proxy-url": tree.url}), project, tmp_path / "work", env)
+    assert plain.returncode == 0, plain.log
