@@ -7,16 +7,19 @@ import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 import kubernetes_validate
 import pytest
 import yaml
 from s3server import MotoServer  # tests/proxy, put on the path by this directory's conftest
+from serveproc import serve_process
 
 from proxy.config import load_config
 from scanner.policy import parse_policy
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 K8S_VERSION = "1.30.0"
+POLICY_MOUNT = "/etc/go-vault/policy/policy.yml"
 
 
 def documents() -> list[dict[str, Any]]:
@@ -62,21 +65,53 @@ def test_configmap_holds_a_config_and_policy_go_vault_accepts(tmp_path: Path) ->
     config = load_config(config_file, env={})
     assert config.storage.startswith("s3://")
     assert config.listen == "0.0.0.0:3000"
+    assert config.policy == POLICY_MOUNT  # the auditor runs on S3 too
+    mounts = by_kind("Deployment")["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    assert {"name": "config", "mountPath": POLICY_MOUNT, "subPath": "policy.yml"}.items() <= {
+        k: v for m in mounts if m["mountPath"] == POLICY_MOUNT for k, v in m.items()
+    }.items()
     policy = parse_policy(data["policy.yml"], "configmap:policy.yml")
     assert policy.digest.startswith("sha256:")
 
 
-def test_the_configured_gateway_starts_on_s3(tmp_path: Path, moto_server: MotoServer) -> None:
-    """The ConfigMap's go-vault.yaml builds a gateway whose S3 vault is ready (moto stands in
-    for the bucket; only the bucket name is changed)."""
-    from proxy.commands.serve import gateway_for
-
-    text = by_kind("ConfigMap")["data"]["go-vault.yaml"]
-    bucket = moto_server.new_bucket()
+def configmap_files(tmp_path: Path, bucket: str) -> Path:
+    """The ConfigMap's two files as the pod sees them; only the bucket and the policy's mount
+    path are changed (moto stands in for the bucket)."""
+    data = by_kind("ConfigMap")["data"]
+    policy = tmp_path / "policy.yml"
+    policy.write_text(data["policy.yml"])
     config_file = tmp_path / "go-vault.yaml"
-    config_file.write_text(text.replace("s3://go-vault/", f"s3://{bucket}/"))
-    gateway = gateway_for(load_config(config_file, env={}))
+    text = data["go-vault.yaml"].replace("s3://go-vault/", f"s3://{bucket}/")
+    config_file.write_text(text.replace(POLICY_MOUNT, str(policy)))
+    return config_file
+
+
+def test_the_configured_gateway_starts_on_s3_with_the_policy(
+    tmp_path: Path, moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ConfigMap's go-vault.yaml builds a gateway whose S3 vault is ready and whose auditor
+    enforces the ConfigMap's policy, keeping verdicts in the bucket (shared by the replicas)."""
+    from proxy.commands.serve import gateway_for
+    from proxy.verdicts import S3VerdictStore
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    config = load_config(configmap_files(tmp_path, moto_server.new_bucket()), env={})
+    gateway = gateway_for(config)
     gateway.storage.check()  # what /-/readyz asks
+    assert gateway.auditor is not None and gateway.auditor.policies is not None
+    policy = parse_policy(by_kind("ConfigMap")["data"]["policy.yml"], "configmap:policy.yml")
+    assert gateway.auditor.policies.effective().digest == policy.digest
+    assert isinstance(gateway.auditor.store, S3VerdictStore)
+
+
+def test_go_vault_serve_runs_the_configmap_on_s3(tmp_path: Path, moto_server: MotoServer) -> None:
+    """`go-vault serve --config` with the ConfigMap (granian, 2 workers, the policy) becomes
+    ready on the bucket and answers the admin routes of its auditor with the Secret's token."""
+    config_file = configmap_files(tmp_path, moto_server.new_bucket())
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "GO_VAULT_ADMIN_TOKEN": "t0ken"}
+    with serve_process("--config", str(config_file), env=env, ready=True) as (_proc, url):
+        r = httpx.get(f"{url}/-/admin/exceptions", headers={"Authorization": "Bearer t0ken"})
+        assert r.status_code == 200 and r.json() == {"exceptions": []}
 
 
 def test_dockerfile_installs_the_project_and_runs_go_vault_serve() -> None:
