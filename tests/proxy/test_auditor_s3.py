@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -59,6 +60,10 @@ def verdict(url: str, module: str) -> dict[str, Any]:
 
 def zip_status(url: str, module: str) -> httpx.Response:
     return httpx.get(f"{url}/{module}/@v/v1.0.0.zip", timeout=60)
+
+
+def refuses(url: str) -> bool:
+    return zip_status(url, GPL).status_code == 403
 
 
 def wait_for(what: str, ok: Callable[[], bool], seconds: float = 5.0) -> float:
@@ -146,7 +151,7 @@ def test_two_replicas_share_verdicts_and_approvals(
         revoke = go_vault("approve", "--revoke", approval_id, "--storage", storage)
         assert revoke.returncode == 0, revoke.stderr
         for u in (a, b):
-            wait_for(f"{u} refusing again", lambda u=u: zip_status(u, GPL).status_code == 403)
+            wait_for(f"{u} refusing again", functools.partial(refuses, u))
 
 
 def test_local_approvals_of_an_s3_vault_move_into_the_bucket(
