@@ -263,3 +263,34 @@ def test_only_the_commits_own_findings_block_it(
     assert hook_line(SCAN_HOOK, "Failed", output), output
     assert "GPS101" in output and "client.go:3" in output
     assert "1 failing findings are new" in output, output
+
+
+def test_the_hooks_leave_git_status_clean_without_xdg_cache_home(
+    go_repo: tuple[Path, dict[str, str], GoProxyTree], xdg_cache: Path
+) -> None:
+    # Without XDG_CACHE_HOME the source-rule cache goes into the project; it must never show up
+    # in `git status` or be staged by `git add -A`.
+    repo, env, _ = go_repo
+    env = {k: v for k, v in env.items() if k != "XDG_CACHE_HOME"}
+    # The compiled license index goes to ~/.cache then: linked from the session's, built once.
+    from scanner.licenses import load_index
+
+    shared = xdg_cache / "goproxy-scan"
+    load_index(cache_dir=shared)
+    home_cache = Path(env["HOME"]) / ".cache" / "goproxy-scan"
+    home_cache.mkdir(parents=True)
+    for index in shared.glob("spdx-templates-*"):
+        (home_cache / index.name).symlink_to(index)
+    first_commit(repo, env)
+    write_files(repo, {"doc.go": "// Package main prints a name.\npackage main\n"})
+    git(repo, "add", "-A")
+    commit = git(repo, "commit", "-m", "docs", env=env)
+    output = commit.stdout + commit.stderr
+    assert commit.returncode == 0, output
+    assert hook_line(SCAN_HOOK, "Passed", output), output
+    cache = repo / ".goproxy-scan-cache"
+    assert any(cache.rglob("index-*.json")), "the scan cached its results in the project"
+    assert git(repo, "add", "-A").returncode == 0
+    assert git(repo, "status", "--porcelain", "--untracked-files=all").stdout == ""
+    tracked = git(repo, "ls-files").stdout.split()
+    assert not [f for f in tracked if f.startswith(".goproxy-scan-cache")], tracked
