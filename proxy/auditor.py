@@ -100,6 +100,10 @@ class PolicySource:
         """Whether the next `effective()` looks at the approvals file again."""
         return time.monotonic() - self._checked >= _APPROVALS_EVERY
 
+    def refresh_now(self) -> Effective:
+        """`effective(force=True)`: after an approval through this process (blocking I/O)."""
+        return self.effective(force=True)
+
     def effective(self, *, force: bool = False) -> Effective:
         clock = time.monotonic()
         if not force and clock - self._checked < _APPROVALS_EVERY:

@@ -307,14 +307,15 @@ class VerdictAPI:
             except (ValueError, KeyError, TypeError) as e:
                 raise ApiError(400, f"not an exception: {e}") from e
             await self.gateway.workers.run(approvals.add, approval)
-            gate.policies.effective(force=True)  # in force now, not at the next look
+            # In force now, not at the next look; in a worker (the approvals may be on S3).
+            await self.gateway.workers.run(gate.policies.refresh_now)
             self.gateway.audit_log.event("approval", action="add", **approval.to_json())
             return _json(201, approval.to_json())
         if path.startswith("/-/admin/exceptions/") and method == "DELETE":
             ident = path.removeprefix("/-/admin/exceptions/")
             if not await self.gateway.workers.run(approvals.remove, ident):
                 raise ApiError(404, f"no exception {ident}")
-            gate.policies.effective(force=True)
+            await self.gateway.workers.run(gate.policies.refresh_now)
             self.gateway.audit_log.event("approval", action="remove", id=ident)
             return _json(200, {"removed": ident})
         raise ApiError(404, f"no route {method} {path}")

@@ -169,3 +169,20 @@ def test_local_approvals_of_an_s3_vault_move_into_the_bucket(
     # Another replica with no local file sees it in the bucket; a second start adds nothing.
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "other"))
     assert approval_store(config).all() == (old,)
+
+
+def test_approvals_made_at_once_on_two_replicas_are_all_kept(moto_server: MotoServer) -> None:
+    """Compare-and-swap on the bucket's document: no replica's approval overwrites another's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    config = VaultConfig(storage=f"s3://{moto_server.new_bucket()}/vault")
+    replicas = [approval_store(config), approval_store(config)]
+    approvals = [
+        new_approval(f"example.com/m{i}", None, "ok", "legal", None, now=datetime.now(UTC))
+        for i in range(12)
+    ]
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda i: replicas[i % 2].add(approvals[i]), range(12)))
+    assert {a.id for a in replicas[0].all()} == {a.id for a in approvals}
+    assert replicas[1].remove(approvals[0].id) and not replicas[1].remove(approvals[0].id)
+    assert len(replicas[0].all()) == 11  # the other replica sees the removal (new ETag)
