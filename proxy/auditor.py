@@ -11,6 +11,7 @@ expired exception), writes one audit event per decision and counts them in the m
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -257,16 +258,18 @@ def approval_store(config: VaultConfig) -> ApprovalStore:
 
     store = ApprovalStore(state_file(config.storage, FILE_NAME))
     local = state_dir(config) / FILE_NAME
-    if local.is_file():
-        try:
-            items = json.loads(local.read_text("utf-8"))["approvals"]
-            old = tuple(Approval.from_json(a) for a in items)
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise InputError(
-                f"{local}: the local approvals do not read ({e}); they were not moved to S3",
-                hint="fix or remove the file, then start again",
-            ) from e
-        store.merge(old)
+    try:
+        items = json.loads(local.read_text("utf-8"))["approvals"]
+        old = tuple(Approval.from_json(a) for a in items)
+    except FileNotFoundError:
+        return store  # nothing to move (or another process of this replica just moved it)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise InputError(
+            f"{local}: the local approvals do not read ({e}); they were not moved to S3",
+            hint="fix or remove the file, then start again",
+        ) from e
+    store.merge(old)  # by id: a second mover adds nothing
+    with contextlib.suppress(FileNotFoundError):
         local.replace(local.with_name(FILE_NAME + ".migrated"))
     return store
 
