@@ -186,3 +186,22 @@ def test_approvals_made_at_once_on_two_replicas_are_all_kept(moto_server: MotoSe
     assert {a.id for a in replicas[0].all()} == {a.id for a in approvals}
     assert replicas[1].remove(approvals[0].id) and not replicas[1].remove(approvals[0].id)
     assert len(replicas[0].all()) == 11  # the other replica sees the removal (new ETag)
+
+
+def test_an_unreadable_approvals_document_keeps_the_last_approvals(
+    moto_server: MotoServer,
+) -> None:
+    """A broken or unreachable shared document does not fail downloads: the last read stays."""
+    from proxy.auditor import PolicySource
+    from scanner.policy import allowlist_policy
+
+    bucket = moto_server.new_bucket()
+    store = approval_store(VaultConfig(storage=f"s3://{bucket}/vault"))
+    store.add(new_approval(GPL, None, "ok", "legal", None, now=datetime.now(UTC)))
+    policies = PolicySource(lambda: allowlist_policy("MIT"), store)
+    with_approval = policies.refresh_now()
+    assert len(with_approval.policy.exceptions) == 1
+    boto3.client("s3", endpoint_url=moto_server.url).put_object(
+        Bucket=bucket, Key="vault/.go-vault/approvals.json", Body=b"{not json"
+    )
+    assert policies.refresh_now() == with_approval
