@@ -98,11 +98,15 @@ def credential_value(value: str) -> bool:
     if value.startswith(("/", "./", "../", "~/")) or ("://" in value and "@" not in value):
         return False  # a path or a URL without userinfo
     normalised = re.sub(r"[^a-z]", "", value.lower())
-    if any(w in normalised for w in _SECRET_WORDS | {"bearer", "basic", "pass", "key"}):
+    if _WORDS_ONLY.fullmatch(value) and any(
+        w in normalised for w in _SECRET_WORDS | {"bearer", "basic", "pass", "key"}
+    ):
         return False  # a key or header name such as "X-Api-Key" or "access_token"
     return value.lower() not in _PLACEHOLDERS
 
 
+# Letters in words joined by - _ . (no digits): the shape of a key or header name.
+_WORDS_ONLY = re.compile(r"[A-Za-z]+(?:[-_.][A-Za-z]+)*")
 _PLACEHOLDERS = frozenset({"none", "null", "nil", "true", "false", "todo", "redacted", "unused"})
 
 

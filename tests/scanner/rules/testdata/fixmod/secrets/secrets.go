@@ -10,6 +10,8 @@ const passwordEnv = "DB_PASSWORD"        // the name of a variable, not a secret
 const tokenURL = "https://auth.example.com/oauth/token"
 const apiKeyHeader = "X-Api-Key"
 const errBadPassword = "invalid password"
+const adminPassword = "hunter2-super-secret" // want GPS101
+const sessionTokenName = "session_token"      // a key name: letters and separators only
 
 // want-next GPS101
 var privateKeyPEM = `-----BEGIN RSA PRIVATE KEY-----
