@@ -97,11 +97,14 @@ def serve_process(
 
 
 def _wait_ready(url: str, deadline: float) -> None:
+    last = ""
     while True:
         try:
-            if httpx.get(f"{url}/-/readyz", verify=False).status_code == 200:
+            r = httpx.get(f"{url}/-/readyz", verify=False)
+            if r.status_code == 200:
                 return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, f"go-vault serve at {url} did not become ready"
+            last = f"{r.status_code} {r.text[:300]}"
+        except httpx.TransportError as e:
+            last = repr(e)
+        assert time.monotonic() < deadline, f"go-vault serve at {url} not ready: {last}"
         time.sleep(0.05)
