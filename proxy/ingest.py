@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 import anyio
+from prometheus_client import Counter
 
 from scanner.dirhash import hash_gomod, hash_zip
 from scanner.errors import InputError
@@ -118,6 +119,25 @@ def check_artifacts(module: str, version: str, info: bytes, mod: bytes, zip_path
     return h1
 
 
+class VersionPollutionError(ImmutabilityError):
+    """The upstream re-tagged a version the vault holds with other bytes (version pollution).
+
+    Refused like any second write (the stored bytes stay); also an alert: its own audit event
+    and go_vault_version_pollution_total, with both h1: values for the investigation.
+    """
+
+    def __init__(self, cause: ImmutabilityError, stored_h1: str, upstream_h1: str) -> None:
+        super().__init__(
+            cause.message
+            + f" (version pollution: stored h1 {stored_h1}, upstream now serves {upstream_h1})",
+            module=cause.module,
+            version=cause.version,
+            hint=cause.hint,
+        )
+        self.stored_h1 = stored_h1
+        self.upstream_h1 = upstream_h1
+
+
 class Ingester:
     """Brings module versions into the vault, once: concurrent requests share one ingest."""
 
@@ -144,6 +164,11 @@ class Ingester:
         self.tracer = tracer
         self.auditor = auditor
         self._flight: SingleFlight[Ingested] = SingleFlight()
+        self.pollution = Counter(
+            "go_vault_version_pollution",
+            "Upstream re-tags of a stored module version with different bytes (refused)",
+            registry=metrics.registry,
+        )
 
     async def ingest(self, module: str, version: str, trace_id: str) -> Ingested | None:
         """Ingest module@version unless stored; None if it already was (a cache hit)."""
@@ -162,6 +187,23 @@ class Ingester:
                     result = await self._fetch_check_store(module, version, base)
             except NotInProxyError:
                 self.metrics.ingests.labels("not_found").inc()
+                raise
+            except VersionPollutionError as e:
+                self.metrics.ingests.labels("security").inc()
+                self.pollution.inc()
+                self.audit_log.event(
+                    "security",
+                    kind="version-pollution",
+                    trace_id=trace_id,
+                    module=module,
+                    version=version,
+                    decision="security",
+                    status=e.status,
+                    stored_h1=e.stored_h1,
+                    upstream_h1=e.upstream_h1,
+                    reason=e.message,
+                    latency_ms=round((time.perf_counter() - start) * 1000, 2),
+                )
                 raise
             except ProxyError as e:
                 outcome = {
@@ -226,8 +268,21 @@ class Ingester:
                 (Kind.MOD, mod),
                 (Kind.INFO, info),
             ]
-            await self.workers.run(self.storage.put_version, module, version, blobs)
+            try:
+                await self.workers.run(self.storage.put_version, module, version, blobs)
+            except ImmutabilityError as e:
+                stored = await self.workers.run(self._stored_h1, module, version, h1, mod)
+                raise VersionPollutionError(e, *stored) from e
         return Ingested(module, version, h1, hash_gomod(mod), zip_size, decision)
+
+    def _stored_h1(self, module: str, version: str, h1: str, mod: bytes) -> tuple[str, str]:
+        """(stored, upstream) h1: of the blob the upstream changed: the zip's, else go.mod's."""
+        if self.storage.exists(module, version, Kind.ZIP):
+            # Hashed from the vault's bytes: the same h1: go.sum holds for what the vault served.
+            stored = hash_zip(self.storage.get(module, version, Kind.ZIP))
+            if stored != h1:
+                return stored, h1
+        return hash_gomod(self.storage.get(module, version, Kind.MOD)), hash_gomod(mod)
 
 
 async def _together(*calls: Callable[[], Awaitable[object]]) -> None:
