@@ -76,6 +76,10 @@ class VaultConfig:
     rate_limit: float = 0.0  # requests per second per identity (0: off); over it -> 429
     rate_burst: int = 0  # requests allowed at once above the rate (default: 2 s worth)
     max_ingests: int = 0  # module versions fetched + checked at once (0: no cap); else 503
+    header_timeout: float = 10.0  # s for a request line + headers (also a silent new connection)
+    idle_timeout: float = 30.0  # s a keep-alive connection may sit idle between requests
+    send_timeout: float = 60.0  # s a client may stop reading a response before it is dropped
+    max_body: int = 8 << 20  # bytes of a POST body (admin, verdicts); GET/HEAD: none; else 413
     tenants: str | None = None  # tenants file (proxy/tenants.py): /t/<name>/ base paths
     tenant: str | None = None  # set by tenants.py on a tenant's own config, not by operators
 
