@@ -17,6 +17,7 @@ import io
 import itertools
 import json
 import os
+import shutil
 import tarfile
 import tempfile
 import time
@@ -45,6 +46,7 @@ MANIFEST = "manifest.json"
 SUMS = "go-modules.SHA256SUMS"
 SIGNATURE = SUMS + ".sig"
 VERDICTS = ".verdicts"  # <escaped module>/@v/<escaped version>.json, the auditor's verdicts
+VULNDB = ".vulndb"  # the Go vulnerability database as /-/vulndb/ serves it (index/, ID/)
 IMPORTED = "bundles.json"  # the manifest digests this vault has imported (a delta's base check)
 _KINDS = (Kind.INFO, Kind.MOD, Kind.ZIP)
 _IN_MEMORY = 256 << 20  # unpacked bytes kept in memory on import; the rest is staged on disk
@@ -70,6 +72,7 @@ class BundleSummary:
     manifest_sha256: str
     base: str | None
     signed: bool
+    vulndb: str | None = None  # the database's modified time, when exported / installed
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,6 +84,7 @@ class BundleSummary:
             "manifest_sha256": self.manifest_sha256,
             "base": self.base,
             "signed": self.signed,
+            "vulndb": self.vulndb,
         }
 
 
@@ -154,8 +158,10 @@ def export_bundle(
     signing_key: Path | None = None,
     progress: Progress | None = None,
     now: datetime | None = None,
+    vulndb: Path | None = None,
 ) -> BundleSummary:
-    """Write the bundle `out` (.tar.gz) of `modules` (default: the whole vault), minus `since`'s."""
+    """Write the bundle `out` (.tar.gz) of `modules` (default: the whole vault), minus `since`'s,
+    and with `vulndb` (a `vulndb build` directory) the vulnerability database under .vulndb/."""
     start = time.perf_counter()
     if modules is None:
         chosen = [ModuleVersion(m, v) for m in storage.modules() for v in storage.list(m)]
@@ -180,6 +186,7 @@ def export_bundle(
         base = {"file": since.name, "manifest_sha256": _sha256(base_bytes)}
     chosen = sort_module_versions(set(chosen))
     key = _load_signing_key(signing_key) if signing_key else None
+    database = _read_vulndb(vulndb) if vulndb is not None else None
     sums: dict[str, str] = {}
     entries: list[dict[str, Any]] = []
     lists: dict[str, list[str]] = {}
@@ -213,6 +220,9 @@ def export_bundle(
                 name = f"{escape_path(module)}/@v/list"
                 sums[name] = _sha256(data)
                 _add(tar, name, data)
+            for name, data in database.files if database else ():
+                sums[name] = _sha256(data)
+                _add(tar, name, data)
             manifest = {
                 "format": FORMAT,
                 "created": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -220,6 +230,9 @@ def export_bundle(
                 "base": base,
                 "inherited": sorted(f"{p}@{v}" for p, v in had) if base else [],
                 "modules": entries,
+                "vulndb": {"modified": database.modified, "files": len(database.files)}
+                if database
+                else None,
             }
             manifest_bytes = json.dumps(manifest, indent=1, sort_keys=True).encode() + b"\n"
             sums[MANIFEST] = _sha256(manifest_bytes)
@@ -240,6 +253,7 @@ def export_bundle(
         _sha256(manifest_bytes),
         base["manifest_sha256"] if base else None,
         key is not None,
+        database.modified if database else None,
     )
 
 
@@ -263,6 +277,41 @@ def _read_version(
         entry["verdict"] = {"decision": found[0].decision.value, "sha256": _sha256(data)}
         blobs.append((verdict_name(mv.path, mv.version), data))
     return entry, blobs
+
+
+@dataclass(frozen=True, slots=True)
+class _VulnDB:
+    modified: str  # index/db.json's "modified"
+    files: tuple[tuple[str, bytes], ...]  # named as in the bundle: .vulndb/index/db.json, …
+
+
+def _vulndb_modified(db_json: bytes) -> str:
+    modified = json.loads(db_json)["modified"]
+    if not isinstance(modified, str):
+        raise ValueError(f"modified is {modified!r}")
+    return modified
+
+
+def _read_vulndb(root: Path) -> _VulnDB:
+    """Every file of a built database directory (only the names /-/vulndb/ serves)."""
+    from .vulndb import _ENDPOINT
+
+    try:
+        modified = _vulndb_modified((root / "index" / "db.json").read_bytes())
+        files = tuple(
+            (f"{VULNDB}/{rel}", (root / rel).read_bytes())
+            for rel in sorted(
+                p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()
+            )
+            if _ENDPOINT.match(rel)
+        )
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise BundleError(
+            f"not a built vulnerability database: {e}",
+            path=str(root),
+            hint="build one with: goproxy-scan vulndb build OSV_DIR OUT",
+        ) from e
+    return _VulnDB(modified, files)
 
 
 def verdict_name(module: str, version: str) -> str:
@@ -470,7 +519,77 @@ def _verify(bundle: Path, files: dict[str, Staged], verify_key: Path | None) -> 
                 raise BundleError(
                     f"{module}@{version}: the verdict does not name this zip", path=where
                 )
+    _verify_vulndb(where, manifest, files)
     return _Checked(manifest, _sha256(manifest_bytes), sig is not None)
+
+
+def _verify_vulndb(where: str, manifest: dict[str, Any], files: dict[str, Staged]) -> None:
+    """The .vulndb/ files are what the manifest announces, named as /-/vulndb/ serves them."""
+    from .vulndb import _ENDPOINT
+
+    names = [n.removeprefix(VULNDB + "/") for n in files if n.startswith(VULNDB + "/")]
+    announced = manifest.get("vulndb")
+    if not announced:
+        if names:
+            raise BundleError(f"{VULNDB}/ files but no vulndb in {MANIFEST}", path=where)
+        return
+    for rel in names:
+        if not _ENDPOINT.match(rel):
+            raise BundleError(f"{VULNDB}/{rel} is not a vulnerability database file", path=where)
+    try:
+        modified = _vulndb_modified(files[f"{VULNDB}/index/db.json"].read_bytes())
+    except (KeyError, ValueError, TypeError) as e:
+        raise BundleError(f"{VULNDB}/index/db.json: not readable: {e}", path=where) from e
+    if modified != announced.get("modified") or len(names) != announced.get("files"):
+        raise BundleError(f"{VULNDB}/ differs from the vulndb in {MANIFEST}", path=where)
+
+
+def _stage_vulndb(files: dict[str, Staged], target: Path) -> Path:
+    """The bundle's database written (and fsync'd) beside `target`, ready to be renamed in."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    dirs: set[Path] = {staging}
+    for name, staged in files.items():
+        if not name.startswith(VULNDB + "/"):
+            continue
+        dest = staging / name.removeprefix(VULNDB + "/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dirs.add(dest.parent)
+        with dest.open("wb") as out:
+            out.write(staged.read_bytes())
+            out.flush()
+            os.fsync(out.fileno())
+    for d in dirs:
+        _fsync_dir(d)
+    return staging
+
+
+def _install_vulndb(staging: Path, target: Path) -> None:
+    """Swap the staged database in: the served directory is always one whole database (the
+    mirror's LiveIndex sees index/db.json's inode change and reloads)."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old.{os.getpid()}")
+        os.replace(target, old)
+    os.replace(staging, target)
+    _fsync_dir(target.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _installed_modified(target: Path) -> str | None:
+    try:
+        return _vulndb_modified((target / "index" / "db.json").read_bytes())
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def imported_bundles(state: StateFile) -> dict[str, Any]:
@@ -485,8 +604,11 @@ def import_bundle(
     *,
     verify_key: Path | None = None,
     progress: Progress | None = None,
+    vulndb: Path | None = None,
 ) -> BundleSummary:
-    """Verify `bundle` completely, then store every module version in it (all or nothing)."""
+    """Verify `bundle` completely, then store every module version in it (all or nothing) and
+    install its vulnerability database at `vulndb` (where the proxy's --vulndb serves it) unless
+    the one there is as new or newer."""
     start = time.perf_counter()
     record = state_file(storage_spec, IMPORTED)
     with tempfile.TemporaryDirectory(prefix="go-vault-import-") as tmp:
@@ -519,6 +641,12 @@ def import_bundle(
                         )
             if not stored:
                 new.append(entry)
+        announced = checked.manifest.get("vulndb")
+        staging = None
+        if announced and vulndb is not None:
+            installed = _installed_modified(vulndb)
+            if installed is None or installed < announced["modified"]:
+                staging = _stage_vulndb(files, vulndb)
 
         # Everything verified: now write. The .info goes last, marking a version complete.
         # Versions are written in parallel: each put waits on fsync (or an S3 round trip).
@@ -538,11 +666,17 @@ def import_bundle(
                 if entry.get("verdict") and verdicts.get(entry["path"], entry["version"]) is None:
                     # Informative: this vault's auditor judges again under its own policy.
                     verdicts.put(Verdict.from_json(files[name].read_bytes()))
-        with ThreadPoolExecutor(_WRITERS) as pool:
-            for i, size in enumerate(pool.map(store, entries), 1):
-                total += size
-                if progress:
-                    progress(i, len(entries))
+        try:
+            with ThreadPoolExecutor(_WRITERS) as pool:
+                for i, size in enumerate(pool.map(store, entries), 1):
+                    total += size
+                    if progress:
+                        progress(i, len(entries))
+            if staging is not None and vulndb is not None:
+                _install_vulndb(staging, vulndb)
+        finally:
+            if staging is not None and staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
 
         def add(data: bytes | None) -> bytes:
             doc = json.loads(data) if data else {"bundles": []}
@@ -567,4 +701,5 @@ def import_bundle(
         checked.manifest_sha256,
         base["manifest_sha256"] if base else None,
         checked.signed,
+        announced["modified"] if staging is not None and announced else None,
     )

@@ -23,22 +23,37 @@ from .sync import progress_bar
     envvar="GO_VAULT_BUNDLE_VERIFY_KEY",
     help="ed25519 public key (PEM): the bundle must carry a signature it verifies",
 )
+@click.option(
+    "--vulndb",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="install the bundle's vulnerability database here (default: the config's vulndb)",
+)
 @click.option("--storage", help="the vault: DIR or s3://bucket/prefix")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path))
 def import_(
-    bundle: Path, verify_key: Path | None, storage: str | None, config_file: Path | None
+    bundle: Path,
+    verify_key: Path | None,
+    vulndb: Path | None,
+    storage: str | None,
+    config_file: Path | None,
 ) -> int:
     """Check every checksum, the signature, every h1: and a delta's base, then load the bundle."""
     config = load_config(config_file, flags={"storage": storage})
     store = open_storage(config.storage)
     with progress_bar("import") as progress:
         summary = import_bundle(
-            store, config.storage, bundle, verify_key=verify_key, progress=progress
+            store,
+            config.storage,
+            bundle,
+            verify_key=verify_key,
+            progress=progress,
+            vulndb=vulndb or (Path(config.vulndb) if config.vulndb else None),
         )
     click.echo(json.dumps(summary.to_json(), indent=2))
     click.echo(
         f"imported {summary.modules} module versions, {summary.new} new, "
-        f"{summary.bytes / 1e6:.1f} MB in {summary.seconds:.1f}s",
+        f"{summary.bytes / 1e6:.1f} MB in {summary.seconds:.1f}s"
+        + (f", vulndb of {summary.vulndb}" if summary.vulndb else ""),
         err=True,
     )
     return int(ExitCode.PASS)

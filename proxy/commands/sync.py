@@ -60,6 +60,11 @@ def progress_bar(label: str) -> Iterator[Progress]:
     envvar="GO_VAULT_BUNDLE_SIGN_KEY",
     help="ed25519 private key (PEM) to sign the bundle with",
 )
+@click.option(
+    "--vulndb",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="carry this built vulnerability database (default: the config's vulndb)",
+)
 @click.option("--storage", help="the vault: DIR or s3://bucket/prefix")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path))
 def sync(
@@ -68,6 +73,7 @@ def sync(
     modules: Path | None,
     since: Path | None,
     sign_key: Path | None,
+    vulndb: Path | None,
     storage: str | None,
     config_file: Path | None,
 ) -> int:
@@ -86,13 +92,15 @@ def sync(
             source=os.environ.get("GO_VAULT_BUNDLE_SOURCE", config.storage),
             signing_key=sign_key,
             progress=progress,
+            vulndb=vulndb or (Path(config.vulndb) if config.vulndb else None),
         )
     click.echo(json.dumps(summary.to_json(), indent=2))
     mb = summary.bytes / 1e6
     click.echo(
         f"exported {summary.modules} module versions ({mb:.1f} MB) in {summary.seconds:.1f}s"
         + (" (delta)" if summary.base else "")
-        + (", signed" if summary.signed else ""),
+        + (", signed" if summary.signed else "")
+        + (f", vulndb of {summary.vulndb}" if summary.vulndb else ""),
         err=True,
     )
     return int(ExitCode.PASS)
