@@ -21,6 +21,7 @@ from scanner.exitcodes import ExitCode
 from ..app import Gateway
 from ..config import VaultConfig, load_config
 from ..ingest import Auditor
+from ..limits import RequestLimits, with_deadlines
 from ..storage import Storage
 from ..tenants import TenantRouter, with_tenants
 
@@ -64,11 +65,17 @@ def _serve_uvicorn(
 
     from ..tls import uvicorn_tls_options
 
+    options = uvicorn_tls_options(config)  # http protocol; certificate, key, client CA
+    protocol = options["http"]
+    if protocol == "httptools":
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as protocol
+    options["http"] = with_deadlines(protocol, config.header_timeout, config.send_timeout)
     server = uvicorn.Server(
         uvicorn.Config(
-            gateway,
+            limited(config, gateway),
             loop="uvloop",
-            **uvicorn_tls_options(config),  # http protocol; certificate, key, client CA
+            **options,
+            timeout_keep_alive=max(1, round(config.idle_timeout)),
             lifespan="on",
             log_level=config.log_level,
             access_log=False,  # the audit log has one line per request
@@ -93,14 +100,21 @@ def app_for(config: VaultConfig) -> Gateway | TenantRouter:
     return with_tenants(config, gateway_for)
 
 
-def gateway_from_env() -> Gateway | TenantRouter:
+def limited(config: VaultConfig, app: Gateway | TenantRouter) -> RequestLimits:
+    """What either server runs: the app behind the request body limits (proxy/limits.py)."""
+    return RequestLimits(app, config.max_body, config.header_timeout)
+
+
+def gateway_from_env() -> RequestLimits:
     """The app factory of a granian worker process: its config arrives as GO_VAULT_* variables."""
-    return app_for(load_config(env=os.environ))
+    config = load_config(env=os.environ)
+    return limited(config, app_for(config))
 
 
 def _serve_granian(config: VaultConfig, port: int, announce: Callable[[], None]) -> None:
     from granian import Granian
     from granian.constants import Interfaces, Loops
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
     os.environ.update(config.to_env())  # the workers rebuild the same config from these
@@ -115,6 +129,11 @@ def _serve_granian(config: VaultConfig, port: int, announce: Callable[[], None])
         log_level=LogLevels(config.log_level),
         log_access=False,
         backlog=2048,
+        # hyper's header read timeout covers a silent new connection, trickled headers and an
+        # idle keep-alive connection waiting for its next request (granian has no other knob).
+        http1_settings=HTTP1Settings(
+            header_read_timeout=round(1000 * min(config.header_timeout, config.idle_timeout))
+        ),
         # A worker still draining after this long (seen with clients that vanished in the
         # middle of a zip) is killed, so SIGTERM always ends the service.
         workers_kill_timeout=15,
