@@ -220,3 +220,14 @@ def test_a_post_body_trickled_is_cut_off(server: tuple[str, str]) -> None:
             data += chunk
         assert time.monotonic() - start < TIMEOUT + 5
         assert data == b"" or data.startswith(b"HTTP/1.1 408"), data[:200]
+
+
+def test_a_post_body_under_the_cap_reaches_the_route(server: tuple[str, str]) -> None:
+    _, url = server
+    r = httpx.post(
+        f"{url}/-/admin/rollbacks",
+        content=b"{not json",
+        headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert r.status_code == 400, r.text  # the route read it and said what is wrong
