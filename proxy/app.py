@@ -223,7 +223,6 @@ class Gateway:
             metrics=self.metrics,
             tracer=self.tracer,
             auditor=self.auditor,
-            serve_review=config.review_required == "serve",
             slots=IngestSlots(config.max_ingests),
         )
         self.answers = AnswerCache(config.list_ttl, config.negative_ttl)

@@ -151,12 +151,10 @@ class Ingester:
         metrics: Metrics,
         tracer: Tracer,
         auditor: Auditor | None = None,
-        serve_review: bool = False,
         slots: IngestSlots | None = None,
     ) -> None:
         self.storage = storage
         self.slots = slots if slots is not None else IngestSlots(0)  # proxy/limits.py
-        self.serve_review = serve_review  # REVIEW_REQUIRED served (logged) instead of 403
         self.upstream = upstream
         self.workers = workers
         self.audit_log = audit_log
