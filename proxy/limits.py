@@ -21,6 +21,8 @@ MAX_ELEMENT = 255
 
 def check_path(path: str) -> None:
     """Refuse (400) a request path no vault could hold, before it reaches storage or upstream."""
+    if len(path) <= MAX_ELEMENT and path.isascii():
+        return  # every real request: an ASCII path shorter than the element bound
     size = len(path.encode("utf-8", "surrogatepass"))
     if size > MAX_PATH:
         raise BadRequestError(

@@ -6,9 +6,11 @@ import contextlib
 import contextvars
 import json
 import os
+import random
 import re
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +31,25 @@ def trace_id_from(value: str | None) -> str:
     """The client's trace id if it is a sane token, else a new one (never echo arbitrary bytes)."""
     if value and _TRACE_ID.match(value):
         return value
-    return os.urandom(16).hex()
+    # 128 random bits from the Mersenne Twister: a trace id must be unique, not secret, and
+    # os.urandom costs a syscall per request. The random module reseeds itself after fork, so
+    # server worker processes never share a sequence.
+    return f"{random.getrandbits(128):032x}"
+
+
+# One encoder for every line: json.dumps with options builds a new encoder on each call.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
+_second: tuple[int, str] = (-1, "")
+
+
+def _timestamp() -> str:
+    """Now in UTC as ISO 8601 with milliseconds, the date part formatted once a second."""
+    global _second
+    now = time.time()
+    whole = int(now)
+    if whole != _second[0]:
+        _second = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{_second[1]}.{int((now - whole) * 1000):03d}+00:00"
 
 
 class AuditLog:
@@ -54,12 +74,14 @@ class AuditLog:
         self._flusher.start()
 
     def event(self, event: str, **fields: Any) -> None:
-        record = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event}
+        record = {"ts": _timestamp(), "event": event}
         identity = IDENTITY.get()
         if identity is not None:
             record["identity"] = identity
-        record.update({k: v for k, v in fields.items() if v is not None})
-        line = json.dumps(record, separators=(",", ":"), default=str) + "\n"
+        for key, value in fields.items():
+            if value is not None:
+                record[key] = value
+        line = _ENCODE(record) + "\n"
         with self._lock:
             self._pending.append(line)
         if event == "security":
