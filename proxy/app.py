@@ -313,6 +313,7 @@ class Gateway:
             await self.sumdb.aclose()
         self.tracer.shutdown()
         self.audit_log.close()
+        self.ingester.close()
 
     async def _send(self, scope: Scope, send: Send, response: Response, req: Request) -> int:
         pathsend = "http.response.pathsend" in scope.get("extensions", {})

@@ -9,6 +9,8 @@ store .zip, .mod, then .info last: a version counts as stored once its .info is.
 from __future__ import annotations
 
 import json
+import random
+import shutil
 import tempfile
 import time
 import zipfile
@@ -162,6 +164,7 @@ class Ingester:
         self.tracer = tracer
         self.auditor = auditor
         self._flight: SingleFlight[Ingested] = SingleFlight()
+        self._scratch_dir: Path | None = None
         self.pollution = Counter(
             "go_vault_version_pollution",
             "Upstream re-tags of a stored module version with different bytes (refused)",
@@ -237,41 +240,66 @@ class Ingester:
         return result
 
     async def _fetch_check_store(self, module: str, version: str, base: str) -> Ingested:
-        with tempfile.TemporaryDirectory(prefix="go-vault-ingest-") as tmp:
-            zip_path = Path(tmp) / "module.zip"
-            fetched: dict[str, bytes] = {}
+        # An unguessable name in a directory of our own: no mkdir/rmtree per ingest on the loop.
+        zip_path = self._scratch() / f"{random.getrandbits(128):032x}.zip"
+        fetched: dict[str, bytes] = {}
 
-            async def fetch(kind: str) -> None:
-                fetched[kind] = await self.upstream.fetch(f"{base}.{kind}")
+        async def fetch(kind: str) -> None:
+            fetched[kind] = await self.upstream.fetch(f"{base}.{kind}")
 
+        try:
             # The three fetches overlap; a failure of one cancels the others.
             await _together(
                 lambda: fetch("info"),
                 lambda: fetch("mod"),
                 lambda: self.upstream.fetch_to_file(f"{base}.zip", zip_path),
             )
-            info, mod = fetched["info"], fetched["mod"]
-            h1 = await self.workers.run(check_artifacts, module, version, info, mod, zip_path)
-            decision = ""
-            if self.auditor is not None:
-                # AUDITOR HOOK: the license auditor judges the exact bytes named by h1. A refusal
-                # is not raised here: the gate refuses the .zip, the metadata stays servable.
-                verdict = await self.workers.run(self.auditor.audit, module, version, zip_path, h1)
-                if verdict is not None:
-                    decision = verdict.decision.value
-            zip_size = zip_path.stat().st_size
-            # .info last: a version counts as stored once its .info is.
-            blobs: list[tuple[Kind, bytes | Path]] = [
-                (Kind.ZIP, zip_path),
-                (Kind.MOD, mod),
-                (Kind.INFO, info),
-            ]
-            try:
-                await self.workers.run(self.storage.put_version, module, version, blobs)
-            except ImmutabilityError as e:
-                stored = await self.workers.run(self._stored_h1, module, version, h1, mod)
-                raise VersionPollutionError(e, *stored) from e
+            # Checks, audit and store in one trip to the worker pool (each trip costs a thread
+            # hand-off, and a cold `go mod download` waits on ingest at every graph level).
+            return await self.workers.run(
+                self._check_store, module, version, fetched["info"], fetched["mod"], zip_path
+            )
+        finally:
+            if zip_path.exists():
+                await self.workers.run(zip_path.unlink, True)
+
+    def _check_store(
+        self, module: str, version: str, info: bytes, mod: bytes, zip_path: Path
+    ) -> Ingested:
+        """The blocking half of ingest: every check, the AUDITOR HOOK, then the vault write."""
+        h1 = check_artifacts(module, version, info, mod, zip_path)
+        decision = ""
+        if self.auditor is not None:
+            # AUDITOR HOOK: the license auditor judges the exact bytes named by h1. A refusal
+            # is not raised here: the gate refuses the .zip, the metadata stays servable.
+            verdict = self.auditor.audit(module, version, zip_path, h1)
+            if verdict is not None:
+                decision = verdict.decision.value
+        zip_size = zip_path.stat().st_size
+        # .info last: a version counts as stored once its .info is.
+        blobs: list[tuple[Kind, bytes | Path]] = [
+            (Kind.ZIP, zip_path),
+            (Kind.MOD, mod),
+            (Kind.INFO, info),
+        ]
+        try:
+            self.storage.put_version(module, version, blobs)
+        except ImmutabilityError as e:
+            raise VersionPollutionError(e, *self._stored_h1(module, version, h1, mod)) from e
+        zip_path.unlink()
         return Ingested(module, version, h1, hash_gomod(mod), zip_size, decision)
+
+    def _scratch(self) -> Path:
+        """This process's private directory for zips being ingested (made on first use)."""
+        if self._scratch_dir is None:
+            self._scratch_dir = Path(tempfile.mkdtemp(prefix="go-vault-ingest-"))
+        return self._scratch_dir
+
+    def close(self) -> None:
+        """Remove the scratch directory (a zip still being fetched is abandoned with it)."""
+        if self._scratch_dir is not None:
+            shutil.rmtree(self._scratch_dir, ignore_errors=True)
+            self._scratch_dir = None
 
     def _stored_h1(self, module: str, version: str, h1: str, mod: bytes) -> tuple[str, str]:
         """(stored, upstream) h1: of the blob the upstream changed: the zip's, else go.mod's."""
