@@ -113,7 +113,7 @@ def gateway_from_env() -> RequestLimits:
 
 def _serve_granian(config: VaultConfig, port: int, announce: Callable[[], None]) -> None:
     from granian import Granian
-    from granian.constants import Interfaces, Loops
+    from granian.constants import HTTPModes, Interfaces, Loops
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
@@ -129,8 +129,12 @@ def _serve_granian(config: VaultConfig, port: int, announce: Callable[[], None])
         log_level=LogLevels(config.log_level),
         log_access=False,
         backlog=2048,
-        # hyper's header read timeout covers a silent new connection, trickled headers and an
-        # idle keep-alive connection waiting for its next request (granian has no other knob).
+        # HTTP/1.1 only: in "auto" mode hyper-util first waits, with no timer, for the bytes that
+        # tell HTTP/1 from HTTP/2 (hyperium/hyper#3962), so a connection that never sends a byte
+        # was held for ever. Served as HTTP/1 from the start, hyper's header read timeout covers
+        # a silent new connection, trickled headers and an idle keep-alive connection waiting
+        # for its next request (granian has no other knob). The go command needs no HTTP/2.
+        http=HTTPModes.http1,
         http1_settings=HTTP1Settings(
             header_read_timeout=round(1000 * min(config.header_timeout, config.idle_timeout))
         ),

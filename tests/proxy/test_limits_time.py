@@ -68,11 +68,8 @@ def still_serves(url: str) -> None:
 
 
 def test_a_silent_connection_is_closed(server: tuple[str, str]) -> None:
-    name, url = server
-    if name == "granian":
-        # hyper starts its header read timer at the first byte: a silent connection is held
-        # (bounded by the backlog and file descriptors); a trickling one is still cut off.
-        pytest.skip("granian: no timeout before a connection's first byte")
+    """Under granian too: go-vault runs it HTTP/1-only, so hyper's header timer starts at once."""
+    _, url = server
     with connect(url) as sock:
         assert closed_within(sock, TIMEOUT + 5) >= TIMEOUT * 0.5
     still_serves(url)
@@ -114,7 +111,9 @@ def test_an_idle_keep_alive_connection_is_closed(server: tuple[str, str]) -> Non
 def test_a_client_that_stops_reading_a_zip_is_dropped(server: tuple[str, str]) -> None:
     name, url = server
     if name == "granian":
-        pytest.skip("granian has no write timeout; its header/idle timeouts still apply")
+        # granian 2.8.9 (hyper 1.x) has no write or send timeout and no option for one; the
+        # zip goes out by pathsend, outside the app. docs/go-vault.md says what to do instead.
+        pytest.skip("granian 2.8.9 has no write timeout: a client that stops reading is held")
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the peer's window stays small
     u = httpx.URL(url)
