@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import enum
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import TracebackType
 
 from scanner.errors import NotFoundError
 
@@ -41,6 +45,8 @@ class Storage(abc.ABC):
     - `local_path` may return a local file holding the blob (for zero-copy sending) or None;
       `redirect_url` may return a URL serving the blob (presigned object-store URL) or None.
     - `check` raises `proxy.errors.StorageError` when the store cannot serve (readiness).
+    - `batch()` gives a `Batch`: many versions put with the same rules, published together
+      by `commit` (for imports); nothing added to it is visible before `commit`.
     - Methods block; async callers run them in a worker pool. Instances are thread-safe.
     """
 
@@ -82,6 +88,83 @@ class Storage(abc.ABC):
 
     def check(self) -> None:
         return None
+
+    def batch(self) -> Batch:
+        """A `Batch` on this store; a backend may stage the blobs as they are added."""
+        return Batch(self)
+
+
+Blobs = Sequence[tuple[Kind, bytes | Path]]
+
+
+class Batch:
+    """Module versions put together: `add` them (nothing is visible yet), then `commit`.
+
+    `commit` publishes every blob with `put`'s rules (each version's blobs in the given order,
+    so a version's .info, added last, marks it complete) and returns once they are all stored,
+    durably where the backend is durable; it returns `put`'s flags per version, in `add` order.
+    When any put fails, the blobs this commit had stored are deleted again (.info first) before
+    the error is raised, so a batch lands whole or not at all -- short of the process dying
+    mid-commit, which leaves whole versions (or versions without .info) and no partial blob.
+    Leaving the `with` block without committing drops what was staged.
+
+    This one keeps the versions until `commit` and puts them then, `workers` versions at once
+    (each put is a round trip to an object store).
+    """
+
+    def __init__(self, storage: Storage, workers: int = 16) -> None:
+        self.storage = storage
+        self.workers = workers
+        self._versions: list[tuple[str, str, Blobs]] = []
+
+    def add(self, module: str, version: str, blobs: Blobs) -> None:
+        self._versions.append((module, version, list(blobs)))
+
+    def commit(self, progress: Callable[[int, int], None] | None = None) -> list[list[bool]]:
+        landed: list[tuple[str, str, Kind]] = []
+        lock = threading.Lock()
+
+        def put(item: tuple[str, str, Blobs]) -> list[bool]:
+            module, version, blobs = item
+            flags = []
+            for kind, data in blobs:
+                flags.append(self.storage.put(module, version, kind, data))
+                if flags[-1]:
+                    with lock:
+                        landed.append((module, version, kind))
+            return flags
+
+        out: list[list[bool]] = []
+        try:
+            with ThreadPoolExecutor(self.workers) as pool:
+                for flags in pool.map(put, self._versions):
+                    out.append(flags)
+                    if progress:
+                        progress(len(out), len(self._versions))
+        except BaseException:
+            # .info first: a reader never sees a version marked stored while it is going away.
+            order = {Kind.INFO: 0, Kind.MOD: 1, Kind.ZIP: 2}
+            for module, version, kind in sorted(landed, key=lambda k: order[k[2]]):
+                with contextlib.suppress(Exception):
+                    self.storage.delete(module, version, kind)
+            raise
+        finally:
+            self._versions = []
+        return out
+
+    def discard(self) -> None:
+        self._versions = []
+
+    def __enter__(self) -> Batch:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.discard()
 
 
 def open_storage(spec: str) -> Storage:

@@ -9,15 +9,15 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from scanner.errors import InvalidModuleError
 from scanner.module import escape_path, escape_version, unescape_path, unescape_version
 
 from ..errors import ImmutabilityError, StorageError
-from . import BlobNotFoundError, Kind, Storage
+from . import Batch, BlobNotFoundError, Blobs, Kind, Storage
 
 security_log = logging.getLogger("go_vault.security")
 
@@ -109,6 +109,9 @@ class FsStorage(Storage):
                 if tmp is not None:
                     with contextlib.suppress(FileNotFoundError):
                         tmp.unlink()
+
+    def batch(self) -> Batch:
+        return FsBatch(self)
 
     def _stage(self, kind: Kind, data: bytes | Path) -> Path:
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix=f"{kind.value}-")
@@ -204,6 +207,10 @@ class FsStorage(Storage):
                 dirnames.sort()
             if "@v" in dirnames:
                 dirnames.remove("@v")
+                # An empty @v (a batch staging into it, or every blob deleted) stores nothing.
+                with os.scandir(os.path.join(dirpath, "@v")) as entries:
+                    if not any(entries):
+                        continue
                 rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
                 with contextlib.suppress(InvalidModuleError):
                     yield unescape_path(rel)
@@ -217,3 +224,117 @@ class FsStorage(Storage):
             raise StorageError(
                 f"vault directory {self.root} is not writable: {e.strerror}", path=str(self.root)
             ) from e
+
+
+class FsBatch(Batch):
+    """Blobs written and fsync'd into `.tmp` as they are added (worker threads, so the caller
+    goes on verifying while the disk works); `commit` links them all in, then fsyncs each
+    directory that changed once, instead of once per version.
+
+    The version directories are made while staging (a mkdir right after many fsyncs waits on
+    the journal); an empty `@v` holds no blob, so readers see nothing new. Directories still
+    empty when the batch ends (discarded, or rolled back) are removed again.
+    """
+
+    def __init__(self, storage: FsStorage, workers: int = 16) -> None:
+        super().__init__(storage, workers)
+        self.fs = storage
+        self._pool: ThreadPoolExecutor | None = None
+        self._staged: list[tuple[str, str, Blobs, Future[list[Path | None]]]] = []
+        self._lock = threading.Lock()
+        self._made: list[Path] = []  # directories made for staged blobs, parents first
+
+    def add(self, module: str, version: str, blobs: Blobs) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="vault-stage")
+        blobs = list(blobs)
+        self._staged.append(
+            (module, version, blobs, self._pool.submit(self._stage, module, version, blobs))
+        )
+
+    def _stage(self, module: str, version: str, blobs: Blobs) -> list[Path | None]:
+        """Each blob not stored yet as a fsync'd file in .tmp (None: compared at commit)."""
+        staged: list[Path | None] = []
+        try:
+            for kind, data in blobs:
+                final = self.fs._path(module, version, kind)
+                if final.is_file():
+                    staged.append(None)
+                    continue
+                made: list[Path] = []
+                _makedirs(final.parent, made)
+                with self._lock:
+                    self._made += made
+                tmp = self.fs._stage(kind, data)
+                staged.append(tmp)
+                _fsync_file(tmp)
+        except BaseException:
+            _unlink_all(staged)
+            raise
+        return staged
+
+    def commit(self, progress: Callable[[int, int], None] | None = None) -> list[list[bool]]:
+        linked: list[Path] = []
+        try:
+            staged = [future.result() for *_, future in self._staged]
+            out: list[list[bool]] = []
+            changed: set[Path] = set()
+            for (module, version, blobs, _), tmps in zip(self._staged, staged, strict=True):
+                flags = []
+                for (kind, data), tmp in zip(blobs, tmps, strict=True):
+                    final = self.fs._path(module, version, kind)
+                    flags.append(self.fs._publish(module, version, kind, data, final, tmp))
+                    if flags[-1]:
+                        linked.append(final)
+                        changed.add(final.parent)
+                out.append(flags)
+                if progress:
+                    progress(len(out), len(self._staged))
+            # A new directory's own entry lives in its parent: sync those too.
+            changed.update(d.parent for d in self._made)
+            if changed:
+                with ThreadPoolExecutor(min(self.workers, len(changed))) as pool:
+                    list(pool.map(FsStorage._fsync_dir, changed))
+            return out
+        except BaseException:
+            for final in reversed(linked):  # .info went in last, so it goes first
+                with contextlib.suppress(FileNotFoundError):
+                    final.unlink()
+            raise
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        staged, self._staged = self._staged, []
+        for *_, future in staged:
+            with contextlib.suppress(BaseException):
+                _unlink_all(future.result())
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        # Directories made for blobs that never went in (none after a commit that succeeded).
+        made, self._made = self._made, []
+        for d in reversed(made):
+            with contextlib.suppress(OSError):  # not empty: something is stored there
+                d.rmdir()
+
+
+def _unlink_all(paths: Sequence[Path | None]) -> None:
+    for path in paths:
+        if path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+def _makedirs(path: Path, made: list[Path]) -> None:
+    """mkdir -p, adding each directory it created to `made` (parents first)."""
+    missing = []
+    while not path.is_dir():
+        missing.append(path)
+        path = path.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir()
+        except FileExistsError:
+            continue
+        made.append(d)

@@ -14,6 +14,7 @@ import pytest
 
 from proxy.errors import ImmutabilityError
 from proxy.storage import BlobNotFoundError, Kind, Storage, open_storage
+from proxy.storage.fs import FsStorage
 
 BACKENDS = ["fs", "s3"]
 
@@ -149,3 +150,62 @@ def test_put_version_stores_every_blob_with_the_same_rules(
     with pytest.raises(ImmutabilityError):
         storage.put_version("example.com/m", "v1.0.0", [(Kind.MOD, b"module other\n")])
     assert storage.get("example.com/m", "v1.0.0", Kind.MOD) == b"module example.com/m\n"
+
+
+def _version(n: int) -> list[tuple[Kind, bytes | Path]]:
+    return [
+        (Kind.ZIP, b"zip %d" % n),
+        (Kind.MOD, b"module example.com/b%d\n" % n),
+        (Kind.INFO, b'{"Version":"v1.0.0"}'),
+    ]
+
+
+def test_batch_publishes_nothing_before_commit_then_everything(storage: Storage) -> None:
+    storage.put("example.com/b1", "v1.0.0", Kind.MOD, b"module example.com/b1\n")
+    with storage.batch() as batch:
+        for n in range(3):
+            batch.add(f"example.com/b{n}", "v1.0.0", _version(n))
+        assert not any(storage.exists(f"example.com/b{n}", "v1.0.0", Kind.INFO) for n in range(3))
+        assert sorted(storage.modules()) == ["example.com/b1"]
+        done: list[tuple[int, int]] = []
+        flags = batch.commit(lambda i, total: done.append((i, total)))
+    assert flags == [[True, True, True], [True, False, True], [True, True, True]]
+    assert done == [(1, 3), (2, 3), (3, 3)]
+    for n in range(3):
+        for kind, data in _version(n):
+            assert storage.get(f"example.com/b{n}", "v1.0.0", kind) == data
+    assert sorted(storage.modules()) == [f"example.com/b{n}" for n in range(3)]
+
+
+def test_batch_with_a_conflict_lands_nothing(storage: Storage, tmp_path: Path) -> None:
+    """All or nothing: one refused blob and the versions the commit had stored go again."""
+    storage.put("example.com/b2", "v1.0.0", Kind.ZIP, b"the stored zip")
+    big = tmp_path / "big.zip"
+    big.write_bytes(b"z" * (1 << 20))
+    with storage.batch() as batch:
+        for n in range(5):
+            blobs = _version(n)
+            if n == 3:
+                blobs[0] = (Kind.ZIP, big)
+            batch.add(f"example.com/b{n}", "v1.0.0", blobs)
+        with pytest.raises(ImmutabilityError) as e:
+            batch.commit()
+    assert "example.com/b2@v1.0.0" in str(e.value)
+    assert storage.get("example.com/b2", "v1.0.0", Kind.ZIP) == b"the stored zip"
+    for n in range(5):
+        for kind in Kind:
+            assert storage.exists(f"example.com/b{n}", "v1.0.0", kind) == (
+                n == 2 and kind is Kind.ZIP
+            )
+    assert sorted(storage.modules()) == ["example.com/b2"]
+
+
+def test_a_batch_left_without_commit_leaves_nothing(storage: Storage, tmp_path: Path) -> None:
+    with storage.batch() as batch:
+        for n in range(3):
+            batch.add(f"example.com/b{n}", "v1.0.0", _version(n))
+    assert list(storage.modules()) == []
+    local = storage.local_path("example.com/b0", "v1.0.0", Kind.ZIP)
+    assert local is None
+    if isinstance(storage, FsStorage):  # no staged file left behind either
+        assert list((storage.root / ".tmp").iterdir()) == []
