@@ -10,27 +10,17 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cyclonedx.model import HashAlgorithm, HashType, Property
-from cyclonedx.model.bom import Bom, BomMetaData
-from cyclonedx.model.component import Component, ComponentScope, ComponentType
-from cyclonedx.model.dependency import Dependency
-from cyclonedx.model.license import (
-    DisjunctiveLicense,
-    License,
-    LicenseAcknowledgement,
-    LicenseExpression,
-)
-from cyclonedx.model.tool import ToolRepository
-from cyclonedx.output import make_outputter
-from cyclonedx.schema import OutputFormat, SchemaVersion
-from cyclonedx.spdx import fixup_id, is_expression
-from cyclonedx.validation import make_schemabased_validator
 from packageurl import PackageURL
 
 from .errors import InputError, OperationalError
 from .result import ModuleResult, ScanResult
+
+if TYPE_CHECKING:  # cyclonedx-python-lib is imported only where its model is used (XML, 1.4/1.5,
+    # vulnerabilities): its import and object model cost more than the rest of an SBOM run.
+    from cyclonedx.model.bom import Bom
+    from cyclonedx.schema import OutputFormat, SchemaVersion
 
 # Our properties live in our own namespace (CycloneDX property taxonomy convention).
 PROP = "goproxy-scan"
@@ -46,6 +36,8 @@ class SpecVersion(StrEnum):
 
     @property
     def schema(self) -> SchemaVersion:
+        from cyclonedx.schema import SchemaVersion
+
         return SchemaVersion.from_version(self.value)
 
 
@@ -90,67 +82,125 @@ def h1_sha256(h1: str) -> str | None:
     return raw.hex() if len(raw) == 32 else None
 
 
-def _licenses(module: ModuleResult) -> tuple[list[License], list[Property]]:
+@cache
+def _spdx_ids() -> dict[str, str]:
+    """Lower-case SPDX id -> its spelling, from the schema cyclonedx-python-lib validates with."""
+    import json
+
+    from cyclonedx.schema._res import SPDX_JSON
+
+    with open(SPDX_JSON, encoding="utf-8") as f:
+        return {i.lower(): i for i in json.load(f).get("enum", [])}
+
+
+def _is_expression(text: str) -> bool:
+    """cyclonedx.spdx.is_expression, on the SPDX licensing index scanner.spdx already built."""
+    from .spdx import licensing
+
+    try:
+        return not licensing().validate(text).errors
+    except Exception:  # the library's parser crashes on some characters: not an expression
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseEntry:
+    """One CycloneDX license: an SPDX `id`, a `name`, or an `expression` (which stands alone)."""
+
+    acknowledgement: str  # "concluded" (the verdict) or "declared" (go.mod //go:license)
+    id: str = ""
+    name: str = ""
+    expression: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One component as the SBOM describes it, before a writer renders it."""
+
+    type: str  # "library" or "application"
+    name: str
+    purl: PackageURL
+    version: str = ""
+    description: str = ""
+    scope: str = ""  # "required", "optional" or "" (the main module)
+    hashes: tuple[str, ...] = ()  # SHA-256, hex
+    licenses: tuple[LicenseEntry, ...] = ()
+    properties: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return str(self.purl)
+
+
+@dataclass(frozen=True, slots=True)
+class SbomContent:
+    """Everything an SBOM says, independent of the CycloneDX version and format."""
+
+    main: Part
+    components: tuple[Part, ...]  # the standard library first, then the modules
+    dependencies: tuple[tuple[str, tuple[str, ...]], ...]  # bom-ref -> the bom-refs it needs
+    tool: tuple[str, str]  # name, version
+    timestamp: datetime
+    serial: uuid.UUID | None  # None: a random one
+    properties: tuple[tuple[str, str], ...]  # the document's own
+
+
+def _licenses(module: ModuleResult) -> tuple[tuple[LicenseEntry, ...], list[tuple[str, str]]]:
     """Concluded (the verdict) and declared licenses; CycloneDX allows one expression only."""
-    extra: list[Property] = []
-    wanted = [
-        (module.expression, LicenseAcknowledgement.CONCLUDED),
-        (module.declared, LicenseAcknowledgement.DECLARED),
-    ]
-    singles: list[License] = []
-    compound: list[tuple[str, LicenseAcknowledgement]] = []
+    extra: list[tuple[str, str]] = []
+    wanted = [(module.expression, "concluded"), (module.declared, "declared")]
+    singles: list[LicenseEntry] = []
+    compound: list[tuple[str, str]] = []
     for text, ack in wanted:
         if not text:
             continue
-        spdx_id = fixup_id(text)
+        spdx_id = _spdx_ids().get(text.lower())
         if spdx_id is not None:
-            singles.append(DisjunctiveLicense(id=spdx_id, acknowledgement=ack))
-        elif text.startswith("LicenseRef-") or not is_expression(text):
-            singles.append(DisjunctiveLicense(name=text, acknowledgement=ack))
+            singles.append(LicenseEntry(ack, id=spdx_id))
+        elif text.startswith("LicenseRef-") or not _is_expression(text):
+            singles.append(LicenseEntry(ack, name=text))
         else:
             compound.append((text, ack))
     if compound:
         # An expression must stand alone; the other acknowledgement goes to a property.
         text, ack = compound[0]
         for other, other_ack in wanted:
-            if other and other_ack is not ack:
-                extra.append(Property(name=f"{PROP}:license:{other_ack.value}", value=other))
-        return [LicenseExpression(text, acknowledgement=ack)], extra
-    return singles, extra
+            if other and other_ack != ack:
+                extra.append((f"{PROP}:license:{other_ack}", other))
+        return (LicenseEntry(ack, expression=text),), extra
+    return tuple(singles), extra
 
 
-def _component(module: ModuleResult) -> Component:
-    purl = module_purl(module.path, module.version)
+def _part(module: ModuleResult) -> Part:
     hashes = []
     tree = h1_sha256(module.h1)
     if tree is not None:
-        hashes.append(HashType(alg=HashAlgorithm.SHA_256, content=tree))
+        hashes.append(tree)
     if module.zip_sha256:
-        hashes.append(HashType(alg=HashAlgorithm.SHA_256, content=module.zip_sha256))
+        hashes.append(module.zip_sha256)
     props = [
-        Property(name=f"{PROP}:indirect", value=str(module.indirect).lower()),
-        Property(name=f"{PROP}:verdict", value=module.decision.value),
-        Property(name=f"{PROP}:verdict-source", value=module.verdict_source),
+        (f"{PROP}:indirect", str(module.indirect).lower()),
+        (f"{PROP}:verdict", module.decision.value),
+        (f"{PROP}:verdict-source", module.verdict_source),
     ]
     if module.h1:
-        props.append(Property(name=f"{PROP}:h1", value=module.h1))
+        props.append((f"{PROP}:h1", module.h1))
     if module.zip_sha256:
-        props.append(Property(name=f"{PROP}:zip-sha256", value=module.zip_sha256))
+        props.append((f"{PROP}:zip-sha256", module.zip_sha256))
     if module.replace:
-        props.append(Property(name=f"{PROP}:replace", value=module.replace))
+        props.append((f"{PROP}:replace", module.replace))
     if module.go_version:
-        props.append(Property(name=f"{PROP}:go-version", value=module.go_version))
+        props.append((f"{PROP}:go-version", module.go_version))
     licenses, license_props = _licenses(module)
-    return Component(
-        type=ComponentType.LIBRARY,
+    return Part(
+        type="library",
         name=module.path,
         version=module.version,
-        bom_ref=str(purl),
-        purl=purl,
-        scope=ComponentScope.OPTIONAL if module.optional else ComponentScope.REQUIRED,
-        hashes=hashes,
+        purl=module_purl(module.path, module.version),
+        scope="optional" if module.optional else "required",
+        hashes=tuple(hashes),
         licenses=licenses,
-        properties=[*props, *license_props],
+        properties=(*props, *license_props),
     )
 
 
@@ -165,72 +215,120 @@ def stdlib_purl(result: ScanResult) -> PackageURL:
     return module_purl("stdlib", _stdlib_version(result))
 
 
-def build_bom(result: ScanResult, options: SbomOptions) -> Bom:
-    """The Bom object for a scan result (no I/O; the clock and serial come from `options`)."""
-    main_purl = module_purl(result.main_module, "")
-    main = Component(
-        type=ComponentType.APPLICATION,
+def sbom_content(result: ScanResult, options: SbomOptions) -> SbomContent:
+    """What the SBOM of a scan result says (no I/O; the clock and serial come from `options`)."""
+    main = Part(
+        type="application",
         name=result.main_module,
-        bom_ref=str(main_purl),
-        purl=main_purl,
-        properties=[Property(name=f"{PROP}:go-version", value=result.go_version)]
-        if result.go_version
-        else [],
+        purl=module_purl(result.main_module, ""),
+        properties=((f"{PROP}:go-version", result.go_version),) if result.go_version else (),
     )
-    std_version = _stdlib_version(result)
-    std_purl = stdlib_purl(result)
-    stdlib = Component(
-        type=ComponentType.LIBRARY,
+    stdlib = Part(
+        type="library",
         name="stdlib",
-        version=std_version or None,
+        version=_stdlib_version(result),
         description="The Go standard library",
-        bom_ref=str(std_purl),
-        purl=std_purl,
-        scope=ComponentScope.REQUIRED,
-        licenses=[
-            DisjunctiveLicense(id="BSD-3-Clause", acknowledgement=LicenseAcknowledgement.DECLARED)
-        ],
+        purl=stdlib_purl(result),
+        scope="required",
+        licenses=(LicenseEntry("declared", id="BSD-3-Clause"),),
     )
     modules = [m for m in result.modules if m.path != result.main_module]
-    components = {m.key: _component(m) for m in modules}
+    parts = {m.key: _part(m) for m in modules}
     by_path = {m.path: m.key for m in modules}
 
-    def refs(keys: Iterable[str]) -> list[Dependency]:
+    def refs(keys: Iterable[str]) -> tuple[str, ...]:
         # The graph names requirements at the versions it asked for; MVS selected one per path.
-        out = {}
+        out: dict[str, None] = {}
         for key in keys:
-            selected = key if key in components else by_path.get(key.rpartition("@")[0])
+            selected = key if key in parts else by_path.get(key.rpartition("@")[0])
             if selected is not None:
-                ref = components[selected].bom_ref
-                out[ref.value] = Dependency(ref=ref)
-        return list(out.values())
+                out[parts[selected].ref] = None
+        return tuple(out)
 
     dependencies = [
-        Dependency(
-            ref=main.bom_ref, dependencies=[*refs(result.main_requires), Dependency(stdlib.bom_ref)]
-        ),
-        Dependency(ref=stdlib.bom_ref),
+        (main.ref, (*refs(result.main_requires), stdlib.ref)),
+        (stdlib.ref, ()),
+        *((parts[m.key].ref, refs(m.requires)) for m in modules),
     ]
-    dependencies += [
-        Dependency(ref=components[m.key].bom_ref, dependencies=refs(m.requires)) for m in modules
-    ]
-    tool = Component(
-        type=ComponentType.APPLICATION, name=result.tool_name, version=result.tool_version
-    )
     timestamp = options.timestamp
     if timestamp is None:
         timestamp = _EPOCH if options.reproducible else datetime.now(UTC)
+    serial = options.serial
+    if serial is None and options.reproducible:
+        serial = _content_serial(result, options)
+    return SbomContent(
+        main=main,
+        components=(stdlib, *parts.values()),
+        dependencies=tuple(dependencies),
+        tool=(result.tool_name, result.tool_version),
+        timestamp=timestamp,
+        serial=serial,
+        properties=((f"{PROP}:policy-digest", result.policy_digest),)
+        if result.policy_digest
+        else (),
+    )
+
+
+def build_bom(result: ScanResult, options: SbomOptions) -> Bom:
+    """The cyclonedx-python-lib Bom of a scan result (XML, CycloneDX 1.4/1.5, vulnerabilities)."""
+    from cyclonedx.model import HashAlgorithm, HashType, Property
+    from cyclonedx.model.bom import Bom, BomMetaData
+    from cyclonedx.model.component import Component, ComponentScope, ComponentType
+    from cyclonedx.model.dependency import Dependency
+    from cyclonedx.model.license import (
+        DisjunctiveLicense,
+        License,
+        LicenseAcknowledgement,
+        LicenseExpression,
+    )
+    from cyclonedx.model.tool import ToolRepository
+
+    def properties(pairs: Iterable[tuple[str, str]]) -> list[Property]:
+        return [Property(name=name, value=value) for name, value in pairs]
+
+    def license_of(entry: LicenseEntry) -> License:
+        ack = LicenseAcknowledgement(entry.acknowledgement)
+        if entry.expression:
+            return LicenseExpression(entry.expression, acknowledgement=ack)
+        if entry.id:
+            return DisjunctiveLicense(id=entry.id, acknowledgement=ack)
+        return DisjunctiveLicense(name=entry.name, acknowledgement=ack)
+
+    def component(part: Part) -> Component:
+        return Component(
+            type=ComponentType(part.type),
+            name=part.name,
+            version=part.version or None,
+            description=part.description or None,
+            bom_ref=part.ref,
+            purl=part.purl,
+            scope=ComponentScope(part.scope) if part.scope else None,
+            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=h) for h in part.hashes],
+            licenses=[license_of(entry) for entry in part.licenses],
+            properties=properties(part.properties),
+        )
+
+    content = sbom_content(result, options)
+    main = component(content.main)
+    components = [component(part) for part in content.components]
+    by_ref = {c.bom_ref.value: c.bom_ref for c in (main, *components)}
+    tool_name, tool_version = content.tool
     bom = Bom(
         metadata=BomMetaData(
-            tools=ToolRepository(components=[tool]),
+            tools=ToolRepository(
+                components=[
+                    Component(type=ComponentType.APPLICATION, name=tool_name, version=tool_version)
+                ]
+            ),
             component=main,
-            timestamp=timestamp,
-            properties=[Property(name=f"{PROP}:policy-digest", value=result.policy_digest)]
-            if result.policy_digest
-            else [],
+            timestamp=content.timestamp,
+            properties=properties(content.properties),
         ),
-        components=[stdlib, *components.values()],
-        dependencies=dependencies,
+        components=components,
+        dependencies=[
+            Dependency(ref=by_ref[ref], dependencies=[Dependency(ref=by_ref[d]) for d in needs])
+            for ref, needs in content.dependencies
+        ],
     )
     if result.vulnerabilities:
         # Imported here: the vulnerability modules import this one (module_purl, PROP).
@@ -244,11 +342,84 @@ def build_bom(result: ScanResult, options: SbomOptions) -> Bom:
                 f"{module}@{version}", str(module_purl(module, version))
             ),
         )
-    if options.serial is not None:
-        bom.serial_number = options.serial
-    elif options.reproducible:
-        bom.serial_number = _content_serial(result, options)
+    if content.serial is not None:
+        bom.serial_number = content.serial
     return bom
+
+
+def _json_part(part: Part) -> dict[str, Any]:
+    """A component as cyclonedx-python-lib writes it in CycloneDX 1.6 JSON (same keys, order)."""
+    out: dict[str, Any] = {"bom-ref": part.ref}
+    if part.description:
+        out["description"] = part.description
+    if part.hashes:
+        out["hashes"] = [{"alg": "SHA-256", "content": h} for h in sorted(set(part.hashes))]
+    if part.licenses:
+        out["licenses"] = [
+            {"acknowledgement": e.acknowledgement, "expression": e.expression}
+            if e.expression
+            else {"license": {"acknowledgement": e.acknowledgement, **_license_key(e)}}
+            for e in sorted(part.licenses, key=lambda e: (e.acknowledgement, e.id, e.name))
+        ]
+    out["name"] = part.name
+    if part.properties:
+        out["properties"] = [{"name": n, "value": v} for n, v in sorted(set(part.properties))]
+    out["purl"] = part.ref
+    if part.scope:
+        out["scope"] = part.scope
+    out["type"] = part.type
+    if part.version:
+        out["version"] = part.version
+    return out
+
+
+def _license_key(entry: LicenseEntry) -> dict[str, str]:
+    return {"id": entry.id} if entry.id else {"name": entry.name}
+
+
+def _json_document(content: SbomContent) -> dict[str, Any] | None:
+    """The CycloneDX 1.6 JSON document, byte for byte what cyclonedx-python-lib writes for it.
+
+    Building the library's object model (sorted sets compared field by field) and serialising
+    it generically took most of an SBOM run; our SBOMs use a small, fixed part of the model,
+    so they are written here. The library's order is kept: components by name (then version),
+    dependencies by ref, hashes and properties sorted. None when the library would have to
+    break a tie or rename a duplicate bom-ref: then the library writes it.
+    """
+    parts = content.components
+    names = {p.name for p in parts}
+    refs = {content.main.ref, *(p.ref for p in parts)}
+    if len(names) != len(parts) or len(refs) != len(parts) + 1:
+        return None
+    if any(len(p.licenses) > 1 and any(e.expression for e in p.licenses) for p in parts):
+        return None
+    dependencies = []
+    for ref, needs in sorted(content.dependencies):
+        entry: dict[str, Any] = {"dependsOn": sorted(set(needs))} if needs else {}
+        entry["ref"] = ref
+        dependencies.append(entry)
+    metadata: dict[str, Any] = {"component": _json_part(content.main)}
+    if content.properties:
+        metadata["properties"] = [
+            {"name": n, "value": v} for n, v in sorted(set(content.properties))
+        ]
+    timestamp = content.timestamp
+    if timestamp.tzinfo is None:
+        timestamp = timestamp.astimezone()
+    metadata["timestamp"] = timestamp.isoformat()
+    name, version = content.tool
+    metadata["tools"] = {"components": [{"name": name, "type": "application", "version": version}]}
+    serial = content.serial or uuid.uuid4()
+    return {
+        "components": [_json_part(p) for p in sorted(parts, key=lambda p: p.name)],
+        "dependencies": dependencies,
+        "metadata": metadata,
+        "serialNumber": serial.urn,
+        "version": 1,
+        "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.6",
+    }
 
 
 def _content_serial(result: ScanResult, options: SbomOptions) -> uuid.UUID:
@@ -296,18 +467,25 @@ def _json_validator(schema: SchemaVersion) -> Any:
 
 def _schema_error(text: str, fmt: OutputFormat, schema: SchemaVersion) -> object | None:
     """The first way `text` breaks its CycloneDX schema, or None when it conforms."""
-    if fmt is OutputFormat.XML:
-        return make_schemabased_validator(fmt, schema).validate_str(text)
     import json
+
+    from cyclonedx.schema import OutputFormat
+
+    if fmt is OutputFormat.XML:
+        from cyclonedx.validation import make_schemabased_validator
+
+        return make_schemabased_validator(fmt, schema).validate_str(text)
 
     return next(iter(_json_validator(schema).iter_errors(json.loads(text))), None)
 
 
 def render_sbom(result: ScanResult, options: SbomOptions) -> str:
     """The SBOM text, validated against the CycloneDX schema before anyone writes it."""
+    from cyclonedx.schema import OutputFormat
+
     fmt = OutputFormat.JSON if options.output_format is SbomFormat.JSON else OutputFormat.XML
     schema = options.spec_version.schema
-    text = make_outputter(build_bom(result, options), fmt, schema).output_as_string(indent=2)
+    text = _sbom_text(result, options, fmt, schema)
     error = _schema_error(text, fmt, schema)
     if error is not None:
         raise OperationalError(
@@ -317,6 +495,25 @@ def render_sbom(result: ScanResult, options: SbomOptions) -> str:
             hint="this is a goproxy-scan bug; please report it with the scan result JSON",
         )
     return text if text.endswith("\n") else text + "\n"
+
+
+def _sbom_text(
+    result: ScanResult, options: SbomOptions, fmt: OutputFormat, schema: SchemaVersion
+) -> str:
+    """CycloneDX 1.6 JSON without vulnerabilities is written here; the rest by the library."""
+    if (
+        options.output_format is SbomFormat.JSON
+        and options.spec_version is SpecVersion.V1_6
+        and not result.vulnerabilities
+    ):
+        document = _json_document(sbom_content(result, options))
+        if document is not None:
+            import json
+
+            return json.dumps(document, indent=2)
+    from cyclonedx.output import make_outputter
+
+    return make_outputter(build_bom(result, options), fmt, schema).output_as_string(indent=2)
 
 
 def render_sbom_from_result(result: ScanResult, options: SbomOptions) -> str:

@@ -7,20 +7,23 @@ import json
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from cyclonedx.output import make_outputter
 from cyclonedx.schema import OutputFormat as CdxFormat
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation import make_schemabased_validator
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from reports.reportsample import check_golden, make_result  # tests/scanner/reports/
 from scanproject import run_scan_cli
 
 # The vulnerable fixture project and the database of real entries, shared with the scan tests.
 from test_scan_vulns import ENTRIES, app, env, scan_cache, vulndb  # noqa: F401 (fixtures)
 
-from scanner.result import ModuleResult
+from scanner.result import ModuleResult, ScanResult
 from scanner.sbom import (
     SbomFormat,
     SbomOptions,
@@ -178,3 +181,84 @@ def test_sbom_command_with_vulndb_lists_known_vulnerabilities(
     plain = run_scan_cli(args, env, project)
     assert plain.returncode == 0, plain.stderr
     assert "vulnerabilities" not in json.loads(out.read_text())
+
+
+def library_json(result: ScanResult, options: SbomOptions) -> str:
+    """What cyclonedx-python-lib writes for the same SBOM (the reference for the direct writer)."""
+    bom = build_bom(result, options)
+    text = make_outputter(bom, CdxFormat.JSON, SchemaVersion.V1_6).output_as_string(indent=2)
+    return text + "\n"
+
+
+_H1_TREE = base64.b64decode("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=").hex()
+_paths = st.sampled_from(
+    ["example.com/a", "example.com/b/v2", "github.com/Azure/x", "gopkg.in/yaml.v3", "café.io/ü"]
+)
+_licenses = st.sampled_from(
+    ["", "MIT", "mit", "Apache-2.0", "MIT OR GPL-2.0-only", "MIT AND BSD-3-Clause",
+     "LicenseRef-unknown-0a1b", "Custom Licence", "GPL-2.0-only WITH Classpath-exception-2.0"]
+)  # fmt: skip
+_modules = st.builds(
+    ModuleResult,
+    path=_paths,
+    version=st.sampled_from(["v1.0.0", "v2.0.0+incompatible", "v0.0.0-20200101000000-abcdef"]),
+    decision=st.sampled_from(list(Decision)),
+    expression=_licenses,
+    declared=_licenses,
+    h1=st.sampled_from(["", "h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", "h1:bad"]),
+    zip_sha256=st.sampled_from(["", "5" * 64, _H1_TREE]),  # the same as h1's: one hash
+    indirect=st.booleans(),
+    optional=st.booleans(),
+    replace=st.sampled_from(["", "../fork", "example.com/fork@v1.2.3"]),
+    go_version=st.sampled_from(["", "1.21"]),
+    requires=st.lists(st.sampled_from(["example.com/a@v1.0.0", "example.com/b/v2@v2.0.0"])).map(
+        tuple
+    ),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    modules=st.lists(_modules, max_size=5, unique_by=lambda m: m.path),
+    stdlib=st.sampled_from(["", "go1.27.3"]),
+    go_version=st.sampled_from(["", "1.22"]),
+    digest=st.sampled_from(["", "sha256:" + "0" * 64]),
+    main_requires=st.lists(st.sampled_from(["example.com/a@v1.0.0", "gopkg.in/yaml.v3@v1.0.0"])),
+    stamp=st.sampled_from(
+        [
+            None,
+            datetime(2026, 5, 4, 3, 2, 1, 7, tzinfo=UTC),
+            datetime(2026, 5, 4, 3, 2, 1, tzinfo=timezone(timedelta(hours=2))),
+            datetime(2026, 5, 4, 3, 2, 1),  # naive: local time, as the library writes it
+        ]
+    ),
+)
+def test_direct_json_is_byte_for_byte_what_cyclonedx_python_lib_writes(
+    modules: list[ModuleResult],
+    stdlib: str,
+    go_version: str,
+    digest: str,
+    main_requires: list[str],
+    stamp: datetime | None,
+) -> None:
+    result = replace(
+        make_result(),
+        modules=tuple(modules),
+        stdlib_version=stdlib,
+        go_version=go_version,
+        policy_digest=digest,
+        main_requires=tuple(main_requires),
+    )
+    options = SbomOptions(reproducible=stamp is None, timestamp=stamp, serial=None)
+    if stamp is not None:
+        options = replace(options, serial=uuid.UUID("12345678-1234-5678-1234-567812345678"))
+    assert render_sbom(result, options) == library_json(result, options)
+
+
+def test_a_name_clash_falls_back_to_the_library() -> None:
+    # A module whose path is "stdlib" ties with the standard library by name: the library breaks
+    # the tie (by version, then further fields), so it writes that document itself.
+    clash = ModuleResult("stdlib", "v0.1.0", Decision.PASS, expression="MIT")
+    result = replace(make_result(), modules=(*make_result().modules, clash))
+    options = SbomOptions(reproducible=True)
+    assert render_sbom(result, options) == library_json(result, options)
