@@ -50,7 +50,7 @@ VULNDB = ".vulndb"  # the Go vulnerability database as /-/vulndb/ serves it (ind
 IMPORTED = "bundles.json"  # the manifest digests this vault has imported (a delta's base check)
 _KINDS = (Kind.INFO, Kind.MOD, Kind.ZIP)
 _IN_MEMORY = 256 << 20  # unpacked bytes kept in memory on import; the rest is staged on disk
-_WRITERS = 16  # concurrent version writes on import
+_WRITERS = 16  # versions read at once on export
 _COMPRESS = 1  # zips are already deflated: more gzip effort buys almost nothing
 
 Progress = Callable[[int, int], None]  # (done, total) modules
@@ -437,7 +437,8 @@ class _Checked:
     signed: bool
 
 
-def _verify(bundle: Path, files: dict[str, Staged], verify_key: Path | None) -> _Checked:
+def _verify_sums(bundle: Path, files: dict[str, Staged], verify_key: Path | None) -> _Checked:
+    """The signature, every member against the checksums, the manifest against both."""
     where = str(bundle)
     if SUMS not in files:
         raise BundleError(f"missing {SUMS}", path=where)
@@ -483,6 +484,15 @@ def _verify(bundle: Path, files: dict[str, Staged], verify_key: Path | None) -> 
                 raise BundleError(
                     f"{module}@{version}: .{kind.value} differs from the manifest", path=where
                 )
+    return _Checked(manifest, _sha256(manifest_bytes), sig is not None)
+
+
+def _verify_contents(bundle: Path, files: dict[str, Staged], checked: _Checked) -> None:
+    """What the checksums cannot say: every zip's h1:, each .info's Version, the verdicts
+    and the vulnerability database."""
+    where = str(bundle)
+    manifest = checked.manifest
+    entries = manifest.get("modules", ())
     # Every h1: at once over the cores (zlib inflates without the GIL).
     with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
         h1s = list(
@@ -515,12 +525,11 @@ def _verify(bundle: Path, files: dict[str, Staged], verify_key: Path | None) -> 
                 raise BundleError(
                     f"{module}@{version}: no readable verdict: {e}", path=where
                 ) from e
-            if listed.get(name) != entry["verdict"].get("sha256") or verdict.h1 != h1:
+            if files[name].sha256 != entry["verdict"].get("sha256") or verdict.h1 != h1:
                 raise BundleError(
                     f"{module}@{version}: the verdict does not name this zip", path=where
                 )
     _verify_vulndb(where, manifest, files)
-    return _Checked(manifest, _sha256(manifest_bytes), sig is not None)
 
 
 def _verify_vulndb(where: str, manifest: dict[str, Any], files: dict[str, Staged]) -> None:
@@ -611,9 +620,12 @@ def import_bundle(
     the one there is as new or newer."""
     start = time.perf_counter()
     record = state_file(storage_spec, IMPORTED)
-    with tempfile.TemporaryDirectory(prefix="go-vault-import-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="go-vault-import-") as tmp,
+        storage.batch() as batch,
+    ):
         files = _unpack(bundle, Path(tmp))
-        checked = _verify(bundle, files, verify_key)
+        checked = _verify_sums(bundle, files, verify_key)
         base = checked.manifest.get("base")
         known = {b["manifest_sha256"] for b in imported_bundles(record)["bundles"]}
         if base and base["manifest_sha256"] not in known:
@@ -624,6 +636,18 @@ def import_bundle(
                 hint=f"import {base['file']} first",
             )
         entries = checked.manifest.get("modules", [])
+        # The checksums hold: the storage may stage the blobs (hidden, e.g. written and fsync'd
+        # into the vault's .tmp) while the zips are hashed. Nothing is published before commit.
+        # The .info goes last, marking a version complete.
+        total = 0
+        for entry in entries:
+            module, version = entry["path"], entry["version"]
+            staged = [
+                (k, files[blob_name(module, version, k)]) for k in (Kind.ZIP, Kind.MOD, Kind.INFO)
+            ]
+            batch.add(module, version, [(k, f.data) for k, f in staged])
+            total += sum(f.size for _, f in staged)
+        _verify_contents(bundle, files, checked)
         new = []
         for entry in entries:
             module, version = entry["path"], entry["version"]
@@ -648,17 +672,6 @@ def import_bundle(
             if installed is None or installed < announced["modified"]:
                 staging = _stage_vulndb(files, vulndb)
 
-        # Everything verified: now write. The .info goes last, marking a version complete.
-        # Versions are written in parallel: each put waits on fsync (or an S3 round trip).
-        def store(entry: dict[str, Any]) -> int:
-            module, version = entry["path"], entry["version"]
-            staged = [
-                (k, files[blob_name(module, version, k)]) for k in (Kind.ZIP, Kind.MOD, Kind.INFO)
-            ]
-            storage.put_version(module, version, [(k, f.data) for k, f in staged])
-            return sum(f.size for _, f in staged)
-
-        total = 0
         verdicts = _verdict_store(storage)
         if verdicts is not None:
             for entry in entries:
@@ -667,11 +680,8 @@ def import_bundle(
                     # Informative: this vault's auditor judges again under its own policy.
                     verdicts.put(Verdict.from_json(files[name].read_bytes()))
         try:
-            with ThreadPoolExecutor(_WRITERS) as pool:
-                for i, size in enumerate(pool.map(store, entries), 1):
-                    total += size
-                    if progress:
-                        progress(i, len(entries))
+            # Everything verified: publish all of it, or (on a failure) none.
+            batch.commit(progress)
             if staging is not None and vulndb is not None:
                 _install_vulndb(staging, vulndb)
         finally:
