@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -103,6 +105,8 @@ def test_bad_key_names_file_line_and_key(tmp_path: Path) -> None:
         ),
         ("licenses: [MIT\n", 2, "flow sequence on line 1"),
         ("- just a list\n", 1, "mapping"),
+        # YAML values JSON has no type for: jsonschema-rs cannot take them, jsonschema words it
+        ("licenses:\n  allow: !!set {MIT: null}\n", 2, "licenses.allow"),
     ],
 )
 def test_invalid_policies(tmp_path: Path, text: str, line: int | None, words: str) -> None:
@@ -113,6 +117,17 @@ def test_invalid_policies(tmp_path: Path, text: str, line: int | None, words: st
     assert e.value.path == str(p)
     if line is not None:
         assert e.value.line == line
+
+
+def test_a_valid_policy_loads_without_the_python_jsonschema() -> None:
+    # Every scan loads a policy: jsonschema-rs checks it, and the pure-Python jsonschema (a
+    # tenth of a second to import) is left for wording errors.
+    code = (
+        "import sys; import scanner.policy as p; p.default_policy(); "
+        "print('jsonschema' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_other_sections_are_kept_for_their_owners() -> None:
