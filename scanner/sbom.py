@@ -6,7 +6,7 @@ import base64
 import hashlib
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
@@ -126,10 +126,10 @@ class Part:
     hashes: tuple[str, ...] = ()  # SHA-256, hex
     licenses: tuple[LicenseEntry, ...] = ()
     properties: tuple[tuple[str, str], ...] = ()
+    ref: str = field(init=False)  # the bom-ref: the purl's text, made once (packageurl is slow)
 
-    @property
-    def ref(self) -> str:
-        return str(self.purl)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ref", str(self.purl))
 
 
 @dataclass(frozen=True, slots=True)
