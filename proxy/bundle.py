@@ -38,7 +38,7 @@ from scanner.module import ModuleVersion, check, escape_path, escape_version, so
 from scanner.verdict import Verdict
 
 from .rollback import StateFile, state_file
-from .storage import Kind, Storage
+from .storage import Kind, Storage, blob_name
 from .verdicts import VerdictStore
 
 FORMAT = 1
@@ -86,10 +86,6 @@ class BundleSummary:
             "signed": self.signed,
             "vulndb": self.vulndb,
         }
-
-
-def blob_name(module: str, version: str, kind: Kind) -> str:
-    return f"{escape_path(module)}/@v/{escape_version(version)}.{kind.value}"
 
 
 def named_modules(path: Path) -> list[ModuleVersion]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import enum
+import functools
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 
 from scanner.errors import NotFoundError
+from scanner.module import escape_path, escape_version
 
 
 class Kind(enum.Enum):
@@ -20,6 +22,18 @@ class Kind(enum.Enum):
     INFO = "info"
     MOD = "mod"
     ZIP = "zip"
+
+
+def blob_name(module: str, version: str, kind: Kind) -> str:
+    """`<escaped module>/@v/<escaped version>.<kind>`, a blob's name in the GOPROXY layout
+    that the backends and bundles use; raises InvalidModuleError for an invalid key."""
+    return f"{_version_dir(module, version)}.{kind.value}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _version_dir(module: str, version: str) -> str:
+    # Remembered: escaping validates the path (slow), and each version is named many times.
+    return f"{escape_path(module)}/@v/{escape_version(version)}"
 
 
 class BlobNotFoundError(NotFoundError):

@@ -27,10 +27,10 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from scanner.errors import InputError, InvalidModuleError
-from scanner.module import escape_path, escape_version, unescape_path, unescape_version
+from scanner.module import escape_path, unescape_path, unescape_version
 
 from ..errors import ImmutabilityError, StorageError
-from . import BlobNotFoundError, Kind, Storage
+from . import BlobNotFoundError, Kind, Storage, blob_name
 
 security_log = logging.getLogger("go_vault.security")
 
@@ -100,7 +100,7 @@ class S3Storage(Storage):
         return cls(S3Location(spec))
 
     def _key(self, module: str, version: str, kind: Kind) -> str:
-        return self.loc.key(f"{escape_path(module)}/@v/{escape_version(version)}.{kind.value}")
+        return self.loc.key(blob_name(module, version, kind))
 
     def get(self, module: str, version: str, kind: Kind) -> bytes:
         try:
