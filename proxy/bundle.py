@@ -647,9 +647,10 @@ def import_bundle(
         new = []
         for entry in entries:
             module, version = entry["path"], entry["version"]
-            stored = storage.exists(module, version, Kind.INFO)
+            stored = False
             for kind in _KINDS:
                 if storage.exists(module, version, kind):
+                    stored |= kind is Kind.INFO
                     same = storage.get(module, version, kind) == (
                         files[blob_name(module, version, kind)].read_bytes()
                     )

@@ -313,6 +313,7 @@ class FsBatch(Batch):
             if changed:
                 with ThreadPoolExecutor(min(self.workers, len(changed))) as pool:
                     list(pool.map(FsStorage._fsync_dir, changed))
+            self._made = []  # they hold the blobs now
             return out
         except BaseException:
             for final in reversed(linked):  # .info went in last, so it goes first
