@@ -34,11 +34,19 @@ from scanner.errors import GoProxyScanError, InputError
 from scanner.gomod import parse_gomod
 from scanner.gosum import parse_gosum
 from scanner.gowork import parse_gowork
-from scanner.module import ModuleVersion, check, escape_path, escape_version, sort_module_versions
+from scanner.module import (
+    ModuleVersion,
+    check,
+    escape_path,
+    escape_version,
+    sort_module_versions,
+    unescape_path,
+    unescape_version,
+)
 from scanner.verdict import Verdict
 
 from .rollback import StateFile, state_file
-from .storage import Kind, Storage, blob_name
+from .storage import Batch, Kind, Storage, blob_name
 from .verdicts import VerdictStore
 
 FORMAT = 1
@@ -385,8 +393,11 @@ class Staged:
         return self.data if isinstance(self.data, bytes) else self.data.read_bytes()
 
 
-def _unpack(bundle: Path, into: Path) -> dict[str, Staged]:
-    """Extract regular files only, refusing links, devices, absolute and `..` member names."""
+def _unpack(
+    bundle: Path, into: Path, arrived: Callable[[str, Staged], None] | None = None
+) -> dict[str, Staged]:
+    """Extract regular files only, refusing links, devices, absolute and `..` member names;
+    `arrived(name, staged)` is called as each one is read."""
     files: dict[str, Staged] = {}
     in_memory = 0
     try:
@@ -414,6 +425,8 @@ def _unpack(bundle: Path, into: Path) -> dict[str, Staged]:
                     h.update(data)
                     in_memory += len(data)
                     files[clean] = Staged(data, h.hexdigest(), len(data))
+                    if arrived:
+                        arrived(clean, files[clean])
                     continue
                 dest = into / str(len(files))
                 with src, dest.open("wb") as out:
@@ -421,9 +434,65 @@ def _unpack(bundle: Path, into: Path) -> dict[str, Staged]:
                         h.update(chunk)
                         out.write(chunk)
                 files[clean] = Staged(dest, h.hexdigest(), member.size)
+                if arrived:
+                    arrived(clean, files[clean])
     except (OSError, tarfile.TarError, EOFError) as e:
         raise BundleError(f"not a readable .tar.gz: {e}", path=str(bundle)) from e
     return files
+
+
+_BY_SUFFIX = {kind.value: kind for kind in _KINDS}
+
+
+def _blob_key(name: str) -> tuple[str, str, Kind] | None:
+    """The (module, version, kind) a member named in the GOPROXY layout holds, else None."""
+    escaped, sep, rest = name.partition("/@v/")
+    stem, dot, suffix = rest.rpartition(".")
+    kind = _BY_SUFFIX.get(suffix)
+    if not sep or not dot or kind is None or name.startswith("."):
+        return None
+    try:
+        module, version = unescape_path(escaped), unescape_version(stem)
+        return (module, version, kind) if blob_name(module, version, kind) == name else None
+    except GoProxyScanError:
+        return None
+
+
+class _Arrivals:
+    """Each version, once its three blobs are out of the tar, added to the storage batch: the
+    storage may stage it (hidden, e.g. written and fsync'd into the vault's .tmp) while the
+    rest is read and verified. Nothing is published before the batch's commit."""
+
+    def __init__(self, batch: Batch) -> None:
+        self.batch = batch
+        self.added: set[tuple[str, str]] = set()
+        self._parts: dict[tuple[str, str], dict[Kind, Staged]] = {}
+
+    def __call__(self, name: str, staged: Staged) -> None:
+        key = _blob_key(name)
+        if key is None:
+            return
+        module, version, kind = key
+        parts = self._parts.setdefault((module, version), {})
+        parts[kind] = staged
+        if len(parts) == len(_KINDS):
+            # .info last: it marks the version complete.
+            order = (Kind.ZIP, Kind.MOD, Kind.INFO)
+            self.batch.add(module, version, [(k, parts[k].data) for k in order])
+            self.added.add((module, version))
+
+    def check(self, where: str, entries: Iterable[dict[str, Any]]) -> None:
+        """What was added is exactly the manifest's versions (their blobs verified)."""
+        named = {(e["path"], e["version"]) for e in entries}
+        for module, version in sorted(self.added ^ named):
+            raise BundleError(
+                f"{module}@{version}: its .info, .mod and .zip are in the bundle but it is not "
+                f"in {MANIFEST}"
+                if (module, version) in self.added
+                else f"{module}@{version}: not all of its .info, .mod and .zip are in the bundle",
+                path=where,
+                hint="the bundle was altered or made by a broken tool; do not import it",
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -620,7 +689,8 @@ def import_bundle(
         tempfile.TemporaryDirectory(prefix="go-vault-import-") as tmp,
         storage.batch() as batch,
     ):
-        files = _unpack(bundle, Path(tmp))
+        arrivals = _Arrivals(batch)
+        files = _unpack(bundle, Path(tmp), arrivals)
         checked = _verify_sums(bundle, files, verify_key)
         base = checked.manifest.get("base")
         known = {b["manifest_sha256"] for b in imported_bundles(record)["bundles"]}
@@ -632,17 +702,10 @@ def import_bundle(
                 hint=f"import {base['file']} first",
             )
         entries = checked.manifest.get("modules", [])
-        # The checksums hold: the storage may stage the blobs (hidden, e.g. written and fsync'd
-        # into the vault's .tmp) while the zips are hashed. Nothing is published before commit.
-        # The .info goes last, marking a version complete.
-        total = 0
-        for entry in entries:
-            module, version = entry["path"], entry["version"]
-            staged = [
-                (k, files[blob_name(module, version, k)]) for k in (Kind.ZIP, Kind.MOD, Kind.INFO)
-            ]
-            batch.add(module, version, [(k, f.data) for k, f in staged])
-            total += sum(f.size for _, f in staged)
+        arrivals.check(str(bundle), entries)
+        total = sum(
+            files[blob_name(e["path"], e["version"], k)].size for e in entries for k in _KINDS
+        )
         _verify_contents(bundle, files, checked)
         new = []
         for entry in entries:

@@ -219,6 +219,21 @@ def wrong_h1(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
     return []
 
 
+def unlisted_version(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
+    """A whole version, checksummed, that the manifest does not name (unsigned bundle)."""
+    import hashlib
+
+    for kind, data in (("info", b'{"Version":"v1.0.0"}'), ("mod", b"module example.com/evil\n")):
+        m[f"example.com/evil/@v/v1.0.0.{kind}"] = data
+    m["example.com/evil/@v/v1.0.0.zip"] = b"PK\x05\x06" + bytes(18)
+    sums = m[SUMS].decode() + "".join(
+        f"{hashlib.sha256(m[n]).hexdigest()}  {n}\n" for n in m if n.startswith("example.com/evil")
+    )
+    m[SUMS] = sums.encode()
+    del m[SIGNATURE]
+    return []
+
+
 def bad_signature(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
     key = Ed25519PrivateKey.generate()  # not the key the vault trusts
     m[SIGNATURE] = key.sign(m[SUMS]).hex().encode()
@@ -233,6 +248,10 @@ TAMPERING = {
     "symlink member": (symlink_member, "is a link or special file"),
     "wrong h1": (wrong_h1, "the manifest says h1:AAAA"),
     "bad signature": (bad_signature, "bad signature"),
+    "version not in the manifest": (
+        unlisted_version,
+        "example.com/evil@v1.0.0: its .info, .mod and .zip are in the bundle but it is not in",
+    ),
 }
 
 
