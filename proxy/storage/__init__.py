@@ -6,9 +6,11 @@ import abc
 import contextlib
 import enum
 import functools
+import hashlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -56,6 +58,8 @@ class Storage(abc.ABC):
       particular order; an unknown module gives []. `modules()` yields every stored module path.
     - `delete` removes one blob and returns whether it existed. Only operator commands call it;
       the gateway never deletes.
+    - `open_blob` reads a blob in chunks of at most `chunk` bytes (a `BlobStream`); a backend
+      that can streams it, so serving a large .zip needs no more memory than one chunk.
     - `local_path` may return a local file holding the blob (for zero-copy sending) or None;
       `redirect_url` may return a URL serving the blob (presigned object-store URL) or None.
     - `check` raises `proxy.errors.StorageError` when the store cannot serve (readiness).
@@ -92,6 +96,14 @@ class Storage(abc.ABC):
     def local_path(self, module: str, version: str, kind: Kind) -> Path | None:
         return None
 
+    def open_blob(self, module: str, version: str, kind: Kind, chunk: int = 1 << 20) -> BlobStream:
+        """The blob as a `BlobStream` (this one holds the bytes; backends override to stream)."""
+        data = self.get(module, version, kind)
+        tag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+        return BlobStream(
+            len(data), tag, (data[i : i + chunk] for i in range(0, len(data), chunk)), _nothing
+        )
+
     def redirect_url(self, module: str, version: str, kind: Kind) -> str | None:
         """A URL the client may GET the stored blob from (a presigned object-store URL), or None.
 
@@ -109,6 +121,24 @@ class Storage(abc.ABC):
 
 
 Blobs = Sequence[tuple[Kind, bytes | Path]]
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class BlobStream:
+    """A stored blob read piece by piece: `size` bytes, `etag` a strong HTTP entity tag
+    (quoted) for them, `chunks` yielding them in order (each at most the chunk size asked
+    for). Call `close` when stopping early (the client went away); a finished stream is closed.
+    `chunks` blocks (network or disk): async callers take each chunk in a worker.
+    """
+
+    size: int
+    etag: str
+    chunks: Iterator[bytes]
+    close: Callable[[], None]
 
 
 class Batch:

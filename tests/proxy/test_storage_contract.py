@@ -129,6 +129,22 @@ def test_local_path_when_offered_holds_the_bytes(storage: Storage) -> None:
     assert storage.local_path("example.com/m", "v9.0.0", Kind.ZIP) is None
 
 
+def test_open_blob_reads_in_bounded_chunks(storage: Storage) -> None:
+    data = bytes(range(256)) * 4099  # ~1 MiB, not a multiple of the chunk
+    storage.put("example.com/m", "v1.0.0", Kind.ZIP, data)
+    stream = storage.open_blob("example.com/m", "v1.0.0", Kind.ZIP, chunk=1 << 16)
+    parts = list(stream.chunks)
+    assert b"".join(parts) == data
+    assert stream.size == len(data)
+    assert max(len(p) for p in parts) <= 1 << 16
+    again = storage.open_blob("example.com/m", "v1.0.0", Kind.ZIP)
+    again.close()  # stopping early is allowed
+    assert again.etag == stream.etag
+    assert stream.etag.startswith('"') and stream.etag.endswith('"')
+    with pytest.raises(BlobNotFoundError):
+        storage.open_blob("example.com/m", "v9.0.0", Kind.ZIP)
+
+
 def test_check_passes_on_a_working_store(storage: Storage) -> None:
     storage.check()
 
