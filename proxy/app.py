@@ -47,7 +47,7 @@ from scanner.module import (
 from scanner.pseudo import is_pseudo_version
 
 from .auth import Authenticator
-from .cache import AnswerCache, BlobCache, etag_of
+from .cache import AnswerCache, BlobCache
 from .config import VaultConfig
 from .errors import (
     BadRequestError,
@@ -66,7 +66,7 @@ from .rollback import ADMIN_ROUTES as ROLLBACK_ROUTES
 from .rollback import RollbackGate, state_file
 from .rollback import admin as rollback_admin
 from .singleflight import SingleFlight
-from .storage import BlobNotFoundError, Kind, Storage, open_storage
+from .storage import BlobNotFoundError, BlobStream, Kind, Storage, open_storage
 from .sumdb import sumdb_relay_for
 from .upstream import Upstream
 from .verdicts import PREFIXES as VERDICT_ROUTES
@@ -101,6 +101,7 @@ class Response:
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     file: Path | None = None  # sent instead of body, by pathsend or in chunks
     size: int = 0
+    stream: BlobStream | None = None  # sent instead of body, chunk by chunk (object storage)
 
     @classmethod
     def text(cls, status: int, text: str) -> Response:
@@ -327,6 +328,8 @@ class Gateway:
                 response = Response.text(
                     500, f"{req.module}@{req.version}: the vault lost this .zip; retry\n"
                 )
+        if response.stream is not None:
+            return await self._send_stream(send, response, response.stream, req)
         headers = [
             (b"content-type", response.content_type.encode()),
             (TRACE_HEADER.encode(), req.trace_id.encode()),
@@ -354,6 +357,29 @@ class Gateway:
         finally:
             await self.workers.run(f.close)
         return size
+
+    async def _send_stream(
+        self, send: Send, response: Response, stream: BlobStream, req: Request
+    ) -> int:
+        """A blob read from storage a chunk at a time (each read in a worker): memory stays at
+        one chunk however large the .zip. A client that goes away closes the stream early."""
+        headers = [
+            (b"content-type", response.content_type.encode()),
+            (TRACE_HEADER.encode(), req.trace_id.encode()),
+            *response.headers,
+            (b"content-length", str(stream.size).encode()),
+        ]
+        sent = 0
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            if req.method != "HEAD":
+                while (chunk := await self.workers.run(next, stream.chunks, b"")) != b"":
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    sent += len(chunk)
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            await self.workers.run(stream.close)
+        return sent
 
     async def _dispatch(self, scope: Scope, receive: Receive, req: Request) -> Response:
         path = req.path
@@ -443,7 +469,12 @@ class Gateway:
             return response
         if route.kind is Kind.ZIP:
             # Layer 6b, after artifact() so that a first request has ingested and judged.
-            await self.auditor.gate(route.module, route.version)
+            try:
+                await self.auditor.gate(route.module, route.version)
+            except BaseException:
+                if response.stream is not None:
+                    await self.workers.run(response.stream.close)
+                raise
         response.headers.extend(self.auditor.headers(route.module, route.version))
         return response
 
@@ -562,6 +593,16 @@ class Gateway:
                     # Object storage sends the bytes; the URL may expire, so it is not cached.
                     location = [(b"location", url.encode()), (b"cache-control", b"no-store")]
                     return Response(302, headers=location)
+                stream = await self.workers.run(self.storage.open_blob, module, version, kind)
+                if if_none_match == stream.etag:
+                    await self.workers.run(stream.close)
+                    return Response(304, headers=_cache_headers(stream.etag))
+                return Response(
+                    200,
+                    content_type=_CONTENT_TYPES[Kind.ZIP],
+                    headers=_cache_headers(stream.etag),
+                    stream=stream,
+                )
             data = await self.workers.run(self.storage.get, module, version, kind)
         except (BlobNotFoundError, FileNotFoundError) as e:
             # Stored .info but no other blob: an operator deleted it, or a crash mid-ingest.
@@ -571,8 +612,6 @@ class Gateway:
                 version=version,
                 hint="ask the operator to repair the vault",
             ) from e
-        if kind is Kind.ZIP:
-            return _blob_response(data, etag_of(data), kind, if_none_match)
         blob = self.blobs.put(key, data)
         return _blob_response(data, blob.etag, kind, if_none_match)
 

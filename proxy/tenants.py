@@ -15,7 +15,7 @@ import yaml
 from scanner.errors import InputError
 
 from .errors import ProxyError
-from .storage import Kind, Storage, open_storage
+from .storage import BlobStream, Kind, Storage, open_storage
 
 if TYPE_CHECKING:
     from .app import Gateway, Receive, Scope, Send
@@ -158,6 +158,9 @@ class QuotaStorage(Storage):
 
     def redirect_url(self, module: str, version: str, kind: Kind) -> str | None:
         return self.inner.redirect_url(module, version, kind)
+
+    def open_blob(self, module: str, version: str, kind: Kind, chunk: int = 1 << 20) -> BlobStream:
+        return self.inner.open_blob(module, version, kind, chunk)
 
     def check(self) -> None:
         self.inner.check()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 import time
@@ -9,6 +10,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import boto3
 import httpx
@@ -17,6 +19,8 @@ from goproxytree import GoProxyTree, json_stream, write_files
 from s3server import MotoServer
 from serveproc import serve_process
 from vaultlab import LoopbackUpstream
+
+from proxy.storage import open_storage
 
 RunGo = Callable[..., subprocess.CompletedProcess[str]]
 M = "example.com/shared"
@@ -141,3 +145,28 @@ def test_bundle_export_and_import_on_s3(moto_server: MotoServer, tmp_path: Path)
     assert import_bundle(dest, spec, bundle).new == 1
     assert import_bundle(dest, spec, bundle).new == 0
     assert dest.get(M, "v1.2.0", Kind.ZIP) == Path(art.zip).read_bytes()
+
+
+def test_zip_from_s3_without_presign_is_streamed(
+    moto_server: MotoServer, goproxy_tree: GoProxyTree, gateway: Any
+) -> None:
+    """No local file, no presigned URL: the gateway relays the object a chunk at a time, with
+    the object's ETag (If-None-Match -> 304) and its length; HEAD sends no body."""
+    blob = random.Random(7).randbytes(5 << 20 | 123)  # incompressible: a zip over 5 chunks
+    goproxy_tree.add_module(
+        "example.com/big", "v1.0.0", {"go.mod": "module example.com/big\n", "b.bin": blob}
+    )
+    expected = (goproxy_tree.root / "example.com/big/@v/v1.0.0.zip").read_bytes()
+    storage = open_storage(f"s3://{moto_server.new_bucket()}/vault")
+    with gateway(storage=storage) as gw:
+        url = f"{gw.url}/example.com/big/@v/v1.0.0.zip"
+        first = httpx.get(url, timeout=30)  # ingests, then streams from the bucket
+        again = httpx.get(url, timeout=30)  # already stored: straight from the bucket
+        for r in (first, again):
+            assert r.status_code == 200 and r.content == expected
+            assert r.headers["content-length"] == str(len(expected))
+        etag = again.headers["etag"]
+        assert httpx.get(url, headers={"If-None-Match": etag}).status_code == 304
+        head = httpx.head(url)
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["content-length"] == str(len(expected))
