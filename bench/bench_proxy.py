@@ -1,7 +1,7 @@
 """go-vault benchmark: wrk against the gateway beside nginx on the same files, and go mod download
 through the gateway vs GOPROXY=file:// directly. Prints ratios measured in the same run.
 
-    python bench/bench_proxy.py [--duration 5] [--connections 64] [--modules 32]
+    python bench/bench_proxy.py [--duration 5] [--connections 64] [--modules 32] [--files 0]
 
 Targets (issue 4): small artifacts ≥ 0.5x nginx requests/s; zips ≥ 0.8x nginx MB/s; go mod
 download warm ≤ 1.3x and cold ≤ 2x of file://. A missing wrk or nginx is skipped and said so.
@@ -244,6 +244,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--modules", type=int, default=32)
     parser.add_argument("--zip-mib", type=int, default=4)
+    parser.add_argument(
+        "--files", type=int, default=0, help="extra ~4 KiB files per fixture module (0: 3 files)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument(
         "--servers",
@@ -253,7 +256,7 @@ def main() -> int:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-proxy-"))
     tree = GoProxyTree(work / "upstream")
-    app = write_files(work / "app", fixture_graph(tree, count=args.modules))
+    app = write_files(work / "app", fixture_graph(tree, count=args.modules, files=args.files))
     rng = random.Random(1)
     blob = rng.randbytes(args.zip_mib << 20)  # incompressible, so the zip is that big
     tree.add_module(ZIP_MODULE, "v1.0.0", {"go.mod": f"module {ZIP_MODULE}\n", "data.bin": blob})
