@@ -206,15 +206,20 @@ def run_variant(
         # file:// runs alternate with the proxy's, so both see the same machine load.
         bases = [timed(download, app, go_env(home, tree.url, f"mc-base-{variant}-0"))]
         cold = timed(download, app, go_env(home, url, f"mc-cold-{variant}"))
-        warms = []
+        warms, statics = [], []
         for i in range(3):
             bases.append(timed(download, app, go_env(home, tree.url, f"mc-base-{variant}-{i + 1}")))
             warms.append(timed(download, app, go_env(home, url, f"mc-warm-{variant}-{i}")))
+            if nginx_url:  # the same files from a static HTTP server: what HTTP itself costs go
+                statics.append(
+                    timed(download, app, go_env(home, nginx_url, f"mc-ngx-{variant}-{i}"))
+                )
         base, warm = min(bases), min(warms)
         print(
             f"[{variant}] go mod download: file:// {base:.3f}s,"
             f" cold {cold:.3f}s = {cold / base:.2f}x (target ≤ 2),"
             f" warm {warm:.3f}s = {warm / base:.2f}x (target ≤ 1.3)"
+            + (f"; nginx on the same files {min(statics) / base:.2f}x" if statics else "")
         )
         for p in paths.values():
             assert httpx.get(url + p).status_code == 200
