@@ -578,6 +578,9 @@ class Gateway:
                 req.cache = "hit"
                 return _file_response(*known, if_none_match)
         await self._ensure_stored(module, version, req)
+        blob = self.blobs.get(key)  # an ingest just now leaves .info and .mod here
+        if blob is not None:
+            return _blob_response(blob.data, blob.etag, kind, if_none_match)
         try:
             if kind is Kind.ZIP:
                 local = await self.workers.run(self.storage.local_path, module, version, kind)
@@ -639,6 +642,8 @@ class Gateway:
         req.cache = "hit" if ingested is None else "miss"
         if ingested is not None:
             req.decision = ingested.decision or "stored"
+            self.blobs.put((module, version, Kind.INFO), ingested.info)
+            self.blobs.put((module, version, Kind.MOD), ingested.mod)
 
 
 def _header(scope: Scope, name: str) -> str | None:

@@ -14,13 +14,11 @@ import shutil
 import tempfile
 import time
 import zipfile
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-import anyio
 from prometheus_client import Counter
 
 from scanner.dirhash import hash_gomod, hash_zip
@@ -70,6 +68,8 @@ class Ingested:
     gomod_h1: str
     zip_size: int
     decision: str  # the auditor's decision, or "" when no auditor ran
+    info: bytes  # the stored .info and .mod, so the request that ingested need not read them back
+    mod: bytes
 
 
 def _refuse(module: str, version: str, what: str) -> IngestRefusedError:
@@ -242,23 +242,11 @@ class Ingester:
     async def _fetch_check_store(self, module: str, version: str, base: str) -> Ingested:
         # An unguessable name in a directory of our own: no mkdir/rmtree per ingest on the loop.
         zip_path = self._scratch() / f"{random.getrandbits(128):032x}.zip"
-        fetched: dict[str, bytes] = {}
-
-        async def fetch(kind: str) -> None:
-            fetched[kind] = await self.upstream.fetch(f"{base}.{kind}")
-
         try:
-            # The three fetches overlap; a failure of one cancels the others.
-            await _together(
-                lambda: fetch("info"),
-                lambda: fetch("mod"),
-                lambda: self.upstream.fetch_to_file(f"{base}.zip", zip_path),
-            )
+            info, mod = await self.upstream.fetch_version(base, zip_path)
             # Checks, audit and store in one trip to the worker pool (each trip costs a thread
             # hand-off, and a cold `go mod download` waits on ingest at every graph level).
-            return await self.workers.run(
-                self._check_store, module, version, fetched["info"], fetched["mod"], zip_path
-            )
+            return await self.workers.run(self._check_store, module, version, info, mod, zip_path)
         finally:
             if zip_path.exists():
                 await self.workers.run(zip_path.unlink, True)
@@ -287,7 +275,7 @@ class Ingester:
         except ImmutabilityError as e:
             raise VersionPollutionError(e, *self._stored_h1(module, version, h1, mod)) from e
         zip_path.unlink()
-        return Ingested(module, version, h1, hash_gomod(mod), zip_size, decision)
+        return Ingested(module, version, h1, hash_gomod(mod), zip_size, decision, info, mod)
 
     def _scratch(self) -> Path:
         """This process's private directory for zips being ingested (made on first use)."""
@@ -309,25 +297,6 @@ class Ingester:
             if stored != h1:
                 return stored, h1
         return hash_gomod(self.storage.get(module, version, Kind.MOD)), hash_gomod(mod)
-
-
-async def _together(*calls: Callable[[], Awaitable[object]]) -> None:
-    """Run all of `calls` concurrently; the first failure cancels the rest and is raised."""
-
-    async def run(call: Callable[[], Awaitable[object]]) -> None:
-        await call()
-
-    try:
-        async with anyio.create_task_group() as tg:
-            for call in calls:
-                tg.start_soon(run, call)
-    except BaseExceptionGroup as group:
-        raise _first_leaf(group) from None
-
-
-def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    first = group.exceptions[0]
-    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def rejection(verdict: Verdict) -> PolicyRejectedError:

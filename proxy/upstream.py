@@ -6,11 +6,12 @@ import os
 import shutil
 import ssl
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import anyio
 import httpx
 
 from scanner.modzip import MAX_GO_MOD, MAX_ZIP_FILE
@@ -119,6 +120,38 @@ class Upstream:
         an upstream cannot fill the disk with an endless "zip"."""
         await self._walk(path, dest, limit)
 
+    async def fetch_version(self, base: str, zip_dest: Path) -> tuple[bytes, bytes]:
+        """`base`.info and `base`.mod, with `base`.zip streamed into `zip_dest` (base is
+        `<escaped module>/@v/<escaped version>`). The three fetches overlap; a failure of one
+        cancels the others. From a file:// directory first in the chain, the three reads are one
+        trip to the worker pool (a cold `go mod download` waits on ingest at each graph level).
+        """
+        first = self.entries[0] if self.entries else None
+        if (
+            first is not None
+            and first.url.startswith("file://")
+            and (self.git is None or not self.git.handles(base + ".info"))
+        ):
+            try:
+                info, mod = await self.workers.run(_read_version, first, base, zip_dest)
+            except ProxyError:
+                pass  # not all there, or unreadable: the chain rules below decide, per file
+            else:
+                for kind in ("info", "mod", "zip"):
+                    self.on_request(first.display, f"{base}.{kind}", "ok")
+                return info, mod
+        fetched: dict[str, bytes] = {}
+
+        async def fetch(kind: str) -> None:
+            fetched[kind] = await self.fetch(f"{base}.{kind}")
+
+        await _together(
+            lambda: fetch("info"),
+            lambda: fetch("mod"),
+            lambda: self.fetch_to_file(f"{base}.zip", zip_dest),
+        )
+        return fetched["info"], fetched["mod"]
+
     async def _walk(self, path: str, dest: Path | None, limit: int) -> bytes | None:
         if self.git is not None and self.git.handles(path):
             data = await self.git.fetch(path)
@@ -198,25 +231,53 @@ class Upstream:
             ) from e
 
     async def _file(self, entry: Entry, path: str, dest: Path | None, limit: int) -> bytes | None:
-        root = urllib.parse.unquote(urllib.parse.urlsplit(entry.url).path)
-        source = Path(root) / path
+        return await self.workers.run(_read_file, entry, path, dest, limit)
 
-        def read() -> bytes | None:
-            try:
-                if source.stat().st_size > limit:
-                    raise _too_big(entry, path, limit)
-                if dest is None:
-                    return source.read_bytes()
-                shutil.copyfile(source, dest)
-                return None
-            except (FileNotFoundError, NotADirectoryError) as e:
-                raise NotInProxyError(f"not found upstream ({entry.display})") from e
-            except OSError as e:
-                raise UpstreamError(
-                    f"upstream {entry.display}: cannot read {path}: {os.strerror(e.errno or 0)}"
-                ) from e
 
-        return await self.workers.run(read)
+def _read_file(entry: Entry, path: str, dest: Path | None, limit: int) -> bytes | None:
+    """`path` under a file:// entry: its bytes, or copied to `dest` (then None). Blocking."""
+    source = Path(urllib.parse.unquote(urllib.parse.urlsplit(entry.url).path)) / path
+    try:
+        if source.stat().st_size > limit:
+            raise _too_big(entry, path, limit)
+        if dest is None:
+            return source.read_bytes()
+        shutil.copyfile(source, dest)
+        return None
+    except (FileNotFoundError, NotADirectoryError) as e:
+        raise NotInProxyError(f"not found upstream ({entry.display})") from e
+    except OSError as e:
+        raise UpstreamError(
+            f"upstream {entry.display}: cannot read {path}: {os.strerror(e.errno or 0)}"
+        ) from e
+
+
+def _read_version(entry: Entry, base: str, zip_dest: Path) -> tuple[bytes, bytes]:
+    """.info and .mod of one version under a file:// entry, its .zip copied. Blocking."""
+    info = _read_file(entry, f"{base}.info", None, MAX_GO_MOD)
+    mod = _read_file(entry, f"{base}.mod", None, MAX_GO_MOD)
+    _read_file(entry, f"{base}.zip", zip_dest, MAX_ZIP_FILE)
+    assert info is not None and mod is not None
+    return info, mod
+
+
+async def _together(*calls: Callable[[], Awaitable[object]]) -> None:
+    """Run all of `calls` concurrently; the first failure cancels the rest and is raised."""
+
+    async def run(call: Callable[[], Awaitable[object]]) -> None:
+        await call()
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for call in calls:
+                tg.start_soon(run, call)
+    except BaseExceptionGroup as group:
+        raise _first_leaf(group) from None
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 async def _head(response: httpx.Response) -> bytes:

@@ -155,3 +155,50 @@ def test_oversized_answers_are_cut_off(
             asyncio.run(go(spec))
     with pytest.raises(UpstreamError, match="sent more than 3 bytes"):
         fetch(pair[1].url, LIST, limit=3)  # lists, .info and .mod are capped too (16 MiB)
+
+
+def test_a_version_is_fetched_whole_from_the_first_directory_that_has_it(
+    tmp_path: Path, pair: tuple[LoopbackUpstream, LoopbackUpstream]
+) -> None:
+    """fetch_version reads a file:// directory in one go; a directory holding only part of the
+    version (no .zip here) falls back to the chain rules file by file: .info/.mod from it, the
+    .zip from the next upstream; a version in none of them is not found."""
+    a, b = pair
+    partial = GoProxyTree(tmp_path / "partial")
+    partial.add_module("example.com/m", "v1.0.0")
+    (partial.root / "example.com/m/@v/v1.0.0.zip").unlink()
+    whole = GoProxyTree(tmp_path / "whole")
+    whole.add_module("example.com/w", "v1.2.0", {"go.mod": "module example.com/w\n"})
+    counted: list[tuple[str, str]] = []
+
+    async def go(spec: str, base: str) -> tuple[bytes, bytes]:
+        upstream = Upstream(
+            spec,
+            connect_timeout=1,
+            read_timeout=2,
+            workers=Workers(2),
+            on_request=lambda _entry, path, outcome: counted.append((path, outcome)),
+        )
+        try:
+            return await upstream.fetch_version(base, tmp_path / "out.zip")
+        finally:
+            await upstream.aclose()
+
+    info, mod = asyncio.run(go(f"{whole.url},{b.url}", "example.com/w/@v/v1.2.0"))
+    assert b'"v1.2.0"' in info and mod == b"module example.com/w\n"
+    assert (tmp_path / "out.zip").read_bytes() == (
+        whole.root / "example.com/w/@v/v1.2.0.zip"
+    ).read_bytes()
+    assert sorted(counted) == [
+        (f"example.com/w/@v/v1.2.0.{k}", "ok") for k in ("info", "mod", "zip")
+    ]
+    assert not b.hits
+
+    counted.clear()
+    info, mod = asyncio.run(go(f"{partial.url},{b.url}", "example.com/m/@v/v1.0.0"))
+    assert b'"v1.0.0"' in info
+    assert ("example.com/m/@v/v1.0.0.zip", "not_found") in counted
+    assert list(b.hits) == ["/example.com/m/@v/v1.0.0.zip"]
+
+    with pytest.raises(NotInProxyError):
+        asyncio.run(go(f"{whole.url},{a.url}", "example.com/absent/@v/v1.0.0"))
