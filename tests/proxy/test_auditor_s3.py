@@ -66,7 +66,7 @@ def refuses(url: str) -> bool:
     return zip_status(url, GPL).status_code == 403
 
 
-def wait_for(what: str, ok: Callable[[], bool], seconds: float = 5.0) -> float:
+def wait_for(what: str, ok: Callable[[], bool], seconds: float = 15.0) -> float:
     """Poll `ok` until true; returns how long it took (the test's 'within a few seconds')."""
     start = time.monotonic()
     while not ok():

@@ -213,9 +213,9 @@ def test_revoked_token_stops_working_without_restart(
     with lab.client("http") as client:
         assert client.get(url, headers=auth).status_code == 200
         assert lab.token_file.revoke(entry.name)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 15
         while client.get(url, headers=auth).status_code == 200:
-            assert time.monotonic() < deadline, "a revoked token still works after 5 s"
+            assert time.monotonic() < deadline, "a revoked token still works after 15 s"
             time.sleep(0.2)
         assert client.get(url, headers=auth).status_code == 401
     assert token not in lab.token_file.path.read_text()  # only hashes on disk

@@ -51,7 +51,7 @@ def vault_cli(tmp_path: Path, *args: str) -> str:
 
 def wait_for(check: Callable[[], bool]) -> None:
     """The gateway re-reads the rollback state about once a second."""
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 15
     while not check():
         assert time.monotonic() < deadline, "the gateway did not pick up the change"
         time.sleep(0.1)
