@@ -175,6 +175,10 @@ def load_config(
     for name, value in (flags or {}).items():
         if value is not None:
             values[name] = _coerce(name, value, f"--{name.replace('_', '-')}")
+    if values.get("tls_client_ca") and "server" not in values:
+        # Only uvicorn hands the client certificate to the app (granian verifies it but does
+        # not say whose it is), so mutual TLS picks uvicorn unless a server was named.
+        values["server"] = "uvicorn"
     config = VaultConfig(**values)
     _validate(config)
     return config
@@ -198,6 +202,10 @@ def _validate(config: VaultConfig) -> None:
     ):
         raise InputError("tls_cert and tls_key go together; tls_client_ca needs both")
     if config.tls_client_ca and config.server != "uvicorn":
-        raise InputError("tls_client_ca: mutual TLS needs server uvicorn", hint="--server uvicorn")
+        raise InputError(
+            "tls_client_ca: mutual TLS needs server uvicorn (granian does not pass the client"
+            " certificate's subject to the app)",
+            hint="--server uvicorn, or leave --server out",
+        )
     if config.mtls_scope not in ("read", "verdicts", "admin"):
         raise InputError(f"mtls_scope: {config.mtls_scope!r} is not read, verdicts or admin")
