@@ -102,12 +102,12 @@ class S3Storage(Storage):
     def _key(self, module: str, version: str, kind: Kind) -> str:
         return self.loc.key(blob_name(module, version, kind))
 
-    def get(self, module: str, version: str, kind: Kind) -> bytes:
+    def _get_object(self, module: str, version: str, kind: Kind) -> Any:
+        """The GET response of a blob (its `Body` not read yet); a missing one is not found."""
         try:
-            r = self.loc.client.get_object(
+            return self.loc.client.get_object(
                 Bucket=self.loc.bucket, Key=self._key(module, version, kind)
             )
-            return bytes(r["Body"].read())
         except ClientError as e:
             if _code(e) in ("NoSuchKey", "404"):
                 raise BlobNotFoundError(
@@ -117,20 +117,16 @@ class S3Storage(Storage):
         except BotoCoreError as e:
             raise self.loc.failure("get", e) from e
 
-    def open_blob(self, module: str, version: str, kind: Kind, chunk: int = 1 << 20) -> BlobStream:
-        """Streamed from the GET's body: memory stays at one chunk however large the .zip."""
+    def get(self, module: str, version: str, kind: Kind) -> bytes:
+        r = self._get_object(module, version, kind)
         try:
-            r = self.loc.client.get_object(
-                Bucket=self.loc.bucket, Key=self._key(module, version, kind)
-            )
-        except ClientError as e:
-            if _code(e) in ("NoSuchKey", "404"):
-                raise BlobNotFoundError(
-                    f"no .{kind.value} stored", module=module, version=version
-                ) from e
-            raise self.loc.failure("get", e) from e
+            return bytes(r["Body"].read())
         except BotoCoreError as e:
             raise self.loc.failure("get", e) from e
+
+    def open_blob(self, module: str, version: str, kind: Kind, chunk: int = 1 << 20) -> BlobStream:
+        """Streamed from the GET's body: memory stays at one chunk however large the .zip."""
+        r = self._get_object(module, version, kind)
         body = r["Body"]
 
         def chunks() -> Iterator[bytes]:
