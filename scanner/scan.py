@@ -97,6 +97,19 @@ def read_gomod(main_dir: Path) -> GoMod:
     try:
         data = path.read_bytes()
     except FileNotFoundError as e:
+        work = main_dir / "go.work"
+        if work.is_file():
+            # A workspace root is no module (the go command builds nothing there either): the
+            # scan runs in one of its modules, with the whole workspace's build list.
+            from .gowork import parse_gowork
+
+            uses = [u.path for u in parse_gowork(work.read_bytes(), str(work)).uses]
+            raise InputError(
+                "a go.work workspace root, not a module",
+                path=str(path),
+                hint=f"scan one of its modules ({', '.join(uses) or 'none listed'}); each scan"
+                " uses the workspace's build list",
+            ) from e
         raise InputError(
             "no go.mod here", path=str(path), hint="pass the main module's directory"
         ) from e

@@ -27,6 +27,7 @@ from scanproject import (
 )
 
 from scanner.config import load_config
+from scanner.gowork import parse_gowork
 from scanner.sbom import SbomOptions, render_sbom
 from scanner.scan import run_scan
 
@@ -291,6 +292,11 @@ def test_missing_go_mod_is_an_input_error(tmp_path: Path, go_env: dict[str, str]
     proc = run_scan_cli(["scan", str(tmp_path)], dict(go_env), tmp_path)
     assert proc.returncode == 2
     assert "go.mod" in proc.stderr
+    (tmp_path / "go.work").write_text("go 1.21\n\nuse (\n\t./api\n\t./worker\n)\n")
+    proc = run_scan_cli(["scan", str(tmp_path)], dict(go_env), tmp_path)
+    assert proc.returncode == 2
+    assert "go.work workspace root, not a module" in proc.stderr
+    assert "./api, ./worker" in proc.stderr and "Traceback" not in proc.stderr
 
 
 # The foundation's fixture projects (diamonds, pruning, replacements, exclusions, ...), judged
@@ -299,22 +305,25 @@ from test_buildlist import PROJECTS, Fixture, Project, _go_list  # noqa: E402
 from test_buildlist import fixture as buildlist_fixture  # noqa: E402, F401
 
 
-@pytest.mark.parametrize(
-    "project", [p for p in PROJECTS if "go.work" not in p.main], ids=lambda p: p.name
-)
+@pytest.mark.parametrize("project", PROJECTS, ids=lambda p: p.name)
 def test_sbom_components_equal_go_list_on_fixture_projects(
     buildlist_fixture: Fixture,  # noqa: F811
     project: Project,
     scan_cache: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """For a go.work project the scan runs in its first module: the workspace's build list."""
     fx = buildlist_fixture
     monkeypatch.setenv("XDG_CACHE_HOME", str(scan_cache))
-    flags = {"main_dir": fx.project_dir(project), "proxy": fx.tree.url, "source_rules": False}
+    main_dir = fx.project_dir(project)
+    if "go.work" in project.main:
+        main_dir = main_dir / parse_gowork(project.main["go.work"]).uses[0].path
+    flags = {"main_dir": main_dir, "proxy": fx.tree.url, "source_rules": False}
     config = load_config(flags, env={})
     result = run_scan(config, env={**fx.env, "GOPROXY": "off"})
     doc = json.loads(render_sbom(result, SbomOptions(reproducible=True)))
-    want = {tuple(line.split()[:2]) for line in _go_list(fx, project).splitlines()[1:]}
+    listed = [line.split() for line in _go_list(fx, project).splitlines()]
+    want = {tuple(f[:2]) for f in listed if len(f) > 1}  # main modules (no version) aside
     got = {(c["name"], c["version"]) for c in doc["components"] if c["name"] != "stdlib"}
     assert got == want
     graph = {d["ref"] for d in doc["dependencies"]}
