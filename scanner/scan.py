@@ -105,8 +105,8 @@ def read_gomod(main_dir: Path) -> GoMod:
 
             uses = [u.path for u in parse_gowork(work.read_bytes(), str(work)).uses]
             raise InputError(
-                "a go.work workspace root, not a module",
-                path=str(path),
+                "a go.work workspace root, not a module (no go.mod here)",
+                path=str(work),
                 hint=f"scan one of its modules ({', '.join(uses) or 'none listed'}); each scan"
                 " uses the workspace's build list",
             ) from e
