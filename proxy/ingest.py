@@ -248,8 +248,9 @@ class Ingester:
             # hand-off, and a cold `go mod download` waits on ingest at every graph level).
             return await self.workers.run(self._check_store, module, version, info, mod, zip_path)
         finally:
-            if zip_path.exists():
-                await self.workers.run(zip_path.unlink, True)
+            # Gone already when stored; after a failure or a cancellation, one unlink (no await:
+            # a cancelled task cannot wait for a worker).
+            zip_path.unlink(missing_ok=True)
 
     def _check_store(
         self, module: str, version: str, info: bytes, mod: bytes, zip_path: Path
@@ -274,7 +275,7 @@ class Ingester:
             self.storage.put_version(module, version, blobs)
         except ImmutabilityError as e:
             raise VersionPollutionError(e, *self._stored_h1(module, version, h1, mod)) from e
-        zip_path.unlink()
+        zip_path.unlink()  # in the worker: the loop's unlink then finds nothing
         return Ingested(module, version, h1, hash_gomod(mod), zip_size, decision, info, mod)
 
     def _scratch(self) -> Path:

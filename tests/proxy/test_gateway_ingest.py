@@ -110,6 +110,9 @@ def test_malformed_zip_is_refused_and_the_vault_unchanged(
         assert "502 Bad Gateway" in proc.stderr
         assert "refused by go-vault ingest" in proc.stderr  # the reason reaches the developer
         assert vault_files(tmp_path) == before
+        scratch = gw.gateway.ingester._scratch()
+        assert list(scratch.iterdir()) == []  # the refused zip is not left behind either
+    assert not scratch.exists()  # removed when the gateway shuts down
     refused = [e for e in audit_events(tmp_path) if e["event"] == "ingest" and e["module"] == M]
     assert refused and refused[0]["decision"] == "refused"
 
