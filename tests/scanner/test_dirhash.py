@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 import subprocess
 import warnings
 import zipfile
@@ -137,3 +138,43 @@ def test_duplicate_entries_are_refused() -> None:
             z.writestr("example.com/m@v1.0.0/a", "2")
     with pytest.raises(InputError, match="duplicate"):
         hash_zip(buf.getvalue())
+
+
+def _reference_h1(data: bytes) -> str:
+    """hash1 over zipfile's own reading of every entry (zipfile checks CRC and size)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return hash1(z.namelist(), z.open)
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_zip_read_in_place_equals_zipfile(tmp_path: Path, compression: int) -> None:
+    """Entries read from their local headers (memory or a mapped file) hash as zipfile reads
+    them: empty, small, and larger than one 1 MiB piece, compressible or not."""
+    rng = random.Random(7)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression) as z:
+        z.writestr("example.com/m@v1.0.0/empty", b"")
+        z.writestr("example.com/m@v1.0.0/a.go", b"package m\n" * 50)
+        z.writestr("example.com/m@v1.0.0/big.txt", b"0123456789abcdef" * 300_000)
+        z.writestr("example.com/m@v1.0.0/noise.bin", rng.randbytes(3 << 20))
+    data = buf.getvalue()
+    (tmp_path / "m.zip").write_bytes(data)
+    assert hash_zip(data) == hash_zip(tmp_path / "m.zip") == _reference_h1(data)
+
+
+def test_damaged_entry_is_refused(tmp_path: Path) -> None:
+    """A flipped byte in compressed or stored data fails the CRC (or the inflate) check."""
+    for compression in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", compression) as z:
+            z.writestr("example.com/m@v1.0.0/a.go", b"package m\n" * 100)
+        data = bytearray(buf.getvalue())
+        data[len("PK\x03\x04") + 26 + len("example.com/m@v1.0.0/a.go") + 4] ^= 0xFF
+        with pytest.raises(InputError, match="cannot read the zip"):
+            hash_zip(bytes(data))
+        (tmp_path / "bad.zip").write_bytes(bytes(data))
+        with pytest.raises(InputError, match=r"bad\.zip: cannot read the zip"):
+            hash_zip(tmp_path / "bad.zip")
+    (tmp_path / "empty.zip").touch()
+    with pytest.raises(InputError, match=r"empty\.zip: cannot read the zip"):
+        hash_zip(tmp_path / "empty.zip")
