@@ -10,18 +10,13 @@ import mmap
 import os
 import struct
 import zipfile
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
 from .errors import InputError
-
-try:
-    from isal import isal_zlib as inflate
-except ImportError:  # pragma: no cover - python-isal is a dependency; zlib is its stand-in
-    inflate = zlib  # type: ignore[misc]
-_INFLATE_ERRORS = (zlib.error, getattr(inflate, "error", zlib.error))
+from .inflate import ERRORS as _INFLATE_ERRORS
+from .inflate import zlib as inflate
 
 _CHUNK = 1 << 20
 
@@ -81,11 +76,18 @@ def hash_zip(zip_data: bytes | Path) -> str:
                 # Go's dirhash would read the first entry twice; such a zip is invalid anyway.
                 raise InputError(f"{where}: duplicate entries; the zip is not a valid module zip")
             return _summary(entries, lambda name: _entry_sha256(data, entries[name]))
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, *_INFLATE_ERRORS) as e:
+    except _READ_ERRORS as e:
         raise InputError(f"{where}: cannot read the zip: {e}") from e
 
 
 _LOCAL_HEADER = struct.Struct("<4s22xHH")
+_READ_ERRORS: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile,
+    OSError,
+    EOFError,
+    ValueError,
+    *_INFLATE_ERRORS,
+)
 
 
 def _entry_sha256(data: memoryview | mmap.mmap, info: zipfile.ZipInfo) -> str:
@@ -114,8 +116,10 @@ def _entry_sha256(data: memoryview | mmap.mmap, info: zipfile.ZipInfo) -> str:
         h.update(chunk)
         crc = inflate.crc32(chunk, crc)
         size += len(chunk)
-    if size != info.file_size or crc != info.CRC:
-        raise zipfile.BadZipFile(f"{info.filename}: bad CRC-32 or size")
+    if size != info.file_size:
+        raise zipfile.BadZipFile(f"{info.filename}: {size} bytes, the zip says {info.file_size}")
+    if crc != info.CRC:
+        raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")  # zipfile's words
     return h.hexdigest()
 
 

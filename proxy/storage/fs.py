@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import filecmp
 import itertools
 import logging
@@ -10,8 +12,8 @@ import os
 import secrets
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from scanner.errors import InvalidModuleError
@@ -175,9 +177,7 @@ class FsStorage(Storage):
         if tmp is None:
             return self._same_or_refuse(final, module, version, kind, data)
         try:
-            # link(2), unlike rename(2), fails when the name exists: two racing writers cannot
-            # replace each other's bytes.
-            os.link(tmp, final)
+            _move_new(tmp, final)
         except FileExistsError:
             return self._same_or_refuse(final, module, version, kind, data)
         return True
@@ -266,59 +266,45 @@ class FsStorage(Storage):
 
 
 class FsBatch(Batch):
-    """Blobs written and fsync'd into `.tmp` as they are added (worker threads, so the caller
-    goes on verifying while the disk works); `commit` links them all in, then fsyncs each
-    directory that changed once, instead of once per version. (One syncfs(2) instead of the
-    fsyncs measured no faster, and would wait on every other writer's data on the disk.)
+    """Blobs written into `.tmp` as they are added (no fsync yet); `commit` makes them all
+    durable with one syncfs(2), links them in, and makes the links durable with a second one.
 
-    The version directories are made while staging (a mkdir right after many fsyncs waits on
-    the journal); an empty `@v` holds no blob, so readers see nothing new. Directories still
-    empty when the batch ends (discarded, or rolled back) are removed again.
+    Two journal commits for the whole batch instead of one per blob: an fsync per file made a
+    300-module import five times slower (bench/bench_bundle.py). syncfs also flushes what other
+    writers have pending on the vault's filesystem; for an import that is a fair price.
+    Without syncfs (not Linux) each file and changed directory is fsync'd instead.
+
+    The version directories are made while staging; an empty `@v` holds no blob, so readers
+    see nothing new. Directories still empty when the batch ends (discarded, or rolled back)
+    are removed again.
     """
 
-    def __init__(self, storage: FsStorage, workers: int = 4) -> None:
-        # Few writers: more only add kernel lock contention (bench/bench_bundle.py, 2 cores).
-        super().__init__(storage, workers)
+    def __init__(self, storage: FsStorage) -> None:
+        super().__init__(storage)
         self.fs = storage
-        self._pool: ThreadPoolExecutor | None = None
-        self._staged: list[tuple[str, str, Blobs, Future[list[Path | None]]]] = []
-        self._lock = threading.Lock()
+        self._staged: list[tuple[str, str, Blobs, list[Path | None]]] = []
         self._made: list[Path] = []  # directories made for staged blobs, parents first
 
     def add(self, module: str, version: str, blobs: Blobs) -> None:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="vault-stage")
         blobs = list(blobs)
-        self._staged.append(
-            (module, version, blobs, self._pool.submit(self._stage, module, version, blobs))
-        )
-
-    def _stage(self, module: str, version: str, blobs: Blobs) -> list[Path | None]:
-        """Each blob not stored yet as a fsync'd file in .tmp (None: compared at commit)."""
-        staged: list[Path | None] = []
         made: list[Path] = []
         _makedirs(self.fs._path(module, version, Kind.INFO).parent, made)
-        with self._lock:
-            self._made += made
+        self._made += made
         new_dir = bool(made)  # nothing is stored in an @v made just now
-        try:
-            for kind, data in blobs:
-                if not new_dir and self.fs._path(module, version, kind).is_file():
-                    staged.append(None)
-                    continue
-                staged.append(self.fs._stage(kind, data, fsync=True))
-        except BaseException:
-            _unlink_all(staged)
-            raise
-        return staged
+        staged: list[Path | None] = []
+        self._staged.append((module, version, blobs, staged))
+        for kind, data in blobs:
+            # None: stored already, compared at commit.
+            exists = not new_dir and self.fs._path(module, version, kind).is_file()
+            staged.append(None if exists else self.fs._stage(kind, data))
 
     def commit(self, progress: Callable[[int, int], None] | None = None) -> list[list[bool]]:
         linked: list[Path] = []
         try:
-            staged = [future.result() for *_, future in self._staged]
+            _sync_all(self.fs.root, [tmp for *_, tmps in self._staged for tmp in tmps if tmp])
             out: list[list[bool]] = []
             changed: set[Path] = set()
-            for (module, version, blobs, _), tmps in zip(self._staged, staged, strict=True):
+            for module, version, blobs, tmps in self._staged:
                 flags = []
                 for (kind, data), tmp in zip(blobs, tmps, strict=True):
                     final = self.fs._path(module, version, kind)
@@ -332,8 +318,7 @@ class FsBatch(Batch):
             # A new directory's own entry lives in its parent: sync those too.
             changed.update(d.parent for d in self._made)
             if changed:
-                with ThreadPoolExecutor(min(self.workers, len(changed))) as pool:
-                    list(pool.map(FsStorage._fsync_dir, changed))
+                _sync_all(self.fs.root, changed)
             self._made = []  # they hold the blobs now
             return out
         except BaseException:
@@ -346,17 +331,66 @@ class FsBatch(Batch):
 
     def discard(self) -> None:
         staged, self._staged = self._staged, []
-        for *_, future in staged:
-            with contextlib.suppress(BaseException):
-                _unlink_all(future.result())
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        for *_, tmps in staged:
+            _unlink_all(tmps)
         # Directories made for blobs that never went in (none after a commit that succeeded).
         made, self._made = self._made, []
         for d in reversed(made):
             with contextlib.suppress(OSError):  # not empty: something is stored there
                 d.rmdir()
+
+
+def _sync_all(root: Path, paths: Iterable[Path]) -> None:
+    """`paths` (files or directories on `root`'s filesystem) durable: one syncfs(2) of that
+    filesystem where there is one, else an fsync each."""
+    if _syncfs is not None:
+        fd = os.open(root, os.O_RDONLY)
+        try:
+            if _syncfs(fd) != 0:
+                err = ctypes.get_errno()
+                raise OSError(err, f"syncfs: {os.strerror(err)}", str(root))
+        finally:
+            os.close(fd)
+        return
+    for path in paths:
+        _fsync_file(path)
+
+
+def _move_new(tmp: Path, final: Path) -> None:
+    """`tmp` given the name `final`, or FileExistsError when that name exists: two racing
+    writers cannot replace each other's bytes. renameat2(RENAME_NOREPLACE) where the kernel
+    and filesystem have it, else link(2) (the caller removes `tmp`). A rename deletes no
+    inode: ext4 scans past recently deleted ones on every create for a while after, which made
+    the next import or ingest several times slower."""
+    global _renameat2
+    if _renameat2 is not None:
+        if _renameat2(_AT_FDCWD, bytes(tmp), _AT_FDCWD, bytes(final), _RENAME_NOREPLACE) == 0:
+            return
+        err = ctypes.get_errno()
+        if err == errno.EEXIST:
+            raise FileExistsError(err, os.strerror(err), str(final))
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise OSError(err, os.strerror(err), str(final))
+        _renameat2 = None  # this filesystem cannot; link from now on
+    os.link(tmp, final)
+
+
+_AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
+
+
+def _libc(name: str) -> Callable[..., int] | None:
+    try:
+        fn: Callable[..., int] = getattr(ctypes.CDLL(None, use_errno=True), name)
+    except (OSError, AttributeError):
+        return None
+    return fn
+
+
+_renameat2 = _libc("renameat2")
+
+
+_syncfs = _libc("syncfs")
 
 
 def _unlink_all(paths: Sequence[Path | None]) -> None:

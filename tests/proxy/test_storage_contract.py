@@ -225,3 +225,34 @@ def test_a_batch_left_without_commit_leaves_nothing(storage: Storage, tmp_path: 
     assert local is None
     if isinstance(storage, FsStorage):  # no staged file left behind either
         assert list((storage.root / ".tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("rename", [True, False], ids=["renameat2", "link"])
+def test_fs_batch_racing_a_writer_keeps_the_first_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rename: bool
+) -> None:
+    """Versions written by another writer between a batch's add and its commit: the same
+    bytes are a no-op, others are refused and the batch lands nothing; the stored bytes stay,
+    whether names are moved in with renameat2(RENAME_NOREPLACE) or linked."""
+    from proxy.storage import fs
+
+    if not rename:
+        monkeypatch.setattr(fs, "_renameat2", None)
+    elif fs._renameat2 is None:  # pragma: no cover - a libc without renameat2
+        pytest.skip("no renameat2 here")
+    storage = FsStorage(tmp_path / "vault")
+    other = FsStorage(tmp_path / "vault")  # another process's writer on the same vault
+    with storage.batch() as batch:
+        for n in range(3):
+            batch.add(f"example.com/b{n}", "v1.0.0", _version(n))
+        other.put_version("example.com/b0", "v1.0.0", _version(0))
+        assert batch.commit()[0] == [False, False, False]
+    assert sorted(storage.modules()) == [f"example.com/b{n}" for n in range(3)]
+    with storage.batch() as batch:
+        batch.add("example.com/c", "v1.0.0", _version(5))
+        other.put("example.com/c", "v1.0.0", Kind.ZIP, b"another zip")
+        with pytest.raises(ImmutabilityError):
+            batch.commit()
+    assert storage.get("example.com/c", "v1.0.0", Kind.ZIP) == b"another zip"
+    assert not storage.exists("example.com/c", "v1.0.0", Kind.INFO)
+    assert list((storage.root / ".tmp").iterdir()) == []
