@@ -22,11 +22,11 @@ import tarfile
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from scanner.dirhash import hash_zip
@@ -34,6 +34,8 @@ from scanner.errors import GoProxyScanError, InputError
 from scanner.gomod import parse_gomod
 from scanner.gosum import parse_gosum
 from scanner.gowork import parse_gowork
+from scanner.inflate import ERRORS as INFLATE_ERRORS
+from scanner.inflate import open_gzip, zlib
 from scanner.module import (
     ModuleVersion,
     check,
@@ -401,11 +403,18 @@ def _unpack(
     files: dict[str, Staged] = {}
     in_memory = 0
     try:
-        with tarfile.open(bundle, "r:gz") as tar:
+        inflated = _inflated(bundle)
+        with (
+            # A small bundle is inflated whole and its members sliced out; a big one streamed.
+            tarfile.open(fileobj=io.BytesIO(inflated), mode="r:")
+            if inflated is not None
+            else tarfile.open(fileobj=open_gzip(bundle), mode="r|") as tar
+        ):
             for member in tar:
                 name = member.name
-                parts = PurePosixPath(name).parts
-                if name.startswith("/") or ".." in parts or "\\" in name or not parts:
+                parts = name.split("/")
+                clean = "/".join(p for p in parts if p not in (".", ""))
+                if name.startswith("/") or ".." in parts or "\\" in name or not clean:
                     raise BundleError(f"unsafe member name {name!r}", path=str(bundle))
                 if member.isdir():
                     continue
@@ -414,31 +423,49 @@ def _unpack(
                         f"member {name!r} is a link or special file; bundles hold regular files",
                         path=str(bundle),
                     )
-                clean = "/".join(p for p in parts if p != ".")
                 if clean in files:
                     raise BundleError(f"member {clean!r} appears twice", path=str(bundle))
-                src = tar.extractfile(member)
-                assert src is not None
-                h = hashlib.sha256()
-                if in_memory + member.size <= _IN_MEMORY:
+                if inflated is not None:
+                    data = inflated[member.offset_data : member.offset_data + member.size]
+                    staged = Staged(data, hashlib.sha256(data).hexdigest(), len(data))
+                elif in_memory + member.size <= _IN_MEMORY:
+                    src = tar.extractfile(member)
+                    assert src is not None
                     data = src.read()
-                    h.update(data)
                     in_memory += len(data)
-                    files[clean] = Staged(data, h.hexdigest(), len(data))
-                    if arrived:
-                        arrived(clean, files[clean])
-                    continue
-                dest = into / str(len(files))
-                with src, dest.open("wb") as out:
-                    while chunk := src.read(1 << 20):
-                        h.update(chunk)
-                        out.write(chunk)
-                files[clean] = Staged(dest, h.hexdigest(), member.size)
+                    staged = Staged(data, hashlib.sha256(data).hexdigest(), len(data))
+                else:
+                    staged = _stage_member(tar, member, into / str(len(files)))
+                files[clean] = staged
                 if arrived:
-                    arrived(clean, files[clean])
-    except (OSError, tarfile.TarError, EOFError) as e:
+                    arrived(clean, staged)
+    except _READ_ERRORS as e:
         raise BundleError(f"not a readable .tar.gz: {e}", path=str(bundle)) from e
     return files
+
+
+_READ_ERRORS: tuple[type[Exception], ...] = (OSError, tarfile.TarError, EOFError, *INFLATE_ERRORS)
+
+
+def _inflated(bundle: Path) -> bytes | None:
+    """The whole tar, when the bundle is one gzip member whose tar fits in _IN_MEMORY; else
+    None (read it as a stream)."""
+    if bundle.stat().st_size > _IN_MEMORY:
+        return None
+    d = zlib.decompressobj(31)
+    tar = d.decompress(bundle.read_bytes(), _IN_MEMORY + 1)
+    return tar if d.eof and not d.unused_data and len(tar) <= _IN_MEMORY else None
+
+
+def _stage_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> Staged:
+    src = tar.extractfile(member)
+    assert src is not None
+    h = hashlib.sha256()
+    with src, dest.open("wb") as out:
+        while chunk := src.read(1 << 20):
+            h.update(chunk)
+            out.write(chunk)
+    return Staged(dest, h.hexdigest(), member.size)
 
 
 _BY_SUFFIX = {kind.value: kind for kind in _KINDS}
@@ -459,13 +486,15 @@ def _blob_key(name: str) -> tuple[str, str, Kind] | None:
 
 
 class _Arrivals:
-    """Each version, once its three blobs are out of the tar, added to the storage batch: the
-    storage may stage it (hidden, e.g. written and fsync'd into the vault's .tmp) while the
-    rest is read and verified. Nothing is published before the batch's commit."""
+    """Each version, once its three blobs are out of the tar, added to the storage batch (the
+    storage may stage it, hidden, e.g. written into the vault's .tmp) and its zip's h1: begun
+    on `hasher`, while the rest is read. Nothing is published before the batch's commit."""
 
-    def __init__(self, batch: Batch) -> None:
+    def __init__(self, batch: Batch, hasher: ThreadPoolExecutor) -> None:
         self.batch = batch
+        self.hasher = hasher
         self.added: set[tuple[str, str]] = set()
+        self.h1: dict[tuple[str, str], Future[str]] = {}
         self._parts: dict[tuple[str, str], dict[Kind, Staged]] = {}
 
     def __call__(self, name: str, staged: Staged) -> None:
@@ -480,6 +509,8 @@ class _Arrivals:
             order = (Kind.ZIP, Kind.MOD, Kind.INFO)
             self.batch.add(module, version, [(k, parts[k].data) for k in order])
             self.added.add((module, version))
+            # Its h1: on the other core while the rest of the tar is read.
+            self.h1[module, version] = self.hasher.submit(hash_zip, parts[Kind.ZIP].data)
 
     def check(self, where: str, entries: Iterable[dict[str, Any]]) -> None:
         """What was added is exactly the manifest's versions (their blobs verified)."""
@@ -552,22 +583,20 @@ def _verify_sums(bundle: Path, files: dict[str, Staged], verify_key: Path | None
     return _Checked(manifest, _sha256(manifest_bytes), sig is not None)
 
 
-def _verify_contents(bundle: Path, files: dict[str, Staged], checked: _Checked) -> None:
-    """What the checksums cannot say: every zip's h1:, each .info's Version, the verdicts
-    and the vulnerability database."""
+def _verify_contents(
+    bundle: Path,
+    files: dict[str, Staged],
+    checked: _Checked,
+    h1s: Mapping[tuple[str, str], Future[str]],
+) -> None:
+    """What the checksums cannot say: every zip's h1: (`h1s`, taken as the zips arrived),
+    each .info's Version, the verdicts and the vulnerability database."""
     where = str(bundle)
     manifest = checked.manifest
     entries = manifest.get("modules", ())
-    # Every h1: at once over the cores (zlib inflates without the GIL).
-    with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
-        h1s = list(
-            pool.map(
-                lambda e: hash_zip(files[blob_name(e["path"], e["version"], Kind.ZIP)].data),
-                entries,
-            )
-        )
-    for entry, h1 in zip(entries, h1s, strict=True):
+    for entry in entries:
         module, version = entry["path"], entry["version"]
+        h1 = h1s[module, version].result()
         if h1 != entry.get("h1"):
             raise BundleError(
                 f"{module}@{version}: zip hashes to {h1}, the manifest says {entry.get('h1')}",
@@ -688,8 +717,10 @@ def import_bundle(
     with (
         tempfile.TemporaryDirectory(prefix="go-vault-import-") as tmp,
         storage.batch() as batch,
+        # One hasher: the reading thread keeps the other core busy.
+        ThreadPoolExecutor(1, thread_name_prefix="bundle-h1") as hasher,
     ):
-        arrivals = _Arrivals(batch)
+        arrivals = _Arrivals(batch, hasher)
         files = _unpack(bundle, Path(tmp), arrivals)
         checked = _verify_sums(bundle, files, verify_key)
         base = checked.manifest.get("base")
@@ -706,7 +737,7 @@ def import_bundle(
         total = sum(
             files[blob_name(e["path"], e["version"], k)].size for e in entries for k in _KINDS
         )
-        _verify_contents(bundle, files, checked)
+        _verify_contents(bundle, files, checked, arrivals.h1)
         new = []
         for entry in entries:
             module, version = entry["path"], entry["version"]
