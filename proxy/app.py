@@ -59,7 +59,7 @@ from .errors import (
     plain_body,
 )
 from .gitsource import git_source_for
-from .ingest import Auditor, Ingester
+from .ingest import Auditor, Ingested, Ingester, warm_up
 from .limits import IngestSlots, RateLimiter, check_path
 from .observability import IDENTITY, TRACE_HEADER, AuditLog, Metrics, Tracer, trace_id_from
 from .rollback import ADMIN_ROUTES as ROLLBACK_ROUTES
@@ -226,6 +226,7 @@ class Gateway:
             tracer=self.tracer,
             auditor=self.auditor,
             slots=IngestSlots(config.max_ingests),
+            on_stored=self._stored,
         )
         self.answers = AnswerCache(config.list_ttl, config.negative_ttl)
         self.blobs = BlobCache(config.memory_cache_mb << 20)
@@ -303,6 +304,8 @@ class Gateway:
             if message["type"] == "lifespan.startup":
                 if self.auditor is not None:
                     self.auditor.install_sighup()
+                if not self.config.offline:
+                    await self.workers.run(warm_up)  # and the pool's first thread is up
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.aclose()
@@ -577,7 +580,14 @@ class Gateway:
                 # A stored zip never changes: serving it again is a dict lookup and a sendfile.
                 req.cache = "hit"
                 return _file_response(*known, if_none_match)
-        await self._ensure_stored(module, version, req)
+        if kind is Kind.MOD and not self.config.offline:
+            early = await self._early_mod(module, version, req)
+            if early is not None:
+                # Not stored yet (its zip is being checked): not to be kept as immutable.
+                headers = [(b"cache-control", b"no-cache")]
+                return Response(200, early, _CONTENT_TYPES[kind], headers)
+        else:
+            await self._ensure_stored(module, version, req)
         blob = self.blobs.get(key)  # an ingest just now leaves .info and .mod here
         if blob is not None:
             return _blob_response(blob.data, blob.etag, kind, if_none_match)
@@ -624,16 +634,35 @@ class Gateway:
         blob = self.blobs.put(key, data)
         return _blob_response(data, blob.etag, kind, if_none_match)
 
-    async def _ensure_stored(self, module: str, version: str, req: Request) -> None:
-        if self.config.offline:
-            if not await self.workers.run(self.storage.exists, module, version, Kind.INFO):
-                raise NotInProxyError(OFFLINE, module=module, version=version)
+    async def _early_mod(self, module: str, version: str, req: Request) -> bytes | None:
+        """A new version's .mod as soon as the ingest has it (Ingester.ingest_mod); None when
+        the version is stored."""
+        self._negative(module, version, req)
+        try:
+            mod = await self.ingester.ingest_mod(module, version, req.trace_id)
+        except NotInProxyError as e:
+            self.answers.put((module, version), None, e.message)
+            raise NotInProxyError(e.message, module=module, version=version) from e
+        if mod is None:
             req.cache = "hit"
-            return
+        else:
+            req.cache, req.decision = "miss", "ingesting"
+        return mod
+
+    def _negative(self, module: str, version: str, req: Request) -> None:
+        """Raise the answer remembered for a version the upstream does not have."""
         negative = self.answers.fresh((module, version))
         if negative is not None and negative.data is None:
             req.cache = "hit"
             raise NotInProxyError(negative.reason, module=module, version=version)
+
+    async def _ensure_stored(self, module: str, version: str, req: Request) -> None:
+        if self.config.offline:
+            if not await self.ingester.stored(module, version):
+                raise NotInProxyError(OFFLINE, module=module, version=version)
+            req.cache = "hit"
+            return
+        self._negative(module, version, req)
         try:
             ingested = await self.ingester.ingest(module, version, req.trace_id)
         except NotInProxyError as e:
@@ -642,8 +671,16 @@ class Gateway:
         req.cache = "hit" if ingested is None else "miss"
         if ingested is not None:
             req.decision = ingested.decision or "stored"
-            self.blobs.put((module, version, Kind.INFO), ingested.info)
-            self.blobs.put((module, version, Kind.MOD), ingested.mod)
+
+    def _stored(self, ingested: Ingested) -> None:
+        """A version just stored: its small blobs kept for the requests that follow at once
+        (the go command asks for .info and .zip right after the .mod)."""
+        key = (ingested.module, ingested.version)
+        self.blobs.put((*key, Kind.INFO), ingested.info)
+        self.blobs.put((*key, Kind.MOD), ingested.mod)
+        if ingested.zip is not None and len(ingested.zip) <= _SMALL_ZIP and self.storage.local:
+            # (An object store sends its zips itself, through redirects.)
+            self.blobs.put((*key, Kind.ZIP), ingested.zip)
 
 
 def _header(scope: Scope, name: str) -> str | None:

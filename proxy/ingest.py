@@ -8,12 +8,15 @@ store .zip, .mod, then .info last: a version counts as stored once its .info is.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import random
 import shutil
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +25,8 @@ from typing import Protocol
 from prometheus_client import Counter
 
 from scanner.dirhash import hash_gomod, hash_zip
-from scanner.errors import InputError
+from scanner.errors import GoProxyScanError, InputError
+from scanner.gomod import parse_gomod
 from scanner.module import escape_path, escape_version
 from scanner.modzip import check_zip
 from scanner.verdict import Verdict
@@ -70,6 +74,7 @@ class Ingested:
     decision: str  # the auditor's decision, or "" when no auditor ran
     info: bytes  # the stored .info and .mod, so the request that ingested need not read them back
     mod: bytes
+    zip: bytes | None = None  # the stored .zip, when it was small enough to be read whole
 
 
 def _refuse(module: str, version: str, what: str) -> IngestRefusedError:
@@ -81,8 +86,8 @@ def _refuse(module: str, version: str, what: str) -> IngestRefusedError:
     )
 
 
-def check_artifacts(module: str, version: str, info: bytes, mod: bytes, zip_path: Path) -> str:
-    """Every ingest check on the fetched files; returns the zip's h1:. Blocking (worker pool)."""
+def check_info(module: str, version: str, info: bytes) -> None:
+    """The .info names the requested version (and a readable time, if any)."""
     try:
         fields = json.loads(info)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -96,16 +101,25 @@ def check_artifacts(module: str, version: str, info: bytes, mod: bytes, zip_path
             datetime.fromisoformat(str(stamp))
         except ValueError as e:
             raise _refuse(module, version, f".info Time {stamp!r} is not RFC 3339") from e
+
+
+def check_artifacts(
+    module: str, version: str, info: bytes, mod: bytes, zip_path: Path, data: bytes | None = None
+) -> str:
+    """Every ingest check on the fetched files; returns the zip's h1:. Blocking. `data`: the
+    zip's bytes when they are in memory already (read from there, not the file)."""
+    check_info(module, version, info)
     try:
         # hash_zip below decompresses every file and zipfile checks each CRC and size as it
         # goes, so check_zip need not read the contents a second time.
-        check_zip(zip_path, module, version, read_contents=False)
-        with zipfile.ZipFile(zip_path) as z:
+        source = data if data is not None else zip_path
+        check_zip(source, module, version, read_contents=False)
+        with zipfile.ZipFile(io.BytesIO(data) if data is not None else zip_path) as z:
             try:
                 zip_gomod: bytes | None = z.read(f"{module}@{version}/go.mod")
             except KeyError:
                 zip_gomod = None
-        h1 = hash_zip(zip_path)
+        h1 = hash_zip(source)
     except InputError as e:
         raise _refuse(module, version, e.message) from e
     except zipfile.BadZipFile as e:
@@ -119,6 +133,40 @@ def check_artifacts(module: str, version: str, info: bytes, mod: bytes, zip_path
     if mod not in expected:
         raise _refuse(module, version, ".mod differs from the go.mod inside the .zip")
     return h1
+
+
+def warm_up() -> None:
+    """Every ingest check once, on a made-up module in memory (nothing is stored): the first
+    real ingest then does not wait for the code it runs to load (about 20 ms, measured)."""
+    module, version = "example.com/warm-up", "v1.0.0"
+    mod = f"module {module}\n".encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(f"{module}@{version}/go.mod", mod)
+        z.writestr(f"{module}@{version}/a.go", "package a\n")
+    info = b'{"Version":"v1.0.0"}'
+    check_artifacts(module, version, info, mod, Path("warm-up.zip"), buf.getvalue())
+    _names_module(mod, module)
+
+
+def _answer(waiters: list[asyncio.Future[bytes | None]], mod: bytes | None) -> None:
+    for waiter in waiters:
+        if not waiter.done():  # else its request went away
+            waiter.set_result(mod)
+
+
+def _names_module(mod: bytes, module: str) -> bool:
+    """Whether `mod` is a go.mod (read as the go command reads a dependency's) for `module`."""
+    if len(mod) > _EARLY_MOD_MAX:
+        return False  # parsed with the zip, off the event loop
+    try:
+        return parse_gomod(mod, lax=True).module == module
+    except GoProxyScanError:
+        return False
+
+
+_EARLY_MOD_MAX = 64 << 10
+_CHECK_HERE = 256 << 10  # zips up to this size are checked on the event loop
 
 
 class VersionPollutionError(ImmutabilityError):
@@ -154,8 +202,10 @@ class Ingester:
         tracer: Tracer,
         auditor: Auditor | None = None,
         slots: IngestSlots | None = None,
+        on_stored: Callable[[Ingested], None] | None = None,
     ) -> None:
         self.storage = storage
+        self.on_stored = on_stored  # called on the loop with each version stored
         self.slots = slots if slots is not None else IngestSlots(0)  # proxy/limits.py
         self.upstream = upstream
         self.workers = workers
@@ -164,6 +214,8 @@ class Ingester:
         self.tracer = tracer
         self.auditor = auditor
         self._flight: SingleFlight[Ingested] = SingleFlight()
+        # Requests waiting for just the .mod of a version being ingested (ingest_mod).
+        self._mods: dict[tuple[str, str], list[asyncio.Future[bytes | None]]] = {}
         self._scratch_dir: Path | None = None
         self.pollution = Counter(
             "go_vault_version_pollution",
@@ -173,13 +225,42 @@ class Ingester:
 
     async def ingest(self, module: str, version: str, trace_id: str) -> Ingested | None:
         """Ingest module@version unless stored; None if it already was (a cache hit)."""
-        if await self.workers.run(self.storage.exists, module, version, Kind.INFO):
+        if await self.stored(module, version):
             return None
         return await self._flight.do(
             (module, version), lambda: self._ingest(module, version, trace_id)
         )
 
+    async def stored(self, module: str, version: str) -> bool:
+        """Whether module@version is in the vault (its .info is)."""
+        if self.storage.local:
+            return self.storage.exists(module, version, Kind.INFO)
+        return await self.workers.run(self.storage.exists, module, version, Kind.INFO)
+
+    async def ingest_mod(self, module: str, version: str, trace_id: str) -> bytes | None:
+        """The .mod of module@version, None when it is stored already. Else it comes from the
+        ingest as soon as it is fetched, if it is a go.mod naming `module`, while the zip is
+        checked and the version stored behind it: the go command reads a module graph one
+        level of .mod files at a time, so a cold graph otherwise waits on every zip check in
+        turn. Without such a .mod (or when the ingest had fetched it already) this waits for
+        the ingest and has its outcome."""
+        if await self.stored(module, version):
+            return None
+        key = (module, version)
+        # A future of its own: a request that goes away cancels only its own wait.
+        early: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+        self._mods.setdefault(key, []).append(early)
+        task = self._flight.start(key, lambda: self._ingest(module, version, trace_id))
+        mod = await early  # None: not early, the ingest's outcome decides
+        return mod if mod is not None else (await asyncio.shield(task)).mod
+
     async def _ingest(self, module: str, version: str, trace_id: str) -> Ingested:
+        try:
+            return await self._ingest_logged(module, version, trace_id)
+        finally:
+            _answer(self._mods.pop((module, version), []), None)  # the outcome decides
+
+    async def _ingest_logged(self, module: str, version: str, trace_id: str) -> Ingested:
         start = time.perf_counter()
         base = f"{escape_path(module)}/@v/{escape_version(version)}"
         with self.tracer.span("go_vault.ingest", module=module, version=version):
@@ -224,6 +305,8 @@ class Ingester:
                     latency_ms=round((time.perf_counter() - start) * 1000, 2),
                 )
                 raise
+        if self.on_stored is not None:
+            self.on_stored(result)
         self.metrics.ingests.labels("stored").inc()
         self.audit_log.event(
             "ingest",
@@ -244,8 +327,21 @@ class Ingester:
         zip_path = self._scratch() / f"{random.getrandbits(128):032x}.zip"
         try:
             info, mod = await self.upstream.fetch_version(base, zip_path)
-            # Checks, audit and store in one trip to the worker pool (each trip costs a thread
-            # hand-off, and a cold `go mod download` waits on ingest at every graph level).
+            waiting = self._mods.get((module, version))
+            if waiting:
+                check_info(module, version, info)  # cheap; the zip's checks take the time
+                if _names_module(mod, module):
+                    _answer(self._mods.pop((module, version)), mod)
+                    await asyncio.sleep(0)  # their requests answer before the checks below
+            size = zip_path.stat().st_size
+            if size <= _CHECK_HERE and self.auditor is None:
+                # A small zip's checks take less time than a trip to the pool and back (a cold
+                # `go mod download` waits on ingest at every graph level); the store goes.
+                data = zip_path.read_bytes()
+                h1 = check_artifacts(module, version, info, mod, zip_path, data)
+                return await self.workers.run(
+                    self._store, module, version, info, mod, zip_path, h1, "", data
+                )
             return await self.workers.run(self._check_store, module, version, info, mod, zip_path)
         finally:
             # Gone already when stored; after a failure or a cancellation, one unlink (no await:
@@ -264,10 +360,24 @@ class Ingester:
             verdict = self.auditor.audit(module, version, zip_path, h1)
             if verdict is not None:
                 decision = verdict.decision.value
-        zip_size = zip_path.stat().st_size
+        return self._store(module, version, info, mod, zip_path, h1, decision, None)
+
+    def _store(
+        self,
+        module: str,
+        version: str,
+        info: bytes,
+        mod: bytes,
+        zip_path: Path,
+        h1: str,
+        decision: str,
+        data: bytes | None,
+    ) -> Ingested:
+        """The checked version into the vault (blocking). `data`: the zip's bytes, if read."""
+        zip_size = len(data) if data is not None else zip_path.stat().st_size
         # .info last: a version counts as stored once its .info is.
         blobs: list[tuple[Kind, bytes | Path]] = [
-            (Kind.ZIP, zip_path),
+            (Kind.ZIP, data if data is not None else zip_path),
             (Kind.MOD, mod),
             (Kind.INFO, info),
         ]
@@ -276,7 +386,7 @@ class Ingester:
         except ImmutabilityError as e:
             raise VersionPollutionError(e, *self._stored_h1(module, version, h1, mod)) from e
         zip_path.unlink()  # in the worker: the loop's unlink then finds nothing
-        return Ingested(module, version, h1, hash_gomod(mod), zip_size, decision, info, mod)
+        return Ingested(module, version, h1, hash_gomod(mod), zip_size, decision, info, mod, data)
 
     def _scratch(self) -> Path:
         """This process's private directory for zips being ingested (made on first use)."""

@@ -23,6 +23,11 @@ class SingleFlight(Generic[T]):
         return key in self._calls
 
     async def do(self, key: Hashable, fn: Callable[[], Awaitable[T]]) -> T:
+        return await asyncio.shield(self.start(key, fn))
+
+    def start(self, key: Hashable, fn: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
+        """The call running for `key`, started with `fn()` if none is. Await it shielded
+        (`do`), or not at all: its failure then goes unheard but is not reported as lost."""
         task = self._calls.get(key)
         if task is None:
 
@@ -31,5 +36,10 @@ class SingleFlight(Generic[T]):
 
             task = asyncio.ensure_future(run())
             self._calls[key] = task
-            task.add_done_callback(lambda _t: self._calls.pop(key, None))
-        return await asyncio.shield(task)
+            task.add_done_callback(lambda t: self._done(key, t))
+        return task
+
+    def _done(self, key: Hashable, task: asyncio.Task[T]) -> None:
+        self._calls.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved: a call nobody awaited is not an asyncio error

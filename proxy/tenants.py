@@ -87,6 +87,7 @@ class QuotaStorage(Storage):
 
     def __init__(self, inner: Storage, tenant: Tenant) -> None:
         self.inner = inner
+        self.local = inner.local
         self.tenant = tenant
         self._lock = threading.Lock()
         self._usage: tuple[int, set[str]] | None = None

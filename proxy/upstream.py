@@ -133,7 +133,11 @@ class Upstream:
             and (self.git is None or not self.git.handles(base + ".info"))
         ):
             try:
-                info, mod = await self.workers.run(_read_version, first, base, zip_dest)
+                if _small_version(first, base):
+                    # A few KiB from local files: quicker here than a trip to the pool.
+                    info, mod = _read_version(first, base, zip_dest)
+                else:
+                    info, mod = await self.workers.run(_read_version, first, base, zip_dest)
             except ProxyError:
                 pass  # not all there, or unreadable: the chain rules below decide, per file
             else:
@@ -236,7 +240,7 @@ class Upstream:
 
 def _read_file(entry: Entry, path: str, dest: Path | None, limit: int) -> bytes | None:
     """`path` under a file:// entry: its bytes, or copied to `dest` (then None). Blocking."""
-    source = Path(urllib.parse.unquote(urllib.parse.urlsplit(entry.url).path)) / path
+    source = _local_file(entry, path)
     try:
         if source.stat().st_size > limit:
             raise _too_big(entry, path, limit)
@@ -250,6 +254,21 @@ def _read_file(entry: Entry, path: str, dest: Path | None, limit: int) -> bytes 
         raise UpstreamError(
             f"upstream {entry.display}: cannot read {path}: {os.strerror(e.errno or 0)}"
         ) from e
+
+
+def _local_file(entry: Entry, path: str) -> Path:
+    return Path(urllib.parse.unquote(urllib.parse.urlsplit(entry.url).path)) / path
+
+
+def _small_version(entry: Entry, base: str) -> bool:
+    """Whether the version's zip under a file:// entry is small enough to copy on the loop."""
+    try:
+        return os.stat(_local_file(entry, f"{base}.zip")).st_size <= _INLINE_BYTES
+    except OSError:
+        return False  # the pool's read says what is wrong
+
+
+_INLINE_BYTES = 256 << 10
 
 
 def _read_version(entry: Entry, base: str, zip_dest: Path) -> tuple[bytes, bytes]:

@@ -66,7 +66,11 @@ class Storage(abc.ABC):
     - `batch()` gives a `Batch`: many versions put with the same rules, published together
       by `commit` (for imports); nothing added to it is visible before `commit`.
     - Methods block; async callers run them in a worker pool. Instances are thread-safe.
+      Where `local` is True, blobs are local files (`local_path` gives them) and `exists` is
+      a stat, quick enough to call on the event loop (a trip to the pool costs more).
     """
+
+    local: bool = False
 
     @abc.abstractmethod
     def get(self, module: str, version: str, kind: Kind) -> bytes: ...

@@ -44,6 +44,8 @@ class FsStorage(Storage):
     with ".").
     """
 
+    local = True
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self._tmp = root / _TMP

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from goproxytree import GoProxyTree, build_zip, write_files
-from vaultlab import GatewayFactory
+from vaultlab import GatewayFactory, LoopbackUpstream
 
 from proxy.storage import Kind, open_storage
 from scanner.verdict import Decision, Reason, Verdict
@@ -144,10 +144,35 @@ def test_info_and_mod_must_match_the_request_and_the_zip(
 ) -> None:
     goproxy_tree.add_raw(M, "v1.0.0", info=info, mod=mod, zip=build_zip(P, {"go.mod": GOMOD}))
     with gateway() as gw:
-        r = httpx.get(f"{gw.url}/{M}/@v/v1.0.0.mod")
-    assert r.status_code == 502 and why in r.text
-    assert r.text.startswith(f"{M}@v1.0.0: refused by go-vault ingest")
+        for kind in ("mod", "info", "zip") if "info" in why else ("info", "zip"):
+            r = httpx.get(f"{gw.url}/{M}/@v/v1.0.0.{kind}")
+            assert r.status_code == 502 and why in r.text
+            assert r.text.startswith(f"{M}@v1.0.0: refused by go-vault ingest")
     assert vault_files(tmp_path) == []
+
+
+def test_a_new_versions_mod_is_served_while_its_zip_is_checked(
+    gateway: GatewayFactory, goproxy_tree: GoProxyTree, tmp_path: Path
+) -> None:
+    """The go command walks a cold module graph one level of .mod files at a time, so a new
+    version's .mod is answered once fetched and checked on its own (not as immutable), while
+    the zip is checked behind it. A zip that then fails stores nothing and answers 502, and
+    the next .mod request ingests again."""
+    bad_mod = b"module example.com/bad\n\nrequire x.y/z v1.0.0\n"
+    goproxy_tree.add_raw(
+        M, "v1.0.0", info=b'{"Version":"v1.0.0"}', mod=bad_mod, zip=build_zip(P, {"go.mod": GOMOD})
+    )
+    with gateway() as gw:
+        r = httpx.get(f"{gw.url}/{M}/@v/v1.0.0.mod")
+        assert r.status_code == 200 and r.content == bad_mod
+        assert r.headers["cache-control"] == "no-cache" and "etag" not in r.headers
+        r = httpx.get(f"{gw.url}/{M}/@v/v1.0.0.zip")
+        assert r.status_code == 502 and ".mod differs" in r.text
+        assert vault_files(tmp_path) == []
+        assert httpx.get(f"{gw.url}/{M}/@v/v1.0.0.mod").status_code == 200
+    ingests = [e for e in audit_events(tmp_path) if e["event"] == "ingest" and e["module"] == M]
+    # Two or three: the .zip request shares the first ingest or, once it failed, runs its own.
+    assert {e["decision"] for e in ingests} == {"refused"} and len(ingests) >= 2
 
 
 def test_different_bytes_for_a_stored_version_are_a_security_event(
@@ -261,3 +286,32 @@ def test_corrupt_zip_contents_are_refused(
         r = httpx.get(f"{gw.url}/{M}/@v/v1.0.0.zip")
     assert r.status_code == 502 and "Bad CRC-32" in r.text
     assert vault_files(tmp_path) == []
+
+
+def test_concurrent_mod_requests_share_one_ingest_that_leaves_the_version_in_memory(
+    gateway: GatewayFactory, goproxy_tree: GoProxyTree, upstream: LoopbackUpstream
+) -> None:
+    """Many requests for a new version's .mod: one fetch of each file; each gets the .mod; the
+    stored version's .info, .mod and (small) .zip are then kept in memory for what follows."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    goproxy_tree.add_module(M, "v1.0.0", {"go.mod": GOMOD, "a.go": "package a\n"})
+    upstream.delay = 0.05  # the requests overlap the ingest
+    with gateway() as gw, ThreadPoolExecutor(8) as pool:
+        url = f"{gw.url}/{M}/@v/v1.0.0.mod"
+        answers = list(pool.map(lambda _: httpx.get(url), range(8)))
+        assert {(r.status_code, r.content) for r in answers} == {(200, GOMOD.encode())}
+        for kind in ("info", "zip"):  # the ingest is done once these answer
+            assert httpx.get(f"{gw.url}/{M}/@v/v1.0.0.{kind}").status_code == 200
+        for kind in Kind:
+            assert gw.gateway.blobs.get((M, "v1.0.0", kind)) is not None
+    assert {p: n for p, n in upstream.hits.items() if "/@v/v1.0.0." in p} == {
+        f"/{M}/@v/v1.0.0.{kind}": 1 for kind in ("info", "mod", "zip")
+    }
+
+
+def test_warm_up_checks_a_module_without_storing_it(tmp_path: Path) -> None:
+    from proxy.ingest import warm_up
+
+    warm_up()  # raises if a check refused its made-up module
+    assert list(tmp_path.iterdir()) == []

@@ -367,6 +367,8 @@ def test_version_queries_are_relayed_not_stored(
 class RedirectingStorage(FsStorage):
     """A vault whose zips live behind URLs, as S3 with presigned URLs would serve them."""
 
+    local = False
+
     def __init__(self, root: Path, blob_url: str) -> None:
         super().__init__(root)
         self.blob_url = blob_url
