@@ -326,22 +326,24 @@ class Ingester:
         # An unguessable name in a directory of our own: no mkdir/rmtree per ingest on the loop.
         zip_path = self._scratch() / f"{random.getrandbits(128):032x}.zip"
         try:
-            info, mod = await self.upstream.fetch_version(base, zip_path)
+            info, mod, data = await self.upstream.fetch_version(base, zip_path)
             waiting = self._mods.get((module, version))
             if waiting:
                 check_info(module, version, info)  # cheap; the zip's checks take the time
                 if _names_module(mod, module):
                     _answer(self._mods.pop((module, version)), mod)
                     await asyncio.sleep(0)  # their requests answer before the checks below
-            size = zip_path.stat().st_size
-            if size <= _CHECK_HERE and self.auditor is None:
+            if data is None and zip_path.stat().st_size <= _CHECK_HERE:
+                data = zip_path.read_bytes()
+            if data is not None and len(data) <= _CHECK_HERE and self.auditor is None:
                 # A small zip's checks take less time than a trip to the pool and back (a cold
                 # `go mod download` waits on ingest at every graph level); the store goes.
-                data = zip_path.read_bytes()
                 h1 = check_artifacts(module, version, info, mod, zip_path, data)
                 return await self.workers.run(
                     self._store, module, version, info, mod, zip_path, h1, "", data
                 )
+            if data is not None and not zip_path.exists():
+                await self.workers.run(zip_path.write_bytes, data)  # for the auditor
             return await self.workers.run(self._check_store, module, version, info, mod, zip_path)
         finally:
             # Gone already when stored; after a failure or a cancellation, one unlink (no await:
@@ -385,7 +387,7 @@ class Ingester:
             self.storage.put_version(module, version, blobs)
         except ImmutabilityError as e:
             raise VersionPollutionError(e, *self._stored_h1(module, version, h1, mod)) from e
-        zip_path.unlink()  # in the worker: the loop's unlink then finds nothing
+        zip_path.unlink(missing_ok=True)  # in the worker: the loop finds nothing to remove
         return Ingested(module, version, h1, hash_gomod(mod), zip_size, decision, info, mod, data)
 
     def _scratch(self) -> Path:

@@ -120,12 +120,13 @@ class Upstream:
         an upstream cannot fill the disk with an endless "zip"."""
         await self._walk(path, dest, limit)
 
-    async def fetch_version(self, base: str, zip_dest: Path) -> tuple[bytes, bytes]:
-        """`base`.info and `base`.mod, with `base`.zip streamed into `zip_dest` (base is
-        `<escaped module>/@v/<escaped version>`). The three fetches overlap; a failure of one
-        cancels the others. From a file:// directory first in the chain, the three reads are one
-        trip to the worker pool (a cold `go mod download` waits on ingest at each graph level).
-        """
+    async def fetch_version(self, base: str, zip_dest: Path) -> tuple[bytes, bytes, bytes | None]:
+        """`base`.info, `base`.mod and `base`.zip (base is `<escaped module>/@v/<escaped
+        version>`): the zip's bytes when they were read whole (a small zip from a file://
+        directory), else None and the zip streamed into `zip_dest`. The three fetches overlap;
+        a failure of one cancels the others. From a file:// directory first in the chain, the
+        three reads are one trip to the worker pool, or none for a small version (a cold
+        `go mod download` waits on ingest at each graph level)."""
         first = self.entries[0] if self.entries else None
         if (
             first is not None
@@ -135,15 +136,15 @@ class Upstream:
             try:
                 if _small_version(first, base):
                     # A few KiB from local files: quicker here than a trip to the pool.
-                    info, mod = _read_version(first, base, zip_dest)
+                    info, mod, data = _read_version(first, base, None)
                 else:
-                    info, mod = await self.workers.run(_read_version, first, base, zip_dest)
+                    info, mod, data = await self.workers.run(_read_version, first, base, zip_dest)
             except ProxyError:
                 pass  # not all there, or unreadable: the chain rules below decide, per file
             else:
                 for kind in ("info", "mod", "zip"):
                     self.on_request(first.display, f"{base}.{kind}", "ok")
-                return info, mod
+                return info, mod, data
         fetched: dict[str, bytes] = {}
 
         async def fetch(kind: str) -> None:
@@ -154,7 +155,7 @@ class Upstream:
             lambda: fetch("mod"),
             lambda: self.fetch_to_file(f"{base}.zip", zip_dest),
         )
-        return fetched["info"], fetched["mod"]
+        return fetched["info"], fetched["mod"], None
 
     async def _walk(self, path: str, dest: Path | None, limit: int) -> bytes | None:
         if self.git is not None and self.git.handles(path):
@@ -271,13 +272,16 @@ def _small_version(entry: Entry, base: str) -> bool:
 _INLINE_BYTES = 256 << 10
 
 
-def _read_version(entry: Entry, base: str, zip_dest: Path) -> tuple[bytes, bytes]:
-    """.info and .mod of one version under a file:// entry, its .zip copied. Blocking."""
+def _read_version(
+    entry: Entry, base: str, zip_dest: Path | None
+) -> tuple[bytes, bytes, bytes | None]:
+    """.info, .mod and .zip of one version under a file:// entry; the zip copied to
+    `zip_dest` if one is given (then None), else read. Blocking."""
     info = _read_file(entry, f"{base}.info", None, MAX_GO_MOD)
     mod = _read_file(entry, f"{base}.mod", None, MAX_GO_MOD)
-    _read_file(entry, f"{base}.zip", zip_dest, MAX_ZIP_FILE)
+    data = _read_file(entry, f"{base}.zip", zip_dest, MAX_ZIP_FILE)
     assert info is not None and mod is not None
-    return info, mod
+    return info, mod, data
 
 
 async def _together(*calls: Callable[[], Awaitable[object]]) -> None:

@@ -11,9 +11,7 @@ import logging
 import os
 import secrets
 import tempfile
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from scanner.errors import InvalidModuleError
@@ -49,8 +47,6 @@ class FsStorage(Storage):
     def __init__(self, root: Path) -> None:
         self.root = root
         self._tmp = root / _TMP
-        self._syncer_lock = threading.Lock()
-        self._syncer_pool: ThreadPoolExecutor | None = None
         self._token = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._names = itertools.count()
         try:
@@ -103,8 +99,8 @@ class FsStorage(Storage):
     def put_version(
         self, module: str, version: str, blobs: Sequence[tuple[Kind, bytes | Path]]
     ) -> list[bool]:
-        """Written and fsynced together (one journal commit rather than one per blob), then
-        linked in the given order, then one directory fsync."""
+        """Each written and fsynced, then moved in in the given order, then one directory
+        fsync."""
         return self._put_all(module, version, blobs)
 
     def _put_all(
@@ -115,12 +111,9 @@ class FsStorage(Storage):
         staged: list[Path | None] = []
         try:
             for (kind, data), final in zip(blobs, finals, strict=True):
-                staged.append(None if final.is_file() else self._stage(kind, data))
-            todo = [tmp for tmp in staged if tmp is not None]
-            if len(todo) > 1:
-                list(self._syncer().map(_fsync_file, todo))
-            elif todo:
-                _fsync_file(todo[0])
+                # Each fsync'd before it is closed, here: handing the fsyncs to other threads
+                # cost more than it saved (bench/bench_proxy.py, cold go mod download).
+                staged.append(None if final.is_file() else self._stage(kind, data, fsync=True))
             stored = [
                 self._publish(module, version, kind, data, final, tmp)
                 for (kind, data), final, tmp in zip(blobs, finals, staged, strict=True)
@@ -183,13 +176,6 @@ class FsStorage(Storage):
         except FileExistsError:
             return self._same_or_refuse(final, module, version, kind, data)
         return True
-
-    def _syncer(self) -> ThreadPoolExecutor:
-        # Concurrent fsyncs share a journal commit; made on first use (most puts are single).
-        with self._syncer_lock:
-            if self._syncer_pool is None:
-                self._syncer_pool = ThreadPoolExecutor(4, thread_name_prefix="vault-fsync")
-            return self._syncer_pool
 
     def _same_or_refuse(
         self, final: Path, module: str, version: str, kind: Kind, data: bytes | Path

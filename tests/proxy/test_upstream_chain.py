@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import ssl
 from pathlib import Path
@@ -58,6 +59,7 @@ def test_comma_stops_on_other_errors(pair: tuple[LoopbackUpstream, LoopbackUpstr
     with pytest.raises(UpstreamError, match="answered 503"):
         fetch(f"{a.url},{b.url}")
     assert not b.hits
+
     with pytest.raises(UpstreamError, match="unreachable"):
         fetch(f"{refused_url()},{b.url}")
     assert not b.hits
@@ -160,9 +162,10 @@ def test_oversized_answers_are_cut_off(
 def test_a_version_is_fetched_whole_from_the_first_directory_that_has_it(
     tmp_path: Path, pair: tuple[LoopbackUpstream, LoopbackUpstream]
 ) -> None:
-    """fetch_version reads a file:// directory in one go; a directory holding only part of the
-    version (no .zip here) falls back to the chain rules file by file: .info/.mod from it, the
-    .zip from the next upstream; a version in none of them is not found."""
+    """fetch_version reads a file:// directory in one go (a small zip's bytes returned, not
+    copied); a directory holding only part of the version (no .zip here) falls back to the
+    chain rules file by file: .info/.mod from it, the .zip from the next upstream, streamed to
+    the file; a version in none of them is not found."""
     a, b = pair
     partial = GoProxyTree(tmp_path / "partial")
     partial.add_module("example.com/m", "v1.0.0")
@@ -171,7 +174,7 @@ def test_a_version_is_fetched_whole_from_the_first_directory_that_has_it(
     whole.add_module("example.com/w", "v1.2.0", {"go.mod": "module example.com/w\n"})
     counted: list[tuple[str, str]] = []
 
-    async def go(spec: str, base: str) -> tuple[bytes, bytes]:
+    async def go(spec: str, base: str) -> tuple[bytes, bytes, bytes | None]:
         upstream = Upstream(
             spec,
             connect_timeout=1,
@@ -184,19 +187,32 @@ def test_a_version_is_fetched_whole_from_the_first_directory_that_has_it(
         finally:
             await upstream.aclose()
 
-    info, mod = asyncio.run(go(f"{whole.url},{b.url}", "example.com/w/@v/v1.2.0"))
+    info, mod, data = asyncio.run(go(f"{whole.url},{b.url}", "example.com/w/@v/v1.2.0"))
     assert b'"v1.2.0"' in info and mod == b"module example.com/w\n"
-    assert (tmp_path / "out.zip").read_bytes() == (
-        whole.root / "example.com/w/@v/v1.2.0.zip"
-    ).read_bytes()
+    assert data == (whole.root / "example.com/w/@v/v1.2.0.zip").read_bytes()
+    assert not (tmp_path / "out.zip").exists()
     assert sorted(counted) == [
         (f"example.com/w/@v/v1.2.0.{k}", "ok") for k in ("info", "mod", "zip")
     ]
     assert not b.hits
+    noise = random.Random(3).randbytes(300 << 10).hex()  # a zip too big to read on the loop
+    whole.add_module(
+        "example.com/big", "v1.0.0", {"go.mod": "module example.com/big\n", "n": noise}
+    )
+    *_, data = asyncio.run(go(whole.url, "example.com/big/@v/v1.0.0"))
+    assert (
+        data is None
+        and (tmp_path / "out.zip").read_bytes()
+        == (whole.root / "example.com/big/@v/v1.0.0.zip").read_bytes()
+    )
+    (tmp_path / "out.zip").unlink()
 
     counted.clear()
-    info, mod = asyncio.run(go(f"{partial.url},{b.url}", "example.com/m/@v/v1.0.0"))
-    assert b'"v1.0.0"' in info
+    info, mod, data = asyncio.run(go(f"{partial.url},{b.url}", "example.com/m/@v/v1.0.0"))
+    assert b'"v1.0.0"' in info and data is None
+    assert (tmp_path / "out.zip").read_bytes() == b.root.joinpath(
+        "example.com/m/@v/v1.0.0.zip"
+    ).read_bytes()
     assert ("example.com/m/@v/v1.0.0.zip", "not_found") in counted
     assert list(b.hits) == ["/example.com/m/@v/v1.0.0.zip"]
 
