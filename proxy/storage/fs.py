@@ -272,11 +272,12 @@ class FsBatch(Batch):
         self.fs = storage
         self._staged: list[tuple[str, str, Blobs, list[Path | None]]] = []
         self._made: list[Path] = []  # directories made for staged blobs, parents first
+        self._dirs: set[Path] = set()  # directories known to exist
 
     def add(self, module: str, version: str, blobs: Blobs) -> None:
         blobs = list(blobs)
         made: list[Path] = []
-        _makedirs(self.fs._path(module, version, Kind.INFO).parent, made)
+        _makedirs(self.fs._path(module, version, Kind.INFO).parent, made, self._dirs)
         self._made += made
         new_dir = bool(made)  # nothing is stored in an @v made just now
         staged: list[Path | None] = []
@@ -308,6 +309,7 @@ class FsBatch(Batch):
             if changed:
                 _sync_all(self.fs.root, changed)
             self._made = []  # they hold the blobs now
+            self._staged = []  # moved in: nothing left to remove
             return out
         except BaseException:
             for final in reversed(linked):  # .info went in last, so it goes first
@@ -388,13 +390,16 @@ def _unlink_all(paths: Sequence[Path | None]) -> None:
                 path.unlink()
 
 
-def _makedirs(path: Path, made: list[Path]) -> None:
-    """mkdir -p, adding each directory it created to `made` (parents first)."""
+def _makedirs(path: Path, made: list[Path], known: set[Path]) -> None:
+    """mkdir -p, adding each directory it created to `made` (parents first) and every one it
+    saw to `known` (not looked at again)."""
     missing = []
-    while not path.is_dir():
+    while path not in known and not path.is_dir():
         missing.append(path)
         path = path.parent
+    known.add(path)
     for d in reversed(missing):
+        known.add(d)
         try:
             d.mkdir()
         except FileExistsError:
