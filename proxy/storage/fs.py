@@ -309,7 +309,15 @@ class FsBatch(Batch):
             if changed:
                 _sync_all(self.fs.root, changed)
             self._made = []  # they hold the blobs now
-            self._staged = []  # moved in: nothing left to remove
+            # What was moved in is gone from .tmp; the rest (linked, or not needed) is not.
+            left = [
+                tmp
+                for (*_, tmps), flags in zip(self._staged, out, strict=True)
+                for tmp, stored in zip(tmps, flags, strict=True)
+                if tmp is not None and (not stored or _renameat2 is None)
+            ]
+            self._staged = []
+            _unlink_all(left)
             return out
         except BaseException:
             for final in reversed(linked):  # .info went in last, so it goes first
