@@ -326,13 +326,19 @@ class Ingester:
         # An unguessable name in a directory of our own: no mkdir/rmtree per ingest on the loop.
         zip_path = self._scratch() / f"{random.getrandbits(128):032x}.zip"
         try:
-            info, mod, data = await self.upstream.fetch_version(base, zip_path)
-            waiting = self._mods.get((module, version))
-            if waiting:
-                check_info(module, version, info)  # cheap; the zip's checks take the time
-                if _names_module(mod, module):
-                    _answer(self._mods.pop((module, version)), mod)
-                    await asyncio.sleep(0)  # their requests answer before the checks below
+            answered = False
+
+            def early(info: bytes, mod: bytes) -> None:
+                nonlocal answered
+                if self._mods.get((module, version)):
+                    check_info(module, version, info)  # cheap; the zip's checks take the time
+                    if _names_module(mod, module):
+                        _answer(self._mods.pop((module, version)), mod)
+                        answered = True
+
+            info, mod, data = await self.upstream.fetch_version(base, zip_path, early)
+            if answered:
+                await asyncio.sleep(0)  # those requests answer before the checks below
             if data is None and zip_path.stat().st_size <= _CHECK_HERE:
                 data = zip_path.read_bytes()
             if data is not None and len(data) <= _CHECK_HERE and self.auditor is None:

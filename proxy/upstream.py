@@ -120,13 +120,20 @@ class Upstream:
         an upstream cannot fill the disk with an endless "zip"."""
         await self._walk(path, dest, limit)
 
-    async def fetch_version(self, base: str, zip_dest: Path) -> tuple[bytes, bytes, bytes | None]:
+    async def fetch_version(
+        self,
+        base: str,
+        zip_dest: Path,
+        on_metadata: Callable[[bytes, bytes], None] | None = None,
+    ) -> tuple[bytes, bytes, bytes | None]:
         """`base`.info, `base`.mod and `base`.zip (base is `<escaped module>/@v/<escaped
         version>`): the zip's bytes when they were read whole (a small zip from a file://
         directory), else None and the zip streamed into `zip_dest`. The three fetches overlap;
         a failure of one cancels the others. From a file:// directory first in the chain, the
         three reads are one trip to the worker pool, or none for a small version (a cold
-        `go mod download` waits on ingest at each graph level)."""
+        `go mod download` waits on ingest at each graph level). `on_metadata(info, mod)` is
+        called once both are in, while the zip may still be on its way; what it raises ends
+        the fetch."""
         first = self.entries[0] if self.entries else None
         if (
             first is not None
@@ -144,11 +151,15 @@ class Upstream:
             else:
                 for kind in ("info", "mod", "zip"):
                     self.on_request(first.display, f"{base}.{kind}", "ok")
+                if on_metadata is not None:
+                    on_metadata(info, mod)
                 return info, mod, data
         fetched: dict[str, bytes] = {}
 
         async def fetch(kind: str) -> None:
             fetched[kind] = await self.fetch(f"{base}.{kind}")
+            if on_metadata is not None and "info" in fetched and "mod" in fetched:
+                on_metadata(fetched["info"], fetched["mod"])
 
         await _together(
             lambda: fetch("info"),

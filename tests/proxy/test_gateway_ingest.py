@@ -315,3 +315,22 @@ def test_warm_up_checks_a_module_without_storing_it(tmp_path: Path) -> None:
 
     warm_up()  # raises if a check refused its made-up module
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_mod_is_answered_while_the_zip_is_still_downloading(
+    gateway: GatewayFactory, goproxy_tree: GoProxyTree, upstream: LoopbackUpstream
+) -> None:
+    """From an HTTP upstream the .mod answers once .info and .mod are in, not after the zip
+    (the upstream holds the zip until the .mod has been answered); the .zip then waits for
+    the whole ingest."""
+    import threading
+
+    goproxy_tree.add_module(M, "v1.0.0", {"go.mod": GOMOD, "a.go": "package a\n"})
+    released = upstream.hold[f"/{M}/@v/v1.0.0.zip"] = threading.Event()
+    with gateway() as gw:
+        # Waiting for the held zip would time out this request instead.
+        r = httpx.get(f"{gw.url}/{M}/@v/v1.0.0.mod", timeout=20)
+        assert r.status_code == 200 and r.content == GOMOD.encode()
+        released.set()
+        r = httpx.get(f"{gw.url}/{M}/@v/v1.0.0.zip", timeout=20)
+        assert r.status_code == 200 and r.headers["cache-control"].endswith("immutable")

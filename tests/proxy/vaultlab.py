@@ -26,7 +26,8 @@ class LoopbackUpstream:
     """A GOPROXY over HTTP on 127.0.0.1 that serves a GoProxyTree and counts every request.
 
     `status[path] = 500` forces an answer, `redirect[path] = "/other"` answers 302, `delay`
-    slows every answer (to make requests overlap). Paths are as requested, unescaped.
+    slows every answer (to make requests overlap), `hold[path]` (an Event) keeps one waiting
+    until it is set. Paths are as requested, unescaped.
     """
 
     def __init__(self, root: Path, tls: ssl.SSLContext | None = None) -> None:
@@ -35,6 +36,7 @@ class LoopbackUpstream:
         self.status: dict[str, int] = {}
         self.redirect: dict[str, str] = {}
         self.delay = 0.0
+        self.hold: dict[str, threading.Event] = {}  # a path answers once its event is set
         self._lock = threading.Lock()
         lab = self
 
@@ -48,6 +50,8 @@ class LoopbackUpstream:
                     lab.hits[path] += 1
                 if lab.delay:
                     time.sleep(lab.delay)
+                if path in lab.hold:
+                    lab.hold[path].wait(30)
                 if path in lab.redirect:
                     self.send_response(302)
                     self.send_header("Location", lab.redirect[path])
