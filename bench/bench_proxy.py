@@ -5,6 +5,12 @@ through the gateway vs GOPROXY=file:// directly. Prints ratios measured in the s
 
 Targets (issue 4): small artifacts ≥ 0.5x nginx requests/s; zips ≥ 0.8x nginx MB/s; go mod
 download warm ≤ 1.3x and cold ≤ 2x of file://. A missing wrk or nginx is skipped and said so.
+
+`--dir` picks where the fixture, vaults and module caches go (default: the system's temp
+directory). On ext4 without a journal (this project's CI machines), creating files is several
+times slower for minutes after many were deleted (the allocator skips recently freed inodes),
+which swings the file:// baseline itself 2-5x between runs; `--dir /dev/shm` takes the disk out
+of both sides (the vault's fsyncs then cost nothing, so say which was used).
 """
 
 from __future__ import annotations
@@ -253,13 +259,15 @@ def main() -> int:
         "--files", type=int, default=0, help="extra ~4 KiB files per fixture module (0: 3 files)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--dir", help="where the work directory goes (default: system temp)")
     parser.add_argument(
         "--servers",
         default="uvicorn:1,granian:1,granian:2",
         help="go-vault servers to compare for wrk, as SERVER:WORKERS,...",
     )
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-proxy-"))
+    work = Path(tempfile.mkdtemp(prefix="bench-proxy-", dir=args.dir))
+    print(f"work directory {work}")
     tree = GoProxyTree(work / "upstream")
     app = write_files(work / "app", fixture_graph(tree, count=args.modules, files=args.files))
     rng = random.Random(1)
