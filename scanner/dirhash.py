@@ -108,7 +108,7 @@ def _entry_sha256(data: memoryview | mmap.mmap, info: zipfile.ZipInfo) -> str:
     if info.compress_type == zipfile.ZIP_STORED:
         chunks: Iterable[bytes | memoryview] = raw
     elif info.compress_type == zipfile.ZIP_DEFLATED:
-        chunks = _inflate(raw, info.filename)
+        chunks = _inflate(raw, info)
     else:
         raise zipfile.BadZipFile(f"{info.filename}: compression method {info.compress_type}")
     h, crc, size = hashlib.sha256(), 0, 0
@@ -116,6 +116,11 @@ def _entry_sha256(data: memoryview | mmap.mmap, info: zipfile.ZipInfo) -> str:
         h.update(chunk)
         crc = inflate.crc32(chunk, crc)
         size += len(chunk)
+        if size > info.file_size:  # a bomb, or a lie: stop inflating
+            raise zipfile.BadZipFile(
+                f"{info.filename}: uncompressed size is larger than declared "
+                f"({info.file_size} bytes)"
+            )
     if size != info.file_size:
         raise zipfile.BadZipFile(f"{info.filename}: {size} bytes, the zip says {info.file_size}")
     if crc != info.CRC:
@@ -123,21 +128,23 @@ def _entry_sha256(data: memoryview | mmap.mmap, info: zipfile.ZipInfo) -> str:
     return h.hexdigest()
 
 
-def _inflate(raw: Iterable[bytes | memoryview], name: str) -> Iterator[bytes]:
-    """Raw deflate data inflated in pieces of at most about _CHUNK bytes, so a big entry is
-    never whole in memory; most source files come out in one piece."""
+def _inflate(raw: Iterable[bytes | memoryview], info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """Raw deflate data inflated in pieces of at most about _CHUNK bytes (never more than one
+    byte past the declared size), so a big entry is never whole in memory; most source files
+    come out in one piece."""
     d = inflate.decompressobj(-15)
+    room = min(_CHUNK, info.file_size + 1)
     for piece in raw:
         pending: bytes | memoryview = piece
         while pending:
-            out = d.decompress(pending, _CHUNK)
+            out = d.decompress(pending, room)
             pending = d.unconsumed_tail
             if out:
                 yield out
-    if rest := d.flush():
+    if rest := d.flush(room):
         yield rest
     if not d.eof:
-        raise zipfile.BadZipFile(f"{name}: deflate data ends early")
+        raise zipfile.BadZipFile(f"{info.filename}: deflate data ends early")
 
 
 def hash_dir(directory: Path | str, prefix: str) -> str:

@@ -425,7 +425,12 @@ def _inflates_past(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> str | None:
 
 
 def check_zip(
-    zip_data: bytes | Path, module_path: str, version: str, *, read_contents: bool = True
+    zip_data: bytes | Path,
+    module_path: str,
+    version: str,
+    *,
+    read_contents: bool = True,
+    inflate: bool = True,
 ) -> ZipInfo:
     """Check a module zip against every x/mod/zip rule (and no symlinks); ZipViolation lists all.
 
@@ -435,6 +440,8 @@ def check_zip(
     LICENSE ≤ 16 MiB; no symlinks or irregular files; no deflate stream longer than its declared
     size (always inflated, at most declared + 1 bytes). `read_contents` also decompresses every
     file to prove its declared size and CRC (what the go command's Unzip enforces).
+    `inflate=False` (with `read_contents=False`) leaves the contents alone entirely: for a
+    caller that inflates every entry next, bounded by its declared size (dirhash.hash_zip).
     """
     problems = _check_identity(module_path, version)
     if problems:
@@ -537,7 +544,7 @@ def check_zip(
                     continue
             # Even without reading contents (a caller hashes them next, and zipfile stops at
             # the declared size), a stream inflating past it is a bomb: find it here.
-            elif not size_error and (problem := _inflates_past(z, info)):
+            elif inflate and not size_error and (problem := _inflates_past(z, info)):
                 violations.append(FileViolation(name, problem))
                 continue
             files.append(rel)

@@ -178,3 +178,12 @@ def test_damaged_entry_is_refused(tmp_path: Path) -> None:
     (tmp_path / "empty.zip").touch()
     with pytest.raises(InputError, match=r"empty\.zip: cannot read the zip"):
         hash_zip(tmp_path / "empty.zip")
+
+
+def test_an_entry_inflating_past_its_declared_size_is_refused() -> None:
+    """A zip bomb's trick (a small declared size): hashing stops one byte past it."""
+    data = bytearray(build_zip("example.com/m@v1.0.0/", {"a.go": b"package m\n" * 100}))
+    central = data.index(b"PK\x01\x02")
+    data[central + 24 : central + 28] = (10).to_bytes(4, "little")
+    with pytest.raises(InputError, match=r"a\.go: uncompressed size is larger than declared"):
+        hash_zip(bytes(data))
