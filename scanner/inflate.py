@@ -18,7 +18,6 @@ ERRORS: tuple[type[Exception], ...] = (_zlib.error, getattr(zlib, "error", _zlib
 """What broken deflate data raises, from either implementation."""
 
 
-
 def open_gzip(path: Path) -> IO[bytes]:
     """`path`, a .gz file, opened for reading its inflated bytes."""
     f: IO[bytes] = gzip.open(path)  # type: ignore[no-untyped-call,unused-ignore]  # noqa: SIM115
