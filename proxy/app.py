@@ -31,7 +31,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -91,6 +91,7 @@ OFFLINE = "not in offline mirror"
 _KINDS = {k.value: k for k in Kind}
 VULNDB_PREFIX = "/-/vulndb/"  # proxy.vulndb.PREFIX, spelled here to keep that import lazy
 _ROUTE_CACHE = 1 << 16
+T = TypeVar("T")
 _SMALL_ZIP = 64 << 10  # zips up to this size are kept in the blob cache and sent as bytes
 
 
@@ -637,24 +638,29 @@ class Gateway:
     async def _early_mod(self, module: str, version: str, req: Request) -> bytes | None:
         """A new version's .mod as soon as the ingest has it (Ingester.ingest_mod); None when
         the version is stored."""
-        self._negative(module, version, req)
-        try:
-            mod = await self.ingester.ingest_mod(module, version, req.trace_id)
-        except NotInProxyError as e:
-            self.answers.put((module, version), None, e.message)
-            raise NotInProxyError(e.message, module=module, version=version) from e
+        mod = await self._unless_absent(
+            module, version, req, lambda: self.ingester.ingest_mod(module, version, req.trace_id)
+        )
         if mod is None:
             req.cache = "hit"
         else:
             req.cache, req.decision = "miss", "ingesting"
         return mod
 
-    def _negative(self, module: str, version: str, req: Request) -> None:
-        """Raise the answer remembered for a version the upstream does not have."""
+    async def _unless_absent(
+        self, module: str, version: str, req: Request, ingest: Callable[[], Awaitable[T]]
+    ) -> T:
+        """`ingest()`, unless the upstream was lately found not to have module@version (that
+        answer again); a new not-found is remembered."""
         negative = self.answers.fresh((module, version))
         if negative is not None and negative.data is None:
             req.cache = "hit"
             raise NotInProxyError(negative.reason, module=module, version=version)
+        try:
+            return await ingest()
+        except NotInProxyError as e:
+            self.answers.put((module, version), None, e.message)
+            raise NotInProxyError(e.message, module=module, version=version) from e
 
     async def _ensure_stored(self, module: str, version: str, req: Request) -> None:
         if self.config.offline:
@@ -662,12 +668,9 @@ class Gateway:
                 raise NotInProxyError(OFFLINE, module=module, version=version)
             req.cache = "hit"
             return
-        self._negative(module, version, req)
-        try:
-            ingested = await self.ingester.ingest(module, version, req.trace_id)
-        except NotInProxyError as e:
-            self.answers.put((module, version), None, e.message)
-            raise NotInProxyError(e.message, module=module, version=version) from e
+        ingested = await self._unless_absent(
+            module, version, req, lambda: self.ingester.ingest(module, version, req.trace_id)
+        )
         req.cache = "hit" if ingested is None else "miss"
         if ingested is not None:
             req.decision = ingested.decision or "stored"
