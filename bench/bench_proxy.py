@@ -164,6 +164,33 @@ http {{
         proc.wait(10)
 
 
+@contextmanager
+def static_python(root: Path) -> Iterator[str]:
+    """bench/static_asgi.py on uvicorn: the floor of any Python server for the go command."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "bench"), "static_asgi:app"]
+    proc = subprocess.Popen(
+        [*server, "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        env={**os.environ, "STATIC_ROOT": str(root)},
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            httpx.get(url + "/")
+            break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+
+
 def wrk(url: str, duration: int, connections: int) -> dict[str, float]:
     out = subprocess.run(
         ["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency", url],
@@ -200,6 +227,7 @@ def run_variant(
     app: Path,
     paths: dict[str, str],
     nginx_url: str | None,
+    floor_url: str,
 ) -> None:
     """One go-vault server setup: go mod download cold/warm, then wrk beside nginx."""
     home = work / "home"
@@ -212,7 +240,7 @@ def run_variant(
         # file:// runs alternate with the proxy's, so both see the same machine load.
         bases = [timed(download, app, go_env(home, tree.url, f"mc-base-{variant}-0"))]
         cold = timed(download, app, go_env(home, url, f"mc-cold-{variant}"))
-        warms, statics = [], []
+        warms, statics, floors = [], [], []
         for i in range(3):
             bases.append(timed(download, app, go_env(home, tree.url, f"mc-base-{variant}-{i + 1}")))
             warms.append(timed(download, app, go_env(home, url, f"mc-warm-{variant}-{i}")))
@@ -220,12 +248,15 @@ def run_variant(
                 statics.append(
                     timed(download, app, go_env(home, nginx_url, f"mc-ngx-{variant}-{i}"))
                 )
+            # ... and from the least a Python server does: what the framework costs go.
+            floors.append(timed(download, app, go_env(home, floor_url, f"mc-py-{variant}-{i}")))
         base, warm = min(bases), min(warms)
         print(
             f"[{variant}] go mod download: file:// {base:.3f}s,"
             f" cold {cold:.3f}s = {cold / base:.2f}x (target ≤ 2),"
             f" warm {warm:.3f}s = {warm / base:.2f}x (target ≤ 1.3)"
             + (f"; nginx on the same files {min(statics) / base:.2f}x" if statics else "")
+            + f", a bare Python (uvicorn) file server {min(floors) / base:.2f}x"
         )
         for p in paths.values():
             assert httpx.get(url + p).status_code == 200
@@ -287,9 +318,12 @@ def main() -> int:
         timed(download, app, go_env(home, tree.url, "mc-warmup"))  # fills GOCACHE, page cache
         zips = len(list(tree.root.rglob("*.zip")))
         print(f"fixture: {zips} module zips; times are best of 3 except cold")
-        with nginx(tree.root, work / "nginx") if have_wrk else contextlib.nullcontext() as ngx:
+        with (
+            nginx(tree.root, work / "nginx") if have_wrk else contextlib.nullcontext() as ngx,
+            static_python(tree.root) as floor,
+        ):
             for variant in args.servers.split(","):
-                run_variant(variant, args, work, tree, app, paths, ngx if have_wrk else None)
+                run_variant(variant, args, work, tree, app, paths, ngx if have_wrk else None, floor)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
