@@ -5,6 +5,8 @@ through the gateway vs GOPROXY=file:// directly. Prints ratios measured in the s
 
 Targets (issue 4): small artifacts ≥ 0.5x nginx requests/s; zips ≥ 0.8x nginx MB/s; go mod
 download warm ≤ 1.3x and cold ≤ 2x of file://. A missing wrk or nginx is skipped and said so.
+`go mod download` is also timed through nginx and through bench/static_asgi.py (a bare Python
+file server on uvicorn) on the same files: what HTTP, and a Python server alone, cost go.
 
 `--dir` picks where the fixture, vaults and module caches go (default: the system's temp
 directory). On ext4 without a journal (this project's CI machines), creating files is several
