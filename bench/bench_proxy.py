@@ -121,6 +121,25 @@ def peak_rss_mib(pid: int) -> float:
     return total / 1024
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_until_up(url: str, tries: int = 200) -> None:
+    """Until `url` answers at all (any status)."""
+    for _ in range(tries):
+        try:
+            httpx.get(url + "/")
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+
+
 @contextmanager
 def nginx(root: Path, work: Path) -> Iterator[str | None]:
     binary = shutil.which("nginx")
@@ -128,11 +147,7 @@ def nginx(root: Path, work: Path) -> Iterator[str | None]:
         print("nginx: not installed (apt-get install nginx-light); nginx baseline skipped")
         yield None
         return
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     work.mkdir(parents=True, exist_ok=True)
     conf = work / "nginx.conf"
     conf.write_text(f"""
@@ -153,12 +168,7 @@ http {{
 """)
     proc = subprocess.Popen([binary, "-c", str(conf), "-p", str(work)], stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            httpx.get(url + "/")
-            break
-        except httpx.HTTPError:
-            time.sleep(0.05)
+    wait_until_up(url)
     try:
         yield url
     finally:
@@ -169,23 +179,14 @@ http {{
 @contextmanager
 def static_python(root: Path) -> Iterator[str]:
     """bench/static_asgi.py on uvicorn: the floor of any Python server for the go command."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "bench"), "static_asgi:app"]
     proc = subprocess.Popen(
         [*server, "--port", str(port), "--log-level", "warning", "--no-access-log"],
         env={**os.environ, "STATIC_ROOT": str(root)},
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            httpx.get(url + "/")
-            break
-        except httpx.HTTPError:
-            time.sleep(0.05)
+    wait_until_up(url)
     try:
         yield url
     finally:

@@ -49,6 +49,7 @@ from scanner.verdict import Verdict
 
 from .rollback import StateFile, state_file
 from .storage import Batch, Kind, Storage, blob_name
+from .storage.fs import fsync_path
 from .verdicts import VerdictStore
 
 FORMAT = 1
@@ -663,7 +664,7 @@ def _stage_vulndb(files: dict[str, Staged], target: Path) -> Path:
             out.flush()
             os.fsync(out.fileno())
     for d in dirs:
-        _fsync_dir(d)
+        fsync_path(d)
     return staging
 
 
@@ -675,17 +676,9 @@ def _install_vulndb(staging: Path, target: Path) -> None:
         old = target.with_name(f".{target.name}.old.{os.getpid()}")
         os.replace(target, old)
     os.replace(staging, target)
-    _fsync_dir(target.parent)
+    fsync_path(target.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _installed_modified(target: Path) -> str | None:

@@ -25,7 +25,8 @@ security_log = logging.getLogger("go_vault.security")
 _TMP = ".tmp"
 
 
-def _fsync_file(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync(2) a file or directory by path."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -119,7 +120,7 @@ class FsStorage(Storage):
                 for (kind, data), final, tmp in zip(blobs, finals, staged, strict=True)
             ]
             if any(stored):
-                self._fsync_dir(finals[0].parent)
+                fsync_path(finals[0].parent)
             return stored
         finally:
             for tmp in staged:
@@ -196,14 +197,6 @@ class FsStorage(Storage):
             version=version,
             hint="stored bytes are never replaced; an upstream that changed them is suspect",
         )
-
-    @staticmethod
-    def _fsync_dir(path: Path) -> None:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
     def list(self, module: str, kind: Kind = Kind.INFO) -> list[str]:
         directory = self.root / escape_path(module) / "@v"
@@ -351,7 +344,7 @@ def _sync_all(root: Path, paths: Iterable[Path]) -> None:
             os.close(fd)
         return
     for path in paths:
-        _fsync_file(path)
+        fsync_path(path)
 
 
 def _move_new(tmp: Path, final: Path) -> None:
