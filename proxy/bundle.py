@@ -597,7 +597,10 @@ def _verify_contents(
     entries = manifest.get("modules", ())
     for entry in entries:
         module, version = entry["path"], entry["version"]
-        h1 = h1s[module, version].result()
+        try:
+            h1 = h1s[module, version].result()
+        except InputError as e:
+            raise BundleError(f"{module}@{version}: {e.message}", path=where) from e
         if h1 != entry.get("h1"):
             raise BundleError(
                 f"{module}@{version}: zip hashes to {h1}, the manifest says {entry.get('h1')}",

@@ -248,12 +248,13 @@ class FsStorage(Storage):
 
 class FsBatch(Batch):
     """Blobs written into `.tmp` as they are added (no fsync yet); `commit` makes them all
-    durable with one syncfs(2), links them in, and makes the links durable with a second one.
+    durable with one syncfs(2), moves them in (`_move_new`), and makes the new names durable
+    with a second one.
 
-    Two journal commits for the whole batch instead of one per blob: an fsync per file made a
-    300-module import five times slower (bench/bench_bundle.py). syncfs also flushes what other
-    writers have pending on the vault's filesystem; for an import that is a fair price.
-    Without syncfs (not Linux) each file and changed directory is fsync'd instead.
+    Two syncs for the whole batch instead of one per blob: the fsyncs of 900 staged files took
+    four times as long as writing them (bench/bench_bundle.py's fixture). syncfs also flushes
+    what other writers have pending on the vault's filesystem; for an import that is a fair
+    price. Without syncfs (not Linux) each file and changed directory is fsync'd instead.
 
     The version directories are made while staging; an empty `@v` holds no blob, so readers
     see nothing new. Directories still empty when the batch ends (discarded, or rolled back)

@@ -219,6 +219,26 @@ def wrong_h1(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
     return []
 
 
+def unreadable_zip(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
+    """A zip that is not a zip, its checksum and the manifest's sha256 made to match."""
+    import hashlib
+
+    name = _zip_name(m)
+    old, m[name] = hashlib.sha256(m[name]).hexdigest(), b"not a zip"
+    new = hashlib.sha256(m[name]).hexdigest()
+    m[MANIFEST] = m[MANIFEST].replace(old.encode(), new.encode())
+    m[SUMS] = m[SUMS].replace(old.encode(), new.encode())
+    sums = []
+    for line in m[SUMS].decode().splitlines():
+        digest, listed = line.split("  ", 1)
+        if listed == MANIFEST:
+            digest = hashlib.sha256(m[MANIFEST]).hexdigest()
+        sums.append(f"{digest}  {listed}\n")
+    m[SUMS] = "".join(sums).encode()
+    del m[SIGNATURE]
+    return []
+
+
 def unlisted_version(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
     """A whole version, checksummed, that the manifest does not name (unsigned bundle)."""
     import hashlib
@@ -247,6 +267,7 @@ TAMPERING = {
     "../ member": (dotdot_member, "unsafe member name '../outside.txt'"),
     "symlink member": (symlink_member, "is a link or special file"),
     "wrong h1": (wrong_h1, "the manifest says h1:AAAA"),
+    "unreadable zip": (unreadable_zip, "example.com/B/Upper@v0.1.0-pre: module zip: cannot read"),
     "bad signature": (bad_signature, "bad signature"),
     "version not in the manifest": (
         unlisted_version,
