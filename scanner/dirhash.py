@@ -86,6 +86,7 @@ _READ_ERRORS: tuple[type[Exception], ...] = (
     OSError,
     EOFError,
     ValueError,
+    struct.error,  # a local header offset past the end
     *_INFLATE_ERRORS,
 )
 

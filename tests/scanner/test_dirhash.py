@@ -187,3 +187,11 @@ def test_an_entry_inflating_past_its_declared_size_is_refused() -> None:
     data[central + 24 : central + 28] = (10).to_bytes(4, "little")
     with pytest.raises(InputError, match=r"a\.go: uncompressed size is larger than declared"):
         hash_zip(bytes(data))
+
+
+def test_an_entry_offset_past_the_end_is_refused() -> None:
+    data = bytearray(build_zip("example.com/m@v1.0.0/", {"a.go": b"package m\n"}))
+    central = data.index(b"PK\x01\x02")
+    data[central + 42 : central + 46] = (10**6).to_bytes(4, "little")
+    with pytest.raises(InputError, match="cannot read the zip"):
+        hash_zip(bytes(data))
