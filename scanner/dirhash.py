@@ -87,6 +87,7 @@ _READ_ERRORS: tuple[type[Exception], ...] = (
     EOFError,
     ValueError,
     struct.error,  # a local header offset past the end
+    NotImplementedError,  # a "zip version" zipfile does not know
     *_INFLATE_ERRORS,
 )
 
