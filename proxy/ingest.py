@@ -114,12 +114,13 @@ def check_artifacts(
         # one byte past it), so check_zip need not look at the contents at all.
         source = data if data is not None else zip_path
         check_zip(source, module, version, read_contents=False, inflate=False)
+        h1 = hash_zip(source)
+        # Every entry is known readable now.
         with zipfile.ZipFile(io.BytesIO(data) if data is not None else zip_path) as z:
             try:
                 zip_gomod: bytes | None = z.read(f"{module}@{version}/go.mod")
             except KeyError:
                 zip_gomod = None
-        h1 = hash_zip(source)
     except InputError as e:
         raise _refuse(module, version, e.message) from e
     except zipfile.BadZipFile as e:

@@ -97,8 +97,8 @@ def _entry_sha256(data: memoryview | mmap.mmap, info: zipfile.ZipInfo) -> str:
     signature, name_len, extra_len = _LOCAL_HEADER.unpack_from(data, info.header_offset)
     if signature != b"PK\x03\x04":
         raise zipfile.BadZipFile(f"{info.filename}: bad local file header")
-    if info.flag_bits & 0x1:
-        raise zipfile.BadZipFile(f"{info.filename}: encrypted")
+    if info.flag_bits & 0x61:  # bits 0 and 6: encrypted; bit 5: patch data
+        raise zipfile.BadZipFile(f"{info.filename}: encrypted or patch data")
     start = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
     if start + info.compress_size > len(data):
         raise zipfile.BadZipFile(f"{info.filename}: truncated")

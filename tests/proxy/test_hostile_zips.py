@@ -3,6 +3,7 @@ declared sizes, a compression bomb, non-UTF-8 names -> refused (502), nothing st
 
 from __future__ import annotations
 
+import contextlib
 import io
 import struct
 import time
@@ -213,3 +214,32 @@ def test_zip_with_a_header_offset_outside_the_file_is_a_violation() -> None:
     for read_contents in (False, True):
         with pytest.raises(ZipViolation, match="cannot read"):
             check_zip(data, "example.com/m", "v1.0.0", read_contents=read_contents)
+
+
+def test_damaged_zips_are_refused_with_an_ingest_error() -> None:
+    """Random byte changes and cuts of a module zip through every ingest check: each one passes
+    or is refused (IngestRefusedError, a 502 with its reason), never another exception (found:
+    zipfile's own errors when go.mod was read before the entries were checked, and entries
+    flagged as strongly encrypted)."""
+    import random
+
+    from goproxytree import build_zip
+
+    from proxy.errors import IngestRefusedError
+    from proxy.ingest import check_artifacts
+
+    rng = random.Random(3)
+    mod = b"module example.com/m\n"
+    files = {"a.go": b"package m\n" * 50, "go.mod": mod, "b/c.txt": rng.randbytes(3000)}
+    base = build_zip("example.com/m@v1.0.0/", files)
+    info = b'{"Version":"v1.0.0"}'
+    for _ in range(1000):
+        data = bytearray(base)
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(data))
+            if rng.random() < 0.8:
+                data[at] = rng.randrange(256)
+            else:
+                del data[at : at + rng.randint(1, 40)]
+        with contextlib.suppress(IngestRefusedError):
+            check_artifacts("example.com/m", "v1.0.0", info, mod, Path("m.zip"), bytes(data))
