@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import re
 import shutil
 import sys
@@ -117,6 +118,18 @@ def build_zip(prefix: str, files: Files) -> bytes:
             info.external_attr = 0o644 << 16
             z.writestr(info, _bytes(files[name]))
     return buf.getvalue()
+
+
+def damaged(data: bytes, rng: random.Random) -> bytes:
+    """`data` with one to four random byte changes or short cuts (for robustness tests)."""
+    out = bytearray(data)
+    for _ in range(rng.randint(1, 4)):
+        at = rng.randrange(len(out))
+        if rng.random() < 0.8:
+            out[at] = rng.randrange(256)
+        else:
+            del out[at : at + rng.randint(1, 40)]
+    return bytes(out)
 
 
 @dataclass(frozen=True)

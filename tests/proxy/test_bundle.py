@@ -203,11 +203,18 @@ def symlink_member(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
 
 def wrong_h1(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
     """A consistent bundle whose manifest lies about one h1: (checksums recomputed to match)."""
-    import hashlib
 
     manifest = json.loads(m[MANIFEST])
     manifest["modules"][0]["h1"] = "h1:" + "A" * 43 + "="
     m[MANIFEST] = json.dumps(manifest).encode()
+    _resum_manifest(m)
+    return []
+
+
+def _resum_manifest(m: dict[str, bytes]) -> None:
+    """The manifest's checksum made to match its (edited) bytes; the signature dropped."""
+    import hashlib
+
     sums = []
     for line in m[SUMS].decode().splitlines():
         digest, name = line.split("  ", 1)
@@ -216,7 +223,6 @@ def wrong_h1(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
         sums.append(f"{digest}  {name}\n")
     m[SUMS] = "".join(sums).encode()
     del m[SIGNATURE]
-    return []
 
 
 def unreadable_zip(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
@@ -228,14 +234,7 @@ def unreadable_zip(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
     new = hashlib.sha256(m[name]).hexdigest()
     m[MANIFEST] = m[MANIFEST].replace(old.encode(), new.encode())
     m[SUMS] = m[SUMS].replace(old.encode(), new.encode())
-    sums = []
-    for line in m[SUMS].decode().splitlines():
-        digest, listed = line.split("  ", 1)
-        if listed == MANIFEST:
-            digest = hashlib.sha256(m[MANIFEST]).hexdigest()
-        sums.append(f"{digest}  {listed}\n")
-    m[SUMS] = "".join(sums).encode()
-    del m[SIGNATURE]
+    _resum_manifest(m)
     return []
 
 

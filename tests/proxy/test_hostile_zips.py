@@ -223,7 +223,7 @@ def test_damaged_zips_are_refused_with_an_ingest_error() -> None:
     flagged as strongly encrypted)."""
     import random
 
-    from goproxytree import build_zip
+    from goproxytree import build_zip, damaged
 
     from proxy.errors import IngestRefusedError
     from proxy.ingest import check_artifacts
@@ -234,12 +234,6 @@ def test_damaged_zips_are_refused_with_an_ingest_error() -> None:
     base = build_zip("example.com/m@v1.0.0/", files)
     info = b'{"Version":"v1.0.0"}'
     for _ in range(1000):
-        data = bytearray(base)
-        for _ in range(rng.randint(1, 4)):
-            at = rng.randrange(len(data))
-            if rng.random() < 0.8:
-                data[at] = rng.randrange(256)
-            else:
-                del data[at : at + rng.randint(1, 40)]
+        data = damaged(base, rng)
         with contextlib.suppress(IngestRefusedError):
-            check_artifacts("example.com/m", "v1.0.0", info, mod, Path("m.zip"), bytes(data))
+            check_artifacts("example.com/m", "v1.0.0", info, mod, Path("m.zip"), data)

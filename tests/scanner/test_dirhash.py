@@ -14,7 +14,14 @@ from subprocess import CompletedProcess
 from typing import Any
 
 import pytest
-from goproxytree import GoProxyTree, build_zip, go_binary, go_command_env, json_stream
+from goproxytree import (
+    GoProxyTree,
+    build_zip,
+    damaged,
+    go_binary,
+    go_command_env,
+    json_stream,
+)
 
 from scanner.dirhash import hash1, hash_dir, hash_gomod, hash_zip
 from scanner.errors import InputError
@@ -206,14 +213,8 @@ def test_damaged_zips_raise_only_input_errors(tmp_path: Path) -> None:
     files = {"a.go": b"package m\n" * 50, "go.mod": b"module example.com/m\n"}
     base = build_zip("example.com/m@v1.0.0/", {**files, "b/c.txt": rng.randbytes(3000)})
     for _ in range(400):
-        data = bytearray(base)
-        for _ in range(rng.randint(1, 4)):
-            at = rng.randrange(len(data))
-            if rng.random() < 0.8:
-                data[at] = rng.randrange(256)
-            else:
-                del data[at : at + rng.randint(1, 40)]
+        data = damaged(base, rng)
         (tmp_path / "z.zip").write_bytes(data)
-        for source in (bytes(data), tmp_path / "z.zip"):
+        for source in (data, tmp_path / "z.zip"):
             with contextlib.suppress(InputError):
                 hash_zip(source)
