@@ -130,14 +130,21 @@ def free_port() -> int:
         return port
 
 
-def wait_until_up(url: str, tries: int = 200) -> None:
-    """Until `url` answers at all (any status)."""
-    for _ in range(tries):
+@contextmanager
+def serving(proc: subprocess.Popen[bytes], port: int, stop: int) -> Iterator[str]:
+    """The URL of a server process on `port`, once it answers at all; stopped with `stop`."""
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
         try:
             httpx.get(url + "/")
-            return
+            break
         except httpx.HTTPError:
             time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        proc.send_signal(stop)
+        proc.wait(10)
 
 
 @contextmanager
@@ -167,13 +174,8 @@ http {{
 }}
 """)
     proc = subprocess.Popen([binary, "-c", str(conf), "-p", str(work)], stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    wait_until_up(url)
-    try:
+    with serving(proc, port, signal.SIGQUIT) as url:
         yield url
-    finally:
-        proc.send_signal(signal.SIGQUIT)
-        proc.wait(10)
 
 
 @contextmanager
@@ -185,13 +187,8 @@ def static_python(root: Path) -> Iterator[str]:
         [*server, "--port", str(port), "--log-level", "warning", "--no-access-log"],
         env={**os.environ, "STATIC_ROOT": str(root)},
     )
-    url = f"http://127.0.0.1:{port}"
-    wait_until_up(url)
-    try:
+    with serving(proc, port, signal.SIGTERM) as url:
         yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(10)
 
 
 def wrk(url: str, duration: int, connections: int) -> dict[str, float]:

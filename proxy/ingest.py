@@ -340,17 +340,17 @@ class Ingester:
             info, mod, data = await self.upstream.fetch_version(base, zip_path, early)
             if answered:
                 await asyncio.sleep(0)  # those requests answer before the checks below
-            if data is None and zip_path.stat().st_size <= _CHECK_HERE:
-                data = zip_path.read_bytes()
-            if data is not None and len(data) <= _CHECK_HERE and self.auditor is None:
+            size = len(data) if data is not None else zip_path.stat().st_size
+            if self.auditor is None and size <= _CHECK_HERE:
                 # A small zip's checks take less time than a trip to the pool and back (a cold
                 # `go mod download` waits on ingest at every graph level); the store goes.
+                data = data if data is not None else zip_path.read_bytes()
                 h1 = check_artifacts(module, version, info, mod, zip_path, data)
                 return await self.workers.run(
                     self._store, module, version, info, mod, zip_path, h1, "", data
                 )
-            if data is not None and not zip_path.exists():
-                await self.workers.run(zip_path.write_bytes, data)  # for the auditor
+            if data is not None:  # read whole from a file:// upstream; the auditor wants a file
+                await self.workers.run(zip_path.write_bytes, data)
             return await self.workers.run(self._check_store, module, version, info, mod, zip_path)
         finally:
             # Gone already when stored; after a failure or a cancellation, one unlink (no await:
