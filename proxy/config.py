@@ -54,7 +54,7 @@ class VaultConfig:
     audit_log: str = "-"  # JSON lines: "-" is stdout, else a file path (appended)
     otlp_endpoint: str | None = None
     server: str = "granian"  # or "uvicorn"; chosen by bench/bench_proxy.py (pathsend for zips)
-    workers: int = 1  # server processes (granian); single-flight holds within one process
+    workers: int = 1  # server processes (granian); one fetch per version (Storage.claim)
     log_level: str = "info"
     license_whitelist: str | None = None  # the seed's auditor flag: an allow-list policy
     spdx_cache_dir: str | None = None

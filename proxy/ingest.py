@@ -214,7 +214,7 @@ class Ingester:
         self.metrics = metrics
         self.tracer = tracer
         self.auditor = auditor
-        self._flight: SingleFlight[Ingested] = SingleFlight()
+        self._flight: SingleFlight[Ingested | None] = SingleFlight()
         # Requests waiting for just the .mod of a version being ingested (ingest_mod).
         self._mods: dict[tuple[str, str], list[asyncio.Future[bytes | None]]] = {}
         self._scratch_dir: Path | None = None
@@ -253,13 +253,38 @@ class Ingester:
         self._mods.setdefault(key, []).append(early)
         task = self._flight.start(key, lambda: self._ingest(module, version, trace_id))
         mod = await early  # None: not early, the ingest's outcome decides
-        return mod if mod is not None else (await asyncio.shield(task)).mod
+        if mod is not None:
+            return mod
+        ingested = await asyncio.shield(task)
+        return ingested.mod if ingested is not None else None
 
-    async def _ingest(self, module: str, version: str, trace_id: str) -> Ingested:
+    async def _ingest(self, module: str, version: str, trace_id: str) -> Ingested | None:
+        """The ingest, under the vault's claim on it; None when another server process sharing
+        the vault stored the version first."""
         try:
-            return await self._ingest_logged(module, version, trace_id)
+            release = await self._claim(module, version)
+            if release is None:
+                return None
+            try:
+                if self.storage.claims and await self.stored(module, version):
+                    return None  # stored between the look before and the claim
+                return await self._ingest_logged(module, version, trace_id)
+            finally:
+                release()
         finally:
             _answer(self._mods.pop((module, version), []), None)  # the outcome decides
+
+    async def _claim(self, module: str, version: str) -> Callable[[], None] | None:
+        """The vault's claim on ingesting module@version (Storage.claim), waited for while
+        another process holds it; None once that one has stored the version (if it failed,
+        this one tries in turn)."""
+        wait = 0.002
+        while (release := self.storage.claim(module, version)) is None:
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, 0.1)
+            if await self.stored(module, version):
+                return None
+        return release
 
     async def _ingest_logged(self, module: str, version: str, trace_id: str) -> Ingested:
         start = time.perf_counter()

@@ -88,6 +88,7 @@ class QuotaStorage(Storage):
     def __init__(self, inner: Storage, tenant: Tenant) -> None:
         self.inner = inner
         self.local = inner.local
+        self.claims = inner.claims
         self.tenant = tenant
         self._lock = threading.Lock()
         self._usage: tuple[int, set[str]] | None = None
@@ -165,6 +166,9 @@ class QuotaStorage(Storage):
 
     def check(self) -> None:
         self.inner.check()
+
+    def claim(self, module: str, version: str) -> Callable[[], None] | None:
+        return self.inner.claim(module, version)
 
 
 def tenant_config(config: VaultConfig, tenant: Tenant) -> VaultConfig:

@@ -63,6 +63,10 @@ class Storage(abc.ABC):
     - `local_path` may return a local file holding the blob (for zero-copy sending) or None;
       `redirect_url` may return a URL serving the blob (presigned object-store URL) or None.
     - `check` raises `proxy.errors.StorageError` when the store cannot serve (readiness).
+    - `claim(module, version)` claims the ingest of a version among the processes sharing the
+      store: a release function, or None while another process holds the claim. It only saves
+      duplicate upstream fetches (a second identical put is a no-op), so a backend without a
+      cheap shared lock grants every claim (`claims` False: nothing to look at again after).
     - `batch()` gives a `Batch`: many versions put with the same rules, published together
       by `commit` (for imports); nothing added to it is visible before `commit`.
     - Methods block; async callers run them in a worker pool. Instances are thread-safe.
@@ -71,6 +75,7 @@ class Storage(abc.ABC):
     """
 
     local: bool = False
+    claims: bool = False
 
     @abc.abstractmethod
     def get(self, module: str, version: str, kind: Kind) -> bytes: ...
@@ -118,6 +123,10 @@ class Storage(abc.ABC):
 
     def check(self) -> None:
         return None
+
+    def claim(self, module: str, version: str) -> Callable[[], None] | None:
+        """Granted at once: this backend has no claims (see the contract)."""
+        return _nothing
 
     def batch(self) -> Batch:
         """A `Batch` on this store; a backend may stage the blobs as they are added."""

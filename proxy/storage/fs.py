@@ -5,12 +5,16 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import fcntl
 import filecmp
+import functools
+import hashlib
 import itertools
 import logging
 import os
 import secrets
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -21,8 +25,10 @@ from ..errors import ImmutabilityError, StorageError
 from . import Batch, BlobNotFoundError, Blobs, BlobStream, Kind, Storage, blob_name
 
 security_log = logging.getLogger("go_vault.security")
+log = logging.getLogger(__name__)
 
 _TMP = ".tmp"
+_CLAIMS = ".claims"  # one locked byte per version being ingested (FsStorage.claim)
 
 
 def fsync_path(path: Path) -> None:
@@ -44,12 +50,15 @@ class FsStorage(Storage):
     """
 
     local = True
+    claims = True
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._tmp = root / _TMP
         self._token = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._names = itertools.count()
+        self._claims_lock = threading.Lock()
+        self._claims_file: tuple[int, int] | None = None  # (pid, fd): locks belong to a process
         try:
             self._tmp.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -235,6 +244,41 @@ class FsStorage(Storage):
                 with contextlib.suppress(InvalidModuleError):
                     yield unescape_path(rel)
 
+    def claim(self, module: str, version: str) -> Callable[[], None] | None:
+        """A POSIX record lock on one byte of `<root>/.claims`, at an offset hashed from the
+        version: the server processes sharing this vault (granian's --workers, or replicas on
+        one volume) fetch each version once. The kernel drops a process's locks when it exits,
+        killed or not, so no claim outlives its holder. Where the filesystem has no locks,
+        every claim is granted."""
+        name = f"{module}@{version}".encode()
+        at = int.from_bytes(hashlib.blake2b(name, digest_size=8).digest(), "big") >> 2
+        fd = self._claims_fd()
+        if fd is None:
+            return _granted
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, at)
+        except OSError as e:
+            if e.errno in (errno.EAGAIN, errno.EACCES):
+                return None  # another process holds it
+            log.warning("no ingest claims in %s: %s", self.root, e.strerror)
+            self._claims_file = (os.getpid(), -1)
+            return _granted
+        return functools.partial(fcntl.lockf, fd, fcntl.LOCK_UN, 1, at)
+
+    def _claims_fd(self) -> int | None:
+        """This process's descriptor of .claims, opened once and never closed (closing any
+        descriptor of a file drops all of the process's locks on it); None: no claims here."""
+        with self._claims_lock:
+            if self._claims_file is None or self._claims_file[0] != os.getpid():
+                try:
+                    fd = os.open(self.root / _CLAIMS, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                except OSError as e:  # a read-only vault, say: it ingests nothing anyway
+                    log.warning("no ingest claims in %s: %s", self.root, e.strerror)
+                    fd = -1
+                self._claims_file = (os.getpid(), fd)
+            fd = self._claims_file[1]
+        return fd if fd >= 0 else None
+
     def check(self) -> None:
         try:
             fd, name = tempfile.mkstemp(dir=self._tmp, prefix="ready-")
@@ -330,6 +374,10 @@ class FsBatch(Batch):
         for d in reversed(made):
             with contextlib.suppress(OSError):  # not empty: something is stored there
                 d.rmdir()
+
+
+def _granted() -> None:
+    return None
 
 
 def _sync_all(root: Path, paths: Iterable[Path]) -> None:
