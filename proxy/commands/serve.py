@@ -8,7 +8,10 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -118,6 +121,10 @@ def _serve_granian(config: VaultConfig, port: int, announce: Callable[[], None])
     from granian.log import LogLevels
 
     os.environ.update(config.to_env())  # the workers rebuild the same config from these
+    # A worker is forked with serve()'s SIGTERM handler, whose SystemExit its start-up
+    # swallows: stopping then waited out workers_kill_timeout. A worker that has not set its
+    # own handler yet simply dies of the signal.
+    os.register_at_fork(after_in_child=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
     server = Granian(
         "proxy.commands.serve:gateway_from_env",
         factory=True,
@@ -144,8 +151,52 @@ def _serve_granian(config: VaultConfig, port: int, announce: Callable[[], None])
         ssl_cert=Path(config.tls_cert) if config.tls_cert else None,
         ssl_key=Path(config.tls_key) if config.tls_key else None,
     )
-    server.on_startup(announce)  # runs once granian's socket listens
+    # Granian's start-up hook runs before its workers listen (on Linux each binds its own
+    # socket), and a worker ignores a SIGTERM that comes before its app has started: the start
+    # line waits for an answer from the app.
+    probe = _health_probe(config, port)
+    server.on_startup(
+        lambda: threading.Thread(
+            target=_announce_when_up, args=(probe, announce), daemon=True
+        ).start()
+    )
     server.serve()
+
+
+def _health_probe(config: VaultConfig, port: int) -> Callable[[], bool]:
+    """Whether GET /-/healthz on the server just started answers 200."""
+    path = f"{config.base_path}/-/healthz"
+    request = f"GET {path} HTTP/1.1\r\nHost: {config.host}\r\nConnection: close\r\n\r\n".encode()
+    tls = None
+    if config.tls_cert:
+        tls = ssl.create_default_context()
+        tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE  # our own server, by address
+
+    def probe() -> bool:
+        with socket.create_connection((config.host, port), timeout=5) as raw:
+            conn = tls.wrap_socket(raw) if tls else raw
+            conn.sendall(request)
+            return conn.recv(64).startswith(b"HTTP/1.1 200")
+
+    return probe
+
+
+def _announce_when_up(probe: Callable[[], bool], announce: Callable[[], None]) -> None:
+    """`announce()` once `probe()` is true; nothing if it is not within a minute (the workers
+    failed to start, and granian says why)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if probe():
+                announce()
+                return
+        except OSError:
+            pass
+        time.sleep(0.005)
+
+
+def _exit_on_sigterm(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 @click.command()
@@ -212,9 +263,10 @@ def serve(config_file: Path | None, **flags: Any) -> int:
 
     # Both servers stop gracefully on SIGTERM (stop accepting, finish in-flight requests, run
     # the lifespan shutdown that flushes the audit log), then re-raise the signal to the handler
-    # they found. This no-op is that handler, so a graceful stop exits 0 (what service managers
-    # expect) instead of dying by -15.
-    signal.signal(signal.SIGTERM, lambda _sig, _frame: None)
+    # they found. This one is that handler, so a graceful stop exits 0 (what service managers
+    # expect) instead of dying by -15. Before a server has set its own, a SIGTERM lands here
+    # too, and ends the process at once: a handler that ignored it left the stop hanging.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     if config.server == "granian":
         _serve_granian(config, port, announce)
     else:

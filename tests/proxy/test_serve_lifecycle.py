@@ -1,0 +1,59 @@
+"""`go-vault serve` starting and stopping: the start line comes once it listens, and SIGTERM
+stops it at any moment (exit 0)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from proxy.storage.fs import FsStorage
+
+SERVE = [sys.executable, "-c", "from proxy.cli import main; main()", "serve"]
+
+
+@pytest.mark.parametrize(
+    "server", [["--server", "uvicorn"], ["--server", "granian"], ["--workers", "2"]], ids=str
+)
+def test_the_start_line_comes_once_connections_are_taken(tmp_path: Path, server: list[str]) -> None:
+    FsStorage(tmp_path / "vault")
+    command = [*SERVE, "--listen", "127.0.0.1:0", "--storage", str(tmp_path / "vault"), *server]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if line.startswith('{"event": "start"'):
+                break
+        else:
+            pytest.fail(f"no start line; exit {proc.wait()}")
+        host, port = json.loads(line)["listen"].removeprefix("http://").rsplit(":", 1)
+        for _ in range(20):  # every attempt, not just one that raced ahead
+            socket.create_connection((host, int(port)), timeout=5).close()
+    finally:
+        proc.terminate()
+        assert proc.wait(30) == 0
+
+
+@pytest.mark.parametrize("server", ["uvicorn", "granian"])
+def test_sigterm_just_after_the_start_line_stops_it(tmp_path: Path, server: str) -> None:
+    """Before the server has set its own handler, SIGTERM ends the process (a handler that
+    ignored it left uvicorn serving for ever)."""
+    command = [*SERVE, "--listen", "127.0.0.1:0", "--storage", str(tmp_path / "vault")]
+    proc = subprocess.Popen(
+        [*command, "--server", server], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if line.startswith('{"event": "start"'):
+                break
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        proc.kill()
+        proc.wait()
