@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import semver
-from .errors import GoProxyScanError, InputError
+from .errors import GoProxyScanError, InputError, NotFoundError, OperationalError
 from .gomod import GoMod, Replace, is_directory_path, parse_gomod
 from .modfetch import ModuleSource
 from .module import ModuleVersion
@@ -321,6 +321,14 @@ class _Loader:
                     for m, p in pending.pop(fut):
                         try:
                             summary = fut.result()
+                        except NotFoundError as e:
+                            errors[m] = e
+                            continue
+                        except OperationalError as e:
+                            # The source cannot be reached: every other fetch would wait out
+                            # the same failure. Stop here (the queued fetches are dropped).
+                            errors[m] = e
+                            raise self._graph_error(graph, graph_roots, errors) from None
                         except GoProxyScanError as e:
                             errors[m] = e
                             continue

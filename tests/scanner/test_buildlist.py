@@ -25,7 +25,7 @@ from goproxytree import (
 
 from scanner.buildlist import load_build_list
 from scanner.dirhash import hash_gomod, hash_zip
-from scanner.errors import InputError, NotFoundError
+from scanner.errors import InputError, NotFoundError, OperationalError
 from scanner.modfetch import ModCacheSource, ProxySource
 
 
@@ -717,3 +717,33 @@ def test_fetches_run_concurrently_and_bounded(tmp_path: Path) -> None:
         server.server_close()
     assert len(bl.modules) == 13
     assert 1 < state["max"] <= 3
+
+
+def test_an_unreachable_proxy_stops_the_load_at_its_first_failure(tmp_path: Path) -> None:
+    """A proxy that fails (5xx, no connection) fails every fetch alike: the load reports the
+    first failure instead of waiting out one per module (with an unreachable proxy, minutes)."""
+    deps = [f"{E}/down/m{i:02d} v1.0.0" for i in range(60)]
+    main = write_files(tmp_path / "main", {"go.mod": gomod(f"{E}/main", *deps)})
+    hits = []
+
+    class Failing(SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            time.sleep(0.1)
+            self.send_error(503, "upstream down")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with pytest.raises(OperationalError, match=r"answered 503") as info:
+            load_build_list(main, ProxySource(url), concurrency=4)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not isinstance(info.value, NotFoundError)
+    assert info.value.module is not None and info.value.module.startswith(f"{E}/down/m")
+    assert len(hits) <= 12  # the fetches under way, not all 60
