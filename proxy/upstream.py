@@ -207,15 +207,15 @@ class Upstream:
         try:
             async with self.client.stream("GET", url) as response:
                 if response.status_code in (404, 410):
-                    text = (await _head(response)).decode("utf-8", "replace").strip()
+                    text = await _reason(response)
                     raise NotInProxyError(
                         f"not found upstream ({entry.display}: {text or response.status_code})"
                     )
                 if response.status_code != 200:
-                    text = (await _head(response))[:300].decode("utf-8", "replace").strip()
+                    text = await _reason(response, first_line=True)
                     raise UpstreamError(
                         f"upstream {entry.display} answered {response.status_code}"
-                        + (f": {text.splitlines()[0]}" if text else ""),
+                        + (f": {text}" if text else ""),
                         hint="retry later, or check the upstream",
                     )
                 chunks: list[bytes] = []
@@ -319,6 +319,17 @@ async def _head(response: httpx.Response) -> bytes:
     async for chunk in response.aiter_bytes(512):
         return chunk[:512]
     return b""
+
+
+async def _reason(response: httpx.Response, *, first_line: bool = False) -> str:
+    """What an error answer says, for a message: its text (a GOPROXY explains a 404 in it,
+    e.g. "not found: …"; the go command shows it), or only its first line (at most 300
+    characters); nothing for an HTML page (a web server's or a firewall's error page), which
+    would be only markup."""
+    text = (await _head(response)).decode("utf-8", "replace").strip()
+    if "html" in response.headers.get("content-type", "") or text.startswith("<"):
+        return ""
+    return text.splitlines()[0][:300] if first_line and text else text
 
 
 def _too_big(entry: Entry, path: str, limit: int) -> UpstreamError:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import http.server
 import random
 import socket
 import ssl
+import threading
 from pathlib import Path
 
 import pytest
@@ -218,3 +220,35 @@ def test_a_version_is_fetched_whole_from_the_first_directory_that_has_it(
 
     with pytest.raises(NotInProxyError):
         asyncio.run(go(f"{whole.url},{a.url}", "example.com/absent/@v/v1.0.0"))
+
+
+@pytest.mark.parametrize(("status", "error"), [(404, NotInProxyError), (502, UpstreamError)])
+def test_an_html_error_page_is_not_quoted_as_the_reason(
+    tmp_path: Path, status: int, error: type[Exception]
+) -> None:
+    """A web server's or firewall's error page in front of the upstream is markup, not a
+    reason: the message names the status; a GOPROXY's own text is kept (tests above)."""
+    page = "<!DOCTYPE html>\n<html><head><title>Error</title></head>\n<body>Oops</body></html>\n"
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = page.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(error) as info:
+            fetch(f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    message = str(info.value)
+    assert str(status) in message and "<" not in message and "\n" not in message
