@@ -27,7 +27,7 @@ from scanner.module import ModuleVersion, sort_module_versions
 from .app import Gateway
 from .bundle import named_modules
 from .config import VaultConfig
-from .errors import NotInProxyError, PolicyRejectedError, ProxyError
+from .errors import NotInProxyError, PolicyRejectedError, ProxyError, UpstreamError
 
 TOOLCHAIN = "golang.org/toolchain"
 
@@ -131,23 +131,42 @@ async def _prefetch(
     limit = asyncio.Semaphore(concurrency)
     done = 0
     trace = uuid.uuid4().hex
+    # A circuit breaker: once the upstream has failed this many versions in a row (it is down,
+    # or unreachable), the rest are not tried; each would wait out the same timeout.
+    breaker = max(3, concurrency)
+    in_a_row: list[UpstreamError] = []
 
     async def one(mv: ModuleVersion) -> PrefetchResult:
         nonlocal done
         async with limit:
-            try:
-                got = await gateway.ingester.ingest(mv.path, mv.version, trace)
-                outcome = Outcome.PRESENT if got is None else Outcome.FETCHED
-                result = PrefetchResult(mv.path, mv.version, outcome)
-            except PolicyRejectedError as e:
-                result = PrefetchResult(mv.path, mv.version, Outcome.REJECTED, e.message)
-            except NotInProxyError as e:
-                result = PrefetchResult(mv.path, mv.version, Outcome.MISSING, e.message)
-            except ProxyError as e:
-                result = PrefetchResult(mv.path, mv.version, Outcome.FAILED, str(e))
+            result = await ingest(mv)
         done += 1
         if progress:
             progress(done, len(modules))
+        return result
+
+    async def ingest(mv: ModuleVersion) -> PrefetchResult:
+        if len(in_a_row) >= breaker:
+            reason = (
+                f"not tried: the upstream failed {len(in_a_row)} versions in a row "
+                f"(the last: {in_a_row[-1].message})"
+            )
+            return PrefetchResult(mv.path, mv.version, Outcome.FAILED, reason)
+        try:
+            got = await gateway.ingester.ingest(mv.path, mv.version, trace)
+        except UpstreamError as e:
+            in_a_row.append(e)
+            return PrefetchResult(mv.path, mv.version, Outcome.FAILED, str(e))
+        except PolicyRejectedError as e:
+            result = PrefetchResult(mv.path, mv.version, Outcome.REJECTED, e.message)
+        except NotInProxyError as e:
+            result = PrefetchResult(mv.path, mv.version, Outcome.MISSING, e.message)
+        except ProxyError as e:
+            result = PrefetchResult(mv.path, mv.version, Outcome.FAILED, str(e))
+        else:
+            outcome = Outcome.PRESENT if got is None else Outcome.FETCHED
+            result = PrefetchResult(mv.path, mv.version, outcome)
+        in_a_row.clear()  # the upstream answered
         return result
 
     try:

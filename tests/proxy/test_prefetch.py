@@ -89,3 +89,23 @@ def test_prefetch_a_list_reports_what_is_missing(
     assert summary["counts"]["fetched"] == 1  # type: ignore[index]
     (problem,) = summary["problems"]  # type: ignore[misc]
     assert problem["module"] == "example.com/p/gone" and problem["outcome"] == "not found"
+
+
+def test_an_upstream_that_keeps_failing_is_not_tried_for_every_version(
+    upstream: LoopbackUpstream, goproxy_tree: GoProxyTree, tmp_path: Path
+) -> None:
+    """After the upstream failed a run of versions (down, unreachable), the rest are reported
+    as not tried instead of each waiting out the same failure."""
+    listing = tmp_path / "modules.txt"
+    listing.write_text("".join(f"example.com/down/m{i:02d} v1.0.0\n" for i in range(60)))
+    for i in range(60):
+        for kind in ("info", "mod", "zip"):
+            upstream.status[f"/example.com/down/m{i:02d}/@v/v1.0.0.{kind}"] = 503
+    upstream.delay = 0.05
+    code, summary, err = prefetch(tmp_path / "vault", upstream.url, str(listing))
+    assert code == 3, err
+    assert summary["counts"]["failed"] == 60  # type: ignore[index]
+    reasons = [p["reason"] for p in summary["problems"]]  # type: ignore[attr-defined]
+    assert all("answered 503" in r for r in reasons)
+    assert sum(r.startswith("not tried: the upstream failed") for r in reasons) >= 30
+    assert len({path.split("/@v/")[0] for path in upstream.hits}) < 30  # versions tried
