@@ -142,7 +142,12 @@ def analyse(
             # CI points GOPROXY at the private proxy too: when it is down, --fail-open reads
             # the go.mod files from the module cache instead, and says so.
             if not config.fail_open:
-                hint = "; ".join(filter(None, [e.hint, "--fail-open reads the module cache"]))
+                fallback = (
+                    "download the modules first (go mod download), or give --proxy file://TREE"
+                    if config.offline or config.proxy.startswith("file://")  # local already
+                    else "--fail-open reads the module cache"
+                )
+                hint = "; ".join(filter(None, [e.hint, fallback]))
                 raise OperationalError(
                     e.message, path=e.path, module=e.module, version=e.version, hint=hint
                 ) from e

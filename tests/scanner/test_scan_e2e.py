@@ -299,6 +299,22 @@ def test_missing_go_mod_is_an_input_error(tmp_path: Path, go_env: dict[str, str]
     assert "./api, ./worker" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_offline_without_the_modules_says_how_to_get_them(
+    tmp_path: Path, go_env: dict[str, str]
+) -> None:
+    """--offline reads the module cache already: the hint is to fill it, not --fail-open."""
+    main = tmp_path / "app"
+    main.mkdir()
+    (main / "go.mod").write_text(
+        "module example.com/app\n\ngo 1.21\n\nrequire example.com/gone v1.0.0\n"
+    )
+    env = {**go_env, "GOMODCACHE": str(tmp_path / "empty-cache")}
+    proc = run_scan_cli(["scan", "--offline", str(main)], env, tmp_path)
+    assert proc.returncode == 3, proc.stderr
+    assert "example.com/gone@v1.0.0: not found" in proc.stderr
+    assert "go mod download" in proc.stderr and "--fail-open" not in proc.stderr
+
+
 # The foundation's fixture projects (diamonds, pruning, replacements, exclusions, ...), judged
 # in-process: one start-up for all of them.
 from test_buildlist import PROJECTS, Fixture, Project, _go_list  # noqa: E402
