@@ -90,7 +90,10 @@ class VaultConfig:
 
     @property
     def port(self) -> int:
-        return int(self.listen.rpartition(":")[2])
+        port = int(self.listen.rpartition(":")[2])
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port {port} is out of range")
+        return port
 
     def to_env(self) -> dict[str, str]:
         """The GO_VAULT_* variables that reproduce this config (for a server's worker process)."""

@@ -58,8 +58,9 @@ def test_bad_value_names_the_variable() -> None:
     with pytest.raises(InputError) as e:
         load_config(env={"GO_VAULT_LIST_TTL": "soon"})
     assert "GO_VAULT_LIST_TTL" in str(e.value)
-    with pytest.raises(InputError, match="HOST:PORT"):
-        load_config(env={}, flags={"listen": "nowhere"})
+    for listen in ("nowhere", "127.0.0.1:99999", "127.0.0.1:-1"):
+        with pytest.raises(InputError, match="HOST:PORT"):
+            load_config(env={}, flags={"listen": listen})
 
 
 def test_config_is_frozen() -> None:
