@@ -12,6 +12,7 @@ Import verifies all of it before writing anything (members, checksums, signature
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import itertools
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.dirhash import hash_zip
-from scanner.errors import GoProxyScanError, InputError
+from scanner.errors import GoProxyScanError, InputError, OperationalError
 from scanner.gomod import parse_gomod
 from scanner.gosum import parse_gosum
 from scanner.gowork import parse_gowork
@@ -139,7 +140,7 @@ def read_manifest(path: Path) -> tuple[dict[str, Any], bytes]:
         elif path.name.endswith(".json"):
             data = path.read_bytes()
         else:
-            with tarfile.open(path, "r:*") as tar:
+            with tarfile.open(path, "r:gz") as tar:
                 member = tar.extractfile(MANIFEST)
                 if member is None:
                     raise KeyError(MANIFEST)
@@ -198,10 +199,23 @@ def export_bundle(
     entries: list[dict[str, Any]] = []
     lists: dict[str, list[str]] = {}
     total = 0
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
-        with tarfile.open(tmp, "w:gz", compresslevel=_COMPRESS, format=tarfile.PAX_FORMAT) as tar:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        raw = tmp.open("wb")
+    except OSError as e:
+        raise BundleError(
+            f"cannot write the bundle: {e.strerror}",
+            path=str(out),
+            hint="choose a --bundle path in a writable directory",
+        ) from e
+    try:
+        with (
+            raw,
+            tarfile.open(
+                str(tmp), "w:gz", raw, compresslevel=_COMPRESS, format=tarfile.PAX_FORMAT
+            ) as tar,
+        ):
             # Reading and hashing run ahead in threads (storage I/O, hashlib and zlib release
             # the GIL); the tar is written in order here. A bounded window caps the memory.
             with ThreadPoolExecutor(_WRITERS) as pool:
@@ -249,6 +263,14 @@ def export_bundle(
             if key is not None:
                 _add(tar, SIGNATURE, key.sign(sums_bytes).hex().encode() + b"\n")
         os.replace(tmp, out)
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise OperationalError(
+            f"no space left to write the bundle ({e.strerror}); nothing was written",
+            path=str(out),
+            hint="free some space, or choose a --bundle path on another disk",
+        ) from e
     finally:
         tmp.unlink(missing_ok=True)
     return BundleSummary(
@@ -508,7 +530,16 @@ class _Arrivals:
         if len(parts) == len(_KINDS):
             # .info last: it marks the version complete.
             order = (Kind.ZIP, Kind.MOD, Kind.INFO)
-            self.batch.add(module, version, [(k, parts[k].data) for k in order])
+            try:
+                self.batch.add(module, version, [(k, parts[k].data) for k in order])
+            except OSError as e:  # the vault's disk, not the bundle (nothing is published)
+                raise OperationalError(
+                    f"cannot write into the vault: {e.strerror}; nothing was imported",
+                    path=e.filename,
+                    module=module,
+                    version=version,
+                    hint="free some space (or fix the vault's permissions) and import again",
+                ) from e
             self.added.add((module, version))
             # Its h1: on the other core while the rest of the tar is read.
             self.h1[module, version] = self.hasher.submit(hash_zip, parts[Kind.ZIP].data)

@@ -6,6 +6,7 @@ Each subcommand module exposes a click command; `COMMANDS` names them so `--help
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 import traceback
@@ -55,6 +56,17 @@ def cli() -> None:
     """Judge a Go project's dependencies and code against one policy, before merge."""
 
 
+# OS errors that say the machine, not the program, is at fault: a message, not a traceback.
+_ENVIRONMENT = {
+    errno.ENOSPC: "free some space and run it again",
+    errno.EDQUOT: "the disk quota is used up; free some space and run it again",
+    errno.EROFS: "the filesystem is read-only; write somewhere else",
+    errno.EACCES: "check the permissions",
+    errno.EPERM: "check the permissions",
+    errno.EIO: "the device failed; check the disk",
+}
+
+
 def run(group: click.Group, argv: list[str] | None = None, prog_name: str | None = None) -> int:
     """Run a click group, turning our errors into a one-line message and an exit code."""
     try:
@@ -74,7 +86,11 @@ def run(group: click.Group, argv: list[str] | None = None, prog_name: str | None
         return 130
     except BrokenPipeError:
         return int(ExitCode.PASS)
-    except Exception:
+    except Exception as e:
+        if isinstance(e, OSError) and e.errno in _ENVIRONMENT:
+            where = f"{e.filename}: " if e.filename else ""
+            click.echo(f"error: {where}{e.strerror} ({_ENVIRONMENT[e.errno]})", err=True)
+            return int(ExitCode.OPERATIONAL)
         # A bug is not a verdict: CI gates read exit 1 as "policy violation", so a crash is 3.
         traceback.print_exc()
         name = prog_name or "the command"
