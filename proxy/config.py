@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from scanner.errors import InputError
+from scanner.errors import InputError, yaml_problem
 
 DEFAULT_UPSTREAM = "https://proxy.golang.org"
 ENV_PREFIX = "GO_VAULT_"
@@ -142,8 +142,11 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise InputError(f"cannot read config file: {e.strerror}", path=str(path)) from e
     try:
         data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:
+    except tomllib.TOMLDecodeError as e:
         raise InputError(f"config file does not parse: {e}", path=str(path)) from e
+    except yaml.YAMLError as e:
+        problem, line = yaml_problem(e)
+        raise InputError(f"config file is not YAML: {problem}", path=str(path), line=line) from e
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from scanner.errors import InputError
+from scanner.errors import InputError, yaml_problem
 
 from .errors import ProxyError
 from .storage import BlobStream, Kind, Storage, open_storage
@@ -46,8 +46,11 @@ def load_tenants(path: str | Path) -> dict[str, Tenant]:
     """The tenants file: `{name: {policy, license_whitelist, quota_bytes, quota_modules}}`."""
     try:
         data = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise InputError(f"tenants file unreadable: {e}", path=str(path)) from e
+    except OSError as e:
+        raise InputError(f"tenants file unreadable: {e.strerror}", path=str(path)) from e
+    except yaml.YAMLError as e:
+        problem, line = yaml_problem(e)
+        raise InputError(f"tenants file is not YAML: {problem}", path=str(path), line=line) from e
     if not isinstance(data, dict):
         raise InputError("tenants file must map tenant names to settings", path=str(path))
     known = {f.name for f in dataclasses.fields(Tenant)} - {"name"}

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from .errors import InputError
+from .errors import InputError, yaml_problem
 from .reports import OutputFormat
 from .result import Severity
 from .sbom import SbomFormat, SpecVersion
@@ -162,9 +162,8 @@ def file_settings(policy_file: Path) -> dict[str, Any]:
     except OSError as e:
         raise InputError(f"cannot read the policy file: {e.strerror}", path=str(policy_file)) from e
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise InputError(f"not YAML: {e}", path=str(policy_file), line=line) from e
+        problem, line = yaml_problem(e)
+        raise InputError(f"not YAML: {problem}", path=str(policy_file), line=line) from e
     section = data.get("scan") if isinstance(data, dict) else None
     if section is None:
         return {}

@@ -68,3 +68,14 @@ class OperationalError(GoProxyScanError):
 
 class NotFoundError(OperationalError):
     """A module, version or artifact does not exist where it was looked for."""
+
+
+def yaml_problem(e: Exception) -> tuple[str, int | None]:
+    """A PyYAML error as one line (its problem, and where the construct began) and the line
+    it points at: its own text spans several lines and quotes the input."""
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+    context, start = getattr(e, "context", None), getattr(e, "context_mark", None)
+    if context and start is not None:
+        problem += f" ({context} on line {start.line + 1})"
+    return problem, mark.line + 1 if mark is not None else None

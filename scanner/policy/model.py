@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from .. import spdx
-from ..errors import InputError, ParseError
+from ..errors import InputError, ParseError, yaml_problem
 from .selectors import VersionRange, module_matches
 
 
@@ -189,13 +189,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         root = yaml.compose(text)
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(e, "problem", None) or str(e)
-        context = getattr(e, "context", None)
-        start = getattr(e, "context_mark", None)
-        if context and start is not None:
-            problem += f" ({context} on line {start.line + 1})"
+        problem, line = yaml_problem(e)
         raise ParseError(f"not valid YAML: {problem}", path=source, line=line) from e
     if data is None:
         data = {}

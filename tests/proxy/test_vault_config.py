@@ -67,3 +67,12 @@ def test_config_is_frozen() -> None:
     config = load_config(env={})
     with pytest.raises(AttributeError):
         config.offline = True  # type: ignore[misc]
+
+
+def test_a_config_file_that_is_not_yaml_is_one_line_with_its_line(tmp_path: Path) -> None:
+    file = tmp_path / "go-vault.yml"
+    file.write_text("listen: 127.0.0.1:3000\nupstream: [\n")
+    with pytest.raises(InputError) as e:
+        load_config(file, env={})
+    assert str(e.value).startswith(f"{file}:3: config file is not YAML: ")
+    assert "\n" not in str(e.value)

@@ -84,6 +84,7 @@ def test_bad_policy_settings_name_the_file_and_key(tmp_path: Path, text: str, ne
         load_config({"main_dir": tmp_path, "policy_file": policy}, env={})
     assert needle in str(e.value)
     assert "policy.yml" in str(e.value)
+    assert "\n" not in str(e.value)  # one line, even for PyYAML's own messages
 
 
 def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
