@@ -97,17 +97,20 @@ class FileSource:
         path = self.root / f"{endpoint}.json"
         try:
             return path.read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             pass
         except OSError as e:
             raise OperationalError(f"cannot read: {e}", path=str(path)) from e
         gz = path.with_name(path.name + ".gz")
         try:
             return _gunzip(gz.read_bytes(), str(gz))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             if not self.root.is_dir():
                 raise DatabaseUnreachable(
-                    "the vulnerability database directory does not exist", path=str(self.root)
+                    "a file, not a vulnerability database directory"
+                    if self.root.exists()
+                    else "the vulnerability database directory does not exist",
+                    path=str(self.root),
                 ) from None
             raise NotFoundError(f"no such database endpoint {endpoint!r}", path=str(path)) from None
         except OSError as e:

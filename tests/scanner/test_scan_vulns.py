@@ -385,6 +385,10 @@ def test_an_unreachable_database_exits_3_or_fails_open_with_a_note(
     result = ScanResult.from_json(opened.stdout)
     assert not result.vulndb and not result.vulnerabilities
     assert any("known vulnerabilities were not checked" in n for n in result.notes)
+    (tmp_path / "db.json").write_text("{}")  # a file given for the directory
+    wrong = scan(project, env, "--vulndb", str(tmp_path / "db.json"), "--format", "json")
+    assert wrong.returncode == 3 and "Traceback" not in wrong.stderr
+    assert "db.json: a file, not a vulnerability database directory" in wrong.stderr
 
 
 def test_base_marks_vulnerabilities_new_or_existing(
