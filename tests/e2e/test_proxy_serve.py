@@ -76,9 +76,12 @@ def sums(output: str) -> dict[str, tuple[str, str]]:
     return out
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_fixture_graph_through_go_vault_serve(
-    tmp_path: Path, go_env: dict[str, str], run_go: object
+    tmp_path: Path, go_env: dict[str, str], run_go: object, workers: str
 ) -> None:
+    """With --workers 2 the two cold clients' requests meet in different processes, which
+    share one fetch per version through the vault's claims."""
     tree = GoProxyTree(tmp_path / "upstream")
     app = write_files(tmp_path / "app", fixture_graph(tree, count=32))
     upstream = LoopbackUpstream(tree.root)
@@ -108,6 +111,8 @@ def test_fixture_graph_through_go_vault_serve(
             str(tmp_path / "vault"),
             "--upstream",
             upstream.url,
+            "--workers",
+            workers,
             env={"GO_VAULT_AUDIT_LOG": str(tmp_path / "audit.jsonl")},
         ) as (url, start):
             assert start["storage"] == str(tmp_path / "vault") and start["upstream"] == upstream.url
