@@ -110,7 +110,9 @@ def scan_options(f: Any) -> Any:
                 help="Proxy unreachable: judge locally (open) or exit 3 (closed, default).",
             ),
             click.option(
-                "--jobs", type=int, help="Worker processes for source rules (default: CPUs)."
+                "--jobs",
+                type=click.IntRange(min=0),
+                help="Worker processes for source rules (default, or 0: one per CPU).",
             ),
             click.option(
                 "--cache-dir",
