@@ -278,10 +278,10 @@ class Ingester:
         """The vault's claim on ingesting module@version (Storage.claim), waited for while
         another process holds it; None once that one has stored the version (if it failed,
         this one tries in turn)."""
-        wait = 0.002
+        wait = 0.001
         while (release := self.storage.claim(module, version)) is None:
             await asyncio.sleep(wait)
-            wait = min(wait * 2, 0.02)  # a lock and a stat: cheap to look often
+            wait = min(wait * 2, 0.005)  # a lock and a stat: cheap to look often
             if await self.stored(module, version):
                 return None
         return release
