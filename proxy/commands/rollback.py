@@ -120,6 +120,10 @@ def pin(
 def rollbacks(as_json: bool, storage: str | None, config_file: Path | None) -> int:
     """List the rolled-back versions and pins of the vault."""
     config = load_config(config_file, flags={"storage": storage})
+    if "://" not in config.storage and not Path(config.storage).is_dir():
+        raise InputError(
+            "no vault here", path=config.storage, hint="give --storage the vault's directory"
+        )
     state = _store(config).load()
     if as_json:
         click.echo(json.dumps(state.to_json(), indent=2))

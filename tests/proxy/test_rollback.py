@@ -148,6 +148,13 @@ def test_rollbacks_lists_and_survives_restart(tmp_path: Path) -> None:
     assert any("pinned       example.com/rb@v1.2.1" in x and "stable" in x for x in lines)
 
 
+def test_rollbacks_of_a_directory_that_is_no_vault_says_so(tmp_path: Path) -> None:
+    """A mistyped --storage is not an empty vault ("no rollbacks") but an error."""
+    code, out, err = go_vault(tmp_path, "rollbacks")  # tmp_path/vault was never made
+    assert code == 2 and not out
+    assert f"{tmp_path / 'vault'}: no vault here" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
