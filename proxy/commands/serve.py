@@ -124,7 +124,7 @@ def _serve_granian(config: VaultConfig, port: int, announce: Callable[[], None])
     # A worker is forked with serve()'s SIGTERM handler, whose SystemExit its start-up
     # swallows: stopping then waited out workers_kill_timeout. A worker that has not set its
     # own handler yet simply dies of the signal.
-    os.register_at_fork(after_in_child=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
+    os.register_at_fork(after_in_child=_worker_signals)
     server = Granian(
         "proxy.commands.serve:gateway_from_env",
         factory=True,
@@ -195,8 +195,14 @@ def _announce_when_up(probe: Callable[[], bool], announce: Callable[[], None]) -
         time.sleep(0.005)
 
 
-def _exit_on_sigterm(_signum: int, _frame: object) -> None:
+def _exit_on_signal(_signum: int, _frame: object) -> None:
     raise SystemExit(0)
+
+
+def _worker_signals() -> None:
+    """A forked granian worker's signals, until granian sets its own: Python's defaults."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @click.command()
@@ -261,12 +267,14 @@ def serve(config_file: Path | None, **flags: Any) -> int:
     def announce() -> None:
         print(json.dumps(start), file=sys.stderr, flush=True)
 
-    # Both servers stop gracefully on SIGTERM (stop accepting, finish in-flight requests, run
-    # the lifespan shutdown that flushes the audit log), then re-raise the signal to the handler
-    # they found. This one is that handler, so a graceful stop exits 0 (what service managers
-    # expect) instead of dying by -15. Before a server has set its own, a SIGTERM lands here
-    # too, and ends the process at once: a handler that ignored it left the stop hanging.
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # Both servers stop gracefully on SIGTERM and SIGINT (stop accepting, finish in-flight
+    # requests, run the lifespan shutdown that flushes the audit log), then re-raise the signal
+    # to the handler they found. This one is that handler, so a graceful stop exits 0 (what
+    # service managers expect) instead of dying by -15 or as "aborted". Before a server has set
+    # its own, a signal lands here too, and ends the process at once: a handler that ignored
+    # SIGTERM left the stop hanging.
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, _exit_on_signal)
     if config.server == "granian":
         _serve_granian(config, port, announce)
     else:

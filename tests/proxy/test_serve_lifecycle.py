@@ -1,5 +1,5 @@
 """`go-vault serve` starting and stopping: the start line comes once it listens, and SIGTERM
-stops it at any moment (exit 0)."""
+or Ctrl-C stops it at any moment after that (exit 0)."""
 
 from __future__ import annotations
 
@@ -39,10 +39,14 @@ def test_the_start_line_comes_once_connections_are_taken(tmp_path: Path, server:
         assert proc.wait(30) == 0
 
 
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
 @pytest.mark.parametrize("server", ["uvicorn", "granian"])
-def test_sigterm_just_after_the_start_line_stops_it(tmp_path: Path, server: str) -> None:
+def test_a_stop_signal_just_after_the_start_line_stops_it(
+    tmp_path: Path, server: str, stop: signal.Signals
+) -> None:
     """Before the server has set its own handler, SIGTERM ends the process (a handler that
-    ignored it left uvicorn serving for ever)."""
+    ignored it left uvicorn serving for ever); Ctrl-C exits 0 too (uvicorn's was "aborted",
+    exit 3)."""
     command = [*SERVE, "--listen", "127.0.0.1:0", "--storage", str(tmp_path / "vault")]
     proc = subprocess.Popen(
         [*command, "--server", server], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
@@ -52,7 +56,7 @@ def test_sigterm_just_after_the_start_line_stops_it(tmp_path: Path, server: str)
         for line in proc.stderr:
             if line.startswith('{"event": "start"'):
                 break
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(stop)
         assert proc.wait(20) == 0
     finally:
         proc.kill()
