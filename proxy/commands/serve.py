@@ -173,8 +173,11 @@ def _health_probe(config: VaultConfig, port: int) -> Callable[[], bool]:
         tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE  # our own server, by address
 
     def probe() -> bool:
-        with socket.create_connection((config.host, port), timeout=5) as raw:
-            conn = tls.wrap_socket(raw) if tls else raw
+        # A TLS socket takes over raw's descriptor (closing raw after that does nothing).
+        with (
+            socket.create_connection((config.host, port), timeout=5) as raw,
+            tls.wrap_socket(raw) if tls else raw as conn,
+        ):
             conn.sendall(request)
             return conn.recv(64).startswith(b"HTTP/1.1 200")
 
