@@ -49,6 +49,7 @@ from scanner.module import (
 from scanner.verdict import Verdict
 
 from .rollback import StateFile, state_file
+from .scratch import ScratchDir
 from .storage import Batch, Kind, Storage, blob_name
 from .storage.fs import fsync_path
 from .verdicts import VerdictStore
@@ -742,13 +743,13 @@ def import_bundle(
     start = time.perf_counter()
     record = state_file(storage_spec, IMPORTED)
     with (
-        tempfile.TemporaryDirectory(prefix="go-vault-import-") as tmp,
+        ScratchDir(Path(tempfile.gettempdir()), "go-vault-import-") as tmp,
         storage.batch() as batch,
         # One hasher: the reading thread keeps the other core busy.
         ThreadPoolExecutor(1, thread_name_prefix="bundle-h1") as hasher,
     ):
         arrivals = _Arrivals(batch, hasher)
-        files = _unpack(bundle, Path(tmp), arrivals)
+        files = _unpack(bundle, tmp, arrivals)
         checked = _verify_sums(bundle, files, verify_key)
         base = checked.manifest.get("base")
         known = {b["manifest_sha256"] for b in imported_bundles(record)["bundles"]}

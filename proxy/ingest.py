@@ -12,7 +12,6 @@ import asyncio
 import io
 import json
 import random
-import shutil
 import tempfile
 import time
 import zipfile
@@ -40,6 +39,7 @@ from .errors import (
 )
 from .limits import IngestSlots
 from .observability import AuditLog, Metrics, Tracer
+from .scratch import ScratchDir, sweep
 from .singleflight import SingleFlight
 from .storage import Kind, Storage
 from .upstream import Upstream
@@ -168,6 +168,7 @@ def _names_module(mod: bytes, module: str) -> bool:
 
 _EARLY_MOD_MAX = 64 << 10
 _CHECK_HERE = 256 << 10  # zips up to this size are checked on the event loop
+_SCRATCH = "go-vault-ingest-"  # <TMPDIR>/go-vault-ingest-*: a process's zips being fetched
 
 
 class VersionPollutionError(ImmutabilityError):
@@ -217,7 +218,8 @@ class Ingester:
         self._flight: SingleFlight[Ingested | None] = SingleFlight()
         # Requests waiting for just the .mod of a version being ingested (ingest_mod).
         self._mods: dict[tuple[str, str], list[asyncio.Future[bytes | None]]] = {}
-        self._scratch_dir: Path | None = None
+        self._scratch_dir: ScratchDir | None = None
+        sweep(Path(tempfile.gettempdir()), _SCRATCH)  # what killed servers left
         self.pollution = Counter(
             "go_vault_version_pollution",
             "Upstream re-tags of a stored module version with different bytes (refused)",
@@ -423,15 +425,16 @@ class Ingester:
         return Ingested(module, version, h1, hash_gomod(mod), zip_size, decision, info, mod, data)
 
     def _scratch(self) -> Path:
-        """This process's private directory for zips being ingested (made on first use)."""
+        """This process's private directory for zips being ingested (made on first use; one
+        left by a killed server is removed then)."""
         if self._scratch_dir is None:
-            self._scratch_dir = Path(tempfile.mkdtemp(prefix="go-vault-ingest-"))
-        return self._scratch_dir
+            self._scratch_dir = ScratchDir(Path(tempfile.gettempdir()), _SCRATCH)
+        return self._scratch_dir.path
 
     def close(self) -> None:
         """Remove the scratch directory (a zip still being fetched is abandoned with it)."""
         if self._scratch_dir is not None:
-            shutil.rmtree(self._scratch_dir, ignore_errors=True)
+            self._scratch_dir.close()
             self._scratch_dir = None
 
     def _stored_h1(self, module: str, version: str, h1: str, mod: bytes) -> tuple[str, str]:

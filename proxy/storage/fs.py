@@ -12,7 +12,6 @@ import hashlib
 import itertools
 import logging
 import os
-import secrets
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -22,12 +21,14 @@ from scanner.errors import InvalidModuleError
 from scanner.module import escape_path, unescape_path, unescape_version
 
 from ..errors import ImmutabilityError, StorageError
+from ..scratch import ScratchDir, sweep
 from . import Batch, BlobNotFoundError, Blobs, BlobStream, Kind, Storage, blob_name
 
 security_log = logging.getLogger("go_vault.security")
 log = logging.getLogger(__name__)
 
 _TMP = ".tmp"
+_STAGE = "stage-"  # <root>/.tmp/stage-*: a process's staged blobs (FsStorage._staging)
 _CLAIMS = ".claims"  # one locked byte per version being ingested (FsStorage.claim)
 
 
@@ -46,7 +47,8 @@ class FsStorage(Storage):
     The layout is the one a `file://` GOPROXY uses, so a vault directory can be served by any
     static file server (the benchmark compares against nginx doing exactly that). Temporary files
     live in `<root>/.tmp` (same filesystem, so the final link is atomic; no module path starts
-    with ".").
+    with "."), in a directory per process that the next process removes if this one is killed
+    (proxy/scratch.py).
     """
 
     local = True
@@ -55,12 +57,13 @@ class FsStorage(Storage):
     def __init__(self, root: Path) -> None:
         self.root = root
         self._tmp = root / _TMP
-        self._token = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._staging_dir: tuple[int, ScratchDir] | None = None  # (pid, its directory)
         self._names = itertools.count()
-        self._claims_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._claims_file: tuple[int, int] | None = None  # (pid, fd): locks belong to a process
         try:
             self._tmp.mkdir(parents=True, exist_ok=True)
+            sweep(self._tmp, _STAGE)  # what killed processes left
         except OSError as e:
             raise StorageError(
                 f"cannot create vault directory {root}: {e.strerror}",
@@ -140,11 +143,21 @@ class FsStorage(Storage):
     def batch(self) -> Batch:
         return FsBatch(self)
 
+    def _staging(self) -> Path:
+        """This process's directory in .tmp (made on first use; a forked child makes its own)."""
+        staging = self._staging_dir
+        if staging is None or staging[0] != os.getpid():
+            with self._lock:
+                staging = self._staging_dir
+                if staging is None or staging[0] != os.getpid():
+                    staging = self._staging_dir = (os.getpid(), ScratchDir(self._tmp, _STAGE))
+        return staging[1].path
+
     def _stage(self, kind: Kind, data: bytes | Path, *, fsync: bool = False) -> Path:
         """`data` in a new read-only file in .tmp (fsync'd on request, before it is closed)."""
         while True:
             # Created read-only at once (no chmod after); O_EXCL makes the name ours alone.
-            tmp = self._tmp / f"{kind.value}-{self._token}-{next(self._names)}"
+            tmp = self._staging() / f"{kind.value}-{next(self._names)}"
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
             except FileExistsError:
@@ -268,7 +281,7 @@ class FsStorage(Storage):
     def _claims_fd(self) -> int | None:
         """This process's descriptor of .claims, opened once and never closed (closing any
         descriptor of a file drops all of the process's locks on it); None: no claims here."""
-        with self._claims_lock:
+        with self._lock:
             if self._claims_file is None or self._claims_file[0] != os.getpid():
                 try:
                     fd = os.open(self.root / _CLAIMS, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)

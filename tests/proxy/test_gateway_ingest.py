@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from goproxytree import GoProxyTree, build_zip, write_files
-from vaultlab import GatewayFactory, LoopbackUpstream
+from vaultlab import GatewayFactory, LoopbackUpstream, leftovers
 
 from proxy.storage import Kind, open_storage
 from scanner.verdict import Decision, Reason, Verdict
@@ -79,11 +79,8 @@ def audit_events(tmp_path: Path) -> list[dict[str, object]]:
 
 
 def vault_files(tmp_path: Path) -> list[str]:
-    """Every file in the vault but .claims (empty: the ingest claims are locks on it)."""
-    root = tmp_path / "vault"
-    return sorted(
-        str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.name != ".claims"
-    )
+    """Every file in the vault but lock files."""
+    return leftovers(tmp_path / "vault")
 
 
 @pytest.mark.parametrize("violation", sorted(BAD_ZIPS))
@@ -114,7 +111,7 @@ def test_malformed_zip_is_refused_and_the_vault_unchanged(
         assert "refused by go-vault ingest" in proc.stderr  # the reason reaches the developer
         assert vault_files(tmp_path) == before
         scratch = gw.gateway.ingester._scratch()
-        assert list(scratch.iterdir()) == []  # the refused zip is not left behind either
+        assert leftovers(scratch) == []  # the refused zip is not left behind either
     assert not scratch.exists()  # removed when the gateway shuts down
     refused = [e for e in audit_events(tmp_path) if e["event"] == "ingest" and e["module"] == M]
     assert refused and refused[0]["decision"] == "refused"

@@ -34,7 +34,9 @@ def _big_module(tree: GoProxyTree) -> bytes:
     return art.zip.read_bytes()
 
 
-def serve_vault(storage: Path, upstream: str) -> AbstractContextManager[tuple[Popen[str], str]]:
+def serve_vault(
+    storage: Path, upstream: str, tmp: Path | None = None
+) -> AbstractContextManager[tuple[Popen[str], str]]:
     audit = str(storage.parent / "audit.jsonl")
     return serve_process(
         "--server",
@@ -45,6 +47,7 @@ def serve_vault(storage: Path, upstream: str) -> AbstractContextManager[tuple[Po
         upstream,
         "--audit-log",
         audit,
+        env={"TMPDIR": str(tmp)} if tmp else None,
     )
 
 
@@ -64,12 +67,14 @@ def test_kill_9_during_ingest_leaves_no_partial_object(tmp_path: Path) -> None:
     zip_bytes = _big_module(tree)
     upstream = LoopbackUpstream(tree.root)
     storage = tmp_path / "vault"
+    scratch = tmp_path / "tmp"  # the servers' TMPDIR, where their zips are fetched to
+    scratch.mkdir()
     outcomes = []
     try:
         # Kill at the moment the zip fetch starts, then ever later (hashing, staging, linking).
         for delay in (0.0, 0.02, 0.06, 0.12, 0.25):
             before = sum(upstream.fetches(".zip").values())
-            with serve_vault(storage, upstream.url) as (proc, url):
+            with serve_vault(storage, upstream.url, scratch) as (proc, url):
                 requester = threading.Thread(
                     target=lambda url=url: _quietly_get(f"{url}/{M}/@v/v1.0.0.zip"), daemon=True
                 )
@@ -84,13 +89,22 @@ def test_kill_9_during_ingest_leaves_no_partial_object(tmp_path: Path) -> None:
             outcomes.append(_assert_whole_or_absent(storage, zip_bytes))
             if outcomes[-1]:
                 break  # stored in full before the kill: later kill points prove nothing more
-        with serve_vault(storage, upstream.url) as (_proc, url), httpx.Client(timeout=30) as c:
+        # No process cleans up after a SIGKILL: each server removed at start what the one
+        # killed before it was writing, and the last one's is still there ...
+        assert len(list(scratch.glob("go-vault-ingest-*"))) == 1
+        with (
+            serve_vault(storage, upstream.url, scratch) as (_proc, url),
+            httpx.Client(timeout=30) as c,
+        ):
             r = c.get(f"{url}/{M}/@v/v1.0.0.zip")
             assert r.status_code == 200, r.text
             assert r.content == zip_bytes
             assert c.get(f"{url}/{M}/@v/v1.0.0.info").status_code == 200
     finally:
         upstream.stop()
+    # ... until the next server starts; that one removed its own on exit.
+    assert list(scratch.iterdir()) == []
+    assert list((storage / ".tmp").iterdir()) == []
     assert _assert_whole_or_absent(storage, zip_bytes)
     assert hash_zip(zip_bytes) == hash_zip(open_storage(str(storage)).get(M, "v1.0.0", Kind.ZIP))
     assert outcomes and not all(outcomes), "every kill came after the ingest finished"

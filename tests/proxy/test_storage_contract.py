@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from vaultlab import leftovers
 
 from proxy.errors import ImmutabilityError
 from proxy.storage import BlobNotFoundError, Kind, Storage, open_storage
@@ -224,7 +225,7 @@ def test_a_batch_left_without_commit_leaves_nothing(storage: Storage, tmp_path: 
     local = storage.local_path("example.com/b0", "v1.0.0", Kind.ZIP)
     assert local is None
     if isinstance(storage, FsStorage):  # no staged file left behind either
-        assert list((storage.root / ".tmp").iterdir()) == []
+        assert leftovers(storage.root / ".tmp") == []
 
 
 @pytest.mark.parametrize("rename", [True, False], ids=["renameat2", "link"])
@@ -255,4 +256,4 @@ def test_fs_batch_racing_a_writer_keeps_the_first_bytes(
             batch.commit()
     assert storage.get("example.com/c", "v1.0.0", Kind.ZIP) == b"another zip"
     assert not storage.exists("example.com/c", "v1.0.0", Kind.INFO)
-    assert list((storage.root / ".tmp").iterdir()) == []
+    assert leftovers(storage.root / ".tmp") == []

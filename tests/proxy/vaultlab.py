@@ -22,6 +22,16 @@ from proxy.ingest import Auditor
 from proxy.storage import Storage
 
 
+def leftovers(directory: Path) -> list[str]:
+    """The files under `directory`, but the owner locks of scratch directories (proxy/scratch.py)
+    and the vault's ingest claims: what a failed or abandoned write left behind."""
+    return sorted(
+        str(p.relative_to(directory))
+        for p in directory.rglob("*")
+        if p.is_file() and p.name not in (".owner", ".claims")
+    )
+
+
 class LoopbackUpstream:
     """A GOPROXY over HTTP on 127.0.0.1 that serves a GoProxyTree and counts every request.
 

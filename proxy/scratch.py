@@ -1,0 +1,87 @@
+"""Scratch directories that a killed process does not leave behind.
+
+A server killed in the middle of an ingest or an import (SIGKILL after a drain timeout, the OOM
+killer, a crash) cannot remove its half-written files: up to 500 MiB of zip each, for ever. So
+each process keeps its files in a directory of its own that carries a lock, and whoever makes the
+next such directory beside it removes the directories whose lock nobody holds any more.
+
+The lock is an flock(2) on `<dir>/.owner`, held on a descriptor that stays open for the life of
+the directory; the kernel drops it when the process dies, however it dies. flock and not lockf:
+it belongs to the open descriptor, so a process holding one directory cannot take the lock of
+another of its own by mistake (POSIX record locks are per process; where flock is emulated with
+them, on NFS, the directories this process made are skipped by name as well). A child forked
+with the descriptor holds the lock too: the directory stays while either lives.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import tempfile
+import weakref
+from pathlib import Path
+
+_OWNER = ".owner"
+_mine: set[Path] = set()  # live directories made by this process
+
+
+class ScratchDir:
+    """A new private directory under `parent` (made if missing), named `prefix` + random.
+
+    Directories with the same parent and prefix that belong to dead processes are removed
+    first. `close()` removes this one; so does the interpreter's exit, and failing both, the
+    next ScratchDir made beside it after this process is gone.
+    """
+
+    def __init__(self, parent: Path, prefix: str) -> None:
+        parent.mkdir(parents=True, exist_ok=True)
+        sweep(parent, prefix)
+        self.path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+        # Locked under another name, then renamed: a sweeper never sees an unlocked .owner.
+        claim = self.path / f"{_OWNER}.new"
+        fd = os.open(claim, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.rename(claim, self.path / _OWNER)
+        _mine.add(self.path)
+        self._finalize = weakref.finalize(self, _remove, self.path, fd, os.getpid())
+
+    def close(self) -> None:
+        """Remove the directory and whatever is still in it."""
+        self._finalize()
+
+    def __enter__(self) -> Path:
+        return self.path
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _remove(path: Path, fd: int, pid: int) -> None:
+    if os.getpid() != pid:  # a forked child exiting: the directory is its parent's
+        return
+    _mine.discard(path)
+    shutil.rmtree(path, ignore_errors=True)
+    os.close(fd)
+
+
+def sweep(parent: Path, prefix: str) -> None:
+    """Remove `parent/prefix*` directories whose owner lock is free (their process died)."""
+    try:
+        candidates = [p for p in parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return
+    for path in candidates:
+        if path in _mine:
+            continue
+        try:
+            fd = os.open(path / _OWNER, os.O_RDWR | os.O_CLOEXEC)
+        except OSError:  # gone, not a directory, not ours to open, or made by an older version
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held: its process lives
+            os.close(fd)
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        os.close(fd)
