@@ -49,7 +49,7 @@ from scanner.module import (
 from scanner.verdict import Verdict
 
 from .rollback import StateFile, state_file
-from .scratch import ScratchDir
+from .scratch import ScratchDir, TempBeside
 from .storage import Batch, Kind, Storage, blob_name
 from .storage.fs import fsync_path
 from .verdicts import VerdictStore
@@ -200,19 +200,19 @@ def export_bundle(
     entries: list[dict[str, Any]] = []
     lists: dict[str, list[str]] = {}
     total = 0
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        raw = tmp.open("wb")
+        temp = TempBeside(out)
     except OSError as e:
         raise BundleError(
             f"cannot write the bundle: {e.strerror}",
             path=str(out),
             hint="choose a --bundle path in a writable directory",
         ) from e
+    tmp = temp.path
     try:
         with (
-            raw,
+            tmp.open("wb") as raw,
             tarfile.open(
                 str(tmp), "w:gz", raw, compresslevel=_COMPRESS, format=tarfile.PAX_FORMAT
             ) as tar,
@@ -273,7 +273,7 @@ def export_bundle(
             hint="free some space, or choose a --bundle path on another disk",
         ) from e
     finally:
-        tmp.unlink(missing_ok=True)
+        temp.close()
     return BundleSummary(
         str(out),
         len(entries),

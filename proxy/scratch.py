@@ -1,9 +1,10 @@
-"""Scratch directories that a killed process does not leave behind.
+"""Scratch directories and temporary files that a killed process does not leave behind.
 
 A server killed in the middle of an ingest or an import (SIGKILL after a drain timeout, the OOM
 killer, a crash) cannot remove its half-written files: up to 500 MiB of zip each, for ever. So
-each process keeps its files in a directory of its own that carries a lock, and whoever makes the
-next such directory beside it removes the directories whose lock nobody holds any more.
+each process keeps its files in a directory of its own that carries a lock (ScratchDir), or
+writes a file whole under a locked temporary name beside it (TempBeside), and whoever comes
+next removes those whose lock nobody holds any more.
 
 The lock is an flock(2) on `<dir>/.owner`, held on a descriptor that stays open for the life of
 the directory; the kernel drops it when the process dies, however it dies. flock and not lockf:
@@ -16,10 +17,13 @@ with the descriptor holds the lock too: the directory stays while either lives.
 from __future__ import annotations
 
 import fcntl
+import functools
+import glob
 import os
 import shutil
 import tempfile
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 _OWNER = ".owner"
@@ -72,16 +76,57 @@ def sweep(parent: Path, prefix: str) -> None:
     except OSError:
         return
     for path in candidates:
-        if path in _mine:
-            continue
+        if path not in _mine:
+            _if_abandoned(path / _OWNER, functools.partial(shutil.rmtree, path, ignore_errors=True))
+
+
+class TempBeside:
+    """A new hidden file `.<name>.<pid>.tmp` beside `final`, to be written whole and renamed
+    over `final` (os.replace); `close()` removes it if it is still there.
+
+    It is locked (flock, on a descriptor of its own, so the lock outlives the writer's file
+    object and the rename) until `close()`. Unlocked ones beside it, left by killed writers of
+    the same file, are removed first: a killed `go-vault sync` leaves no stray bundle-sized file
+    once the next one writes there.
+    """
+
+    def __init__(self, final: Path) -> None:
+        prefix = f".{final.name}."
+        for stale in final.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+            if stale.name[len(prefix) : -len(".tmp")].isdigit():
+                _if_abandoned(stale, functools.partial(stale.unlink, missing_ok=True))
+        # Locked under another name, then renamed: a sweeper never sees an unlocked .tmp.
+        claim = final.with_name(f"{prefix}{os.getpid()}.new")
+        self._fd = os.open(claim, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
         try:
-            fd = os.open(path / _OWNER, os.O_RDWR | os.O_CLOEXEC)
-        except OSError:  # gone, not a directory, not ours to open, or made by an older version
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:  # held: its process lives
-            os.close(fd)
-            continue
-        shutil.rmtree(path, ignore_errors=True)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            self.path = final.with_name(f"{prefix}{os.getpid()}.tmp")
+            os.rename(claim, self.path)
+        except BaseException:
+            claim.unlink(missing_ok=True)
+            os.close(self._fd)
+            raise
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            self.path.unlink(missing_ok=True)
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _if_abandoned(lock: Path, remove: Callable[[], None]) -> None:
+    """`remove()` while holding the flock of `lock`, if nobody else holds it (its process
+    died); nothing if it is held, gone, or not ours to open (another user's; an older
+    version's directory has no lock file at all)."""
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held: its process lives
+        pass
+    else:
+        remove()
+    finally:
         os.close(fd)

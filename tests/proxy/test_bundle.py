@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.serialization import (
 from goproxytree import GoProxyTree
 
 from proxy.bundle import MANIFEST, SIGNATURE, SUMS
+from proxy.scratch import TempBeside
 from proxy.storage import Kind
 from proxy.storage.fs import FsStorage
 
@@ -432,3 +433,22 @@ def test_modules_selects_what_a_go_sum_names(exported: dict[str, Path], tmp_path
     assert code == 2
     assert "not in the vault: example.com/b/absent@v1.0.0" in err and "go-vault prefetch" in err
     assert not (tmp_path / "x.tar.gz").exists()
+
+
+def test_sync_removes_what_a_killed_sync_left_beside_the_bundle(
+    exported: dict[str, Path], tmp_path: Path
+) -> None:
+    bundle = tmp_path / "nightly.tar.gz"
+    live = TempBeside(bundle)  # one that is still writing here: its lock holds
+    stale = tmp_path / ".nightly.tar.gz.4242.tmp"  # a sync killed while writing: no lock
+    stale.write_bytes(b"half a bundle")
+    try:
+        code, _, err = go_vault(
+            "sync", "--offline", f"--bundle={bundle}", "--storage", str(exported["vault"])
+        )
+        assert code == 0, err
+        assert not stale.exists()
+        assert live.path.exists()
+    finally:
+        live.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nightly.tar.gz"]

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from proxy.scratch import ScratchDir, sweep
+from proxy.scratch import ScratchDir, TempBeside, sweep
 from proxy.storage import Kind
 from proxy.storage.fs import FsStorage
 
@@ -22,6 +22,16 @@ from proxy.scratch import ScratchDir
 scratch = ScratchDir(Path(sys.argv[1]), sys.argv[2])
 (scratch.path / "half.zip").write_bytes(b"PK" * 1000)
 print(scratch.path, flush=True)
+sys.stdin.readline()
+"""
+
+WRITE = """
+import os, sys
+from pathlib import Path
+from proxy.scratch import TempBeside
+temp = TempBeside(Path(sys.argv[1]))
+temp.path.write_bytes(b"half a bundle")
+print(temp.path, flush=True)
 sys.stdin.readline()
 """
 
@@ -118,3 +128,30 @@ def test_a_killed_import_leaves_no_staged_blobs_in_the_vault(tmp_path: Path) -> 
     storage.put_version("example.com/m", "v1.0.0", [(Kind.MOD, b"module example.com/m\n")])
     assert storage.get("example.com/m", "v1.0.0", Kind.MOD) == b"module example.com/m\n"
     assert os.listdir(vault / ".tmp")  # this process's own staging directory, while it lives
+
+
+def test_a_killed_writer_temporary_file_goes_when_the_file_is_written_next(
+    tmp_path: Path,
+) -> None:
+    final = tmp_path / "b.tar.gz"
+    unrelated = [tmp_path / ".b.tar.gz.x.tmp", tmp_path / ".c.tar.gz.1.tmp"]
+    for path in unrelated:
+        path.write_bytes(b"not a temporary file of b.tar.gz's writers")
+    with (
+        child(WRITE, str(final)) as (killed, dead_tmp),
+        child(WRITE, str(final)) as (_, live_tmp),
+    ):
+        killed.kill()
+        killed.wait()
+        assert Path(dead_tmp).read_bytes() == b"half a bundle"
+        temp = TempBeside(final)
+        try:
+            assert not Path(dead_tmp).exists()
+            assert Path(live_tmp).exists()  # another writer, still at work
+            temp.path.write_bytes(b"a whole bundle")
+            os.replace(temp.path, final)
+        finally:
+            temp.close()
+        temp.close()  # twice is fine
+    assert final.read_bytes() == b"a whole bundle"
+    assert all(path.exists() for path in unrelated)
