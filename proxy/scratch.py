@@ -16,6 +16,7 @@ with the descriptor holds the lock too: the directory stays while either lives.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import glob
@@ -42,11 +43,11 @@ class ScratchDir:
         parent.mkdir(parents=True, exist_ok=True)
         sweep(parent, prefix)
         self.path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
-        # Locked under another name, then renamed: a sweeper never sees an unlocked .owner.
-        claim = self.path / f"{_OWNER}.new"
-        fd = os.open(claim, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.rename(claim, self.path / _OWNER)
+        try:
+            fd = _locked(self.path / _OWNER, 0o600)
+        except BaseException:
+            shutil.rmtree(self.path, ignore_errors=True)
+            raise
         _mine.add(self.path)
         self._finalize = weakref.finalize(self, _remove, self.path, fd, os.getpid())
 
@@ -95,23 +96,31 @@ class TempBeside:
         for stale in final.parent.glob(f"{glob.escape(prefix)}*.tmp"):
             if stale.name[len(prefix) : -len(".tmp")].isdigit():
                 _if_abandoned(stale, functools.partial(stale.unlink, missing_ok=True))
-        # Locked under another name, then renamed: a sweeper never sees an unlocked .tmp.
-        claim = final.with_name(f"{prefix}{os.getpid()}.new")
-        self._fd = os.open(claim, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-            self.path = final.with_name(f"{prefix}{os.getpid()}.tmp")
-            os.rename(claim, self.path)
-        except BaseException:
-            claim.unlink(missing_ok=True)
-            os.close(self._fd)
-            raise
+        self.path = final.with_name(f"{prefix}{os.getpid()}.tmp")
+        self._fd = _locked(self.path, 0o666)
 
     def close(self) -> None:
         if self._fd >= 0:
             self.path.unlink(missing_ok=True)
             os.close(self._fd)
             self._fd = -1
+
+
+def _locked(path: Path, mode: int) -> int:
+    """A descriptor of a new file at `path`, flock'd before the file has that name: a sweeper
+    never finds it unlocked. Where the filesystem has no locks it stays unlocked, and since
+    no sweeper can lock it either, it is never taken for abandoned."""
+    claim = path.with_name(path.name + ".new")
+    fd = os.open(claim, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.rename(claim, path)
+    except BaseException:
+        claim.unlink(missing_ok=True)
+        os.close(fd)
+        raise
+    return fd
 
 
 def _if_abandoned(lock: Path, remove: Callable[[], None]) -> None:
@@ -124,7 +133,7 @@ def _if_abandoned(lock: Path, remove: Callable[[], None]) -> None:
         return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:  # held: its process lives
+    except OSError:  # held (its process lives), or no locks on this filesystem
         pass
     else:
         remove()
