@@ -141,16 +141,32 @@ def read_manifest(path: Path) -> tuple[dict[str, Any], bytes]:
         elif path.name.endswith(".json"):
             data = path.read_bytes()
         else:
-            with tarfile.open(path, "r:gz") as tar:
-                member = tar.extractfile(MANIFEST)
-                if member is None:
-                    raise KeyError(MANIFEST)
-                data = member.read()
+            data = _tar_manifest(path)
         return json.loads(data), data
-    except (OSError, KeyError, ValueError, tarfile.TarError) as e:
+    except (OSError, ValueError) as e:
         raise BundleError(
             f"no readable {MANIFEST}: {e}", path=str(path), hint="name a bundle or its manifest"
         ) from e
+
+
+def _tar_manifest(bundle: Path) -> bytes:
+    """The manifest.json member of a bundle .tar.gz; a damaged one is a BundleError."""
+    try:
+        with tarfile.open(bundle, "r:gz") as tar:
+            member = tar.extractfile(MANIFEST)
+            if member is None:
+                raise KeyError(MANIFEST)
+            return member.read()
+    except KeyError as e:
+        # tarfile ends its walk at a damaged header as if the archive ended there.
+        raise BundleError(
+            f"no {MANIFEST} in it: not a go-vault bundle, or damaged",
+            path=str(bundle),
+            hint="name a bundle made by go-vault sync, or its manifest.json",
+        ) from e
+    except _READ_ERRORS as e:
+        # A cut gzip stream is an EOFError, which click would turn into a bare "aborted".
+        raise BundleError(f"not a readable .tar.gz: {e}", path=str(bundle)) from e
 
 
 def _sha256(data: bytes) -> str:
