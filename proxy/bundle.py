@@ -142,11 +142,67 @@ def read_manifest(path: Path) -> tuple[dict[str, Any], bytes]:
             data = path.read_bytes()
         else:
             data = _tar_manifest(path)
-        return json.loads(data), data
-    except (OSError, ValueError) as e:
+    except OSError as e:
         raise BundleError(
             f"no readable {MANIFEST}: {e}", path=str(path), hint="name a bundle or its manifest"
         ) from e
+    return parse_manifest(data, str(path)), data
+
+
+_ALTERED = "the bundle was altered or made by a broken tool; do not use it"
+
+
+def parse_manifest(data: bytes, where: str) -> dict[str, Any]:
+    """A manifest.json's document, checked to have the shape export_bundle writes: valid
+    module versions, each once; a BundleError (naming the field) for anything else."""
+
+    def bad(problem: str) -> BundleError:
+        return BundleError(f"{MANIFEST}: {problem}", path=where, hint=_ALTERED)
+
+    try:
+        manifest = json.loads(data)
+    except ValueError as e:
+        raise bad(f"not JSON: {e}") from e
+    if not isinstance(manifest, dict):
+        raise bad(f"a JSON {type(manifest).__name__}, not an object")
+    if manifest.get("format") != FORMAT:
+        raise bad(f"format {manifest.get('format')!r}, this go-vault reads {FORMAT}")
+    entries = manifest.get("modules")
+    if not isinstance(entries, list):
+        raise bad("no list of modules")
+    seen: set[tuple[str, str]] = set()
+    for n, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not all(
+            isinstance(entry.get(k), str) for k in ("path", "version")
+        ):
+            raise bad(f"modules[{n}] has no path and version")
+        mv = (entry["path"], entry["version"])
+        try:
+            check(*mv)
+        except GoProxyScanError as e:
+            raise bad(str(e)) from e
+        if mv in seen:
+            raise bad(f"{mv[0]}@{mv[1]} is listed twice")
+        seen.add(mv)
+        if not isinstance(entry.get("verdict") or {}, dict):
+            raise bad(f"{mv[0]}@{mv[1]}: verdict is not an object")
+    base = manifest.get("base")
+    if base is not None and not (
+        isinstance(base, dict)
+        and all(isinstance(base.get(k), str) for k in ("file", "manifest_sha256"))
+    ):
+        raise bad("base has no file and manifest_sha256")
+    inherited = manifest.get("inherited", [])
+    if not isinstance(inherited, list) or not all(
+        isinstance(s, str) and "@" in s for s in inherited
+    ):
+        raise bad("inherited is not a list of module@version")
+    vulndb = manifest.get("vulndb")
+    if vulndb is not None and not (
+        isinstance(vulndb, dict) and isinstance(vulndb.get("modified"), str)
+    ):
+        raise bad("vulndb has no modified time")
+    return manifest
 
 
 def _tar_manifest(bundle: Path) -> bytes:
@@ -609,20 +665,12 @@ def _verify_sums(bundle: Path, files: dict[str, Staged], verify_key: Path | None
                 path=where,
                 hint="the bundle was altered or damaged in transit",
             )
-    manifest_bytes = files[MANIFEST].read_bytes() if MANIFEST in files else b""
-    try:
-        manifest = json.loads(manifest_bytes)
-        if manifest.get("format") != FORMAT:
-            raise ValueError(f"format {manifest.get('format')!r}, this go-vault reads {FORMAT}")
-    except (ValueError, AttributeError) as e:
-        raise BundleError(f"{MANIFEST}: {e}", path=where) from e
-    entries = manifest.get("modules", ())
-    for entry in entries:
+    if MANIFEST not in files:
+        raise BundleError(f"missing {MANIFEST}", path=where)
+    manifest_bytes = files[MANIFEST].read_bytes()
+    manifest = parse_manifest(manifest_bytes, where)
+    for entry in manifest["modules"]:
         module, version = entry["path"], entry["version"]
-        try:
-            check(module, version)
-        except GoProxyScanError as e:
-            raise BundleError(f"{MANIFEST}: {e}", path=where) from e
         for kind in _KINDS:
             name = blob_name(module, version, kind)
             if listed.get(name) != entry.get(kind.value):
