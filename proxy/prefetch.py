@@ -19,6 +19,7 @@ from pathlib import Path
 
 from scanner import semver
 from scanner.buildlist import load_build_list
+from scanner.errors import InputError
 from scanner.gomod import parse_gomod
 from scanner.gowork import parse_gowork
 from scanner.modfetch import source_from_goproxy
@@ -98,15 +99,21 @@ def build_list_of(
     """What `go-vault prefetch FILE` brings in for a go.mod, go.sum, go.work or list file."""
     platforms = platforms or (_go_platform(),)
     if file.name.endswith((".mod", ".work")):
-        gomods = (
-            [file]
-            if file.name.endswith(".mod")
-            else [
-                file.parent / u.path / "go.mod"
-                for u in parse_gowork(file.read_text(), str(file)).uses
-            ]
-        )
-        built = load_build_list(gomods[0].parent, source_from_goproxy(upstream))
+        workspace = file.name.endswith(".work")
+        wanted_name = "go.work" if workspace else "go.mod"
+        if file.name != wanted_name:
+            # The build list is read from the directory, where the go command looks for
+            # go.work and go.mod by these names.
+            raise InputError(
+                f"only a file named {wanted_name} is read as a "
+                f"{'workspace' if workspace else 'module'}: its build list comes from its "
+                "directory, as the go command reads it",
+                path=str(file),
+                hint=f"name the {wanted_name} file, or give a list of 'module version' lines",
+            )
+        gomods = _workspace_gomods(file) if workspace else [file]
+        # A go.mod is that module alone, even inside a go.work that does not use it.
+        built = load_build_list(file.parent, source_from_goproxy(upstream), use_workspace=workspace)
         mains = set(built.mains)
         wanted: set[ModuleVersion] = set()
         for node, requires in built.graph.items():
@@ -119,6 +126,34 @@ def build_list_of(
             wanted.update(toolchain_modules(gm.read_text(), str(gm), local_go, platforms))
         return sort_module_versions(wanted)
     return named_modules(file)
+
+
+def _workspace_gomods(gowork: Path) -> list[Path]:
+    """The go.mod of every `use` of a go.work; a use without one is an error at its line, as
+    the go command reports it."""
+    try:
+        text = gowork.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read it: {e}", path=str(gowork)) from e
+    uses = parse_gowork(text, str(gowork)).uses
+    if not uses:
+        raise InputError(
+            "no use directives: the workspace has no modules",
+            path=str(gowork),
+            hint="add `use ./dir` for each module, or prefetch a go.mod",
+        )
+    gomods = []
+    for use in uses:
+        gomod = gowork.parent / use.path / "go.mod"
+        if not gomod.is_file():
+            raise InputError(
+                f"use {use.path}: no go.mod in {gomod.parent}",
+                path=str(gowork),
+                line=use.line,
+                hint="fix or remove the use directive",
+            )
+        gomods.append(gomod)
+    return gomods
 
 
 async def _prefetch(
