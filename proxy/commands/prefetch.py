@@ -36,7 +36,13 @@ def _local_go() -> str:
 @click.option("--storage", help="the vault: DIR or s3://bucket/prefix")
 @click.option("--upstream", help="GOPROXY-style list to fetch from (default from the config)")
 @click.option("--policy", help="license policy: judge what is brought in, as serve would")
-@click.option("--concurrency", default=8, show_default=True, help="module versions at once")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="module versions at once",
+)
 @click.option("--local-go", help="Go release the clients have (default: `go env GOVERSION`)")
 @click.option(
     "--platform",

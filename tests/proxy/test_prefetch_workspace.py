@@ -138,3 +138,20 @@ def test_a_mod_file_not_named_go_mod_is_refused_not_swapped_for_the_go_mod_besid
     assert done.returncode == 2, done.stderr
     assert f"error: {root / 'tools.mod'}: only a file named go.mod is read" in done.stderr
     assert not (tmp_path / "vault" / "example.com").exists()
+
+
+@pytest.mark.parametrize("count", ["0", "-1"])
+def test_a_concurrency_below_one_is_refused(tmp_path: Path, count: str) -> None:
+    """--concurrency 0 waited for ever (a semaphore nobody could take); -1 was a traceback."""
+    listing = tmp_path / "modules.txt"
+    listing.write_text("example.com/ws/mine v1.0.0\n")
+    done = subprocess.run(
+        [sys.executable, "-c", "from proxy.cli import main; main()", "prefetch", str(listing)]
+        + ["--storage", str(tmp_path / "vault"), "--upstream", "off", "--concurrency", count],
+        capture_output=True,
+        text=True,
+        timeout=120,  # only so that the hang it was fails instead of stalling the suite
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Invalid value for '--concurrency'" in done.stderr and "x>=1" in done.stderr
