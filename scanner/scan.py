@@ -186,8 +186,13 @@ def _analyse_vendor(config: ScanConfig, main: GoMod) -> Analysis:
 
     vendor = config.main_dir / "vendor"
     listing = parse_modules_txt((vendor / "modules.txt").read_bytes(), str(vendor / "modules.txt"))
+    # go.mod's `// indirect`, as `go list -m` reports it: modules.txt marks every requirement
+    # `## explicit` since go 1.17, the indirect ones too.
+    direct = {r.path for r in main.requires if not r.indirect}
     modules = []
-    for v in listing.modules:
+    # Only modules that provide vendored packages are built: a requirement with no package in
+    # vendor/ and a replace directive's own line have no code there to judge.
+    for v in listing.build_list():
         replace_to = None
         if v.replace_path:
             directory = (
@@ -199,7 +204,7 @@ def _analyse_vendor(config: ScanConfig, main: GoMod) -> Analysis:
                 path=v.path,
                 version=v.version,
                 replace=replace_to,
-                indirect=not v.explicit,
+                indirect=v.path not in direct,
                 go_version=v.go_version,
             )
         )

@@ -1,0 +1,74 @@
+"""`goproxy-scan scan` of a vendored build: vendor/modules.txt as `go mod vendor` writes it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from goproxytree import GoProxyTree
+from scanproject import make_project, new_scan_cache, publish_dependencies, run_scan_cli, scan_env
+
+RunGo = Callable[..., subprocess.CompletedProcess[str]]
+
+pytestmark = pytest.mark.gocmd
+
+
+@pytest.fixture(scope="session")
+def scan_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return new_scan_cache(tmp_path_factory)
+
+
+@pytest.fixture
+def vendored(tmp_path: Path, run_go: RunGo, goproxy_tree: GoProxyTree) -> Path:
+    """The scan project, vendored, with a requirement and a replace that vendor no package."""
+    publish_dependencies(goproxy_tree)
+    root = make_project(tmp_path / "repo", run_go, goproxy_tree)
+    env = {"GOPROXY": goproxy_tree.url}
+    # Required (`## explicit` in modules.txt) but imported by nothing: no vendored package.
+    run_go("get", "example.com/gpl@v1.0.0", cwd=root, env_extra=env)
+    with (root / "go.mod").open("a") as f:
+        f.write("\nreplace example.com/unused => example.com/gpl v1.0.0\n")
+    run_go("mod", "vendor", cwd=root, env_extra=env)
+    return root
+
+
+def vendor_env(go_env: dict[str, str], tree: GoProxyTree, cache: Path) -> dict[str, str]:
+    # No -mod flag and no proxy: the go command builds from vendor/ alone.
+    return {**scan_env(go_env, tree, cache), "GOFLAGS": "", "GOPROXY": "off"}
+
+
+def test_vendored_build_is_judged_on_the_modules_it_compiles(
+    vendored: Path,
+    run_go: RunGo,
+    go_env: dict[str, str],
+    goproxy_tree: GoProxyTree,
+    scan_cache: Path,
+    tmp_path: Path,
+) -> None:
+    """A requirement or replace line without vendored code was 'vendor/…: not a directory'."""
+    env = vendor_env(go_env, goproxy_tree, scan_cache)
+    run_go("build", "./...", cwd=vendored, env_extra={"GOFLAGS": "", "GOPROXY": "off"})
+    out = tmp_path / "result.json"
+    proc = run_scan_cli(["scan", "--offline", "--format", f"json={out}"], env, vendored)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    modules = {m["path"]: m for m in json.loads(out.read_text())["modules"]}
+    # What `go list -deps -test` finds in modules other than the main one.
+    listed = run_go(
+        "list",
+        "-deps",
+        "-test",
+        "-f",
+        "{{with .Module}}{{if not .Main}}{{.Path}}{{end}}{{end}}",
+        "./...",
+        cwd=vendored,
+        env_extra={"GOFLAGS": "", "GOPROXY": "off"},
+    ).stdout.split()
+    assert set(modules) == set(listed)
+    assert set(modules) == {"example.com/mit", "example.com/util", "example.com/testonly"}
+    # go.mod's `// indirect`, though modules.txt marks every requirement `## explicit`.
+    assert modules["example.com/util"]["indirect"] is True
+    assert modules["example.com/mit"]["indirect"] is False
+    assert modules["example.com/mit"]["expression"] == "MIT"
