@@ -107,6 +107,12 @@ def named_modules(path: Path) -> list[ModuleVersion]:
         text = path.read_text("utf-8")
     except OSError as e:
         raise InputError(f"cannot read the module list: {e.strerror}", path=str(path)) from e
+    except UnicodeDecodeError as e:
+        raise InputError(
+            f"not UTF-8 text (byte {e.start})",
+            path=str(path),
+            hint="name a go.mod, go.sum, go.work or a list of 'module version' lines",
+        ) from e
     name = path.name
     if name.endswith(".sum"):
         pairs = parse_gosum(text, str(path)).modules()
@@ -126,6 +132,12 @@ def named_modules(path: Path) -> list[ModuleVersion]:
             fields = line.replace("@", " ").split()
             if len(fields) != 2:
                 raise InputError(f"expected 'module version', got {raw!r}", path=str(path), line=n)
+            try:
+                check(fields[0], fields[1])
+            except GoProxyScanError as e:
+                raise InputError(
+                    f"{fields[0]}@{fields[1]}: {e.message}", path=str(path), line=n, hint=e.hint
+                ) from e
             pairs.append((fields[0], fields[1]))
     out = {ModuleVersion(p, v) for p, v in pairs}
     for mv in out:
