@@ -25,6 +25,11 @@ PREFIX = "/t/"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 
 
+def is_tenant_name(name: str) -> bool:
+    """A name a tenant can have: one /t/<name>/ path segment of [a-z0-9-], 1-32 long."""
+    return bool(_NAME.match(name))
+
+
 class QuotaExceededError(ProxyError):
     """A tenant's vault would go over its quota: 507, and nothing of the version is stored."""
 
@@ -56,7 +61,7 @@ def load_tenants(path: str | Path) -> dict[str, Tenant]:
     known = {f.name for f in dataclasses.fields(Tenant)} - {"name"}
     out: dict[str, Tenant] = {}
     for name, settings in data.items():
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not is_tenant_name(name):
             raise InputError(
                 f"tenant name {name!r} is not [a-z0-9-]{{1,32}}", path=str(path), hint="rename it"
             )

@@ -48,6 +48,19 @@ def add(
     name: str, scope: str, tenant: str | None, auth_tokens: str | None, config_file: Path | None
 ) -> int:
     """Create a token for NAME (an identity in the audit log) and print it once."""
+    from ..tenants import is_tenant_name
+
+    if not name.strip() or not name.isprintable():
+        raise InputError(
+            f"{name!r} is not a token name",
+            hint="name who uses it, e.g. ci-main (it is the identity in the audit log)",
+        )
+    if tenant is not None and not is_tenant_name(tenant):
+        # An empty one would be stored as no tenant: a token for every tenant.
+        raise InputError(
+            f"--tenant {tenant!r} is not a tenant name",
+            hint="use a name from the tenants file ([a-z0-9-], 1-32 long): /t/NAME/",
+        )
     tokens = _token_file(config_file, auth_tokens)
     entry, secret = tokens.add(name, Access(scope), tenant=tenant)
     click.echo(secret)
