@@ -15,11 +15,16 @@ hand-edited or truncated modules.txt is exactly what a pre-merge check should po
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .errors import InvalidModuleError, ParseError
 from .modsyntax import decode
 from .module import canonical_version, check_import_path
+
+if TYPE_CHECKING:
+    from .gomod import GoMod
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,3 +189,84 @@ def parse_modules_txt(data: bytes | str, path: str = "vendor/modules.txt") -> Ve
         for ident, entry in entries
     )
     return VendorList(path, workspace, modules)
+
+
+def inconsistencies(listing: VendorList, gomod: GoMod) -> list[tuple[int, str]]:
+    """Where modules.txt disagrees with go.mod, as cmd/go's checkVendorConsistency finds it.
+
+    Each item is (the go.mod line or 0, what disagrees). The go command refuses to build from
+    such a vendor/ ("inconsistent vendoring"), so its modules.txt does not say what is built.
+    """
+    meta = {(m.path, m.version): m for m in listing.modules}
+    vendored = {m.path: m.version for m in listing.build_list()}
+    # Before go 1.14 modules.txt had no `## explicit` and left out some replacements.
+    go = re.match(r"(\d+)(?:\.(\d+))?", gomod.go or "1.0")
+    pre114 = go is None or (int(go[1]), int(go[2] or 0)) < (1, 14)
+    out: list[tuple[int, str]] = []
+    required = {(r.path, r.version) for r in gomod.requires}
+    for r in gomod.requires:
+        entry = meta.get((r.path, r.version))
+        if entry is not None and entry.explicit:
+            continue
+        if not pre114:
+            out.append(
+                (
+                    r.line,
+                    f"{r.path}@{r.version} is required in go.mod but not marked "
+                    "explicit in vendor/modules.txt",
+                )
+            )
+        elif vendored.get(r.path, r.version) != r.version:
+            out.append(
+                (
+                    r.line,
+                    f"{r.path}@{r.version} is required in go.mod but "
+                    f"vendor/modules.txt has {r.path}@{vendored[r.path]}",
+                )
+            )
+    replaced: set[tuple[str, str]] = set()
+    for rep in gomod.replaces:
+        old = (rep.old_path, rep.old_version)
+        if old in replaced:
+            continue
+        replaced.add(old)
+        entry = meta.get(old)
+        where = f"{rep.old_path}@{rep.old_version}" if rep.old_version else rep.old_path
+        new = f"{rep.new_path} {rep.new_version}".strip()
+        if entry is None or not entry.replaced:
+            if pre114 and (not rep.old_version or vendored.get(rep.old_path) != rep.old_version):
+                continue
+            out.append(
+                (
+                    rep.line,
+                    f"{where} is replaced by {new} in go.mod but not marked as "
+                    "replaced in vendor/modules.txt",
+                )
+            )
+        elif (entry.replace_path, entry.replace_version) != (rep.new_path, rep.new_version):
+            vnew = f"{entry.replace_path} {entry.replace_version}".strip()
+            out.append(
+                (
+                    rep.line,
+                    f"{where} is replaced by {new} in go.mod but by {vnew} in vendor/modules.txt",
+                )
+            )
+    for m in listing.modules:
+        if m.packages and m.explicit and (m.path, m.version) not in required:
+            out.append(
+                (
+                    0,
+                    f"{m.path}@{m.version} is marked explicit in vendor/modules.txt:{m.line} but "
+                    "not required in go.mod",
+                )
+            )
+        if m.replaced and not {(m.path, m.version), (m.path, "")} & replaced:
+            what = f"{m.path}@{m.version}" if m.version else m.path
+            out.append(
+                (
+                    0,
+                    f"{what} is marked as replaced in vendor/modules.txt:{m.line} but not "
+                    "replaced in go.mod",
+                )
+            )
+    return out

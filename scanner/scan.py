@@ -182,10 +182,20 @@ def analyse(
 def _analyse_vendor(config: ScanConfig, main: GoMod) -> Analysis:
     """The build list as vendor/modules.txt records it; code and licenses from vendor/."""
     from .buildlist import BuildModule, Replacement
-    from .modulestxt import parse_modules_txt
+    from .modulestxt import inconsistencies, parse_modules_txt
 
     vendor = config.main_dir / "vendor"
     listing = parse_modules_txt((vendor / "modules.txt").read_bytes(), str(vendor / "modules.txt"))
+    problems = [] if listing.workspace else inconsistencies(listing, main)
+    if problems:
+        # The go command refuses to build from it: judging it would judge another build.
+        raise InputError(
+            "inconsistent vendoring: " + "; ".join(text for _line, text in problems),
+            path=main.path,
+            line=next((line for line, _text in problems if line), None),
+            hint="run `go mod vendor` to sync vendor/, or set GOFLAGS=-mod=mod to scan the"
+            " build list without it",
+        )
     # go.mod's `// indirect`, as `go list -m` reports it: modules.txt marks every requirement
     # `## explicit` since go 1.17, the indirect ones too.
     direct = {r.path for r in main.requires if not r.indirect}

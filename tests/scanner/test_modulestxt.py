@@ -10,7 +10,8 @@ import pytest
 from goproxytree import GoProxyTree, json_stream, write_files
 
 from scanner.errors import ParseError
-from scanner.modulestxt import VendoredModule, parse_modules_txt
+from scanner.gomod import parse_gomod
+from scanner.modulestxt import VendoredModule, inconsistencies, parse_modules_txt
 
 RunGo = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -88,6 +89,8 @@ def test_go_mod_vendor_output(run_go: RunGo, goproxy_tree: GoProxyTree, tmp_path
     unused = vendor.get("example.com/unused")
     assert unused is not None and unused.version == "" and unused.replace_path == "./nowhere"
     assert not unused.packages
+    # The go command builds from this vendor/: nothing in it disagrees with go.mod.
+    assert inconsistencies(vendor, parse_gomod((main / "go.mod").read_bytes())) == []
 
 
 def test_annotations_and_replacements() -> None:

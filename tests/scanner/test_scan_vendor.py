@@ -72,3 +72,50 @@ def test_vendored_build_is_judged_on_the_modules_it_compiles(
     assert modules["example.com/util"]["indirect"] is True
     assert modules["example.com/mit"]["indirect"] is False
     assert modules["example.com/mit"]["expression"] == "MIT"
+
+
+# go.mod edits made after `go mod vendor`, and whether the go command still builds.
+EDITS = {
+    "in sync": ("", ""),
+    "version changed": ("example.com/mit v1.0.0", "example.com/mit v1.1.0"),
+    "replace added": (
+        "replace example.com/unused",
+        "replace example.com/mit => ./mit\nreplace example.com/unused",
+    ),
+    "replace removed": ("replace example.com/unused => example.com/gpl v1.0.0\n", ""),
+    "replace retargeted": ("=> example.com/gpl v1.0.0", "=> example.com/util v0.2.0"),
+}
+
+
+@pytest.mark.parametrize("edit", EDITS, ids=list(EDITS))
+def test_modules_txt_out_of_sync_with_go_mod_is_refused_as_go_refuses_it(
+    vendored: Path,
+    run_go: RunGo,
+    go_env: dict[str, str],
+    goproxy_tree: GoProxyTree,
+    scan_cache: Path,
+    edit: str,
+) -> None:
+    """A stale vendor/ was judged as if go.mod agreed with it (the go command does not build)."""
+    old, new = EDITS[edit]
+    gomod = vendored / "go.mod"
+    if old:
+        assert old in gomod.read_text()
+        gomod.write_text(gomod.read_text().replace(old, new))
+    built = run_go(
+        "build", "./...", cwd=vendored, env_extra={"GOFLAGS": "", "GOPROXY": "off"}, check=False
+    )
+    go_refuses = "inconsistent vendoring" in built.stderr
+    assert go_refuses == (edit != "in sync"), built.stderr
+    proc = run_scan_cli(
+        ["scan", "--offline", "--no-source-rules", "--format", "json=/dev/null"],
+        vendor_env(go_env, goproxy_tree, scan_cache),
+        vendored,
+    )
+    if not go_refuses:
+        assert proc.returncode == 0, proc.stderr
+        return
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    first = proc.stderr.splitlines()[0]
+    assert first.startswith("error: go.mod:"), first
+    assert "inconsistent vendoring" in first and "go mod vendor" in first
