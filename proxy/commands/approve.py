@@ -23,8 +23,14 @@ def split_target(arg: str) -> tuple[str, str]:
     """`glob[@version|@range]` -> (glob, range); a bare version means exactly that one."""
     module, sep, versions = arg.partition("@")
     versions = versions.strip()
-    if not sep or not versions:
+    if not sep:
         return module, "*"
+    if not versions:
+        # Likely an unset shell variable ("m@$VERSION"): never widen it to every version.
+        raise InputError(
+            f"{arg}: no version or range after '@'",
+            hint="write m@v1.2.3 or m@'>=v1.2.0,<v1.3.0'; leave out '@' to approve every version",
+        )
     return module, f"={versions}" if semver.is_valid(versions) else versions
 
 
