@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from .errors import InputError, yaml_problem
+from .errors import InputError, utf8_problem, yaml_problem
 from .reports import OutputFormat
 from .result import Severity
 from .sbom import SbomFormat, SpecVersion
@@ -158,9 +158,12 @@ def find_policy_file(main_dir: Path) -> Path | None:
 def file_settings(policy_file: Path) -> dict[str, Any]:
     """The policy file's `scan:` section as ScanConfig field values."""
     try:
-        data = yaml.safe_load(policy_file.read_text("utf-8"))
+        data = yaml.safe_load(policy_file.read_bytes().decode("utf-8"))
     except OSError as e:
         raise InputError(f"cannot read the policy file: {e.strerror}", path=str(policy_file)) from e
+    except UnicodeDecodeError as e:
+        bad, at = utf8_problem(e)
+        raise InputError(bad, path=str(policy_file), line=at, hint="save the file as UTF-8") from e
     except yaml.YAMLError as e:
         problem, line = yaml_problem(e)
         raise InputError(f"not YAML: {problem}", path=str(policy_file), line=line) from e

@@ -79,3 +79,14 @@ def yaml_problem(e: Exception) -> tuple[str, int | None]:
     if context and start is not None:
         problem += f" ({context} on line {start.line + 1})"
     return problem, mark.line + 1 if mark is not None else None
+
+
+def utf8_problem(e: UnicodeDecodeError) -> tuple[str, int]:
+    """Bytes that are not UTF-8 as one line (which byte, which column) and the line it is on.
+
+    Decode the file's bytes yourself (`data.decode("utf-8")`), so that `e.object` is the file.
+    """
+    data = bytes(e.object)
+    line_start = data.rfind(b"\n", 0, e.start) + 1
+    line = data.count(b"\n", 0, e.start) + 1
+    return f"not UTF-8 text: byte 0x{data[e.start]:02x} at column {e.start - line_start + 1}", line

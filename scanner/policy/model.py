@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from .. import spdx
-from ..errors import InputError, ParseError, yaml_problem
+from ..errors import InputError, ParseError, utf8_problem, yaml_problem
 from .selectors import VersionRange, module_matches
 
 
@@ -332,11 +332,14 @@ def load_policy(path: Path | str) -> Policy:
     """Read and validate a policy file (`.goproxy-scan.yml`)."""
     p = Path(path)
     try:
-        text = p.read_text("utf-8")
+        text = p.read_bytes().decode("utf-8")
     except FileNotFoundError as e:
         raise InputError("the policy file does not exist", path=str(p)) from e
     except OSError as e:
         raise InputError(f"cannot read the policy file: {e.strerror}", path=str(p)) from e
+    except UnicodeDecodeError as e:
+        problem, line = utf8_problem(e)
+        raise InputError(problem, path=str(p), line=line, hint="save the file as UTF-8") from e
     return parse_policy(text, str(p))
 
 

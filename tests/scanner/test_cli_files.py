@@ -1,0 +1,47 @@
+"""Files the CLI reads or writes that are not what it expects: a one-line error, no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def goproxy_scan(args: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> Any:
+    return subprocess.run(
+        ["goproxy-scan", *args],
+        cwd=cwd,
+        env=None if env is None else dict(env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+# A Windows editor's Latin-1 'é' in a comment, on the file's third line.
+LATIN1_POLICY = b"version: 1\nlicenses:\n  allow: [MIT]  # caf\xe9\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["policy", "check", "POLICY"],
+        ["policy", "explain", "example.com/m@v1.0.0", "--license", "MIT", "--policy", "POLICY"],
+        ["scan", "--policy", "POLICY", "--offline", "--no-source-rules"],
+    ],
+    ids=["check", "explain", "scan"],
+)
+def test_a_policy_that_is_not_utf8_names_the_line(tmp_path: Path, args: list[str]) -> None:
+    """It was a UnicodeDecodeError traceback ('failed unexpectedly (a bug)')."""
+    policy = tmp_path / "policy.yml"
+    policy.write_bytes(LATIN1_POLICY)
+    (tmp_path / "go.mod").write_text("module example.com/m\n\ngo 1.21\n")
+    proc = goproxy_scan([str(policy) if a == "POLICY" else a for a in args], tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == (
+        f"error: {policy}:3: not UTF-8 text: byte 0xe9 at column 22 (save the file as UTF-8)\n"
+    )
