@@ -262,14 +262,11 @@ def comment(body_file: Path, mode: str, verdict: str) -> int:
 )
 def publish(result_path: Path, markdown_path: Path, sarif_path: Path | None) -> int:
     """Annotations on stdout, the report in the step summary, SARIF, and `violations=N`."""
+    from .commands.report import read_result
     from .reports import OutputFormat, render
     from .result import ScanResult
 
-    try:
-        text = result_path.read_text("utf-8")
-    except OSError as e:
-        raise InputError(f"cannot read the scan result: {e.strerror}", path=str(result_path)) from e
-    result = ScanResult.from_json(text, str(result_path))
+    result = ScanResult.from_json(read_result(result_path), str(result_path))
     click.echo(render(result, OutputFormat.GITHUB), nl=False)
     markdown = render(result, OutputFormat.MARKDOWN)
     markdown_path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ..config import Output
-from ..errors import InputError, OperationalError
+from ..errors import InputError, OperationalError, utf8_problem
 from ..exitcodes import ExitCode
 from ..reports import OutputFormat, render
 from ..reports.github import step_summary
@@ -57,6 +57,22 @@ def write_text(path: Path, text: str) -> None:
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise OperationalError(f"cannot write the report: {e.strerror}", path=str(path)) from e
+
+
+def read_result(path: Path) -> str:
+    """The text of a saved result (`scan --format json`), or an InputError naming the file."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except OSError as e:
+        raise InputError(f"cannot read the result: {e.strerror}", path=str(path)) from e
+    except UnicodeDecodeError as e:
+        problem, line = utf8_problem(e)
+        raise InputError(
+            f"not a goproxy-scan result: {problem}",
+            path=str(path),
+            line=line,
+            hint="pass a file written by `goproxy-scan scan --format json`",
+        ) from e
 
 
 def _colour(env: Mapping[str, str]) -> bool:
@@ -118,10 +134,6 @@ def report(
     """Re-render a saved scan result in other formats."""
     skip_iri_grammar()
     targets = pair_outputs(formats, outputs)
-    try:
-        text = source.read_text("utf-8")
-    except OSError as e:
-        raise InputError(f"cannot read the result: {e.strerror}", path=str(source)) from e
-    result = ScanResult.from_json(text, str(source))
+    result = ScanResult.from_json(read_result(source), str(source))
     write_outputs(result, targets)
     return int(result.exit_code) if exit_code else int(ExitCode.PASS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -45,3 +46,34 @@ def test_a_policy_that_is_not_utf8_names_the_line(tmp_path: Path, args: list[str
     assert proc.stderr == (
         f"error: {policy}:3: not UTF-8 text: byte 0xe9 at column 22 (save the file as UTF-8)\n"
     )
+
+
+MARKDOWN = ["--markdown", "report.md"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["goproxy-scan", "report", "--from", "RESULT", "--format", "sarif"],
+        [sys.executable, "-m", "scanner.ghaction", "publish", "--result", "RESULT", *MARKDOWN],
+    ],
+    ids=["report", "action-publish"],
+)
+def test_a_result_that_is_not_utf8_is_an_input_error(tmp_path: Path, command: list[str]) -> None:
+    """A result file in another encoding (or a binary) was a UnicodeDecodeError traceback."""
+    result = tmp_path / "result.json"
+    result.write_bytes('{\n  "main_module": "café"\n}\n'.encode("utf-16"))
+    proc = subprocess.run(
+        [str(result) if a == "RESULT" else a for a in command],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(
+        f"error: {result}:1: not a goproxy-scan result: not UTF-8 text: byte 0xff at column 1"
+    ), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "report.md").exists()
