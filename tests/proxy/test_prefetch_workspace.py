@@ -145,9 +145,10 @@ def test_a_concurrency_below_one_is_refused(tmp_path: Path, count: str) -> None:
     """--concurrency 0 waited for ever (a semaphore nobody could take); -1 was a traceback."""
     listing = tmp_path / "modules.txt"
     listing.write_text("example.com/ws/mine v1.0.0\n")
+    cli = [sys.executable, "-c", "from proxy.cli import main; main()", "prefetch", str(listing)]
+    vault = ["--storage", str(tmp_path / "vault"), "--upstream", "off"]
     done = subprocess.run(
-        [sys.executable, "-c", "from proxy.cli import main; main()", "prefetch", str(listing)]
-        + ["--storage", str(tmp_path / "vault"), "--upstream", "off", "--concurrency", count],
+        [*cli, *vault, "--concurrency", count],
         capture_output=True,
         text=True,
         timeout=120,  # only so that the hang it was fails instead of stalling the suite
