@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import os
@@ -110,8 +111,22 @@ class GitRepos:
             clone.fetched_at = time.monotonic()
 
     def _refresh(self, clone: BareClone) -> None:
-        if not (clone.dir / "objects").is_dir():
+        try:
             clone.dir.parent.mkdir(parents=True, exist_ok=True)
+            with open(clone.dir.with_name(clone.dir.name + ".lock"), "a") as lock:
+                # One refresh of a clone at a time across processes too (granian workers,
+                # several servers on one git_cache): concurrent ones raced to create the same
+                # clone, and git fetches into one repository fail on each other's ref locks.
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                self._refresh_locked(clone)
+        except OSError as e:
+            raise GitError(
+                f"cannot create a git clone cache in {clone.dir.parent}: {e.strerror}",
+                hint="check git_cache and its permissions",
+            ) from e
+
+    def _refresh_locked(self, clone: BareClone) -> None:
+        if not (clone.dir / "objects").is_dir():
             tmp = clone.dir.with_name(clone.dir.name + ".tmp")
             shutil.rmtree(tmp, ignore_errors=True)
             try:

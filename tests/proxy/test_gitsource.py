@@ -8,6 +8,8 @@ import http.server
 import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -59,7 +61,7 @@ def test_the_clone_is_fetched_not_recloned_and_new_tags_appear_after_the_ttl(
     )
     q = GoproxyPath("example.com/m", "list")
     assert source.answer(q) == b"v1.0.0\n"
-    (clone,) = [p for p in (tmp_path / "clones").iterdir()]
+    (clone,) = [p for p in (tmp_path / "clones").iterdir() if p.is_dir()]
     marker = clone / "objects" / "kept"
     marker.write_text("a re-clone would lose this")
     src.commit({"q.go": "package p\n"}, "two")
@@ -111,7 +113,51 @@ def test_git_work_runs_concurrently_but_never_beyond_the_bound(tmp_path: Path) -
     answers = asyncio.run(all_lists())
     assert answers == [f"v1.0.{i % 6}\n".encode() for i in range(18)]
     assert counting.most == 2
-    assert len(list((tmp_path / "clones").iterdir())) == 6  # one clone per repository
+    clones = [p for p in (tmp_path / "clones").iterdir() if p.is_dir()]
+    assert len(clones) == 6  # one clone per repository
+
+
+REFRESH = """
+import sys
+from pathlib import Path
+from proxy.gitclone import GitRepos
+cache, url, start = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+repos = GitRepos(cache, ttl=0)
+clone = repos.clone(url)
+while not start.exists():
+    pass
+repos.refresh(clone)
+print(sorted(clone.refs))
+"""
+
+
+def test_server_processes_sharing_a_clone_cache_refresh_one_at_a_time(tmp_path: Path) -> None:
+    """granian workers (or several servers) on one git_cache: each made the same new clone at
+    once, and all but one failed on the others' half-made directory."""
+    make_repo(tmp_path / "src" / "m", "example.com/m", ["v1.0.0", "v1.1.0"])
+    for round in range(3):
+        start = tmp_path / f"start{round}"
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    REFRESH,
+                    str(tmp_path / f"clones{round}"),
+                    f"file://{tmp_path}/src/m",
+                    str(start),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        start.touch()
+        for proc in procs:
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
+            assert out == "['HEAD', 'refs/heads/main', 'refs/tags/v1.0.0', 'refs/tags/v1.1.0']\n"
 
 
 def test_git_failures_answer_502_without_credentials_and_unknown_revisions_404(
