@@ -68,6 +68,8 @@ def overlay_licenses(text: str, allow: list[str], deny: list[str], source: str) 
 )
 def main_command(policy_file: str, main_dir: Path, allow: str, deny: str, output: Path) -> int:
     """Write the policy with the CI license inputs applied; print its path."""
+    from .commands.report import write_text
+
     path = Path(policy_file) if policy_file else find_policy_file(main_dir)
     if path is None:
         source = "<built-in default policy>"
@@ -79,8 +81,7 @@ def main_command(policy_file: str, main_dir: Path, allow: str, deny: str, output
         except OSError as e:
             raise InputError(f"cannot read the policy file: {e.strerror}", path=source) from e
     combined = overlay_licenses(text, _items(allow), _items(deny), source)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(combined, encoding="utf-8")
+    write_text(output, combined, "the policy")
     click.echo(str(output))
     return int(ExitCode.PASS)
 

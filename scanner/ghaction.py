@@ -262,19 +262,17 @@ def comment(body_file: Path, mode: str, verdict: str) -> int:
 )
 def publish(result_path: Path, markdown_path: Path, sarif_path: Path | None) -> int:
     """Annotations on stdout, the report in the step summary, SARIF, and `violations=N`."""
-    from .commands.report import read_result
+    from .commands.report import read_result, write_text
     from .reports import OutputFormat, render
     from .result import ScanResult
 
     result = ScanResult.from_json(read_result(result_path), str(result_path))
     click.echo(render(result, OutputFormat.GITHUB), nl=False)
     markdown = render(result, OutputFormat.MARKDOWN)
-    markdown_path.parent.mkdir(parents=True, exist_ok=True)
-    markdown_path.write_text(markdown, encoding="utf-8")
+    write_text(markdown_path, markdown)
     _append(os.environ.get("GITHUB_STEP_SUMMARY"), markdown)
     if sarif_path is not None:
-        sarif_path.parent.mkdir(parents=True, exist_ok=True)
-        sarif_path.write_text(render(result, OutputFormat.SARIF), encoding="utf-8")
+        write_text(sarif_path, render(result, OutputFormat.SARIF))
     violations = (
         len(result.failing_modules)
         + len(result.failing_findings)

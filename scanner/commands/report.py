@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -47,16 +48,32 @@ def pair_outputs(formats: Sequence[str], outputs: Sequence[str]) -> tuple[Output
     return tuple(pairs)
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write atomically: a reader never sees half a report."""
+def write_text(path: Path, text: str, what: str = "the report") -> None:
+    """Write atomically: a reader never sees half a report. Missing directories are made."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise OperationalError(f"cannot write the report: {e.strerror}", path=str(path)) from e
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        blocking = _file_in_the_way(path)
+        if blocking is not None:
+            raise OperationalError(
+                f"cannot write {what}: {blocking} is a file, not a directory",
+                path=str(path),
+                hint="choose another output path",
+            ) from e
+        raise OperationalError(f"cannot write {what}: {e.strerror}", path=str(path)) from e
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The nearest existing parent of path when it is not a directory (mkdir cannot pass it)."""
+    for parent in path.parents:
+        if parent.exists():
+            return None if parent.is_dir() else parent
+    return None
 
 
 def read_result(path: Path) -> str:

@@ -71,5 +71,5 @@ def sbom(**params: Any) -> int:
     if config.sbom is None:
         click.echo(text, nl=False)
     else:
-        write_text(config.sbom, text)
+        write_text(config.sbom, text, "the SBOM")
     return int(ExitCode.PASS)

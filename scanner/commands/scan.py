@@ -37,7 +37,7 @@ def write_sbom(result: ScanResult, config: ScanConfig, env: Mapping[str, str]) -
         reproducible=config.reproducible,
         timestamp=source_date(env),
     )
-    write_text(config.sbom, render_sbom(result, options))
+    write_text(config.sbom, render_sbom(result, options), "the SBOM")
 
 
 def check_vulnerabilities(result: ScanResult, config: ScanConfig, now: datetime) -> ScanResult:

@@ -77,3 +77,33 @@ def test_a_result_that_is_not_utf8_is_an_input_error(tmp_path: Path, command: li
     ), proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "report.md").exists()
+
+
+SAVED_RESULT = Path(__file__).parent / "golden" / "report-result.json"
+
+
+def test_an_output_path_under_a_file_is_an_error_naming_that_file(tmp_path: Path) -> None:
+    """A regular file where a directory was needed: a traceback from mkdir (FileExistsError)."""
+    blocker = tmp_path / "out"
+    blocker.write_text("not a directory\n")
+    report = ["goproxy-scan", "report", "--from", str(SAVED_RESULT), "--format"]
+    action = [sys.executable, "-m", "scanner.ghaction", "publish", "--result", str(SAVED_RESULT)]
+    policy = [sys.executable, "-m", "scanner.cipolicy", "--allow", "MIT"]
+    targets = {
+        "report": [*report, f"sarif={blocker}/scan.sarif"],
+        "report, deeper": [*report, f"json={blocker}/a/b/result.json"],
+        "action publish": [*action, "--markdown", f"{blocker}/report.md"],
+        "action sarif": [*action, "--markdown", "report.md", "--sarif", f"{blocker}/x.sarif"],
+        "action policy": [*policy, "--output", f"{blocker}/policy.yml"],
+    }
+    for name, command in targets.items():
+        proc = subprocess.run(
+            command, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False
+        )
+        assert proc.returncode == 3, (name, proc.stderr)
+        assert (
+            f"{blocker} is a file, not a directory (choose another output path)"
+            in (proc.stderr.splitlines()[-1])
+        ), (name, proc.stderr)
+        assert "Traceback" not in proc.stderr, name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "report.md"]
