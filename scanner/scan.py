@@ -375,22 +375,31 @@ def judge(
         # requests is imported only when a proxy is asked (start-up of local scans).
         from .proxyclient import ClientOptions, ProxyClient, ProxyUnreachableError
 
+        # The proxy judges the bytes the build uses: a module replacement's, not those of the
+        # module it replaces. A directory replacement is in no proxy: judged here.
+        asked: dict[ModuleVersion, list[ModuleVersion]] = {}
+        for m in analysis.modules:
+            if m.replace is None or m.replace.version:
+                used = built_from(m)
+                asked.setdefault(ModuleVersion(*used), []).append(ModuleVersion(m.path, m.version))
         client_options = ClientOptions(
             token=config.token, retries=config.retries, read_timeout=config.timeout
         )
         try:
             with ProxyClient(config.proxy, client_options) as client:
-                answered = client.verdicts(modules)
-            for mv, verdict in answered.items():
-                want = expected_h1.get(str(mv), "")
-                if want and verdict.h1 and verdict.h1 != want:
-                    # The proxy judged other bytes than go.sum names: its verdict does not
-                    # apply to this build, so the module is judged here instead.
-                    notes.append(
-                        f"{mv}: the proxy judged {verdict.h1}, go.sum has {want}; judged locally"
-                    )
-                    continue
-                out[str(mv)] = (verdict, "proxy", "")
+                answered = client.verdicts(list(asked))
+            for used_mv, verdict in answered.items():
+                for mv in asked.get(used_mv, ()):
+                    want = expected_h1.get(str(mv), "")
+                    if want and verdict.h1 and verdict.h1 != want:
+                        # The proxy judged other bytes than go.sum names: its verdict does not
+                        # apply to this build, so the module is judged here instead.
+                        notes.append(
+                            f"{used_mv}: the proxy judged {verdict.h1}, go.sum has {want}; "
+                            "judged locally"
+                        )
+                        continue
+                    out[str(mv)] = (verdict, "proxy", "")
             overall = "proxy"
         except ProxyUnreachableError as e:
             if not config.fail_open:
@@ -566,6 +575,16 @@ def _judge_one(
     return verdict
 
 
+def built_from(m: BuildModule) -> tuple[str, str]:
+    """(path, version) whose bytes the build uses, as go.sum names them: a module replacement's.
+
+    A directory replacement has no version: its own (path, version) then, which go.sum lacks.
+    """
+    if m.replace is not None and m.replace.version:
+        return m.replace.path, m.replace.version
+    return m.path, m.version
+
+
 def _replacement(rep: Replacement | None) -> tuple[str, str]:
     """(path, version) of a module replacement, or (directory, "") of a directory one."""
     if rep is None:
@@ -626,7 +645,7 @@ def run_scan(
         config = replace(config, fail_on=Severity.parse(policy.source_rules.fail_on))
     analysis = analyse(config, env)
     sums = _GoSumHashes(config.main_dir)
-    expected = {f"{m.path}@{m.version}": sums.h1(m.path, m.version) for m in analysis.modules}
+    expected = {f"{m.path}@{m.version}": sums.h1(*built_from(m)) for m in analysis.modules}
     verdicts, overall, notes = judge(config, policy, analysis, env, now, expected)
     require_lines = {r.path: r.line for r in analysis.main.requires}
     modules = []
@@ -641,12 +660,12 @@ def run_scan(
                 version=m.version,
                 decision=verdict.decision,
                 expression=verdict.expression,
-                declared=_declared(analysis.source, m.path, m.version),
+                declared=_declared(analysis.source, *built_from(m)),
                 license_files=tuple(sorted({f for lf in verdict.licenses for f in lf.files})),
                 reasons=verdict.reasons,
-                h1=sums.h1(m.path, m.version) or verdict.h1,
+                h1=sums.h1(*built_from(m)) or verdict.h1,
                 zip_sha256=zip_sha,
-                gomod_h1=sums.gomod_h1(m.path, m.version),
+                gomod_h1=sums.gomod_h1(*built_from(m)),
                 indirect=bool(m.indirect),
                 optional=m.path in analysis.optional,
                 replace=_replace_text(m.replace),

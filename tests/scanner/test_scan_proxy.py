@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from e2e.test_proxy_serve import go_vault_serve  # tests/e2e/: the real `go-vault serve`
 from goproxytree import GoProxyTree
+from licenses.corpus import render as license_text  # tests/scanner/licenses/
 from scanproject import (
     add_gpl_and_secret,
     make_project,
@@ -198,3 +199,46 @@ def test_real_go_vault_serve_up_and_down(
     assert proc.returncode == 3, proc.stdout + proc.stderr
     proc, result = scan(project, env, "--proxy", url, "--fail-open")
     assert proc.returncode == 1 and result["verdict_source"] == "local-fallback"
+
+
+def test_a_replaced_module_gets_the_proxy_verdict_of_its_replacement(
+    tmp_path: Path,
+    run_go: RunGo,
+    go_env: dict[str, str],
+    scan_cache: Path,
+    goproxy_tree: GoProxyTree,
+) -> None:
+    """The proxy was asked about the module go.mod replaces (MIT, PASS), not the GPL fork
+    the build compiles: a replace directive walked a GPL module through the gate."""
+    publish_dependencies(goproxy_tree)
+    goproxy_tree.add_module(
+        "example.com/fork",
+        "v1.5.0",
+        {
+            "go.mod": "module example.com/fork\n\ngo 1.21\n",
+            "COPYING": license_text("GPL-3.0-only"),
+            "mit.go": 'package mit\n\n// Hello greets.\nfunc Hello() string { return "fork" }\n',
+        },
+    )
+    replace = "\nreplace example.com/mit v1.0.0 => example.com/fork v1.5.0\n"
+    gomod = "module example.com/app\n\ngo 1.22\n\nrequire example.com/mit v1.0.0\n" + replace
+    project = make_project(tmp_path / "repo", run_go, goproxy_tree, {"go.mod": gomod})
+    run_go("build", "./...", cwd=project, env_extra={"GOPROXY": goproxy_tree.url})
+    env = scan_env(go_env, goproxy_tree, scan_cache)
+    policy = tmp_path / "policy.yml"
+    policy.write_text(resources.files("scanner.policy").joinpath("default.yml").read_text())
+    serve_args = ("--storage", str(tmp_path / "vault"), "--upstream", goproxy_tree.url)
+    with go_vault_serve(*serve_args, "--policy", str(policy)) as (url, _start):
+        proc, result = scan(project, env, "--proxy", url)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    mit = next(m for m in result["modules"] if m["path"] == "example.com/mit")
+    assert (mit["decision"], mit["verdict_source"], mit["expression"]) == (
+        "REJECT",
+        "proxy",
+        "GPL-3.0-only",
+    )
+    assert mit["reasons"][0]["message"].startswith("example.com/fork@v1.5.0: GPL-3.0-only")
+    # go.sum's hashes are the fork's: the ones the build checks.
+    sums = (project / "go.sum").read_text()
+    assert f"example.com/fork v1.5.0 {mit['h1']}" in sums
+    assert f"example.com/fork v1.5.0/go.mod {mit['gomod_h1']}" in sums
