@@ -54,6 +54,8 @@ class Analysis:
     source: ModuleSource | None  # where the build list came from (None: vendor/)
     notes: tuple[str, ...] = field(default=())
     vendor_dir: Path | None = None  # set when the build uses vendor/ (modules judged there)
+    # The go.sum files that pin the build (a workspace's: each module's, then go.work.sum).
+    sum_files: tuple[Path, ...] = ()
 
 
 def module_source(config: ScanConfig, env: Mapping[str, str]) -> tuple[ModuleSource, str]:
@@ -176,7 +178,18 @@ def analyse(
         parse_errors=parse_errors,
         source=source,
         notes=tuple(notes),
+        sum_files=_sum_files(config.main_dir, build_list),
     )
+
+
+def _sum_files(main_dir: Path, build_list: BuildList) -> tuple[Path, ...]:
+    """go.sum of the main module; in a workspace, each module's and go.work.sum, as go reads."""
+    if not build_list.workspace:
+        return (main_dir / "go.sum",)
+    start = main_dir.resolve()
+    work = next((d for d in (start, *start.parents) if (d / "go.work").is_file()), None)
+    sums = tuple(d / "go.sum" for d in build_list.main_dirs)
+    return sums if work is None else (*sums, work / "go.work.sum")
 
 
 def _analyse_vendor(config: ScanConfig, main: GoMod) -> Analysis:
@@ -234,6 +247,7 @@ def _analyse_vendor(config: ScanConfig, main: GoMod) -> Analysis:
         source=None,
         notes=(f"modules read from {vendor}/modules.txt (vendor mode)",),
         vendor_dir=vendor,
+        sum_files=(config.main_dir / "go.sum",),
     )
 
 
@@ -612,19 +626,18 @@ def _unavailable(mv: ModuleVersion, digest: str, now: datetime, error: Exception
 
 
 class _GoSumHashes:
-    """go.sum's hashes of the main module (empty when there is no go.sum)."""
+    """The hashes the build's go.sum files record ("" for what none of them holds)."""
 
-    def __init__(self, main_dir: Path) -> None:
+    def __init__(self, files: Iterable[Path]) -> None:
         from .gosum import parse_gosum
 
-        path = main_dir / "go.sum"
-        self.gosum = parse_gosum(path.read_bytes(), str(path)) if path.exists() else None
+        self.sums = [parse_gosum(f.read_bytes(), str(f)) for f in files if f.exists()]
 
     def h1(self, path: str, version: str) -> str:
-        return (self.gosum.h1(path, version) or "") if self.gosum else ""
+        return next((h for s in self.sums if (h := s.h1(path, version))), "")
 
     def gomod_h1(self, path: str, version: str) -> str:
-        return (self.gosum.gomod_h1(path, version) or "") if self.gosum else ""
+        return next((h for s in self.sums if (h := s.gomod_h1(path, version))), "")
 
 
 def load_scan_policy(config: ScanConfig) -> Policy:
@@ -644,7 +657,7 @@ def run_scan(
     if config.fail_on is None:
         config = replace(config, fail_on=Severity.parse(policy.source_rules.fail_on))
     analysis = analyse(config, env)
-    sums = _GoSumHashes(config.main_dir)
+    sums = _GoSumHashes(analysis.sum_files)
     expected = {f"{m.path}@{m.version}": sums.h1(*built_from(m)) for m in analysis.modules}
     verdicts, overall, notes = judge(config, policy, analysis, env, now, expected)
     require_lines = {r.path: r.line for r in analysis.main.requires}
