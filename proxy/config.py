@@ -199,6 +199,10 @@ def _validate(config: VaultConfig) -> None:
         ) from e
     if config.server not in ("uvicorn", "granian"):
         raise InputError(f"server: {config.server!r} is not one of uvicorn, granian")
+    for name in ("pool_size", "audit_concurrency", "git_concurrency"):
+        # Threads or operations at once: with none, requests wait for ever.
+        if getattr(config, name) < 1:
+            raise InputError(f"{name}: {getattr(config, name)} must be at least 1")
     if config.workers < 1 or (config.workers > 1 and config.server != "granian"):
         raise InputError(f"workers: {config.workers} needs server granian and must be >= 1")
     if config.base_path and not config.base_path.startswith("/"):
