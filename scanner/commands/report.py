@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -49,7 +50,17 @@ def pair_outputs(formats: Sequence[str], outputs: Sequence[str]) -> tuple[Output
 
 
 def write_text(path: Path, text: str, what: str = "the report") -> None:
-    """Write atomically: a reader never sees half a report. Missing directories are made."""
+    """Write atomically: a reader never sees half a report. Missing directories are made.
+
+    A path that is there and is no regular file (/dev/null, /dev/stdout, a FIFO) is written
+    in place: renaming over it would replace the device itself (as root, /dev/null)."""
+    if _special(path):
+        try:
+            with path.open("w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as e:
+            raise OperationalError(f"cannot write {what}: {e.strerror}", path=str(path)) from e
+        return
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,6 +77,14 @@ def write_text(path: Path, text: str, what: str = "the report") -> None:
                 hint="choose another output path",
             ) from e
         raise OperationalError(f"cannot write {what}: {e.strerror}", path=str(path)) from e
+
+
+def _special(path: Path) -> bool:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _file_in_the_way(path: Path) -> Path | None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -107,3 +112,26 @@ def test_an_output_path_under_a_file_is_an_error_naming_that_file(tmp_path: Path
         ), (name, proc.stderr)
         assert "Traceback" not in proc.stderr, name
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "report.md"]
+
+
+def test_a_report_into_a_pipe_or_device_is_written_there_not_renamed_over_it(
+    tmp_path: Path,
+) -> None:
+    """The atomic write renamed its temporary file over the target: `--format json=/dev/null`
+    run as root replaced the machine's /dev/null with a regular file. A FIFO stands in for it."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    proc = goproxy_scan(
+        ["report", "--from", str(SAVED_RESULT), "--format", f"json={fifo}"], tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    if not got:  # unblock the reader if the pipe was replaced (the bug): it waits for a writer
+        with contextlib.suppress(OSError), open(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK), "wb"):
+            pass
+    reader.join(30)
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert got and json.loads(got[0])["schema_version"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
