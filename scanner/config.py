@@ -101,9 +101,33 @@ def _int(value: object, where: str) -> int:
         raise InputError(f"{where}: {value!r} is not a number") from e
 
 
+def _count(value: object, where: str) -> int:
+    n = _int(value, where)
+    if n < 0:
+        raise InputError(f"{where}: {value!r} is negative", hint="give 0 or more")
+    return n
+
+
+def _seconds(value: object, where: str) -> float:
+    s = _float(value, where)
+    if not 0 < s < float("inf"):
+        raise InputError(f"{where}: {value!r} is not a positive number of seconds")
+    return s
+
+
+def _proxy(value: object, where: str) -> str:
+    """An http(s):// verdict API or a file:// tree; anything else was silently not asked."""
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return ""
+    from .cienv import check_proxy_url  # imports requests: only when a proxy is given
+
+    return check_proxy_url(text)
+
+
 _SETTINGS: dict[str, tuple[str, Any]] = {
     # key (file and env) -> (ScanConfig field, parser(value, where))
-    "proxy": ("proxy", lambda v, w: str(v)),
+    "proxy": ("proxy", _proxy),
     "base": ("base", lambda v, w: str(v)),
     "format": ("outputs", _outputs),
     "sbom": ("sbom", lambda v, w: Path(str(v)) if v else None),
@@ -112,9 +136,9 @@ _SETTINGS: dict[str, tuple[str, Any]] = {
     "offline": ("offline", _bool),
     "fail_mode": ("fail_open", _fail_mode),
     "reproducible": ("reproducible", _bool),
-    "jobs": ("jobs", _int),
-    "retries": ("retries", _int),
-    "timeout": ("timeout", _float),
+    "jobs": ("jobs", _count),
+    "retries": ("retries", _count),
+    "timeout": ("timeout", _seconds),
     "cache_dir": ("cache_dir", lambda v, w: Path(str(v)) if v else None),
     "source_rules": ("source_rules", _bool),
     "vulndb": ("vulndb", lambda v, w: str(v) if v else ""),
@@ -201,6 +225,8 @@ def load_config(flags: Mapping[str, Any], env: Mapping[str, str] | None = None) 
     unknown = set(given) - known
     if unknown:
         raise InputError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    if given.get("proxy"):
+        given["proxy"] = _parse(_proxy, given["proxy"], "--proxy")
     from_env = env_settings(env)
     main_dir = Path(given.get("main_dir", Path(".")))
     policy_file = given.get("policy_file") or from_env.get("policy_file")
