@@ -95,6 +95,7 @@ def test_modules_txt_out_of_sync_with_go_mod_is_refused_as_go_refuses_it(
     goproxy_tree: GoProxyTree,
     scan_cache: Path,
     edit: str,
+    tmp_path: Path,
 ) -> None:
     """A stale vendor/ was judged as if go.mod agreed with it (the go command does not build)."""
     old, new = EDITS[edit]
@@ -108,7 +109,7 @@ def test_modules_txt_out_of_sync_with_go_mod_is_refused_as_go_refuses_it(
     go_refuses = "inconsistent vendoring" in built.stderr
     assert go_refuses == (edit != "in sync"), built.stderr
     proc = run_scan_cli(
-        ["scan", "--offline", "--no-source-rules", "--format", "json=/dev/null"],
+        ["scan", "--offline", "--no-source-rules", "--format", f"json={tmp_path / 'r.json'}"],
         vendor_env(go_env, goproxy_tree, scan_cache),
         vendored,
     )
