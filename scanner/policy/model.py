@@ -195,7 +195,14 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         data = {}
     if not isinstance(data, dict):
         raise ParseError("a policy is a YAML mapping", path=source, line=1)
-    data = _dates_to_text(data)
+    try:
+        data = _dates_to_text(data)
+    except RecursionError:  # an alias inside its own anchor (`a: &x {b: *x}`): a cycle
+        raise ParseError(
+            "a YAML alias refers to the node that holds it (the policy would be endless)",
+            path=source,
+            hint="write the repeated part out, or anchor a node outside the one that uses it",
+        ) from None
     if not _conforms(data):
         _schema_error(data, root, source)
     try:

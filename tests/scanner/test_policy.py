@@ -107,6 +107,8 @@ def test_bad_key_names_file_line_and_key(tmp_path: Path) -> None:
         ("- just a list\n", 1, "mapping"),
         # YAML values JSON has no type for: jsonschema-rs cannot take them, jsonschema words it
         ("licenses:\n  allow: !!set {MIT: null}\n", 2, "licenses.allow"),
+        # an alias inside its own anchor: a RecursionError traceback
+        ("licenses: &a\n  allow: *a\n", None, "alias refers to the node that holds it"),
     ],
 )
 def test_invalid_policies(tmp_path: Path, text: str, line: int | None, words: str) -> None:
