@@ -19,6 +19,7 @@ import itertools
 import json
 import os
 import shutil
+import stat
 import tarfile
 import tempfile
 import time
@@ -286,14 +287,16 @@ def export_bundle(
     total = 0
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        temp = TempBeside(out)
+        # A device or pipe (/dev/stdout, a FIFO to ssh) is written in place: renaming over it
+        # would replace the device node itself.
+        temp = None if _special(out) else TempBeside(out)
     except OSError as e:
         raise BundleError(
             f"cannot write the bundle: {e.strerror}",
             path=str(out),
             hint="choose a --bundle path in a writable directory",
         ) from e
-    tmp = temp.path
+    tmp = out if temp is None else temp.path
     try:
         with (
             tmp.open("wb") as raw,
@@ -347,7 +350,8 @@ def export_bundle(
             _add(tar, SUMS, sums_bytes)
             if key is not None:
                 _add(tar, SIGNATURE, key.sign(sums_bytes).hex().encode() + b"\n")
-        os.replace(tmp, out)
+        if temp is not None:
+            os.replace(tmp, out)
     except OSError as e:
         if e.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
@@ -357,7 +361,8 @@ def export_bundle(
             hint="free some space, or choose a --bundle path on another disk",
         ) from e
     finally:
-        temp.close()
+        if temp is not None:
+            temp.close()
     return BundleSummary(
         str(out),
         len(entries),
@@ -486,6 +491,15 @@ def _verify_signature(bundle: Path, sums: bytes, sig_hex: bytes | None, key_path
             path=str(bundle),
             hint="the bundle was altered or signed with another key; do not import it",
         ) from e
+
+
+def _special(path: Path) -> bool:
+    """Whether `path` is there and is neither a regular file nor a directory."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 class Staged:

@@ -6,9 +6,11 @@ import io
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tarfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -452,3 +454,28 @@ def test_sync_removes_what_a_killed_sync_left_beside_the_bundle(
     finally:
         live.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nightly.tar.gz"]
+
+
+def test_sync_into_a_pipe_streams_the_bundle_and_leaves_the_pipe(
+    exported: dict[str, Path], tmp_path: Path
+) -> None:
+    """`--bundle` naming a FIFO (or /dev/stdout): written in place. Renamed over, as root a
+    device node such as /dev/null was replaced with a regular file."""
+    fifo = tmp_path / "to-ssh"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    code, _, err = go_vault(
+        "sync", "--offline", f"--bundle={fifo}", "--storage", str(exported["vault"])
+    )
+    assert code == 0, err
+    reader.join(60)
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["to-ssh"]
+    (tmp_path / "got.tar.gz").write_bytes(got[0])
+    code, out, err = go_vault(
+        "import", str(tmp_path / "got.tar.gz"), "--storage", str(tmp_path / "vaultB")
+    )
+    assert code == 0, err
+    assert json.loads(out)["modules"] == len(MODULES)
