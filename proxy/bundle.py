@@ -85,8 +85,9 @@ class BundleSummary:
     seconds: float
     manifest_sha256: str
     base: str | None
-    signed: bool
+    signed: bool  # the bundle carries a signature
     vulndb: str | None = None  # the database's modified time, when exported / installed
+    verified: bool | None = None  # import: the signature was checked with a verify key
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -99,7 +100,7 @@ class BundleSummary:
             "base": self.base,
             "signed": self.signed,
             "vulndb": self.vulndb,
-        }
+        } | ({} if self.verified is None else {"signature_verified": self.verified})
 
 
 def named_modules(path: Path) -> list[ModuleVersion]:
@@ -662,6 +663,7 @@ class _Checked:
     manifest: dict[str, Any]
     manifest_sha256: str
     signed: bool
+    verified: bool
 
 
 def _verify_sums(bundle: Path, files: dict[str, Staged], verify_key: Path | None) -> _Checked:
@@ -703,7 +705,7 @@ def _verify_sums(bundle: Path, files: dict[str, Staged], verify_key: Path | None
                 raise BundleError(
                     f"{module}@{version}: .{kind.value} differs from the manifest", path=where
                 )
-    return _Checked(manifest, _sha256(manifest_bytes), sig is not None)
+    return _Checked(manifest, _sha256(manifest_bytes), sig is not None, verify_key is not None)
 
 
 def _verify_contents(
@@ -921,4 +923,5 @@ def import_bundle(
         base["manifest_sha256"] if base else None,
         checked.signed,
         announced["modified"] if staging is not None and announced else None,
+        checked.verified,
     )

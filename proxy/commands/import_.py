@@ -56,4 +56,10 @@ def import_(
         + (f", vulndb of {summary.vulndb}" if summary.vulndb else ""),
         err=True,
     )
+    if summary.signed and not summary.verified:
+        click.echo(
+            "warning: the bundle is signed, but its signature was not checked: pass"
+            " --verify-key (or set GO_VAULT_BUNDLE_VERIFY_KEY) to require a valid one",
+            err=True,
+        )
     return int(ExitCode.PASS)
