@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from .config import ScanConfig
 from .errors import InputError, OperationalError
 from .result import ScanResult, Status
-from .scan import Analysis, analyse
+from .scan import Analysis, analyse, replacement_text
 
 if TYPE_CHECKING:
     from .modfetch import ModuleSource
@@ -76,22 +76,26 @@ def base_analysis(
 
 
 def mark_against_base(head: ScanResult, base: Analysis | None, base_ref: str) -> ScanResult:
-    """Modules: same path@version existing, other version changed, else new; findings by
-    fingerprint. Only new and changed items can fail the scan."""
-    base_versions: dict[str, str] = {}
+    """Modules: same path@version and replacement existing, another version or replacement
+    changed, else new; findings by fingerprint. Only new and changed items can fail the scan."""
+    # A replace directive added, removed or retargeted changes the bytes the build uses as
+    # much as another version does.
+    base_versions: dict[str, tuple[str, str]] = {}
     fingerprints: set[str] = set()
     if base is not None:
-        base_versions = {m.path: m.version for m in base.modules}
+        base_versions = {m.path: (m.version, replacement_text(m.replace)) for m in base.modules}
         fingerprints = {f.fingerprint for f in base.findings}
     modules: dict[str, tuple[Status, str]] = {}
     for m in head.modules:
         previous = base_versions.get(m.path)
         if previous is None:
             modules[m.key] = (Status.NEW, "")
-        elif previous == m.version:
+        elif previous == (m.version, m.replace):
             modules[m.key] = (Status.EXISTING, "")
         else:
-            modules[m.key] = (Status.CHANGED, previous)
+            version, replaced_by = previous
+            was = f"{version} => {replaced_by}" if replaced_by else version
+            modules[m.key] = (Status.CHANGED, was)
     findings = {
         f.fingerprint: Status.EXISTING if f.fingerprint in fingerprints else Status.NEW
         for f in head.findings

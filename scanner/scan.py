@@ -681,7 +681,7 @@ def run_scan(
                 gomod_h1=sums.gomod_h1(*built_from(m)),
                 indirect=bool(m.indirect),
                 optional=m.path in analysis.optional,
-                replace=_replace_text(m.replace),
+                replace=replacement_text(m.replace),
                 go_version=m.go_version or "",
                 requires=analysis.requires.get(key, ()),
                 require_line=require_lines.get(m.path),
@@ -718,7 +718,8 @@ def _declared(source: ModuleSource | None, path: str, version: str) -> str:
     return " AND ".join(d.expression for d in gomod.declared_licenses)
 
 
-def _replace_text(rep: Replacement | None) -> str:
+def replacement_text(rep: Replacement | None) -> str:
+    """A replacement as results show it: `path@version`, or the directory as written."""
     if rep is None:
         return ""
     return f"{rep.path}@{rep.version}" if rep.version else str(rep.path)
