@@ -99,9 +99,14 @@ def new_approval(
     VersionRange.parse(text, "versions")
     if expires:
         try:
-            date.fromisoformat(expires)
+            last_day = date.fromisoformat(expires)
         except ValueError as e:
             raise InputError(f"expires: {expires!r} is not a date", hint="use YYYY-MM-DD") from e
+        if last_day < now.astimezone(UTC).date():
+            raise InputError(
+                f"expires: {expires} is in the past: the exception would never apply",
+                hint="give the last day it should apply, today or later",
+            )
     if license:
         try:
             license = normalize(license)

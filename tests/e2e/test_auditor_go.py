@@ -96,13 +96,23 @@ def test_go_get_meets_the_policy(tmp_path: Path, run_go: RunGo) -> None:
         assert unknown.returncode != 0 and "REVIEW_REQUIRED by policy" in unknown.stderr
         assert "license.unknown" in unknown.stderr
 
-        # an exception that has already expired does not apply, and the refusal says so
+        # an exception that has expired does not apply, and the refusal says so (approve
+        # refuses a date in the past: the approval's last day passes in the file instead)
         approve = go_vault(
             *("approve", "example.com/unknown@v1.0.0", "--storage", str(storage)),
             *("--reason", "reviewed by legal", "--approver", "legal@example.com"),
             *("--expires", "2020-01-01"),
         )
+        assert approve.returncode == 2
+        assert "expires: 2020-01-01 is in the past" in approve.stderr, approve.stderr
+        approve = go_vault(
+            *("approve", "example.com/unknown@v1.0.0", "--storage", str(storage)),
+            *("--reason", "reviewed by legal", "--approver", "legal@example.com"),
+            *("--expires", "2099-01-01"),
+        )
         assert approve.returncode == 0, approve.stderr
+        (approvals,) = storage.rglob("approvals.json")
+        approvals.write_text(approvals.read_text().replace("2099-01-01", "2020-01-01"))
         # the server looks at the approvals file once a second
         stale = eventually(
             lambda: get("example.com/unknown@v1.0.0"), lambda p: "exception.expired" in p.stderr
