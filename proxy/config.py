@@ -203,6 +203,22 @@ def _validate(config: VaultConfig) -> None:
         # Threads or operations at once: with none, requests wait for ever.
         if getattr(config, name) < 1:
             raise InputError(f"{name}: {getattr(config, name)} must be at least 1")
+    timeouts = ("connect_timeout", "read_timeout", "header_timeout", "idle_timeout", "send_timeout")
+    for name in timeouts:
+        if not getattr(config, name) > 0:
+            raise InputError(f"{name}: {getattr(config, name)} must be more than 0 seconds")
+    for name in (
+        "list_ttl",
+        "negative_ttl",
+        "memory_cache_mb",
+        "rate_limit",
+        "rate_burst",
+        "max_ingests",
+        "max_body",
+    ):
+        # 0 is meaningful for each (no reuse, no cache, off, no cap, no body); below it is not.
+        if not getattr(config, name) >= 0:
+            raise InputError(f"{name}: {getattr(config, name)} must be 0 or more")
     if config.workers < 1 or (config.workers > 1 and config.server != "granian"):
         raise InputError(f"workers: {config.workers} needs server granian and must be >= 1")
     if config.base_path and not config.base_path.startswith("/"):

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from proxy.config import load_config
+from scanner.errors import InputError
+
 
 @pytest.mark.parametrize("setting", ["pool_size", "audit_concurrency", "git_concurrency"])
 def test_a_count_of_zero_is_refused_at_start(tmp_path: Path, setting: str) -> None:
@@ -36,3 +39,23 @@ def test_a_count_of_zero_is_refused_at_start(tmp_path: Path, setting: str) -> No
             proc.communicate()
     assert proc.returncode == 2, err
     assert f"error: {setting}: 0 must be at least 1" in err, err
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("read_timeout", "0", "read_timeout: 0.0 must be more than 0 seconds"),
+        ("send_timeout", "-1", "send_timeout: -1.0 must be more than 0 seconds"),
+        ("list_ttl", "-1", "list_ttl: -1.0 must be 0 or more"),
+        ("memory_cache_mb", "-64", "memory_cache_mb: -64 must be 0 or more"),
+        ("max_body", "-1", "max_body: -1 must be 0 or more"),
+        ("rate_limit", "nan", "rate_limit: nan must be 0 or more"),
+    ],
+)
+def test_a_negative_size_or_a_timeout_of_zero_is_refused(
+    setting: str, value: str, message: str
+) -> None:
+    """They were taken as given: a cache of -64 MiB, a body limit that refused every POST."""
+    with pytest.raises(InputError) as refused:
+        load_config(None, env={f"GO_VAULT_{setting.upper()}": value})
+    assert refused.value.message == message
