@@ -76,7 +76,11 @@ def test_span_covers_the_license_and_not_the_preamble(index: TemplateIndex) -> N
 
 
 def test_layout_and_holder_never_change_the_license(index: TemplateIndex) -> None:
-    @settings(max_examples=40, deadline=None)
+    # The same examples on every run (CI must not depend on the draw). Known gap, erring on
+    # the safe side: a title line, then a holder wrapped onto lines of its own ("mit no
+    # attribution" / "Copyright (c) 2024" / "Jane Doe"), reads as unknown text beside the
+    # license (REVIEW); telling a wrapped holder from a clause there needs more than layout.
+    @settings(max_examples=40, deadline=None, derandomize=True, database=None)
     @given(
         lid=st.sampled_from(COMMON),
         width=st.integers(min_value=20, max_value=400),
