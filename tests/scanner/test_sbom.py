@@ -21,7 +21,7 @@ from reports.reportsample import check_golden, make_result  # tests/scanner/repo
 from scanproject import run_scan_cli
 
 # The vulnerable fixture project and the database of real entries, shared with the scan tests.
-from test_scan_vulns import ENTRIES, app, env, scan_cache, vulndb  # noqa: F401 (fixtures)
+from test_scan_vulns import ENTRIES, app, env, vulndb  # noqa: F401 (fixtures)
 
 from scanner.result import ModuleResult, ScanResult
 from scanner.sbom import (

@@ -13,7 +13,6 @@ from licenses.corpus import render as license_text  # tests/scanner/licenses/
 from scanproject import (
     commit_all,
     make_project,
-    new_scan_cache,
     publish_dependencies,
     run_scan_cli,
     scan_env,
@@ -23,11 +22,6 @@ from scanproject import (
 RunGo = Callable[..., subprocess.CompletedProcess[str]]
 
 pytestmark = pytest.mark.gocmd
-
-
-@pytest.fixture(scope="session")
-def scan_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return new_scan_cache(tmp_path_factory)
 
 
 def test_a_replacement_added_at_head_is_changed_and_fails(

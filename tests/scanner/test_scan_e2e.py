@@ -19,7 +19,6 @@ from scanproject import (
     commit_all,
     git,
     make_project,
-    new_scan_cache,
     publish_dependencies,
     run_scan_cli,
     scan_env,
@@ -34,11 +33,6 @@ from scanner.scan import run_scan
 RunGo = Callable[..., subprocess.CompletedProcess[str]]
 
 pytestmark = pytest.mark.gocmd
-
-
-@pytest.fixture(scope="session")
-def scan_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return new_scan_cache(tmp_path_factory)
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from licenses.corpus import render as license_text  # tests/scanner/licenses/
 from scanproject import (
     add_gpl_and_secret,
     make_project,
-    new_scan_cache,
     publish_dependencies,
     run_scan_cli,
     scan_env,
@@ -26,11 +25,6 @@ from verdictserver import VerdictServer
 RunGo = Callable[..., subprocess.CompletedProcess[str]]
 
 pytestmark = pytest.mark.gocmd
-
-
-@pytest.fixture(scope="session")
-def scan_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return new_scan_cache(tmp_path_factory)
 
 
 @pytest.fixture

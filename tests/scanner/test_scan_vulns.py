@@ -22,7 +22,7 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation import make_schemabased_validator
 from goproxytree import GoProxyTree, write_files
 from licenses.corpus import render as license_text  # tests/scanner/licenses/
-from scanproject import commit_all, git, new_scan_cache, run_scan_cli, scan_env
+from scanproject import commit_all, git, run_scan_cli, scan_env
 
 from scanner.reports import OutputFormat, render
 from scanner.result import (
@@ -86,11 +86,6 @@ def vulndb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("vulndb") / "db"
     build_layout(src, out)
     return out
-
-
-@pytest.fixture(scope="session")
-def scan_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return new_scan_cache(tmp_path_factory)
 
 
 def publish(tree: GoProxyTree) -> None:

@@ -9,16 +9,11 @@ from pathlib import Path
 
 import pytest
 from goproxytree import GoProxyTree, write_files
-from scanproject import new_scan_cache, publish_dependencies, run_scan_cli, scan_env
+from scanproject import publish_dependencies, run_scan_cli, scan_env
 
 RunGo = Callable[..., subprocess.CompletedProcess[str]]
 
 pytestmark = pytest.mark.gocmd
-
-
-@pytest.fixture(scope="session")
-def scan_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return new_scan_cache(tmp_path_factory)
 
 
 def test_hashes_come_from_every_go_sum_of_the_workspace(
