@@ -19,7 +19,6 @@ import itertools
 import json
 import os
 import shutil
-import stat
 import tarfile
 import tempfile
 import time
@@ -33,6 +32,7 @@ from typing import Any
 
 from scanner.dirhash import hash_zip
 from scanner.errors import GoProxyScanError, InputError, OperationalError
+from scanner.files import written_in_place
 from scanner.gomod import parse_gomod
 from scanner.gosum import parse_gosum
 from scanner.gowork import parse_gowork
@@ -290,7 +290,7 @@ def export_bundle(
         out.parent.mkdir(parents=True, exist_ok=True)
         # A device or pipe (/dev/stdout, a FIFO to ssh) is written in place: renaming over it
         # would replace the device node itself.
-        temp = None if _special(out) else TempBeside(out)
+        temp = None if written_in_place(out) else TempBeside(out)
     except OSError as e:
         raise BundleError(
             f"cannot write the bundle: {e.strerror}",
@@ -492,15 +492,6 @@ def _verify_signature(bundle: Path, sums: bytes, sig_hex: bytes | None, key_path
             path=str(bundle),
             hint="the bundle was altered or signed with another key; do not import it",
         ) from e
-
-
-def _special(path: Path) -> bool:
-    """Whether `path` is there and is neither a regular file nor a directory."""
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return False
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 class Staged:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -14,6 +13,7 @@ import click
 from ..config import Output
 from ..errors import InputError, OperationalError, utf8_problem
 from ..exitcodes import ExitCode
+from ..files import written_in_place
 from ..reports import OutputFormat, render
 from ..reports.github import step_summary
 from ..result import ScanResult
@@ -54,7 +54,7 @@ def write_text(path: Path, text: str, what: str = "the report") -> None:
 
     A path that is there and is no regular file (/dev/null, /dev/stdout, a FIFO) is written
     in place: renaming over it would replace the device itself (as root, /dev/null)."""
-    if _special(path):
+    if written_in_place(path):
         try:
             with path.open("w", encoding="utf-8") as f:
                 f.write(text)
@@ -77,14 +77,6 @@ def write_text(path: Path, text: str, what: str = "the report") -> None:
                 hint="choose another output path",
             ) from e
         raise OperationalError(f"cannot write {what}: {e.strerror}", path=str(path)) from e
-
-
-def _special(path: Path) -> bool:
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return False
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _file_in_the_way(path: Path) -> Path | None:
