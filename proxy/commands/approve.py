@@ -130,7 +130,9 @@ def _via_proxy(url: str, token: str | None, ask: Ask) -> int:
 def _in_vault(config: VaultConfig, ask: Ask) -> int:
     from ..auditor import approval_store
     from ..exceptions import new_approval
+    from .rollback import require_vault
 
+    require_vault(config)
     store = approval_store(config)
     if ask.list_only:
         click.echo(json.dumps({"exceptions": [a.to_json() for a in store.all()]}, indent=2))

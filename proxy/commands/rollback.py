@@ -21,7 +21,19 @@ _by = click.option("--by", "by", help="who makes the change (default $USER)")
 
 
 def _store(config: VaultConfig) -> RollbackStore:
+    require_vault(config)
     return RollbackStore(state_file(config.storage))
+
+
+def require_vault(config: VaultConfig) -> None:
+    """A filesystem vault must be there already: a mistyped --storage, or a command run without
+    the server's --config (so ./vault-data), recorded a change that no server reads."""
+    if "://" not in config.storage and not Path(config.storage).is_dir():
+        raise InputError(
+            "no vault here",
+            path=config.storage,
+            hint="give --storage the vault's directory, or --config the server's config",
+        )
 
 
 def _who(by: str | None) -> str:
@@ -120,10 +132,6 @@ def pin(
 def rollbacks(as_json: bool, storage: str | None, config_file: Path | None) -> int:
     """List the rolled-back versions and pins of the vault."""
     config = load_config(config_file, flags={"storage": storage})
-    if "://" not in config.storage and not Path(config.storage).is_dir():
-        raise InputError(
-            "no vault here", path=config.storage, hint="give --storage the vault's directory"
-        )
     state = _store(config).load()
     if as_json:
         click.echo(json.dumps(state.to_json(), indent=2))

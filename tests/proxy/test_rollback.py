@@ -137,6 +137,7 @@ def test_pin_fixes_latest_and_leaves_newer_versions_downloadable(
 
 
 def test_rollbacks_lists_and_survives_restart(tmp_path: Path) -> None:
+    (tmp_path / "vault").mkdir()
     vault_cli(tmp_path, "rollback", M, "v1.3.0,v1.3.1", "--reason", "broken build")
     vault_cli(tmp_path, "pin", M, "v1.2.1", "--reason", "stable")
     # Each command is its own process: the state lives in the vault, not in a process.
@@ -148,11 +149,23 @@ def test_rollbacks_lists_and_survives_restart(tmp_path: Path) -> None:
     assert any("pinned       example.com/rb@v1.2.1" in x and "stable" in x for x in lines)
 
 
-def test_rollbacks_of_a_directory_that_is_no_vault_says_so(tmp_path: Path) -> None:
-    """A mistyped --storage is not an empty vault ("no rollbacks") but an error."""
-    code, out, err = go_vault(tmp_path, "rollbacks")  # tmp_path/vault was never made
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["rollbacks"],
+        ["rollback", M, "v1.3.0", "--reason", "broken build"],
+        ["pin", M, "v1.2.1"],
+        ["approve", M, "--reason", "vetted", "--expires", "2099-01-01"],
+    ],
+    ids=["rollbacks", "rollback", "pin", "approve"],
+)
+def test_a_directory_that_is_no_vault_says_so(tmp_path: Path, args: list[str]) -> None:
+    """A mistyped --storage is not an empty vault ("no rollbacks"), and a change recorded
+    there (a new vault made on the spot) would reach no server: an error, nothing made."""
+    code, out, err = go_vault(tmp_path, *args)  # tmp_path/vault was never made
     assert code == 2 and not out
     assert f"{tmp_path / 'vault'}: no vault here" in err and "Traceback" not in err
+    assert not (tmp_path / "vault").exists()
 
 
 @pytest.mark.parametrize(
@@ -165,6 +178,7 @@ def test_rollbacks_of_a_directory_that_is_no_vault_says_so(tmp_path: Path) -> No
     ],
 )
 def test_bad_requests_are_input_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "vault").mkdir()
     code, _, err = go_vault(tmp_path, *args)
     assert code == 2, err
     assert message in err
