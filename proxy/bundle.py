@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.dirhash import hash_zip
-from scanner.errors import GoProxyScanError, InputError, OperationalError
+from scanner.errors import GoProxyScanError, InputError, OperationalError, utf8_problem
 from scanner.files import written_in_place
 from scanner.gomod import parse_gomod
 from scanner.gosum import parse_gosum
@@ -106,13 +106,15 @@ class BundleSummary:
 def named_modules(path: Path) -> list[ModuleVersion]:
     """The module versions a go.sum, go.mod, go.work or list file (`path version` lines) names."""
     try:
-        text = path.read_text("utf-8")
+        text = path.read_bytes().decode("utf-8")
     except OSError as e:
         raise InputError(f"cannot read the module list: {e.strerror}", path=str(path)) from e
     except UnicodeDecodeError as e:
+        problem, at = utf8_problem(e)
         raise InputError(
-            f"not UTF-8 text (byte {e.start})",
+            problem,
             path=str(path),
+            line=at,
             hint="name a go.mod, go.sum, go.work or a list of 'module version' lines",
         ) from e
     name = path.name

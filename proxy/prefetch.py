@@ -19,7 +19,7 @@ from pathlib import Path
 
 from scanner import semver
 from scanner.buildlist import load_build_list
-from scanner.errors import InputError
+from scanner.errors import InputError, utf8_problem
 from scanner.gomod import parse_gomod
 from scanner.gowork import parse_gowork
 from scanner.modfetch import source_from_goproxy
@@ -132,9 +132,12 @@ def _workspace_gomods(gowork: Path) -> list[Path]:
     """The go.mod of every `use` of a go.work; a use without one is an error at its line, as
     the go command reports it."""
     try:
-        text = gowork.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read it: {e}", path=str(gowork)) from e
+        text = gowork.read_bytes().decode("utf-8")
+    except OSError as e:
+        raise InputError(f"cannot read it: {e.strerror}", path=str(gowork)) from e
+    except UnicodeDecodeError as e:
+        problem, line = utf8_problem(e)
+        raise InputError(problem, path=str(gowork), line=line, hint="save it as UTF-8") from e
     uses = parse_gowork(text, str(gowork)).uses
     if not uses:
         raise InputError(

@@ -49,5 +49,5 @@ def test_a_list_that_is_not_utf8_is_an_input_error(tmp_path: Path, command: str)
     listing.write_bytes("example.com/l/caf\xe9 v1.0.0\n".encode("latin-1"))
     done = go_vault(*COMMANDS[command](str(listing), str(tmp_path / "vault")))
     assert done.returncode == 2, done.stderr
-    assert f"error: {listing}: not UTF-8 text" in done.stderr, done.stderr
+    assert f"error: {listing}:1: not UTF-8 text: byte 0xe9 at column 18" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
