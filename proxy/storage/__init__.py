@@ -29,12 +29,13 @@ class Kind(enum.Enum):
 def blob_name(module: str, version: str, kind: Kind) -> str:
     """`<escaped module>/@v/<escaped version>.<kind>`, a blob's name in the GOPROXY layout
     that the backends and bundles use; raises InvalidModuleError for an invalid key."""
-    return f"{_version_dir(module, version)}.{kind.value}"
+    return f"{version_dir(module, version)}.{kind.value}"
 
 
 @functools.lru_cache(maxsize=4096)
-def _version_dir(module: str, version: str) -> str:
-    # Remembered: escaping validates the path (slow), and each version is named many times.
+def version_dir(module: str, version: str) -> str:
+    """`<escaped module>/@v/<escaped version>`: blob_name without the kind's suffix.
+    Remembered: escaping validates the path (slow), and each version is named many times."""
     return f"{escape_path(module)}/@v/{escape_version(version)}"
 
 

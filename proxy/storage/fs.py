@@ -22,7 +22,7 @@ from scanner.module import escape_path, unescape_path, unescape_version
 
 from ..errors import ImmutabilityError, StorageError
 from ..scratch import ScratchDir, sweep
-from . import Batch, BlobNotFoundError, Blobs, BlobStream, Kind, Storage, blob_name
+from . import Batch, BlobNotFoundError, Blobs, BlobStream, Kind, Storage, blob_name, version_dir
 
 security_log = logging.getLogger("go_vault.security")
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ _STAGE = "stage-"  # <root>/.tmp/stage-*: a process's staged blobs (FsStorage._s
 _CLAIMS = ".claims"  # one locked byte per version being ingested (FsStorage.claim)
 
 
-def fsync_path(path: Path) -> None:
+def fsync_path(path: str | Path) -> None:
     """fsync(2) a file or directory by path."""
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -56,8 +56,10 @@ class FsStorage(Storage):
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._root = str(root)  # for string paths where pathlib would cost more than the call
         self._tmp = root / _TMP
-        self._staging_dir: tuple[int, ScratchDir] | None = None  # (pid, its directory)
+        # (pid, its directory, the directory's path)
+        self._staging_dir: tuple[int, ScratchDir, str] | None = None
         self._names = itertools.count()
         self._lock = threading.Lock()
         self._claims_file: tuple[int, int] | None = None  # (pid, fd): locks belong to a process
@@ -83,7 +85,7 @@ class FsStorage(Storage):
             ) from e
 
     def exists(self, module: str, version: str, kind: Kind) -> bool:
-        return self._path(module, version, kind).is_file()
+        return os.path.isfile(f"{self._root}/{blob_name(module, version, kind)}")
 
     def local_path(self, module: str, version: str, kind: Kind) -> Path | None:
         path = self._path(module, version, kind)
@@ -121,7 +123,7 @@ class FsStorage(Storage):
     ) -> list[bool]:
         finals = [self._path(module, version, kind) for kind, _ in blobs]
         finals[0].parent.mkdir(parents=True, exist_ok=True)
-        staged: list[Path | None] = []
+        staged: list[str | None] = []
         try:
             for (kind, data), final in zip(blobs, finals, strict=True):
                 # Each fsync'd before it is closed, here: handing the fsyncs to other threads
@@ -135,29 +137,29 @@ class FsStorage(Storage):
                 fsync_path(finals[0].parent)
             return stored
         finally:
-            for tmp in staged:
-                if tmp is not None:
-                    with contextlib.suppress(FileNotFoundError):
-                        tmp.unlink()
+            _unlink_all(staged)
 
     def batch(self) -> Batch:
         return FsBatch(self)
 
-    def _staging(self) -> Path:
+    def _staging(self) -> str:
         """This process's directory in .tmp (made on first use; a forked child makes its own)."""
         staging = self._staging_dir
         if staging is None or staging[0] != os.getpid():
             with self._lock:
                 staging = self._staging_dir
                 if staging is None or staging[0] != os.getpid():
-                    staging = self._staging_dir = (os.getpid(), ScratchDir(self._tmp, _STAGE))
-        return staging[1].path
+                    made = ScratchDir(self._tmp, _STAGE)
+                    staging = self._staging_dir = (os.getpid(), made, str(made.path))
+        return staging[2]
 
-    def _stage(self, kind: Kind, data: bytes | Path, *, fsync: bool = False) -> Path:
-        """`data` in a new read-only file in .tmp (fsync'd on request, before it is closed)."""
+    def _stage(self, kind: Kind, data: bytes | Path, *, fsync: bool = False) -> str:
+        """`data` in a new read-only file in .tmp (fsync'd on request, before it is closed).
+        Paths are strings here and in FsBatch: an import stages a thousand files, and pathlib
+        took as long as writing them."""
         while True:
             # Created read-only at once (no chmod after); O_EXCL makes the name ours alone.
-            tmp = self._staging() / f"{kind.value}-{next(self._names)}"
+            tmp = f"{self._staging()}/{kind.value}-{next(self._names)}"
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
             except FileExistsError:
@@ -177,7 +179,7 @@ class FsStorage(Storage):
             if fsync:
                 os.fsync(fd)
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            _unlink_all([tmp])
             raise
         finally:
             os.close(fd)
@@ -189,8 +191,8 @@ class FsStorage(Storage):
         version: str,
         kind: Kind,
         data: bytes | Path,
-        final: Path,
-        tmp: Path | None,
+        final: str | Path,
+        tmp: str | None,
     ) -> bool:
         if tmp is None:
             return self._same_or_refuse(final, module, version, kind, data)
@@ -201,10 +203,10 @@ class FsStorage(Storage):
         return True
 
     def _same_or_refuse(
-        self, final: Path, module: str, version: str, kind: Kind, data: bytes | Path
+        self, final: str | Path, module: str, version: str, kind: Kind, data: bytes | Path
     ) -> bool:
         same = (
-            final.read_bytes() == data
+            Path(final).read_bytes() == data
             if isinstance(data, bytes)
             else filecmp.cmp(final, data, shallow=False)
         )
@@ -321,42 +323,44 @@ class FsBatch(Batch):
     def __init__(self, storage: FsStorage) -> None:
         super().__init__(storage)
         self.fs = storage
-        self._staged: list[tuple[str, str, Blobs, list[Path | None]]] = []
-        self._made: list[Path] = []  # directories made for staged blobs, parents first
-        self._dirs: set[Path] = set()  # directories known to exist
+        self._root = storage._root
+        # (module, version, its blobs' path without the suffix, blobs, their staged files)
+        self._staged: list[tuple[str, str, str, Blobs, list[str | None]]] = []
+        self._made: list[str] = []  # directories made for staged blobs, parents first
+        self._dirs = {self._root}  # directories known to exist
 
     def add(self, module: str, version: str, blobs: Blobs) -> None:
         blobs = list(blobs)
-        made: list[Path] = []
-        _makedirs(self.fs._path(module, version, Kind.INFO).parent, made, self._dirs)
-        self._made += made
-        new_dir = bool(made)  # nothing is stored in an @v made just now
-        staged: list[Path | None] = []
-        self._staged.append((module, version, blobs, staged))
+        base = f"{self._root}/{version_dir(module, version)}"
+        made_before = len(self._made)
+        _makedirs(base.rpartition("/")[0], self._made, self._dirs)
+        new_dir = len(self._made) > made_before  # nothing is stored in an @v made just now
+        staged: list[str | None] = []
+        self._staged.append((module, version, base, blobs, staged))
         for kind, data in blobs:
             # None: stored already, compared at commit.
-            exists = not new_dir and self.fs._path(module, version, kind).is_file()
+            exists = not new_dir and os.path.isfile(f"{base}.{kind.value}")
             staged.append(None if exists else self.fs._stage(kind, data))
 
     def commit(self, progress: Callable[[int, int], None] | None = None) -> list[list[bool]]:
-        linked: list[Path] = []
+        linked: list[str] = []
         try:
             _sync_all(self.fs.root, [tmp for *_, tmps in self._staged for tmp in tmps if tmp])
             out: list[list[bool]] = []
-            changed: set[Path] = set()
-            for module, version, blobs, tmps in self._staged:
+            changed: set[str] = set()
+            for module, version, base, blobs, tmps in self._staged:
                 flags = []
                 for (kind, data), tmp in zip(blobs, tmps, strict=True):
-                    final = self.fs._path(module, version, kind)
+                    final = f"{base}.{kind.value}"
                     flags.append(self.fs._publish(module, version, kind, data, final, tmp))
                     if flags[-1]:
                         linked.append(final)
-                        changed.add(final.parent)
+                        changed.add(os.path.dirname(final))
                 out.append(flags)
                 if progress:
                     progress(len(out), len(self._staged))
             # A new directory's own entry lives in its parent: sync those too.
-            changed.update(d.parent for d in self._made)
+            changed.update(os.path.dirname(d) for d in self._made)
             if changed:
                 _sync_all(self.fs.root, changed)
             self._made = []  # they hold the blobs now
@@ -371,9 +375,7 @@ class FsBatch(Batch):
             _unlink_all(left)
             return out
         except BaseException:
-            for final in reversed(linked):  # .info went in last, so it goes first
-                with contextlib.suppress(FileNotFoundError):
-                    final.unlink()
+            _unlink_all(linked[::-1])  # .info went in last, so it goes first
             raise
         finally:
             self.discard()
@@ -386,14 +388,14 @@ class FsBatch(Batch):
         made, self._made = self._made, []
         for d in reversed(made):
             with contextlib.suppress(OSError):  # not empty: something is stored there
-                d.rmdir()
+                os.rmdir(d)
 
 
 def _granted() -> None:
     return None
 
 
-def _sync_all(root: Path, paths: Iterable[Path]) -> None:
+def _sync_all(root: Path, paths: Iterable[str | Path]) -> None:
     """`paths` (files or directories on `root`'s filesystem) durable: one syncfs(2) of that
     filesystem where there is one, else an fsync each."""
     if _syncfs is not None:
@@ -409,7 +411,7 @@ def _sync_all(root: Path, paths: Iterable[Path]) -> None:
         fsync_path(path)
 
 
-def _move_new(tmp: Path, final: Path) -> None:
+def _move_new(tmp: str, final: str | Path) -> None:
     """`tmp` given the name `final`, or FileExistsError when that name exists: two racing
     writers cannot replace each other's bytes. renameat2(RENAME_NOREPLACE) where the kernel
     and filesystem have it, else link(2) (the caller removes `tmp`). A rename deletes no
@@ -417,7 +419,12 @@ def _move_new(tmp: Path, final: Path) -> None:
     the next import or ingest several times slower."""
     global _renameat2
     if _renameat2 is not None:
-        if _renameat2(_AT_FDCWD, bytes(tmp), _AT_FDCWD, bytes(final), _RENAME_NOREPLACE) == 0:
+        if (
+            _renameat2(
+                _AT_FDCWD, os.fsencode(tmp), _AT_FDCWD, os.fsencode(final), _RENAME_NOREPLACE
+            )
+            == 0
+        ):
             return
         err = ctypes.get_errno()
         if err == errno.EEXIST:
@@ -446,25 +453,26 @@ _renameat2 = _libc("renameat2")
 _syncfs = _libc("syncfs")
 
 
-def _unlink_all(paths: Sequence[Path | None]) -> None:
+def _unlink_all(paths: Sequence[str | None]) -> None:
     for path in paths:
         if path is not None:
             with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+                os.unlink(path)
 
 
-def _makedirs(path: Path, made: list[Path], known: set[Path]) -> None:
+def _makedirs(path: str, made: list[str], known: set[str]) -> None:
     """mkdir -p, adding each directory it created to `made` (parents first) and every one it
-    saw to `known` (not looked at again)."""
-    missing = []
-    while path not in known and not path.is_dir():
-        missing.append(path)
-        path = path.parent
+    saw to `known` (not looked at again): one mkdir(2) per directory not known yet. (A file
+    where a directory belongs fails the write into it.)"""
+    if path in known:
+        return
+    parent = os.path.dirname(path)
+    if parent != path:
+        _makedirs(parent, made, known)
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        pass
+    else:
+        made.append(path)
     known.add(path)
-    for d in reversed(missing):
-        known.add(d)
-        try:
-            d.mkdir()
-        except FileExistsError:
-            continue
-        made.append(d)
