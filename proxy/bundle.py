@@ -13,17 +13,20 @@ Import verifies all of it before writing anything (members, checksums, signature
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import io
 import itertools
 import json
 import os
+import queue
 import shutil
 import tarfile
 import tempfile
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,9 +52,10 @@ from scanner.module import (
 )
 from scanner.verdict import Verdict
 
+from . import ustar
 from .rollback import StateFile, state_file
 from .scratch import ScratchDir, TempBeside
-from .storage import Batch, Kind, Storage, blob_name
+from .storage import Batch, Kind, Storage, blob_name, version_dir
 from .storage.fs import fsync_path
 from .verdicts import VerdictStore
 
@@ -512,65 +516,112 @@ class Staged:
 
 
 def _unpack(
-    bundle: Path, into: Path, arrived: Callable[[str, Staged], None] | None = None
+    bundle: Path,
+    into: Path,
+    arrived: Callable[[str, Staged], None] | None = None,
+    *,
+    fast: bool = True,
 ) -> dict[str, Staged]:
     """Extract regular files only, refusing links, devices, absolute and `..` member names;
-    `arrived(name, staged)` is called as each one is read."""
+    `arrived(name, staged)` is called as each one is read. With `fast`, ustar.Unsupported
+    when the bundle is to be read again with tarfile (`fast=False`)."""
     files: dict[str, Staged] = {}
     in_memory = 0
+
+    def accept(name: str, kind: str) -> str | None:
+        """The member's name without `.` parts; None for a directory; BundleError for the rest."""
+        parts = name.split("/")
+        clean = "/".join(p for p in parts if p not in (".", ""))
+        if name.startswith("/") or ".." in parts or "\\" in name:
+            raise BundleError(f"unsafe member name {name!r}", path=str(bundle))
+        if kind == "dir":  # `.` too: a bundle unpacked and packed again with `tar -C DIR .`
+            return None
+        if not clean:
+            raise BundleError(f"unsafe member name {name!r}", path=str(bundle))
+        if kind != "file":
+            raise BundleError(
+                f"member {name!r} is a link or special file; bundles hold regular files",
+                path=str(bundle),
+            )
+        if clean in files:
+            raise BundleError(f"member {clean!r} appears twice", path=str(bundle))
+        return clean
+
+    def add(name: str, staged: Staged) -> None:
+        files[name] = staged
+        if arrived:
+            arrived(name, staged)
+
     try:
-        inflated = _inflated(bundle)
-        with (
-            # A small bundle is inflated whole and its members sliced out; a big one streamed.
-            tarfile.open(fileobj=io.BytesIO(inflated), mode="r:")
-            if inflated is not None
-            else tarfile.open(fileobj=open_gzip(bundle), mode="r|") as tar
-        ):
-            for member in tar:
-                name = member.name
-                parts = name.split("/")
-                clean = "/".join(p for p in parts if p not in (".", ""))
-                if name.startswith("/") or ".." in parts or "\\" in name or not clean:
-                    raise BundleError(f"unsafe member name {name!r}", path=str(bundle))
-                if member.isdir():
+        if fast and bundle.stat().st_size <= _IN_MEMORY:
+            # A small bundle: inflated in memory on a thread of its own, each member taken
+            # as soon as it is out; ustar.Unsupported when it needs tarfile after all.
+            for member, data in ustar.read(_inflate_ahead(bundle, _IN_MEMORY)):
+                if clean := accept(member.name, member.kind):
+                    add(clean, Staged(data, hashlib.sha256(data).hexdigest(), len(data)))
+            return files
+        with tarfile.open(fileobj=open_gzip(bundle), mode="r|") as tar:  # a big one streamed
+            for info in tar:
+                kind = "file" if info.isfile() else "dir" if info.isdir() else "other"
+                if not (clean := accept(info.name, kind)):
                     continue
-                if not member.isfile():
-                    raise BundleError(
-                        f"member {name!r} is a link or special file; bundles hold regular files",
-                        path=str(bundle),
-                    )
-                if clean in files:
-                    raise BundleError(f"member {clean!r} appears twice", path=str(bundle))
-                if inflated is not None:
-                    data = inflated[member.offset_data : member.offset_data + member.size]
-                    staged = Staged(data, hashlib.sha256(data).hexdigest(), len(data))
-                elif in_memory + member.size <= _IN_MEMORY:
-                    src = tar.extractfile(member)
+                if in_memory + info.size <= _IN_MEMORY:
+                    src = tar.extractfile(info)
                     assert src is not None
                     data = src.read()
                     in_memory += len(data)
-                    staged = Staged(data, hashlib.sha256(data).hexdigest(), len(data))
+                    add(clean, Staged(data, hashlib.sha256(data).hexdigest(), len(data)))
                 else:
-                    staged = _stage_member(tar, member, into / str(len(files)))
-                files[clean] = staged
-                if arrived:
-                    arrived(clean, staged)
+                    add(clean, _stage_member(tar, info, into / str(len(files))))
     except _READ_ERRORS as e:
         raise BundleError(f"not a readable .tar.gz: {e}", path=str(bundle)) from e
     return files
 
 
 _READ_ERRORS: tuple[type[Exception], ...] = (OSError, tarfile.TarError, EOFError, *INFLATE_ERRORS)
+_PIECE = 1 << 20
 
 
-def _inflated(bundle: Path) -> bytes | None:
-    """The whole tar, when the bundle is one gzip member whose tar fits in _IN_MEMORY; else
-    None (read it as a stream)."""
-    if bundle.stat().st_size > _IN_MEMORY:
-        return None
-    d = zlib.decompressobj(31)
-    tar = d.decompress(bundle.read_bytes(), _IN_MEMORY + 1)
-    return tar if d.eof and not d.unused_data and len(tar) <= _IN_MEMORY else None
+def _inflate_ahead(bundle: Path, limit: int) -> Iterator[bytes]:
+    """The inflated bytes of `bundle`, a one-member .gz, in pieces that a thread of their own
+    inflates ahead of the reader (ISA-L lets go of the GIL while it inflates), so the tar is
+    read, and its zips hashed, while the rest is inflated. ustar.Unsupported past `limit`
+    bytes, or when more than one gzip member follows (tarfile's gzip reads those)."""
+    pieces: queue.SimpleQueue[bytes | BaseException | None] = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            d, total = zlib.decompressobj(31), 0
+            with bundle.open("rb") as f:
+                while not stop.is_set() and (pending := f.read(_PIECE)):
+                    while pending and not d.eof:
+                        out = d.decompress(pending, _PIECE)
+                        pending = d.unconsumed_tail
+                        total += len(out)
+                        if total > limit:
+                            raise ustar.Unsupported("larger than is inflated in memory")
+                        pieces.put(out)
+                    if d.eof:
+                        if d.unused_data or f.read(1):
+                            raise ustar.Unsupported("more than one gzip member")
+                        break
+            if not d.eof and not stop.is_set():
+                raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+            pieces.put(None)
+        except BaseException as e:  # handed to the reader, raised there
+            pieces.put(e)
+
+    inflater = threading.Thread(target=run, name="bundle-inflate", daemon=True)
+    inflater.start()
+    try:
+        while (piece := pieces.get()) is not None:
+            if isinstance(piece, BaseException):
+                raise piece
+            yield piece
+    finally:
+        stop.set()
+        inflater.join()
 
 
 def _stage_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> Staged:
@@ -594,11 +645,18 @@ def _blob_key(name: str) -> tuple[str, str, Kind] | None:
     kind = _BY_SUFFIX.get(suffix)
     if not sep or not dot or kind is None or name.startswith("."):
         return None
+    key = _version_key(escaped, stem)
+    return (*key, kind) if key else None
+
+
+@functools.lru_cache(maxsize=256)  # a version's three blobs come one after another
+def _version_key(escaped: str, stem: str) -> tuple[str, str] | None:
     try:
         module, version = unescape_path(escaped), unescape_version(stem)
-        return (module, version, kind) if blob_name(module, version, kind) == name else None
     except GoProxyScanError:
         return None
+    # Escaped as the layout escapes it (not merely unescapable).
+    return (module, version) if version_dir(module, version) == f"{escaped}/@v/{stem}" else None
 
 
 class _Arrivals:
@@ -826,15 +884,36 @@ def import_bundle(
     install its vulnerability database at `vulndb` (where the proxy's --vulndb serves it) unless
     the one there is as new or newer."""
     start = time.perf_counter()
+    try:
+        return _import(storage, storage_spec, bundle, verify_key, progress, vulndb, start)
+    except ustar.Unsupported:
+        # Not the tar `sync` writes (repacked by another tar, say): nothing was published;
+        # all of it again, read by tarfile.
+        return _import(
+            storage, storage_spec, bundle, verify_key, progress, vulndb, start, fast=False
+        )
+
+
+def _import(
+    storage: Storage,
+    storage_spec: str,
+    bundle: Path,
+    verify_key: Path | None,
+    progress: Progress | None,
+    vulndb: Path | None,
+    start: float,
+    *,
+    fast: bool = True,
+) -> BundleSummary:
     record = state_file(storage_spec, IMPORTED)
     with (
         ScratchDir(Path(tempfile.gettempdir()), "go-vault-import-") as tmp,
         storage.batch() as batch,
         # One hasher: the reading thread keeps the other core busy.
-        ThreadPoolExecutor(1, thread_name_prefix="bundle-h1") as hasher,
+        ThreadPoolExecutor(2, thread_name_prefix="bundle-h1") as hasher,
     ):
         arrivals = _Arrivals(batch, hasher)
-        files = _unpack(bundle, tmp, arrivals)
+        files = _unpack(bundle, tmp, arrivals, fast=fast)
         checked = _verify_sums(bundle, files, verify_key)
         base = checked.manifest.get("base")
         known = {b["manifest_sha256"] for b in imported_bundles(record)["bundles"]}
