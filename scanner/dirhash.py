@@ -102,6 +102,18 @@ def _entry_sha256(data: memoryview | mmap.mmap, info: zipfile.ZipInfo) -> str:
     start = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
     if start + info.compress_size > len(data):
         raise zipfile.BadZipFile(f"{info.filename}: truncated")
+    if info.file_size < _CHUNK and info.compress_size < _CHUNK:
+        # Most source files: inflated in one call, hashed and checked in one each (a hasher
+        # thread beside busy ones waits for the GIL after every call).
+        whole = data[start : start + info.compress_size]
+        if info.compress_type == zipfile.ZIP_DEFLATED:
+            d = inflate.decompressobj(-15)
+            whole = d.decompress(whole, info.file_size + 1)
+            if not d.eof and len(whole) <= info.file_size:
+                raise zipfile.BadZipFile(f"{info.filename}: deflate data ends early")
+        elif info.compress_type != zipfile.ZIP_STORED:
+            raise zipfile.BadZipFile(f"{info.filename}: compression method {info.compress_type}")
+        return _checked_sha256(info, [whole])
     # Pieces of at most _CHUNK bytes (slices of a memoryview are not copies; of a map, small).
     raw = (
         data[at : min(at + _CHUNK, start + info.compress_size)]
@@ -113,6 +125,11 @@ def _entry_sha256(data: memoryview | mmap.mmap, info: zipfile.ZipInfo) -> str:
         chunks = _inflate(raw, info)
     else:
         raise zipfile.BadZipFile(f"{info.filename}: compression method {info.compress_type}")
+    return _checked_sha256(info, chunks)
+
+
+def _checked_sha256(info: zipfile.ZipInfo, chunks: Iterable[bytes | memoryview]) -> str:
+    """The sha256 of an entry's inflated `chunks`, their size and CRC-32 checked."""
     h, crc, size = hashlib.sha256(), 0, 0
     for chunk in chunks:
         h.update(chunk)
