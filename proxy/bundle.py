@@ -931,8 +931,12 @@ def _import(
         )
         _verify_contents(bundle, files, checked, arrivals.h1)
         new = []
+        unstored = batch.unstored()
         for entry in entries:
             module, version = entry["path"], entry["version"]
+            if (module, version) in unstored:
+                new.append(entry)
+                continue
             stored = False
             for kind in _KINDS:
                 if storage.exists(module, version, kind):

@@ -9,6 +9,7 @@ import functools
 import hashlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,6 +178,12 @@ class Batch:
 
     def add(self, module: str, version: str, blobs: Blobs) -> None:
         self._versions.append((module, version, list(blobs)))
+
+    def unstored(self) -> AbstractSet[tuple[str, str]]:
+        """Added versions of which the storage held nothing when they were added (a
+        filesystem batch made their directory): checking those for stored bytes is wasted.
+        This one knows of none."""
+        return frozenset()
 
     def commit(self, progress: Callable[[int, int], None] | None = None) -> list[list[bool]]:
         landed: list[tuple[str, str, Kind]] = []

@@ -15,6 +15,7 @@ import os
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from scanner.errors import InvalidModuleError
@@ -158,32 +159,18 @@ class FsStorage(Storage):
         Paths are strings here and in FsBatch: an import stages a thousand files, and pathlib
         took as long as writing them."""
         while True:
-            # Created read-only at once (no chmod after); O_EXCL makes the name ours alone.
             tmp = f"{self._staging()}/{kind.value}-{next(self._names)}"
-            try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
-            except FileExistsError:
-                continue
-            break
-        try:
-            # Bare os calls: each syscall lets go of the GIL and waits to get it back, so a
-            # writer thread beside busy Python threads goes as fast as it makes few of them.
-            if isinstance(data, bytes):
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-            else:
-                with data.open("rb") as src:
-                    while chunk := src.read(1 << 20):
-                        os.write(fd, chunk)  # a regular file takes all of it
-            if fsync:
-                os.fsync(fd)
-        except BaseException:
-            _unlink_all([tmp])
-            raise
-        finally:
-            os.close(fd)
-        return tmp
+            with contextlib.suppress(FileExistsError):
+                _write_new(tmp, data, fsync=fsync)
+                return tmp
+
+    def _stage_dir(self) -> str:
+        """A new directory in .tmp (FsBatch stages a new `@v` in it)."""
+        while True:
+            tmp = f"{self._staging()}/v-{next(self._names)}"
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(tmp)
+                return tmp
 
     def _publish(
         self,
@@ -307,17 +294,22 @@ class FsStorage(Storage):
 
 class FsBatch(Batch):
     """Blobs written into `.tmp` as they are added (no fsync yet); `commit` makes them all
-    durable with one syncfs(2), moves them in (`_move_new`), and makes the new names durable
-    with a second one.
+    durable with one syncfs(2), moves them in, and makes the new names durable with a second.
+
+    A module whose `@v` does not exist yet gets it staged whole: its blobs are written into a
+    directory in .tmp under their final names, which `commit` renames to the `@v` (one rename
+    for all of them, and readers see the module's versions appear at once). Into an existing
+    `@v` each blob is moved on its own (`_move_new`), and one already there is compared
+    instead; so is each blob of a staged `@v` that another writer made in the meantime.
 
     Two syncs for the whole batch instead of one per blob: the fsyncs of 900 staged files took
     four times as long as writing them (bench/bench_bundle.py's fixture). syncfs also flushes
     what other writers have pending on the vault's filesystem; for an import that is a fair
     price. Without syncfs (not Linux) each file and changed directory is fsync'd instead.
 
-    The version directories are made while staging; an empty `@v` holds no blob, so readers
-    see nothing new. Directories still empty when the batch ends (discarded, or rolled back)
-    are removed again.
+    Module directories are made while staging; one without `@v` holds nothing, so readers see
+    nothing new. Directories still empty when the batch ends (discarded, or rolled back) are
+    removed again.
     """
 
     def __init__(self, storage: FsStorage) -> None:
@@ -326,36 +318,74 @@ class FsBatch(Batch):
         self._root = storage._root
         # (module, version, its blobs' path without the suffix, blobs, their staged files)
         self._staged: list[tuple[str, str, str, Blobs, list[str | None]]] = []
+        self._groups: dict[str, str] = {}  # a new @v -> the directory in .tmp staging it
+        self._group_finals: dict[str, list[str]] = {}  # a new @v -> its blobs' final paths
         self._made: list[str] = []  # directories made for staged blobs, parents first
         self._dirs = {self._root}  # directories known to exist
+        self._unstored: set[tuple[str, str]] = set()
+
+    def unstored(self) -> AbstractSet[tuple[str, str]]:
+        return self._unstored
 
     def add(self, module: str, version: str, blobs: Blobs) -> None:
         blobs = list(blobs)
         base = f"{self._root}/{version_dir(module, version)}"
-        made_before = len(self._made)
-        _makedirs(base.rpartition("/")[0], self._made, self._dirs)
-        new_dir = len(self._made) > made_before  # nothing is stored in an @v made just now
+        at_v, _, stem = base.rpartition("/")
+        group = self._groups.get(at_v)
+        if group is None and at_v not in self._dirs:
+            _makedirs(os.path.dirname(at_v), self._made, self._dirs)
+            if os.path.lexists(at_v):
+                self._dirs.add(at_v)
+            else:
+                group = self._groups[at_v] = self.fs._stage_dir()
+                self._group_finals[at_v] = []
         staged: list[str | None] = []
         self._staged.append((module, version, base, blobs, staged))
+        if group is not None:
+            self._unstored.add((module, version))
+            for kind, data in blobs:
+                tmp = f"{group}/{stem}.{kind.value}"
+                _write_new(tmp, data)
+                staged.append(tmp)
+                self._group_finals[at_v].append(f"{base}.{kind.value}")
+            return
         for kind, data in blobs:
             # None: stored already, compared at commit.
-            exists = not new_dir and os.path.isfile(f"{base}.{kind.value}")
+            exists = os.path.isfile(f"{base}.{kind.value}")
             staged.append(None if exists else self.fs._stage(kind, data))
 
     def commit(self, progress: Callable[[int, int], None] | None = None) -> list[list[bool]]:
         linked: list[str] = []
         try:
-            _sync_all(self.fs.root, [tmp for *_, tmps in self._staged for tmp in tmps if tmp])
+            _sync_all(
+                self.fs.root,
+                [
+                    *self._groups.values(),
+                    *(tmp for *_, tmps in self._staged for tmp in tmps if tmp),
+                ],
+            )
             out: list[list[bool]] = []
             changed: set[str] = set()
+            whole: set[str] = set()  # the @v directories renamed into place
+            for at_v, group in self._groups.items():
+                if _move_dir(group, at_v):
+                    whole.add(at_v)
+                    linked += self._group_finals[at_v]
+                    self._made.append(at_v)  # removed again if the commit fails
+                else:  # its blobs are moved in one by one, below
+                    _makedirs(at_v, self._made, self._dirs)
             for module, version, base, blobs, tmps in self._staged:
-                flags = []
-                for (kind, data), tmp in zip(blobs, tmps, strict=True):
-                    final = f"{base}.{kind.value}"
-                    flags.append(self.fs._publish(module, version, kind, data, final, tmp))
-                    if flags[-1]:
-                        linked.append(final)
-                        changed.add(os.path.dirname(final))
+                finals = [f"{base}.{kind.value}" for kind, _ in blobs]
+                if os.path.dirname(base) in whole:
+                    flags = [True] * len(blobs)  # linked already
+                else:
+                    flags = [
+                        self.fs._publish(module, version, kind, data, final, tmp)
+                        for (kind, data), final, tmp in zip(blobs, finals, tmps, strict=True)
+                    ]
+                    linked += (f for f, stored in zip(finals, flags, strict=True) if stored)
+                if any(flags):
+                    changed.add(os.path.dirname(base))
                 out.append(flags)
                 if progress:
                     progress(len(out), len(self._staged))
@@ -367,7 +397,8 @@ class FsBatch(Batch):
             # What was moved in is gone from .tmp; the rest (linked, or not needed) is not.
             left = [
                 tmp
-                for (*_, tmps), flags in zip(self._staged, out, strict=True)
+                for (_, _, base, _, tmps), flags in zip(self._staged, out, strict=True)
+                if os.path.dirname(base) not in whole
                 for tmp, stored in zip(tmps, flags, strict=True)
                 if tmp is not None and (not stored or _renameat2 is None)
             ]
@@ -384,6 +415,10 @@ class FsBatch(Batch):
         staged, self._staged = self._staged, []
         for *_, tmps in staged:
             _unlink_all(tmps)
+        groups, self._groups, self._group_finals = self._groups, {}, {}
+        for group in groups.values():
+            with contextlib.suppress(OSError):  # renamed into the vault
+                os.rmdir(group)
         # Directories made for blobs that never went in (none after a commit that succeeded).
         made, self._made = self._made, []
         for d in reversed(made):
@@ -435,6 +470,19 @@ def _move_new(tmp: str, final: str | Path) -> None:
     os.link(tmp, final)
 
 
+def _move_dir(tmp: str, final: str) -> bool:
+    """The directory `tmp` given the name `final` (renameat2 RENAME_NOREPLACE); False when
+    that name exists, or the filesystem cannot (the caller moves what it holds one by one)."""
+    if _renameat2 is None:
+        return False
+    if _renameat2(_AT_FDCWD, os.fsencode(tmp), _AT_FDCWD, os.fsencode(final), _RENAME_NOREPLACE):
+        err = ctypes.get_errno()
+        if err in (errno.EEXIST, errno.ENOTEMPTY, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            return False
+        raise OSError(err, os.strerror(err), final)
+    return True
+
+
 _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
 
@@ -451,6 +499,30 @@ _renameat2 = _libc("renameat2")
 
 
 _syncfs = _libc("syncfs")
+
+
+def _write_new(path: str, data: bytes | Path, *, fsync: bool = False) -> None:
+    """`data` in a new read-only file (created so at once, no chmod after; O_EXCL: the name is
+    ours alone, FileExistsError if it is taken), fsync'd on request before it is closed."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
+    try:
+        # Bare os calls: each syscall lets go of the GIL and waits to get it back, so a
+        # writer thread beside busy Python threads goes as fast as it makes few of them.
+        if isinstance(data, bytes):
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        else:
+            with data.open("rb") as src:
+                while chunk := src.read(1 << 20):
+                    os.write(fd, chunk)  # a regular file takes all of it
+        if fsync:
+            os.fsync(fd)
+    except BaseException:
+        _unlink_all([path])
+        raise
+    finally:
+        os.close(fd)
 
 
 def _unlink_all(paths: Sequence[str | None]) -> None:

@@ -257,3 +257,28 @@ def test_fs_batch_racing_a_writer_keeps_the_first_bytes(
     assert storage.get("example.com/c", "v1.0.0", Kind.ZIP) == b"another zip"
     assert not storage.exists("example.com/c", "v1.0.0", Kind.INFO)
     assert leftovers(storage.root / ".tmp") == []
+
+
+def test_fs_batch_failing_late_takes_back_the_new_modules_it_moved_in(tmp_path: Path) -> None:
+    """A new module's @v is staged whole and renamed in at commit; when a later version is
+    refused, that @v goes again with everything in it, and the staging area is empty."""
+    storage = FsStorage(tmp_path / "vault")
+    storage.put("example.com/old", "v1.0.0", Kind.ZIP, b"the stored zip")
+    with storage.batch() as batch:
+        for version in ("v1.0.0", "v1.1.0"):
+            batch.add("example.com/new", version, _version(1))
+        batch.add("example.com/old", "v1.0.0", _version(2))
+        assert batch.unstored() >= {("example.com/new", "v1.0.0"), ("example.com/new", "v1.1.0")}
+        with pytest.raises(ImmutabilityError):
+            batch.commit()
+    assert storage.list("example.com/new") == []
+    assert not (tmp_path / "vault" / "example.com" / "new" / "@v").exists()
+    assert storage.get("example.com/old", "v1.0.0", Kind.ZIP) == b"the stored zip"
+    assert leftovers(storage.root / ".tmp") == []
+    with storage.batch() as batch:  # and the same versions land whole once nothing conflicts
+        for version in ("v1.0.0", "v1.1.0"):
+            batch.add("example.com/new", version, _version(1))
+        assert batch.commit() == [[True] * 3] * 2
+    assert sorted(storage.list("example.com/new")) == ["v1.0.0", "v1.1.0"]
+    assert storage.get("example.com/new", "v1.1.0", Kind.ZIP) == b"zip 1"
+    assert leftovers(storage.root / ".tmp") == []
