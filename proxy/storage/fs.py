@@ -333,8 +333,10 @@ class FsBatch(Batch):
         at_v, _, stem = base.rpartition("/")
         group = self._groups.get(at_v)
         if group is None and at_v not in self._dirs:
+            made = len(self._made)
             _makedirs(os.path.dirname(at_v), self._made, self._dirs)
-            if os.path.lexists(at_v):
+            # In a module directory made just now there is no @v.
+            if len(self._made) == made and os.path.lexists(at_v):
                 self._dirs.add(at_v)
             else:
                 group = self._groups[at_v] = self.fs._stage_dir()
@@ -367,9 +369,10 @@ class FsBatch(Batch):
             out: list[list[bool]] = []
             changed: set[str] = set()
             whole: set[str] = set()  # the @v directories renamed into place
-            for at_v, group in self._groups.items():
+            for at_v, group in list(self._groups.items()):
                 if _move_dir(group, at_v):
                     whole.add(at_v)
+                    del self._groups[at_v]  # nothing left of it in .tmp
                     linked += self._group_finals[at_v]
                     self._made.append(at_v)  # removed again if the commit fails
                 else:  # its blobs are moved in one by one, below
@@ -417,7 +420,7 @@ class FsBatch(Batch):
             _unlink_all(tmps)
         groups, self._groups, self._group_finals = self._groups, {}, {}
         for group in groups.values():
-            with contextlib.suppress(OSError):  # renamed into the vault
+            with contextlib.suppress(OSError):
                 os.rmdir(group)
         # Directories made for blobs that never went in (none after a commit that succeeded).
         made, self._made = self._made, []
