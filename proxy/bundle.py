@@ -27,7 +27,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -659,16 +659,62 @@ def _version_key(escaped: str, stem: str) -> tuple[str, str] | None:
     return (module, version) if version_dir(module, version) == f"{escaped}/@v/{stem}" else None
 
 
+class _Hashers:
+    """The h1: of zips, taken on `count` threads of their own from a queue (a future per zip
+    cost the reading thread more than the zip's other work); `results()` waits for all."""
+
+    def __init__(self, count: int) -> None:
+        self._queue: queue.SimpleQueue[tuple[tuple[str, str], bytes | Path] | None]
+        self._queue = queue.SimpleQueue()
+        self._results: dict[tuple[str, str], str | BaseException] = {}
+        self._stop = False
+        self._threads = [
+            threading.Thread(target=self._run, name="bundle-h1", daemon=True) for _ in range(count)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, key: tuple[str, str], zip_data: bytes | Path) -> None:
+        self._queue.put((key, zip_data))
+
+    def results(self) -> dict[tuple[str, str], str | BaseException]:
+        """Each submitted zip's h1:, or what taking it raised (InputError: not a valid zip)."""
+        self._finish()
+        return self._results
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            key, zip_data = item
+            if not self._stop:
+                try:
+                    self._results[key] = hash_zip(zip_data)
+                except BaseException as e:  # handed to the reader
+                    self._results[key] = e
+
+    def _finish(self) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
+
+    def __enter__(self) -> _Hashers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop = True  # the import failed: what is queued is not wanted
+        self._finish()
+
+
 class _Arrivals:
     """Each version, once its three blobs are out of the tar, added to the storage batch (the
     storage may stage it, hidden, e.g. written into the vault's .tmp) and its zip's h1: begun
-    on `hasher`, while the rest is read. Nothing is published before the batch's commit."""
+    on `hashers`, while the rest is read. Nothing is published before the batch's commit."""
 
-    def __init__(self, batch: Batch, hasher: ThreadPoolExecutor) -> None:
+    def __init__(self, batch: Batch, hashers: _Hashers) -> None:
         self.batch = batch
-        self.hasher = hasher
+        self.hashers = hashers
         self.added: set[tuple[str, str]] = set()
-        self.h1: dict[tuple[str, str], Future[str]] = {}
         self._parts: dict[tuple[str, str], dict[Kind, Staged]] = {}
 
     def __call__(self, name: str, staged: Staged) -> None:
@@ -693,7 +739,7 @@ class _Arrivals:
                 ) from e
             self.added.add((module, version))
             # Its h1: on the other core while the rest of the tar is read.
-            self.h1[module, version] = self.hasher.submit(hash_zip, parts[Kind.ZIP].data)
+            self.hashers.submit((module, version), parts[Kind.ZIP].data)
 
     def check(self, where: str, entries: Iterable[dict[str, Any]]) -> None:
         """What was added is exactly the manifest's versions (their blobs verified)."""
@@ -763,7 +809,7 @@ def _verify_contents(
     bundle: Path,
     files: dict[str, Staged],
     checked: _Checked,
-    h1s: Mapping[tuple[str, str], Future[str]],
+    h1s: Mapping[tuple[str, str], str | BaseException],
 ) -> None:
     """What the checksums cannot say: every zip's h1: (`h1s`, taken as the zips arrived),
     each .info's Version, the verdicts and the vulnerability database."""
@@ -772,10 +818,11 @@ def _verify_contents(
     entries = manifest.get("modules", ())
     for entry in entries:
         module, version = entry["path"], entry["version"]
-        try:
-            h1 = h1s[module, version].result()
-        except InputError as e:
-            raise BundleError(f"{module}@{version}: {e.message}", path=where) from e
+        h1 = h1s[module, version]
+        if isinstance(h1, InputError):
+            raise BundleError(f"{module}@{version}: {h1.message}", path=where) from h1
+        if isinstance(h1, BaseException):
+            raise h1
         if h1 != entry.get("h1"):
             raise BundleError(
                 f"{module}@{version}: zip hashes to {h1}, the manifest says {entry.get('h1')}",
@@ -909,10 +956,9 @@ def _import(
     with (
         ScratchDir(Path(tempfile.gettempdir()), "go-vault-import-") as tmp,
         storage.batch() as batch,
-        # One hasher: the reading thread keeps the other core busy.
-        ThreadPoolExecutor(2, thread_name_prefix="bundle-h1") as hasher,
+        _Hashers(2) as hashers,
     ):
-        arrivals = _Arrivals(batch, hasher)
+        arrivals = _Arrivals(batch, hashers)
         files = _unpack(bundle, tmp, arrivals, fast=fast)
         checked = _verify_sums(bundle, files, verify_key)
         base = checked.manifest.get("base")
@@ -929,7 +975,7 @@ def _import(
         total = sum(
             files[blob_name(e["path"], e["version"], k)].size for e in entries for k in _KINDS
         )
-        _verify_contents(bundle, files, checked, arrivals.h1)
+        _verify_contents(bundle, files, checked, hashers.results())
         new = []
         unstored = batch.unstored()
         for entry in entries:
