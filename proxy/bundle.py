@@ -501,15 +501,22 @@ def _verify_signature(bundle: Path, sums: bytes, sig_hex: bytes | None, key_path
 
 
 class Staged:
-    """One unpacked member: its sha256 (taken while unpacking) and its bytes, in memory while
-    the bundle is small, else in a flat staging file (no directory tree to make and remove)."""
+    """One unpacked member: its bytes, in memory while the bundle is small, else in a flat
+    staging file (no directory tree to make and remove), and their sha256 (taken while
+    staging, by a hasher thread, or when first asked for)."""
 
-    __slots__ = ("data", "sha256", "size")
+    __slots__ = ("_sha256", "data", "size")
 
-    def __init__(self, data: bytes | Path, sha256: str, size: int) -> None:
+    def __init__(self, data: bytes | Path, size: int, sha256: str | None = None) -> None:
         self.data = data
-        self.sha256 = sha256
         self.size = size
+        self._sha256 = sha256
+
+    @property
+    def sha256(self) -> str:
+        if self._sha256 is None:
+            self._sha256 = hashlib.sha256(self.read_bytes()).hexdigest()
+        return self._sha256
 
     def read_bytes(self) -> bytes:
         return self.data if isinstance(self.data, bytes) else self.data.read_bytes()
@@ -558,7 +565,7 @@ def _unpack(
             # as soon as it is out; ustar.Unsupported when it needs tarfile after all.
             for member, data in ustar.read(_inflate_ahead(bundle, _IN_MEMORY)):
                 if clean := accept(member.name, member.kind):
-                    add(clean, Staged(data, hashlib.sha256(data).hexdigest(), len(data)))
+                    add(clean, Staged(data, len(data)))
             return files
         with tarfile.open(fileobj=open_gzip(bundle), mode="r|") as tar:  # a big one streamed
             for info in tar:
@@ -570,7 +577,7 @@ def _unpack(
                     assert src is not None
                     data = src.read()
                     in_memory += len(data)
-                    add(clean, Staged(data, hashlib.sha256(data).hexdigest(), len(data)))
+                    add(clean, Staged(data, len(data)))
                 else:
                     add(clean, _stage_member(tar, info, into / str(len(files))))
     except _READ_ERRORS as e:
@@ -632,7 +639,7 @@ def _stage_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> 
         while chunk := src.read(1 << 20):
             h.update(chunk)
             out.write(chunk)
-    return Staged(dest, h.hexdigest(), member.size)
+    return Staged(dest, member.size, h.hexdigest())
 
 
 _BY_SUFFIX = {kind.value: kind for kind in _KINDS}
@@ -660,11 +667,12 @@ def _version_key(escaped: str, stem: str) -> tuple[str, str] | None:
 
 
 class _Hashers:
-    """The h1: of zips, taken on `count` threads of their own from a queue (a future per zip
-    cost the reading thread more than the zip's other work); `results()` waits for all."""
+    """The sha256 and h1: of zips, taken on `count` threads of their own from a queue (a
+    future per zip cost the reading thread more than the zip's other work); `results()`
+    waits for all."""
 
     def __init__(self, count: int) -> None:
-        self._queue: queue.SimpleQueue[tuple[tuple[str, str], bytes | Path] | None]
+        self._queue: queue.SimpleQueue[tuple[tuple[str, str], Staged] | None]
         self._queue = queue.SimpleQueue()
         self._results: dict[tuple[str, str], str | BaseException] = {}
         self._stop = False
@@ -674,8 +682,9 @@ class _Hashers:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, key: tuple[str, str], zip_data: bytes | Path) -> None:
-        self._queue.put((key, zip_data))
+    def submit(self, key: tuple[str, str], zip_: Staged) -> None:
+        """`zip_`'s h1: and (when it is in memory) sha256, which `results()` waits for."""
+        self._queue.put((key, zip_))
 
     def results(self) -> dict[tuple[str, str], str | BaseException]:
         """Each submitted zip's h1:, or what taking it raised (InputError: not a valid zip)."""
@@ -684,10 +693,11 @@ class _Hashers:
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
-            key, zip_data = item
+            key, zip_ = item
             if not self._stop:
                 try:
-                    self._results[key] = hash_zip(zip_data)
+                    _ = zip_.sha256  # taken here, off the reading thread
+                    self._results[key] = hash_zip(zip_.data)
                 except BaseException as e:  # handed to the reader
                     self._results[key] = e
 
@@ -739,7 +749,7 @@ class _Arrivals:
                 ) from e
             self.added.add((module, version))
             # Its h1: on the other core while the rest of the tar is read.
-            self.hashers.submit((module, version), parts[Kind.ZIP].data)
+            self.hashers.submit((module, version), parts[Kind.ZIP])
 
     def check(self, where: str, entries: Iterable[dict[str, Any]]) -> None:
         """What was added is exactly the manifest's versions (their blobs verified)."""
@@ -960,6 +970,7 @@ def _import(
     ):
         arrivals = _Arrivals(batch, hashers)
         files = _unpack(bundle, tmp, arrivals, fast=fast)
+        h1s = hashers.results()  # and the zips' sha256 with them
         checked = _verify_sums(bundle, files, verify_key)
         base = checked.manifest.get("base")
         known = {b["manifest_sha256"] for b in imported_bundles(record)["bundles"]}
@@ -975,7 +986,7 @@ def _import(
         total = sum(
             files[blob_name(e["path"], e["version"], k)].size for e in entries for k in _KINDS
         )
-        _verify_contents(bundle, files, checked, hashers.results())
+        _verify_contents(bundle, files, checked, h1s)
         new = []
         unstored = batch.unstored()
         for entry in entries:
