@@ -610,8 +610,14 @@ def _inflate_ahead(bundle: Path, limit: int) -> Iterator[bytes]:
                             raise ustar.Unsupported("larger than is inflated in memory")
                         pieces.put(out)
                     if d.eof:
-                        if d.unused_data or f.read(1):
+                        rest = d.unused_data + f.read()
+                        if rest.startswith(b"\x1f\x8b"):
                             raise ustar.Unsupported("more than one gzip member")
+                        if rest.strip(b"\x00"):  # zeros: a tape block's padding, as gzip -d
+                            raise OSError(
+                                f"{len(rest)} bytes follow the end of its gzip data (appended "
+                                "to, or cut out of a longer file?)"
+                            )
                         break
             if not d.eof and not stop.is_set():
                 raise EOFError("Compressed file ended before the end-of-stream marker was reached")

@@ -3,6 +3,7 @@ any size, and says Unsupported (so the caller falls back to tarfile) for anythin
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import subprocess
@@ -120,3 +121,37 @@ def test_a_bundle_repacked_by_gnu_tar_imports_like_the_original(
     assert results["repacked"][0] == results["original"][0] > 0
     blobs = {k for k in results["original"][1] if "@v" in k}
     assert {k for k in results["repacked"][1] if "@v" in k} == blobs
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "error"),
+    [
+        ("zero-padded", lambda data: data + bytes(1024), None),  # a tape block's padding
+        ("two-gzip-members", lambda data: _split_in_two_members(data), None),
+        ("appended-to", lambda data: data + b"junk", "4 bytes follow the end of its gzip data"),
+        ("cut", lambda data: data[: len(data) // 2], "end-of-stream marker"),
+    ],
+)
+def test_what_follows_or_lacks_the_gzip_stream(
+    exported: dict[str, Path],  # noqa: F811
+    tmp_path: Path,
+    name: str,
+    change: object,
+    error: str | None,
+) -> None:
+    bundle = tmp_path / f"{name}.tar.gz"
+    bundle.write_bytes(change(exported["bundle"].read_bytes()))  # type: ignore[operator]
+    vault = tmp_path / "vault"
+    code, out, err = go_vault("import", str(bundle), "--storage", str(vault))
+    if error is None:
+        assert code == 0, err
+        assert json.loads(out)["new"] > 0
+    else:
+        assert code == 2 and "not a readable .tar.gz" in err and error in err, err
+        assert {k for k in listing(vault) if "@v" in k} == set()
+
+
+def _split_in_two_members(data: bytes) -> bytes:
+    """The same tar as two concatenated gzip members (pigz --independent, cat a.gz b.gz)."""
+    tar = gzip.decompress(data)
+    return gzip.compress(tar[:10240]) + gzip.compress(tar[10240:])
