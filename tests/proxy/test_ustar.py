@@ -155,3 +155,29 @@ def _split_in_two_members(data: bytes) -> bytes:
     """The same tar as two concatenated gzip members (pigz --independent, cat a.gz b.gz)."""
     tar = gzip.decompress(data)
     return gzip.compress(tar[:10240]) + gzip.compress(tar[10240:])
+
+
+def test_a_bundle_larger_than_memory_allows_is_streamed_through_disk(
+    exported: dict[str, Path],  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Inflated past what import keeps in memory: the in-memory reading gives up, and tarfile
+    reads the bundle again, staging members on disk; the same versions land."""
+    from proxy import bundle as bundle_module
+    from proxy.storage.fs import FsStorage
+
+    monkeypatch.setattr(bundle_module, "_IN_MEMORY", 4096)
+    staged: list[str] = []
+    stage_member = bundle_module._stage_member
+    monkeypatch.setattr(
+        bundle_module,
+        "_stage_member",
+        lambda tar, member, dest: staged.append(member.name) or stage_member(tar, member, dest),
+    )
+    vault = tmp_path / "vault"
+    summary = bundle_module.import_bundle(FsStorage(vault), str(vault), exported["bundle"])
+    assert summary.new == summary.modules > 0
+    assert staged  # members went through disk
+    blobs = {k: v for k, v in listing(exported["vault"]).items() if "@v" in k}
+    assert {k: v for k, v in listing(vault).items() if "@v" in k} == blobs
