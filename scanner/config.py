@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,38 @@ def _fail_mode(value: object, where: str) -> bool:
     return text == "open"
 
 
+def one_on_stdout(outputs: Sequence[Output], given: Sequence[str], spell: str = "") -> None:
+    """At most one report on standard output: two documents one after the other (JSON then
+    SARIF, or JSON twice) parse as neither, so no consumer could read that stream.
+
+    `given` names each output as the user wrote it; `spell` is how a format is written where
+    the user gives it (`--format ` for the flag), for the hint."""
+    on_stdout = [(out, name) for out, name in zip(outputs, given, strict=True) if out.path == "-"]
+    if len(on_stdout) < 2:
+        return
+    names = " and ".join(name for _out, name in on_stdout)
+    last = on_stdout[-1][0].format
+    raise InputError(
+        f"{names} {'both' if len(on_stdout) == 2 else 'all'} write to standard output, where "
+        "the reports would run together and none could be read",
+        hint=f"give all but one of them a file, e.g. {spell}{last.value}={_example_file(last)}",
+    )
+
+
+def _example_file(fmt: OutputFormat) -> str:
+    """A file name for a format, as hints suggest it."""
+    return {
+        OutputFormat.CONSOLE: "report.txt",
+        OutputFormat.JSON: "result.json",
+        OutputFormat.SARIF: "report.sarif",
+        OutputFormat.GITHUB: "annotations.txt",
+        OutputFormat.MARKDOWN: "report.md",
+        OutputFormat.GITLAB: "gl-code-quality-report.json",
+        OutputFormat.CYCLONEDX: "sbom.cdx.json",
+        OutputFormat.OPENVEX: "vex.json",
+    }[fmt]
+
+
 def _outputs(value: object, where: str) -> tuple[Output, ...]:
     items = value if isinstance(value, list) else str(value).split(",")
     outs = []
@@ -84,6 +116,7 @@ def _outputs(value: object, where: str) -> tuple[Output, ...]:
         outs.append(Output(OutputFormat.parse(fmt), path or "-"))
     if not outs:
         raise InputError(f"{where}: no report format given")
+    one_on_stdout(outs, [str(item).strip() for item in items])
     return tuple(outs)
 
 

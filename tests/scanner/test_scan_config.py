@@ -87,6 +87,87 @@ def test_bad_policy_settings_name_the_file_and_key(tmp_path: Path, text: str, ne
     assert "\n" not in str(e.value)  # one line, even for PyYAML's own messages
 
 
+@pytest.mark.parametrize(
+    ("args", "named", "hint"),
+    [
+        (
+            ["scan", "--format", "json", "--format", "sarif"],
+            "--format json and --format sarif both",
+            "--format sarif=report.sarif",
+        ),
+        (
+            ["scan", "--format", "json", "--format", "json"],
+            "--format json and --format json both",
+            "--format json=result.json",
+        ),
+        (
+            ["scan", "--format", "json", "--output", "-", "--format", "console"],
+            "--format json --output - and --format console both",
+            "--format console=report.txt",
+        ),
+        (
+            ["report", "--from", "RESULT", "--format", "sarif", "--format", "github"],
+            "--format sarif and --format github both",
+            "--format github=annotations.txt",
+        ),
+    ],
+    ids=["json-sarif", "json-twice", "explicit-dash", "report"],
+)
+def test_two_reports_on_stdout_are_a_usage_error(
+    tmp_path: Path, args: list[str], named: str, hint: str
+) -> None:
+    """Both were written to stdout one after the other: a stream no consumer could parse."""
+    (tmp_path / "go.mod").write_text("module example.com/m\n\ngo 1.21\n")
+    saved = tmp_path / "result.json"
+    saved.write_text(make_result().to_json())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOPROXY_SCAN_")}
+    proc = subprocess.run(
+        ["goproxy-scan", *[str(saved) if a == "RESULT" else a for a in args]],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stdout == ""
+    assert proc.stderr.startswith(f"error: {named} write to standard output"), proc.stderr
+    assert proc.stderr.endswith(f"(give all but one of them a file, e.g. {hint})\n")
+
+
+def test_one_report_on_stdout_and_the_rest_in_files(tmp_path: Path) -> None:
+    saved = tmp_path / "result.json"
+    saved.write_text(make_result().to_json())
+    sarif = tmp_path / "r.sarif"
+    proc = subprocess.run(
+        [
+            *("goproxy-scan", "report", "--from", str(saved)),
+            *("--format", "json", "--format", f"sarif={sarif}"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == json.loads(saved.read_text())
+    assert json.loads(sarif.read_text())["version"] == "2.1.0"
+
+
+def test_two_reports_on_stdout_in_the_policy_file_or_environment(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yml"
+    policy.write_text("licenses:\n  allow: [MIT]\nscan:\n  format: [json, sarif]\n")
+    with pytest.raises(InputError) as e:
+        load_config({"main_dir": tmp_path, "policy_file": policy}, env={})
+    assert str(e.value).startswith(f"{policy}: scan.format: json and sarif both write to")
+    assert "e.g. sarif=report.sarif" in str(e.value)
+    with pytest.raises(InputError) as e:
+        load_config({"main_dir": tmp_path}, env={"GOPROXY_SCAN_FORMAT": "json,json"})
+    assert str(e.value).startswith("GOPROXY_SCAN_FORMAT: json and json both write to")
+    config = load_config({"main_dir": tmp_path}, env={"GOPROXY_SCAN_FORMAT": "json,sarif=r.sarif"})
+    assert config.outputs == (Output(OutputFormat.JSON), Output(OutputFormat.SARIF, "r.sarif"))
+
+
 def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
     with pytest.raises(InputError) as e:
         load_config({"main_dir": tmp_path}, env={"GOPROXY_SCAN_OFFLINE": "perhaps"})

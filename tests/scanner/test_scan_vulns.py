@@ -341,10 +341,12 @@ def test_without_a_database_the_console_says_not_checked_once(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
     project = app(tmp_path / "app", "v1.5.0")
-    proc = scan(project, env, "--format", "console", "--format", "openvex")
+    vex = tmp_path / "vex.json"
+    proc = scan(project, env, "--format", "console", "--format", f"openvex={vex}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("vulnerabilities: not checked") == 1
     assert "no OpenVEX document written" in proc.stderr
+    assert not vex.exists()
 
 
 def test_offline_uses_the_cached_database(
