@@ -718,7 +718,7 @@ class _Hashers:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop = True  # the import failed: what is queued is not wanted
+        self._stop = True  # left early (the import failed): what is queued is not wanted
         self._finish()
 
 
