@@ -16,7 +16,7 @@ import yaml
 from .config import find_policy_file
 from .errors import InputError
 from .exitcodes import ExitCode
-from .policy import parse_policy
+from .policy import license_entry, parse_policy
 
 
 def _items(value: str) -> list[str]:
@@ -29,7 +29,10 @@ def overlay_licenses(text: str, allow: list[str], deny: list[str], source: str) 
     An entry moves out of the other list (an input that allows GPL-3.0-only overrides the file's
     deny of it); naming one entry in both inputs is an error.
     """
-    both = sorted(set(allow) & set(deny))
+    # Compared as the policy compares them: `mit` is MIT (an input denying MIT moves the file's
+    # `mit` out of its allow list too).
+    allowed, denied = {_same(x) for x in allow}, {_same(x) for x in deny}
+    both = sorted(allowed & denied)
     if both:
         raise InputError(
             f"{', '.join(both)} is both allowed and denied by the CI inputs",
@@ -40,13 +43,22 @@ def overlay_licenses(text: str, allow: list[str], deny: list[str], source: str) 
         raise InputError("the policy is not a mapping", path=source)
     licenses = data.setdefault("licenses", {}) or {}
     data["licenses"] = licenses
-    file_allow = [x for x in licenses.get("allow", []) if x not in deny]
-    file_deny = [x for x in licenses.get("deny", []) if x not in allow]
+    file_allow = [x for x in licenses.get("allow", []) if _same(str(x)) not in denied]
+    file_deny = [x for x in licenses.get("deny", []) if _same(str(x)) not in allowed]
     licenses["allow"] = file_allow + [x for x in allow if x not in file_allow]
     licenses["deny"] = file_deny + [x for x in deny if x not in file_deny]
     out = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     parse_policy(out, f"{source} + allow-licenses/deny-licenses")  # fail here, with names
     return out
+
+
+def _same(entry: str) -> str:
+    """A list entry as the policy compares it; as written when it is no license (the policy
+    parse afterwards names it)."""
+    try:
+        return license_entry(entry, "")
+    except InputError:
+        return entry
 
 
 @click.command()

@@ -205,12 +205,51 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         ) from None
     if not _conforms(data):
         _schema_error(data, root, source)
+    if not any(_says_something(v) for k, v in data.items() if k not in {"version", "name"}):
+        # Every module would be REVIEW_REQUIRED (nothing allowed): almost surely the wrong
+        # file, or one emptied by mistake, not a policy anyone meant.
+        raise ParseError(
+            "the policy has no rules",
+            path=source,
+            hint="say at least which licenses to allow and deny, e.g. `licenses: {allow: "
+            "[permissive], deny: [strong-copyleft]}`, or start from `goproxy-scan policy "
+            "default`",
+        )
     try:
-        return _build(data, source)
+        policy = _build(data, source)
     except InputError as e:
         if e.path is None:
             raise ParseError(e.message, path=source, hint=e.hint) from e
         raise
+    _check_allow_deny(policy.licenses, root, source)
+    return policy
+
+
+def _says_something(value: Any) -> bool:
+    """Is there a setting in this value (not only empty mappings, lists and nulls)?"""
+    if isinstance(value, dict):
+        return any(_says_something(v) for v in value.values())
+    if isinstance(value, list):
+        return bool(value)
+    return value is not None
+
+
+def _check_allow_deny(rules: LicenseRules, root: yaml.Node | None, source: str) -> None:
+    """A license both allowed and denied is refused: evaluation would let allow win silently,
+    so a deny someone added (or an allow left behind) would not mean what it says."""
+    denied = {entry: j for j, entry in enumerate(rules.deny)}
+    for i, entry in enumerate(rules.allow):
+        j = denied.get(entry)
+        if j is None:
+            continue
+        allow_line = _line_of(root, ["licenses", "allow", i], None)
+        deny_line = _line_of(root, ["licenses", "deny", j], None)
+        raise ParseError(
+            f"{entry} is both allowed ({source}:{allow_line}) and denied ({source}:{deny_line})",
+            path=source,
+            line=max(allow_line or 0, deny_line or 0) or None,
+            hint="a license is allowed or denied, not both: remove it from one of the lists",
+        )
 
 
 @cache
@@ -266,7 +305,7 @@ def _dates_to_text(value: Any) -> Any:
     return value
 
 
-def _license_entry(entry: str, where: str) -> str:
+def license_entry(entry: str, where: str) -> str:
     """A category name as written, else the normalised SPDX id or `ID WITH exception`."""
     if entry in {c.value for c in spdx.Category}:
         return entry
@@ -279,8 +318,8 @@ def _license_entry(entry: str, where: str) -> str:
 def _build(data: dict[str, Any], source: str) -> Policy:
     lic = data.get("licenses") or {}
     rules = LicenseRules(
-        allow=tuple(_license_entry(x, "licenses.allow") for x in lic.get("allow", ())),
-        deny=tuple(_license_entry(x, "licenses.deny") for x in lic.get("deny", ())),
+        allow=tuple(license_entry(x, "licenses.allow") for x in lic.get("allow", ())),
+        deny=tuple(license_entry(x, "licenses.deny") for x in lic.get("deny", ())),
         not_listed=Action(lic.get("not_listed", "review")),
         unknown=Action(lic.get("unknown", "review")),
         no_license=Action(lic.get("no_license", "reject")),
@@ -306,7 +345,7 @@ def _build(data: dict[str, Any], source: str) -> Policy:
                 reason=raw["reason"],
                 approver=raw["approver"],
                 versions=VersionRange.parse(raw.get("versions"), f"{where}.versions"),
-                license=_license_entry(license_expr, f"{where}.license") if license_expr else None,
+                license=license_entry(license_expr, f"{where}.license") if license_expr else None,
                 expires=expires,
             )
         )
@@ -359,7 +398,7 @@ def default_policy() -> Policy:
 def allowlist_policy(ids: str | list[str] | tuple[str, ...]) -> Policy:
     """The seed's `--license-whitelist="MIT,Apache-2.0"`: only these pass, the rest reject."""
     items = ids.split(",") if isinstance(ids, str) else list(ids)
-    allow = tuple(_license_entry(i.strip(), "--license-whitelist") for i in items if i.strip())
+    allow = tuple(license_entry(i.strip(), "--license-whitelist") for i in items if i.strip())
     if not allow:
         raise InputError("--license-whitelist names no license", hint="e.g. MIT,Apache-2.0")
     return Policy(

@@ -220,6 +220,15 @@ def test_license_inputs_layer_over_the_policy_file() -> None:
     assert set(parse_policy(text).licenses.deny) == {"strong-copyleft", "MIT", "network-copyleft"}
 
 
+def test_a_license_input_moves_the_file_entry_however_it_is_spelled() -> None:
+    """The file's `mit` stayed allowed beside the input's denied MIT (a policy refused now)."""
+    text = overlay_licenses("licenses:\n  allow: [mit, ISC]\n", [], ["MIT"], "p.yml")
+    lic = parse_policy(text).licenses
+    assert (lic.allow, lic.deny) == (("ISC",), ("MIT",))
+    with pytest.raises(InputError, match="MIT is both allowed and denied by the CI inputs"):
+        overlay_licenses(POLICY, ["mit"], ["MIT"], "p.yml")
+
+
 def test_license_inputs_that_contradict_each_other_are_an_input_error() -> None:
     with pytest.raises(InputError, match="both allowed and denied"):
         overlay_licenses(POLICY, ["MIT"], ["MIT"], "p.yml")

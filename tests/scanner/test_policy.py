@@ -121,6 +121,73 @@ def test_invalid_policies(tmp_path: Path, text: str, line: int | None, words: st
         assert e.value.line == line
 
 
+@pytest.mark.parametrize(
+    ("text", "license", "allow_line", "deny_line"),
+    [
+        ("licenses:\n  allow: [MIT, ISC]\n  deny:\n    - GPL-3.0-only\n    - mit\n", "MIT", 2, 5),
+        ("licenses:\n  deny: [permissive]\n  allow:\n    - permissive\n", "permissive", 4, 2),
+        (
+            "version: 1\nlicenses:\n  allow:\n    - GPL-2.0-only WITH Classpath-exception-2.0\n"
+            "  deny: [gpl-2.0-only with classpath-exception-2.0]\n",
+            "GPL-2.0-only WITH Classpath-exception-2.0",
+            4,
+            5,
+        ),
+    ],
+    ids=["spelled-differently", "category", "with-exception"],
+)
+def test_a_license_both_allowed_and_denied_is_refused(
+    tmp_path: Path, text: str, license: str, allow_line: int, deny_line: int
+) -> None:
+    """Evaluation let the allow win silently: a deny someone added did nothing."""
+    p = write(tmp_path, text)
+    with pytest.raises(ParseError) as e:
+        load_policy(p)
+    assert str(e.value) == (
+        f"{p}:{max(allow_line, deny_line)}: {license} is both allowed ({p}:{allow_line}) and "
+        f"denied ({p}:{deny_line}) (a license is allowed or denied, not both: remove it from "
+        "one of the lists)"
+    )
+
+
+def test_an_id_beside_its_own_category_is_no_conflict() -> None:
+    # An explicit id beats its category: "deny permissive but allow MIT" is a policy.
+    policy = parse_policy("licenses:\n  allow: [MIT]\n  deny: [permissive]\n")
+    assert policy.licenses.allow == ("MIT",)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "# to do: write the policy\n",
+        "{}\n",
+        "version: 1\nname: example corp\n",
+        "licenses: {}\n",
+        "licenses:\n  allow: []\n  deny: []\nexceptions: []\n",
+    ],
+    ids=["empty", "comment", "empty-mapping", "version-only", "empty-section", "empty-lists"],
+)
+def test_a_policy_without_rules_is_refused(
+    tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was accepted, and judged every module REVIEW_REQUIRED (nothing was allowed)."""
+    p = write(tmp_path, text)
+    with pytest.raises(ParseError) as e:
+        load_policy(p)
+    assert e.value.path == str(p)
+    assert e.value.message == "the policy has no rules"
+    assert "licenses: {allow: [permissive], deny: [strong-copyleft]}" in str(e.value)
+    assert "goproxy-scan policy default" in str(e.value)
+    assert run(cli, ["policy", "check", str(p)]) == 2
+    assert capsys.readouterr().err == f"error: {e.value}\n"
+
+
+def test_a_policy_of_settings_alone_still_loads() -> None:
+    # Settings for the scanner or the vulnerability check are something to say.
+    assert parse_policy("scan:\n  offline: true\n").section("scan") == {"offline": True}
+
+
 def test_a_valid_policy_loads_without_the_python_jsonschema() -> None:
     # Every scan loads a policy: jsonschema-rs checks it, and the pure-Python jsonschema (a
     # tenth of a second to import) is left for wording errors.

@@ -29,13 +29,13 @@ def test_scan_settings_out_of_range_are_input_errors(
     timeout was requests' ValueError traceback; negative jobs and retries were taken."""
     (tmp_path / "go.mod").write_text("module example.com/m\n\ngo 1.21\n")
     policy = tmp_path / "policy.yml"
-    policy.write_text("version: 1\n")
+    policy.write_text("version: 1\nlicenses:\n  allow: [MIT]\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOPROXY_SCAN_")}
     args = ["scan", "--offline", "--no-source-rules", "--policy", str(policy)]
     if where.startswith("--"):
         args += [where, value]
     elif where.startswith("scan."):
-        policy.write_text(f"version: 1\nscan:\n  {where[5:]}: '{value}'\n")
+        policy.write_text(f"licenses:\n  allow: [MIT]\nscan:\n  {where[5:]}: '{value}'\n")
     else:
         env[where] = value
     proc = subprocess.run(
