@@ -29,11 +29,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from scanner import semver
-from scanner.errors import GoProxyScanError, InputError, OperationalError
-from scanner.module import canonical_version, check_path
+from scanner.errors import GoProxyScanError, InputError, InvalidModuleError, OperationalError
+from scanner.module import (
+    canonical_version,
+    check,
+    check_path,
+    check_path_major,
+    go_quote,
+    path_major_prefix,
+    split_path_version,
+)
 
 from .errors import NotInProxyError, ProxyError
-from .storage import Kind
+from .storage import Kind, Storage
 
 if TYPE_CHECKING:
     from .app import Gateway, Request, Response, Route
@@ -211,19 +219,78 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _check_target(module: str, versions: Iterable[str]) -> list[str]:
+def check_versions(module: str, versions: Iterable[str]) -> list[str]:
+    """`versions` (blanks dropped), each a canonical version of `module` as the go command
+    would take it; else InvalidModuleError naming the version and what a valid one looks like.
+
+    A typo must not be recorded: a rollback of "v1.3.O" hides nothing while the operator
+    believes the release is withdrawn, a pin of one makes @latest answer 404 for everyone.
+    """
+    out = _named(module, versions)
+    for v in out:
+        try:
+            check(module, v)  # a semantic version whose major version fits the path
+            _check_canonical(module, v)
+        except InvalidModuleError as e:
+            raise InvalidModuleError(e.message, module=module, hint=_looks_like(module, v)) from e
+    return out
+
+
+def _named(module: str, versions: Iterable[str]) -> list[str]:
     check_path(module)
-    out = []
-    for v in versions:
-        v = v.strip()
-        if not v:
-            continue
-        if canonical_version(v) != v:
-            raise InputError(f"{v!r} is not a canonical version", module=module, hint="e.g. v1.3.0")
-        out.append(v)
+    out = [v.strip() for v in versions if v.strip()]
     if not out:
         raise InputError("name at least one version", module=module, hint="e.g. v1.3.0,v1.3.1")
     return out
+
+
+def _check_canonical(module: str, version: str) -> None:
+    why = None
+    base = version.removesuffix("+incompatible")
+    if canonical_version(version) != version:
+        why = f"not canonical, write {canonical_version(version)}"
+    elif base != version and check_path_major(base, split_path_version(module)[1]):
+        # cmd/go's words (modfetch's coderepo.go; proxy/coderepo.py says the same).
+        why = f"+incompatible suffix not allowed: major version {semver.major(base)} is compatible"
+    if why is not None:
+        raise InvalidModuleError(f"version {go_quote(version)} invalid: {why}", module=module)
+
+
+def _looks_like(module: str, version: str) -> str:
+    major = path_major_prefix(split_path_version(module)[1])
+    hint = f"a version of {module} looks like {f'{major}.1.0' if major else 'v1.2.3'}"
+    wanted = semver.major(version)
+    if not major and wanted not in ("", "v0", "v1"):
+        hint += (
+            f"; its {wanted} releases are the module {module}/{wanted}, "
+            f"or {wanted}.x.y+incompatible where they have no go.mod"
+        )
+    return hint
+
+
+def unstored(storage: Storage, module: str, versions: Iterable[str]) -> list[str]:
+    """The `versions` of which the vault holds no .info (what marks a version stored)."""
+    return [v for v in versions if not storage.exists(module, v, Kind.INFO)]
+
+
+def not_stored_pin(module: str, version: str) -> InputError:
+    """A pin must name a stored version: @latest answers the pinned .info from the vault."""
+    return InputError(
+        "not in the vault: pinned to it, @latest would answer 404 for everyone",
+        module=module,
+        version=version,
+        hint=f"fetch it first: go-vault prefetch FILE, FILE holding the line '{module} {version}',"
+        f" or GOPROXY=<the proxy> go mod download {module}@{version}; then pin it",
+    )
+
+
+def not_stored_warning(module: str, versions: Iterable[str]) -> str:
+    """What an operator is told when rolling back versions the vault does not hold yet."""
+    named = ", ".join(f"{module}@{v}" for v in versions)
+    return (
+        f"warning: {named}: not in the vault yet; rolled back all the same "
+        "(refused when it is fetched)"
+    )
 
 
 class RollbackStore:
@@ -249,7 +316,7 @@ class RollbackStore:
 
     def rollback(self, module: str, versions: Iterable[str], reason: str, by: str) -> Any:
         """Hide `versions` of `module`; re-rolling a hidden version keeps its first record."""
-        wanted = _check_target(module, versions)
+        wanted = check_versions(module, versions)
         if not reason.strip():
             raise InputError("a rollback needs --reason", module=module, hint="say what is wrong")
         at = _now()
@@ -269,9 +336,10 @@ class RollbackStore:
         return self._change(edit)
 
     def undo(self, module: str, versions: Iterable[str] | None, by: str) -> Any:
-        """Show `versions` of `module` again (all of its rolled-back versions when None)."""
+        """Show `versions` of `module` again (all of its rolled-back versions when None).
+        Any rolled-back version may be named, also one recorded before check_versions was."""
         check_path(module)
-        chosen = None if versions is None else set(_check_target(module, versions))
+        chosen = None if versions is None else set(_named(module, versions))
         at = _now()
 
         def edit(s: RollbackState) -> tuple[RollbackState, dict[str, Any]]:
@@ -293,7 +361,7 @@ class RollbackStore:
         return self._change(edit)
 
     def pin(self, module: str, version: str, reason: str, by: str) -> Any:
-        (version,) = _check_target(module, [version])
+        (version,) = check_versions(module, [version])
         at = _now()
 
         def edit(s: RollbackState) -> tuple[RollbackState, dict[str, Any]]:
@@ -430,6 +498,7 @@ async def admin(
 
     req.route = "admin"
     method = req.method
+    missing: list[str] = []  # rolled-back versions the vault does not hold yet
     try:
         gateway.verdict_api._admin_only(scope)  # the one admin check (token or mTLS identity)
         store = gate.store
@@ -446,13 +515,14 @@ async def admin(
                 if path == "/-/admin/rollbacks":
                     versions = data["versions"]
                     versions = versions.split(",") if isinstance(versions, str) else versions
-                    event = await gateway.workers.run(
-                        store.rollback, module, [str(v) for v in versions], reason, by
-                    )
+                    named = check_versions(module, [str(v) for v in versions])
+                    missing = await gateway.workers.run(unstored, gateway.storage, module, named)
+                    event = await gateway.workers.run(store.rollback, module, named, reason, by)
                 else:
-                    event = await gateway.workers.run(
-                        store.pin, module, str(data["version"]), reason, by
-                    )
+                    (version,) = check_versions(module, [str(data["version"])])
+                    if await gateway.workers.run(unstored, gateway.storage, module, [version]):
+                        raise not_stored_pin(module, version)
+                    event = await gateway.workers.run(store.pin, module, version, reason, by)
             except (ValueError, KeyError, TypeError, AttributeError) as e:
                 raise ApiError(400, f"bad request body: {e!r}") from e
         elif method == "DELETE" and path.startswith("/-/admin/rollbacks/"):
@@ -471,4 +541,6 @@ async def admin(
         return _answer(400, {"error": str(e)})
     gateway.audit_log.event("rollback", trace_id=req.trace_id, **event)
     gate.expire()
+    if missing:
+        return _answer(200, {**event, "warning": not_stored_warning(module, missing)})
     return _answer(200, event)

@@ -13,7 +13,15 @@ from scanner.errors import InputError
 from scanner.exitcodes import ExitCode
 
 from ..config import VaultConfig, load_config
-from ..rollback import RollbackStore, state_file
+from ..rollback import (
+    RollbackStore,
+    check_versions,
+    not_stored_pin,
+    not_stored_warning,
+    state_file,
+    unstored,
+)
+from ..storage import open_storage
 
 _storage = click.option("--storage", help="the vault: DIR or s3://bucket/prefix")
 _config = click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path))
@@ -74,7 +82,8 @@ def rollback(
     """Hide MODULE's VERSIONs from @v/list and @latest; direct requests get 403 and the reason.
 
     `go get MODULE@latest` then picks the previous good release. Takes effect on running
-    servers sharing the vault within a second.
+    servers sharing the vault within a second. A VERSION not in the vault yet is rolled back
+    too (refused when it arrives), with a warning.
     """
     if not module:
         raise InputError(
@@ -83,14 +92,20 @@ def rollback(
     config = load_config(config_file, flags={"storage": storage})
     listed = versions.split(",") if versions else None
     store = _store(config)
+    missing: list[str] = []
     if undo:
         event = store.undo(module, listed, _who(by))
     else:
         if listed is None:
             raise InputError("name the versions to roll back", module=module, hint="e.g. v1.3.0")
+        listed = check_versions(module, listed)
+        # Allowed: withdrawing a bad release before anyone fetched it is a real use.
+        missing = unstored(open_storage(config.storage), module, listed)
         event = store.rollback(module, listed, reason or "", _who(by))
     audit(config, event)
     click.echo(json.dumps(event, indent=2))
+    if missing:
+        click.echo(not_stored_warning(module, missing), err=True)
     return int(ExitCode.PASS)
 
 
@@ -111,7 +126,8 @@ def pin(
     storage: str | None,
     config_file: Path | None,
 ) -> int:
-    """Fix MODULE's @latest to VERSION; newer versions leave @v/list but stay downloadable."""
+    """Fix MODULE's @latest to VERSION, a version the vault holds; newer versions leave
+    @v/list but stay downloadable."""
     config = load_config(config_file, flags={"storage": storage})
     store = _store(config)
     if undo:
@@ -119,6 +135,9 @@ def pin(
     elif not version:
         raise InputError("name the version to pin", module=module, hint="e.g. v1.2.4")
     else:
+        (version,) = check_versions(module, [version])
+        if unstored(open_storage(config.storage), module, [version]):
+            raise not_stored_pin(module, version)
         event = store.pin(module, version, reason, _who(by))
     audit(config, event)
     click.echo(json.dumps(event, indent=2))

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 from goproxytree import GoProxyTree
+from vaultlab import listing
 
 from proxy.bundle import MANIFEST, SIGNATURE, SUMS
 from proxy.scratch import TempBeside
@@ -55,17 +56,6 @@ def fill(vault: Path, tree: GoProxyTree, modules: list[tuple[str, str]]) -> None
         storage.put(path, version, Kind.ZIP, art.zip)
         storage.put(path, version, Kind.MOD, art.mod)
         storage.put(path, version, Kind.INFO, art.info)
-
-
-def listing(vault: Path) -> dict[str, bytes]:
-    """Every file of a vault and its bytes (what must not change after a refused import)."""
-    if not vault.exists():
-        return {}
-    return {
-        str(p.relative_to(vault)): p.read_bytes()
-        for p in sorted(vault.rglob("*"))
-        if p.is_file() and not p.name.endswith(".lock")
-    }
 
 
 @pytest.fixture(scope="module")

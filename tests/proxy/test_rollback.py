@@ -13,9 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 from goproxytree import GoProxyTree, write_files
-from vaultlab import GatewayFactory
+from s3server import MotoServer
+from vaultlab import GatewayFactory, listing
 
 from proxy.rollback import RollbackStore, state_file
+from proxy.storage import Kind, Storage, open_storage
 
 RunGo = Callable[..., subprocess.CompletedProcess[str]]
 M = "example.com/rb"
@@ -29,10 +31,18 @@ def publish(tree: GoProxyTree) -> None:
         )
 
 
-def go_vault(tmp_path: Path, *args: str) -> tuple[int, str, str]:
+def store(storage: Storage, tree: GoProxyTree, version: str) -> None:
+    """Put M@version into a vault, the way ingest leaves it (.info last)."""
+    art = tree.add_module(M, version, {"go.mod": f"module {M}\n", "rb.go": "package rb\n"})
+    storage.put_version(
+        M, version, [(Kind.ZIP, art.zip), (Kind.MOD, art.mod), (Kind.INFO, art.info)]
+    )
+
+
+def go_vault(tmp_path: Path, *args: str, storage: str | None = None) -> tuple[int, str, str]:
     """Run a go-vault command in a child process, as an operator would."""
     env = {**os.environ, "GO_VAULT_AUDIT_LOG": str(tmp_path / "audit.jsonl"), "USER": "ops"}
-    argv = [*args, "--storage", str(tmp_path / "vault")]
+    argv = [*args, "--storage", storage or str(tmp_path / "vault")]
     proc = subprocess.run(
         [sys.executable, "-c", "from proxy.cli import main; main()", *argv],
         capture_output=True,
@@ -123,6 +133,7 @@ def test_pin_fixes_latest_and_leaves_newer_versions_downloadable(
     publish(goproxy_tree)
     app = write_files(tmp_path / "app", {"go.mod": "module example.com/app\n\ngo 1.21\n"})
     with gateway() as gw:
+        assert httpx.get(f"{gw.url}/{M}/@v/v1.2.0.info").status_code == 200  # into the vault
         vault_cli(tmp_path, "pin", M, "v1.2.0", "--reason", "hold until QA signs v1.3")
         wait_for(lambda: listed(gw.url) == ["v1.1.0", "v1.2.0"])
         assert httpx.get(f"{gw.url}/{M}/@latest").json()["Version"] == "v1.2.0"
@@ -137,7 +148,7 @@ def test_pin_fixes_latest_and_leaves_newer_versions_downloadable(
 
 
 def test_rollbacks_lists_and_survives_restart(tmp_path: Path) -> None:
-    (tmp_path / "vault").mkdir()
+    store(open_storage(str(tmp_path / "vault")), GoProxyTree(tmp_path / "tree"), "v1.2.1")
     vault_cli(tmp_path, "rollback", M, "v1.3.0,v1.3.1", "--reason", "broken build")
     vault_cli(tmp_path, "pin", M, "v1.2.1", "--reason", "stable")
     # Each command is its own process: the state lives in the vault, not in a process.
@@ -172,7 +183,7 @@ def test_a_directory_that_is_no_vault_says_so(tmp_path: Path, args: list[str]) -
     ("args", "message"),
     [
         (["rollback", M, "v1.3.0"], "a rollback needs --reason"),
-        (["rollback", M, "1.3", "--reason", "x"], "'1.3' is not a canonical version"),
+        (["rollback", M, "1.3", "--reason", "x"], 'version "1.3" invalid: not a semantic'),
         (["rollback", "--undo", M], "nothing of this module is rolled back"),
         (["pin", "--undo", M], "not pinned"),
     ],
@@ -182,6 +193,121 @@ def test_bad_requests_are_input_errors(tmp_path: Path, args: list[str], message:
     code, _, err = go_vault(tmp_path, *args)
     assert code == 2, err
     assert message in err
+
+
+# module, typo -> why it is invalid, and the valid version the hint shows.
+TYPOS = {
+    "letter O for zero": (M, "v1.2.O", "not a semantic version", "v1.2.3"),
+    "not canonical": (M, "v1.2", "not canonical, write v1.2.0", "v1.2.3"),
+    "v2 on a v1 path": (M, "v2.0.0", "should be v0 or v1, not v2", "v1.2.3"),
+    "compatible +incompatible": (
+        M,
+        "v1.3.0+incompatible",
+        "+incompatible suffix not allowed: major version v1 is compatible",
+        "v1.2.3",
+    ),
+    "+incompatible on a /v2 path": (
+        f"{M}/v2",
+        "v2.0.0+incompatible",
+        "+incompatible suffix not allowed: major version v2 is compatible",
+        "v2.1.0",
+    ),
+    "v1 on a /v2 path": (f"{M}/v2", "v1.3.0", "should be v2, not v1", "v2.1.0"),
+}
+
+
+@pytest.mark.parametrize("command", ["rollback", "pin"])
+@pytest.mark.parametrize("case", sorted(TYPOS))
+def test_a_mistyped_version_is_refused_and_nothing_recorded(
+    tmp_path: Path, command: str, case: str
+) -> None:
+    """A rollback of a typo hides nothing while the operator believes the release withdrawn;
+    a pin of one makes @latest 404 for everyone. Either is refused before anything is written."""
+    module, version, message, looks_like = TYPOS[case]
+    vault = tmp_path / "vault"
+    store(open_storage(str(vault)), GoProxyTree(tmp_path / "tree"), "v1.2.0")
+    before = listing(vault)
+    if command == "rollback":  # one typo beside a good version: neither is rolled back
+        args = ["rollback", module, f"{looks_like},{version}", "--reason", "bad release"]
+    else:
+        args = ["pin", module, version]
+    code, out, err = go_vault(tmp_path, *args)
+    assert code == 2 and not out, err
+    assert f'error: {module}: version "{version}" invalid: {message}' in err
+    assert f"a version of {module} looks like {looks_like}" in err
+    if case == "v2 on a v1 path":
+        assert f"its v2 releases are the module {M}/v2, or v2.x.y+incompatible where" in err
+    assert listing(vault) == before
+    assert not (tmp_path / "audit.jsonl").exists()
+
+
+@pytest.fixture(params=["fs", "s3"])
+def vault_spec(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A vault, as --storage names it: a directory, or a bucket on the real S3-compatible server."""
+    if request.param == "fs":
+        return str(tmp_path / "vault")
+    server: MotoServer = request.getfixturevalue("moto_server")
+    return f"s3://{server.new_bucket()}/vault"
+
+
+def test_a_pin_needs_the_version_in_the_vault_a_rollback_only_warns(
+    tmp_path: Path, vault_spec: str
+) -> None:
+    storage = open_storage(vault_spec)
+    store(storage, GoProxyTree(tmp_path / "tree"), "v1.2.0")
+    rollbacks = RollbackStore(state_file(vault_spec))
+
+    code, out, err = go_vault(tmp_path, "pin", M, "v1.2.1", storage=vault_spec)
+    assert code == 2 and not out, err
+    assert f"error: {M}@v1.2.1: not in the vault" in err
+    assert f"go-vault prefetch FILE, FILE holding the line '{M} v1.2.1'" in err
+    assert f"go mod download {M}@v1.2.1" in err
+    assert rollbacks.load().pins == ()
+
+    code, out, err = go_vault(tmp_path, "pin", M, "v1.2.0", storage=vault_spec)
+    assert code == 0 and "warning" not in err, err
+    assert [p.version for p in rollbacks.load().pins] == ["v1.2.0"]
+
+    # Withdrawing a release before anyone fetched it is allowed: recorded, with a warning.
+    code, out, err = go_vault(
+        tmp_path, "rollback", M, "v1.2.0,v1.3.0", "--reason", "CVE-2099-2", storage=vault_spec
+    )
+    assert code == 0, err
+    assert json.loads(out)["versions"] == ["v1.2.0", "v1.3.0"]
+    assert f"warning: {M}@v1.3.0: not in the vault yet; rolled back all the same" in err
+    assert "v1.2.0" not in err  # stored: nothing to warn about
+    assert sorted(r.version for r in rollbacks.load().rollbacks) == ["v1.2.0", "v1.3.0"]
+
+
+def test_admin_routes_refuse_what_the_commands_refuse(
+    gateway: GatewayFactory, goproxy_tree: GoProxyTree, tmp_path: Path
+) -> None:
+    publish(goproxy_tree)
+    auth = {"Authorization": "Bearer s3cret"}
+    refused = [
+        ("rollbacks", {"versions": ["v1.3.0", "v1.3.O"]}, 'version "v1.3.O" invalid: not a sem'),
+        ("rollbacks", {"versions": "v2.0.0"}, "should be v0 or v1, not v2"),
+        ("pins", {"version": "v1.3.0+incompatible"}, "+incompatible suffix not allowed"),
+        ("pins", {"version": "v1.2.1"}, f"{M}@v1.2.1: not in the vault"),  # upstream has it
+    ]
+    with gateway(admin_token="s3cret") as gw:
+        admin = f"{gw.url}/-/admin"
+        assert httpx.get(f"{gw.url}/{M}/@v/v1.2.0.info").status_code == 200  # into the vault
+        before = listing(tmp_path / "vault")
+        for route, body, message in refused:
+            r = httpx.post(
+                f"{admin}/{route}", json={"module": M, "reason": "x", **body}, headers=auth
+            )
+            assert r.status_code == 400, r.text
+            assert message in r.json()["error"]
+        assert listing(tmp_path / "vault") == before
+        assert httpx.get(f"{admin}/rollbacks", headers=auth).json()["history"] == []
+
+        body = {"module": M, "versions": ["v1.2.0", "v1.3.0"], "reason": "leaks tokens"}
+        r = httpx.post(f"{admin}/rollbacks", json=body, headers=auth)
+        assert r.status_code == 200, r.text
+        assert r.json()["warning"].startswith(f"warning: {M}@v1.3.0: not in the vault yet")
+        assert httpx.get(f"{gw.url}/{M}/@v/v1.3.0.info").status_code == 403  # when it arrives
 
 
 def test_admin_routes_roll_back_pin_and_undo(
@@ -199,6 +325,7 @@ def test_admin_routes_roll_back_pin_and_undo(
         assert listed(gw.url) == ["v1.1.0", "v1.2.0", "v1.2.1"]  # at once on this replica
         refused = httpx.get(f"{gw.url}/{M}/@v/v1.3.0.zip")
         assert refused.status_code == 403 and "leaks tokens" in refused.text
+        assert httpx.get(f"{gw.url}/{M}/@v/v1.1.0.info").status_code == 200  # into the vault
         pin = {"module": M, "version": "v1.1.0", "reason": "freeze"}
         assert httpx.post(f"{admin}/pins", json=pin, headers=auth).status_code == 200
         assert httpx.get(f"{gw.url}/{M}/@latest").json()["Version"] == "v1.1.0"

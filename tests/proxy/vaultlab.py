@@ -32,6 +32,17 @@ def leftovers(directory: Path) -> list[str]:
     )
 
 
+def listing(vault: Path) -> dict[str, bytes]:
+    """Every file of a vault and its bytes (what must not change after a refused command)."""
+    if not vault.exists():
+        return {}
+    return {
+        str(p.relative_to(vault)): p.read_bytes()
+        for p in sorted(vault.rglob("*"))
+        if p.is_file() and not p.name.endswith(".lock")
+    }
+
+
 class LoopbackUpstream:
     """A GOPROXY over HTTP on 127.0.0.1 that serves a GoProxyTree and counts every request.
 
