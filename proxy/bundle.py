@@ -454,6 +454,20 @@ def _verdict_store(storage: Storage) -> VerdictStore | None:
     return VerdictStore(storage.root / STATE_DIR / "verdicts")
 
 
+def _put_verdicts(
+    storage: Storage, entries: Iterable[dict[str, Any]], files: dict[str, Staged]
+) -> None:
+    """The bundle's verdicts into the vault's store, where it has none for that version yet."""
+    verdicts = _verdict_store(storage)
+    if verdicts is None:
+        return
+    for entry in entries:
+        name = verdict_name(entry["path"], entry["version"])
+        if entry.get("verdict") and verdicts.get(entry["path"], entry["version"]) is None:
+            # Informative: this vault's auditor judges again under its own policy.
+            verdicts.put(Verdict.from_json(files[name].read_bytes()))
+
+
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     info = tarfile.TarInfo(name)
     info.size = len(data)
@@ -1022,16 +1036,11 @@ def _import(
             if installed is None or installed < announced["modified"]:
                 staging = _stage_vulndb(files, vulndb)
 
-        verdicts = _verdict_store(storage)
-        if verdicts is not None:
-            for entry in entries:
-                name = verdict_name(entry["path"], entry["version"])
-                if entry.get("verdict") and verdicts.get(entry["path"], entry["version"]) is None:
-                    # Informative: this vault's auditor judges again under its own policy.
-                    verdicts.put(Verdict.from_json(files[name].read_bytes()))
         try:
             # Everything verified: publish all of it, or (on a failure) none.
             batch.commit(progress)
+            # Only now: a failed commit must leave no verdict for a version it did not store.
+            _put_verdicts(storage, entries, files)
             if staging is not None and vulndb is not None:
                 _install_vulndb(staging, vulndb)
         finally:

@@ -25,10 +25,14 @@ from cryptography.hazmat.primitives.serialization import (
 from goproxytree import GoProxyTree
 from vaultlab import listing
 
+from proxy.auditor import STATE_DIR
 from proxy.bundle import MANIFEST, SIGNATURE, SUMS
 from proxy.scratch import TempBeside
 from proxy.storage import Kind
 from proxy.storage.fs import FsStorage
+from proxy.verdicts import VerdictStore
+from scanner.dirhash import hash_zip
+from scanner.verdict import Decision, Verdict
 
 RunGo = Callable[..., subprocess.CompletedProcess[str]]
 MODULES = [(f"example.com/b/m{n}", v) for n in range(4) for v in ("v1.0.0", "v1.1.0")]
@@ -338,16 +342,14 @@ def test_delta_carries_only_new_modules_and_needs_its_base(
     assert json.loads(out)["new"] == 1
 
 
-def test_verdicts_travel_with_their_modules(tmp_path: Path) -> None:
-    from proxy.auditor import STATE_DIR
-    from proxy.verdicts import VerdictStore
-    from scanner.dirhash import hash_zip
-    from scanner.verdict import Decision, Verdict
+JUDGED = ("example.com/v/judged", "v1.0.0")
 
+
+def judged_bundle(tmp_path: Path) -> tuple[Path, Verdict]:
+    """A bundle of a vault holding JUDGED, with its verdict, and example.com/v/unjudged."""
     vault = tmp_path / "vaultA"
-    mods = [("example.com/v/judged", "v1.0.0"), ("example.com/v/unjudged", "v1.0.0")]
-    fill(vault, GoProxyTree(tmp_path / "tree"), mods)
-    path, version = mods[0]
+    fill(vault, GoProxyTree(tmp_path / "tree"), [JUDGED, ("example.com/v/unjudged", "v1.0.0")])
+    path, version = JUDGED
     h1 = hash_zip(FsStorage(vault).get(path, version, Kind.ZIP))
     verdict = Verdict(
         path,
@@ -364,6 +366,13 @@ def test_verdicts_travel_with_their_modules(tmp_path: Path) -> None:
     VerdictStore(vault / STATE_DIR / "verdicts").put(verdict)
     bundle = tmp_path / "v.tar.gz"
     assert go_vault("sync", "--offline", f"--bundle={bundle}", "--storage", str(vault))[0] == 0
+    return bundle, verdict
+
+
+def test_verdicts_travel_with_their_modules(tmp_path: Path) -> None:
+    bundle, verdict = judged_bundle(tmp_path)
+    path, version = JUDGED
+    h1 = verdict.h1
     with tarfile.open(bundle) as tar:
         names = tar.getnames()
         manifest = json.loads(tar.extractfile(MANIFEST).read())  # type: ignore[union-attr]
@@ -400,6 +409,20 @@ def test_verdicts_travel_with_their_modules(tmp_path: Path) -> None:
     code, _, err = go_vault("import", str(bad), "--storage", str(vault_c))
     assert code == 2 and "the verdict does not name this zip" in err
     assert all("@v" not in k for k in listing(vault_c))
+
+
+def test_a_failed_commit_stores_no_verdict(tmp_path: Path) -> None:
+    """A bundle's verdicts are written once its modules are stored: a commit that fails (here
+    on a directory where a .zip must go) leaves no verdict for a version the vault lacks."""
+    bundle, _ = judged_bundle(tmp_path)
+    vault = tmp_path / "vaultB"
+    fill(vault, GoProxyTree(tmp_path / "treeB"), [("example.com/already/here", "v1.0.0")])
+    (vault / "example.com/v/judged/@v/v1.0.0.zip").mkdir(parents=True)
+    before = listing(vault)
+    code, out, err = go_vault("import", str(bundle), "--storage", str(vault))
+    assert code == 3 and not out, err
+    assert listing(vault) == before
+    assert VerdictStore(vault / STATE_DIR / "verdicts").get(*JUDGED) is None
 
 
 def test_modules_selects_what_a_go_sum_names(exported: dict[str, Path], tmp_path: Path) -> None:
