@@ -16,7 +16,7 @@ from .exitcodes import ExitCode
 from .verdict import Decision, Reason
 
 # Bump the major part when a field changes meaning or disappears; the minor part for additions.
-RESULT_SCHEMA_VERSION = "1.1"  # 1.1: vulnerabilities, vulndb, vulndb_modified
+RESULT_SCHEMA_VERSION = "1.2"  # 1.1: vulnerabilities, vulndb, vulndb_modified; 1.2: gomod_path
 RESULT_SCHEMA_ID = "https://goproxy-scan.dev/schemas/result-1.schema.json"
 
 FAILING_DECISIONS = frozenset({Decision.REJECT, Decision.REVIEW_REQUIRED})
@@ -116,7 +116,10 @@ class ModuleResult:
     replace: str = ""  # the replacement: "path@version" or a local directory
     go_version: str = ""
     requires: tuple[str, ...] = ()  # "path@version" keys of the modules it requires
-    require_line: int | None = None  # the main go.mod's require line, for locations
+    require_line: int | None = None  # the require line in `gomod_path`, for locations
+    # The go.mod holding require_line, from the repository root; "" for the scanned one
+    # (ScanResult.gomod_path). Another workspace module's when only that one requires it.
+    gomod_path: str = ""
     verdict_source: str = "local"  # "proxy" or "local"
     status: Status | None = None
     previous_version: str = ""  # for CHANGED: the version at --base
@@ -191,6 +194,7 @@ class VulnResult:
     exception_reason: str = ""
     exception_expires: str = ""  # YYYY-MM-DD, "" for none
     require_line: int | None = None
+    gomod_path: str = ""  # the go.mod of require_line: its dependency's (ModuleResult.gomod_path)
     status: Status | None = None
 
     @property

@@ -56,6 +56,8 @@ class Analysis:
     vendor_dir: Path | None = None  # set when the build uses vendor/ (modules judged there)
     # The go.sum files that pin the build (a workspace's: each module's, then go.work.sum).
     sum_files: tuple[Path, ...] = ()
+    # Module path -> the go.mod (absolute) and line of the require that names it.
+    require_sites: Mapping[str, tuple[Path, int]] = field(default_factory=dict)
 
 
 def module_source(config: ScanConfig, env: Mapping[str, str]) -> tuple[ModuleSource, str]:
@@ -179,7 +181,28 @@ def analyse(
         source=source,
         notes=tuple(notes),
         sum_files=_sum_files(config.main_dir, build_list),
+        require_sites=_require_sites(config.main_dir, main, build_list.main_dirs),
     )
+
+
+def _require_sites(
+    main_dir: Path, main: GoMod, workspace_dirs: Sequence[Path]
+) -> dict[str, tuple[Path, int]]:
+    """Module path -> (go.mod, line) of the require that names it, where findings point.
+
+    The scanned go.mod's own line first; a module only another workspace module requires
+    points at that module's go.mod. When several of them require it, the first in go.work's
+    `use` order gives the line (any of them would do: each has to change to drop it).
+    """
+    here = main_dir.resolve()
+    sites = {r.path: (here / "go.mod", r.line) for r in main.requires}
+    for d in workspace_dirs:
+        if d.resolve() == here:
+            continue
+        gomod = read_gomod(d)
+        for r in gomod.requires:
+            sites.setdefault(r.path, (d.resolve() / "go.mod", r.line))
+    return sites
 
 
 def _sum_files(main_dir: Path, build_list: BuildList) -> tuple[Path, ...]:
@@ -248,6 +271,7 @@ def _analyse_vendor(config: ScanConfig, main: GoMod) -> Analysis:
         notes=(f"modules read from {vendor}/modules.txt (vendor mode)",),
         vendor_dir=vendor,
         sum_files=(config.main_dir / "go.sum",),
+        require_sites=_require_sites(config.main_dir, main, ()),
     )
 
 
@@ -660,13 +684,14 @@ def run_scan(
     sums = _GoSumHashes(analysis.sum_files)
     expected = {f"{m.path}@{m.version}": sums.h1(*built_from(m)) for m in analysis.modules}
     verdicts, overall, notes = judge(config, policy, analysis, env, now, expected)
-    require_lines = {r.path: r.line for r in analysis.main.requires}
+    scanned_gomod = config.main_dir.resolve() / "go.mod"
     modules = []
     policy_digest = ""
     for m in analysis.modules:
         key = f"{m.path}@{m.version}"
         verdict, origin, zip_sha = verdicts[key]
         policy_digest = policy_digest or verdict.policy_digest
+        gomod, line = analysis.require_sites.get(m.path, (scanned_gomod, None))
         modules.append(
             ModuleResult(
                 path=m.path,
@@ -684,7 +709,8 @@ def run_scan(
                 replace=replacement_text(m.replace),
                 go_version=m.go_version or "",
                 requires=analysis.requires.get(key, ()),
-                require_line=require_lines.get(m.path),
+                require_line=line,
+                gomod_path="" if gomod == scanned_gomod else _gomod_display(config.main_dir, gomod),
                 verdict_source=origin,
             )
         )
@@ -734,9 +760,12 @@ def repo_prefix(main_dir: Path) -> str:
     return "" if rel == "." else rel
 
 
-def _gomod_display(main_dir: Path) -> str:
-    prefix = repo_prefix(main_dir)
-    return f"{prefix}/go.mod" if prefix else "go.mod"
+def _gomod_display(main_dir: Path, gomod: Path | None = None) -> str:
+    """A go.mod (default: the scanned one) as reports name files: from the repository root,
+    or outside git from the scanned module's directory."""
+    here = main_dir.resolve()
+    base = _git_root(main_dir) or here
+    return Path(os.path.relpath(gomod or here / "go.mod", base)).as_posix()
 
 
 def _git_root(directory: Path) -> Path | None:

@@ -56,6 +56,12 @@ def module_rule_id(module: ModuleResult) -> str:
     return "license/reject" if module.decision is Decision.REJECT else "license/review"
 
 
+def gomod_location(result: ScanResult, item: ModuleResult | VulnResult) -> tuple[str, int]:
+    """The go.mod and line a module's (or its vulnerability's) issue is reported at: the
+    require line that names it, else the top of the scanned go.mod."""
+    return item.gomod_path or result.gomod_path, item.require_line or 1
+
+
 def module_message(module: ModuleResult) -> str:
     license_text = module.expression or "no license found"
     why = "; ".join(r.message for r in module.reasons) or module.decision.value

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..result import ScanResult, Severity
 from . import (
     active_findings,
+    gomod_location,
     module_issues,
     module_message,
     module_rule_id,
@@ -49,15 +50,8 @@ def render_annotations(result: ScanResult) -> str:
     for m in module_issues(result):
         level = "error" if m.fails else "notice"
         title = f"goproxy-scan {module_rule_id(m)}: {m.path}"
-        lines.append(
-            annotation(
-                level,
-                module_message(m),
-                file=result.gomod_path,
-                line=m.require_line or 1,
-                title=title,
-            )
-        )
+        gomod, line = gomod_location(result, m)
+        lines.append(annotation(level, module_message(m), file=gomod, line=line, title=title))
     for f in active_findings(result):
         level = _COMMAND[f.severity] if f.fails(result.fail_on) else "notice"
         message = f.message + (f"\nFix: {f.fix}" if f.fix else "")
@@ -67,15 +61,9 @@ def render_annotations(result: ScanResult) -> str:
         )
     for v in vuln_issues(result):
         level = "error" if v.fails else "notice"
-        lines.append(
-            annotation(
-                level,
-                vuln_message(v),
-                file=result.gomod_path,
-                line=v.require_line or 1,
-                title=f"goproxy-scan {vuln_title(v)}",
-            )
-        )
+        gomod, line = gomod_location(result, v)
+        title = f"goproxy-scan {vuln_title(v)}"
+        lines.append(annotation(level, vuln_message(v), file=gomod, line=line, title=title))
         if v.fails and v.sites and v.reachability.value == "called":
             # The call itself is where the change under review reaches the vulnerable code.
             site = v.sites[0]

@@ -6,9 +6,10 @@ import hashlib
 import json
 from typing import Any
 
-from ..result import ScanResult, Severity
+from ..result import ModuleResult, ScanResult, Severity, VulnResult
 from . import (
     active_findings,
+    gomod_location,
     module_issues,
     module_message,
     module_rule_id,
@@ -41,7 +42,7 @@ def code_quality(result: ScanResult) -> list[dict[str, Any]]:
                 "fingerprint": hashlib.sha256(
                     f"{rule_id}\0{m.path}\0{m.version}".encode()
                 ).hexdigest(),
-                "location": {"path": result.gomod_path, "lines": {"begin": m.require_line or 1}},
+                "location": _gomod_location(result, m),
             }
         )
     for f in active_findings(result):
@@ -69,7 +70,7 @@ def code_quality(result: ScanResult) -> list[dict[str, Any]]:
                 "fingerprint": hashlib.sha256(
                     f"{v.id}\0{v.module}\0{v.version}".encode()
                 ).hexdigest(),
-                "location": {"path": result.gomod_path, "lines": {"begin": v.require_line or 1}},
+                "location": _gomod_location(result, v),
             }
         )
     return issues
@@ -77,3 +78,8 @@ def code_quality(result: ScanResult) -> list[dict[str, Any]]:
 
 def render_code_quality(result: ScanResult) -> str:
     return json.dumps(code_quality(result), indent=2, ensure_ascii=False) + "\n"
+
+
+def _gomod_location(result: ScanResult, item: ModuleResult | VulnResult) -> dict[str, Any]:
+    path, line = gomod_location(result, item)
+    return {"path": path, "lines": {"begin": line}}

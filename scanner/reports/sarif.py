@@ -17,6 +17,7 @@ from ..result import (
     VulnResult,
 )
 from . import (
+    gomod_location,
     module_issues,
     module_message,
     module_rule_id,
@@ -126,7 +127,7 @@ def _vuln_result(result: ScanResult, v: VulnResult, rule_index: int, diff: bool)
         "level": "error" if v.fails else "note",
         "message": {"text": vuln_message(v)},
         # The go.mod require line is where the upgrade happens; the calls are related.
-        "locations": [_location(result.gomod_path, v.require_line or 1, 0)],
+        "locations": [_location(*gomod_location(result, v), 0)],
         "partialFingerprints": {
             FINGERPRINT_KEY: hashlib.sha256(
                 f"{v.id}\0{v.module}\0{v.version}".encode()
@@ -187,7 +188,7 @@ def sarif_document(result: ScanResult) -> dict[str, Any]:
             "level": "error" if m.fails else "note",
             "message": {"text": module_message(m)},
             # The go.mod require line is where a reviewer can act on a dependency.
-            "locations": [_location(result.gomod_path, m.require_line or 1, 0)],
+            "locations": [_location(*gomod_location(result, m), 0)],
             "partialFingerprints": {
                 FINGERPRINT_KEY: hashlib.sha256(
                     f"{rule_id}\0{m.path}\0{m.version}".encode()

@@ -91,6 +91,7 @@ def to_vuln_results(
                 if exception and exception.expires
                 else "",
                 require_line=owner.require_line if owner is not None else lines.get(match.module),
+                gomod_path=owner.gomod_path if owner is not None else "",
             )
         )
     return tuple(out)

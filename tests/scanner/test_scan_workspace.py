@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from goproxytree import GoProxyTree, write_files
-from scanproject import publish_dependencies, run_scan_cli, scan_env
+from scanproject import git, publish_dependencies, run_scan_cli, scan_env
 
 RunGo = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -53,3 +53,76 @@ def test_hashes_come_from_every_go_sum_of_the_workspace(
     for path, m in modules.items():
         assert f"{path} {m['version']} {m['h1']}\n" in sums, path
         assert f"{path} {m['version']}/go.mod {m['gomod_h1']}\n" in sums, path
+
+
+def _require_line(gomod: Path, module: str) -> int:
+    lines = gomod.read_text().splitlines()
+    return next(i for i, text in enumerate(lines, 1) if f"{module} v" in text)
+
+
+def test_findings_point_at_the_go_mod_that_requires_the_module(
+    tmp_path: Path,
+    run_go: RunGo,
+    go_env: dict[str, str],
+    goproxy_tree: GoProxyTree,
+    scan_cache: Path,
+) -> None:
+    """A GPL module that only other workspace modules require was reported at the scanned
+    go.mod, line 1: nothing there to change. Now at the require line of the first module in
+    go.work's `use` order that names it (c before b here); the scanned module's own go.mod
+    for what it requires itself."""
+    publish_dependencies(goproxy_tree)
+    gpl_user = 'package {0}\n\nimport "example.com/gpl"\n\nvar X = gpl.Add(1, 2)\n'
+    ws = write_files(
+        tmp_path / "ws",
+        {
+            "go.work": "go 1.22\n\nuse (\n\t./a\n\t./c\n\t./b\n)\n",
+            "a/go.mod": "module example.com/a\n\ngo 1.22\n\nrequire example.com/mit v1.1.0\n",
+            "a/a.go": 'package a\n\nimport "example.com/mit"\n\nvar A = mit.Hello()\n',
+            "b/go.mod": "module example.com/b\n\ngo 1.22\n",
+            "b/b.go": gpl_user.format("b"),
+            "c/go.mod": "module example.com/c\n\ngo 1.22\n",
+            "c/c.go": gpl_user.format("c"),
+        },
+    )
+    for module in ("a", "b", "c"):
+        run_go("mod", "tidy", cwd=ws / module, env_extra={"GOPROXY": goproxy_tree.url})
+    git(ws, "init", "-q")  # reports name files from the repository root
+    out = tmp_path / "out"
+    proc = run_scan_cli(
+        [
+            *("scan", "--no-source-rules", "--format", f"json={out}/result.json"),
+            *("--format", f"sarif={out}/scan.sarif", "--format", f"github={out}/annotations"),
+            *("--format", f"gitlab={out}/codequality.json"),
+        ],
+        {**scan_env(go_env, goproxy_tree, scan_cache), "GOFLAGS": ""},
+        ws / "a",
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # the GPL module is in the build
+    gpl_line = _require_line(ws / "c" / "go.mod", "example.com/gpl")
+    assert gpl_line > 1
+
+    sarif = json.loads((out / "scan.sarif").read_text())["runs"][0]["results"]
+    (gpl,) = [r for r in sarif if r["message"]["text"].startswith("example.com/gpl@")]
+    where = gpl["locations"][0]["physicalLocation"]
+    assert (where["artifactLocation"]["uri"], where["region"]["startLine"]) == (
+        "c/go.mod",
+        gpl_line,
+    )
+
+    annotations = (out / "annotations").read_text().splitlines()
+    (gpl_annotation,) = [a for a in annotations if "example.com/gpl" in a.split("::")[1]]
+    assert f"file=c/go.mod,line={gpl_line}," in gpl_annotation
+
+    issues = json.loads((out / "codequality.json").read_text())
+    (gpl_issue,) = [i for i in issues if i["description"].startswith("example.com/gpl@")]
+    assert gpl_issue["location"] == {"path": "c/go.mod", "lines": {"begin": gpl_line}}
+
+    modules = {m["path"]: m for m in json.loads((out / "result.json").read_text())["modules"]}
+    gpl_module = modules["example.com/gpl"]
+    assert (gpl_module["gomod_path"], gpl_module["require_line"]) == ("c/go.mod", gpl_line)
+    mit = modules["example.com/mit"]  # the scanned module requires it: its own go.mod
+    assert (mit["gomod_path"], mit["require_line"]) == (
+        "",
+        _require_line(ws / "a" / "go.mod", "example.com/mit"),
+    )
