@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import click
@@ -13,6 +15,19 @@ from ..bundle import import_bundle
 from ..config import load_config
 from ..storage import open_storage
 from .sync import progress_bar
+
+
+def _outermost_missing(storage_spec: str) -> Path | None:
+    """The outermost directory that opening a filesystem vault at `storage_spec` will make
+    (FsStorage makes its root and parents), or None when the root is there, or on S3."""
+    if "://" in storage_spec and not storage_spec.startswith("file://"):
+        return None
+    path = Path(os.path.abspath(storage_spec.removeprefix("file://")))
+    if os.path.lexists(path):
+        return None
+    while not os.path.lexists(path.parent):
+        path = path.parent
+    return path
 
 
 @click.command(name="import")
@@ -39,16 +54,24 @@ def import_(
 ) -> int:
     """Check every checksum, the signature, every h1: and a delta's base, then load the bundle."""
     config = load_config(config_file, flags={"storage": storage})
-    store = open_storage(config.storage)
-    with progress_bar("import") as progress:
-        summary = import_bundle(
-            store,
-            config.storage,
-            bundle,
-            verify_key=verify_key,
-            progress=progress,
-            vulndb=vulndb or (Path(config.vulndb) if config.vulndb else None),
-        )
+    made = _outermost_missing(config.storage)
+    try:
+        store = open_storage(config.storage)
+        with progress_bar("import") as progress:
+            summary = import_bundle(
+                store,
+                config.storage,
+                bundle,
+                verify_key=verify_key,
+                progress=progress,
+                vulndb=vulndb or (Path(config.vulndb) if config.vulndb else None),
+            )
+    except BaseException:
+        # A failed import leaves the disk as it was: not an empty vault (.tmp and all) where
+        # there was none, which a mistyped --storage would then keep.
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+        raise
     click.echo(json.dumps(summary.to_json(), indent=2))
     click.echo(
         f"imported {summary.modules} module versions, {summary.new} new, "
