@@ -192,11 +192,20 @@ class FsStorage(Storage):
     def _same_or_refuse(
         self, final: str | Path, module: str, version: str, kind: Kind, data: bytes | Path
     ) -> bool:
-        same = (
-            Path(final).read_bytes() == data
-            if isinstance(data, bytes)
-            else filecmp.cmp(final, data, shallow=False)
-        )
+        try:
+            same = (
+                Path(final).read_bytes() == data
+                if isinstance(data, bytes)
+                else filecmp.cmp(final, data, shallow=False)
+            )
+        except OSError as e:  # a directory, say, where the blob belongs
+            raise StorageError(
+                f"cannot compare with what the vault holds for this .{kind.value}: {e.strerror}",
+                path=str(final),
+                module=module,
+                version=version,
+                hint="look at that path in the vault; it is not a blob this proxy wrote",
+            ) from e
         if same:
             return False
         security_log.warning(
