@@ -1,7 +1,7 @@
 """go-vault benchmark: wrk against the gateway beside nginx on the same files, and go mod download
 through the gateway vs GOPROXY=file:// directly. Prints ratios measured in the same run.
 
-    python bench/bench_proxy.py [--duration 5] [--connections 64] [--modules 32] [--files 0]
+    python bench/bench_proxy.py [--duration 5] [--connections 64] [--modules 32] [--files 40]
 
 Targets (issue 4): small artifacts ≥ 0.5x nginx requests/s; zips ≥ 0.8x nginx MB/s; go mod
 download warm ≤ 1.3x and cold ≤ 2x of file://. A missing wrk or nginx is skipped and said so.
@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -50,6 +50,26 @@ def real_go() -> str:
     ~16 ms of interpreter start-up would be timed on both sides of every ratio."""
     out = subprocess.run(["go", "env", "GOROOT"], capture_output=True, text=True, check=True)
     return str(Path(out.stdout.strip()) / "bin" / "go")
+
+
+def real_sources(per_module: int) -> Callable[[int, int], str]:
+    """Fixture file contents taken from the Go distribution's own sources (tests included, as
+    in real module zips), so sizes and compressibility are those of real Go code.
+
+    Calibration: the modules GOROOT vendors (src/vendor, src/cmd/vendor; only the packages Go
+    uses) have a median of about 40 files and 400 KiB; 40 such files come to about that."""
+    root = Path(real_go()).parents[1] / "src"
+    pool = sorted(
+        p
+        for p in root.rglob("*.go")
+        if p.is_file() and p.relative_to(root).parts[0] not in ("cmd", "vendor")
+    )
+
+    def text(module: int, file: int) -> str:
+        source = pool[(module * per_module + file) % len(pool)].read_text(errors="replace")
+        return re.sub(r"(?m)^package \w+", "package gen", source, count=1)
+
+    return text
 
 
 def go_env(home: Path, proxy: str, cache: str) -> dict[str, str]:
@@ -294,7 +314,15 @@ def main() -> int:
     parser.add_argument("--modules", type=int, default=32)
     parser.add_argument("--zip-mib", type=int, default=4)
     parser.add_argument(
-        "--files", type=int, default=0, help="extra ~4 KiB files per fixture module (0: 3 files)"
+        "--files",
+        type=int,
+        default=40,
+        help="Go files added to each fixture module (default 40; 0: modules of 3 tiny files)",
+    )
+    parser.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="fill those files with ~4 KiB of comments, not real Go source from GOROOT/src",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--dir", help="where the work directory goes (default: system temp)")
@@ -307,7 +335,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-proxy-", dir=args.dir))
     print(f"work directory {work}")
     tree = GoProxyTree(work / "upstream")
-    app = write_files(work / "app", fixture_graph(tree, count=args.modules, files=args.files))
+    text = None if args.synthetic else real_sources(args.files)
+    app = write_files(work / "app", fixture_graph(tree, args.modules, args.files, text))
     rng = random.Random(1)
     blob = rng.randbytes(args.zip_mib << 20)  # incompressible, so the zip is that big
     tree.add_module(ZIP_MODULE, "v1.0.0", {"go.mod": f"module {ZIP_MODULE}\n", "data.bin": blob})
@@ -323,8 +352,10 @@ def main() -> int:
     try:
         download = [real_go(), "mod", "download"]
         timed(download, app, go_env(home, tree.url, "mc-warmup"))  # fills GOCACHE, page cache
-        zips = len(list(tree.root.rglob("*.zip")))
-        print(f"fixture: {zips} module zips; times are best of 3 except cold")
+        zips = [p for p in tree.root.rglob("*.zip") if ZIP_MODULE not in str(p.parent.parent)]
+        size = sum(p.stat().st_size for p in zips) / len(zips) / 1024
+        print(f"fixture: {len(zips)} module zips of {size:.0f} KiB on average")
+        print("times are best of 3, except cold")
         with (
             nginx(tree.root, work / "nginx") if have_wrk else contextlib.nullcontext() as ngx,
             static_python(tree.root) as floor,

@@ -169,13 +169,19 @@ def vault_config(tmp: Path, **changes: object) -> VaultConfig:
     return VaultConfig(**values)  # type: ignore[arg-type]
 
 
-def fixture_graph(tree: GoProxyTree, count: int = 32, files: int = 0) -> dict[str, str]:
+def fixture_graph(
+    tree: GoProxyTree,
+    count: int = 32,
+    files: int = 0,
+    file_text: Callable[[int, int], str] | None = None,
+) -> dict[str, str]:
     """Publish `count` interdependent modules plus awkward ones; returns the main project's files.
 
     example.com/dep/mN@v1.0.0 (and v1.1.0 for even N) requires mN+1 and mN+2, so the graph has
     shared edges and MVS picks v1.1.0 where both are wanted; the extras cover a case-encoded
     path, a /v2 module, a +incompatible module without go.mod and a pre-release version.
-    `files` adds that many ~4 KiB Go files to each dep module (real modules are not 3 files).
+    `files` adds that many Go files to each dep module (real modules are not 3 files): ~4 KiB of
+    comments each, or `file_text(module number, file number)`.
     """
 
     def gomod(path: str, requires: list[tuple[str, str]]) -> str:
@@ -204,7 +210,9 @@ def fixture_graph(tree: GoProxyTree, count: int = 32, files: int = 0) -> dict[st
                     f"m{n}.go": source(f"m{n}", deps if n % 5 == 0 else [], f"m{n}-{version}"),
                     "LICENSE": "MIT License\n",
                     **{
-                        f"internal/gen/f{i}.go": "package gen\n\n"
+                        f"internal/gen/f{i}.go": file_text(n, i)
+                        if file_text
+                        else "package gen\n\n"
                         + "".join(f"// {path}@{version} line {k} of file {i}\n" for k in range(80))
                         for i in range(files)
                     },
