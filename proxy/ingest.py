@@ -23,7 +23,7 @@ from typing import Protocol
 
 from prometheus_client import Counter
 
-from scanner.dirhash import hash_gomod, hash_zip
+from scanner.dirhash import hash_gomod, hash_zip, read_zip_entry
 from scanner.errors import GoProxyScanError, InputError
 from scanner.gomod import parse_gomod
 from scanner.module import escape_path, escape_version
@@ -113,18 +113,14 @@ def check_artifacts(
         # hash_zip below inflates every file, checking its CRC and declared size (and stops
         # one byte past it), so check_zip need not look at the contents at all.
         source = data if data is not None else zip_path
-        check_zip(source, module, version, read_contents=False, inflate=False)
-        h1 = hash_zip(source)
-        # Every entry is known readable now.
-        with zipfile.ZipFile(io.BytesIO(data) if data is not None else zip_path) as z:
-            try:
-                zip_gomod: bytes | None = z.read(f"{module}@{version}/go.mod")
-            except KeyError:
-                zip_gomod = None
+        # The central directory is parsed once: check_zip hands it on.
+        entries = check_zip(source, module, version, read_contents=False, inflate=False).entries
+        h1 = hash_zip(source, entries)
+        name = f"{module}@{version}/go.mod"
+        gomod = next((entry for entry in entries if entry.filename == name), None)
+        zip_gomod = read_zip_entry(source, gomod) if gomod is not None else None
     except InputError as e:
         raise _refuse(module, version, e.message) from e
-    except zipfile.BadZipFile as e:
-        raise _refuse(module, version, f".zip is not a zip ({e})") from e
     # Without a go.mod in the zip, the go command synthesizes "module <path>" (maybe quoted).
     expected = (
         [zip_gomod]

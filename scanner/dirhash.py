@@ -10,7 +10,7 @@ import mmap
 import os
 import struct
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -53,24 +53,19 @@ def hash_gomod(data: bytes) -> str:
     return hash1(["go.mod"], lambda _name: io.BytesIO(data))
 
 
-def hash_zip(zip_data: bytes | Path) -> str:
+def hash_zip(zip_data: bytes | Path, infos: Sequence[zipfile.ZipInfo] | None = None) -> str:
     """The `h1:` value go.sum records for a module zip (every entry, names as stored).
 
     Each entry is inflated straight from the zip's bytes (a file is mapped, not read whole),
     with ISA-L's inflate when python-isal is installed (several times zlib's speed), and its
     CRC-32 and size are checked as zipfile checks them, without a file object per entry.
+    `infos`: the zip's central directory when the caller has read it (modzip.check_zip's
+    ZipInfo.entries), so it is not parsed again.
     """
     where = "module zip" if isinstance(zip_data, bytes) else str(zip_data)
     try:
-        with contextlib.ExitStack() as stack:
-            data: memoryview | mmap.mmap
-            if isinstance(zip_data, bytes):
-                data = memoryview(zip_data)
-                infos = zipfile.ZipFile(io.BytesIO(zip_data)).infolist()
-            else:
-                f = stack.enter_context(zip_data.open("rb"))
-                infos = zipfile.ZipFile(f).infolist()  # reads the central directory only
-                data = stack.enter_context(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+        with _mapped(zip_data) as (data, listed):
+            infos = infos if infos is not None else listed()
             entries = {info.filename: info for info in infos}
             if len(entries) != len(infos):
                 # Go's dirhash would read the first entry twice; such a zip is invalid anyway.
@@ -78,6 +73,37 @@ def hash_zip(zip_data: bytes | Path) -> str:
             return _summary(entries, lambda name: _entry_sha256(data, entries[name]))
     except _READ_ERRORS as e:
         raise InputError(f"{where}: cannot read the zip: {e}") from e
+
+
+def read_zip_entry(zip_data: bytes | Path, info: zipfile.ZipInfo) -> bytes:
+    """One entry's contents (`info` from the zip's central directory), size and CRC checked."""
+    where = "module zip" if isinstance(zip_data, bytes) else str(zip_data)
+    try:
+        with _mapped(zip_data) as (data, _):
+            chunks = [bytes(chunk) for chunk in _entry_chunks(data, info)]
+            _checked_sha256(info, chunks)
+            return b"".join(chunks)
+    except _READ_ERRORS as e:
+        raise InputError(f"{where}: cannot read {info.filename}: {e}") from e
+
+
+@contextlib.contextmanager
+def _mapped(
+    zip_data: bytes | Path,
+) -> Iterator[tuple[memoryview | mmap.mmap, Callable[[], list[zipfile.ZipInfo]]]]:
+    """The zip's bytes (a file mapped, not read) and a function reading its central directory
+    (names as UTF-8, as Go's archive/zip takes them: not cp437)."""
+    if isinstance(zip_data, bytes):
+        yield memoryview(zip_data), lambda: _infolist(io.BytesIO(zip_data))
+        return
+    with zip_data.open("rb") as f:
+        listed = _infolist(f)  # before the map: an empty file is "not a zip", not "cannot map"
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            yield data, lambda: listed
+
+
+def _infolist(f: IO[bytes]) -> list[zipfile.ZipInfo]:
+    return zipfile.ZipFile(f, metadata_encoding="utf-8").infolist()
 
 
 _LOCAL_HEADER = struct.Struct("<4s22xHH")
@@ -94,6 +120,13 @@ _READ_ERRORS: tuple[type[Exception], ...] = (
 
 def _entry_sha256(data: memoryview | mmap.mmap, info: zipfile.ZipInfo) -> str:
     """The sha256 of one entry's contents, found through its local header."""
+    return _checked_sha256(info, _entry_chunks(data, info))
+
+
+def _entry_chunks(
+    data: memoryview | mmap.mmap, info: zipfile.ZipInfo
+) -> Iterable[bytes | memoryview]:
+    """One entry's contents in pieces, found through its local header (not yet checked)."""
     signature, name_len, extra_len = _LOCAL_HEADER.unpack_from(data, info.header_offset)
     if signature != b"PK\x03\x04":
         raise zipfile.BadZipFile(f"{info.filename}: bad local file header")
@@ -113,19 +146,17 @@ def _entry_sha256(data: memoryview | mmap.mmap, info: zipfile.ZipInfo) -> str:
                 raise zipfile.BadZipFile(f"{info.filename}: deflate data ends early")
         elif info.compress_type != zipfile.ZIP_STORED:
             raise zipfile.BadZipFile(f"{info.filename}: compression method {info.compress_type}")
-        return _checked_sha256(info, [whole])
+        return [whole]
     # Pieces of at most _CHUNK bytes (slices of a memoryview are not copies; of a map, small).
     raw = (
         data[at : min(at + _CHUNK, start + info.compress_size)]
         for at in range(start, start + info.compress_size, _CHUNK)
     )
     if info.compress_type == zipfile.ZIP_STORED:
-        chunks: Iterable[bytes | memoryview] = raw
-    elif info.compress_type == zipfile.ZIP_DEFLATED:
-        chunks = _inflate(raw, info)
-    else:
-        raise zipfile.BadZipFile(f"{info.filename}: compression method {info.compress_type}")
-    return _checked_sha256(info, chunks)
+        return raw
+    if info.compress_type == zipfile.ZIP_DEFLATED:
+        return _inflate(raw, info)
+    raise zipfile.BadZipFile(f"{info.filename}: compression method {info.compress_type}")
 
 
 def _checked_sha256(info: zipfile.ZipInfo, chunks: Iterable[bytes | memoryview]) -> str:

@@ -41,13 +41,17 @@ class FileViolation:
 
 @dataclass(frozen=True, slots=True)
 class ZipInfo:
-    """A module zip that passed check_zip: its files (relative to the module root) and sizes."""
+    """A module zip that passed check_zip: its files (relative to the module root) and sizes.
+
+    `entries` is its central directory as read (names as UTF-8), for a caller that reads the
+    zip next without parsing that again (dirhash.hash_zip, dirhash.read_zip_entry)."""
 
     module_path: str
     version: str
     files: tuple[str, ...]
     size: int
     zip_size: int
+    entries: tuple[zipfile.ZipInfo, ...] = ()
 
 
 class ZipViolation(InputError):
@@ -474,7 +478,8 @@ def check_zip(
     total = 0
     size_error = False
     with z:
-        for info in z.infolist():
+        entries = tuple(z.infolist())
+        for info in entries:
             name = info.filename
             if not name.startswith(prefix):
                 violations.append(
@@ -550,7 +555,7 @@ def check_zip(
             files.append(rel)
     if violations:
         raise ZipViolation(module_path, version, violations)
-    return ZipInfo(module_path, version, tuple(files), total, zip_size)
+    return ZipInfo(module_path, version, tuple(files), total, zip_size, entries)
 
 
 def read_zip_files(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import random
+import struct
 import subprocess
 import warnings
 import zipfile
@@ -218,3 +220,40 @@ def test_damaged_zips_raise_only_input_errors(tmp_path: Path) -> None:
         for source in (data, tmp_path / "z.zip"):
             with contextlib.suppress(InputError):
                 hash_zip(source)
+
+
+def _without_utf8_flags(data: bytes) -> bytes:
+    """The zip with general-purpose bit 11 (names are UTF-8) cleared in every header, as some
+    zip tools write non-ASCII names: the name bytes stay UTF-8, only the flag is missing."""
+    out = bytearray(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        at = z.start_dir
+        for info in z.infolist():
+            for flags in (info.header_offset + 6, at + 8):
+                out[flags + 1] &= ~0x08  # 0x800, little-endian
+            name_len, extra_len, comment_len = struct.unpack_from("<HHH", data, at + 28)
+            at += 46 + name_len + extra_len + comment_len
+    return bytes(out)
+
+
+@pytest.mark.gocmd
+def test_names_without_the_utf8_flag_hash_as_go_hashes_them(tmp_path: Path) -> None:
+    # zipfile reads such names as cp437 ("rÃ©sumÃ©"); Go takes their bytes, which are UTF-8.
+    tree = GoProxyTree(tmp_path / "proxy")
+    path, version = "example.com/unflagged", "v1.0.0"
+    tree.add_module(path, version, {"go.mod": f"module {path}\n", "docs/résumé.md": "# ü\n"})
+    zip_file = tree.artifacts(path, version).zip
+    flagged = zip_file.read_bytes()
+    zip_file.write_bytes(_without_utf8_flags(flagged))
+    assert zip_file.read_bytes() != flagged
+    proc = subprocess.run(
+        [go_binary(), "mod", "download", "-json", f"{path}@{version}"],
+        cwd=tmp_path,
+        env=go_command_env(tmp_path / "home", tree.url, goflags="-modcacherw"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    go_sum = json.loads(proc.stdout)["Sum"]
+    assert hash_zip(zip_file) == hash_zip(zip_file.read_bytes()) == go_sum == hash_zip(flagged)
