@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 PREFIXES = ("/-/verdicts", "/-/admin/policy/", "/-/admin/exceptions")
 # (trace id, client identity) of the request behind an Auditor decision; set by the gateway,
-# inherited by tasks and worker threads (anyio copies the context), read by proxy/auditor.py.
+# inherited by tasks and worker threads (Workers copies the context), read by proxy/auditor.py.
 REQUEST: contextvars.ContextVar[tuple[str, str | None]] = contextvars.ContextVar(
     "go_vault_request", default=("", None)
 )
