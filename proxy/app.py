@@ -86,7 +86,7 @@ log = logging.getLogger("go_vault")
 _IMMUTABLE = "public, max-age=31536000, immutable"
 _TEXT = "text/plain; charset=utf-8"
 _CONTENT_TYPES = {Kind.INFO: "application/json", Kind.MOD: _TEXT, Kind.ZIP: "application/zip"}
-_CHUNK = 1 << 20
+_CHUNK = 256 << 10  # a file read through Python, a piece at a time (uvicorn: no pathsend)
 OFFLINE = "not in offline mirror"
 _KINDS = {k.value: k for k in Kind}
 VULNDB_PREFIX = "/-/vulndb/"  # proxy.vulndb.PREFIX, spelled here to keep that import lazy
