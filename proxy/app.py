@@ -92,7 +92,10 @@ _KINDS = {k.value: k for k in Kind}
 VULNDB_PREFIX = "/-/vulndb/"  # proxy.vulndb.PREFIX, spelled here to keep that import lazy
 _ROUTE_CACHE = 1 << 16
 T = TypeVar("T")
-_SMALL_ZIP = 64 << 10  # zips up to this size are kept in the blob cache and sent as bytes
+# Zips up to this size (and what the blob cache takes) are kept there and sent as bytes:
+# cheaper than a file send for a typical module (a warm `go mod download` of 116 KiB zips,
+# measured: 1.30 -> 1.25x file:// on granian, 1.31 -> 1.19x on uvicorn, against 64 KiB).
+_SMALL_ZIP = 1 << 20
 
 
 @dataclass(slots=True)
@@ -231,6 +234,7 @@ class Gateway:
         )
         self.answers = AnswerCache(config.list_ttl, config.negative_ttl)
         self.blobs = BlobCache(config.memory_cache_mb << 20)
+        self._small_zip = min(_SMALL_ZIP, self.blobs.max_blob)
         self._flight: SingleFlight[bytes] = SingleFlight()
         self._base = config.base_path.rstrip("/")
         self._routes: dict[str, Route] = {}
@@ -597,9 +601,9 @@ class Gateway:
                 local = await self.workers.run(self.storage.local_path, module, version, kind)
                 if local is not None:
                     st = await self.workers.run(os.stat, local)
-                    if st.st_size <= _SMALL_ZIP:
-                        # Sent from memory like .mod: for a few KiB, setting up a file send
-                        # costs more than the bytes (measured: ~100 us a request).
+                    if st.st_size <= self._small_zip:
+                        # Sent from memory like .mod: for a typical module zip, setting up a
+                        # file send costs more than the bytes.
                         data = await self.workers.run(local.read_bytes)
                         blob = self.blobs.put(key, data)
                         return _blob_response(data, blob.etag, kind, if_none_match)
@@ -681,7 +685,7 @@ class Gateway:
         key = (ingested.module, ingested.version)
         self.blobs.put((*key, Kind.INFO), ingested.info)
         self.blobs.put((*key, Kind.MOD), ingested.mod)
-        if ingested.zip is not None and len(ingested.zip) <= _SMALL_ZIP and self.storage.local:
+        if ingested.zip is not None and len(ingested.zip) <= self._small_zip and self.storage.local:
             # (An object store sends its zips itself, through redirects.)
             self.blobs.put((*key, Kind.ZIP), ingested.zip)
 

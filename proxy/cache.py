@@ -66,10 +66,12 @@ class Blob:
 
 
 class BlobCache:
-    """An LRU of immutable .info/.mod bytes, bounded in bytes; safe because blobs never change."""
+    """An LRU of immutable .info/.mod (and small .zip) bytes, bounded in bytes; safe because
+    blobs never change. A blob over `max_blob` (a sixteenth of the bound) is not kept."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
+        self.max_blob = max_bytes // 16
         self._size = 0
         self._blobs: OrderedDict[Hashable, Blob] = OrderedDict()
 
@@ -81,7 +83,7 @@ class BlobCache:
 
     def put(self, key: Hashable, data: bytes) -> Blob:
         blob = Blob(data, etag_of(data))
-        if len(data) > self.max_bytes // 16:
+        if len(data) > self.max_blob:
             return blob  # too big to be worth evicting many small ones
         old = self._blobs.pop(key, None)
         if old is not None:

@@ -50,7 +50,7 @@ class VaultConfig:
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
     pool_size: int = 8  # worker threads for hashing, zip checks and file I/O
-    memory_cache_mb: int = 64  # immutable .info/.mod bytes kept in memory
+    memory_cache_mb: int = 64  # immutable .info/.mod bytes (and zips up to 1 MiB) kept in memory
     audit_log: str = "-"  # JSON lines: "-" is stdout, else a file path (appended)
     otlp_endpoint: str | None = None
     server: str = "granian"  # or "uvicorn"; chosen by bench/bench_proxy.py (pathsend for zips)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import random
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -266,6 +267,26 @@ def test_info_mod_zip_headers_and_bytes(
         )
         assert httpx.get(f"{gw.url}/{base}.zip").content == z.content
     assert upstream.fetches(".zip") == {f"/{base}.zip": 1}
+
+
+def test_a_zip_too_big_to_keep_in_memory_is_sent_from_its_file(
+    gateway: GatewayFactory, goproxy_tree: GoProxyTree
+) -> None:
+    """Zips over 1 MiB are not kept in memory: read from the vault in pieces, same bytes, and
+    the same ETag/304 handling as the small ones."""
+    noise = random.Random(5).randbytes((1 << 20) + (700 << 10))  # incompressible: > 1 MiB
+    art = goproxy_tree.add_module(
+        "example.com/big", "v1.0.0", {"go.mod": "module example.com/big\n", "data.bin": noise}
+    )
+    assert art.zip.stat().st_size > 1 << 20
+    url = "example.com/big/@v/v1.0.0.zip"
+    with gateway() as gw:
+        first, second = httpx.get(f"{gw.url}/{url}"), httpx.get(f"{gw.url}/{url}")
+        assert first.content == second.content == art.zip.read_bytes()
+        assert first.headers["etag"] == second.headers["etag"]
+        again = httpx.get(f"{gw.url}/{url}", headers={"If-None-Match": second.headers["etag"]})
+        assert again.status_code == 304 and again.content == b""
+        assert "immutable" in again.headers["cache-control"]
 
 
 def test_mod_of_a_module_without_go_mod(
