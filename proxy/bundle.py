@@ -50,6 +50,7 @@ from scanner.module import (
     unescape_path,
     unescape_version,
 )
+from scanner.semver import sort_versions
 from scanner.verdict import Verdict
 
 from . import ustar
@@ -331,8 +332,15 @@ def export_bundle(
                     lists.setdefault(entry["path"], []).append(entry["version"])
                     if progress:
                         progress(i, len(chosen))
+            inherited: dict[str, list[str]] = {}
+            for path, version in had:
+                inherited.setdefault(path, []).append(version)
             for module, versions in lists.items():
-                data = "".join(v + "\n" for v in versions).encode()
+                # A delta's list also names its base chain's versions of the module: unpacked
+                # over its base, the tree then lists every version it holds (the list is the
+                # one file both bundles carry for a module).
+                versions += inherited.get(module, [])
+                data = "".join(v + "\n" for v in sort_versions(versions)).encode()
                 name = f"{escape_path(module)}/@v/list"
                 sums[name] = _sha256(data)
                 _add(tar, name, data)

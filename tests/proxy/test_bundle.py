@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
     PublicFormat,
 )
-from goproxytree import GoProxyTree
+from goproxytree import GoProxyTree, go_binary, go_command_env
 from vaultlab import listing
 
 from proxy.auditor import STATE_DIR
@@ -364,6 +364,38 @@ def test_delta_carries_only_new_modules_and_needs_its_base(
     code, out, err = go_vault("import", str(delta2), "--storage", str(vault_c))
     assert code == 0, err
     assert json.loads(out)["new"] == 1
+
+
+def test_a_delta_unpacked_over_its_base_lists_every_version(
+    exported: dict[str, Path], tmp_path: Path
+) -> None:
+    """A bundle is a file:// GOPROXY tree: untarred over its base, a delta's @v/list (the one
+    file both carry for a module) names the base's versions too, so the go command sees all."""
+    vault_a = tmp_path / "vaultA"
+    shutil.copytree(exported["vault"], vault_a)
+    fill(vault_a, GoProxyTree(tmp_path / "tree"), [("example.com/b/m0", "v1.2.0")])
+    delta = tmp_path / "delta.tar.gz"
+    code, _, err = go_vault(
+        "sync", "--offline", f"--bundle={delta}", "--since", str(exported["bundle"]),
+        "--storage", str(vault_a),
+    )  # fmt: skip
+    assert code == 0, err
+    tree = tmp_path / "unpacked"
+    for bundle in (exported["bundle"], delta):
+        with tarfile.open(bundle) as tar:
+            tar.extractall(tree, filter="data")
+    env = go_command_env(tmp_path / "home", tree.as_uri())
+    listed = subprocess.run(
+        [go_binary(), "list", "-m", "-versions", "example.com/b/m0"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split() == ["example.com/b/m0", "v1.0.0", "v1.1.0", "v1.2.0"]
+    got = subprocess.run(
+        [go_binary(), "mod", "download", "-json", "example.com/b/m0@v1.1.0"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert got.returncode == 0 and "Error" not in json.loads(got.stdout), got.stdout + got.stderr
 
 
 JUDGED = ("example.com/v/judged", "v1.0.0")
