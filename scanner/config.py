@@ -76,22 +76,57 @@ def _fail_mode(value: object, where: str) -> bool:
     return text == "open"
 
 
-def one_on_stdout(outputs: Sequence[Output], given: Sequence[str], spell: str = "") -> None:
-    """At most one report on standard output: two documents one after the other (JSON then
-    SARIF, or JSON twice) parse as neither, so no consumer could read that stream.
+def one_per_destination(outputs: Sequence[Output], given: Sequence[str], spell: str = "") -> None:
+    """At most one report per destination. On standard output (`-`, or a path that names the
+    stream: /dev/stdout, or the file stdout is redirected to) two documents one after the other
+    (JSON then SARIF, or JSON twice) parse as neither; in one file the last replaces the rest.
 
     `given` names each output as the user wrote it; `spell` is how a format is written where
     the user gives it (`--format ` for the flag), for the hint."""
-    on_stdout = [(out, name) for out, name in zip(outputs, given, strict=True) if out.path == "-"]
-    if len(on_stdout) < 2:
-        return
-    names = " and ".join(name for _out, name in on_stdout)
-    last = on_stdout[-1][0].format
-    raise InputError(
-        f"{names} {'both' if len(on_stdout) == 2 else 'all'} write to standard output, where "
-        "the reports would run together and none could be read",
-        hint=f"give all but one of them a file, e.g. {spell}{last.value}={_example_file(last)}",
-    )
+    by_destination: dict[object, list[tuple[Output, str]]] = {}
+    for out, name in zip(outputs, given, strict=True):
+        by_destination.setdefault(_destination(out.path), []).append((out, name))
+    for destination, sharing in by_destination.items():
+        if len(sharing) < 2:
+            continue
+        names = " and ".join(name for _out, name in sharing)
+        both = "both" if len(sharing) == 2 else "all"
+        last = sharing[-1][0].format
+        if destination is _STDOUT:
+            example = f"{spell}{last.value}={_example_file(last)}"
+            raise InputError(
+                f"{names} {both} write to standard output, where the reports would run "
+                "together and none could be read",
+                hint=f"give all but one of them a file, e.g. {example}",
+            )
+        raise InputError(
+            f"{names} {both} write to {sharing[-1][0].path}, where the last would replace the "
+            "others",
+            hint="give each report a file of its own",
+        )
+
+
+_STDOUT = object()
+
+
+def _destination(path: str) -> object:
+    """What writing to `path` writes to: _STDOUT for the process's standard output by any
+    name, else the file (its device and inode, or its absolute name if not there yet)."""
+    if path == "-":
+        return _STDOUT
+    try:
+        st = os.stat(path)
+    except OSError:
+        return os.path.abspath(path)
+    if os.path.realpath(path) == os.devnull:
+        return object()  # reports thrown away do not run together
+    try:
+        out = os.fstat(1)
+    except OSError:  # no standard output at all
+        out = None
+    if out is not None and (st.st_dev, st.st_ino) == (out.st_dev, out.st_ino):
+        return _STDOUT
+    return (st.st_dev, st.st_ino)
 
 
 def _example_file(fmt: OutputFormat) -> str:
@@ -116,7 +151,7 @@ def _outputs(value: object, where: str) -> tuple[Output, ...]:
         outs.append(Output(OutputFormat.parse(fmt), path or "-"))
     if not outs:
         raise InputError(f"{where}: no report format given")
-    one_on_stdout(outs, [str(item).strip() for item in items])
+    one_per_destination(outs, [str(item).strip() for item in items])
     return tuple(outs)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ..config import Output, one_on_stdout
+from ..config import Output, one_per_destination
 from ..errors import InputError, OperationalError, utf8_problem
 from ..exitcodes import ExitCode
 from ..files import written_in_place
@@ -48,7 +48,7 @@ def pair_outputs(formats: Sequence[str], outputs: Sequence[str]) -> tuple[Output
         target = inline or (outputs[i] if i < len(outputs) else "-")
         pairs.append(Output(OutputFormat.parse(name), target))
         given.append(f"--format {fmt}" + (f" --output {outputs[i]}" if i < len(outputs) else ""))
-    one_on_stdout(pairs, given, "--format ")
+    one_per_destination(pairs, given, "--format ")
     return tuple(pairs)
 
 

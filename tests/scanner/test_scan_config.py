@@ -154,6 +154,53 @@ def test_one_report_on_stdout_and_the_rest_in_files(tmp_path: Path) -> None:
     assert json.loads(sarif.read_text())["version"] == "2.1.0"
 
 
+def _report(
+    tmp_path: Path, *formats: str, stdout: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    saved = tmp_path / "result.json"
+    saved.write_text(make_result().to_json())
+    args = [a for f in formats for a in ("--format", f)]
+    return subprocess.run(
+        ["goproxy-scan", "report", "--from", str(saved), *args],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE if stdout is None else stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_stdout_by_another_name_is_standard_output(tmp_path: Path) -> None:
+    """/dev/stdout, or the very file stdout is redirected to, is where `-` writes too."""
+    proc = _report(tmp_path, "json=/dev/stdout", "sarif")
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert proc.stderr.startswith(
+        "error: --format json=/dev/stdout and --format sarif both write to standard output"
+    ), proc.stderr
+    redirected = tmp_path / "out.json"
+    with redirected.open("w") as out:  # goproxy-scan report ... --format json=out.json > out.json
+        proc = _report(tmp_path, "console", f"json={redirected}", stdout=out.fileno())
+    assert proc.returncode == 2, proc.stderr
+    assert (
+        f"--format console and --format json={redirected} both write to standard output"
+        in proc.stderr
+    )
+    assert redirected.read_text() == ""
+
+
+def test_two_reports_into_one_file_are_a_usage_error(tmp_path: Path) -> None:
+    proc = _report(tmp_path, "json=r.json", "sarif=./r.json")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(
+        "error: --format json=r.json and --format sarif=./r.json both write to ./r.json, where"
+        " the last would replace the others"
+    ), proc.stderr
+    assert not (tmp_path / "r.json").exists()
+    proc = _report(tmp_path, "json=/dev/null", "sarif=/dev/null", "console")
+    assert proc.returncode == 0, proc.stderr  # thrown away twice: nothing runs together
+
+
 def test_two_reports_on_stdout_in_the_policy_file_or_environment(tmp_path: Path) -> None:
     policy = tmp_path / "policy.yml"
     policy.write_text("licenses:\n  allow: [MIT]\nscan:\n  format: [json, sarif]\n")
