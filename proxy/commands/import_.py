@@ -17,17 +17,35 @@ from ..storage import open_storage
 from .sync import progress_bar
 
 
-def _outermost_missing(storage_spec: str) -> Path | None:
-    """The outermost directory that opening a filesystem vault at `storage_spec` will make
-    (FsStorage makes its root and parents), or None when the root is there, or on S3."""
+def _made_by_us(storage_spec: str) -> tuple[Path, bool] | None:
+    """What opening a filesystem vault at `storage_spec` will make, to take back if the import
+    fails: (the outermost directory it makes, True) -- FsStorage makes its root and parents --
+    or (the root, False) when that is an empty directory already; None for a directory with
+    something in it, or on S3."""
     if "://" in storage_spec and not storage_spec.startswith("file://"):
         return None
     path = Path(os.path.abspath(storage_spec.removeprefix("file://")))
     if os.path.lexists(path):
-        return None
+        try:
+            return (path, False) if path.is_dir() and not any(path.iterdir()) else None
+        except OSError:
+            return None  # unreadable: opening the vault says why
     while not os.path.lexists(path.parent):
         path = path.parent
-    return path
+    return path, True
+
+
+def _take_back(made: tuple[Path, bool]) -> None:
+    """Remove what the failed import made: the directory, or what is in the one that was empty."""
+    path, whole = made
+    if whole:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    for child in path.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 @click.command(name="import")
@@ -54,7 +72,7 @@ def import_(
 ) -> int:
     """Check every checksum, the signature, every h1: and a delta's base, then load the bundle."""
     config = load_config(config_file, flags={"storage": storage})
-    made = _outermost_missing(config.storage)
+    made = _made_by_us(config.storage)
     try:
         store = open_storage(config.storage)
         with progress_bar("import") as progress:
@@ -70,7 +88,7 @@ def import_(
         # A failed import leaves the disk as it was: not an empty vault (.tmp and all) where
         # there was none, which a mistyped --storage would then keep.
         if made is not None:
-            shutil.rmtree(made, ignore_errors=True)
+            _take_back(made)
         raise
     click.echo(json.dumps(summary.to_json(), indent=2))
     click.echo(
