@@ -120,12 +120,42 @@ def read_gomod(main_dir: Path) -> GoMod:
     return parse_gomod(data, str(path))
 
 
-def vendor_mode(main_dir: Path, env: Mapping[str, str]) -> bool:
-    """Does the go command build from vendor/ here (modules.txt present, -mod not overridden)?"""
-    if not (main_dir / "vendor" / "modules.txt").is_file():
-        return False
+def vendor_dir(main_dir: Path, env: Mapping[str, str]) -> Path | None:
+    """The vendor/ the go command builds from here, or None when it builds from modules.
+
+    vendor/modules.txt must be there and -mod not overridden. In a go.work workspace (GOWORK
+    not off) that is the vendor/ beside go.work (`go work vendor`): the go command ignores a
+    workspace module's own vendor/. Outside one, the module's."""
     flags = env.get("GOFLAGS", "").split()
-    return not any(f in ("-mod=mod", "-mod=readonly") for f in flags)
+    if any(f in ("-mod=mod", "-mod=readonly") for f in flags):
+        return None
+    workspace = _workspace_root(main_dir, env)
+    vendor = (workspace or main_dir) / "vendor"
+    return vendor if (vendor / "modules.txt").is_file() else None
+
+
+def _use_workspace(env: Mapping[str, str]) -> bool:
+    return env.get("GOWORK", "") != "off"
+
+
+def _workspace_root(main_dir: Path, env: Mapping[str, str]) -> Path | None:
+    """The directory of the go.work the go command uses here (main_dir or a parent), if any."""
+    if not _use_workspace(env):
+        return None
+    start = main_dir.resolve()
+    return next((d for d in (start, *start.parents) if (d / "go.work").is_file()), None)
+
+
+def _workspace_dirs(root: Path) -> tuple[Path, ...]:
+    """The directories go.work in `root` uses."""
+    from .gowork import parse_gowork
+
+    gowork = root / "go.work"
+    try:
+        data = gowork.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read {gowork}: {e.strerror}", path=str(gowork)) from e
+    return tuple((root / use.path).resolve() for use in parse_gowork(data, str(gowork)).uses)
 
 
 def analyse(
@@ -133,15 +163,18 @@ def analyse(
 ) -> Analysis:
     """Build list and source findings of the tree in `config.main_dir` (no verdicts)."""
     main = read_gomod(config.main_dir)
-    if vendor_mode(config.main_dir, env):
-        return _analyse_vendor(config, main)
+    vendor = vendor_dir(config.main_dir, env)
+    if vendor is not None:
+        return _analyse_vendor(config, main, vendor)
     from .buildlist import load_build_list
+
+    use_workspace = _use_workspace(env)
 
     notes: list[str] = []
     if source is None:
         source, where = module_source(config, env)
         try:
-            build_list = load_build_list(config.main_dir, source)
+            build_list = load_build_list(config.main_dir, source, use_workspace=use_workspace)
         except OperationalError as e:
             # CI points GOPROXY at the private proxy too: when it is down, --fail-open reads
             # the go.mod files from the module cache instead, and says so.
@@ -157,11 +190,11 @@ def analyse(
                 ) from e
             source, where = local_source(env)
             notes.append(f"{e}; --fail-open: modules read from {where}")
-            build_list = load_build_list(config.main_dir, source)
+            build_list = load_build_list(config.main_dir, source, use_workspace=use_workspace)
         else:
             notes.append(f"modules read from {where}")
     else:
-        build_list = load_build_list(config.main_dir, source)
+        build_list = load_build_list(config.main_dir, source, use_workspace=use_workspace)
     modules = tuple(m for m in build_list.modules if not m.main)
     selected = {m.path: f"{m.path}@{m.version}" for m in modules}
     requires = {
@@ -215,13 +248,14 @@ def _sum_files(main_dir: Path, build_list: BuildList) -> tuple[Path, ...]:
     return sums if work is None else (*sums, work / "go.work.sum")
 
 
-def _analyse_vendor(config: ScanConfig, main: GoMod) -> Analysis:
-    """The build list as vendor/modules.txt records it; code and licenses from vendor/."""
+def _analyse_vendor(config: ScanConfig, main: GoMod, vendor: Path) -> Analysis:
+    """The build list as vendor/modules.txt records it; code and licenses from vendor/ (the
+    module's, or the workspace's beside go.work)."""
     from .buildlist import BuildModule, Replacement
     from .modulestxt import inconsistencies, parse_modules_txt
 
-    vendor = config.main_dir / "vendor"
     listing = parse_modules_txt((vendor / "modules.txt").read_bytes(), str(vendor / "modules.txt"))
+    workspace_dirs = _workspace_dirs(vendor.parent) if listing.workspace else ()
     problems = [] if listing.workspace else inconsistencies(listing, main)
     if problems:
         # The go command refuses to build from it: judging it would judge another build.
@@ -233,8 +267,9 @@ def _analyse_vendor(config: ScanConfig, main: GoMod) -> Analysis:
             " build list without it",
         )
     # go.mod's `// indirect`, as `go list -m` reports it: modules.txt marks every requirement
-    # `## explicit` since go 1.17, the indirect ones too.
-    direct = {r.path for r in main.requires if not r.indirect}
+    # `## explicit` since go 1.17, the indirect ones too. In a workspace, any module's go.mod.
+    gomods = [main, *(read_gomod(d) for d in workspace_dirs if d != config.main_dir.resolve())]
+    direct = {r.path for gm in gomods for r in gm.requires if not r.indirect}
     modules = []
     # Only modules that provide vendored packages are built: a requirement with no package in
     # vendor/ and a replace directive's own line have no code there to judge.
@@ -242,7 +277,8 @@ def _analyse_vendor(config: ScanConfig, main: GoMod) -> Analysis:
         replace_to = None
         if v.replace_path:
             directory = (
-                "" if v.replace_version else str((config.main_dir / v.replace_path).resolve())
+                # relative to go.mod's directory, or in a workspace to go.work's
+                "" if v.replace_version else str((vendor.parent / v.replace_path).resolve())
             )
             replace_to = Replacement(v.replace_path, v.replace_version, directory)
         modules.append(
@@ -270,8 +306,10 @@ def _analyse_vendor(config: ScanConfig, main: GoMod) -> Analysis:
         source=None,
         notes=(f"modules read from {vendor}/modules.txt (vendor mode)",),
         vendor_dir=vendor,
-        sum_files=(config.main_dir / "go.sum",),
-        require_sites=_require_sites(config.main_dir, main, ()),
+        sum_files=(*(d / "go.sum" for d in workspace_dirs), vendor.parent / "go.work.sum")
+        if workspace_dirs
+        else (config.main_dir / "go.sum",),
+        require_sites=_require_sites(config.main_dir, main, workspace_dirs),
     )
 
 

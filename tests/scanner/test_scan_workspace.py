@@ -126,3 +126,68 @@ def test_findings_point_at_the_go_mod_that_requires_the_module(
         "",
         _require_line(ws / "a" / "go.mod", "example.com/mit"),
     )
+
+
+def test_a_vendored_workspace_is_scanned_from_its_vendor_directory(
+    tmp_path: Path,
+    run_go: RunGo,
+    go_env: dict[str, str],
+    goproxy_tree: GoProxyTree,
+    scan_cache: Path,
+) -> None:
+    """`go work vendor` puts vendor/ beside go.work, and the go command in any workspace module
+    builds from it, offline. The scan of a module there read modules instead (it looked for
+    the module's own vendor/ only); at the workspace root, findings for what another module
+    requires pointed at the scanned go.mod, line 1."""
+    publish_dependencies(goproxy_tree)
+    ws = write_files(
+        tmp_path / "ws",
+        {
+            "go.work": "go 1.22\n\nuse (\n\t.\n\t./b\n)\n",
+            "go.mod": "module example.com/root\n\ngo 1.22\n\nrequire example.com/mit v1.1.0\n",
+            "root.go": 'package root\n\nimport "example.com/mit"\n\nvar A = mit.Hello()\n',
+            "b/go.mod": "module example.com/b\n\ngo 1.22\n\nrequire example.com/gpl v1.0.0\n",
+            "b/b.go": 'package b\n\nimport "example.com/gpl"\n\nvar B = gpl.Add(1, 2)\n',
+        },
+    )
+    for module in (ws, ws / "b"):
+        run_go("mod", "tidy", cwd=module, env_extra={"GOPROXY": goproxy_tree.url, "GOWORK": "off"})
+    run_go("work", "vendor", cwd=ws, env_extra={"GOPROXY": goproxy_tree.url, "GOFLAGS": ""})
+    assert (ws / "vendor" / "modules.txt").read_text().startswith("## workspace")
+    git(ws, "init", "-q")
+    # Nothing to download from: only vendor/ can answer.
+    offline = {
+        **scan_env(go_env, goproxy_tree, scan_cache),
+        "GOFLAGS": "",
+        "GOPROXY": "off",
+        "GOMODCACHE": str(tmp_path / "empty-modcache"),
+    }
+    for where in (ws, ws / "b"):
+        out = tmp_path / f"result-{where.name}.json"
+        proc = run_scan_cli(
+            ["scan", "--no-source-rules", "--offline", "--format", f"json={out}"], offline, where
+        )
+        assert proc.returncode == 1, proc.stdout + proc.stderr  # the GPL module is built
+        result = json.loads(out.read_text())
+        assert any("vendor mode" in note for note in result.get("notes", [])), result
+        modules = {m["path"]: m for m in result["modules"]}
+        assert set(modules) == {"example.com/gpl", "example.com/mit", "example.com/util"}
+    gpl = modules["example.com/gpl"]  # from b: its own go.mod
+    assert (gpl["gomod_path"], gpl["require_line"]) == (
+        "",
+        _require_line(ws / "b" / "go.mod", "example.com/gpl"),
+    )
+    root = json.loads((tmp_path / "result-ws.json").read_text())
+    gpl = {m["path"]: m for m in root["modules"]}["example.com/gpl"]
+    assert (gpl["gomod_path"], gpl["require_line"]) == (
+        "b/go.mod",
+        _require_line(ws / "b" / "go.mod", "example.com/gpl"),
+    )
+    # GOWORK=off: b alone, as the go command builds it then, from modules (none here).
+    out = tmp_path / "result-off.json"
+    proc = run_scan_cli(
+        ["scan", "--no-source-rules", "--offline", "--format", f"json={out}"],
+        {**offline, "GOWORK": "off"},
+        ws / "b",
+    )
+    assert proc.returncode == 3 and "example.com/gpl@v1.0.0: not found" in proc.stderr, proc.stderr
