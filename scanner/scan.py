@@ -138,9 +138,10 @@ def _use_workspace(env: Mapping[str, str]) -> bool:
     return env.get("GOWORK", "") != "off"
 
 
-def _workspace_root(main_dir: Path, env: Mapping[str, str]) -> Path | None:
-    """The directory of the go.work the go command uses here (main_dir or a parent), if any."""
-    if not _use_workspace(env):
+def _workspace_root(main_dir: Path, env: Mapping[str, str] | None = None) -> Path | None:
+    """The directory of the go.work in main_dir or a parent, if any (and none when `env` says
+    GOWORK=off, as the go command then uses none)."""
+    if env is not None and not _use_workspace(env):
         return None
     start = main_dir.resolve()
     return next((d for d in (start, *start.parents) if (d / "go.work").is_file()), None)
@@ -214,27 +215,29 @@ def analyse(
         source=source,
         notes=tuple(notes),
         sum_files=_sum_files(config.main_dir, build_list),
-        require_sites=_require_sites(config.main_dir, main, build_list.main_dirs),
+        require_sites=_require_sites(config.main_dir, main, _others(config, build_list.main_dirs)),
     )
 
 
+def _others(config: ScanConfig, workspace_dirs: Sequence[Path]) -> list[tuple[Path, GoMod]]:
+    """The go.mod of each workspace module other than the scanned one, by directory."""
+    here = config.main_dir.resolve()
+    return [(d.resolve(), read_gomod(d)) for d in workspace_dirs if d.resolve() != here]
+
+
 def _require_sites(
-    main_dir: Path, main: GoMod, workspace_dirs: Sequence[Path]
+    main_dir: Path, main: GoMod, others: Sequence[tuple[Path, GoMod]]
 ) -> dict[str, tuple[Path, int]]:
     """Module path -> (go.mod, line) of the require that names it, where findings point.
 
-    The scanned go.mod's own line first; a module only another workspace module requires
-    points at that module's go.mod. When several of them require it, the first in go.work's
-    `use` order gives the line (any of them would do: each has to change to drop it).
+    The scanned go.mod's own line first; a module only another workspace module (`others`,
+    in go.work's `use` order) requires points at that module's go.mod. When several of them
+    require it, the first gives the line (any of them would do: each has to change to drop it).
     """
-    here = main_dir.resolve()
-    sites = {r.path: (here / "go.mod", r.line) for r in main.requires}
-    for d in workspace_dirs:
-        if d.resolve() == here:
-            continue
-        gomod = read_gomod(d)
+    sites = {r.path: (main_dir.resolve() / "go.mod", r.line) for r in main.requires}
+    for d, gomod in others:
         for r in gomod.requires:
-            sites.setdefault(r.path, (d.resolve() / "go.mod", r.line))
+            sites.setdefault(r.path, (d / "go.mod", r.line))
     return sites
 
 
@@ -242,8 +245,7 @@ def _sum_files(main_dir: Path, build_list: BuildList) -> tuple[Path, ...]:
     """go.sum of the main module; in a workspace, each module's and go.work.sum, as go reads."""
     if not build_list.workspace:
         return (main_dir / "go.sum",)
-    start = main_dir.resolve()
-    work = next((d for d in (start, *start.parents) if (d / "go.work").is_file()), None)
+    work = _workspace_root(main_dir)
     sums = tuple(d / "go.sum" for d in build_list.main_dirs)
     return sums if work is None else (*sums, work / "go.work.sum")
 
@@ -268,8 +270,9 @@ def _analyse_vendor(config: ScanConfig, main: GoMod, vendor: Path) -> Analysis:
         )
     # go.mod's `// indirect`, as `go list -m` reports it: modules.txt marks every requirement
     # `## explicit` since go 1.17, the indirect ones too. In a workspace, any module's go.mod.
-    gomods = [main, *(read_gomod(d) for d in workspace_dirs if d != config.main_dir.resolve())]
-    direct = {r.path for gm in gomods for r in gm.requires if not r.indirect}
+    others = _others(config, workspace_dirs)
+    gomods = [main, *(gomod for _dir, gomod in others)]
+    direct = {r.path for gomod in gomods for r in gomod.requires if not r.indirect}
     modules = []
     # Only modules that provide vendored packages are built: a requirement with no package in
     # vendor/ and a replace directive's own line have no code there to judge.
@@ -309,7 +312,7 @@ def _analyse_vendor(config: ScanConfig, main: GoMod, vendor: Path) -> Analysis:
         sum_files=(*(d / "go.sum" for d in workspace_dirs), vendor.parent / "go.work.sum")
         if workspace_dirs
         else (config.main_dir / "go.sum",),
-        require_sites=_require_sites(config.main_dir, main, workspace_dirs),
+        require_sites=_require_sites(config.main_dir, main, others),
     )
 
 
