@@ -14,15 +14,13 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import anyio
-import anyio.to_thread
-
 from scanner.errors import InvalidModuleError
 from scanner.module import unescape_path, unescape_version
 
 from .coderepo import CodeRepo
 from .errors import UpstreamError
 from .gitclone import GitRepos, RevisionNotFound
+from .workers import Workers
 
 if TYPE_CHECKING:
     from .config import VaultConfig
@@ -133,7 +131,7 @@ class GitSource:
         self.routes = routes
         self.repos = GitRepos(cache_dir, ttl)
         self.concurrency = concurrency
-        self._limiter: anyio.CapacityLimiter | None = None
+        self._workers = Workers(concurrency)
 
     @property
     def patterns(self) -> str:
@@ -155,9 +153,7 @@ class GitSource:
         parsed = parse_goproxy_path(path)
         if parsed is None:
             raise RevisionNotFound(f"not found: {path!r} is not a GOPROXY path")
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self.concurrency)
-        return await anyio.to_thread.run_sync(self.answer, parsed, limiter=self._limiter)
+        return await self._workers.run(self.answer, parsed)
 
     def answer(self, q: GoproxyPath) -> bytes:
         """The bytes for one GOPROXY request (blocking)."""
