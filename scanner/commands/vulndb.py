@@ -102,7 +102,10 @@ def check(
         source = source_from_goproxy(
             proxy or os.environ.get("GOPROXY") or "https://proxy.golang.org,direct"
         )
-    build_list = load_build_list(main_dir, source)
+    # GOWORK=off: the module alone, as the go command builds it then.
+    build_list = load_build_list(
+        main_dir, source, use_workspace=os.environ.get("GOWORK", "") != "off"
+    )
     index = load_index(
         db_url or default_db_url(),
         cache_dir=cache_dir or default_cache_dir(),
