@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -127,3 +128,42 @@ def test_openvex_output_passes_the_schema_and_offline_uses_the_cache(
         moved.rename(vulndb_dir)
     assert again.returncode == 1, again.stderr
     assert "unreachable; using the cached copy" in again.stderr
+
+
+def test_a_workspace_checks_its_whole_build_list_unless_gowork_is_off(
+    goproxy_tree: GoProxyTree, vulndb_dir: Path, tmp_path: Path
+) -> None:
+    """As the go command builds it: in a go.work workspace, what another module brings in (a
+    vulnerable gin here) is in the build; with GOWORK=off only the module's own requirements."""
+    goproxy_tree.add_module(
+        "github.com/gin-gonic/gin", "v1.5.0", {"go.mod": "module github.com/gin-gonic/gin\n"}
+    )
+    goproxy_tree.add_module("aahframe.work", "v0.12.4", {"go.mod": "module aahframe.work\n"})
+    ws = write_files(
+        tmp_path / "ws",
+        {
+            "go.work": "go 1.22\n\nuse (\n\t./app\n\t./other\n)\n",
+            "app/go.mod": "module example.com/app\n\ngo 1.22\n\nrequire aahframe.work v0.12.4\n",
+            "app/main.go": "package main\n\nfunc main() {}\n",
+            "other/go.mod": "module example.com/other\n\ngo 1.22\n\n"
+            "require github.com/gin-gonic/gin v1.5.0\n",
+        },
+    )
+
+    def modules(**env: str) -> set[str]:
+        proc = subprocess.run(
+            [
+                *("goproxy-scan", "vulndb", "check", str(ws / "app"), "--db", vulndb_dir.as_uri()),
+                *("--cache-dir", str(tmp_path / "cache"), "--proxy", goproxy_tree.url),
+                *("--format", "json"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, **env},
+        )
+        assert proc.returncode in (0, 1), proc.stderr
+        return {v["module"] for v in json.loads(proc.stdout)["vulnerabilities"]}
+
+    assert "github.com/gin-gonic/gin" in modules(GOWORK="")
+    assert "github.com/gin-gonic/gin" not in modules(GOWORK="off")
