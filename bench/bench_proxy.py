@@ -6,7 +6,8 @@ through the gateway vs GOPROXY=file:// directly. Prints ratios measured in the s
 Targets (issue 4): small artifacts ≥ 0.5x nginx requests/s; zips ≥ 0.8x nginx MB/s; go mod
 download warm ≤ 1.3x and cold ≤ 2x of file://. A missing wrk or nginx is skipped and said so.
 `go mod download` is also timed through nginx and through bench/static_asgi.py (a bare Python
-file server on uvicorn) on the same files: what HTTP, and a Python server alone, cost go.
+file server, on the variant's server) on the same files: what HTTP, and that server alone, cost
+go.
 
 `--dir` picks where the fixture, vaults and module caches go (default: the system's temp
 directory). On ext4 without a journal (this project's CI machines), creating files is several
@@ -208,12 +209,19 @@ http {{
 
 
 @contextmanager
-def static_python(root: Path) -> Iterator[str]:
-    """bench/static_asgi.py on uvicorn: the floor of any Python server for the go command."""
+def static_python(root: Path, server: str) -> Iterator[str]:
+    """bench/static_asgi.py on `server` (uvicorn or granian, as go-vault runs them): the floor of
+    that Python server for the go command."""
     port = free_port()
-    server = [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "bench"), "static_asgi:app"]
+    bench = str(ROOT / "bench")
+    command = {
+        "uvicorn": ["uvicorn", "--app-dir", bench, "--no-access-log", "--loop", "uvloop"],
+        "granian": ["granian", "--working-dir", bench, "--interface", "asgi", "--loop", "uvloop"],
+    }[server]
     proc = subprocess.Popen(
-        [*server, "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        [sys.executable, "-m", *command, "--port", str(port), "--log-level", "warning"]
+        + (["--http", "1"] if server == "granian" else [])
+        + ["static_asgi:app"],
         env={**os.environ, "STATIC_ROOT": str(root)},
     )
     with serving(proc, port, signal.SIGTERM) as url:
@@ -262,7 +270,6 @@ def run_variant(
     app: Path,
     paths: dict[str, str],
     nginx_url: str | None,
-    floor_url: str,
 ) -> None:
     """One go-vault server setup: go mod download cold/warm, then wrk beside nginx."""
     home = work / "home"
@@ -281,7 +288,10 @@ def run_variant(
             colds.append(timed(download, app, go_env(home, url, f"mc-cold-{variant}-{i}")))
         if i < 2:
             shutil.rmtree(vault)
-    with go_vault(vault, tree.url, *flags) as (url, proc):
+    with (
+        go_vault(vault, tree.url, *flags) as (url, proc),
+        static_python(tree.root, server) as floor,
+    ):
         bases, warms, statics, floors = [], [], [], []
         for i in range(WARM_RUNS):
             bases.append(timed(download, app, go_env(home, tree.url, f"mc-base-{variant}-{i}")))
@@ -291,7 +301,7 @@ def run_variant(
                     timed(download, app, go_env(home, nginx_url, f"mc-ngx-{variant}-{i}"))
                 )
             # ... and from the least a Python server does: what the framework costs go.
-            floors.append(timed(download, app, go_env(home, floor_url, f"mc-py-{variant}-{i}")))
+            floors.append(timed(download, app, go_env(home, floor, f"mc-py-{variant}-{i}")))
         base, warm, cold = min(bases), min(warms), min(colds)
         print(
             f"[{variant}] go mod download: file:// {base:.3f}s,"
@@ -300,7 +310,7 @@ def run_variant(
             f" warm {warm:.3f}s = {warm / base:.2f}x (target ≤ 1.3;"
             f" paired runs' median {paired(warms, bases):.2f}x)"
             + (f"; nginx on the same files {min(statics) / base:.2f}x" if statics else "")
-            + f", a bare Python (uvicorn) file server {min(floors) / base:.2f}x"
+            + f", a bare Python file server on {server} {min(floors) / base:.2f}x"
         )
         for p in paths.values():
             assert httpx.get(url + p).status_code == 200
@@ -373,12 +383,9 @@ def main() -> int:
         size = sum(p.stat().st_size for p in zips) / len(zips) / 1024
         print(f"fixture: {len(zips)} module zips of {size:.0f} KiB on average")
         print(f"times are best of {WARM_RUNS} (cold: of 3, each into an empty vault)")
-        with (
-            nginx(tree.root, work / "nginx") if have_wrk else contextlib.nullcontext() as ngx,
-            static_python(tree.root) as floor,
-        ):
+        with nginx(tree.root, work / "nginx") if have_wrk else contextlib.nullcontext() as ngx:
             for variant in args.servers.split(","):
-                run_variant(variant, args, work, tree, app, paths, ngx if have_wrk else None, floor)
+                run_variant(variant, args, work, tree, app, paths, ngx if have_wrk else None)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -1,8 +1,9 @@
 """The least a Python HTTP server can do for the go command: files under $STATIC_ROOT, kept in
 memory, no routing, logging or checks. bench/bench_proxy.py times `go mod download` through it
-beside nginx, to show what the server framework itself costs (uvicorn, as go-vault runs it).
+beside nginx, on the same server as each go-vault variant, to show what that server itself costs.
 
     STATIC_ROOT=DIR uvicorn --app-dir bench static_asgi:app
+    STATIC_ROOT=DIR granian --working-dir bench --interface asgi static_asgi:app
 """
 
 from __future__ import annotations
