@@ -174,7 +174,10 @@ def match_document(
     names = {w for sp in chosen for w in _name_words(templates[sp.template])}
     if not notice:
         for s, e in leftover:
-            if chosen and (_is_commentary(doc.tokens[s:e]) or _is_title(doc.tokens[s:e], names)):
+            region = doc.tokens[s:e]
+            if chosen and (
+                _is_commentary(region) or _is_title(region, names) or _is_views_disclaimer(region)
+            ):
                 continue
             out.append((s, _unknown(index, doc, s, e, hits)))
     out.sort(key=lambda p: p[0])
@@ -303,6 +306,28 @@ def _is_commentary(region: tuple[str, ...]) -> bool:
     """A short remark beside a license ("X is licensed under the MIT license, reproduced
     below"): no words that grant, restrict or condition anything, so it adds no terms."""
     return len(region) < _NOTE_MAX_WORDS and _TERMS_WORDS.isdisjoint(region)
+
+
+# The closing paragraph of BSD-2-Clause-Views (FreeBSD's license), which BSD-3-Clause texts
+# carry too (pprof's third_party/svgpan): it disclaims official endorsement and sets no term.
+# Only that sentence is passed over, ending in a short name without a word of terms in it.
+_VIEWS = tuple(
+    words(
+        "The views and conclusions contained in the software and documentation are those of "
+        "the authors and should not be interpreted as representing official policies, either "
+        "expressed or implied, of"
+    )
+)
+_VIEWS_NAME_MAX_WORDS = 8
+
+
+def _is_views_disclaimer(region: tuple[str, ...]) -> bool:
+    name = region[len(_VIEWS) :]
+    return (
+        region[: len(_VIEWS)] == _VIEWS
+        and 0 < len(name) <= _VIEWS_NAME_MAX_WORDS
+        and _TERMS_WORDS.isdisjoint(name)
+    )
 
 
 def _mentions_later_version(

@@ -112,3 +112,37 @@ def test_a_clause_between_sentences_is_never_read_as_the_license(index: Template
         assert any(m.license_id.startswith("LicenseRef-unknown-") for m in matches)
 
     check()
+
+
+VIEWS = (
+    "The views and conclusions contained in the software and documentation are those of the\n"
+    "authors and should not be interpreted as representing official policies, either expressed\n"
+    "or implied, of {}.\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("after", "unknown"),
+    [
+        (VIEWS.format("Andrea Leofreddi"), False),  # pprof's third_party/svgpan/LICENSE
+        (VIEWS.format("the FreeBSD Project"), False),
+        (VIEWS.format("Andrea Leofreddi. Not for use in weapons systems"), True),
+        (VIEWS.format("Andrea Leofreddi") + "\nYou must pay a fee to use this software.\n", True),
+    ],
+    ids=["holder", "project", "term-after-the-name", "term-paragraph"],
+)
+def test_the_bsd_views_paragraph_adds_no_terms(
+    index: TemplateIndex, after: str, unknown: bool
+) -> None:
+    """BSD-2-Clause-Views' last paragraph below a BSD-3-Clause text, as pprof vendors svgpan's
+    license: it disclaims official endorsement, so the file is BSD-3-Clause (it read as unknown
+    text beside the license, and every module vendoring pprof went to review). Anything more
+    after it is still read."""
+    text = render("BSD-3-Clause") + "\n\n" + after
+    found = {m.license_id for m in detect_text(text, index=index) if m.confidence >= HIGH}
+    assert found == {"BSD-3-Clause"}
+    assert unknown == any(
+        m.license_id.startswith("LicenseRef-unknown-") for m in detect_text(text, index=index)
+    )
+    alone = detect_text(VIEWS.format("Andrea Leofreddi"), index=index)  # no license: unknown
+    assert [m.license_id.startswith("LicenseRef-unknown-") for m in alone] == [True]
