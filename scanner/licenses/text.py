@@ -70,6 +70,9 @@ _MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\s]*\)")
 _COPYRIGHT_LINE = re.compile(
     r"^\W*(?:copyright\b|\(c\)|©|all rights reserved|portions copyright)", re.IGNORECASE
 )
+# "Files: snappy/* internal/snapref/*" (Debian copyright style, klauspost/compress's LICENSE):
+# scopes the license below it to paths. Every item must look like a path or a glob.
+_FILES_LINE = re.compile(r"^\W*files:(?:\s+\S*[/*.]\S*)+\s*$", re.IGNORECASE)
 
 
 def _fold(text: str) -> str:
@@ -94,7 +97,9 @@ class Document:
 
     tokens: tuple[str, ...]
     lines: tuple[int, ...]  # 1-based line of each token
-    copyright: tuple[bool, ...]  # token sits on a copyright line
+    # token sits on a copyright line, or a Files: line scoping the license to paths: words that
+    # name or place, never terms, so they count as no license text
+    copyright: tuple[bool, ...]
     line_count: int
 
     @property
@@ -122,5 +127,6 @@ def document(text: str) -> Document:
             continue
         tokens += found
         lines += [n] * len(found)
-        copyright_flags += [_COPYRIGHT_LINE.match(line) is not None] * len(found)
+        naming = _COPYRIGHT_LINE.match(line) or _FILES_LINE.match(line)
+        copyright_flags += [naming is not None] * len(found)
     return Document(tuple(_variants(tokens)), tuple(lines), tuple(copyright_flags), len(raw_lines))

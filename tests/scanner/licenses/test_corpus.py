@@ -146,3 +146,27 @@ def test_the_bsd_views_paragraph_adds_no_terms(
     )
     alone = detect_text(VIEWS.format("Andrea Leofreddi"), index=index)  # no license: unknown
     assert [m.license_id.startswith("LicenseRef-unknown-") for m in alone] == [True]
+
+
+@pytest.mark.parametrize(
+    ("scope", "unknown"),
+    [
+        ("Files: snappy/*\nFiles: internal/snapref/*\n", False),  # klauspost/compress's LICENSE
+        ("Files: s2/cmd/internal/readahead/* zstd/*.go\n", False),
+        ("Files: for internal use only\n", True),  # not paths: read as text
+        ("Files: snappy/*\nFor internal use only, no resale.\n", True),
+    ],
+    ids=["two-lines", "globs", "words-not-paths", "term-after"],
+)
+def test_a_files_line_scoping_a_license_adds_no_terms(
+    index: TemplateIndex, scope: str, unknown: bool
+) -> None:
+    """A multi-license LICENSE puts "Files: path/*" above each license (Debian copyright style):
+    it read as unknown text ("internal" is a word of terms), and klauspost/compress, in most Go
+    builds, went to review. Path-like items only; anything else there is still read."""
+    text = "\n\n".join(
+        ["-" * 18, scope, render("MIT"), "-" * 18, "Files: snappy/*\n", render("BSD-3-Clause")]
+    )
+    matches = detect_text(text, index=index)
+    assert {m.license_id for m in matches if m.confidence >= HIGH} == {"MIT", "BSD-3-Clause"}
+    assert unknown == any(m.license_id.startswith("LicenseRef-unknown-") for m in matches)
