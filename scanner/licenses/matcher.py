@@ -175,8 +175,11 @@ def match_document(
     if not notice:
         for s, e in leftover:
             region = doc.tokens[s:e]
+            prose = (e - s) - sum(doc.copyright[s:e])
             if chosen and (
-                _is_commentary(region) or _is_title(region, names) or _is_views_disclaimer(region)
+                _is_commentary(region, prose)
+                or _is_title(region, names)
+                or _is_views_disclaimer(region)
             ):
                 continue
             out.append((s, _unknown(index, doc, s, e, hits)))
@@ -302,10 +305,12 @@ def _is_title(region: tuple[str, ...], names: set[str]) -> bool:
     return len(region) < _NOTE_MAX_WORDS and names.issuperset(region)
 
 
-def _is_commentary(region: tuple[str, ...]) -> bool:
+def _is_commentary(region: tuple[str, ...], prose: int) -> bool:
     """A short remark beside a license ("X is licensed under the MIT license, reproduced
-    below"): no words that grant, restrict or condition anything, so it adds no terms."""
-    return len(region) < _NOTE_MAX_WORDS and _TERMS_WORDS.isdisjoint(region)
+    below"; a project's name and tagline): no words that grant, restrict or condition
+    anything, so it adds no terms. `prose`: its words off copyright lines, which set the
+    length (the holders a remark names do not make it longer)."""
+    return prose < _NOTE_MAX_WORDS and _TERMS_WORDS.isdisjoint(region)
 
 
 # The closing paragraph of BSD-2-Clause-Views (FreeBSD's license), which BSD-3-Clause texts

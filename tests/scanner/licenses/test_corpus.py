@@ -170,3 +170,27 @@ def test_a_files_line_scoping_a_license_adds_no_terms(
     matches = detect_text(text, index=index)
     assert {m.license_id for m in matches if m.confidence >= HIGH} == {"MIT", "BSD-3-Clause"}
     assert unknown == any(m.license_id.startswith("LicenseRef-unknown-") for m in matches)
+
+
+GOGO = """Copyright (c) 2013, The GoGo Authors. All rights reserved.
+
+Protocol Buffers for Go with Gadgets
+
+Go support for Protocol Buffers - Google's data interchange format
+
+Copyright 2010 The Go Authors.  All rights reserved.
+https://github.com/golang/protobuf
+
+"""
+
+
+def test_a_project_name_among_copyright_lines_adds_no_terms(index: TemplateIndex) -> None:
+    """gogo/protobuf's LICENSE: two copyright lines around the project's name and tagline. The
+    holders made the remark too long to be one, so it read as unknown text and the module went
+    to review. Its length now counts the words off copyright lines; words of terms still count."""
+    text = GOGO + render("BSD-3-Clause")
+    matches = detect_text(text, index=index)
+    assert [m.license_id for m in matches] == ["BSD-3-Clause"]
+    restricted = GOGO.replace("Gadgets", "Gadgets, not to be used by any government agency")
+    matches = detect_text(restricted + render("BSD-3-Clause"), index=index)
+    assert any(m.license_id.startswith("LicenseRef-unknown-") for m in matches)
