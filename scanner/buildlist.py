@@ -419,11 +419,17 @@ class _Loader:
         return err
 
 
-def _find_upwards(start: Path, name: str) -> Path | None:
+def find_upwards(start: Path, name: str) -> Path | None:
+    """The file `name` in `start` or the nearest parent that has one (go.mod, go.work)."""
     for d in (start, *start.parents):
         if (d / name).is_file():
             return d / name
     return None
+
+
+def workspace_enabled(env: Mapping[str, str]) -> bool:
+    """Whether the go command looks for go.work here: not with GOWORK=off."""
+    return env.get("GOWORK", "") != "off"
 
 
 def _read_main(gomod_path: Path) -> GoMod:
@@ -510,11 +516,11 @@ def load_build_list(
     start = Path(main_dir).resolve()
     gowork = None
     if use_workspace:
-        gowork = _find_upwards(start, "go.work")
+        gowork = find_upwards(start, "go.work")
     if gowork is not None:
         ws = _workspace(gowork)
     else:
-        gomod = _find_upwards(start, "go.mod")
+        gomod = find_upwards(start, "go.mod")
         if gomod is None:
             raise InputError(
                 f"{start}: go.mod file not found in this directory or any parent",

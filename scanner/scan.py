@@ -134,17 +134,15 @@ def vendor_dir(main_dir: Path, env: Mapping[str, str]) -> Path | None:
     return vendor if (vendor / "modules.txt").is_file() else None
 
 
-def _use_workspace(env: Mapping[str, str]) -> bool:
-    return env.get("GOWORK", "") != "off"
-
-
 def _workspace_root(main_dir: Path, env: Mapping[str, str] | None = None) -> Path | None:
     """The directory of the go.work in main_dir or a parent, if any (and none when `env` says
     GOWORK=off, as the go command then uses none)."""
-    if env is not None and not _use_workspace(env):
+    from .buildlist import find_upwards, workspace_enabled
+
+    if env is not None and not workspace_enabled(env):
         return None
-    start = main_dir.resolve()
-    return next((d for d in (start, *start.parents) if (d / "go.work").is_file()), None)
+    gowork = find_upwards(main_dir.resolve(), "go.work")
+    return gowork.parent if gowork is not None else None
 
 
 def _workspace_dirs(root: Path) -> tuple[Path, ...]:
@@ -167,9 +165,9 @@ def analyse(
     vendor = vendor_dir(config.main_dir, env)
     if vendor is not None:
         return _analyse_vendor(config, main, vendor)
-    from .buildlist import load_build_list
+    from .buildlist import load_build_list, workspace_enabled
 
-    use_workspace = _use_workspace(env)
+    use_workspace = workspace_enabled(env)
 
     notes: list[str] = []
     if source is None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..buildlist import DEFAULT_CONCURRENCY, BuildList, load_build_list
+from ..buildlist import DEFAULT_CONCURRENCY, BuildList, load_build_list, workspace_enabled
 from ..errors import InputError
 from ..exitcodes import ExitCode
 from ..modfetch import ModCacheSource, ModuleSource, source_from_goproxy
@@ -142,7 +142,7 @@ def graph(
         bl = load_build_list(
             directory,
             source,
-            use_workspace=os.environ.get("GOWORK", "") != "off",
+            use_workspace=workspace_enabled(os.environ),
             concurrency=concurrency,
             progress=progress,
             all_go_versions=as_json,

@@ -82,7 +82,7 @@ def check(
 
     The policy is the `vulnerabilities:` section of --policy (default MAIN_DIR/.goproxy-scan.yml).
     """
-    from ..buildlist import load_build_list
+    from ..buildlist import load_build_list, workspace_enabled
     from ..modfetch import ModCacheSource, ModuleSource, source_from_goproxy
     from ..policy import load_policy
     from ..scan import gomodcache, read_gomod
@@ -102,10 +102,7 @@ def check(
         source = source_from_goproxy(
             proxy or os.environ.get("GOPROXY") or "https://proxy.golang.org,direct"
         )
-    # GOWORK=off: the module alone, as the go command builds it then.
-    build_list = load_build_list(
-        main_dir, source, use_workspace=os.environ.get("GOWORK", "") != "off"
-    )
+    build_list = load_build_list(main_dir, source, use_workspace=workspace_enabled(os.environ))
     index = load_index(
         db_url or default_db_url(),
         cache_dir=cache_dir or default_cache_dir(),
