@@ -490,7 +490,8 @@ def judge(
     if missing:
         replaced = {m.path: m.replace for m in analysis.modules if m.replace is not None}
         if analysis.vendor_dir is not None and overall != "local-fallback":
-            out.update(_judge_vendored(policy, missing, analysis.vendor_dir, now))
+            vendored = [m.path for m in analysis.modules]
+            out.update(_judge_vendored(policy, missing, vendored, analysis.vendor_dir, now))
         else:
             out.update(_judge_locally(config, policy, missing, replaced, source, now))
         if overall == "proxy":
@@ -499,16 +500,26 @@ def judge(
 
 
 def _judge_vendored(
-    policy: Policy, modules: Sequence[ModuleVersion], vendor_dir: Path, now: datetime
+    policy: Policy,
+    modules: Sequence[ModuleVersion],
+    vendored: Sequence[str],
+    vendor_dir: Path,
+    now: datetime,
 ) -> dict[str, tuple[Verdict, str, str]]:
-    """Judge vendored copies: what the build really compiles, license files included."""
+    """Judge vendored copies: what the build really compiles, license files included.
+
+    `vendored`: every module path in vendor/. A vendored module keeps no go.mod, so a nested
+    one (go.opentelemetry.io/otel/sdk in go.opentelemetry.io/otel) is told apart by this list:
+    its license files are its own, not its parent's."""
     from .licenses import detect_dir, load_index
     from .policy import ModuleFacts, evaluate
 
     index = load_index()
     out: dict[str, tuple[Verdict, str, str]] = {}
     for mv in modules:
-        report = detect_dir(vendor_dir / mv.path, index=index)
+        inside = mv.path + "/"
+        nested = [p.removeprefix(inside) for p in vendored if p.startswith(inside)]
+        report = detect_dir(vendor_dir / mv.path, index=index, skip=nested)
         out[str(mv)] = (
             evaluate(policy, ModuleFacts(mv.path, mv.version, licenses=report), now),
             "local",

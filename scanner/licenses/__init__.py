@@ -8,6 +8,7 @@ loaded index; without it the process-wide default index is loaded once on first 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from pathlib import Path
 
 from .detect import (
@@ -47,8 +48,10 @@ def default_index() -> TemplateIndex:
     return load_index()
 
 
-def detect_dir(path: Path | str, *, index: TemplateIndex | None = None) -> LicenseReport:
-    return _detect_dir(path, index=index or default_index())
+def detect_dir(
+    path: Path | str, *, index: TemplateIndex | None = None, skip: Iterable[str] = ()
+) -> LicenseReport:
+    return _detect_dir(path, index=index or default_index(), skip=skip)
 
 
 def detect_zip(

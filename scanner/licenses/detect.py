@@ -220,8 +220,9 @@ def declared_license(
         raise InputError(f"//go:license: {e.message}", path=where, line=line) from e
 
 
-def _walk(root: Path) -> Iterable[tuple[str, Path]]:
-    """License files under a module root, not descending into nested modules or vendor/."""
+def _walk(root: Path, skip: frozenset[str] = frozenset()) -> Iterable[tuple[str, Path]]:
+    """License files under a module root, not descending into nested modules (a go.mod, or a
+    slash path in `skip`) or vendor/."""
     stack = [root]
     while stack:
         d = stack.pop()
@@ -233,7 +234,9 @@ def _walk(root: Path) -> Iterable[tuple[str, Path]]:
             if entry.is_dir() and not entry.is_symlink():
                 if entry.name in _SKIP_DIRS or entry.name.startswith((".", "_")):
                     continue
-                if (entry / "go.mod").exists():
+                if (entry / "go.mod").exists() or (
+                    skip and entry.relative_to(root).as_posix() in skip
+                ):
                     continue  # another module: its licenses are its own
                 stack.append(entry)
             elif entry.is_file():
@@ -242,13 +245,18 @@ def _walk(root: Path) -> Iterable[tuple[str, Path]]:
                     yield rel, entry
 
 
-def detect_dir(path: Path | str, *, index: TemplateIndex) -> LicenseReport:
-    """Detect the licenses of a module directory (its go.mod's `//go:license` is declared)."""
+def detect_dir(
+    path: Path | str, *, index: TemplateIndex, skip: Iterable[str] = ()
+) -> LicenseReport:
+    """Detect the licenses of a module directory (its go.mod's `//go:license` is declared).
+
+    `skip`: slash paths of sub-directories that are modules of their own without a go.mod to
+    say so (a vendored module's nested modules, which vendor/modules.txt lists apart)."""
     root = Path(path)
     if not root.is_dir():
         raise InputError("not a directory", path=str(root))
     files = {}
-    for rel, p in _walk(root):
+    for rel, p in _walk(root, frozenset(skip)):
         with p.open("rb") as f:
             files[rel] = f.read(MAX_LICENSE_BYTES)
     gomod = root / "go.mod"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from goproxytree import GoProxyTree
+from licenses.corpus import render as license_text
 from scanproject import make_project, publish_dependencies, run_scan_cli, scan_env
 
 RunGo = Callable[..., subprocess.CompletedProcess[str]]
@@ -115,3 +116,53 @@ def test_modules_txt_out_of_sync_with_go_mod_is_refused_as_go_refuses_it(
     first = proc.stderr.splitlines()[0]
     assert first.startswith("error: go.mod:"), first
     assert "inconsistent vendoring" in first and "go mod vendor" in first
+
+
+def test_a_nested_vendored_module_keeps_its_license_files_to_itself(
+    tmp_path: Path,
+    run_go: RunGo,
+    go_env: dict[str, str],
+    goproxy_tree: GoProxyTree,
+    scan_cache: Path,
+) -> None:
+    """vendor/ keeps no go.mod, so vendor/example.com/otel/ holds the nested module
+    example.com/otel/sdk's directory too. Its license files were read as the parent's (with
+    go.opentelemetry.io/otel, buildkit's scan put otel in review for a file of
+    otel/exporters/jaeger). modules.txt lists the nested module: its files are its own."""
+    publish_dependencies(goproxy_tree)
+    mit = license_text("MIT")
+    goproxy_tree.add_module(
+        "example.com/otel",
+        "v1.0.0",
+        {
+            "go.mod": "module example.com/otel\n\ngo 1.22\n",
+            "LICENSE": mit,
+            "otel.go": "package otel\n",
+        },
+    )
+    fee = "You may use this package only after you pay a fee of 100 euros to Example Corp.\n"
+    goproxy_tree.add_module(
+        "example.com/otel/sdk",
+        "v1.0.0",
+        {
+            "go.mod": "module example.com/otel/sdk\n\ngo 1.22\n",
+            "LICENSE": fee,
+            "sdk.go": "package sdk\n",
+        },
+    )
+    imports = 'import (\n\t_ "example.com/otel"\n\t_ "example.com/otel/sdk"\n)\n'
+    root = make_project(
+        tmp_path / "repo", run_go, goproxy_tree, {"otel.go": "package main\n\n" + imports}
+    )
+    run_go("mod", "vendor", cwd=root, env_extra={"GOPROXY": goproxy_tree.url})
+    assert (root / "vendor/example.com/otel/sdk/LICENSE").is_file()
+    out = tmp_path / "result.json"
+    env = vendor_env(go_env, goproxy_tree, scan_cache)
+    proc = run_scan_cli(["scan", "--offline", "--format", f"json={out}"], env, root)
+    modules = {m["path"]: m for m in json.loads(out.read_text())["modules"]}
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # the sdk's fee
+    assert (modules["example.com/otel"]["decision"], modules["example.com/otel"]["expression"]) == (
+        "PASS",
+        "MIT",
+    )
+    assert modules["example.com/otel/sdk"]["decision"] == "REVIEW_REQUIRED"
