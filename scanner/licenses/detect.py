@@ -11,7 +11,7 @@ from typing import Any
 from .. import spdx
 from ..errors import InputError
 from ..verdict import LicenseFinding
-from .matcher import HEADER_CONFIDENCE, LicenseMatch, match_document
+from .matcher import HEADER_CONFIDENCE, SPDX_TAG, LicenseMatch, family, match_document, offered
 from .templates import COMPILER_VERSION, TemplateIndex, data_version
 from .text import document
 
@@ -24,7 +24,6 @@ _LICENSE_FILE = re.compile(
     re.IGNORECASE,
 )
 _NOTICE_FILE = re.compile(r"notice(?:\..*)?", re.IGNORECASE)
-_SPDX_TAG = re.compile(r"SPDX-License-Identifier:\s*([^\n*#]+?)\s*(?:\*/|-->)?\s*$")
 _SKIP_DIRS = frozenset({"vendor", "testdata", "node_modules"})
 MAX_LICENSE_BYTES = 1 << 20
 
@@ -50,7 +49,7 @@ class FileLicenses:
 
     @property
     def expression(self) -> str:
-        return spdx.combine_and(m.license_id for m in self.matches)
+        return combined(self.matches)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -85,9 +84,7 @@ class LicenseReport:
     @property
     def root_expression(self) -> str:
         """The licenses of the module root's own files (sub-directory licenses aside)."""
-        return spdx.combine_and(
-            m.license_id for f in self.files if "/" not in f.path for m in f.matches
-        )
+        return combined(m for f in self.files if "/" not in f.path for m in f.matches)
 
     @property
     def declared_mismatch(self) -> bool:
@@ -141,6 +138,25 @@ class LicenseReport:
         )
 
 
+def combined(matches: Iterable[LicenseMatch]) -> str:
+    """The AND of the licenses found. A choice ("Apache-2.0 OR MIT", stated or on an
+    `SPDX-License-Identifier:` line) stands for the texts of the licenses it offers, its
+    copies: those are not ANDed again."""
+    found = list(matches)
+    choices = frozenset().union(*map(offered, found))
+    return spdx.combine_and(
+        m.license_id for m in found if offered(m) or family(m.license_id) not in choices
+    )
+
+
+def module_expression(files: Iterable[FileLicenses]) -> str:
+    """A module's licenses: its root files' (where a choice covers the texts beside it, in
+    LICENSE-APACHE and LICENSE-MIT too), AND those of each sub-directory's files."""
+    every = list(files)
+    root = combined(m for f in every if "/" not in f.path for m in f.matches)
+    return spdx.combine_and([root, *(f.expression for f in every if "/" in f.path)])
+
+
 def expression_category(expression: str) -> str:
     """The category of an id, or of an expression whose terms all share one; else unknown."""
     found = {spdx.category(t) for t in spdx.terms(expression)}
@@ -152,7 +168,7 @@ def _tagged(text: str) -> list[LicenseMatch]:
     authors name the license without including it, so it is a notice, not a match."""
     out = []
     for n, line in enumerate(text.splitlines(), start=1):
-        m = _SPDX_TAG.search(line)
+        m = SPDX_TAG.search(line)
         if m is None:
             continue
         try:
@@ -179,8 +195,7 @@ def detect_files(
         matches = match_document(index, document(text), notice=notice) or _tagged(text)
         if matches or not notice:
             results.append(FileLicenses(path, tuple(matches), notice))
-    expression = spdx.combine_and(m.license_id for f in results for m in f.matches)
-    return LicenseReport(tuple(results), expression, declared, detector_version())
+    return LicenseReport(tuple(results), module_expression(results), declared, detector_version())
 
 
 def detect_text(text: str, *, index: TemplateIndex) -> tuple[LicenseMatch, ...]:

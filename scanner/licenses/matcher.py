@@ -13,10 +13,12 @@ import bisect
 import hashlib
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import accumulate, chain
+from itertools import accumulate, chain, pairwise
 from typing import Any
 
+from .. import spdx
 from .templates import Template, TemplateIndex
 from .text import Document, words
 
@@ -45,6 +47,29 @@ _TERMS_WORDS = frozenset((
 ))
 # fmt: on
 _UNCOVERED = re.compile(b"\x00+")
+# `SPDX-License-Identifier: EXPR`, alone on its line or in a comment (`/* */`, `<!-- -->`, `#`,
+# markdown code).
+SPDX_TAG = re.compile(
+    r"SPDX-License-Identifier:\s*([^\n*#`]+?)\s*(?:\*/|-->|`)?\s*$", re.IGNORECASE
+)
+# A statement of choice between licenses, by SPDX id: "may be used, at your option, under
+# either: Apache License, version 2.0 (Apache-2.0), OR GNU General Public License, version 2.0
+# or later (GPL-2.0-or-later)" (spdx/tools-golang). Its cue, and the only words of terms it
+# may hold ("is provided and may be used").
+_CHOICE_CUES = frozenset(("either", "option", "choice", "choose"))
+_CHOICE_TERMS = frozenset(("may", "use", "used", "using"))
+# A file path or URL: a word with a slash in it, or a Go file's name.
+_PATH = re.compile(r"[^\s()\[\]<>\"'`]*/[^\s()\[\]<>\"'`]*|[\w.-]+\.go\b")
+_ID_CANDIDATE = re.compile(r"(?<![\w.+-])[a-z0-9][a-z0-9.+-]*[a-z0-9+]")
+# An Apache-style notice restated for the licenses of a choice (ipfs/boxo's "Permissive
+# License Stack"): it sends the reader to those licenses and adds no terms of its own.
+_RESTATED = re.compile(
+    r"you may not use (?:\S+ ){1,10}?except in compliance with (?:\S+ ){0,6}?licenses? "
+    r"|unless required by applicable law or agreed to in writing (?:\S+ ){1,24}?"
+    r"without warranties or conditions of any kind either express or implied "
+    r"see (?:\S+ ){1,6}?for the specific language governing permissions and limitations "
+    r"under (?:\S+ ){0,3}?licenses? "
+)
 
 
 @dataclass(frozen=True)
@@ -173,11 +198,16 @@ def match_document(
         )
     names = {w for sp in chosen for w in _name_words(templates[sp.template])}
     if not notice:
+        choice = _choice(doc, leftover, [templates[sp.template].license_id for sp in chosen])
+        if choice is not None:
+            out.append((choice.at, choice.match))
         for s, e in leftover:
             region = doc.tokens[s:e]
+            if choice is not None and (choice.region == (s, e) or _is_choice_prose(region)):
+                continue
             prose = (e - s) - sum(doc.copyright[s:e])
             if chosen and (
-                _is_commentary(region, prose)
+                _is_commentary(_terms_off_paths(doc, s, e), prose)
                 or _is_title(region, names)
                 or _is_views_disclaimer(region)
             ):
@@ -305,12 +335,35 @@ def _is_title(region: tuple[str, ...], names: set[str]) -> bool:
     return len(region) < _NOTE_MAX_WORDS and names.issuperset(region)
 
 
-def _is_commentary(region: tuple[str, ...], prose: int) -> bool:
+def _is_commentary(terms: set[str], prose: int) -> bool:
     """A short remark beside a license ("X is licensed under the MIT license, reproduced
     below"; a project's name and tagline): no words that grant, restrict or condition
     anything, so it adds no terms. `prose`: its words off copyright lines, which set the
     length (the holders a remark names do not make it longer)."""
-    return prose < _NOTE_MAX_WORDS and _TERMS_WORDS.isdisjoint(region)
+    return prose < _NOTE_MAX_WORDS and not terms
+
+
+def _terms_off_paths(doc: Document, s: int, e: int) -> set[str]:
+    """The words of terms in a run but for those only inside file paths and URLs, which name
+    and set nothing ("internal/common/binary.go … is copied from …", gopsutil's LICENSE)."""
+    region = doc.tokens[s:e]
+    found = _terms_in(region)
+    if found:
+        text = "\n".join(doc.folded_lines[doc.lines[s] - 1 : doc.lines[e - 1]])
+        in_paths = Counter(w for path in _PATH.findall(text) for w in words(path))
+        counts = Counter(region)
+        found = {w for w in found if counts[w] > in_paths[w]}
+    return found
+
+
+def _terms_in(region: Iterable[str]) -> set[str]:
+    """The words of terms in a run. "provided" is one only as "provided that" (a condition);
+    "is provided under the X license, a copy of which is provided below" sets none."""
+    tokens = tuple(region)
+    found = set(_TERMS_WORDS.intersection(tokens))
+    if "provided" in found and ("provided", "that") not in pairwise(tokens):
+        found.discard("provided")
+    return found
 
 
 # The closing paragraph of BSD-2-Clause-Views (FreeBSD's license), which BSD-3-Clause texts
@@ -333,6 +386,96 @@ def _is_views_disclaimer(region: tuple[str, ...]) -> bool:
         and 0 < len(name) <= _VIEWS_NAME_MAX_WORDS
         and _TERMS_WORDS.isdisjoint(name)
     )
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """A choice between licenses the file states; `region`: the leftover run stating it
+    (None for an `SPDX-License-Identifier:` line); `at`: its first token."""
+
+    match: LicenseMatch
+    at: int
+    region: tuple[int, int] | None
+
+
+def family(license_id: str) -> str:
+    """`GPL-2.0` for GPL-2.0-only and GPL-2.0-or-later: the same text, either grant."""
+    return license_id.removesuffix("-only").removesuffix("-or-later")
+
+
+def offered(match: LicenseMatch) -> frozenset[str]:
+    """The license families a choice offers: a statement of choice's, or an
+    `SPDX-License-Identifier:` reference's with OR (empty for any other match)."""
+    if match.kind not in ("choice", "reference") or " OR " not in match.license_id:
+        return frozenset()
+    return frozenset(family(t.license_id) for t in spdx.terms(match.license_id))
+
+
+def _choice(doc: Document, leftover: list[tuple[int, int]], found: list[str]) -> _Choice | None:
+    """The file's statement of choice between licenses: an `SPDX-License-Identifier:` line
+    with OR, else a leftover run that states one by SPDX id. It stands only when it offers
+    every license whose text the file holds (their copies, "included below"); its own text
+    is then no unknown license."""
+    families = {family(i) for i in found}
+    # In a file without texts, the line is a reference (detect.py), not a choice.
+    for n, line in enumerate(doc.folded_lines if found else (), start=1):
+        m = SPDX_TAG.search(line)
+        if m is None:
+            continue
+        try:
+            expression = spdx.normalize(m.group(1))
+        except spdx.ExpressionError:
+            continue
+        if " OR " in expression:
+            at = bisect.bisect_left(doc.lines, n)
+            choice = _Choice(_choice_match(expression, n, n), at, None)
+            return choice if families <= offered(choice.match) else None
+    for s, e in leftover:
+        stated = _stated_choice(doc, s, e)
+        if stated is not None:
+            choice = _Choice(_choice_match(stated, doc.lines[s], doc.lines[e - 1]), s, (s, e))
+            if families <= offered(choice.match):
+                return choice
+    return None
+
+
+def _choice_match(expression: str, start_line: int, end_line: int) -> LicenseMatch:
+    # It names licenses without holding their texts: a notice's confidence. Texts of the same
+    # licenses in the module give their terms full confidence.
+    return LicenseMatch(expression, HEADER_CONFIDENCE, start_line, end_line, False, None, "choice")
+
+
+def _stated_choice(doc: Document, s: int, e: int) -> str | None:
+    """ "X OR Y" when the run states a choice between SPDX ids: a cue ("either", "at your
+    option"), no words of terms but "may be used", and "or" (never "and") between each id
+    named and the next."""
+    present = set(doc.tokens[s:e])
+    if present.isdisjoint(_CHOICE_CUES) or "or" not in present:
+        return None
+    if not _terms_in(doc.tokens[s:e]) <= _CHOICE_TERMS:
+        return None
+    text = "\n".join(doc.folded_lines[doc.lines[s] - 1 : doc.lines[e - 1]])
+    known = spdx.licensing().known_symbols_lowercase
+    ids: dict[str, None] = {}
+    last = -1
+    for m in _ID_CANDIDATE.finditer(text):
+        symbol = known.get(m.group())
+        if symbol is None or symbol.is_exception:
+            continue
+        if last >= 0:
+            between = set(words(text[last : m.start()]))
+            if "or" not in between or "and" in between:
+                return None
+        ids[str(symbol.key)] = None
+        last = m.end()
+    return spdx.normalize(" OR ".join(ids)) if len(ids) >= 2 else None
+
+
+def _is_choice_prose(region: tuple[str, ...]) -> bool:
+    """Text beside a choice that adds no terms: no words of terms but "may be used", once
+    Apache-style sentences that send the reader to the licenses are set aside."""
+    rest = _RESTATED.sub("", " ".join(region) + " ").split()
+    return _terms_in(rest) <= _CHOICE_TERMS
 
 
 def _mentions_later_version(

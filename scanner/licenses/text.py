@@ -101,6 +101,9 @@ class Document:
     # name or place, never terms, so they count as no license text
     copyright: tuple[bool, ...]
     line_count: int
+    # the case-folded lines themselves (markup dropped), for what words lose: SPDX ids' dots and
+    # dashes ("Apache-2.0") in a statement of choice
+    folded_lines: tuple[str, ...] = ()
 
     @property
     def joined(self) -> str:
@@ -129,4 +132,10 @@ def document(text: str) -> Document:
         lines += [n] * len(found)
         naming = _COPYRIGHT_LINE.match(line) or _FILES_LINE.match(line)
         copyright_flags += [naming is not None] * len(found)
-    return Document(tuple(_variants(tokens)), tuple(lines), tuple(copyright_flags), len(raw_lines))
+    return Document(
+        tuple(_variants(tokens)),
+        tuple(lines),
+        tuple(copyright_flags),
+        len(raw_lines),
+        tuple(raw_lines),
+    )

@@ -194,3 +194,20 @@ def test_a_project_name_among_copyright_lines_adds_no_terms(index: TemplateIndex
     restricted = GOGO.replace("Gadgets", "Gadgets, not to be used by any government agency")
     matches = detect_text(restricted + render("BSD-3-Clause"), index=index)
     assert any(m.license_id.startswith("LicenseRef-unknown-") for m in matches)
+
+
+def test_words_inside_paths_set_no_terms(index: TemplateIndex) -> None:
+    """gopsutil's LICENSE says between two BSD-3-Clause texts which file was copied from Go:
+    "internal/common/binary.go … is copied and modified from golang/encoding/binary.go". The
+    path's "internal" read as a word of terms ("internal use"), and a module in most Go
+    builds went to review. Inside paths and URLs a word names; outside them it is still read."""
+    remark = (
+        "-------\ninternal/common/binary.go in the gopsutil is copied and modified from "
+        "golang/encoding/binary.go.\n\n"
+    )
+    text = render("BSD-3-Clause") + "\n\n" + remark + render("BSD-3-Clause")
+    assert [m.license_id for m in detect_text(text, index=index)] == ["BSD-3-Clause"] * 2
+    internal = remark.replace("is copied", "is for internal use and is copied")
+    text = render("BSD-3-Clause") + "\n\n" + internal + render("BSD-3-Clause")
+    matches = detect_text(text, index=index)
+    assert any(m.license_id.startswith("LicenseRef-unknown-") for m in matches)
