@@ -336,7 +336,7 @@ def _source_findings(
 ) -> tuple[tuple[FindingResult, ...], tuple[RuleInfo, ...], tuple[str, ...]]:
     if not config.source_rules:
         return (), (), ()
-    from .source import scan_sources
+    from .source import confirm_with_go, scan_sources
 
     scan = scan_sources(config.main_dir, cache_dir=config.cache_dir, jobs=config.jobs or None)
     findings = []
@@ -360,7 +360,7 @@ def _source_findings(
             )
         )
         rules.setdefault(f.rule_id, _rule_info(f.rule_id, severity, cwe, f))
-    parse_errors = tuple(_parse_error(e) for e in scan.parse_errors)
+    parse_errors = tuple(map(_parse_error, confirm_with_go(config.main_dir, scan.parse_errors)))
     if any(not f.fingerprint for f in findings):
         findings = list(fingerprint_findings(findings, _file_lines(config.main_dir, findings)))
     # Reports locate files from the repository root (SARIF, annotations, code quality); the
@@ -372,7 +372,13 @@ def _source_findings(
 
 
 def _parse_error(problem: SyntaxProblem) -> str:
-    return f"{problem.path}:{problem.line}:{problem.column}: {problem.message}"
+    text = f"{problem.path}:{problem.line}:{problem.column}: {problem.message}"
+    if problem.go_accepts:
+        return text + (
+            " (Go accepts this syntax; the analyser's grammar, tree-sitter-go, does not know it"
+            " yet: the file was read as far as it parses)"
+        )
+    return text + " (Go's parser)" if problem.go_accepts is False else text
 
 
 def _file_lines(main_dir: Path, findings: Iterable[FindingResult]) -> dict[str, list[str]]:

@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from goproxytree import go_binary
 
 from scanner.rules import scan_sources
 from scanner.rules.cache import default_cache_dir
+from scanner.source import confirm_with_go
 
 FIXMOD = Path(__file__).parent / "testdata" / "fixmod"
 
@@ -159,3 +161,27 @@ def test_command_line_entry_point(tree: Path, tmp_path: Path) -> None:
     assert quiet.returncode == 0
     assert "lowlevel.go:7:" in quiet.stdout
     assert (tmp_path / "xdg" / "goproxy-scan").is_dir()
+
+
+def test_go_s_own_parser_tells_a_grammar_gap_from_an_error(tmp_path: Path) -> None:
+    """buildkit's `new(value * 1000)` (Go 1.26's new(expr)) is valid Go that tree-sitter-go
+    0.25 does not parse: it was reported as the user's "missing )". gofmt -e now says which
+    files Go reads; a real error gets Go's own position and words."""
+    root = tmp_path / "m"
+    root.mkdir()
+    (root / "go.mod").write_text("module example.com/m\n\ngo 1.26\n")
+    (root / "new.go").write_text(
+        "package m\n\nfunc F(value int) *int {\n\treturn new(value * 1000)\n}\n"
+    )
+    (root / "bad.go").write_text("package m\n\nfunc G( {\n}\n")
+    scan = scan_sources(root, cache_dir=tmp_path / "cache", jobs=1)
+    assert {p.path for p in scan.parse_errors} == {"new.go", "bad.go"}
+    tools = str(Path(go_binary()).parent)  # go and gofmt, as the Go distribution has them
+    confirmed = {p.path: p for p in confirm_with_go(root, scan.parse_errors, tools)}
+    assert confirmed["new.go"].go_accepts is True
+    assert "Go accepts this syntax" in str(confirmed["new.go"])
+    bad = confirmed["bad.go"]
+    assert (bad.go_accepts, bad.line) == (False, 3)
+    assert bad.message.startswith("expected")  # gofmt's words, e.g. "expected type, found '{'"
+    # Without a gofmt (nor a go command to find one), the problems stay as they were.
+    assert confirm_with_go(root, scan.parse_errors, str(tmp_path)) == scan.parse_errors
