@@ -60,6 +60,10 @@ VARIANTS: dict[str, str] = {
 }
 
 _WORD = re.compile(r"[^\W_]+")
+# "Copyright (C) 2007 Free Software Foundation" is GPL-3.0's own text as gnu.org ships it
+# (the SPDX template has "Copyright ©"); a "(c)" list marker goes too, which a template's
+# bullet slot (zero to three markers) still takes.
+_C_SIGN = re.compile(r"\(c\)")
 _HTML_TAG = re.compile(
     r"</?(?:p|br|div|span|a|h[1-6]|ul|ol|li|pre|code|em|strong|b|i|u|tt|blockquote|html|head|"
     r"body|title|table|tbody|thead|tr|td|th|hr|sup|sub|center|font|dl|dt|dd|section|article|"
@@ -80,6 +84,12 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
+def _sign_dropped(folded: str) -> str:
+    """ "(c)" dropped as "©" is: the SPDX matching guidelines make "©", "(c)" and "Copyright"
+    one."""
+    return _C_SIGN.sub(" ", folded) if "(c)" in folded else folded
+
+
 def _variants(tokens: list[str]) -> list[str]:
     if VARIANTS.keys().isdisjoint(tokens):
         return tokens
@@ -88,7 +98,7 @@ def _variants(tokens: list[str]) -> list[str]:
 
 def words(text: str) -> list[str]:
     """The normalised words of a piece of template or document text."""
-    return _variants(_WORD.findall(_fold(text)))
+    return _variants(_WORD.findall(_sign_dropped(_fold(text))))
 
 
 @dataclass(frozen=True)
@@ -125,7 +135,7 @@ def document(text: str) -> Document:
     raw_lines = _fold(text).splitlines()
     findall = _WORD.findall
     for n, line in enumerate(raw_lines, start=1):
-        found = findall(line)
+        found = findall(_sign_dropped(line))
         if not found:
             continue
         tokens += found

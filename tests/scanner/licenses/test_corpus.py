@@ -211,3 +211,17 @@ def test_words_inside_paths_set_no_terms(index: TemplateIndex) -> None:
     text = render("BSD-3-Clause") + "\n\n" + internal + render("BSD-3-Clause")
     matches = detect_text(text, index=index)
     assert any(m.license_id.startswith("LicenseRef-unknown-") for m in matches)
+
+
+def test_a_c_in_parentheses_is_the_copyright_sign(index: TemplateIndex) -> None:
+    """gnu.org's GPL-3.0 COPYING says "Copyright (C) 2007 Free Software Foundation" where the
+    SPDX template has "©": the whole text read as unknown (depguard, and every module that ships
+    the file). The SPDX matching guidelines make "©", "(c)" and "Copyright" one."""
+    text = render("GPL-3.0-only").replace("Copyright ©", "Copyright (C)", 1)
+    assert [(m.license_id, m.exact) for m in detect_text(text, index=index)] == [
+        ("GPL-3.0-only", True)
+    ]
+    # A "(c)" list marker goes too: Apache-2.0's section 4 (c) still matches.
+    apache = render("Apache-2.0")
+    assert "(c)" in apache
+    assert [m.license_id for m in detect_text(apache, index=index)] == ["Apache-2.0"]
