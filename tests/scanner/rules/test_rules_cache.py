@@ -185,3 +185,17 @@ def test_go_s_own_parser_tells_a_grammar_gap_from_an_error(tmp_path: Path) -> No
     assert bad.message.startswith("expected")  # gofmt's words, e.g. "expected type, found '{'"
     # Without a gofmt (nor a go command to find one), the problems stay as they were.
     assert confirm_with_go(root, scan.parse_errors, str(tmp_path)) == scan.parse_errors
+
+
+def test_a_file_without_a_final_newline_parses(tmp_path: Path) -> None:
+    """tree-sitter-go failed a file ending in a type declaration without a final newline, at
+    1:1 (gvisor-tap-vsock's test-utils/ignition_schema.go); Go reads it."""
+    root = tmp_path / "m"
+    root.mkdir()
+    (root / "go.mod").write_text("module example.com/m\n\ngo 1.24\n")
+    (root / "c.go").write_text(
+        'package m\n\nimport "crypto/md5"\n\nvar H = md5.New\n\ntype T struct{ A int }'
+    )
+    scan = scan_sources(root, cache_dir=tmp_path / "cache", jobs=1)
+    assert scan.parse_errors == ()
+    assert [(f.path, f.rule_id, f.line) for f in scan.findings] == [("c.go", "GPS103", 5)]
