@@ -305,7 +305,7 @@ def _analyse_vendor(config: ScanConfig, main: GoMod, vendor: Path) -> Analysis:
         rules=rules,
         parse_errors=parse_errors,
         source=None,
-        notes=(f"modules read from {vendor}/modules.txt (vendor mode)",),
+        notes=(f"modules read from {_shown(config.main_dir, vendor)}/modules.txt (vendor mode)",),
         vendor_dir=vendor,
         sum_files=(*(d / "go.sum" for d in workspace_dirs), vendor.parent / "go.work.sum")
         if workspace_dirs
@@ -391,6 +391,11 @@ def _file_lines(main_dir: Path, findings: Iterable[FindingResult]) -> dict[str, 
                 text = ""
             lines[f.path] = text.splitlines()
     return lines
+
+
+def _shown(main_dir: Path, path: Path) -> str:
+    """A directory as notes show it: from the scanned module (no machine path in results)."""
+    return Path(os.path.relpath(path.resolve(), main_dir.resolve())).as_posix()
 
 
 def _relative(main_dir: Path, path: str | Path) -> str:
