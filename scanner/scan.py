@@ -29,7 +29,7 @@ from .verdict import Decision, Reason, Verdict
 
 if TYPE_CHECKING:  # imported lazily at run time: each costs start-up only when used
     from .buildlist import BuildList, BuildModule, Replacement
-    from .licenses import TemplateIndex
+    from .licenses import LicenseReport, TemplateIndex
     from .modfetch import ModuleSource
     from .policy import Policy
     from .rules.runner import Finding
@@ -501,8 +501,11 @@ def judge(
     if missing:
         replaced = {m.path: m.replace for m in analysis.modules if m.replace is not None}
         if analysis.vendor_dir is not None and overall != "local-fallback":
-            vendored = [m.path for m in analysis.modules]
-            out.update(_judge_vendored(policy, missing, vendored, analysis.vendor_dir, now))
+            out.update(
+                _judge_vendored(
+                    config, policy, missing, analysis.modules, replaced, analysis.vendor_dir, now
+                )
+            )
         else:
             out.update(_judge_locally(config, policy, missing, replaced, source, now))
         if overall == "proxy":
@@ -511,17 +514,19 @@ def judge(
 
 
 def _judge_vendored(
+    config: ScanConfig,
     policy: Policy,
     modules: Sequence[ModuleVersion],
-    vendored: Sequence[str],
+    vendored: Sequence[BuildModule],
+    replaced: Mapping[str, Replacement],
     vendor_dir: Path,
     now: datetime,
 ) -> dict[str, tuple[Verdict, str, str]]:
     """Judge vendored copies: what the build really compiles, license files included.
 
-    `vendored`: every module path in vendor/. A vendored module keeps no go.mod, so a nested
-    one (go.opentelemetry.io/otel/sdk in go.opentelemetry.io/otel) is told apart by this list:
-    its license files are its own, not its parent's."""
+    `vendored`: every module in vendor/. A vendored module keeps no go.mod, so a nested one
+    (go.opentelemetry.io/otel/sdk in go.opentelemetry.io/otel) is told apart by this list: its
+    license files are its own, not its parent's."""
     from .licenses import detect_dir, load_index
     from .policy import ModuleFacts, evaluate
 
@@ -529,14 +534,47 @@ def _judge_vendored(
     out: dict[str, tuple[Verdict, str, str]] = {}
     for mv in modules:
         inside = mv.path + "/"
-        nested = [p.removeprefix(inside) for p in vendored if p.startswith(inside)]
+        nested = [m.path.removeprefix(inside) for m in vendored if m.path.startswith(inside)]
         report = detect_dir(vendor_dir / mv.path, index=index, skip=nested)
+        rep = replaced.get(mv.path)
+        if not report.files and rep is not None and rep.dir:
+            report = _covering_licenses(config, Path(rep.dir)) or report
         out[str(mv)] = (
             evaluate(policy, ModuleFacts(mv.path, mv.version, licenses=report), now),
             "local",
             "",
         )
     return out
+
+
+def _covering_licenses(config: ScanConfig, directory: Path) -> LicenseReport | None:
+    """The license files of the nearest directory above `directory` that has any, when it is
+    in the scanned repository (or module, outside git): a directory replacement there (./api,
+    `replace example.com/app/api => ./api`) is the project's own code, under its license, as
+    every file of the repository is. A directory elsewhere has only its own; None then."""
+    from .licenses import detect_files
+    from .licenses.detect import MAX_LICENSE_BYTES, is_license_file
+
+    directory = directory.resolve()
+    top = (_git_root(config.main_dir) or config.main_dir).resolve()
+    if top not in directory.parents:
+        return None
+    for parent in directory.parents:
+        found = {}
+        with contextlib.suppress(OSError):
+            for entry in sorted(parent.iterdir()):
+                if entry.is_file() and is_license_file(entry.name):
+                    with entry.open("rb") as f:
+                        found[entry.name] = f.read(MAX_LICENSE_BYTES)
+        if found:
+            report = detect_files(found)
+            # Named from the module's directory, so a reader finds them ("../../LICENSE").
+            up = Path(os.path.relpath(parent, directory)).as_posix()
+            files = tuple(replace(f, path=f"{up}/{f.path}") for f in report.files)
+            return replace(report, files=files)
+        if parent == top:
+            break
+    return None
 
 
 # Below this many zips a worker pool costs more (start-up, index load) than it saves.
@@ -566,7 +604,10 @@ def _judge_locally(
             directory = Path(rep_path)
             if not directory.is_absolute():
                 directory = (config.main_dir / directory).resolve()
-            facts = ModuleFacts(mv.path, mv.version, licenses=detect_dir(directory))
+            report = detect_dir(directory)
+            if not report.files:
+                report = _covering_licenses(config, directory) or report
+            facts = ModuleFacts(mv.path, mv.version, licenses=report)
             out[str(mv)] = (evaluate(policy, facts, now), "local", "")
             continue
         # A module replacement is judged by the bytes the build uses: the replacement's.

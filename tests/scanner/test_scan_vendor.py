@@ -8,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from goproxytree import GoProxyTree
+from goproxytree import GoProxyTree, write_files
 from licenses.corpus import render as license_text
-from scanproject import make_project, publish_dependencies, run_scan_cli, scan_env
+from scanproject import git, make_project, publish_dependencies, run_scan_cli, scan_env
 
 RunGo = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -166,3 +166,59 @@ def test_a_nested_vendored_module_keeps_its_license_files_to_itself(
         "MIT",
     )
     assert modules["example.com/otel/sdk"]["decision"] == "REVIEW_REQUIRED"
+
+
+def test_the_project_s_own_sub_module_is_under_the_repository_s_license(
+    tmp_path: Path,
+    run_go: RunGo,
+    go_env: dict[str, str],
+    goproxy_tree: GoProxyTree,
+    scan_cache: Path,
+) -> None:
+    """`replace example.com/app/api => ./api` (tetragon's and hypershift's ./api): the
+    project's own code, with no LICENSE of its own, was REJECTed as unlicensed - in module mode
+    and in vendor mode - though the repository's LICENSE covers it. A directory outside the
+    repository still has only its own license files."""
+    publish_dependencies(goproxy_tree)
+    gomod = (
+        "module example.com/app\n\ngo 1.22\n\nrequire (\n\texample.com/mit v1.0.0\n"
+        "\texample.com/app/api v0.0.0\n\texample.com/outside v0.0.0\n)\n\n"
+        "replace example.com/app/api => ./api\n\nreplace example.com/outside => ../../outside\n"
+    )
+    outside = write_files(
+        tmp_path / "outside",
+        {"go.mod": "module example.com/outside\n\ngo 1.22\n", "o.go": "package outside\n"},
+    )
+    root = make_project(
+        tmp_path / "repo",
+        run_go,
+        goproxy_tree,
+        {
+            "go.mod": gomod,
+            "api/go.mod": "module example.com/app/api\n\ngo 1.22\n",
+            "api/api.go": "package api\n\nconst V = 1\n",
+            "uses.go": (
+                'package main\n\nimport (\n\t_ "example.com/app/api"\n'
+                '\t_ "example.com/outside"\n)\n'
+            ),
+        },
+        subdir="app",  # the repository's LICENSE is one level up
+    )
+    assert outside.is_dir()
+    (tmp_path / "repo" / "LICENSE").write_text(license_text("BSD-3-Clause"))
+    git(tmp_path / "repo", "add", "-A")
+    git(tmp_path / "repo", "commit", "-q", "-m", "license")
+    for mode in ("modules", "vendor"):
+        if mode == "vendor":
+            run_go("mod", "vendor", cwd=root, env_extra={"GOPROXY": goproxy_tree.url})
+            env = vendor_env(go_env, goproxy_tree, scan_cache)
+        else:
+            env = scan_env(go_env, goproxy_tree, scan_cache, GOFLAGS="-mod=mod")
+        out = tmp_path / f"{mode}.json"
+        proc = run_scan_cli(["scan", "--offline", "--format", f"json={out}"], env, root)
+        modules = {m["path"]: m for m in json.loads(out.read_text())["modules"]}
+        api = modules["example.com/app/api"]
+        assert (api["decision"], api["expression"]) == ("PASS", "BSD-3-Clause"), (mode, api)
+        assert api["license_files"] == ["../../LICENSE"]
+        assert modules["example.com/outside"]["decision"] == "REJECT", mode  # no license
+        assert proc.returncode == 1, proc.stdout + proc.stderr
