@@ -58,13 +58,45 @@ SPDX_TAG = re.compile(
 # may hold ("is provided and may be used").
 _CHOICE_CUES = frozenset(("either", "option", "choice", "choose"))
 _CHOICE_TERMS = frozenset(("may", "use", "used", "using"))
+# A choice in words, beside the texts it offers: these phrases, never a bare "either".
+_CHOICE_PHRASE = re.compile(
+    r" (?:either of|either license|at your option|at the option of|your choice|may choose"
+    r"|choose either|choose between|choose one of) "
+)
+# Words of license names that name no license in particular.
+_GENERIC_NAME_WORDS = frozenset(
+    (
+        "license",
+        "licenses",
+        "version",
+        "the",
+        "or",
+        "and",
+        "later",
+        "only",
+        "new",
+        "revised",
+        "public",
+        "general",
+        "clause",
+        "software",
+        "open",
+        "source",
+        "free",
+        "international",
+    )
+)
 # A file path or URL: a word with a slash in it, or a Go file's name.
 _PATH = re.compile(r"[^\s()\[\]<>\"'`]*/[^\s()\[\]<>\"'`]*|[\w.-]+\.go\b")
 _ID_CANDIDATE = re.compile(r"(?<![\w.+-])[a-z0-9][a-z0-9.+-]*[a-z0-9+]")
-# An Apache-style notice restated for the licenses of a choice (ipfs/boxo's "Permissive
-# License Stack"): it sends the reader to those licenses and adds no terms of its own.
+# Notices that send the reader to the license beside them and add no terms of their own: Go's
+# source file header (clbanning/mxj, above the Go authors' BSD text) and Apache-style sentences
+# (ipfs/boxo's "Permissive License Stack", for the licenses of its choice).
 _RESTATED = re.compile(
-    r"you may not use (?:\S+ ){1,10}?except in compliance with (?:\S+ ){0,6}?licenses? "
+    r"use of this source code is governed by (?:\S+ ){1,4}?license that can be found in the "
+    r"(?:\S+ ){1,3}?file "
+    r"|you may not use (?:\S+ ){1,10}?except in compliance with (?:\S+ ){0,6}?licenses? "
+    r"|you may obtain a copy of the license at "
     r"|unless required by applicable law or agreed to in writing (?:\S+ ){1,24}?"
     r"without warranties or conditions of any kind either express or implied "
     r"see (?:\S+ ){1,6}?for the specific language governing permissions and limitations "
@@ -198,16 +230,18 @@ def match_document(
         )
     names = {w for sp in chosen for w in _name_words(templates[sp.template])}
     if not notice:
-        choice = _choice(doc, leftover, [templates[sp.template].license_id for sp in chosen])
+        choice = _choice(doc, leftover, [templates[sp.template] for sp in chosen])
         if choice is not None:
             out.append((choice.at, choice.match))
         for s, e in leftover:
             region = doc.tokens[s:e]
-            if choice is not None and (choice.region == (s, e) or _is_choice_prose(region)):
-                continue
-            prose = (e - s) - sum(doc.copyright[s:e])
+            if choice is not None and (
+                choice.region == (s, e) or _remark(doc, s, e)[0] <= _CHOICE_TERMS
+            ):
+                continue  # beside a choice, text without terms but "may be used" adds none
+            terms, prose = _remark(doc, s, e)
             if chosen and (
-                _is_commentary(_terms_off_paths(doc, s, e), prose)
+                _is_commentary(terms, prose)
                 or _is_title(region, names)
                 or _is_views_disclaimer(region)
             ):
@@ -326,6 +360,15 @@ def _leftover_runs(doc: Document, covered: bytearray, min_words: int) -> list[tu
     return runs
 
 
+def _naming_words(t: Template) -> set[str]:
+    """The words of a license's name that name it ("apache"; "universal", "permissive")."""
+    return {
+        w
+        for w in (*words(t.license_id), *words(t.name))
+        if len(w) > 1 and w not in _GENERIC_NAME_WORDS and not w.strip("v").isdigit()
+    }
+
+
 def _name_words(t: Template) -> set[str]:
     return {*words(t.license_id), *words(t.name), "license", "the", "version", "v"}
 
@@ -343,17 +386,18 @@ def _is_commentary(terms: set[str], prose: int) -> bool:
     return prose < _NOTE_MAX_WORDS and not terms
 
 
-def _terms_off_paths(doc: Document, s: int, e: int) -> set[str]:
-    """The words of terms in a run but for those only inside file paths and URLs, which name
-    and set nothing ("internal/common/binary.go … is copied from …", gopsutil's LICENSE)."""
-    region = doc.tokens[s:e]
-    found = _terms_in(region)
-    if found:
-        text = "\n".join(doc.folded_lines[doc.lines[s] - 1 : doc.lines[e - 1]])
-        in_paths = Counter(w for path in _PATH.findall(text) for w in words(path))
-        counts = Counter(region)
-        found = {w for w in found if counts[w] > in_paths[w]}
-    return found
+def _remark(doc: Document, s: int, e: int) -> tuple[set[str], int]:
+    """A run as a remark: its words of terms and its length, both without the words of notices
+    that restate the license beside them (`_RESTATED`) and of file paths and URLs, which name
+    and set nothing ("internal/common/binary.go … is copied from …", gopsutil's LICENSE). The
+    length counts no copyright line either."""
+    region = _RESTATED.sub("", " ".join(doc.tokens[s:e]) + " ").split()
+    text = "\n".join(doc.folded_lines[doc.lines[s] - 1 : doc.lines[e - 1]])
+    in_paths = Counter(w for path in _PATH.findall(text) for w in words(path))
+    counts = Counter(region)
+    found = {w for w in _terms_in(region) if counts[w] > in_paths[w]}
+    naming = sum(min(n, counts[w]) for w, n in in_paths.items()) + sum(doc.copyright[s:e])
+    return found, max(len(region) - naming, 0)
 
 
 def _terms_in(region: Iterable[str]) -> set[str]:
@@ -411,12 +455,14 @@ def offered(match: LicenseMatch) -> frozenset[str]:
     return frozenset(family(t.license_id) for t in spdx.terms(match.license_id))
 
 
-def _choice(doc: Document, leftover: list[tuple[int, int]], found: list[str]) -> _Choice | None:
+def _choice(
+    doc: Document, leftover: list[tuple[int, int]], found: list[Template]
+) -> _Choice | None:
     """The file's statement of choice between licenses: an `SPDX-License-Identifier:` line
-    with OR, else a leftover run that states one by SPDX id. It stands only when it offers
-    every license whose text the file holds (their copies, "included below"); its own text
-    is then no unknown license."""
-    families = {family(i) for i in found}
+    with OR, else a leftover run that states one (`_stated_choice`). It stands only when it
+    offers every license whose text the file holds (their copies, "included below"); its own
+    text is then no unknown license."""
+    families = {family(t.license_id) for t in found}
     # In a file without texts, the line is a reference (detect.py), not a choice.
     for n, line in enumerate(doc.folded_lines if found else (), start=1):
         m = SPDX_TAG.search(line)
@@ -431,7 +477,7 @@ def _choice(doc: Document, leftover: list[tuple[int, int]], found: list[str]) ->
             choice = _Choice(_choice_match(expression, n, n), at, None)
             return choice if families <= offered(choice.match) else None
     for s, e in leftover:
-        stated = _stated_choice(doc, s, e)
+        stated = _stated_choice(doc, s, e, found)
         if stated is not None:
             choice = _Choice(_choice_match(stated, doc.lines[s], doc.lines[e - 1]), s, (s, e))
             if families <= offered(choice.match):
@@ -445,14 +491,15 @@ def _choice_match(expression: str, start_line: int, end_line: int) -> LicenseMat
     return LicenseMatch(expression, HEADER_CONFIDENCE, start_line, end_line, False, None, "choice")
 
 
-def _stated_choice(doc: Document, s: int, e: int) -> str | None:
-    """ "X OR Y" when the run states a choice between SPDX ids: a cue ("either", "at your
-    option"), no words of terms but "may be used", and "or" (never "and") between each id
-    named and the next."""
+def _stated_choice(doc: Document, s: int, e: int, found: list[Template]) -> str | None:
+    """ "X OR Y" when the run states a choice, with no words of terms but "may be used":
+    between SPDX ids, with a cue ("either", "at your option") and "or" (never "and") between
+    each id named and the next; or, naming no id, in words ("dual-licensed … under the
+    Universal Permissive License 1.0 … or Apache License 2.0 … You may choose either license",
+    oracle/oci-go-sdk) between the licenses whose texts the file holds, each named by a word
+    of its name."""
     present = set(doc.tokens[s:e])
-    if present.isdisjoint(_CHOICE_CUES) or "or" not in present:
-        return None
-    if not _terms_in(doc.tokens[s:e]) <= _CHOICE_TERMS:
+    if present.isdisjoint(_CHOICE_CUES) or not _remark(doc, s, e)[0] <= _CHOICE_TERMS:
         return None
     text = "\n".join(doc.folded_lines[doc.lines[s] - 1 : doc.lines[e - 1]])
     known = spdx.licensing().known_symbols_lowercase
@@ -468,14 +515,15 @@ def _stated_choice(doc: Document, s: int, e: int) -> str | None:
                 return None
         ids[str(symbol.key)] = None
         last = m.end()
-    return spdx.normalize(" OR ".join(ids)) if len(ids) >= 2 else None
-
-
-def _is_choice_prose(region: tuple[str, ...]) -> bool:
-    """Text beside a choice that adds no terms: no words of terms but "may be used", once
-    Apache-style sentences that send the reader to the licenses are set aside."""
-    rest = _RESTATED.sub("", " ".join(region) + " ").split()
-    return _terms_in(rest) <= _CHOICE_TERMS
+    if ids:
+        return spdx.normalize(" OR ".join(ids)) if len(ids) >= 2 and "or" in present else None
+    offered = dict.fromkeys(t.license_id for t in found)
+    joined = " " + " ".join(doc.tokens[s:e]) + " "
+    if len(offered) < 2 or not _CHOICE_PHRASE.search(joined):
+        return None
+    if any(present.isdisjoint(_naming_words(t)) for t in found):
+        return None
+    return spdx.normalize(" OR ".join(offered))
 
 
 def _mentions_later_version(

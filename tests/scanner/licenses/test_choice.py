@@ -170,3 +170,32 @@ def test_a_choice_must_offer_every_text_and_say_or(index: TemplateIndex) -> None
     listed = "This project holds Apache-2.0 or MIT code, see the files below for details.\n\n"
     report = detect(index, {"LICENSE": listed + APACHE + "\n\n" + MIT})
     assert report.expression == "Apache-2.0 AND MIT"
+
+
+# oracle/oci-go-sdk's LICENSE.txt: a choice in words above both texts.
+OCI = """\
+Copyright (c) 2016, 2023, Oracle and/or its affiliates.  All rights reserved.
+This software is dual-licensed to you under the Universal Permissive License (UPL) 1.0 as shown \
+at https://oss.oracle.com/licenses/upl
+or Apache License 2.0 as shown at http://www.apache.org/licenses/LICENSE-2.0. You may choose \
+either license.
+ ____________________________
+
+"""
+
+
+def test_a_choice_in_words_offers_the_texts_it_names(index: TemplateIndex) -> None:
+    upl = render("UPL-1.0")
+    report = detect(index, {"LICENSE.txt": OCI + upl + "\n\n" + APACHE})
+    assert report.expression == "UPL-1.0 OR Apache-2.0"
+    assert kinds(report, "LICENSE.txt")[0] == ("UPL-1.0 OR Apache-2.0", "choice")
+    # A license the words do not name: no choice (the statement is read as unknown text).
+    report = detect(index, {"LICENSE.txt": OCI + upl + "\n\n" + MIT})
+    assert report.expression.startswith("LicenseRef-unknown-")
+    # A bare "either" is no phrase of choice ("either way").
+    remark = (
+        "This project holds Apache-2.0 and MIT code from Universal Permissive friends, "
+        "either way you get both.\n\n"
+    )
+    report = detect(index, {"LICENSE": remark + upl + "\n\n" + APACHE})
+    assert " OR " not in report.expression

@@ -225,3 +225,26 @@ def test_a_c_in_parentheses_is_the_copyright_sign(index: TemplateIndex) -> None:
     apache = render("Apache-2.0")
     assert "(c)" in apache
     assert [m.license_id for m in detect_text(apache, index=index)] == ["Apache-2.0"]
+
+
+def test_notices_restating_the_license_beside_them_add_no_terms(index: TemplateIndex) -> None:
+    """Go's source file header above the Go authors' BSD text (clbanning/mxj), and a file list
+    scoping a license (yaml.v2's LICENSE.libyaml): words of terms ("use"), file names and URLs
+    made them unknown text. A term beside them is still read."""
+    go_header = (
+        "Go Language Copyright & License -\n\nCopyright 2009 The Go Authors. All rights reserved."
+        "\nUse of this source code is governed by a BSD-style\nlicense that can be found in the "
+        "LICENSE file.\n\n"
+    )
+    text = render("MIT") + "\n\n" + go_header + render("BSD-3-Clause")
+    assert [m.license_id for m in detect_text(text, index=index)] == ["MIT", "BSD-3-Clause"]
+    ported = (
+        "The following files were ported to Go from C files of libyaml, and thus\nare still "
+        "covered by their original copyright and license:\n\n    apic.go\n    emitterc.go\n"
+        "    parserc.go\n    readerc.go\n    scannerc.go\n    writerc.go\n    yamlh.go\n"
+        "    yamlprivateh.go\n\n"
+    )
+    assert [m.license_id for m in detect_text(ported + render("MIT"), index=index)] == ["MIT"]
+    paid = go_header.replace("LICENSE file.", "LICENSE file, for a fee.")
+    matches = detect_text(render("MIT") + "\n\n" + paid + render("BSD-3-Clause"), index=index)
+    assert any(m.license_id.startswith("LicenseRef-unknown-") for m in matches)
