@@ -501,9 +501,18 @@ def judge(
     if missing:
         replaced = {m.path: m.replace for m in analysis.modules if m.replace is not None}
         if analysis.vendor_dir is not None and overall != "local-fallback":
+            from .modfetch import ModCacheSource
+
+            cache = ModCacheSource(gomodcache(env))
             out.update(
                 _judge_vendored(
-                    config, policy, missing, analysis.modules, replaced, analysis.vendor_dir, now
+                    config,
+                    policy,
+                    missing,
+                    analysis.modules,
+                    replaced,
+                    (analysis.vendor_dir, cache),
+                    now,
                 )
             )
         else:
@@ -519,17 +528,19 @@ def _judge_vendored(
     modules: Sequence[ModuleVersion],
     vendored: Sequence[BuildModule],
     replaced: Mapping[str, Replacement],
-    vendor_dir: Path,
+    where: tuple[Path, ModuleSource],
     now: datetime,
 ) -> dict[str, tuple[Verdict, str, str]]:
     """Judge vendored copies: what the build really compiles, license files included.
 
     `vendored`: every module in vendor/. A vendored module keeps no go.mod, so a nested one
     (go.opentelemetry.io/otel/sdk in go.opentelemetry.io/otel) is told apart by this list: its
-    license files are its own, not its parent's."""
-    from .licenses import detect_dir, load_index
+    license files are its own, not its parent's. `where`: vendor/, and the module cache, read
+    for a module whose license file `go mod vendor` left behind."""
+    from .licenses import detect_dir, detect_zip, load_index
     from .policy import ModuleFacts, evaluate
 
+    vendor_dir, cache = where
     index = load_index()
     out: dict[str, tuple[Verdict, str, str]] = {}
     for mv in modules:
@@ -539,12 +550,32 @@ def _judge_vendored(
         rep = replaced.get(mv.path)
         if not report.files and rep is not None and rep.dir:
             report = _covering_licenses(config, Path(rep.dir)) or report
-        out[str(mv)] = (
-            evaluate(policy, ModuleFacts(mv.path, mv.version, licenses=report), now),
-            "local",
-            "",
-        )
+        elif not report.files:
+            # `go mod vendor` copies, from a module root with no package built, only files whose
+            # names begin with LICENSE, COPYING, NOTICE and a few more (case and spelling as
+            # written): LICENCE, UNLICENSE or license stay behind. The module's zip, if the
+            # cache has it, has them.
+            used = ModuleVersion(*_replacement(rep)) if rep is not None else mv
+            with contextlib.suppress(GoProxyScanError):
+                zipped = detect_zip(cache.zip(used.path, used.version), used.path, used.version)
+                report = zipped if zipped.files else report
+        verdict = evaluate(policy, ModuleFacts(mv.path, mv.version, licenses=report), now)
+        if not report.files:
+            verdict = replace(verdict, reasons=tuple(map(_vendor_hint, verdict.reasons)))
+        out[str(mv)] = (verdict, "local", "")
     return out
+
+
+def _vendor_hint(reason: Reason) -> Reason:
+    if reason.rule_id != "license.none":
+        return reason
+    return Reason(
+        reason.rule_id,
+        f"{reason.message} (vendor/ holds what `go mod vendor` copies: the packages built and,"
+        " from a module root with none, files named LICENSE*, COPYING*, NOTICE* and the like;"
+        " a LICENCE, UNLICENSE or lower-case license file stays behind - with the module in"
+        " the module cache, or with GOFLAGS=-mod=mod, its zip is read)",
+    )
 
 
 def _covering_licenses(config: ScanConfig, directory: Path) -> LicenseReport | None:

@@ -222,3 +222,44 @@ def test_the_project_s_own_sub_module_is_under_the_repository_s_license(
         assert api["license_files"] == ["../../LICENSE"]
         assert modules["example.com/outside"]["decision"] == "REJECT", mode  # no license
         assert proc.returncode == 1, proc.stdout + proc.stderr
+
+
+def test_a_license_file_go_mod_vendor_leaves_behind_is_read_from_the_module_cache(
+    tmp_path: Path,
+    run_go: RunGo,
+    go_env: dict[str, str],
+    goproxy_tree: GoProxyTree,
+    scan_cache: Path,
+) -> None:
+    """`go mod vendor` copies from a module's root, when no package there is imported, only
+    files named LICENSE*, COPYING*, NOTICE* and the like: ldez/grignotin's LICENCE stayed
+    behind, and the vendor-mode scan REJECTed the module as unlicensed. Its zip in the module
+    cache has the file; without the zip, the REJECT says why vendor/ may lack it."""
+    publish_dependencies(goproxy_tree)
+    goproxy_tree.add_module(
+        "example.com/british",
+        "v1.0.0",
+        {
+            "go.mod": "module example.com/british\n\ngo 1.22\n",
+            "LICENCE": license_text("Apache-2.0"),
+            # Only this package is imported: the root directory is not copied whole.
+            "gomod/g.go": "package gomod\n",
+        },
+    )
+    files = {"uses.go": 'package main\n\nimport _ "example.com/british/gomod"\n'}
+    root = make_project(tmp_path / "repo", run_go, goproxy_tree, files)
+    run_go("mod", "vendor", cwd=root, env_extra={"GOPROXY": goproxy_tree.url})
+    assert not (root / "vendor/example.com/british/LICENCE").exists()
+    env = vendor_env(go_env, goproxy_tree, scan_cache)
+    for cache, decision in ((env["GOMODCACHE"], "PASS"), (str(tmp_path / "empty"), "REJECT")):
+        out = tmp_path / f"{decision}.json"
+        proc = run_scan_cli(
+            ["scan", "--offline", "--format", f"json={out}"], {**env, "GOMODCACHE": cache}, root
+        )
+        british = {m["path"]: m for m in json.loads(out.read_text())["modules"]}[
+            "example.com/british"
+        ]
+        assert british["decision"] == decision, (proc.stderr, british)
+    assert british["expression"] == ""
+    (reason,) = british["reasons"]
+    assert "a LICENCE, UNLICENSE or lower-case license file stays behind" in reason["message"]
