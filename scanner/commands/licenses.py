@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import InputError
+from ..errors import GoProxyScanError, InputError
 from ..exitcodes import ExitCode
 from ..licenses import LicenseReport, detect_dir, detect_zip, load_index
 
@@ -77,7 +77,7 @@ def licenses(
     """Detect the licenses of a module directory or module zip, per file and for the module."""
     index = load_index(spdx_cache_dir)
     if target.is_dir():
-        report = detect_dir(target, index=index)
+        report = detect_dir(target, index=index, skip=_vendored_nested(target))
     else:
         if not (module_path and version):
             found_path, found_version = _zip_identity(target)
@@ -89,3 +89,21 @@ def licenses(
     else:
         click.echo(_render(report, str(target)))
     return int(ExitCode.PASS)
+
+
+def _vendored_nested(directory: Path) -> list[str]:
+    """For a module's copy in vendor/: the sub-directories vendor/modules.txt lists as modules
+    of their own (scan skips them the same way; a vendored module keeps no go.mod)."""
+    from ..modulestxt import parse_modules_txt
+
+    here = directory.resolve()
+    vendor = next((d for d in here.parents if d.name == "vendor"), None)
+    listing = vendor / "modules.txt" if vendor is not None else None
+    if vendor is None or listing is None or not listing.is_file():
+        return []
+    inside = here.relative_to(vendor).as_posix() + "/"
+    try:
+        modules = parse_modules_txt(listing.read_bytes(), str(listing)).build_list()
+    except (OSError, GoProxyScanError):
+        return []  # judged as any directory; `scan` says what is wrong with the listing
+    return [m.path.removeprefix(inside) for m in modules if m.path.startswith(inside)]

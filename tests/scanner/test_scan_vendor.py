@@ -166,6 +166,11 @@ def test_a_nested_vendored_module_keeps_its_license_files_to_itself(
         "MIT",
     )
     assert modules["example.com/otel/sdk"]["decision"] == "REVIEW_REQUIRED"
+    # `goproxy-scan licenses` of the vendored copy reads the same files as scan.
+    proc = run_scan_cli(["licenses", "--json", "vendor/example.com/otel"], env, root)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert (report["expression"], [f["path"] for f in report["files"]]) == ("MIT", ["LICENSE"])
 
 
 def test_the_project_s_own_sub_module_is_under_the_repository_s_license(
