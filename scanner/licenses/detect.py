@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .. import spdx
 from ..errors import InputError
 from ..verdict import LicenseFinding
-from .matcher import HEADER_CONFIDENCE, SPDX_TAG, LicenseMatch, family, match_document, offered
+from .matcher import (
+    HEADER_CONFIDENCE,
+    SPDX_TAG,
+    LicenseMatch,
+    family,
+    match_document,
+    offered,
+    stated_choice,
+)
 from .templates import COMPILER_VERSION, TemplateIndex, data_version
-from .text import document
+from .text import Document, document
 
 # LICENSE, LICENCE, COPYING, UNLICENSE, NOTICE with the suffixes projects use
 # (LICENSE.md, LICENSE-APACHE, COPYING.txt, MIT-LICENSE …); never source files (license.go).
@@ -188,14 +196,37 @@ def detect_files(
 ) -> LicenseReport:
     """Identify the license files among `files` (slash path -> content)."""
     results = []
+    docs = {}
     for path in sorted(p for p in files if is_license_file(p)):
         data = files[path][:MAX_LICENSE_BYTES]
         text = data.decode("utf-8", errors="replace")
         notice = bool(_NOTICE_FILE.fullmatch(PurePosixPath(path).name))
-        matches = match_document(index, document(text), notice=notice) or _tagged(text)
+        docs[path] = doc = document(text)
+        matches = match_document(index, doc, notice=notice) or _tagged(text)
         if matches or not notice:
             results.append(FileLicenses(path, tuple(matches), notice))
+    results = _choices_between_files(results, docs, index)
     return LicenseReport(tuple(results), module_expression(results), declared, detector_version())
+
+
+def _choices_between_files(
+    results: list[FileLicenses], docs: Mapping[str, Document], index: TemplateIndex
+) -> list[FileLicenses]:
+    """A root file holding only unknown text may state a choice between the licenses whose
+    texts the other root files hold: COPYING's "dual-licensed under the Unlicense and MIT
+    licenses … either license" beside LICENSE-MIT and UNLICENSE."""
+    root = [f for f in results if "/" not in f.path]
+    lone = [f for f in root if f.matches and all(m.kind == "unknown" for m in f.matches)]
+    if not lone:
+        return results
+    by_id = {t.license_id: t for t in index.templates if t.kind == "text"}
+    texts = {m.license_id for f in root for m in f.matches if m.kind in ("text", "header")}
+    found = [by_id[i] for i in sorted(texts) if i in by_id]
+    out = []
+    for f in results:
+        choice = stated_choice(docs[f.path], found) if f in lone else None
+        out.append(replace(f, matches=(choice,)) if choice is not None else f)
+    return out
 
 
 def detect_text(text: str, *, index: TemplateIndex) -> tuple[LicenseMatch, ...]:

@@ -494,10 +494,10 @@ def _choice_match(expression: str, start_line: int, end_line: int) -> LicenseMat
 def _stated_choice(doc: Document, s: int, e: int, found: list[Template]) -> str | None:
     """ "X OR Y" when the run states a choice, with no words of terms but "may be used":
     between SPDX ids, with a cue ("either", "at your option") and "or" (never "and") between
-    each id named and the next; or, naming no id, in words ("dual-licensed … under the
-    Universal Permissive License 1.0 … or Apache License 2.0 … You may choose either license",
-    oracle/oci-go-sdk) between the licenses whose texts the file holds, each named by a word
-    of its name."""
+    each id named and the next; else in words ("dual-licensed … under the Universal Permissive
+    License 1.0 … or Apache License 2.0 … You may choose either license", oracle/oci-go-sdk),
+    with a phrase of choice, between the licenses `found` (whose texts the file holds), each
+    named by a word of its name."""
     present = set(doc.tokens[s:e])
     if present.isdisjoint(_CHOICE_CUES) or not _remark(doc, s, e)[0] <= _CHOICE_TERMS:
         return None
@@ -512,11 +512,15 @@ def _stated_choice(doc: Document, s: int, e: int, found: list[Template]) -> str 
         if last >= 0:
             between = set(words(text[last : m.start()]))
             if "or" not in between or "and" in between:
-                return None
+                ids.clear()  # not "X or Y" by id; in words, maybe
+                break
         ids[str(symbol.key)] = None
         last = m.end()
-    if ids:
-        return spdx.normalize(" OR ".join(ids)) if len(ids) >= 2 and "or" in present else None
+    if len(ids) >= 2 and "or" in present:
+        return spdx.normalize(" OR ".join(ids))
+    # "dual-licensed under the Unlicense and MIT licenses. You may use this code under the
+    # terms of either license." (alecthomas/go-check-sumtype): a phrase of choice, each
+    # license named.
     offered = dict.fromkeys(t.license_id for t in found)
     joined = " " + " ".join(doc.tokens[s:e]) + " "
     if len(offered) < 2 or not _CHOICE_PHRASE.search(joined):
@@ -524,6 +528,17 @@ def _stated_choice(doc: Document, s: int, e: int, found: list[Template]) -> str 
     if any(present.isdisjoint(_naming_words(t)) for t in found):
         return None
     return spdx.normalize(" OR ".join(offered))
+
+
+def stated_choice(doc: Document, found: list[Template]) -> LicenseMatch | None:
+    """A file that only states a choice between the licenses `found` in the files beside it
+    (COPYING, beside LICENSE-MIT and UNLICENSE), as a choice match; None otherwise."""
+    if not doc.tokens:
+        return None
+    expression = _stated_choice(doc, 0, len(doc.tokens), found)
+    if expression is None:
+        return None
+    return _choice_match(expression, doc.lines[0], doc.lines[-1])
 
 
 def _mentions_later_version(

@@ -162,10 +162,10 @@ def test_a_choice_must_offer_every_text_and_say_or(index: TemplateIndex) -> None
     tagged = "SPDX-License-Identifier: Apache-2.0 OR MIT\n\n" + render("BSD-3-Clause")
     report = detect(index, {"LICENSE": tagged})
     assert report.expression == "BSD-3-Clause"  # the line beside a text of another license
-    # "and" between the ids is no choice.
-    both = TOOLS_GOLANG.replace("), OR", "), AND")
+    # "and" between the ids, and no phrase of choice in words: no choice.
+    both = "The source code is provided under Apache-2.0 and GPL-2.0-or-later, both apply.\n\n"
     report = detect(index, {"LICENSE": both + APACHE + "\n\n" + GPL2})
-    assert report.expression.startswith("Apache-2.0 AND GPL-2.0-only AND LicenseRef-unknown-")
+    assert report.expression == "Apache-2.0 AND GPL-2.0-only"
     # No cue ("either", "at your option"): a remark on the licenses, not a choice.
     listed = "This project holds Apache-2.0 or MIT code, see the files below for details.\n\n"
     report = detect(index, {"LICENSE": listed + APACHE + "\n\n" + MIT})
@@ -199,3 +199,27 @@ def test_a_choice_in_words_offers_the_texts_it_names(index: TemplateIndex) -> No
     )
     report = detect(index, {"LICENSE": remark + upl + "\n\n" + APACHE})
     assert " OR " not in report.expression
+
+
+def test_a_root_file_may_state_the_choice_between_the_texts_beside_it(
+    index: TemplateIndex,
+) -> None:
+    """alecthomas/go-check-sumtype: COPYING only says "dual-licensed under the Unlicense and
+    MIT licenses … either license"; the texts are LICENSE-MIT and UNLICENSE. COPYING read as
+    unknown text, and the module went to review."""
+    copying = (
+        "This project is dual-licensed under the Unlicense and MIT licenses.\n\n"
+        "You may use this code under the terms of either license.\n"
+    )
+    files = {"COPYING": copying, "LICENSE-MIT": MIT, "UNLICENSE": render("Unlicense")}
+    report = detect(index, files)
+    assert kinds(report, "COPYING") == [("MIT OR Unlicense", "choice")]
+    assert report.expression == "MIT OR Unlicense"
+    # A license it does not name stays ANDed, and the statement is unknown text again.
+    report = detect(index, {**files, "LICENSE-APACHE": APACHE})
+    assert kinds(report, "COPYING")[0][1] == "unknown"
+    # The statement of a sub-directory is not the root's.
+    report = detect(
+        index, {"sub/COPYING": copying, "LICENSE-MIT": MIT, "UNLICENSE": files["UNLICENSE"]}
+    )
+    assert kinds(report, "sub/COPYING")[0][1] == "unknown"
