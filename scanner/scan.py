@@ -560,7 +560,7 @@ def _judge_vendored(
                 zipped = detect_zip(cache.zip(used.path, used.version), used.path, used.version)
                 report = zipped if zipped.files else report
         verdict = evaluate(policy, ModuleFacts(mv.path, mv.version, licenses=report), now)
-        if not report.files:
+        if not report.files and not (rep is not None and rep.dir):  # a directory has no zip
             verdict = replace(verdict, reasons=tuple(map(_vendor_hint, verdict.reasons)))
         out[str(mv)] = (verdict, "local", "")
     return out

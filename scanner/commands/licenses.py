@@ -98,8 +98,7 @@ def _vendored_nested(directory: Path) -> list[str]:
 
     here = directory.resolve()
     vendor = next((d for d in here.parents if d.name == "vendor"), None)
-    listing = vendor / "modules.txt" if vendor is not None else None
-    if vendor is None or listing is None or not listing.is_file():
+    if vendor is None or not (listing := vendor / "modules.txt").is_file():
         return []
     inside = here.relative_to(vendor).as_posix() + "/"
     try:

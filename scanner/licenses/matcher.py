@@ -392,12 +392,16 @@ def _remark(doc: Document, s: int, e: int) -> tuple[set[str], int]:
     and set nothing ("internal/common/binary.go … is copied from …", gopsutil's LICENSE). The
     length counts no copyright line either."""
     region = _RESTATED.sub("", " ".join(doc.tokens[s:e]) + " ").split()
+    found = _terms_in(region)
+    length = len(region) - sum(doc.copyright[s:e])
+    if not found and length < _NOTE_MAX_WORDS:
+        return found, length  # a short remark already: paths cannot change what it is
     text = "\n".join(doc.folded_lines[doc.lines[s] - 1 : doc.lines[e - 1]])
     in_paths = Counter(w for path in _PATH.findall(text) for w in words(path))
     counts = Counter(region)
-    found = {w for w in _terms_in(region) if counts[w] > in_paths[w]}
-    naming = sum(min(n, counts[w]) for w, n in in_paths.items()) + sum(doc.copyright[s:e])
-    return found, max(len(region) - naming, 0)
+    found = {w for w in found if counts[w] > in_paths[w]}
+    naming = sum(min(n, counts[w]) for w, n in in_paths.items())
+    return found, max(length - naming, 0)
 
 
 def _terms_in(region: Iterable[str]) -> set[str]:
@@ -465,7 +469,7 @@ def _choice(
     families = {family(t.license_id) for t in found}
     # In a file without texts, the line is a reference (detect.py), not a choice.
     for n, line in enumerate(doc.folded_lines if found else (), start=1):
-        m = SPDX_TAG.search(line)
+        m = SPDX_TAG.search(line) if "spdx-license-identifier" in line else None
         if m is None:
             continue
         try:
