@@ -388,19 +388,21 @@ def _is_commentary(terms: set[str], prose: int) -> bool:
 
 def _remark(doc: Document, s: int, e: int) -> tuple[set[str], int]:
     """A run as a remark: its words of terms and its length, both without the words of notices
-    that restate the license beside them (`_RESTATED`) and of file paths and URLs, which name
-    and set nothing ("internal/common/binary.go … is copied from …", gopsutil's LICENSE). The
-    length counts no copyright line either."""
+    that restate the license beside them (`_RESTATED`) and of file paths, URLs and SPDX ids,
+    which name and set nothing ("internal/common/binary.go … is copied from …", gopsutil's
+    LICENSE; the "only" of GPL-3.0-only). The length counts no copyright line either."""
     region = _RESTATED.sub("", " ".join(doc.tokens[s:e]) + " ").split()
     found = _terms_in(region)
     length = len(region) - sum(doc.copyright[s:e])
     if not found and length < _NOTE_MAX_WORDS:
         return found, length  # a short remark already: paths cannot change what it is
     text = "\n".join(doc.folded_lines[doc.lines[s] - 1 : doc.lines[e - 1]])
-    in_paths = Counter(w for path in _PATH.findall(text) for w in words(path))
+    known = spdx.licensing().known_symbols_lowercase
+    names = [*_PATH.findall(text), *(i for i in _ID_CANDIDATE.findall(text) if i in known)]
+    in_names = Counter(w for name in names for w in words(name))
     counts = Counter(region)
-    found = {w for w in found if counts[w] > in_paths[w]}
-    naming = sum(min(n, counts[w]) for w, n in in_paths.items())
+    found = {w for w in found if counts[w] > in_names[w]}
+    naming = sum(min(n, counts[w]) for w, n in in_names.items())
     return found, max(length - naming, 0)
 
 

@@ -72,6 +72,9 @@ def license_files(kind: str) -> dict[str, str]:
         return {"LICENSE": render("Apache-2.0")}
     if kind in ("or", "and"):
         return {"LICENSE-MIT": render("MIT"), "LICENSE-GPL": render("GPL-3.0-only")}
+    if kind == "choice":  # the file states the OR (spdx/tools-golang's way), no go.mod line
+        stated = "The code may be used, at your option, under either MIT or GPL-3.0-only.\n\n"
+        return {"LICENSE": stated + render("MIT") + "\n\n" + render("GPL-3.0-only")}
     if kind == "unknown":
         return {"LICENSE": UNKNOWN_TEXT}
     return {}
@@ -130,7 +133,7 @@ def get(url: str, **kw: object) -> httpx.Response:
 
 @pytest.fixture
 def modules(goproxy_tree: GoProxyTree) -> GoProxyTree:
-    for name in ("mit", "gpl", "or", "and", "unknown", "none", "apache"):
+    for name in ("mit", "gpl", "or", "and", "unknown", "none", "apache", "choice"):
         publish(goproxy_tree, f"example.com/{name}", name)
     return goproxy_tree
 
@@ -143,13 +146,14 @@ def test_decisions_follow_the_shared_policy(
     with gateway(auditor=license_auditor(config, policy)) as gw:
         answers = {
             name: get(f"{gw.url}/example.com/{name}/@v/v1.0.0.zip")
-            for name in ("mit", "gpl", "or", "and", "unknown", "none", "apache")
+            for name in ("mit", "gpl", "or", "and", "unknown", "none", "apache", "choice")
         }
     status = {name: r.status_code for name, r in answers.items()}
     assert status == {
         "mit": 200,
         "apache": 200,
         "or": 200,  # MIT OR GPL-3.0-only: the allowed alternative is enough
+        "choice": 200,  # the same OR, stated in the LICENSE above both texts
         "gpl": 403,
         "and": 403,  # MIT AND GPL-3.0-only: both apply, GPL is denied
         "unknown": 403,  # unknown -> review -> refused until approved (the default)
@@ -184,6 +188,7 @@ def test_decisions_follow_the_shared_policy(
     assert audits["example.com/gpl"]["client"] == "127.0.0.1"
     assert audits["example.com/and"]["license"] == "GPL-3.0-only AND MIT"
     assert audits["example.com/or"]["decision"] == "PASS"
+    assert audits["example.com/choice"]["license"] == "MIT OR GPL-3.0-only"
     assert all(e.get("trace_id") for e in audits.values())
 
 
@@ -484,7 +489,8 @@ def test_the_proxy_verdict_is_the_scanners_verdict(
     from scanner.policy import judge_zip
 
     policy = write_policy(tmp_path / "policy.yml")
-    zips = {k: publish(goproxy_tree, f"example.com/{k}", k) for k in ("mit", "gpl", "or", "and")}
+    kinds = ("mit", "gpl", "or", "and", "choice")
+    zips = {k: publish(goproxy_tree, f"example.com/{k}", k) for k in kinds}
     clock = Clock(datetime(2026, 11, 26, 12, 0, tzinfo=UTC))
     config = VaultConfig(storage=str(tmp_path / "vault"))
     with gateway(auditor=license_auditor(config, policy, clock)) as gw:

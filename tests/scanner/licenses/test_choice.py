@@ -223,3 +223,14 @@ def test_a_root_file_may_state_the_choice_between_the_texts_beside_it(
         index, {"sub/COPYING": copying, "LICENSE-MIT": MIT, "UNLICENSE": files["UNLICENSE"]}
     )
     assert kinds(report, "sub/COPYING")[0][1] == "unknown"
+
+
+def test_the_words_of_an_spdx_id_set_no_terms(index: TemplateIndex) -> None:
+    """ "either MIT or GPL-3.0-only": the "only" of the id read as a word of terms, and the
+    statement as unknown text."""
+    stated = "The code may be used, at your option, under either MIT or GPL-3.0-only.\n\n"
+    report = detect(index, {"LICENSE": stated + MIT + "\n\n" + render("GPL-3.0-only")})
+    assert report.expression == "MIT OR GPL-3.0-only"
+    only = stated.replace("either", "either, for evaluation only,")  # words of terms are read
+    report = detect(index, {"LICENSE": only + MIT + "\n\n" + render("GPL-3.0-only")})
+    assert "LicenseRef-unknown-" in report.expression
