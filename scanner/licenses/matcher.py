@@ -90,13 +90,16 @@ _GENERIC_NAME_WORDS = frozenset(
 _PATH = re.compile(r"[^\s()\[\]<>\"'`]*/[^\s()\[\]<>\"'`]*|[\w.-]+\.go\b")
 _ID_CANDIDATE = re.compile(r"(?<![\w.+-])[a-z0-9][a-z0-9.+-]*[a-z0-9+]")
 # Notices that send the reader to the license beside them and add no terms of their own: Go's
-# source file header (clbanning/mxj, above the Go authors' BSD text) and Apache-style sentences
-# (ipfs/boxo's "Permissive License Stack", for the licenses of its choice).
+# source file header (clbanning/mxj, above the Go authors' BSD text), Apache-style sentences
+# (ipfs/boxo's "Permissive License Stack", for the licenses of its choice) and the OFL's own
+# notice (alecthomas/chroma, above the font's OFL-1.1 text).
 _RESTATED = re.compile(
     r"use of this source code is governed by (?:\S+ ){1,4}?license that can be found in the "
     r"(?:\S+ ){1,3}?file "
     r"|you may not use (?:\S+ ){1,10}?except in compliance with (?:\S+ ){0,6}?licenses? "
     r"|you may obtain a copy of the license at "
+    r"|this font software is licensed under the sil open font license version 1 1 "
+    r"this license is copied below and is also available with a faq at "
     r"|unless required by applicable law or agreed to in writing (?:\S+ ){1,24}?"
     r"without warranties or conditions of any kind either express or implied "
     r"see (?:\S+ ){1,6}?for the specific language governing permissions and limitations "

@@ -248,3 +248,20 @@ def test_notices_restating_the_license_beside_them_add_no_terms(index: TemplateI
     paid = go_header.replace("LICENSE file.", "LICENSE file, for a fee.")
     matches = detect_text(render("MIT") + "\n\n" + paid + render("BSD-3-Clause"), index=index)
     assert any(m.license_id.startswith("LicenseRef-unknown-") for m in matches)
+
+
+def test_the_ofl_s_own_notice_above_its_text_adds_no_terms(index: TemplateIndex) -> None:
+    """alecthomas/chroma/v2's COPYING: MIT, then a font's copyright lines and the OFL's notice
+    ("This Font Software is licensed under the SIL Open Font License, Version 1.1. This license
+    is copied below, …") above the OFL-1.1 text. The notice read as unknown text."""
+    font = (
+        "// formatters/svg/font_liberation_mono.go\n\n"
+        "Digitized data copyright (c) 2010 Google Corporation\n"
+        "with Reserved Font Arimo, Tinos and Cousine.\nCopyright (c) 2012 Red Hat, Inc.\n"
+        "with Reserved Font Name Liberation.\n\n"
+        "This Font Software is licensed under the SIL Open Font License, Version 1.1.\n"
+        "This license is copied below, and is also available with a FAQ at:\n"
+        "https://openfontlicense.org\n\n"
+    )
+    text = render("MIT") + "\n\n" + font + render("OFL-1.1")
+    assert [m.license_id for m in detect_text(text, index=index)] == ["MIT", "OFL-1.1"]
