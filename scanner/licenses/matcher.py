@@ -33,6 +33,9 @@ _NEAREST_MIN = 0.5
 _LATER = "at your option any later version "
 _LATER_WORDS = 6
 _NOTE_MAX_WORDS = 30
+# A remark without a word of terms is commentary up to this long: scoping notes that list which
+# files a license covers run past 30 words (sigs.k8s.io/yaml's, above its MIT text).
+_REMARK_MAX_WORDS = 60
 # Words that make a sentence a term of use; a short remark without any of them adds no terms.
 # fmt: off
 _TERMS_WORDS = frozenset((
@@ -58,6 +61,37 @@ SPDX_TAG = re.compile(
 # may hold ("is provided and may be used").
 _CHOICE_CUES = frozenset(("either", "option", "choice", "choose"))
 _CHOICE_TERMS = frozenset(("may", "use", "used", "using"))
+# Words that name a license family, and the SPDX ids of the family: a remark that names one
+# no license beside it belongs to names a license of its own.
+_LICENSE_FAMILIES: dict[str, tuple[str, ...]] = {
+    "gpl": ("GPL", "LGPL", "AGPL"),
+    "gnu": ("GPL", "LGPL", "AGPL", "GFDL"),
+    "lgpl": ("LGPL",),
+    "agpl": ("AGPL",),
+    "gfdl": ("GFDL",),
+    "copyleft": ("GPL", "LGPL", "AGPL", "MPL", "EPL", "CDDL", "EUPL", "OSL", "CECILL"),
+    "mozilla": ("MPL",),
+    "mpl": ("MPL",),
+    "eclipse": ("EPL",),
+    "epl": ("EPL",),
+    "cddl": ("CDDL",),
+    "sspl": ("SSPL",),
+    "eupl": ("EUPL",),
+    "osl": ("OSL",),
+    "cecill": ("CECILL",),
+    "artistic": ("Artistic",),
+    "creative": ("CC",),
+    "apache": ("Apache",),
+    "mit": ("MIT",),
+    "bsd": ("BSD", "0BSD"),
+    "isc": ("ISC",),
+    "unlicense": ("Unlicense",),
+    "wtfpl": ("WTFPL",),
+    "zlib": ("Zlib",),
+    "busl": ("BUSL",),
+    "elastic": ("Elastic",),
+    "polyform": ("PolyForm",),
+}
 # A choice in words, beside the texts it offers: these phrases, never a bare "either".
 _CHOICE_PHRASE = re.compile(
     r" (?:either of|either license|at your option|at the option of|your choice|may choose"
@@ -236,14 +270,17 @@ def match_document(
         choice = _choice(doc, leftover, [templates[sp.template] for sp in chosen])
         if choice is not None:
             out.append((choice.at, choice.match))
+        found = [templates[sp.template].license_id for sp in chosen]
         for s, e in leftover:
             region = doc.tokens[s:e]
-            if choice is not None and (
-                choice.region == (s, e) or _remark(doc, s, e)[0] <= _CHOICE_TERMS
-            ):
-                continue  # beside a choice, text without terms but "may be used" adds none
+            if choice is not None and choice.region == (s, e):
+                continue
             terms, prose = _remark(doc, s, e)
-            if chosen and (
+            if _names_another_license(doc, s, e, found):
+                pass  # "portions are under the GNU GPL": a license no text here holds
+            elif choice is not None and terms <= _CHOICE_TERMS:
+                continue  # beside a choice, text without terms but "may be used" adds none
+            elif chosen and (
                 _is_commentary(terms, prose)
                 or _is_title(region, names)
                 or _is_views_disclaimer(region)
@@ -386,7 +423,7 @@ def _is_commentary(terms: set[str], prose: int) -> bool:
     below"; a project's name and tagline): no words that grant, restrict or condition
     anything, so it adds no terms. `prose`: its words off copyright lines, which set the
     length (the holders a remark names do not make it longer)."""
-    return prose < _NOTE_MAX_WORDS and not terms
+    return prose < _REMARK_MAX_WORDS and not terms
 
 
 def _remark(doc: Document, s: int, e: int) -> tuple[set[str], int]:
@@ -397,7 +434,7 @@ def _remark(doc: Document, s: int, e: int) -> tuple[set[str], int]:
     region = _RESTATED.sub("", " ".join(doc.tokens[s:e]) + " ").split()
     found = _terms_in(region)
     length = len(region) - sum(doc.copyright[s:e])
-    if not found and length < _NOTE_MAX_WORDS:
+    if not found and length < _REMARK_MAX_WORDS:
         return found, length  # a short remark already: paths cannot change what it is
     text = "\n".join(doc.folded_lines[doc.lines[s] - 1 : doc.lines[e - 1]])
     known = spdx.licensing().known_symbols_lowercase
@@ -407,6 +444,16 @@ def _remark(doc: Document, s: int, e: int) -> tuple[set[str], int]:
     found = {w for w in found if counts[w] > in_names[w]}
     naming = sum(min(n, counts[w]) for w, n in in_names.items())
     return found, max(length - naming, 0)
+
+
+def _names_another_license(doc: Document, s: int, e: int, found: list[str]) -> bool:
+    """Whether a run, off its copyright lines, names a license family that none of the
+    licenses `found` beside it belongs to ("Portions are distributed under the GNU General
+    Public License" beside MIT): then it is no remark on them but a license of its own."""
+    named = {doc.tokens[i] for i in range(s, e) if not doc.copyright[i]}.intersection(
+        _LICENSE_FAMILIES
+    )
+    return any(not any(i.startswith(_LICENSE_FAMILIES[w]) for i in found) for w in named)
 
 
 def _terms_in(region: Iterable[str]) -> set[str]:

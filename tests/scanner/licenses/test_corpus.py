@@ -265,3 +265,44 @@ def test_the_ofl_s_own_notice_above_its_text_adds_no_terms(index: TemplateIndex)
     )
     text = render("MIT") + "\n\n" + font + render("OFL-1.1")
     assert [m.license_id for m in detect_text(text, index=index)] == ["MIT", "OFL-1.1"]
+
+
+@pytest.mark.parametrize(
+    "remark",
+    [
+        "Portions of this code are distributed under the GNU General Public License version 2.",
+        "The parser in this package is licensed under the Mozilla Public License 2.0.",
+        "The files in third_party/ are covered by the Eclipse license.",
+    ],
+)
+def test_a_remark_naming_another_license_is_read(index: TemplateIndex, remark: str) -> None:
+    """A short remark without words of terms passed as commentary, even when it named a
+    license no text beside it holds: MIT plus "portions … under the GNU GPL" was MIT, a PASS.
+    A license family named in a remark must be one of those found beside it."""
+    matches = detect_text(render("MIT") + "\n\n" + remark + "\n", index=index)
+    assert (len(matches), matches[0].license_id) == (2, "MIT")
+    assert matches[1].license_id.startswith("LicenseRef-unknown-")
+    # Naming the license that is there is commentary, as before.
+    ok = "This project is licensed under the MIT license, reproduced below.\n\n"
+    assert [m.license_id for m in detect_text(ok + render("MIT"), index=index)] == ["MIT"]
+
+
+def test_a_long_scoping_note_without_terms_is_commentary(index: TemplateIndex) -> None:
+    """sigs.k8s.io/yaml's note on which files of its go-yaml fork the MIT text below covers runs
+    past 30 words without a word of terms, naming only the licenses the file holds; it read as
+    unknown text and put the module (in every Kubernetes build) in review."""
+    note = (
+        "# The forked go-yaml.v3 library under this project is covered by two\n"
+        "different licenses (MIT and Apache):\n\n#### MIT License ####\n\n"
+        "The following files were ported to Go from C files of libyaml, and thus\n"
+        "are still covered by their original MIT license, with the additional\n"
+        "copyright staring in 2011 when the project was ported over:\n\n"
+        "    apic.go emitterc.go parserc.go readerc.go scannerc.go\n"
+        "    writerc.go yamlh.go yamlprivateh.go\n\n"
+    )
+    text = note + render("MIT") + "\n\n" + render("Apache-2.0")
+    assert [m.license_id for m in detect_text(text, index=index)] == ["MIT", "Apache-2.0"]
+    # The same note naming a license that is not here is read.
+    other = note.replace("(MIT and Apache)", "(MIT and GPL)")
+    matches = detect_text(other + render("MIT") + "\n\n" + render("Apache-2.0"), index=index)
+    assert matches[0].license_id.startswith("LicenseRef-unknown-")
