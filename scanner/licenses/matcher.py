@@ -52,7 +52,7 @@ _TERMS_WORDS = frozenset((
 _UNCOVERED = re.compile(b"\x00+")
 # `SPDX-License-Identifier: EXPR`, alone on its line or in a comment (`/* */`, `<!-- -->`, `#`,
 # markdown code).
-SPDX_TAG = re.compile(
+_SPDX_TAG = re.compile(
     r"SPDX-License-Identifier:\s*([^\n*#`]+?)\s*(?:\*/|-->|`)?\s*$", re.IGNORECASE
 )
 # A statement of choice between licenses, by SPDX id: "may be used, at your option, under
@@ -233,7 +233,14 @@ def match_document(
     chosen = _choose(index, headers, texts)
     for sp in chosen:
         covered[sp.start : sp.end] = b"\x01" * (sp.end - sp.start)
-    leftover = _leftover_runs(doc, covered, BESIDE_MIN_WORDS if chosen else LEFTOVER_MIN_WORDS)
+    # Without a license text, `SPDX-License-Identifier:` lines name the licenses: references
+    # (the authors name them without including them), and the text beside them is read as
+    # beside a license.
+    tags = [] if chosen else _tag_lines(doc)
+    for at, end, _ in tags:
+        covered[at:end] = b"\x01" * (end - at)
+    beside = bool(chosen or tags)
+    leftover = _leftover_runs(doc, covered, BESIDE_MIN_WORDS if beside else LEFTOVER_MIN_WORDS)
     if any(templates[sp.template].license_id.endswith("-only") for sp in chosen):
         # "version 2 or (at your option) any later version" beside a GPL text: the notice
         # that makes it -or-later, not text of another license.
@@ -265,12 +272,19 @@ def match_document(
                 ),
             )
         )
+    for at, _, expression in tags:
+        line = doc.lines[at]
+        out.append(
+            (at, LicenseMatch(expression, HEADER_CONFIDENCE, line, line, False, None, "reference"))
+        )
     names = {w for sp in chosen for w in _name_words(templates[sp.template])}
     if not notice:
         choice = _choice(doc, leftover, [templates[sp.template] for sp in chosen])
         if choice is not None:
             out.append((choice.at, choice.match))
         found = [templates[sp.template].license_id for sp in chosen]
+        found += [t.license_id for _, _, x in tags for t in spdx.terms(x)]
+        tagged_or = any(" OR " in x for _, _, x in tags)
         for s, e in leftover:
             region = doc.tokens[s:e]
             if choice is not None and choice.region == (s, e):
@@ -278,9 +292,9 @@ def match_document(
             terms, prose = _remark(doc, s, e)
             if _names_another_license(doc, s, e, found):
                 pass  # "portions are under the GNU GPL": a license no text here holds
-            elif choice is not None and terms <= _CHOICE_TERMS:
+            elif (choice is not None or tagged_or) and terms <= _CHOICE_TERMS:
                 continue  # beside a choice, text without terms but "may be used" adds none
-            elif chosen and (
+            elif beside and (
                 _is_commentary(terms, prose)
                 or _is_title(region, names)
                 or _is_views_disclaimer(region)
@@ -511,6 +525,23 @@ def offered(match: LicenseMatch) -> frozenset[str]:
     return frozenset(family(t.license_id) for t in spdx.terms(match.license_id))
 
 
+def _tag_lines(doc: Document) -> list[tuple[int, int, str]]:
+    """The `SPDX-License-Identifier:` lines naming a valid expression: (first token, token
+    after the line, expression)."""
+    out = []
+    for n, line in enumerate(doc.folded_lines, start=1):
+        m = _SPDX_TAG.search(line) if "spdx-license-identifier" in line else None
+        if m is None:
+            continue
+        try:
+            expression = spdx.normalize(m.group(1))
+        except spdx.ExpressionError:
+            continue
+        at = bisect.bisect_left(doc.lines, n)
+        out.append((at, bisect.bisect_right(doc.lines, n), expression))
+    return out
+
+
 def _choice(
     doc: Document, leftover: list[tuple[int, int]], found: list[Template]
 ) -> _Choice | None:
@@ -519,18 +550,11 @@ def _choice(
     offers every license whose text the file holds (their copies, "included below"); its own
     text is then no unknown license."""
     families = {family(t.license_id) for t in found}
-    # In a file without texts, the line is a reference (detect.py), not a choice.
-    for n, line in enumerate(doc.folded_lines if found else (), start=1):
-        m = SPDX_TAG.search(line) if "spdx-license-identifier" in line else None
-        if m is None:
-            continue
-        try:
-            expression = spdx.normalize(m.group(1))
-        except spdx.ExpressionError:
-            continue
+    # In a file without texts, the line is a reference, not a choice.
+    for at, _, expression in _tag_lines(doc) if found else ():
         if " OR " in expression:
-            at = bisect.bisect_left(doc.lines, n)
-            choice = _Choice(_choice_match(expression, n, n), at, None)
+            line = doc.lines[at]
+            choice = _Choice(_choice_match(expression, line, line), at, None)
             return choice if families <= offered(choice.match) else None
     for s, e in leftover:
         stated = _stated_choice(doc, s, e, found)

@@ -235,3 +235,25 @@ def test_the_words_of_an_spdx_id_set_no_terms(index: TemplateIndex) -> None:
     only = stated.replace("either", "either, for evaluation only,")  # words of terms are read
     report = detect(index, {"LICENSE": only + MIT + "\n\n" + render("GPL-3.0-only")})
     assert "LicenseRef-unknown-" in report.expression
+
+
+def test_spdx_lines_without_texts_are_read_beside_their_prose(index: TemplateIndex) -> None:
+    """multiformats/go-base36's LICENSE.md: the Permissive License Stack notice ending in
+    `SPDX-License-Identifier: Apache-2.0 OR MIT`, no license text. Past 12 words the whole file
+    was unknown text and the line was never read; so were two tag lines, or one long one."""
+    notice = BOXO.split("Verbatim copies")[0]
+    report = detect(index, {"LICENSE.md": notice})
+    assert {(lid, kind) for lid, kind in kinds(report, "LICENSE.md")} == {
+        ("Apache-2.0 OR MIT", "reference")
+    }
+    assert report.expression == "Apache-2.0 OR MIT"
+    line = "SPDX-License-Identifier: GPL-2.0-or-later WITH Linux-syscall-note\n"
+    report = detect(index, {"LICENSE": line})
+    assert report.expression == "GPL-2.0-or-later WITH Linux-syscall-note"
+    # Prose that sets terms, or names another license, is still read beside the lines.
+    for extra in (
+        "Not for use in weapons systems of any kind whatsoever.\n",
+        "Parts of it are distributed under the GNU GPL, version 2.\n",
+    ):
+        report = detect(index, {"LICENSE.md": notice + extra})
+        assert "LicenseRef-unknown-" in report.expression, extra
