@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .. import spdx
 from ..licenses import LicenseReport, TemplateIndex, detect_zip, detector_version
+from ..licenses.matcher import HEADER_CONFIDENCE
 from ..verdict import Decision, LicenseFinding, Reason, Verdict
 from .model import Action, LicenseException, Policy
 
@@ -311,17 +312,26 @@ def _judge_term(
         )
     seen = confidence.get(name, confidence.get(term.license_id))
     if outcome.decision is Decision.PASS and seen is not None and seen < rules.min_confidence:
-        rule, why = (
-            ("license.declared-only", "is only declared in go.mod; no license file holds it")
-            if declared_only
-            else ("license.low-confidence", f"was detected with confidence {seen:.2f}")
-        )
+        if declared_only:
+            rule, why = (
+                "license.declared-only",
+                "is only declared in go.mod; no license file holds it",
+            )
+        elif seen >= HEADER_CONFIDENCE:
+            rule, why = (
+                "license.low-confidence",
+                "is only named (a standard notice, an SPDX line or a statement of choice); no"
+                f" license file holds its text (confidence {seen:.2f} < min_confidence"
+                f" {rules.min_confidence:g})",
+            )
+        else:
+            rule, why = "license.low-confidence", f"was detected with confidence {seen:.2f}"
         outcome = _worst(
             [
                 outcome,
                 _Outcome(
                     _OF_ACTION[rules.low_confidence],
-                    (Reason(rule, f"{mv}: {name} {why}; check the license text by hand"),),
+                    (Reason(rule, f"{mv}: {name} {why}; check the license files by hand"),),
                 ),
             ]
         )

@@ -354,6 +354,9 @@ def test_detected_facts(index: TemplateIndex) -> None:
     low = evaluate(policy, facts_from({"LICENSE": notice_only}, index), NOW)
     assert low.decision is Decision.REVIEW_REQUIRED
     assert low.rule_ids() == ("license.low-confidence",)
+    # The reviewer reads why: the license is named, its text is nowhere.
+    assert "Apache-2.0 is only named (a standard notice" in low.reasons[0].message
+    assert "(confidence 0.80 < min_confidence 0.9)" in low.reasons[0].message
 
     dual = facts_from({"LICENSE": render("MIT"), "LICENSE-GPL": render("GPL-3.0-only")}, index)
     assert evaluate(policy, dual, NOW).decision is Decision.REJECT
