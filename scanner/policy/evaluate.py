@@ -206,12 +206,19 @@ def _judge(
                 confidence,
                 live,
                 declared_only=bool(not detected and not facts.expression),
+                files={f.expression: f.files for f in findings},
             ),
             _best,
             _worst,
         )
     final = _worst([outcome, *extra])
     return expression, _Outcome(final.decision, (*notes, *final.reasons))
+
+
+def _found_in(files: dict[str, tuple[str, ...]] | None, name: str) -> str:
+    """ " (text in LICENSE)": where the reviewer reads a term found in license files."""
+    where = (files or {}).get(name)
+    return f" (text in {', '.join(where)})" if where else ""
 
 
 def _exceptions(
@@ -242,6 +249,7 @@ def _judge_term(
     live: list[LicenseException],
     *,
     declared_only: bool,
+    files: dict[str, tuple[str, ...]] | None = None,
 ) -> _Outcome:
     rules = policy.licenses
     name = str(term)
@@ -278,8 +286,9 @@ def _judge_term(
             (
                 Reason(
                     "license.unknown",
-                    f"{mv}: {name} is not a license the policy can judge (no SPDX template "
-                    "matches its text); have it reviewed, then add an exception",
+                    f"{mv}: {name}{_found_in(files, name)} is not a license the policy can judge"
+                    " (no SPDX template matches its text); have it reviewed, then add an"
+                    " exception",
                 ),
             ),
         )

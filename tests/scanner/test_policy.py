@@ -354,6 +354,10 @@ def test_detected_facts(index: TemplateIndex) -> None:
     low = evaluate(policy, facts_from({"LICENSE": notice_only}, index), NOW)
     assert low.decision is Decision.REVIEW_REQUIRED
     assert low.rule_ids() == ("license.low-confidence",)
+    custom = "The Frobnitz Grant. You may look at this code on Tuesdays only and nowhere else.\n"
+    unknown = evaluate(policy, facts_from({"COPYING": custom}, index), NOW)
+    assert unknown.rule_ids() == ("license.unknown",)
+    assert " (text in COPYING) is not a license" in unknown.reasons[0].message  # where to read
     # The reviewer reads why: the license is named, its text is nowhere.
     assert "Apache-2.0 is only named (a standard notice" in low.reasons[0].message
     assert "(confidence 0.80 < min_confidence 0.9)" in low.reasons[0].message
