@@ -538,14 +538,14 @@ def _judge_vendored(
     license files are its own, not its parent's. `where`: vendor/, and the module cache, read
     for a module whose license file `go mod vendor` left behind."""
     from .licenses import detect_dir, detect_zip, load_index
+    from .licenses.detect import nested_modules
     from .policy import ModuleFacts, evaluate
 
     vendor_dir, cache = where
     index = load_index()
     out: dict[str, tuple[Verdict, str, str]] = {}
     for mv in modules:
-        inside = mv.path + "/"
-        nested = [m.path.removeprefix(inside) for m in vendored if m.path.startswith(inside)]
+        nested = nested_modules(mv.path, (m.path for m in vendored))
         report = detect_dir(vendor_dir / mv.path, index=index, skip=nested)
         rep = replaced.get(mv.path)
         if not report.files and rep is not None and rep.dir:

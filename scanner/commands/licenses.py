@@ -94,15 +94,15 @@ def licenses(
 def _vendored_nested(directory: Path) -> list[str]:
     """For a module's copy in vendor/: the sub-directories vendor/modules.txt lists as modules
     of their own (scan skips them the same way; a vendored module keeps no go.mod)."""
+    from ..licenses.detect import nested_modules
     from ..modulestxt import parse_modules_txt
 
     here = directory.resolve()
     vendor = next((d for d in here.parents if d.name == "vendor"), None)
     if vendor is None or not (listing := vendor / "modules.txt").is_file():
         return []
-    inside = here.relative_to(vendor).as_posix() + "/"
     try:
         modules = parse_modules_txt(listing.read_bytes(), str(listing)).build_list()
     except (OSError, GoProxyScanError):
         return []  # judged as any directory; `scan` says what is wrong with the listing
-    return [m.path.removeprefix(inside) for m in modules if m.path.startswith(inside)]
+    return nested_modules(here.relative_to(vendor).as_posix(), (m.path for m in modules))

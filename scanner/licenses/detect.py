@@ -273,6 +273,13 @@ def _walk(root: Path, skip: frozenset[str] = frozenset()) -> Iterable[tuple[str,
                     yield rel, entry
 
 
+def nested_modules(module: str, module_paths: Iterable[str]) -> list[str]:
+    """The sub-directories of `module` that are modules of their own among `module_paths`, as
+    slash paths for `detect_dir(skip=)` (a vendored copy keeps no go.mod to mark them)."""
+    inside = module + "/"
+    return [p.removeprefix(inside) for p in module_paths if p.startswith(inside)]
+
+
 def detect_dir(
     path: Path | str, *, index: TemplateIndex, skip: Iterable[str] = ()
 ) -> LicenseReport:
