@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # imported lazily at run time: each costs start-up only when 
 
 # Rule ids of verdicts the scanner makes itself (not the policy's).
 UNAVAILABLE_RULE = "scan.module-unavailable"
+CHECKSUM_RULE = "scan.checksum-mismatch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,14 +447,17 @@ def judge(
     analysis: Analysis,
     env: Mapping[str, str],
     now: datetime,
-    expected_h1: Mapping[str, str] | None = None,
+    pins: Mapping[str, Pin] | None = None,
 ) -> tuple[dict[str, tuple[Verdict, str, str]], str, list[str]]:
     """A verdict per module: key -> (verdict, source "proxy"|"local", zip sha256).
 
-    Returns the verdicts, the overall verdict source and notes for the report. A proxy
-    verdict counts only when its `h1:` is the one go.sum records (`expected_h1`, by key).
+    Returns the verdicts, the overall verdict source and notes for the report. `pins`: the
+    `h1:` go.sum records, by key. A proxy verdict counts only when its `h1:` is that one; a zip
+    judged here whose bytes are not the ones go.sum pins is rejected, as the go command
+    refuses to build with it.
     """
-    expected_h1 = expected_h1 or {}
+    pins = pins or {}
+    expected_h1 = {key: pin.h1 for key, pin in pins.items()}
     notes: list[str] = []
     modules = [ModuleVersion(m.path, m.version) for m in analysis.modules]
     out: dict[str, tuple[Verdict, str, str]] = {}
@@ -516,7 +520,12 @@ def judge(
                 )
             )
         else:
-            out.update(_judge_locally(config, policy, missing, replaced, source, now))
+            judged = _judge_locally(config, policy, missing, replaced, source, now)
+            for key, (verdict, origin, sha) in judged.items():
+                pin = pins.get(key)
+                if sha and pin is not None and verdict.h1 and verdict.h1 != pin.h1:
+                    judged[key] = (_checksum_mismatch(verdict, pin), origin, sha)
+            out.update(judged)
         if overall == "proxy":
             notes.append(f"{len(missing)} modules had no proxy verdict and were judged locally")
     return out, overall, notes
@@ -782,6 +791,27 @@ def _unavailable(mv: ModuleVersion, digest: str, now: datetime, error: Exception
     )
 
 
+def _checksum_mismatch(verdict: Verdict, pin: Pin) -> Verdict:
+    """REJECT: the zip read to judge the module is not the one go.sum pins (the go command
+    stops with "checksum mismatch ... SECURITY ERROR" at the same bytes)."""
+    reason = Reason(
+        CHECKSUM_RULE,
+        f"checksum mismatch: the module's zip hashes to {verdict.h1}, {pin.where} pins "
+        f"{pin.h1}; these are not the bytes go.sum recorded (a changed or tampered download, "
+        "or an edited go.sum) - find out which before changing go.sum (`go mod verify` checks "
+        "the module cache)",
+    )
+    return replace(verdict, decision=Decision.REJECT, reasons=(reason, *verdict.reasons))
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    """The `h1:` a go.sum records for a module's zip, and where ("go.sum:3")."""
+
+    h1: str
+    where: str
+
+
 class _GoSumHashes:
     """The hashes the build's go.sum files record ("" for what none of them holds)."""
 
@@ -792,6 +822,14 @@ class _GoSumHashes:
 
     def h1(self, path: str, version: str) -> str:
         return next((h for s in self.sums if (h := s.h1(path, version))), "")
+
+    def pin(self, path: str, version: str, main_dir: Path) -> Pin | None:
+        """The zip's `h1:` and the go.sum line recording it (named from `main_dir`), if any."""
+        for s in self.sums:
+            if h := s.h1(path, version):
+                name = _gomod_display(main_dir, Path(s.path))
+                return Pin(h, f"{name}:{s.line_of(path, version)}")
+        return None
 
     def gomod_h1(self, path: str, version: str) -> str:
         return next((h for s in self.sums if (h := s.gomod_h1(path, version))), "")
@@ -815,8 +853,12 @@ def run_scan(
         config = replace(config, fail_on=Severity.parse(policy.source_rules.fail_on))
     analysis = analyse(config, env)
     sums = _GoSumHashes(analysis.sum_files)
-    expected = {f"{m.path}@{m.version}": sums.h1(*built_from(m)) for m in analysis.modules}
-    verdicts, overall, notes = judge(config, policy, analysis, env, now, expected)
+    pins = {
+        f"{m.path}@{m.version}": pin
+        for m in analysis.modules
+        if (pin := sums.pin(*built_from(m), config.main_dir)) is not None
+    }
+    verdicts, overall, notes = judge(config, policy, analysis, env, now, pins)
     scanned_gomod = config.main_dir.resolve() / "go.mod"
     modules = []
     policy_digest = ""

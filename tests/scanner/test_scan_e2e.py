@@ -66,6 +66,42 @@ def test_clean_project_passes_and_json_names_every_module(
     assert proc.stdout.rstrip().splitlines()[-1].startswith("PASS: 3 modules")
 
 
+def test_a_zip_that_is_not_the_one_go_sum_pins_is_rejected(
+    project: Path,
+    go_env: dict[str, str],
+    scan_cache: Path,
+    goproxy_tree: GoProxyTree,
+    tmp_path: Path,
+) -> None:
+    # The bytes judged must be the bytes go.sum names: the go command stops at them with
+    # "checksum mismatch ... SECURITY ERROR", so a scan that passed them would vouch for a
+    # build that cannot happen, or for a tampered download.
+    gosum = project / "go.sum"
+    lines = gosum.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("example.com/mit v1.0.0 h1:"))
+    pinned = "h1:" + "A" * 43 + "="
+    lines[at] = f"example.com/mit v1.0.0 {pinned}"
+    gosum.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "result.json"
+    proc = run_scan_cli(
+        ["scan", ".", "--format", "json", "--output", str(out)],
+        scan_env(go_env, goproxy_tree, scan_cache),
+        project,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    mit = next(m for m in json.loads(out.read_text())["modules"] if m["path"] == "example.com/mit")
+    assert mit["decision"] == "REJECT"
+    reason = mit["reasons"][0]
+    assert reason["rule_id"] == "scan.checksum-mismatch"
+    assert f"go.sum:{at + 1} pins {pinned}" in reason["message"]
+    assert "checksum mismatch: the module's zip hashes to h1:" in reason["message"]
+    # The rest of the build is judged as before.
+    util = next(
+        m for m in json.loads(out.read_text())["modules"] if m["path"] == "example.com/util"
+    )
+    assert util["decision"] == "PASS"
+
+
 def test_gpl_dependency_and_secret_fail_with_exit_1(
     project: Path,
     run_go: RunGo,
