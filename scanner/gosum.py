@@ -130,7 +130,8 @@ def parse_gosum(data: bytes | str, path: str = "go.sum") -> GoSum:
                 f"{previous.line}",
                 path=path,
                 line=lineno,
-                hint="the go command refuses to build with either; find out which is right "
+                hint=f"the go command takes the first (line {previous.line}) and refuses a "
+                "download that differs from it; find out which is right "
                 "(GOFLAGS=-mod=mod go mod download) before you delete a line",
             )
         lines.append(entry)

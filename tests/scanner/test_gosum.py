@@ -113,3 +113,12 @@ def test_other_hash_kinds_are_kept_but_not_h1() -> None:
     gosum = parse_gosum(f"example.com/a v1.0.0 h2:xyz\nexample.com/a v1.0.0 {H1}\n")
     assert gosum.h1("example.com/a", "v1.0.0") == H1
     assert len(gosum.lines) == 2
+
+
+def test_conflicting_hashes_say_the_go_command_takes_the_first() -> None:
+    # go's haveModSumLocked accepts a download equal to a line, and stops at the first h1:
+    # line that differs: the first line is the one it checks against.
+    with pytest.raises(ParseError) as info:
+        parse_gosum(f"example.com/a v1.0.0 {H1}\nexample.com/a v1.0.0 {H1_OTHER}\n")
+    assert info.value.hint is not None
+    assert "takes the first (line 1)" in info.value.hint
