@@ -861,6 +861,8 @@ def run_scan(
     verdicts, overall, notes = judge(config, policy, analysis, env, now, pins)
     scanned_gomod = config.main_dir.resolve() / "go.mod"
     modules = []
+    # The digest of the policy that judged the modules (the proxy's, when it did), else this
+    # scan's: its source rules judged the code even when the build has no dependencies.
     policy_digest = ""
     for m in analysis.modules:
         key = f"{m.path}@{m.version}"
@@ -898,7 +900,7 @@ def run_scan(
         stdlib_version=go_version.result(),
         main_requires=analysis.main_requires,
         gomod_path=_gomod_display(config.main_dir),
-        policy_digest=policy_digest,
+        policy_digest=policy_digest or policy.digest,
         verdict_source=overall,
         modules=tuple(modules),
         findings=apply_severities(analysis.findings, policy.source_rules.severities),

@@ -376,3 +376,17 @@ def test_sbom_components_equal_go_list_on_fixture_projects(
     assert graph == {c["bom-ref"] for c in doc["components"]} | {
         doc["metadata"]["component"]["bom-ref"]
     }
+
+
+def test_a_build_without_dependencies_names_the_policy_that_judged_its_code(
+    tmp_path: Path, scan_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scanner.policy import default_policy
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(scan_cache))
+    (tmp_path / "go.mod").write_text("module example.com/alone\n\ngo 1.22\n")
+    (tmp_path / "main.go").write_text("package main\n\nfunc main() {}\n")
+    config = load_config({"main_dir": tmp_path, "offline": True}, env={})
+    result = run_scan(config, env={"GOPROXY": "off", "HOME": str(tmp_path)})
+    assert result.modules == ()
+    assert result.policy_digest == default_policy().digest
