@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from .config import ScanConfig
 from .errors import InputError, OperationalError
+from .goenv import go_environ
 from .result import ScanResult, Status
 from .scan import Analysis, analyse, replacement_text
 
@@ -63,7 +64,7 @@ def base_analysis(
 
             cache_dir = config.cache_dir or default_cache_dir(main_dir)
             base_config = replace(config, main_dir=base_dir, base="", cache_dir=cache_dir)
-            return analyse(base_config, env, source=source)
+            return analyse(base_config, go_environ(env), source=source)
         finally:
             # Remove the worktree even if the analysis failed, so the repository stays clean.
             subprocess.run(

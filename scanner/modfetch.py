@@ -255,6 +255,56 @@ class SourceChain:
         return self._try(path, None, lambda s: s.latest(path))
 
 
+class PrivateRouting:
+    """Module paths matching GONOPROXY/GOPRIVATE read from the module cache, never a proxy.
+
+    The go command fetches those from version control; the scanner does not, and asking a
+    proxy would send the private path out (proxy.golang.org when GOPROXY is its default). Such
+    a module not in the cache is a NotFoundError that says how to get it there.
+    """
+
+    def __init__(self, patterns: str, proxied: ModuleSource, cache: ModCacheSource) -> None:
+        self.patterns = patterns
+        self.proxied = proxied
+        self.cache = cache
+
+    def __repr__(self) -> str:
+        return f"PrivateRouting({self.patterns!r}, {self.proxied!r}, {self.cache!r})"
+
+    def _route(self, path: str, version: str | None, read: Callable[[ModuleSource], T]) -> T:
+        from .goenv import match_prefix_patterns
+
+        if not match_prefix_patterns(self.patterns, path):
+            return read(self.proxied)
+        try:
+            return read(self.cache)
+        except NotFoundError as e:
+            raise NotFoundError(
+                f"a private module (GONOPROXY/GOPRIVATE={self.patterns}) not in the module "
+                f"cache {self.cache.modcache}",
+                module=path,
+                version=version,
+                hint="the go command fetches it from version control, which the scanner does "
+                "not: run `go mod download` first, or serve it through the private proxy "
+                "(GONOPROXY= with GOPROXY naming it)",
+            ) from e
+
+    def list_versions(self, path: str) -> list[str]:
+        return self._route(path, None, lambda s: s.list_versions(path))
+
+    def info(self, path: str, version: str) -> bytes:
+        return self._route(path, version, lambda s: s.info(path, version))
+
+    def gomod(self, path: str, version: str) -> bytes:
+        return self._route(path, version, lambda s: s.gomod(path, version))
+
+    def zip(self, path: str, version: str) -> bytes:
+        return self._route(path, version, lambda s: s.zip(path, version))
+
+    def latest(self, path: str) -> bytes:
+        return self._route(path, None, lambda s: s.latest(path))
+
+
 def source_from_goproxy(value: str) -> ModuleSource:
     """A source for a GOPROXY value such as `https://a,file:///b|https://c,off`.
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from . import __version__
 from .config import ScanConfig
 from .errors import GoProxyScanError, InputError, OperationalError
+from .goenv import go_environ
 from .gomod import GoMod, parse_gomod
 from .module import ModuleVersion
 from .result import (
@@ -74,8 +75,25 @@ def module_source(config: ScanConfig, env: Mapping[str, str]) -> tuple[ModuleSou
     if config.offline:
         cache = gomodcache(env)
         return ModCacheSource(cache), f"the module cache {cache}"
-    goproxy = env.get("GOPROXY", "") or "https://proxy.golang.org,direct"
-    return source_from_goproxy(goproxy), f"GOPROXY={goproxy}"
+    return goproxy_source(env)
+
+
+def goproxy_source(
+    env: Mapping[str, str], default: str = "https://proxy.golang.org,direct"
+) -> tuple[ModuleSource, str]:
+    """The environment's GOPROXY (else `default`) as the go command uses it: the module paths
+    GONOPROXY/GOPRIVATE match, which it fetches from version control, come from the module
+    cache and are never sent to a proxy."""
+    from .goenv import noproxy_patterns
+    from .modfetch import ModCacheSource, PrivateRouting, source_from_goproxy
+
+    goproxy = env.get("GOPROXY", "") or default
+    source, where = source_from_goproxy(goproxy), f"GOPROXY={goproxy}"
+    if private := noproxy_patterns(env):
+        cache = gomodcache(env)
+        source = PrivateRouting(private, source, ModCacheSource(cache))
+        where += f" (GONOPROXY/GOPRIVATE={private}: the module cache {cache})"
+    return source, where
 
 
 def local_source(env: Mapping[str, str]) -> tuple[ModuleSource, str]:
@@ -845,7 +863,7 @@ def run_scan(
     config: ScanConfig, env: Mapping[str, str] | None = None, now: datetime | None = None
 ) -> ScanResult:
     """The whole scan of `config.main_dir` without --base (see scanner.diff for that)."""
-    env = os.environ if env is None else env
+    env = go_environ(os.environ if env is None else env)
     now = now or datetime.now(UTC)
     go_version = _GoVersion(env)
     policy = load_scan_policy(config)

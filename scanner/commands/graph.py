@@ -29,7 +29,12 @@ def _source(proxy: str | None, modcache: Path | None) -> ModuleSource:
             raise InputError("give --proxy or --modcache, not both")
         return ModCacheSource(modcache)
     # The environment's GOPROXY usually ends in ",direct"; source_from_goproxy skips that.
-    return source_from_goproxy(proxy or os.environ.get("GOPROXY", "") or DEFAULT_GOPROXY)
+    if proxy:
+        return source_from_goproxy(proxy)
+    from ..goenv import go_environ
+    from ..scan import goproxy_source
+
+    return goproxy_source(go_environ(os.environ), DEFAULT_GOPROXY)[0]
 
 
 class _TTYProgress:
