@@ -114,6 +114,16 @@ def gateway_from_env() -> RequestLimits:
     return limited(config, app_for(config))
 
 
+# Granian's own log lines ("[INFO] Starting granian", one set per worker) go to stderr, as
+# uvicorn's and go-vault's do: stdout may be the audit log (`audit_log: "-"`), JSON lines only.
+_GRANIAN_LOGS_TO_STDERR = {
+    "handlers": {
+        handler: {"formatter": form, "class": "logging.StreamHandler", "stream": "ext://sys.stderr"}
+        for handler, form in (("console", "generic"), ("access", "access"))
+    }
+}
+
+
 def _serve_granian(config: VaultConfig, port: int, announce: Callable[[], None]) -> None:
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces, Loops
@@ -135,6 +145,7 @@ def _serve_granian(config: VaultConfig, port: int, announce: Callable[[], None])
         loop=Loops.uvloop,
         log_level=LogLevels(config.log_level),
         log_access=False,
+        log_dictconfig=_GRANIAN_LOGS_TO_STDERR,
         backlog=2048,
         # HTTP/1.1 only: in "auto" mode hyper-util first waits, with no timer, for the bytes that
         # tell HTTP/1 from HTTP/2 (hyperium/hyper#3962), so a connection that never sends a byte

@@ -61,3 +61,35 @@ def test_a_stop_signal_just_after_the_start_line_stops_it(
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.mark.parametrize("server", [["--server", "uvicorn"], ["--workers", "2"]], ids=str)
+def test_an_audit_log_on_stdout_holds_only_json_lines(tmp_path: Path, server: list[str]) -> None:
+    """`audit_log: "-"` (the container image's setting) makes stdout the audit log: a SIEM
+    reads it line by line, so the server's own log lines go to stderr."""
+    command = [*SERVE, "--listen", "127.0.0.1:0", "--storage", str(tmp_path / "vault"), *server]
+    out = tmp_path / "stdout"
+    with out.open("w") as stdout:
+        proc = subprocess.Popen(
+            [*command, "--audit-log", "-", "--log-level", "info"],
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                if line.startswith('{"event": "start"'):
+                    break
+            url = json.loads(line)["listen"]
+            host, port = url.removeprefix("http://").rsplit(":", 1)
+            with socket.create_connection((host, int(port)), timeout=5) as conn:
+                conn.sendall(b"GET /-/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                while conn.recv(4096):
+                    pass
+        finally:
+            proc.terminate()
+            assert proc.wait(30) == 0
+    lines = out.read_text().splitlines()
+    assert any(json.loads(line)["event"] == "request" for line in lines)
+    assert all(line.startswith("{") for line in lines), lines
