@@ -405,3 +405,38 @@ def test_vulndb_input_fails_a_pull_request_adding_a_vulnerable_module(
     assert ADVISORY in job.summary.read_text()
     (body,) = github_api.comments.values()  # on-failure: the failing run comments
     assert ADVISORY in body and ALIAS in body
+
+
+POLICY_FAIL_ON_MEDIUM = (
+    "version: 1\nlicenses:\n  allow: [permissive]\nsource_rules:\n  fail_on: medium\n"
+)
+MD5_GO = (
+    'package main\n\nimport "crypto/md5"\n\nfunc digest(b []byte) [16]byte { return md5.Sum(b) }\n'
+)
+
+
+def test_empty_fail_on_input_leaves_the_policys_fail_on_in_force(
+    job: PullRequestJob,
+    github_api: FakeGitHubAPI,
+    run_go: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    # docs/scan.md: --fail-on, else the policy's source_rules.fail_on, else high. The action
+    # passed --fail-on high whatever the policy said, so a medium finding slipped through.
+    write_files(job.workspace, {".goproxy-scan.yml": POLICY_FAIL_ON_MEDIUM})
+    base = job.commit(("mit",), "base with a policy failing on medium", run_go)
+    write_files(job.workspace, {"digest.go": MD5_GO})
+    git(job.workspace, "add", "-A")
+    git(job.workspace, "commit", "-q", "-m", "hash with MD5")
+    job.open_pr(base, git(job.workspace, "rev-parse", "HEAD"))
+
+    run = job.run(**{"proxy-url": job.tree.url})
+    assert run.outputs["verdict"] == "fail", run.log
+    assert run.steps[-1].name == "Verdict" and run.steps[-1].returncode == 1
+    assert run.outputs["violations"] == "1"
+    # A medium finding is a warning annotation; it fails the check all the same.
+    (md5,) = [ln for ln in run.stdout.splitlines() if "GPS103" in ln]
+    assert md5.startswith("::warning file=digest.go,"), run.stdout
+
+    # A given input still overrides the policy.
+    lenient = job.run(**{"proxy-url": job.tree.url, "fail-on": "high"})
+    assert lenient.outputs["verdict"] == "pass", lenient.log

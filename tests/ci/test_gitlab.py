@@ -260,3 +260,36 @@ def test_vulndb_input_fails_a_merge_request_adding_a_vulnerable_module(
     # Without the input the same MR passes: gin's license (MIT) is allowed.
     plain = run_job(load_template({"proxy-url": tree.url}), project, tmp_path / "work", env)
     assert plain.returncode == 0, plain.log
+
+
+def test_empty_fail_on_input_leaves_the_policys_fail_on_in_force(
+    mr_pipeline: tuple[Path, dict[str, str], GoProxyTree], tmp_path: Path
+) -> None:
+    # docs/scan.md: --fail-on, else the policy's source_rules.fail_on, else high; the job passed
+    # --fail-on high whatever the policy said.
+    project, env, tree = mr_pipeline
+    write_files(
+        project,
+        {
+            ".goproxy-scan.yml": "version: 1\nlicenses:\n  allow: [permissive]\n"
+            "source_rules:\n  fail_on: medium\n",
+            "digest.go": 'package main\n\nimport "crypto/md5"\n\n'
+            "func digest(b []byte) [16]byte { return md5.Sum(b) }\n",
+        },
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "hash with MD5 under a policy failing on medium")
+    env = {
+        **env,
+        "CI_MERGE_REQUEST_DIFF_BASE_SHA": git(project, "rev-parse", "HEAD~1"),
+        "CI_COMMIT_SHA": git(project, "rev-parse", "HEAD"),
+    }
+    run = run_job(load_template({"proxy-url": tree.url}), project, tmp_path / "work", env)
+    assert run.returncode == 1, run.log
+    result = json.loads((project / "goproxy-scan-result.json").read_text())
+    assert [f["rule_id"] for f in result["findings"]] == ["GPS103"], result["findings"]
+
+    lenient = run_job(
+        load_template({"proxy-url": tree.url, "fail-on": "high"}), project, tmp_path / "work", env
+    )
+    assert lenient.returncode == 0, lenient.log
