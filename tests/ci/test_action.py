@@ -346,6 +346,25 @@ def test_a_scan_that_cannot_run_is_an_error_not_a_violation(
     assert "could not finish" in gpl_pr.summary.read_text()
 
 
+def test_a_scan_that_wrote_no_files_names_none_in_its_outputs(
+    job: PullRequestJob,
+    github_api: FakeGitHubAPI,
+    run_go: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    # README's upload steps run `if: always() && steps.scan.outputs.sarif != ''`: an output
+    # naming a file the failed scan never wrote failed those steps on a missing path.
+    base = job.commit(("mit",), "base", run_go)
+    write_files(job.workspace, {"go.mod": "module example.com/app\n\ngo 1.21\n\nrequire (\n"})
+    git(job.workspace, "add", "-A")
+    git(job.workspace, "commit", "-q", "-m", "break go.mod")
+    job.open_pr(base, git(job.workspace, "rev-parse", "HEAD"))
+    run = job.run(**{"proxy-url": job.tree.url, **SCAN_INPUTS})
+    assert run.outputs["verdict"] == "error", run.log
+    assert not (job.workspace / SCAN_INPUTS["sarif"]).exists()
+    assert not (job.workspace / SCAN_INPUTS["sbom"]).exists()
+    assert (run.outputs["sarif"], run.outputs["sbom"], run.outputs["result-json"]) == ("", "", "")
+
+
 def test_module_in_a_subdirectory_gets_repository_relative_annotations(
     job: PullRequestJob,
     github_api: FakeGitHubAPI,
