@@ -33,10 +33,18 @@ class CommentMode(enum.StrEnum):
     ON_FAILURE = "on-failure"
 
 
+class CommentAction(enum.StrEnum):
+    """What a run may do to the PR's comment, from the mode and the verdict."""
+
+    NONE = "none"  # leave the pull request alone
+    UPDATE = "update"  # update the marked comment if there is one; create none
+    UPSERT = "upsert"  # update the marked comment, or create it
+
+
 class CommentOutcome(enum.StrEnum):
     CREATED = "created"
     UPDATED = "updated"
-    SKIPPED = "skipped"  # mode or event says no comment
+    SKIPPED = "skipped"  # mode or event says no comment, or no comment to update
     FALLBACK = "fallback"  # the token may not comment (fork, read-only): summary only
 
 
@@ -94,10 +102,17 @@ def resolve_refs(
     return base, head
 
 
-def should_comment(mode: CommentMode, verdict: str) -> bool:
+def comment_action(mode: CommentMode, verdict: str) -> CommentAction:
+    """`on-failure` comments on a failure, and on a pass only updates the comment it left.
+
+    A comment saying the change breaks the policy must not outlive the push that fixed it; a
+    change that passed from the start gets no comment.
+    """
     if mode is CommentMode.ALWAYS:
-        return True
-    return mode is CommentMode.ON_FAILURE and verdict != "pass"
+        return CommentAction.UPSERT
+    if mode is CommentMode.ON_FAILURE:
+        return CommentAction.UPSERT if verdict != "pass" else CommentAction.UPDATE
+    return CommentAction.NONE
 
 
 class CommentClient:
@@ -152,12 +167,19 @@ class CommentClient:
             params = None  # the next link carries them
         return None
 
-    def upsert(self, number: int, body: str, marker: str = MARKER) -> CommentOutcome:
-        """Update the PR's marked comment, or create it: one comment per PR, however many runs."""
+    def upsert(
+        self, number: int, body: str, marker: str = MARKER, create: bool = True
+    ) -> CommentOutcome:
+        """Update the PR's marked comment, or create it: one comment per PR, however many runs.
+
+        With `create` False a PR without the comment is left alone (SKIPPED).
+        """
         if marker not in body:
             body = f"{marker}\n{body}"
         existing = self.find(number, marker)
         if existing is None:
+            if not create:
+                return CommentOutcome.SKIPPED
             self._call("POST", f"{self.base}/issues/{number}/comments", json={"body": body})
             return CommentOutcome.CREATED
         self._call("PATCH", f"{self.base}/issues/comments/{existing}", json={"body": body})
@@ -208,20 +230,26 @@ def refs(base_input: str, head_input: str) -> int:
 def comment(body_file: Path, mode: str, verdict: str) -> int:
     """Create or update the one goproxy-scan comment on the pull request.
 
+    Under `on-failure` a passing run updates the comment an earlier failing run left, so it
+    says the change passes now, and creates none.
+
     A token that may not comment (forks, read-only tokens) is not an error: the report stays
     in the step summary and a notice says why there is no comment.
     """
     event = load_event(os.environ.get("GITHUB_EVENT_PATH"))
     pr = pull_request(event)
     outcome = CommentOutcome.SKIPPED
-    if pr is not None and pr.number and should_comment(CommentMode(mode), verdict):
+    action = comment_action(CommentMode(mode), verdict)
+    if pr is not None and pr.number and action is not CommentAction.NONE:
         client = CommentClient(
             os.environ.get("GITHUB_API_URL", "https://api.github.com"),
             os.environ.get("GITHUB_REPOSITORY", ""),
             os.environ.get("GITHUB_TOKEN", ""),
         )
         try:
-            outcome = client.upsert(pr.number, body_file.read_text("utf-8"))
+            outcome = client.upsert(
+                pr.number, body_file.read_text("utf-8"), create=action is CommentAction.UPSERT
+            )
         except CommentForbidden as e:
             outcome = CommentOutcome.FALLBACK
             why = "the pull request comes from a fork" if pr.from_fork else str(e)

@@ -277,6 +277,31 @@ def test_warn_only_reports_without_failing_the_job(
     assert github_api.writes() == ["POST"]
 
 
+def test_a_later_passing_push_updates_the_on_failure_comment(
+    gpl_pr: PullRequestJob,
+    github_api: FakeGitHubAPI,
+    run_go: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    # on-failure is the default. The comment saying the change breaks the policy must not stay
+    # up after the push that fixed it.
+    failing = gpl_pr.run(**{"proxy-url": gpl_pr.tree.url})
+    assert failing.outputs["verdict"] == "fail", failing.log
+    assert github_api.writes() == ["POST"]
+    (comment_id,) = github_api.comments
+    assert "breaks the policy" in github_api.comments[comment_id]
+
+    base = failing.step("refs").outputs["base"]
+    gpl_pr.open_pr(base, gpl_pr.commit(("mit",), "drop the GPL dependency", run_go))
+    fixed = gpl_pr.run(**{"proxy-url": gpl_pr.tree.url})
+    assert fixed.outputs["verdict"] == "pass", fixed.log
+    assert fixed.step("comment").outputs["comment"] == "updated"
+    assert github_api.writes() == ["POST", "PATCH"]
+    assert list(github_api.comments) == [comment_id]
+    body = github_api.comments[comment_id]
+    assert body.startswith(MARKER) and "goproxy-scan: pass" in body
+    assert "breaks the policy" not in body and "example.com/gpl" not in body
+
+
 def test_read_only_token_falls_back_to_the_step_summary(
     gpl_pr: PullRequestJob, github_api: FakeGitHubAPI
 ) -> None:

@@ -18,13 +18,14 @@ import yaml
 from scanner.cipolicy import overlay_licenses
 from scanner.errors import InputError
 from scanner.ghaction import (
+    CommentAction,
     CommentClient,
     CommentForbidden,
     CommentMode,
     CommentOutcome,
+    comment_action,
     pull_request,
     resolve_refs,
-    should_comment,
 )
 from scanner.policy import parse_policy
 from scanner.reports.markdown import MARKER
@@ -58,15 +59,15 @@ def test_a_fork_is_recognised() -> None:
 @pytest.mark.parametrize(
     ("mode", "verdict", "expected"),
     [
-        ("never", "fail", False),
-        ("always", "pass", True),
-        ("on-failure", "pass", False),
-        ("on-failure", "fail", True),
-        ("on-failure", "error", True),
+        ("never", "fail", CommentAction.NONE),
+        ("always", "pass", CommentAction.UPSERT),
+        ("on-failure", "pass", CommentAction.UPDATE),
+        ("on-failure", "fail", CommentAction.UPSERT),
+        ("on-failure", "error", CommentAction.UPSERT),
     ],
 )
-def test_comment_modes(mode: str, verdict: str, expected: bool) -> None:
-    assert should_comment(CommentMode(mode), verdict) is expected
+def test_comment_modes(mode: str, verdict: str, expected: CommentAction) -> None:
+    assert comment_action(CommentMode(mode), verdict) is expected
 
 
 class API:
@@ -167,13 +168,14 @@ def test_read_only_token_is_forbidden_not_a_crash(api: API) -> None:
         CommentClient(api.url, "acme/app", "tok").upsert(12, "x")
 
 
-def test_comment_command_falls_back_for_a_fork(api: API, tmp_path: Path) -> None:
-    api.status = 403
-    fork = json.loads(json.dumps(EVENT))
-    fork["pull_request"]["head"]["repo"]["full_name"] = "mallory/app"
-    (tmp_path / "event.json").write_text(json.dumps(fork))
-    (tmp_path / "report.md").write_text(f"{MARKER}\nreport\n")
-    summary, output = tmp_path / "summary.md", tmp_path / "output"
+def run_comment_command(
+    api: API, tmp_path: Path, body: str, *args: str, event: dict[str, Any] = EVENT
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """`python -m scanner.ghaction comment` as the action's step runs it, and its output file."""
+    (tmp_path / "event.json").write_text(json.dumps(event))
+    (tmp_path / "report.md").write_text(body)
+    output = tmp_path / "output"
+    output.write_text("")
     proc = subprocess.run(
         [
             sys.executable,
@@ -182,8 +184,7 @@ def test_comment_command_falls_back_for_a_fork(api: API, tmp_path: Path) -> None
             "comment",
             "--body-file",
             str(tmp_path / "report.md"),
-            "--mode",
-            "always",
+            *args,
         ],
         env={
             "PATH": "/usr/bin:/bin",
@@ -191,7 +192,7 @@ def test_comment_command_falls_back_for_a_fork(api: API, tmp_path: Path) -> None
             "GITHUB_API_URL": api.url,
             "GITHUB_REPOSITORY": "acme/app",
             "GITHUB_TOKEN": "tok",
-            "GITHUB_STEP_SUMMARY": str(summary),
+            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
             "GITHUB_OUTPUT": str(output),
         },
         capture_output=True,
@@ -199,9 +200,48 @@ def test_comment_command_falls_back_for_a_fork(api: API, tmp_path: Path) -> None
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
+    return proc, output
+
+
+def test_comment_command_falls_back_for_a_fork(api: API, tmp_path: Path) -> None:
+    api.status = 403
+    fork = json.loads(json.dumps(EVENT))
+    fork["pull_request"]["head"]["repo"]["full_name"] = "mallory/app"
+    proc, output = run_comment_command(
+        api, tmp_path, f"{MARKER}\nreport\n", "--mode", "always", event=fork
+    )
     assert "the pull request comes from a fork" in proc.stdout
-    assert "could not comment on pull request #12" in summary.read_text()
+    assert "could not comment on pull request #12" in (tmp_path / "summary.md").read_text()
     assert output.read_text() == "comment=fallback\n"
+
+
+def test_on_failure_pass_updates_the_comment_a_failing_run_left(api: API, tmp_path: Path) -> None:
+    # The comment said the change breaks the policy; the push that fixed it must say so too.
+    api.comments.append({"id": 4, "body": f"{MARKER}\n## ❌ goproxy-scan: this change breaks"})
+    passed = f"{MARKER}\n## ✅ goproxy-scan: pass\n"
+    _, output = run_comment_command(
+        api, tmp_path, passed, "--mode", "on-failure", "--verdict", "pass"
+    )
+    assert output.read_text() == "comment=updated\n"
+    assert api.calls[-1] == "PATCH /repos/acme/app/issues/comments/4"
+    assert api.comments[-1]["body"] == passed
+    assert len(api.comments) == 4
+
+
+def test_on_failure_pass_creates_no_comment(api: API, tmp_path: Path) -> None:
+    _, output = run_comment_command(
+        api, tmp_path, f"{MARKER}\npass\n", "--mode", "on-failure", "--verdict", "pass"
+    )
+    assert output.read_text() == "comment=skipped\n"
+    assert [c for c in api.calls if not c.startswith("GET")] == []
+    assert MARKER not in json.dumps(api.comments)
+
+
+def test_never_does_not_even_look_for_the_comment(api: API, tmp_path: Path) -> None:
+    api.comments.append({"id": 4, "body": f"{MARKER}\nold report"})
+    _, output = run_comment_command(api, tmp_path, "x", "--mode", "never", "--verdict", "fail")
+    assert output.read_text() == "comment=skipped\n"
+    assert api.calls == []
 
 
 POLICY = """\
