@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import ipaddress
 import os
 import re
 import secrets
@@ -19,6 +20,8 @@ from .errors import InputError, OperationalError
 PUBLIC_GOPROXY = "https://proxy.golang.org,direct"
 HEALTH_PATH = "-/healthz"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class ProxyMode(enum.StrEnum):
@@ -38,6 +41,117 @@ class Route(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class OutboundProxies:
+    """HTTP_PROXY, HTTPS_PROXY and NO_PROXY, and the route the go command takes with them."""
+
+    http_proxy: str = ""
+    https_proxy: str = ""
+    no_proxy: str = ""
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> OutboundProxies:
+        """A job's own settings, read as Go reads them: the upper-case name, else the lower."""
+
+        def get(name: str) -> str:
+            return environ.get(name) or environ.get(name.lower()) or ""
+
+        return cls(get("HTTP_PROXY"), get("HTTPS_PROXY"), get("NO_PROXY"))
+
+    def proxy_for(self, url: str) -> str:
+        """The proxy the go command sends a request for `url` through; "" when it goes direct.
+
+        Go's rules (golang.org/x/net/http/httpproxy), not requests': localhost and loopback
+        addresses never use a proxy; NO_PROXY entries are `*`, an IP or CIDR (matching IP hosts
+        only), or a domain matching itself and its subdomains (`corp.example`, `.corp.example`,
+        `*.corp.example`; never an IP host), each with an optional `:port` that must equal the
+        URL's (80/443 when it has none).
+        """
+        parts = urlsplit(url)
+        proxy = {"http": self.http_proxy, "https": self.https_proxy}.get(parts.scheme, "")
+        if not proxy:
+            return ""
+        try:
+            port = str(parts.port or _DEFAULT_PORTS[parts.scheme])
+        except ValueError:
+            return proxy  # Go gives up on matching a malformed address, and proxies it
+        if not _use_proxy(parts.hostname or "", port, self.no_proxy):
+            return ""
+        # Go reads a proxy without a scheme (`egress:3128`) as http://.
+        proxy_parts = urlsplit(proxy)
+        return proxy if proxy_parts.scheme and proxy_parts.netloc else f"http://{proxy}"
+
+
+def _ip(text: str) -> IPAddress | None:
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    # Go's net.IP holds 1.2.3.4 and ::ffff:1.2.3.4 as one address.
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def _split_host_port(text: str) -> tuple[str, str] | None:
+    """Go's net.SplitHostPort: `host:port` or `[v6]:port`; None when there is no port."""
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0 or text[end + 1 : end + 2] != ":":
+            return None
+        return text[1:end], text[end + 2 :]
+    host, colon, port = text.rpartition(":")
+    if not colon or ":" in host:
+        return None
+    return host, port
+
+
+def _use_proxy(host: str, port: str, no_proxy: str) -> bool:
+    """httpproxy's useProxy: False when `host:port` is loopback or NO_PROXY covers it."""
+    if host == "localhost":
+        return False
+    ip = _ip(host)
+    if ip is not None and ip.is_loopback:
+        return False
+    host = host.lower()
+    for entry in no_proxy.split(","):
+        pattern = entry.strip().lower()
+        if not pattern:
+            continue
+        if pattern == "*":
+            return False
+        if "/" in pattern:
+            try:
+                network = ipaddress.ip_network(pattern, strict=False)
+            except ValueError:
+                pass  # not a CIDR: Go reads it as a host below
+            else:
+                if ip is not None and ip in network:
+                    return False
+                continue
+        split = _split_host_port(pattern)
+        pattern_host, pattern_port = split if split else (pattern, "")
+        if split and not pattern_host:
+            continue  # `:80`: no host, malformed
+        if split and pattern_host.startswith("[") and pattern_host.endswith("]"):
+            pattern_host = pattern_host[1:-1]
+        port_matches = pattern_port in ("", port)
+        pattern_ip = _ip(pattern_host)
+        if pattern_ip is not None:
+            if ip == pattern_ip and port_matches:
+                return False
+            continue
+        if not pattern_host or ip is not None:
+            continue
+        suffix = pattern_host[1:] if pattern_host.startswith("*.") else pattern_host
+        exact = not suffix.startswith(".")
+        if exact:
+            suffix = "." + suffix
+        if (host.endswith(suffix) or (exact and host == suffix[1:])) and port_matches:
+            return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
 class ProxySettings:
     """Everything `env` needs to know, gathered once from flags and the environment."""
 
@@ -51,6 +165,8 @@ class ProxySettings:
     http_proxy: str = ""
     https_proxy: str = ""
     no_proxy: str = ""
+    inherited: OutboundProxies = OutboundProxies()  # the job's own HTTP(S)_PROXY, NO_PROXY
+    ca_bundle: str = ""  # REQUESTS_CA_BUNDLE for an https health check; "" is certifi's
     netrc_path: Path | None = None
     health_timeout: float = 3.0
 
@@ -124,35 +240,55 @@ def health_url(proxy_url: str) -> str:
     return f"{proxy_url.rstrip('/')}/{HEALTH_PATH}"
 
 
+def job_proxies(settings: ProxySettings) -> OutboundProxies:
+    """The outbound proxies of the job's go command once `env` ran: what it writes, else the
+    job's own (the private proxy's route, so NO_PROXY holds its host when `env` writes one)."""
+    written = dict(_outbound_proxy_variables(settings, settings.proxy_url))
+    return OutboundProxies(
+        written.get("HTTP_PROXY") or settings.inherited.http_proxy,
+        written.get("HTTPS_PROXY") or settings.inherited.https_proxy,
+        written.get("NO_PROXY") or settings.inherited.no_proxy,
+    )
+
+
 def probe_health(settings: ProxySettings) -> Health:
     """GET `<proxy>/-/healthz` once with a short timeout; healthz needs no credentials.
 
-    A file:// GOPROXY is healthy when its directory exists.
+    The request takes the route the job's go command will take (job_proxies): direct when
+    NO_PROXY covers the proxy's host or it is loopback, else through HTTP(S)_PROXY. A
+    file:// GOPROXY is healthy when its directory exists.
     """
     parts = urlsplit(settings.proxy_url)
     if parts.scheme == "file":
         tree = Path(unquote(parts.path))
         return Health(tree.is_dir(), f"{tree}: " + ("a directory" if tree.is_dir() else "missing"))
     url = health_url(split_userinfo(settings.proxy_url)[0])
-    proxies = {
-        k: v for k, v in (("http", settings.http_proxy), ("https", settings.https_proxy)) if v
-    }
+    try:
+        via = job_proxies(settings).proxy_for(url)
+    except ValueError as e:  # a host urlsplit cannot read, e.g. an unclosed [
+        return Health(False, f"{url}: {e}")
+    route = f" via {split_userinfo(via)[0]}" if via else ""  # never the proxy's password
     try:
         with requests.Session() as session:
-            if settings.no_proxy:
-                session.trust_env = False  # our NO_PROXY wins over an inherited one
+            # No environment of requests' own (its NO_PROXY rules are not Go's): the route
+            # above is the only one.
+            session.trust_env = False
             resp = session.get(
-                url, timeout=settings.health_timeout, proxies=proxies or None, allow_redirects=False
+                url,
+                timeout=settings.health_timeout,
+                proxies={urlsplit(url).scheme: via} if via else {},
+                verify=settings.ca_bundle or True,
+                allow_redirects=False,
             )
     except requests.Timeout:
-        return Health(False, f"{url}: no answer within {settings.health_timeout:g}s")
+        return Health(False, f"{url}{route}: no answer within {settings.health_timeout:g}s")
     except requests.RequestException as e:
         # requests nests the socket error deep in its message; the errno text is what helps.
         errno = re.search(r"\[Errno -?\d+\] [^'\")\]]+", str(e))
-        return Health(False, f"{url}: {errno.group(0) if errno else type(e).__name__}")
+        return Health(False, f"{url}{route}: {errno.group(0) if errno else type(e).__name__}")
     if 200 <= resp.status_code < 300:
-        return Health(True, f"{url}: {resp.status_code}")
-    return Health(False, f"{url}: HTTP {resp.status_code}")
+        return Health(True, f"{url}{route}: {resp.status_code}")
+    return Health(False, f"{url}{route}: HTTP {resp.status_code}")
 
 
 def _host(url: str) -> str:

@@ -11,6 +11,7 @@ from ..cienv import (
     PUBLIC_GOPROXY,
     GoEnvironment,
     Health,
+    OutboundProxies,
     ProxyMode,
     ProxySettings,
     default_netrc_path,
@@ -190,6 +191,9 @@ def env(
         http_proxy=http_proxy,
         https_proxy=https_proxy,
         no_proxy=no_proxy,
+        inherited=OutboundProxies.from_environ(os.environ),
+        # What requests itself would read; the health check reads no other environment.
+        ca_bundle=os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or "",
         netrc_path=netrc_path or default_netrc_path(os.environ),
         health_timeout=health_timeout,
     )
