@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -430,24 +431,146 @@ def module_go_files(main_dir: Path, *, tests: bool = True) -> list[Path]:
     """The main module's .go files as the go command sees them, sorted.
 
     Skips vendor/, testdata/, directories starting with `_` or `.`, nested modules (a
-    directory with its own go.mod) and files starting with `_` or `.`.
+    directory with its own go.mod), files starting with `_` or `.`, and the directories the
+    go.mod's `ignore` directives name (see IgnoredDirs) - except a package there that the
+    module's own code imports, which the go command builds like any other.
     """
-    import os
+    module, ignored = _module_ignores(main_dir)
+    out, skipped = _walk_go_files(main_dir, ignored, tests)
+    if skipped and module:
+        out += _imported_from(main_dir, module, skipped, out, tests)
+    return sorted(out)
 
+
+@dataclass(frozen=True, slots=True)
+class IgnoredDirs:
+    """A go.mod's `ignore` directives, applied as the go command applies them when it matches
+    package patterns (`./...`, `all`, `go mod tidy`; cmd/go/internal/search.IgnorePatterns).
+
+    `ignore ./x` skips the directory x at the module root; `ignore x` (also `x/y`) skips every
+    directory whose path ends in those elements, at any depth; either skips all below it too.
+    No wildcards; the module root itself is never skipped (`all` keeps it).
+    """
+
+    at_root: tuple[str, ...] = ()  # "/x/y/": a prefix of "/" + the directory's path + "/"
+    anywhere: tuple[str, ...] = ()  # "/x/y/": anywhere in it
+
+    @classmethod
+    def of(cls, paths: Iterable[str]) -> IgnoredDirs:
+        at_root: list[str] = []
+        anywhere: list[str] = []
+        for path in paths:
+            rest = path.removeprefix("./")
+            (at_root if rest != path else anywhere).append(_slashed(rest))
+        return cls(tuple(at_root), tuple(anywhere))
+
+    def __bool__(self) -> bool:
+        return bool(self.at_root or self.anywhere)
+
+    def covers(self, rel_dir: str) -> bool:
+        """Is this directory (slash-separated, relative to the module root) ignored?"""
+        if not rel_dir:
+            return False
+        where = _slashed(rel_dir)
+        return where.startswith(self.at_root) or any(p in where for p in self.anywhere)
+
+
+def _slashed(path: str) -> str:
+    """`a/b` as `/a/b/`, so that matching stops at element boundaries (`node_modules` does
+    not ignore `node_modules_x`)."""
+    path = path.replace("\\", "/")
+    path = path if path.startswith("/") else "/" + path
+    return path if path.endswith("/") else path + "/"
+
+
+def _module_ignores(main_dir: Path) -> tuple[str, IgnoredDirs]:
+    """The module path and `ignore` directives of main_dir's go.mod. As with the go command,
+    a go.mod that is missing or does not parse ignores nothing (scan reports its error)."""
+    from .errors import ParseError
+    from .gomod import parse_gomod
+
+    path = Path(main_dir, "go.mod")
+    try:
+        gomod = parse_gomod(path.read_bytes(), str(path))
+    except (OSError, ParseError):
+        return "", IgnoredDirs()
+    return gomod.module, IgnoredDirs.of(i.path for i in gomod.ignores)
+
+
+def _walk_go_files(
+    main_dir: Path, ignored: IgnoredDirs, tests: bool
+) -> tuple[list[Path], list[str]]:
+    """The .go files of the directories pattern matching reaches, and the ignored directories
+    it did not enter (relative, slash-separated)."""
     out: list[Path] = []
+    skipped: list[str] = []
     root = str(main_dir)
     for directory, dirs, files in os.walk(root):
         if directory != root and "go.mod" in files:
             dirs[:] = []
             continue
-        dirs[:] = sorted(d for d in dirs if not skip_dir(d))
-        for name in files:
-            if not name.endswith(".go") or name.startswith(("_", ".")):
+        rel = Path(directory).relative_to(root).as_posix().removeprefix(".")
+        kept = []
+        for d in sorted(dirs):
+            if skip_dir(d):
                 continue
-            if not tests and name.endswith("_test.go"):
+            below = f"{rel}/{d}" if rel else d
+            if ignored and ignored.covers(below):
+                skipped.append(below)
                 continue
-            out.append(Path(directory, name))
-    return sorted(out)
+            kept.append(d)
+        dirs[:] = kept
+        out.extend(Path(directory, name) for name in files if _go_file(name, tests))
+    return out, skipped
+
+
+def _go_file(name: str, tests: bool) -> bool:
+    """A .go file the go command reads (not `_x.go` or `.x.go`; `_test.go` only for tests)."""
+    if not name.endswith(".go") or name.startswith(("_", ".")):
+        return False
+    return tests or not name.endswith("_test.go")
+
+
+def _imported_from(
+    main_dir: Path, module: str, skipped: Sequence[str], files: Sequence[Path], tests: bool
+) -> list[Path]:
+    """The files of packages in ignored directories that `files` import, directly or through
+    each other: `ignore` hides a directory from patterns, not from an import, so code there
+    that the module imports is built into it (and is scanned)."""
+    out: list[Path] = []
+    entered: set[str] = set()
+    todo = list(files)
+    while todo:
+        file = todo.pop()
+        parsed = parse_header(file.name, file.read_bytes())
+        if parsed.build is not None and not constraint_allows(parsed.build, _tidy_tag):
+            continue
+        for imp in parsed.imports:
+            rel = imp.path.removeprefix(module + "/")
+            if rel == imp.path or rel in entered or not _inside(rel, skipped):
+                continue
+            entered.add(rel)
+            if _in_nested_module(main_dir, rel):
+                continue
+            package = Path(main_dir, rel)
+            found = sorted(
+                package / name
+                for name in (os.listdir(package) if package.is_dir() else ())
+                if _go_file(name, False) and (package / name).is_file()
+            )
+            out.extend(found)
+            todo.extend(found)
+    return out
+
+
+def _inside(rel: str, dirs: Sequence[str]) -> bool:
+    return any(rel == d or rel.startswith(d + "/") for d in dirs)
+
+
+def _in_nested_module(main_dir: Path, rel: str) -> bool:
+    """Does a go.mod below the module root hold this directory (another module's package)?"""
+    parts = rel.split("/")
+    return any(Path(main_dir, *parts[:n], "go.mod").is_file() for n in range(1, len(parts) + 1))
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,14 +14,17 @@ from pathlib import Path
 import pytest
 
 from scanner.source import (
+    IgnoredDirs,
     Import,
     build_constraint,
     calls,
     constraint_allows,
+    module_go_files,
     package_name_guess,
     parse_file,
     parse_header,
     project_imports,
+    scan_sources,
 )
 
 RunGo = Callable[..., subprocess.CompletedProcess[str]]
@@ -286,8 +289,16 @@ def test_project_imports_sorts_modules_by_use(app: Path) -> None:
 
 
 def test_project_imports_equals_go_list(app: Path, run_go: RunGo) -> None:
+    go_used, go_tests = _go_list_use(app, run_go)
+    use = project_imports(app, REQUIRED)
+    assert use.used == go_used
+    assert use.test_only == go_tests
+
+
+def _go_list_use(app: Path, run_go: RunGo, pattern: str = "./...") -> tuple[set[str], set[str]]:
+    """The required modules `go list PATTERN` says the module's code, and only its tests, import."""
     out = run_go(
-        "list", "-e", "-json=ImportPath,Imports,TestImports,XTestImports", "./...", cwd=app
+        "list", "-e", "-json=ImportPath,Module,Imports,TestImports,XTestImports", pattern, cwd=app
     )
     decoder = json.JSONDecoder()
     text, pos = out.stdout, 0
@@ -296,6 +307,8 @@ def test_project_imports_equals_go_list(app: Path, run_go: RunGo) -> None:
     while text[pos:].strip():
         pos += len(text[pos:]) - len(text[pos:].lstrip())
         info, pos = decoder.raw_decode(text, pos)
+        if (info.get("Module") or {}).get("Path") != "example.com/app":
+            continue  # `all` lists the dependencies' packages too
         code.update(info.get("Imports", []))
         tests.update(info.get("TestImports", []) + info.get("XTestImports", []))
 
@@ -304,10 +317,27 @@ def test_project_imports_equals_go_list(app: Path, run_go: RunGo) -> None:
         return max(matches, key=len) if matches else None
 
     go_used = {m for m in map(owner, code) if m}
-    go_tests = {m for m in map(owner, tests) if m} - go_used
+    return go_used, {m for m in map(owner, tests) if m} - go_used
+
+
+def test_imports_from_ignored_directories_are_not_uses(app: Path, run_go: RunGo) -> None:
+    """go.mod `ignore` (Go 1.25) hides a directory from `./...` and from `go mod tidy`: a
+    module imported only there is not used, as `go list` and `go mod tidy` have it."""
+    with (app / "go.mod").open("a") as f:
+        f.write("\nignore (\n\t./web\n\tnode_modules\n)\n")
+    uses_unused = 'package p\n\nimport "example.com/unused"\n\nvar _ = unused.V\n'
+    write(app, {"web/w.go": uses_unused, "internal/node_modules/n/n.go": uses_unused})
     use = project_imports(app, REQUIRED)
-    assert use.used == go_used
-    assert use.test_only == go_tests
+    assert "example.com/unused" not in use.sites
+    for pattern in ("./...", "all"):
+        assert (use.used, use.test_only) == _go_list_use(app, run_go, pattern)
+    # Imported by the module's own code, an ignored package is built, and so are its imports.
+    main = (app / "main.go").read_text()
+    (app / "main.go").write_text(main.replace('"fmt"', '"fmt"\n\n\t_ "example.com/app/web"'))
+    use = project_imports(app, REQUIRED)
+    assert "example.com/unused" in use.used
+    assert [s.path for s in use.sites["example.com/unused"]] == ["web/w.go"]
+    assert (use.used, use.test_only) == _go_list_use(app, run_go, "all")
 
 
 def test_project_imports_reads_tools_and_main_path_from_go_mod(app: Path) -> None:
@@ -326,3 +356,109 @@ def test_project_imports_takes_a_build_list(app: Path, tmp_path: Path) -> None:
     build_list = load_build_list(app, ProxySource(empty.as_uri()))
     assert {m.path for m in build_list.modules} == {"example.com/app", *REQUIRED}
     assert project_imports(app, build_list) == project_imports(app, REQUIRED)
+
+
+# --- go.mod `ignore` -----------------------------------------------------------------------------
+
+IGNORE_TREE = [
+    "node_modules/x",
+    "a/node_modules/y",
+    "a/b/node_modules",
+    "z/node_modules_x",
+    "foo/bar/q",
+    "a/foo/bar/r",
+    "foo/bar2",
+    "sub/foo/bar",
+    "web/static",
+]
+
+
+@pytest.mark.parametrize(
+    "ignore",
+    [
+        "./node_modules",  # that directory at the root only
+        "node_modules",  # a directory of that name at any depth, not node_modules_x
+        "./foo/bar",
+        "foo/bar",  # `foo/bar` at any depth: sub/foo/bar too, not foo/bar2
+        "a/",
+        "/node_modules",  # a leading slash is no anchor: any depth, as without it
+        "./",  # every directory below the root; the root package stays (as `all` has it)
+        ".",  # no directory is named `.`: nothing
+        "../elsewhere",  # outside the module: nothing
+        "./web ./a/b",  # two directives
+    ],
+)
+def test_module_go_files_skip_what_the_go_command_ignores(
+    tmp_path: Path, run_go: RunGo, ignore: str
+) -> None:
+    directives = "".join(f"ignore {path}\n" for path in ignore.split())
+    write(tmp_path, {"go.mod": f"module example.com/ign\n\ngo 1.25\n\n{directives}"})
+    write(tmp_path, {"main.go": "package main\n\nfunc main() {}\n"})
+    write(tmp_path, {f"{d}/f.go": "package p\n" for d in IGNORE_TREE})
+    # `all`, not `./...`: the root package is in `all` (and in `go mod tidy`) even under
+    # `ignore ./`, which `./...` alone drops.
+    listed = run_go("list", "-e", "-f", "{{.Dir}}", "all", cwd=tmp_path).stdout.split()
+    theirs = {
+        Path(d).relative_to(tmp_path).as_posix() for d in listed if d.startswith(str(tmp_path))
+    }
+    ours = {p.parent.relative_to(tmp_path).as_posix() for p in module_go_files(tmp_path)}
+    assert ours == theirs
+    assert "." in ours
+
+
+def test_an_ignored_package_the_module_imports_is_still_its_code(
+    tmp_path: Path, run_go: RunGo
+) -> None:
+    """`ignore` hides a directory from patterns, not from imports: a package there that the
+    module imports (directly or through another such package) is built into it."""
+    write(
+        tmp_path,
+        {
+            "go.mod": "module example.com/ign\n\ngo 1.25\n\nignore ./node_modules\n",
+            "main.go": 'package main\n\nimport _ "example.com/ign/node_modules/x"\n',
+            "node_modules/x/x.go": 'package x\n\nimport _ "example.com/ign/node_modules/y"\n',
+            "node_modules/x/x_test.go": "package x\n",
+            "node_modules/y/y.go": "package y\n",
+            "node_modules/z/z.go": "package z\n",
+        },
+    )
+    listed = run_go("list", "-deps", "-f", "{{.Dir}}", "./...", cwd=tmp_path).stdout.split()
+    theirs = {
+        Path(d).relative_to(tmp_path).as_posix() for d in listed if d.startswith(str(tmp_path))
+    }
+    files = module_go_files(tmp_path)
+    assert {p.parent.relative_to(tmp_path).as_posix() for p in files} == theirs
+    assert theirs == {".", "node_modules/x", "node_modules/y"}
+    assert tmp_path / "node_modules/x/x_test.go" not in files  # its tests are not the module's
+
+
+def test_ignored_dirs_match_whole_path_elements() -> None:
+    ignored = IgnoredDirs.of(["./web", "node_modules", "a/b"])
+    assert ignored.covers("web") and ignored.covers("web/static")
+    assert not ignored.covers("x/web") and not ignored.covers("website")
+    assert ignored.covers("node_modules") and ignored.covers("x/y/node_modules/z")
+    assert not ignored.covers("node_modules_x") and not ignored.covers("my_node_modules")
+    assert ignored.covers("x/a/b/c") and not ignored.covers("x/a/bc")
+    assert not ignored.covers("")  # the module root
+    assert not IgnoredDirs.of([])
+
+
+def test_source_rules_skip_an_ignored_directory(tmp_path: Path, run_go: RunGo) -> None:
+    """QA's case: `go list ./...` prints only the root package; node_modules/x is no code of
+    the module, so its MD5 is no finding of it."""
+    md5 = 'package x\n\nimport "crypto/md5"\n\nvar _ = md5.Sum(nil)\n'
+    write(
+        tmp_path / "m",
+        {
+            "go.mod": "module example.com/ign\n\ngo 1.25\n\nignore ./node_modules\n",
+            "main.go": "package main\n\nfunc main() {}\n",
+            "node_modules/x/x.go": md5,
+            "web/node_modules/y/y.go": md5,  # `./node_modules` is the root's alone
+        },
+    )
+    assert run_go("list", "./...", cwd=tmp_path / "m").stdout.split() == [
+        "example.com/ign",
+        "example.com/ign/web/node_modules/y",
+    ]
+    scan = scan_sources(tmp_path / "m", cache_dir=tmp_path / "cache", jobs=1)
+    assert [(f.rule_id, f.path) for f in scan.findings] == [("GPS103", "web/node_modules/y/y.go")]
