@@ -14,6 +14,7 @@ Semantics, as the go command sees them:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import json
@@ -40,7 +41,7 @@ from scanner.module import (
     split_path_version,
 )
 
-from .errors import NotInProxyError, ProxyError
+from .errors import NotInProxyError, ProxyError, StorageError
 from .storage import Kind, Storage
 
 if TYPE_CHECKING:
@@ -398,6 +399,8 @@ class RollbackGate:
         self._state = RollbackState()
         self._checked = float("-inf")
         self._stamp: object = None
+        self._read = False  # whether the state has been read once (a missing file reads empty)
+        self._reading: asyncio.Future[None] | None = None  # the read under way, if any
 
     def expire(self) -> None:
         """Re-read the state on the next request (after a change made through this gateway)."""
@@ -406,19 +409,37 @@ class RollbackGate:
     def _refresh(self) -> None:
         try:
             stamp = self.store.file.stamp()
-            if stamp != self._stamp:
+            if stamp != self._stamp or not self._read:
                 self._state = self.store.load()
-                self._stamp = stamp
+                self._stamp, self._read = stamp, True
         except GoProxyScanError as e:
+            if not self._read:
+                # Nothing read yet: serving now would un-roll-back everything. The request
+                # fails and the next one reads again.
+                self._checked = float("-inf")
+                log.error("rollback state not read, serving nothing until it is: %s", e)
+                raise StorageError(
+                    "go-vault cannot read its rollbacks; it serves no modules until it can",
+                    hint="ask the operator (the server log says why)",
+                ) from e
             # Keep serving with the rollbacks last read: a brief storage hiccup must not turn
             # every request into a 500 (nor silently un-roll-back anything).
             log.warning("rollback state not re-read, keeping the last one: %s", e)
 
     async def for_module(self, gateway: Gateway, module: str) -> ModuleRollbacks | None:
+        """What applies to `module`, from a state no older than the last read started.
+
+        Every request that comes while the state is being read waits for that read, not only
+        the one that started it: the requests right after a start were answered from the empty
+        state (a rolled-back .zip served, a rolled-back version listed).
+        """
         now = time.monotonic()
         if now - self._checked >= self._reload_every:
             self._checked = now
-            await gateway.workers.run(self._refresh)
+            self._reading = asyncio.ensure_future(gateway.workers.run(self._refresh))
+        if self._reading is not None and not self._reading.done():
+            # Shielded: one waiter that goes away (its client hung up) cancels only itself.
+            await asyncio.shield(self._reading)
         return self._state.by_module.get(module)
 
     async def filter(self, gateway: Gateway, route: Route, req: Request) -> Response | None:
