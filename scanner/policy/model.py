@@ -162,7 +162,7 @@ def schema() -> dict[str, Any]:
     return data
 
 
-def _line_of(node: yaml.Node | None, path: list[str | int], bad_key: str | None) -> int | None:
+def line_of(node: yaml.Node | None, path: list[str | int], bad_key: str | None) -> int | None:
     """The 1-based line of the YAML node at a JSON path (or of `bad_key` inside it)."""
     if node is None:
         return None
@@ -222,6 +222,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
             raise ParseError(e.message, path=source, hint=e.hint) from e
         raise
     _check_allow_deny(policy.licenses, root, source)
+    _check_rule_ids(policy.source_rules, root, source)
     return policy
 
 
@@ -242,14 +243,32 @@ def _check_allow_deny(rules: LicenseRules, root: yaml.Node | None, source: str) 
         j = denied.get(entry)
         if j is None:
             continue
-        allow_line = _line_of(root, ["licenses", "allow", i], None)
-        deny_line = _line_of(root, ["licenses", "deny", j], None)
+        allow_line = line_of(root, ["licenses", "allow", i], None)
+        deny_line = line_of(root, ["licenses", "deny", j], None)
         raise ParseError(
             f"{entry} is both allowed ({source}:{allow_line}) and denied ({source}:{deny_line})",
             path=source,
             line=max(allow_line or 0, deny_line or 0) or None,
             hint="a license is allowed or denied, not both: remove it from one of the lists",
         )
+
+
+def _check_rule_ids(rules: SourceRules, root: yaml.Node | None, source: str) -> None:
+    """A severity for an id no rule has is refused: it would change nothing, so the rule
+    meant (GPS013 typed for GPS103) would go on failing or passing as before, unnoticed."""
+    if not rules.severities:
+        return
+    # Imported here: the catalogue is only needed when a policy names rule ids.
+    from ..rules.catalog import BY_ID, unknown_rule_hint
+
+    for rule_id, _level in rules.severities:
+        if rule_id not in BY_ID:
+            raise ParseError(
+                f"source_rules.severities: {rule_id!r} is not a source rule id",
+                path=source,
+                line=line_of(root, ["source_rules", "severities"], rule_id),
+                hint=unknown_rule_hint(str(rule_id)),
+            )
 
 
 @cache
@@ -289,7 +308,7 @@ def _schema_error(data: dict[str, Any], root: yaml.Node | None, source: str) -> 
         raise ParseError(
             what,
             path=source,
-            line=_line_of(root, path, bad_key),
+            line=line_of(root, path, bad_key),
             hint="see `goproxy-scan policy check --help` and the default policy",
         )
 

@@ -195,3 +195,35 @@ BY_ID: dict[str, RuleSpec] = {r.id: r for r in RULES}
 def describe(rule_id: str) -> RuleInfo:
     """The report description of a rule; KeyError for an unknown id."""
     return BY_ID[rule_id].info()
+
+
+def unknown_rule_hint(rule_id: str) -> str:
+    """What to write instead of an id that names no rule: the likely ones, then every id."""
+    known = "rule ids: " + ", ".join(r.id for r in RULES)
+    guess = did_you_mean(rule_id)
+    return f"{guess} {known}" if guess else known
+
+
+def did_you_mean(rule_id: str) -> str:
+    """`did you mean GPS103 weak-hash?` for the ids one slip from `rule_id` (a wrong case, a
+    typed or swapped digit: GPS013 for GPS103); "" when none is, or too many to be a guess."""
+    typed = rule_id.strip().upper()
+    exact = BY_ID.get(typed)
+    near = [exact] if exact else [r for r in RULES if _one_slip(typed, r.id)]
+    if not near or len(near) > 3:  # GPS10 is one slip from ten ids: no guess
+        return ""
+    return "did you mean " + " or ".join(f"{r.id} {r.name}" for r in near) + "?"
+
+
+def _one_slip(typed: str, rule_id: str) -> bool:
+    """One character replaced, inserted or dropped, or two neighbours swapped."""
+    if len(typed) == len(rule_id):
+        diff = [i for i, (a, b) in enumerate(zip(typed, rule_id, strict=True)) if a != b]
+        if len(diff) != 2:
+            return len(diff) == 1
+        i, j = diff
+        return j == i + 1 and typed[i] == rule_id[j] and typed[j] == rule_id[i]
+    short, long = sorted((typed, rule_id), key=len)
+    if len(long) - len(short) != 1:
+        return False
+    return any(long[:k] + long[k + 1 :] == short for k in range(len(long)))

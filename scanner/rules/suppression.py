@@ -6,13 +6,17 @@ import re
 from dataclasses import dataclass, replace
 
 from ..source import SourceFile
-from .catalog import BY_ID
+from .catalog import BY_ID, did_you_mean
 
 MARKER = b"goproxy-scan:ignore"
 INVALID_SUPPRESSION = "GPS100"
 
 # `//goproxy-scan:ignore GPS101,GPS103 reason words`; the reason is everything after the ids.
-_DIRECTIVE = re.compile(r"//\s*goproxy-scan:ignore(?:[ \t]+([A-Za-z0-9_,]+))?(?:[ \t]+(.*))?$")
+# A space after a comma still separates ids: `GPS101, GPS103 why` suppressed GPS101 alone and
+# read "GPS103 why" as the reason, so the GPS103 hit stayed with no word of the id's fate.
+# Only a word with a digit is taken as an id after such a space ("GPS101, since…" has a reason).
+_IDS = r"[A-Za-z0-9_,]+(?:(?:(?<=,)[ \t]+|[ \t]*,[ \t]*)[A-Za-z_]+[0-9][A-Za-z0-9_,]*)*"
+_DIRECTIVE = re.compile(rf"//\s*goproxy-scan:ignore(?:[ \t]+({_IDS}))?(?:[ \t]+(.*))?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +61,13 @@ def suppressions(source: SourceFile, hits: list[Hit]) -> list[Suppression]:
             # A comment that mentions the marker without starting with it is prose.
             start = start_next
             continue
-        ids = frozenset(filter(None, (match.group(1) or "").split(",")))
+        ids = frozenset(filter(None, (i.strip() for i in (match.group(1) or "").split(","))))
         reason = (match.group(2) or "").strip()
         unknown = sorted(i for i in ids if i not in BY_ID)
         problem = (
             "names no rule id"
             if not ids
-            else f"names unknown rule {', '.join(unknown)}"
+            else f"names unknown rule {_unknown(unknown)}"
             if unknown
             else "gives no reason"
             if not reason
@@ -88,6 +92,11 @@ def suppressions(source: SourceFile, hits: list[Hit]) -> list[Suppression]:
             out.append(Suppression(line, ids, reason, own_line))
         start = start_next
     return out
+
+
+def _unknown(rule_ids: list[str]) -> str:
+    """The unknown ids, each with the rule it is one slip from (GPS013: did you mean GPS103?)."""
+    return ", ".join(f"{i} ({guess})" if (guess := did_you_mean(i)) else i for i in rule_ids)
 
 
 def apply_suppressions(source: SourceFile, hits: list[Hit]) -> list[Hit]:

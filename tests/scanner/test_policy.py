@@ -122,6 +122,58 @@ def test_invalid_policies(tmp_path: Path, text: str, line: int | None, words: st
 
 
 @pytest.mark.parametrize(
+    ("severities", "line", "hint"),
+    [
+        ('{GPS013: "off"}', 5, "did you mean GPS103 weak-hash or GPS113 decompression-bomb?"),
+        ("\n    GPS103: low\n    gps101: critical", 7, "did you mean GPS101 hardcoded-credential?"),
+        ("{GPS999: high}", 5, "rule ids: GPS100, GPS101,"),
+    ],
+    ids=["swapped-digits", "lower-case", "no-such-rule"],
+)
+def test_a_severity_for_an_unknown_rule_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], severities: str, line: int, hint: str
+) -> None:
+    """It changed nothing, so the rule meant went on failing the scan, unnoticed."""
+    p = write(
+        tmp_path,
+        f"version: 1\nlicenses:\n  allow: [MIT]\nsource_rules:\n  severities: {severities}\n",
+    )
+    with pytest.raises(ParseError) as e:
+        load_policy(p)
+    assert (e.value.path, e.value.line) == (str(p), line)
+    assert "is not a source rule id" in e.value.message
+    assert e.value.hint is not None and hint in e.value.hint
+    assert run(cli, ["policy", "check", str(p)]) == 2
+    assert f"{p}:{line}: source_rules.severities:" in capsys.readouterr().err
+
+
+def test_severities_for_every_known_rule_load() -> None:
+    from scanner.rules import RULES
+
+    table = ", ".join(f'{r.id}: "off"' for r in RULES)
+    policy = parse_policy(
+        f"licenses: {{allow: [MIT]}}\nsource_rules: {{severities: {{{table}}}}}\n"
+    )
+    assert dict(policy.source_rules.severities) == {r.id: "off" for r in RULES}
+
+
+def test_the_docs_examples_name_only_rules_that_exist() -> None:
+    """docs/policy.md's own example set a severity for GPS001, an id no rule has."""
+    import re
+
+    from scanner.rules import BY_ID
+
+    docs = Path(__file__).parents[2] / "docs"
+    examples = [
+        block
+        for doc in docs.glob("*.md")
+        for block in re.findall(r"```yaml\n(.*?)```", doc.read_text(), re.DOTALL)
+    ]
+    named = {i for block in examples for i in re.findall(r"\bGPS\d+\b", block)}
+    assert named and named <= set(BY_ID), sorted(named - set(BY_ID))
+
+
+@pytest.mark.parametrize(
     ("text", "license", "allow_line", "deny_line"),
     [
         ("licenses:\n  allow: [MIT, ISC]\n  deny:\n    - GPL-3.0-only\n    - mit\n", "MIT", 2, 5),
