@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -248,9 +249,17 @@ def find_policy_file(main_dir: Path) -> Path | None:
 
 
 def file_settings(policy_file: Path) -> dict[str, Any]:
-    """The policy file's `scan:` section as ScanConfig field values."""
+    """The policy file's `scan:` section as ScanConfig field values.
+
+    `scan` and `policy check` both read the section here, so a file the check passes is one
+    scan takes; every error names the file, the line and the key.
+    """
+    from .policy.model import line_of  # the policy package is loaded by scan in any case
+
     try:
-        data = yaml.safe_load(policy_file.read_bytes().decode("utf-8"))
+        text = policy_file.read_bytes().decode("utf-8")
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
     except OSError as e:
         raise InputError(f"cannot read the policy file: {e.strerror}", path=str(policy_file)) from e
     except UnicodeDecodeError as e:
@@ -263,17 +272,35 @@ def file_settings(policy_file: Path) -> dict[str, Any]:
     if section is None:
         return {}
     if not isinstance(section, dict):
-        raise InputError("`scan:` must be a mapping", path=str(policy_file))
+        raise InputError(
+            "`scan:` must be a mapping", path=str(policy_file), line=line_of(root, ["scan"], None)
+        )
     out: dict[str, Any] = {}
     for key, value in section.items():
+        line = line_of(root, ["scan"], key)  # the key's: a list value starts below it
         if key not in _SETTINGS:
-            known = ", ".join(sorted(_SETTINGS))
             raise InputError(
-                f"unknown key scan.{key}", path=str(policy_file), hint=f"known keys: {known}"
+                f"unknown key scan.{key}",
+                path=str(policy_file),
+                line=line,
+                hint=_unknown_key_hint(str(key)),
             )
         name, parse = _SETTINGS[key]
-        out[name] = _parse(parse, value, f"{policy_file}: scan.{key}")
+        try:
+            out[name] = _parse(parse, value, f"scan.{key}")
+        except InputError as e:
+            raise InputError(e.message, path=str(policy_file), line=line, hint=e.hint) from e
     return out
+
+
+def _unknown_key_hint(key: str) -> str:
+    """The keys `scan:` knows, and the one a typo was meant for (`fial_on`: fail_on)."""
+    known = ", ".join(sorted(_SETTINGS))
+    if key in _ENV_ONLY:
+        var = ENV_PREFIX + key.upper()
+        return f"{key} is read only from {var}, never from a file; known keys: {known}"
+    near = difflib.get_close_matches(key, _SETTINGS, n=1)
+    return f"did you mean {near[0]}? known keys: {known}" if near else f"known keys: {known}"
 
 
 def env_settings(env: Mapping[str, str]) -> dict[str, Any]:

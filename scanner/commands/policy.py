@@ -43,8 +43,15 @@ def policy() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--now", help="Judge exception expiry at this date (default: today, UTC).")
 def check(file: Path, now: str | None) -> int:
-    """Validate FILE against the policy schema and SPDX; list expired exceptions."""
+    """Validate FILE as scan and go-vault read it; list expired exceptions."""
+    from ..config import file_settings
+    from ..vulndb.policy import vuln_policy
+
     loaded = load_policy(file)
+    # The sections other parts own, read by the same code that reads them for a scan: a file
+    # this check passes must not be one scan then refuses.
+    file_settings(file)
+    vuln_policy(loaded)
     at = _now(now)
     expired = [e for e in loaded.exceptions if e.expired(at)]
     click.echo(

@@ -84,7 +84,62 @@ def test_bad_policy_settings_name_the_file_and_key(tmp_path: Path, text: str, ne
         load_config({"main_dir": tmp_path, "policy_file": policy}, env={})
     assert needle in str(e.value)
     assert "policy.yml" in str(e.value)
+    assert e.value.line is not None  # FILE:LINE, as for every other key of the file
     assert "\n" not in str(e.value)  # one line, even for PyYAML's own messages
+
+
+@pytest.mark.parametrize(
+    ("section", "line", "says"),
+    [
+        ("scan:\n  fial_on: high\n", 5, "unknown key scan.fial_on (did you mean fail_on?"),
+        ("scan: {fail_on: hihg}\n", 4, "scan.fail_on: unknown severity 'hihg'"),
+        ("scan:\n  offline: true\n  timeout: -1\n", 6, "scan.timeout: -1 is not a positive"),
+        ("scan:\n  token: s3cret\n", 5, "unknown key scan.token (token is read only from"),
+        ("scan:\n  format:\n    - json\n    - sarif\n", 5, "scan.format: json and sarif both"),
+    ],
+    ids=["typo-key", "bad-severity", "bad-timeout", "env-only-key", "two-on-stdout"],
+)
+def test_policy_check_refuses_the_scan_settings_scan_refuses(
+    tmp_path: Path, section: str, line: int, says: str
+) -> None:
+    """`policy check` said "valid policy" of a `scan:` section that `scan` then refused (with
+    no line): both read it with one parser now, and both name FILE:LINE."""
+    (tmp_path / "go.mod").write_text("module example.com/m\n\ngo 1.21\n")
+    policy = tmp_path / "t2.yml"
+    policy.write_text("version: 1\nlicenses:\n  allow: [MIT]\n" + section)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOPROXY_SCAN_")}
+    for args in (["policy", "check", str(policy)], ["scan", ".", "--policy", str(policy)]):
+        proc = subprocess.run(
+            ["goproxy-scan", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        assert proc.stderr.startswith(f"error: {policy}:{line}: {says}"), (args, proc.stderr)
+
+
+def test_policy_check_passes_the_scan_settings_scan_takes(tmp_path: Path) -> None:
+    policy = tmp_path / "ok.yml"
+    policy.write_text(
+        "version: 1\nlicenses:\n  allow: [MIT]\n"
+        "scan:\n  fail_on: medium\n  format: [json, sarif=r.sarif]\n  timeout: 5\n"
+    )
+    proc = subprocess.run(
+        ["goproxy-scan", "policy", "check", str(policy)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "valid policy" in proc.stdout
+    config = load_config({"main_dir": tmp_path, "policy_file": policy}, env={})
+    assert config.fail_on is Severity.MEDIUM and config.timeout == 5.0
 
 
 @pytest.mark.parametrize(
@@ -206,7 +261,7 @@ def test_two_reports_on_stdout_in_the_policy_file_or_environment(tmp_path: Path)
     policy.write_text("licenses:\n  allow: [MIT]\nscan:\n  format: [json, sarif]\n")
     with pytest.raises(InputError) as e:
         load_config({"main_dir": tmp_path, "policy_file": policy}, env={})
-    assert str(e.value).startswith(f"{policy}: scan.format: json and sarif both write to")
+    assert str(e.value).startswith(f"{policy}:4: scan.format: json and sarif both write to")
     assert "e.g. sarif=report.sarif" in str(e.value)
     with pytest.raises(InputError) as e:
         load_config({"main_dir": tmp_path}, env={"GOPROXY_SCAN_FORMAT": "json,json"})
