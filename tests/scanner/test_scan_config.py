@@ -107,17 +107,8 @@ def test_policy_check_refuses_the_scan_settings_scan_refuses(
     (tmp_path / "go.mod").write_text("module example.com/m\n\ngo 1.21\n")
     policy = tmp_path / "t2.yml"
     policy.write_text("version: 1\nlicenses:\n  allow: [MIT]\n" + section)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOPROXY_SCAN_")}
     for args in (["policy", "check", str(policy)], ["scan", ".", "--policy", str(policy)]):
-        proc = subprocess.run(
-            ["goproxy-scan", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        proc = _goproxy_scan(tmp_path, *args)
         assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
         assert proc.stderr.startswith(f"error: {policy}:{line}: {says}"), (args, proc.stderr)
 
@@ -128,18 +119,25 @@ def test_policy_check_passes_the_scan_settings_scan_takes(tmp_path: Path) -> Non
         "version: 1\nlicenses:\n  allow: [MIT]\n"
         "scan:\n  fail_on: medium\n  format: [json, sarif=r.sarif]\n  timeout: 5\n"
     )
-    proc = subprocess.run(
-        ["goproxy-scan", "policy", "check", str(policy)],
-        cwd=tmp_path,
+    proc = _goproxy_scan(tmp_path, "policy", "check", str(policy))
+    assert proc.returncode == 0, proc.stderr
+    assert "valid policy" in proc.stdout
+    config = load_config({"main_dir": tmp_path, "policy_file": policy}, env={})
+    assert config.fail_on is Severity.MEDIUM and config.timeout == 5.0
+
+
+def _goproxy_scan(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real CLI in `cwd`, with no GOPROXY_SCAN_* settings from the outside."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOPROXY_SCAN_")}
+    return subprocess.run(
+        ["goproxy-scan", *args],
+        cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
-    assert proc.returncode == 0, proc.stderr
-    assert "valid policy" in proc.stdout
-    config = load_config({"main_dir": tmp_path, "policy_file": policy}, env={})
-    assert config.fail_on is Severity.MEDIUM and config.timeout == 5.0
 
 
 @pytest.mark.parametrize(
@@ -175,16 +173,7 @@ def test_two_reports_on_stdout_are_a_usage_error(
     (tmp_path / "go.mod").write_text("module example.com/m\n\ngo 1.21\n")
     saved = tmp_path / "result.json"
     saved.write_text(make_result().to_json())
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOPROXY_SCAN_")}
-    proc = subprocess.run(
-        ["goproxy-scan", *[str(saved) if a == "RESULT" else a for a in args]],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    proc = _goproxy_scan(tmp_path, *[str(saved) if a == "RESULT" else a for a in args])
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stdout == ""
     assert proc.stderr.startswith(f"error: {named} write to standard output"), proc.stderr
