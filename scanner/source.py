@@ -438,7 +438,7 @@ def module_go_files(main_dir: Path, *, tests: bool = True) -> list[Path]:
     module, ignored = _module_ignores(main_dir)
     out, skipped = _walk_go_files(main_dir, ignored, tests)
     if skipped and module:
-        out += _imported_from(main_dir, module, skipped, out, tests)
+        out += _imported_from(main_dir, module, skipped, out)
     return sorted(out)
 
 
@@ -532,17 +532,22 @@ def _go_file(name: str, tests: bool) -> bool:
 
 
 def _imported_from(
-    main_dir: Path, module: str, skipped: Sequence[str], files: Sequence[Path], tests: bool
+    main_dir: Path, module: str, skipped: Sequence[str], files: Sequence[Path]
 ) -> list[Path]:
     """The files of packages in ignored directories that `files` import, directly or through
     each other: `ignore` hides a directory from patterns, not from an import, so code there
     that the module imports is built into it (and is scanned)."""
+    # Only a file that spells such an import path is parsed: most name none.
+    needles = [f"{module}/{d}".encode() for d in skipped]
     out: list[Path] = []
     entered: set[str] = set()
     todo = list(files)
     while todo:
         file = todo.pop()
-        parsed = parse_header(file.name, file.read_bytes())
+        data = file.read_bytes()
+        if not any(n in data for n in needles):
+            continue
+        parsed = parse_header(file.name, data)
         if parsed.build is not None and not constraint_allows(parsed.build, _tidy_tag):
             continue
         for imp in parsed.imports:
