@@ -21,6 +21,9 @@ PUBLIC_GOPROXY = "https://proxy.golang.org,direct"
 HEALTH_PATH = "-/healthz"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+# Variables that hold only in the job that ran `env`: NETRC names a file in its filesystem, and
+# GOAUTH=netrc in a job without that file gets the proxy's 401. A dotenv never carries them.
+JOB_LOCAL = frozenset({"GOAUTH", "NETRC"})
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -462,10 +465,14 @@ def render_github_env(variables: tuple[tuple[str, str], ...]) -> str:
 
 
 def render_dotenv(variables: tuple[tuple[str, str], ...]) -> str:
-    """A GitLab `artifacts:reports:dotenv` file: `KEY=VALUE`, unquoted, no blank lines."""
+    """A GitLab `artifacts:reports:dotenv` file: `KEY=VALUE`, unquoted, no blank lines.
+
+    It is for later jobs, so it leaves out JOB_LOCAL: a later job that downloads from an
+    authenticating proxy brings its own credentials (runs `goproxy-scan env`, or a ~/.netrc).
+    """
     # GitLab keeps quotes literally and rejects blank lines, comments and multiline values.
     _check_variables(variables, "dotenv")
-    return "".join(f"{name}={value}\n" for name, value in variables)
+    return "".join(f"{name}={value}\n" for name, value in variables if name not in JOB_LOCAL)
 
 
 def render_shell(variables: tuple[tuple[str, str], ...]) -> str:

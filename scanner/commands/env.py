@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..cienv import (
+    JOB_LOCAL,
     PUBLIC_GOPROXY,
     GoEnvironment,
     Health,
@@ -53,6 +54,22 @@ def _warn(message: str, github: bool, stdout_free: bool) -> None:
         click.echo(f"::warning title=goproxy-scan env::{message}")
     else:
         click.echo(f"warning: {message}", err=True)
+
+
+def _write_dotenv(path: Path, result: GoEnvironment) -> None:
+    # Written even when empty: GitLab's artifacts:reports:dotenv expects the file to exist.
+    try:
+        path.write_text(render_dotenv(result.variables), encoding="utf-8")
+    except OSError as e:
+        raise OperationalError(f"{path}: cannot write the dotenv file: {e}") from e
+    left_out = sorted(name for name, _ in result.variables if name in JOB_LOCAL)
+    if left_out:
+        click.echo(
+            f"note: {path} leaves out {', '.join(left_out)} (the .netrc is this job's only): a "
+            "later job that downloads from the private proxy runs `goproxy-scan env` itself "
+            "or brings its own ~/.netrc",
+            err=True,
+        )
 
 
 @click.command("env")
@@ -150,7 +167,9 @@ def _warn(message: str, github: bool, stdout_free: bool) -> None:
     "dotenv_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write a GitLab dotenv file (artifacts:reports:dotenv).",
+    help="Also write a GitLab dotenv file (artifacts:reports:dotenv) for later jobs: the "
+    "variables without GOAUTH/NETRC, whose .netrc exists only in this job. The `export` lines "
+    "for this job are printed as without it.",
 )
 def env(
     mode: str,
@@ -172,7 +191,8 @@ def env(
     """Write the Go environment (GOPROXY, GONOSUMDB/GOPRIVATE, GOSUMDB, GOFLAGS, GOAUTH/.netrc,
     HTTP(S)_PROXY/NO_PROXY) for this CI job.
 
-    Without --github-env or --dotenv it prints `export` lines: eval "$(goproxy-scan env)".
+    Without --github-env it prints `export` lines: eval "$(goproxy-scan env)"; --dotenv writes
+    the later jobs' share too: eval "$(goproxy-scan env --dotenv goproxy-scan.env)".
     """
     if github_env and dotenv_path is not None:
         raise InputError("choose one of --github-env and --dotenv")
@@ -198,7 +218,8 @@ def env(
         health_timeout=health_timeout,
     )
     on_github = github_env or os.environ.get("GITHUB_ACTIONS") == "true"
-    stdout_free = github_env or dotenv_path is not None
+    # stdout is free for workflow commands only under --github-env; else it is export lines.
+    stdout_free = github_env
     if on_github and settings.token:
         click.echo(f"::add-mask::{settings.token}", err=not stdout_free)
     health: Health | None = None
@@ -216,13 +237,9 @@ def env(
         if not target:
             raise InputError("--github-env: $GITHUB_ENV is not set (not on a GitHub runner?)")
         _append(Path(target), render_github_env(result.variables))
-    elif dotenv_path is not None:
-        # Written even when empty: GitLab's artifacts:reports:dotenv expects the file to exist.
-        try:
-            dotenv_path.write_text(render_dotenv(result.variables), encoding="utf-8")
-        except OSError as e:
-            raise OperationalError(f"{dotenv_path}: cannot write the dotenv file: {e}") from e
     else:
+        if dotenv_path is not None:
+            _write_dotenv(dotenv_path, result)
         click.echo(render_shell(result.variables), nl=False)
     click.echo(f"goproxy-scan env: mode={proxy_mode.value} route={result.route.value}", err=True)
     return int(ExitCode.PASS)

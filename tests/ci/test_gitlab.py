@@ -18,6 +18,7 @@ import yaml
 from actionrunner import REPO
 from goproxytree import GoProxyTree, write_files
 from licensedmodules import publish_modules
+from loopbackproxy import LoopbackProxy, tls_context
 from vulnmodules import ADVISORY, ALIAS, APP_GOMOD, APP_MAIN_GO, GIN, publish_gin
 
 _INPUT = re.compile(r"\$\[\[\s*inputs\.([\w-]+)\s*\]\]")
@@ -293,3 +294,31 @@ def test_empty_fail_on_input_leaves_the_policys_fail_on_in_force(
         load_template({"proxy-url": tree.url, "fail-on": "high"}), project, tmp_path / "work", env
     )
     assert lenient.returncode == 0, lenient.log
+
+
+def test_the_netrc_serves_this_job_and_stays_out_of_the_dotenv(
+    mr_pipeline: tuple[Path, dict[str, str], GoProxyTree], tmp_path: Path
+) -> None:
+    # NETRC named a file only the scan job's container has, and GOAUTH=netrc without it gave
+    # a later job (README's `needs: [goproxy-scan]` build) the proxy's 401.
+    project, env, tree = mr_pipeline
+    context, ca_file = tls_context(tmp_path)
+    proxy = LoopbackProxy(tree.root, credentials=("goproxy-scan", "s3cret"))
+    proxy.start(context)
+    try:
+        tls = {"REQUESTS_CA_BUNDLE": str(ca_file), "SSL_CERT_FILE": str(ca_file)}
+        job = {**env, **tls, "GOPROXY_SCAN_TOKEN": "s3cret"}
+        run = run_job(load_template({"proxy-url": proxy.url}), project, tmp_path / "work", job)
+    finally:
+        proxy.stop()
+    assert run.returncode == 1, run.log
+    assert "example.com/gpl" in run.log and "GPL-3.0-only" in run.log
+    assert "mode=auto route=private" in run.log
+    # The .netrc that `env` wrote, for this job only.
+    netrc = Path(env["HOME"]) / ".config" / "goproxy-scan" / "netrc"
+    assert "password s3cret" in netrc.read_text()
+    dotenv = run.dotenv()
+    assert dotenv["GOPROXY"] == proxy.url
+    assert "NETRC" not in dotenv and "GOAUTH" not in dotenv
+    assert "s3cret" not in (project / "goproxy-scan.env").read_text()
+    assert "goproxy-scan.env leaves out GOAUTH, NETRC" in run.log

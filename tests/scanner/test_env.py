@@ -6,83 +6,18 @@ import base64
 import json
 import os
 import shlex
-import ssl
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from goproxytree import GoProxyTree, write_files
+from loopbackproxy import LoopbackProxy, tls_context
 
 DEP = "example.com/dep"
 DEP_GO = "package dep\n\nfunc Answer() int { return 42 }\n"
 MAIN_GOMOD = f"module example.com/app\n\ngo 1.21\n\nrequire {DEP} v1.0.0\n"
 MAIN_GO = f'package main\n\nimport "{DEP}"\n\nfunc main() {{ println(dep.Answer()) }}\n'
-
-
-@dataclass
-class LoopbackProxy:
-    """A GOPROXY over HTTP(S) on 127.0.0.1 serving a GoProxyTree, with /-/healthz and a log."""
-
-    root: Path
-    healthy: bool = True
-    credentials: tuple[str, str] | None = None  # (login, password) required for module paths
-    requests: list[tuple[str, str]] = field(default_factory=list)  # (path, Authorization)
-    url: str = ""
-    server: ThreadingHTTPServer | None = None
-
-    def module_requests(self) -> list[str]:
-        return [p for p, _ in self.requests if "/@v/" in p]
-
-    def start(self, ssl_context: ssl.SSLContext | None = None) -> None:
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def _send(self, status: int, body: bytes, ctype: str = "text/plain") -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self) -> None:
-                auth = self.headers.get("Authorization", "")
-                proxy.requests.append((self.path, auth))
-                if self.path == "/-/healthz":
-                    if proxy.healthy:
-                        self._send(200, b"ok\n")
-                    else:
-                        self._send(503, b"vault unavailable\n")
-                    return
-                if proxy.credentials is not None:
-                    want = base64.b64encode(":".join(proxy.credentials).encode()).decode()
-                    if auth != f"Basic {want}":
-                        self._send(401, b"authentication required\n")
-                        return
-                target = (proxy.root / self.path.lstrip("/").replace("%21", "!")).resolve()
-                if proxy.root.resolve() not in target.parents or not target.is_file():
-                    self._send(404, b"not found\n")
-                    return
-                self._send(200, target.read_bytes(), "application/octet-stream")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        scheme = "http"
-        if ssl_context is not None:
-            self.server.socket = ssl_context.wrap_socket(self.server.socket, server_side=True)
-            scheme = "https"
-        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
 
 
 def _tree(root: Path, answer: int) -> GoProxyTree:
@@ -179,6 +114,11 @@ def parse_dotenv(text: str) -> dict[str, str]:
         name, value = line.split("=", 1)
         out[name] = value
     return out
+
+
+def parse_exports(text: str) -> dict[str, str]:
+    """`export K=V` lines, values still shell-quoted."""
+    return dict(line.removeprefix("export ").split("=", 1) for line in text.splitlines())
 
 
 def go_download(
@@ -443,13 +383,7 @@ def test_outbound_proxy_keeps_the_private_proxy_out(
 @pytest.fixture
 def tls_proxy(tmp_path: Path) -> Iterator[tuple[LoopbackProxy, Path]]:
     """An https proxy with a throwaway CA (the go command trusts it through SSL_CERT_FILE)."""
-    trustme = pytest.importorskip("trustme", reason="pip install -e '.[test]' brings trustme")
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    cert.configure_cert(context)
-    ca_file = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
+    context, ca_file = tls_context(tmp_path)
     proxy = LoopbackProxy(_tree(tmp_path / "tls", 42).root, credentials=("ci-bot", "s3cret"))
     proxy.start(context)
     yield proxy, ca_file
@@ -476,9 +410,10 @@ def test_https_proxy_token_goes_to_a_netrc_the_go_command_uses(
         },
     )
     assert proc.returncode == 0, proc.stderr
-    written = parse_dotenv(dotenv.read_text())
-    assert "s3cret" not in dotenv.read_text()  # the token lives in the 0600 netrc only
+    # This job: the export lines point the go command at the 0600 netrc holding the token.
+    written = {k: " ".join(shlex.split(v)) for k, v in parse_exports(proc.stdout).items()}
     assert written["GOAUTH"] == "netrc" and written["NETRC"] == str(netrc)
+    assert "s3cret" not in proc.stdout + proc.stderr
     host_port = proxy.url.removeprefix("https://")
     assert netrc.read_text() == f"machine {host_port} login ci-bot password s3cret\n"
     assert netrc.stat().st_mode & 0o777 == 0o600
@@ -488,6 +423,24 @@ def test_https_proxy_token_goes_to_a_netrc_the_go_command_uses(
     expected = "Basic " + base64.b64encode(b"ci-bot:s3cret").decode()
     zips = [auth for path, auth in proxy.requests if path.endswith(".zip")]
     assert zips == [expected]
+
+    # Later jobs: the dotenv names no file they lack and holds no secret.
+    later = parse_dotenv(dotenv.read_text())
+    assert "s3cret" not in dotenv.read_text()
+    assert "GOAUTH" not in later and "NETRC" not in later
+    assert later["GOPROXY"] == proxy.url
+    assert f"{dotenv} leaves out GOAUTH, NETRC" in proc.stderr
+    # A later job (a fresh module cache) with only the dotenv is refused by the proxy...
+    fresh = {**later, "SSL_CERT_FILE": str(ca_file), "GOMODCACHE": str(tmp_path / "later-1")}
+    refused = go_download(run_go, project, fresh)
+    assert refused.returncode != 0 and "401" in refused.stderr
+    # ...and one that brings its own ~/.netrc (e.g. from a masked CI/CD variable) is served.
+    home = tmp_path / "later-home"
+    home.mkdir()
+    (home / ".netrc").write_text(f"machine {host_port} login ci-bot password s3cret\n")
+    own = {**fresh, "HOME": str(home), "GOMODCACHE": str(tmp_path / "later-2")}
+    served = go_download(run_go, project, own)
+    assert served.returncode == 0, served.stderr
 
 
 def test_https_proxy_without_the_netrc_is_refused(

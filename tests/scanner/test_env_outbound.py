@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 import test_env
 from goproxytree import go_binary, write_files
-from test_env import DEP, LoopbackProxy, go_download, goproxy_scan_env
+from loopbackproxy import LoopbackProxy
+from test_env import DEP, go_download, goproxy_scan_env
 
 from scanner.cienv import OutboundProxies
 
