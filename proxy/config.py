@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -15,23 +17,52 @@ from scanner.errors import InputError, yaml_problem
 
 DEFAULT_UPSTREAM = "https://proxy.golang.org"
 ENV_PREFIX = "GO_VAULT_"
+UPSTREAM_SCHEMES = ("http://", "https://", "file://")
+# The levels every server takes (the --log-level choices): granian's, uvicorn's and logging's.
+LOG_LEVELS = ("debug", "info", "warning", "error")
+# GO_VAULT_* variables that are not settings, read where they are used: any other name under
+# the prefix is a typo (GO_VAULT_OFLINE) that would silently leave its setting at the default.
+OTHER_VARIABLES = frozenset(
+    ENV_PREFIX + name
+    for name in (
+        "CONFIG",  # the config file (load_config)
+        "URL",  # a running go-vault (verdict, approve --proxy)
+        "TOKEN",  # its bearer token (verdict)
+        "BUNDLE_SIGN_KEY",  # sync --sign-key
+        "BUNDLE_VERIFY_KEY",  # import --verify-key
+        "BUNDLE_SOURCE",  # the source a bundle's manifest names (sync)
+        "S3_ENDPOINT",  # S3 storage (proxy/storage/s3.py)
+        "S3_REGION",
+        "S3_PRESIGN",
+    )
+)
+
+
+def goproxy_entries(spec: str) -> list[tuple[str, str]]:
+    """A GOPROXY-style list as (entry, the separator after it: "," or "|"), blanks dropped."""
+    out: list[tuple[str, str]] = []
+    entry = ""
+    for c in spec + ",":
+        if c in ",|":
+            if entry.strip():
+                out.append((entry.strip(), c))
+            entry = ""
+        else:
+            entry += c
+    return out
+
+
+def is_upstream_url(entry: str) -> bool:
+    """Whether a GOPROXY entry (not `direct`/`off`) is one go-vault can fetch from."""
+    return entry.startswith(UPSTREAM_SCHEMES)
 
 
 def upstream_from_goproxy(goproxy: str | None) -> str:
     """The proxy entries of a GOPROXY value, with their separators; `direct`/`off` dropped."""
     if not goproxy:
         return DEFAULT_UPSTREAM
-    out: list[str] = []
-    entry = ""
-    for c in goproxy + ",":
-        if c in ",|":
-            entry = entry.strip()
-            if entry and entry not in ("direct", "off"):
-                out.append(entry + c)
-            entry = ""
-        else:
-            entry += c
-    return "".join(out).rstrip(",|") or DEFAULT_UPSTREAM
+    kept = "".join(e + sep for e, sep in goproxy_entries(goproxy) if e not in ("direct", "off"))
+    return kept.rstrip(",|") or DEFAULT_UPSTREAM
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +140,12 @@ class VaultConfig:
 
 _FIELDS = {f.name: f for f in fields(VaultConfig)}
 
+# Where a setting's value came from, for messages: (config file, line) or (GO_VAULT_* variable,
+# None) or (--flag, None); ("GOPROXY", None) for an upstream taken from GOPROXY.
+Where = tuple[str, int | None]
 
-def _coerce(name: str, value: Any, where: str) -> Any:
+
+def _coerce(name: str, value: Any, where: Where) -> Any:
     kind = _FIELDS[name].type
     try:
         if kind == "bool":
@@ -131,27 +166,71 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         return None if value is None else str(value)
     except ValueError as e:
         raise InputError(
-            f"{name}: {value!r} is not a valid {kind.split(' ')[0]}", path=where
+            f"{name}: {value!r} is not a valid {kind.split(' ')[0]}", path=where[0], line=where[1]
         ) from e
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+def _read_file(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
+    """The settings of a config file, and the line each key is on (for messages)."""
     try:
         text = path.read_text()
     except OSError as e:
         raise InputError(f"cannot read config file: {e.strerror}", path=str(path)) from e
+    toml = path.suffix == ".toml"
     try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+        data = tomllib.loads(text) if toml else yaml.safe_load(text)
     except tomllib.TOMLDecodeError as e:
         raise InputError(f"config file does not parse: {e}", path=str(path)) from e
     except yaml.YAMLError as e:
         problem, line = yaml_problem(e)
         raise InputError(f"config file is not YAML: {problem}", path=str(path), line=line) from e
     if data is None:
-        return {}
+        return {}, {}
     if not isinstance(data, dict):
         raise InputError("config file must be a mapping of settings", path=str(path))
-    return data
+    return data, _toml_key_lines(text) if toml else _yaml_key_lines(text)
+
+
+def _yaml_key_lines(text: str) -> dict[str, int]:
+    node = yaml.compose(text)  # parsed already: this cannot fail
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {
+        str(key.value): key.start_mark.line + 1
+        for key, _ in node.value
+        if isinstance(key, yaml.ScalarNode)
+    }
+
+
+def _toml_key_lines(text: str) -> dict[str, int]:
+    # tomllib keeps no positions; settings are top-level keys, so a `key =` line before the
+    # first [table] is theirs.
+    lines: dict[str, int] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.lstrip().startswith("["):
+            break
+        found = re.match(r"""\s*(["']?)([A-Za-z0-9_-]+)\1\s*=""", line)
+        if found:
+            lines.setdefault(found.group(2), n)
+    return lines
+
+
+def _check_variables(env: Mapping[str, str]) -> None:
+    """Refuse a GO_VAULT_* variable that is neither a setting nor one go-vault reads elsewhere:
+    a misspelt one (GO_VAULT_OFLINE) would leave its setting at the default, unnoticed."""
+    known = sorted({ENV_PREFIX + name.upper() for name in _FIELDS} | OTHER_VARIABLES)
+    for var in sorted(env):
+        if var.startswith(ENV_PREFIX) and var not in known:
+            # Compared without the prefix, which every name shares.
+            names = [k.removeprefix(ENV_PREFIX) for k in known]
+            close = difflib.get_close_matches(var.removeprefix(ENV_PREFIX), names, n=1)
+            raise InputError(
+                "unknown go-vault variable",
+                path=var,
+                hint=f"did you mean {ENV_PREFIX}{close[0]}?"
+                if close
+                else f"settings are {ENV_PREFIX}<KEY> for the keys of the config file; unset it",
+            )
 
 
 def load_config(
@@ -161,52 +240,107 @@ def load_config(
 ) -> VaultConfig:
     """Merge the four layers; a bad key or value names its file (or variable) and the key."""
     env = os.environ if env is None else env
+    _check_variables(env)
     values: dict[str, Any] = {"upstream": upstream_from_goproxy(env.get("GOPROXY"))}
+    sources: dict[str, Where] = {"upstream": ("GOPROXY", None)} if env.get("GOPROXY") else {}
     if file is None and env.get(ENV_PREFIX + "CONFIG"):
         file = Path(env[ENV_PREFIX + "CONFIG"])
     if file is not None:
-        for key, value in _read_file(file).items():
+        data, lines = _read_file(file)
+        for key, value in data.items():
             name = str(key).replace("-", "_")
+            where = (str(file), lines.get(str(key)))
             if name not in _FIELDS:
                 raise InputError(
                     f"unknown setting {key!r}",
-                    path=str(file),
+                    path=where[0],
+                    line=where[1],
                     hint=f"known settings: {', '.join(sorted(_FIELDS))}",
                 )
-            values[name] = _coerce(name, value, str(file))
+            values[name] = _coerce(name, value, where)
+            sources[name] = where
     for name in _FIELDS:
         var = ENV_PREFIX + name.upper()
         if var in env:
-            values[name] = _coerce(name, env[var], var)
+            values[name] = _coerce(name, env[var], (var, None))
+            sources[name] = (var, None)
     for name, value in (flags or {}).items():
         if value is not None:
-            values[name] = _coerce(name, value, f"--{name.replace('_', '-')}")
+            flag = f"--{name.replace('_', '-')}"
+            values[name] = _coerce(name, value, (flag, None))
+            sources[name] = (flag, None)
     if values.get("tls_client_ca") and "server" not in values:
         # Only uvicorn hands the client certificate to the app (granian verifies it but does
         # not say whose it is), so mutual TLS picks uvicorn unless a server was named.
         values["server"] = "uvicorn"
+    if isinstance(values.get("log_level"), str):
+        values["log_level"] = values["log_level"].strip().lower()  # INFO works as info
     config = VaultConfig(**values)
-    _validate(config)
+    _validate(config, _Checker(sources))
     return config
 
 
-def _validate(config: VaultConfig) -> None:
+class _Checker:
+    """Refusals of bad values, each naming where the value came from."""
+
+    def __init__(self, sources: dict[str, Where]) -> None:
+        self.sources = sources
+
+    def refuse(self, name: str, message: str, hint: str | None = None) -> InputError:
+        path, line = self.sources.get(name, (None, None))
+        return InputError(message, path=path, line=line, hint=hint)
+
+    def example(self, name: str, value: str) -> str:
+        """How to write `value` for `name` where the bad one was written (for a hint)."""
+        path = self.sources.get(name, ("--", None))[0]
+        if path.startswith("--"):
+            return f"--{name.replace('_', '-')} {value}"
+        if path == "GOPROXY":
+            return f"GOPROXY={value}"
+        if path.startswith(ENV_PREFIX):
+            return f"{path}={value}"
+        return f'{name} = "{value}"' if path.endswith(".toml") else f"{name}: {value}"
+
+
+def _validate(config: VaultConfig, check: _Checker) -> None:
+    refuse = check.refuse
     try:
         config.port  # noqa: B018 - parsing is the check
     except ValueError as e:
-        raise InputError(
-            f"listen: {config.listen!r} is not HOST:PORT", hint="e.g. --listen 127.0.0.1:3000"
+        raise refuse(
+            "listen",
+            f"listen: {config.listen!r} is not HOST:PORT",
+            hint=f"e.g. {check.example('listen', '127.0.0.1:3000')}",
         ) from e
+    bad = [e for e, _ in goproxy_entries(config.upstream) if e not in ("direct", "off")]
+    bad = [e for e in bad if not is_upstream_url(e)]
+    if bad:
+        raise refuse(
+            "upstream",
+            f"upstream: {bad[0]!r} is not an http(s):// or file:// URL",
+            hint=f"a GOPROXY-style list, e.g. {check.example('upstream', DEFAULT_UPSTREAM)}",
+        )
+    if config.log_level not in LOG_LEVELS:
+        raise refuse(
+            "log_level",
+            f"log_level: {config.log_level!r} is not one of {', '.join(LOG_LEVELS)}",
+        )
+    if config.review_required not in ("refuse", "serve"):  # proxy.auditor.ReviewMode
+        raise refuse(
+            "review_required",
+            f"review_required: {config.review_required!r} is not refuse or serve",
+            hint="refuse: 403 until approved; serve: serve with X-Go-Module-Verdict",
+        )
     if config.server not in ("uvicorn", "granian"):
-        raise InputError(f"server: {config.server!r} is not one of uvicorn, granian")
+        raise refuse("server", f"server: {config.server!r} is not one of uvicorn, granian")
     for name in ("pool_size", "audit_concurrency", "git_concurrency"):
         # Threads or operations at once: with none, requests wait for ever.
         if getattr(config, name) < 1:
-            raise InputError(f"{name}: {getattr(config, name)} must be at least 1")
+            raise refuse(name, f"{name}: {getattr(config, name)} must be at least 1")
     timeouts = ("connect_timeout", "read_timeout", "header_timeout", "idle_timeout", "send_timeout")
     for name in timeouts:
         if not getattr(config, name) > 0:
-            raise InputError(f"{name}: {getattr(config, name)} must be more than 0 seconds")
+            raise refuse(name, f"{name}: {getattr(config, name)} must be more than 0 seconds")
     for name in (
         "list_ttl",
         "negative_ttl",
@@ -218,20 +352,24 @@ def _validate(config: VaultConfig) -> None:
     ):
         # 0 is meaningful for each (no reuse, no cache, off, no cap, no body); below it is not.
         if not getattr(config, name) >= 0:
-            raise InputError(f"{name}: {getattr(config, name)} must be 0 or more")
+            raise refuse(name, f"{name}: {getattr(config, name)} must be 0 or more")
     if config.workers < 1 or (config.workers > 1 and config.server != "granian"):
-        raise InputError(f"workers: {config.workers} needs server granian and must be >= 1")
+        raise refuse("workers", f"workers: {config.workers} needs server granian and must be >= 1")
     if config.base_path and not config.base_path.startswith("/"):
-        raise InputError(f"base_path: {config.base_path!r} must start with '/'")
+        raise refuse("base_path", f"base_path: {config.base_path!r} must start with '/'")
     if bool(config.tls_cert) != bool(config.tls_key) or (
         config.tls_client_ca and not config.tls_cert
     ):
-        raise InputError("tls_cert and tls_key go together; tls_client_ca needs both")
+        given = "tls_cert" if config.tls_cert else "tls_key" if config.tls_key else "tls_client_ca"
+        raise refuse(given, "tls_cert and tls_key go together; tls_client_ca needs both")
     if config.tls_client_ca and config.server != "uvicorn":
-        raise InputError(
+        raise refuse(
+            "server",
             "tls_client_ca: mutual TLS needs server uvicorn (granian does not pass the client"
             " certificate's subject to the app)",
             hint="--server uvicorn, or leave --server out",
         )
     if config.mtls_scope not in ("read", "verdicts", "admin"):
-        raise InputError(f"mtls_scope: {config.mtls_scope!r} is not read, verdicts or admin")
+        raise refuse(
+            "mtls_scope", f"mtls_scope: {config.mtls_scope!r} is not read, verdicts or admin"
+        )

@@ -16,6 +16,7 @@ import httpx
 
 from scanner.modzip import MAX_GO_MOD, MAX_ZIP_FILE
 
+from .config import goproxy_entries, is_upstream_url
 from .errors import NotInProxyError, ProxyError, UpstreamError, UpstreamTimeoutError
 from .workers import Workers
 
@@ -43,22 +44,20 @@ class Entry:
 
 
 def parse_upstreams(spec: str) -> list[Entry]:
-    """`https://a,https://b|file:///mirror` -> entries; `direct` is skipped (no VCS access here)."""
+    """`https://a,https://b|file:///mirror` -> entries; `direct` is skipped (no VCS access here).
+
+    A configured list was checked by load_config (exit 2); this refuses any other."""
     entries: list[Entry] = []
-    url = ""
-    for c in spec + ",":
-        if c in ",|":
-            url = url.strip().rstrip("/")
-            if url and url != "direct":
-                if url != "off" and not url.startswith(("http://", "https://", "file://")):
-                    raise UpstreamError(
-                        f"upstream {url!r} is not an http(s):// or file:// URL",
-                        hint="set --upstream to a GOPROXY-style list",
-                    )
-                entries.append(Entry(url, c == "|"))
-            url = ""
-        else:
-            url += c
+    for entry, sep in goproxy_entries(spec):
+        url = entry.rstrip("/")
+        if not url or url == "direct":
+            continue
+        if url != "off" and not is_upstream_url(url):
+            raise UpstreamError(
+                f"upstream {url!r} is not an http(s):// or file:// URL",
+                hint="set --upstream to a GOPROXY-style list",
+            )
+        entries.append(Entry(url, sep == "|"))
     return entries
 
 

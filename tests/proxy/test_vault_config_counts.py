@@ -38,7 +38,7 @@ def test_a_count_of_zero_is_refused_at_start(tmp_path: Path, setting: str) -> No
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
     assert proc.returncode == 2, err
-    assert f"error: {setting}: 0 must be at least 1" in err, err
+    assert f"error: {config}:2: {setting}: 0 must be at least 1" in err, err
 
 
 @pytest.mark.parametrize(
