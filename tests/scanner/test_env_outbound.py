@@ -16,7 +16,7 @@ import pytest
 import test_env
 from goproxytree import go_binary, write_files
 from loopbackproxy import LoopbackProxy
-from test_env import DEP, go_download, goproxy_scan_env
+from test_env import DEP, go_download, goproxy_scan_env, parse_exports
 
 from scanner.cienv import OutboundProxies
 
@@ -86,11 +86,7 @@ def egress() -> Iterator[ForwardProxy]:
 
 def exported(stdout: str) -> dict[str, str]:
     """`export K=V` lines as the shell would set them."""
-    out = {}
-    for line in stdout.splitlines():
-        name, _, value = line.removeprefix("export ").partition("=")
-        out[name] = " ".join(shlex.split(value))
-    return out
+    return {k: " ".join(shlex.split(v)) for k, v in parse_exports(stdout).items()}
 
 
 # Go's own answer, through net/http.ProxyFromEnvironment (golang.org/x/net/http/httpproxy).
