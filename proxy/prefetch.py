@@ -202,8 +202,12 @@ async def _prefetch(
         except ProxyError as e:
             result = PrefetchResult(mv.path, mv.version, Outcome.FAILED, str(e))
         else:
-            outcome = Outcome.PRESENT if got is None else Outcome.FETCHED
-            result = PrefetchResult(mv.path, mv.version, outcome)
+            refused = await _refusal(gateway, mv)
+            if refused is not None:
+                result = PrefetchResult(mv.path, mv.version, Outcome.REJECTED, refused)
+            else:
+                outcome = Outcome.PRESENT if got is None else Outcome.FETCHED
+                result = PrefetchResult(mv.path, mv.version, outcome)
         in_a_row.clear()  # the upstream answered
         return result
 
@@ -212,6 +216,24 @@ async def _prefetch(
     finally:
         await gateway.aclose()
     return PrefetchSummary(tuple(results))
+
+
+async def _refusal(gateway: Gateway, mv: ModuleVersion) -> str | None:
+    """Why serve would refuse the .zip of a stored version (its verdict in force is REJECT, or
+    REVIEW_REQUIRED under `review_required: refuse`), or None. Ingest stores such a version
+    with its verdict and raises nothing, so that its .info and .mod stay servable."""
+    gate = gateway.auditor
+    if gate is None:
+        return None
+    await gate.refresh()
+    verdict = gate.known(mv.path, mv.version)
+    if verdict is None:
+        verdict = await gateway.workers.run(gate.current, mv.path, mv.version)
+    if verdict is None or not gate.refuses(verdict):
+        return None
+    from .auditor import rejection
+
+    return rejection(verdict).message
 
 
 def prefetch(

@@ -78,6 +78,13 @@ def prefetch_command(
     click.echo(json.dumps(summary.to_json(), indent=2))
     counts = ", ".join(f"{summary.count(o)} {o.value}" for o in Outcome)
     click.echo(f"prefetch {file}: {len(modules)} module versions: {counts}", err=True)
+    for r in summary.results:
+        if r.outcome not in (Outcome.FETCHED, Outcome.PRESENT):
+            # The first line: what and why (a refusal's body goes on with how to ask for an
+            # exception; the JSON above has all of it).
+            click.echo(
+                f"  {r.module}@{r.version}: {r.outcome.value}: {r.reason.splitlines()[0]}", err=True
+            )
     if summary.count(Outcome.FAILED) or summary.count(Outcome.MISSING):
         return int(ExitCode.OPERATIONAL)
     if summary.count(Outcome.REJECTED):
