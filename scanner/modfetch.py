@@ -73,6 +73,25 @@ class _FileTree:
             ) from e
 
 
+def _netrc_auth(url: str) -> tuple[str, str] | None:
+    """The login of a `machine HOST:PORT` line of $NETRC (else ~/.netrc) for a URL with a port.
+
+    The go command matches a netrc machine against the URL's host and port, and `goproxy-scan
+    env` writes such a line for a proxy on a non-default port; requests looks up the host name
+    alone (its own lookup is the fallback)."""
+    import netrc
+
+    netloc = urlsplit(url).netloc.rpartition("@")[2]
+    if ":" not in netloc.rpartition("]")[2]:
+        return None
+    path = os.environ.get("NETRC") or str(Path.home() / ".netrc")
+    try:
+        found = netrc.netrc(path).authenticators(netloc)
+    except (OSError, netrc.NetrcParseError):
+        return None
+    return (found[0], found[2]) if found else None
+
+
 class ProxySource:
     """A GOPROXY server or directory: `https://host/prefix`, `http://…` or `file:///dir`."""
 
@@ -127,7 +146,7 @@ class ProxySource:
             session.trust_env = False
             session.proxies.update(get_environ_proxies(self.url))
             if not urlsplit(self.url).username:
-                session.auth = get_netrc_auth(self.url)
+                session.auth = _netrc_auth(self.url) or get_netrc_auth(self.url)
             ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
             if ca_bundle:
                 session.verify = ca_bundle

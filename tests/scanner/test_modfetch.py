@@ -135,6 +135,21 @@ def test_netrc_credentials_are_sent(
     assert "u:p" not in repr(ProxySource(f"{user_url}/auth"))
 
 
+def test_a_netrc_machine_with_a_port_is_used_as_the_go_command_uses_it(
+    http_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `goproxy-scan env` writes "machine HOST:PORT" for a proxy on a non-default port, the form
+    # the go command matches; requests alone looks up the host name only.
+    netrc = tmp_path / "netrc"
+    host_port = http_url.removeprefix("http://")
+    netrc.write_text(
+        f"machine 127.0.0.2 login x password y\nmachine {host_port} login u password p\n"
+    )
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    assert b"example.com/a" in ProxySource(f"{http_url}/auth").gomod("example.com/a", "v1.0.0")
+
+
 def test_unreachable_proxy_is_operational() -> None:
     import socket
 
