@@ -16,6 +16,7 @@ from scanner.exitcodes import ExitCode
 from ..bundle import Progress, export_bundle, named_modules
 from ..config import load_config
 from ..storage import open_storage
+from .rollback import require_vault
 
 
 @contextmanager
@@ -81,6 +82,8 @@ def sync(
     if not offline:
         raise InputError("only offline bundles are supported", hint="add --offline")
     config = load_config(config_file, flags={"storage": storage})
+    # Opening a filesystem vault makes it: a mistyped --storage wrote an empty bundle, exit 0.
+    require_vault(config)
     store = open_storage(config.storage)
     wanted = named_modules(modules) if modules else None
     with progress_bar("export") as progress:
