@@ -57,15 +57,30 @@ def verdict(module_version: str, url: str | None, token: str | None, as_json: bo
             f"go-vault at {base} cannot be reached: {type(e).__name__}",
             hint="check --proxy / GO_VAULT_URL",
         ) from e
-    if r.status_code == 404:
-        raise NotFoundError(
-            f"no verdict: {_error(r)}", module=module, version=version, hint="check the version"
+    if r.status_code == 404 and _names_version(r):
+        # No upstream (or offline, the vault) has it: the module or version typed is wrong.
+        raise InputError(
+            f"no verdict: {_error(r)}",
+            module=module,
+            version=version,
+            hint=f"check the module path and version: go list -m -versions {module}",
         )
+    if r.status_code == 404:
+        raise NotFoundError(f"no verdict: {_error(r)}", module=module, version=version)
     if r.status_code != 200:
         raise OperationalError(f"go-vault answered {r.status_code}: {_error(r)}")
     result = Verdict.from_json(r.content)
     click.echo(json.dumps(result.to_json(), indent=2) if as_json else describe(result))
     return int(ExitCode.PASS if result.passed else ExitCode.VIOLATION)
+
+
+def _names_version(r: httpx.Response) -> bool:
+    """Whether a 404 is about the version asked for (not a go-vault without an auditor, or a
+    --proxy URL that is not a go-vault)."""
+    try:
+        return bool(r.json().get("version"))
+    except (ValueError, AttributeError):
+        return False
 
 
 def _error(r: httpx.Response) -> str:
