@@ -3,7 +3,8 @@
 The database is read in the layout vuln.go.dev serves (`index/db.json`, `index/modules.json`,
 `ID/<id>.json`). The cache keeps, per database URL, the `modified` time of `index/db.json`, the
 modules index and every entry fetched so far; while the database's `modified` is unchanged
-only missing entries are fetched, and an offline run uses the cache as it is.
+only missing entries are fetched, and an offline run uses the cache as it is (a local
+directory is read directly: it needs no network).
 """
 
 from __future__ import annotations
@@ -222,17 +223,19 @@ def load_index(
 
     Include "stdlib" and "toolchain" in `modules` to match the Go version. With `offline`, or
     when the database cannot be reached, the cache is used as it is (`from_cache=True`);
-    without a usable cache that is an OperationalError.
+    without a usable cache that is an OperationalError. A local directory (a path or
+    file:// URL) is read directly, `offline` or not.
     """
     source = open_source(url)
     url = source.url
     wanted_modules = None if modules is None else set(modules)
     cached = _read_cache(cache_dir, url)
-    if not offline:
+    # A directory on disk needs no network: --offline reads it as it is now, not the cache.
+    if not offline or isinstance(source, FileSource):
         try:
             fresh = _refresh(source, cached, wanted_modules, workers)
         except DatabaseUnreachable:
-            if cached is None:
+            if cached is None or offline:  # offline here: a local directory that is not there
                 raise
         else:
             if fresh is not cached and cache_dir is not None:

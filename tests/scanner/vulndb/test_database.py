@@ -159,3 +159,25 @@ def test_cli_fetch_fills_the_cache_for_offline_runs(server: _Server, tmp_path: P
     assert f"cached {len(IDS)} entries of {server.url}" in proc.stdout
     server.stop()
     assert set(load_index(server.url, cache_dir=cache, offline=True).entries) == set(IDS)
+
+
+def test_offline_reads_a_local_directory_directly(
+    osv_dir: Path, small_db: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    # no cached copy: a directory needs no network, --offline reads it
+    index = load_index(str(small_db), cache_dir=cache, offline=True)
+    assert not index.from_cache and set(index.entries) == set(IDS)
+    # the directory is rebuilt with one more entry: offline sees it, not the older cache
+    src = tmp_path / "osv-more"
+    src.mkdir()
+    for i in (*IDS, "GO-2023-1737"):
+        shutil.copy2(osv_dir / f"{i}.json", src / f"{i}.json")
+    shutil.rmtree(small_db)
+    build_layout(src, small_db, modified="2026-02-01T00:00:00Z")
+    again = load_index(small_db.as_uri(), cache_dir=cache, offline=True)
+    assert again.modified == "2026-02-01T00:00:00Z" and "GO-2023-1737" in again.entries
+    # a directory that is not there is an error, not a silent older cache
+    shutil.rmtree(small_db)
+    with pytest.raises(DatabaseUnreachable, match="does not exist"):
+        load_index(str(small_db), cache_dir=cache, offline=True)
