@@ -196,6 +196,10 @@ class VulnResult:
     require_line: int | None = None
     gomod_path: str = ""  # the go.mod of require_line: its dependency's (ModuleResult.gomod_path)
     status: Status | None = None
+    # What the code the build compiles proves, for VEX (scanner.vulndb.evidence): "called",
+    # "not-called", "not-built", "unknown" ("": not analysed); build_note says how.
+    build: str = ""
+    build_note: str = ""
 
     @property
     def key(self) -> str:

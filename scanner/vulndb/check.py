@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ..buildlist import BuildModule
 from ..module import ModuleVersion
+from ..result import ModuleResult
+from .closure import (
+    ModuleCode,
+    ModuleSourceTree,
+    PackageSource,
+    VendorSource,
+    build_closure,
+    main_packages,
+)
+from .evidence import reach_build, vulnerable_packages
 from .index import VulnIndex
-from .match import match_modules
+from .match import VulnMatch, match_modules
 from .osv import STDLIB, TOOLCHAIN
 from .policy import VulnFinding, VulnPolicy, evaluate_vulns
-from .reach import MainUses, collect_main_uses, reach_all
+from .reach import ReachableMatch
 
 
 def built_versions(modules: Iterable[BuildModule]) -> list[ModuleVersion]:
@@ -47,13 +58,85 @@ def check_build_list(
     toolchain: str = "",
     policy: VulnPolicy,
     now: datetime,
+    main_path: str = "",
+    code: PackageSource | None = None,
 ) -> list[VulnFinding]:
-    """Match, reach (from the main module's non-test code) and judge, sorted by module and id."""
+    """Match, reach (from the main module's non-test code) and judge, sorted by module and id.
+
+    `code`: where the dependencies' code is read to prove what the build compiles (None: it is
+    not, and no finding is proved unaffected).
+    """
+    modules = list(modules)
     matches = match_modules(
         index, built_versions(modules), go_version=go_version, toolchain=toolchain
     )
-    uses = collect_main_uses(main_dir) if matches else MainUses()
-    return evaluate_vulns(policy, reach_all(matches, uses), now)
+    main_path = main_path or next((m.path for m in modules if m.main), "")
+    renamed = {
+        m.replace.path: m.path for m in modules if m.replace is not None and m.replace.version
+    }
+    return evaluate_vulns(policy, reach(matches, main_dir, main_path, code, renamed), now)
+
+
+def reach(
+    matches: list[VulnMatch],
+    main_dir: Path,
+    main_path: str,
+    code: PackageSource | None,
+    renamed: Mapping[str, str] | None = None,
+) -> list[ReachableMatch]:
+    """Reach each match from the main module and prove what the build compiles.
+
+    The main module and the import closure are read only when something matched.
+    `renamed`: module replacement path -> the module path that imports name.
+    """
+    if not matches:
+        return []
+    renamed = dict(renamed or {})
+    closure = build_closure(
+        main_packages(main_dir, main_path),
+        code,
+        detailed=vulnerable_packages(matches, renamed),
+        renamed=renamed,
+    )
+    return reach_build(matches, closure)
+
+
+def scanned_code(
+    main_dir: Path,
+    modules: Iterable[ModuleResult],
+    env: Mapping[str, str],
+    fetch_zip: Callable[[str, str], bytes] | None = None,
+) -> tuple[PackageSource, dict[str, str]]:
+    """Where a scan's build reads its dependencies, and the replacement renames.
+
+    vendor/ when the go command builds from it; else each module's code: a directory
+    replacement, the module cache's extracted copy, or the zip `fetch_zip` gives.
+    """
+    from ..modulestxt import parse_modules_txt
+    from ..scan import gomodcache, vendor_dir
+
+    vendor = vendor_dir(main_dir, env)
+    if vendor is not None:
+        listing = parse_modules_txt(
+            (vendor / "modules.txt").read_bytes(), str(vendor / "modules.txt")
+        )
+        shown = Path(os.path.relpath(vendor, main_dir)).as_posix()
+        renamed = {m.replace_path: m.path for m in listing.modules if m.replace_version}
+        return VendorSource(vendor, listing, shown), renamed
+    from .scanresult import built_module
+
+    code: list[ModuleCode] = []
+    renamed = {}
+    for m in modules:
+        built = built_module(m)
+        if built is None:  # a directory replacement, as written in go.mod
+            code.append(ModuleCode(m.path, m.version, directory=main_dir / m.replace))
+            continue
+        code.append(ModuleCode(m.path, m.version, built.path, built.version))
+        if built.path != m.path:
+            renamed[built.path] = m.path
+    modcache = gomodcache(env)
+    return ModuleSourceTree(code, modcache=modcache, fetch_zip=fetch_zip), renamed
 
 
 def finding_json(finding: VulnFinding) -> dict[str, Any]:

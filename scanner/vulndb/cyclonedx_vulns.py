@@ -21,9 +21,10 @@ from cyclonedx.model.vulnerability import (
 )
 
 from ..sbom import PROP, module_purl
+from .openvex import unproved
 from .osv import STDLIB, TOOLCHAIN
 from .policy import VulnFinding
-from .reach import Reachability
+from .reach import BuildReach, Reachability
 
 GO_VULNDB = VulnerabilitySource(name="Go Vulnerability Database", url=XsUri("https://vuln.go.dev"))
 
@@ -45,14 +46,50 @@ def sbom_component_ref(module: str, version: str) -> str:
     return str(module_purl(STDLIB if module in (STDLIB, TOOLCHAIN) else module, version))
 
 
+def _build(group: list[VulnFinding]) -> BuildReach:
+    """The group's proof: one finding called or unproved decides (the toolchain is not built)."""
+    levels = {BuildReach.NOT_BUILT if f.match.module == TOOLCHAIN else f.reach.build for f in group}
+    if any(f.reach.level is Reachability.CALLED for f in group):
+        return BuildReach.CALLED
+    for level in (BuildReach.CALLED, BuildReach.UNKNOWN, BuildReach.NOT_CALLED):
+        if level in levels:
+            return level
+    return BuildReach.NOT_BUILT
+
+
+def _analysis(
+    group: list[VulnFinding],
+) -> tuple[ImpactAnalysisState, ImpactAnalysisJustification | None]:
+    build = _build(group)
+    if build is BuildReach.CALLED:
+        return ImpactAnalysisState.EXPLOITABLE, None
+    if build is BuildReach.UNKNOWN:
+        return ImpactAnalysisState.IN_TRIAGE, None
+    if build is BuildReach.NOT_CALLED:
+        return ImpactAnalysisState.NOT_AFFECTED, ImpactAnalysisJustification.CODE_NOT_REACHABLE
+    return ImpactAnalysisState.NOT_AFFECTED, ImpactAnalysisJustification.CODE_NOT_PRESENT
+
+
+def _detail(finding: VulnFinding) -> str:
+    reach = finding.reach
+    called = reach.level is Reachability.CALLED or reach.build is BuildReach.CALLED
+    if called or finding.match.module == TOOLCHAIN:
+        return finding.reason  # which says where it is called
+    if reach.build is BuildReach.UNKNOWN:
+        return f"{finding.reason}; not proved unaffected: {unproved(reach)}"
+    return f"{finding.reason}; the build: {reach.build_note}"
+
+
 def cyclonedx_vulnerabilities(
     findings: Iterable[VulnFinding],
     component_ref: Callable[[str, str], str] = sbom_component_ref,
 ) -> list[Vulnerability]:
     """One Vulnerability per id, affecting every module version it matched (sorted by id).
 
-    The analysis follows the closest reachability: called -> `exploitable` with the update as
-    the response; imported or required only -> `not_affected` / `code_not_reachable`.
+    The analysis is that of the OpenVEX statements (scanner.vulndb.openvex), over the group:
+    called by the main module or in the build -> `exploitable` with the update as the response;
+    else any finding without proof -> `in_triage`; else `not_affected`, `code_not_reachable`
+    when a vulnerable package is compiled, `code_not_present` when none is.
     """
     by_id: dict[str, list[VulnFinding]] = {}
     for f in findings:
@@ -62,11 +99,12 @@ def cyclonedx_vulnerabilities(
         group.sort(key=lambda f: (f.match.module, f.match.version))
         first = group[0].match
         closest = max(group, key=lambda f: f.reach.level.rank)
-        called = closest.reach.level is Reachability.CALLED
-        detail = "; ".join(f.reason for f in group)
+        state, justification = _analysis(group)
+        called = state is ImpactAnalysisState.EXPLOITABLE
+        detail = "; ".join(_detail(f) for f in group)
         analysis = VulnerabilityAnalysis(
-            state=ImpactAnalysisState.EXPLOITABLE if called else ImpactAnalysisState.NOT_AFFECTED,
-            justification=None if called else ImpactAnalysisJustification.CODE_NOT_REACHABLE,
+            state=state,
+            justification=justification,
             responses=[ImpactAnalysisResponse.UPDATE]
             if called and any(f.match.fixed for f in group)
             else [],
@@ -99,6 +137,7 @@ def cyclonedx_vulnerabilities(
                 ],
                 properties=[
                     Property(name=f"{PROP}:reachability", value=closest.reach.level.value),
+                    Property(name=f"{PROP}:build", value=_build(group).value),
                     Property(
                         name=f"{PROP}:policy",
                         value=max(group, key=lambda f: f.fails).outcome.value,

@@ -1,9 +1,11 @@
 """OpenVEX (v0.2.0) statements from the evaluated vulnerabilities of one scan.
 
-A vulnerability whose vulnerable code is called is `affected` (with the fix as the action); one
-that is only imported or required is `not_affected` with the justification
-`vulnerable_code_not_in_execute_path`; a toolchain entry (the go command, not built code) is
-`not_affected` with `vulnerable_code_not_present`.
+A vulnerability whose vulnerable code is called, by the main module or by a package it
+compiles, is `affected` (with the fix as the action). `not_affected` is said only on proof from
+the code the build compiles (scanner.vulndb.evidence): `vulnerable_code_not_present` when no
+vulnerable package is compiled (and for a toolchain entry: the go command, not built code),
+`vulnerable_code_not_in_execute_path` when one is but nothing names its vulnerable code.
+Without proof the status is `under_investigation`, and the notes say what was missing.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from .. import __version__
 from ..sbom import module_purl
 from .osv import STDLIB, TOOLCHAIN
 from .policy import VulnFinding
-from .reach import Reachability
+from .reach import BuildReach, Reach, Reachability
 
 OPENVEX_CONTEXT = "https://openvex.dev/ns/v0.2.0"
 _NAMESPACE = uuid.UUID("2f5c8f4e-4d1a-4f0e-9a37-0b3f4e8c9d21")
@@ -33,6 +35,11 @@ def _purl(module: str, version: str) -> str:
 
 def _rfc3339(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def unproved(reach: Reach) -> str:
+    """Why the build's code proves nothing for a finding (the note, or that it was not read)."""
+    return reach.build_note or "the code the build compiles was not analysed"
 
 
 def _statement(finding: VulnFinding, product: dict[str, Any]) -> dict[str, Any]:
@@ -55,18 +62,25 @@ def _statement(finding: VulnFinding, product: dict[str, Any]) -> dict[str, Any]:
         statement["status"] = "affected"
         statement["status_notes"] = f"{', '.join(reach.symbols)} called at {where}"
         statement["action_statement"] = finding.fix_hint
+    elif reach.build is BuildReach.CALLED:
+        statement["status"] = "affected"
+        statement["status_notes"] = f"called in the build: {reach.build_note}"
+        statement["action_statement"] = finding.fix_hint
     elif match.module == TOOLCHAIN:
         statement["status"] = "not_affected"
         statement["justification"] = "vulnerable_code_not_present"
         statement["status_notes"] = "the vulnerability is in the go command, not in built code"
-    else:
+    elif reach.build is BuildReach.NOT_BUILT:
+        statement["status"] = "not_affected"
+        statement["justification"] = "vulnerable_code_not_present"
+        statement["status_notes"] = reach.build_note
+    elif reach.build is BuildReach.NOT_CALLED:
         statement["status"] = "not_affected"
         statement["justification"] = "vulnerable_code_not_in_execute_path"
-        statement["status_notes"] = (
-            "a vulnerable package is imported but none of its vulnerable symbols is called"
-            if reach.level is Reachability.IMPORTED
-            else "the module is required, but no vulnerable package is imported"
-        )
+        statement["status_notes"] = reach.build_note
+    else:
+        statement["status"] = "under_investigation"
+        statement["status_notes"] = f"not proved unaffected: {unproved(reach)}"
     if finding.exception is not None:
         statement["status_notes"] += f"; policy exception: {finding.exception.reason}"
     return statement

@@ -23,7 +23,7 @@ from ..errors import InputError
 from ..policy import Policy
 from .match import VulnMatch
 from .osv import STDLIB, TOOLCHAIN
-from .reach import Reach, Reachability, ReachableMatch
+from .reach import BuildReach, Reach, Reachability, ReachableMatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,8 +186,13 @@ def _describe(match: VulnMatch, reach: Reach) -> str:
         return f"{what}; {', '.join(reach.symbols)} called at {first.path}:{first.line}"
     if reach.level is Reachability.IMPORTED:
         first = reach.sites[0]
-        return f"{what}; vulnerable package imported at {first.path}:{first.line}, not called"
-    return f"{what}; required only, no vulnerable package imported"
+        what = f"{what}; vulnerable package imported at {first.path}:{first.line}, not called"
+    else:
+        what = f"{what}; required only, no vulnerable package imported"
+    if reach.build is BuildReach.CALLED:
+        # The main module does not call it, a package it compiles does: VEX says affected.
+        what += f" by the main module, but called in the build: {reach.build_note}"
+    return what
 
 
 def evaluate_vulns(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from tree_sitter import Node, Query, QueryCursor
@@ -36,6 +37,16 @@ class Reachability(enum.StrEnum):
 
 
 _RANK = {Reachability.REQUIRED: 0, Reachability.IMPORTED: 1, Reachability.CALLED: 2}
+
+
+class BuildReach(enum.StrEnum):
+    """What the code the build compiles proves (scanner.vulndb.evidence); VEX statements are
+    made from it. UNKNOWN, the default, proves nothing: no `not_affected` is claimed."""
+
+    CALLED = "called"  # a package of the build names a vulnerable symbol, or runs it at init
+    NOT_CALLED = "not-called"  # vulnerable packages are compiled, no vulnerable symbol named
+    NOT_BUILT = "not-built"  # no vulnerable package is compiled
+    UNKNOWN = "unknown"  # not proved either way: the note says what was missing
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -90,11 +101,17 @@ class MainUses:
 
 @dataclass(frozen=True, slots=True)
 class Reach:
-    """The level and the evidence: call sites (CALLED) or import sites (IMPORTED)."""
+    """The level and the evidence: call sites (CALLED) or import sites (IMPORTED).
+
+    `level` is the main module's own code (what the policy judges); `build` what the whole
+    build's code proves, with `build_note` saying how (what calls it, or what was missing).
+    """
 
     level: Reachability
     sites: tuple[Site, ...] = ()
     symbols: tuple[str, ...] = ()  # the vulnerable symbols found called, sorted
+    build: BuildReach = BuildReach.UNKNOWN
+    build_note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +189,7 @@ def collect_main_uses(main_dir: Path) -> MainUses:
     The files are those the go command builds for the module (source.module_go_files): no
     _test.go files, no vendor/ or testdata/, no nested modules.
     """
-    query = source.compile_query(_TYPES_AND_METHODS)
+    query = type_and_method_query()
     imports: list[tuple[str, Site]] = []
     calls: list[tuple[str, str, Site]] = []
     methods: list[tuple[str, Site]] = []
@@ -183,11 +200,11 @@ def collect_main_uses(main_dir: Path) -> MainUses:
             imports.append((imp.path, Site(rel, imp.line, imp.column)))
         for import_path, symbol, line, column in source.calls(parsed):
             calls.append((import_path, symbol, Site(rel, line, column)))
-        calls.extend(_type_and_method_facts(parsed, rel, query, methods))
+        calls.extend(type_and_method_facts(parsed, rel, query, methods))
     return MainUses.from_facts(imports, calls, methods)
 
 
-def _type_and_method_facts(
+def type_and_method_facts(
     parsed: source.SourceFile, rel: str, query: Query, methods: list[tuple[str, Site]]
 ) -> list[tuple[str, str, Site]]:
     """`pkg.T` type references and methods called on variables holding a package's values."""
@@ -216,6 +233,12 @@ def _type_and_method_facts(
 
 
 UNKNOWN_TYPE = "?"
+
+
+@cache
+def type_and_method_query() -> Query:
+    return source.compile_query(_TYPES_AND_METHODS)
+
 
 _QUALIFIED = "(qualified_type package: (package_identifier) @package name: (type_identifier) @type)"
 _FROM_CALL = "(call_expression function: (selector_expression operand: (identifier) @package))"

@@ -21,7 +21,7 @@ from .match import VulnMatch
 from .osv import STDLIB, TOOLCHAIN
 from .policy import VulnException, VulnFinding
 from .policy import VulnOutcome as PolicyOutcome
-from .reach import Reach, Reachability, Site
+from .reach import BuildReach, Reach, Reachability, Site
 
 
 def built_module(module: ModuleResult) -> ModuleVersion | None:
@@ -92,6 +92,8 @@ def to_vuln_results(
                 else "",
                 require_line=owner.require_line if owner is not None else lines.get(match.module),
                 gomod_path=owner.gomod_path if owner is not None else "",
+                build=reach.build.value,
+                build_note=reach.build_note,
             )
         )
     return tuple(out)
@@ -124,6 +126,9 @@ def to_vuln_findings(result: ScanResult) -> list[VulnFinding]:
                     Reachability(v.reachability.value),
                     tuple(Site(s.path, s.line, s.column) for s in v.sites),
                     v.symbols,
+                    # a result written before the build was analysed proves nothing
+                    BuildReach(v.build) if v.build else BuildReach.UNKNOWN,
+                    v.build_note,
                 ),
                 outcome=PolicyOutcome(v.outcome.value),
                 rule_id=v.rule_id,

@@ -208,8 +208,13 @@ def test_a_called_vulnerability_fails_and_every_report_shows_it(
     jsonschema.Draft202012Validator(json.loads(OPENVEX_SCHEMA.read_text())).validate(vex)
     status = {s["vulnerability"]["name"]: s for s in vex["statements"]}
     assert status["GO-2020-0001"]["status"] == "affected"
+    # aahframe.work is in the build list, but no package of the build imports it
     assert status["GO-2020-0033"]["status"] == "not_affected"
-    assert status["GO-2020-0033"]["justification"] == "vulnerable_code_not_in_execute_path"
+    assert status["GO-2020-0033"]["justification"] == "vulnerable_code_not_present"
+    assert "imports aahframe.work" in status["GO-2020-0033"]["status_notes"]
+    # Context.FileAttachment is a method: an interface call would not name it, so no claim
+    assert status["GO-2023-1737"]["status"] == "under_investigation"
+    assert "through an interface" in status["GO-2023-1737"]["status_notes"]
 
     sbom_text = (out / "sbom.json").read_text()
     validator = make_schemabased_validator(CdxFormat.JSON, SchemaVersion.V1_6)
@@ -218,6 +223,8 @@ def test_a_called_vulnerability_fails_and_every_report_shows_it(
     cdx = {v["id"]: v for v in sbom["vulnerabilities"]}
     assert cdx["GO-2020-0001"]["analysis"]["state"] == "exploitable"
     assert cdx["GO-2020-0033"]["analysis"]["state"] == "not_affected"
+    assert cdx["GO-2020-0033"]["analysis"]["justification"] == "code_not_present"
+    assert cdx["GO-2023-1737"]["analysis"]["state"] == "in_triage"
     assert {r["id"] for r in cdx["GO-2020-0001"]["references"]} >= {"CVE-2020-36567"}
     components = {c["bom-ref"] for c in sbom["components"]}
     assert cdx["GO-2020-0001"]["affects"][0]["ref"] in components
@@ -349,23 +356,37 @@ def test_without_a_database_the_console_says_not_checked_once(
     assert not vex.exists()
 
 
-def test_offline_uses_the_cached_database(
+def test_offline_reads_a_local_database_directory(
     tmp_path: Path, env: dict[str, str], vulndb: Path
 ) -> None:
     project = app(tmp_path / "app", "v1.5.0")
-    env = {**env, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env = {**env, "XDG_CACHE_HOME": str(tmp_path / "cache")}  # no cached copy
     db = tmp_path / "db"
     shutil.copytree(vulndb, db)
-    first = scan(project, env, "--vulndb", str(db), "--format", "json")
-    assert first.returncode == 1, first.stderr
-    shutil.rmtree(db)
-    # --offline: the database from the cache (modules from the file:// tree, not the network)
+    # --offline: modules from the file:// tree, the database from its directory
     offline = ("--offline", "--proxy", env["GOPROXY"])
-    again = scan(project, env, "--vulndb", str(db), *offline, "--format", "json")
-    assert again.returncode == 1, again.stdout + again.stderr
-    assert set(by_id(ScanResult.from_json(again.stdout))) == set(
-        by_id(ScanResult.from_json(first.stdout))
+    first = scan(project, env, "--vulndb", str(db), *offline, "--format", "json")
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert set(by_id(ScanResult.from_json(first.stdout))) == set(ENTRIES)
+    sbom = run_scan_cli(
+        ["sbom", ".", "--vulndb", db.as_uri(), *offline, "-o", str(tmp_path / "s.json")],
+        env,
+        project,
     )
+    assert sbom.returncode == 0, sbom.stdout + sbom.stderr
+    cdx = json.loads((tmp_path / "s.json").read_text())
+    assert {v["id"] for v in cdx["vulnerabilities"]} == set(ENTRIES)
+    # the directory changes: --offline reads it as it is now, not a cached older copy
+    fewer = tmp_path / "osv"
+    fewer.mkdir()
+    shutil.copy(OSV_DIR / "GO-2020-0001.json", fewer)
+    shutil.rmtree(db)
+    build_layout(fewer, db)
+    again = scan(project, env, "--vulndb", str(db), *offline, "--format", "json")
+    assert set(by_id(ScanResult.from_json(again.stdout))) == {"GO-2020-0001"}, again.stderr
+    shutil.rmtree(db)
+    gone = scan(project, env, "--vulndb", str(db), *offline, "--format", "json")
+    assert gone.returncode == 3 and "does not exist" in gone.stderr, gone.stderr
 
 
 def test_an_unreachable_database_exits_3_or_fails_open_with_a_note(
@@ -496,6 +517,8 @@ def vuln_result(base_ref: str = "") -> ScanResult:
             fixed="v0.12.4",
             require_line=7,
             status=Status.EXISTING if base_ref else None,
+            build="not-built",
+            build_note="none of the 2 packages of the build imports aahframe.work",
         ),
         VulnResult(
             id="GO-2022-0969",

@@ -118,7 +118,8 @@ def test_openvex_output_passes_the_schema_and_offline_uses_the_cache(
     status = {s["vulnerability"]["name"]: s["status"] for s in doc["statements"]}
     assert status["GO-2020-0001"] == "affected"
     assert status["GO-2021-0052"] == "affected"  # r.Run
-    assert status["GO-2022-0969"] == "not_affected"  # net/http is not even imported
+    # net/http is not imported by the main module, but nothing proves the build lacks it
+    assert status["GO-2022-0969"] == "under_investigation"
     # the database directory is gone: the cache answers
     moved = vulndb_dir.with_name("moved-away")
     vulndb_dir.rename(moved)

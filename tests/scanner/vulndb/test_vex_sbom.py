@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from scanner.vulndb.index import VulnIndex
 from scanner.vulndb.match import match_modules
 from scanner.vulndb.openvex import openvex_document
 from scanner.vulndb.policy import VulnFinding, VulnPolicy, evaluate_vulns
-from scanner.vulndb.reach import MainUses, Site, reach_all
+from scanner.vulndb.reach import BuildReach, MainUses, Site, reach_all
 
 from .conftest import Project
 
@@ -41,10 +42,19 @@ def _findings(index: VulnIndex, project: Project) -> list[VulnFinding]:
     return evaluate_vulns(VulnPolicy(), reach_all(matches, uses), NOW)
 
 
+def _proved(findings: list[VulnFinding], vid: str, build: BuildReach, note: str) -> None:
+    """Give one finding what an analysis of the build's code would prove."""
+    for i, f in enumerate(findings):
+        if f.match.id == vid:
+            findings[i] = replace(f, reach=replace(f.reach, build=build, build_note=note))
+
+
 def test_openvex_document_passes_its_schema(
     full_index: VulnIndex, read_project: Callable[[str], Project]
 ) -> None:
     findings = _findings(full_index, read_project("inside"))
+    _proved(findings, "GO-2021-0072", BuildReach.NOT_BUILT, "no package imports it")
+    _proved(findings, "GO-2022-0969", BuildReach.NOT_CALLED, "net/http compiled, not called")
     doc = openvex_document(findings, main_module="example.com/inside", now=NOW)
     jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(doc)
     by_key = {
@@ -60,13 +70,18 @@ def test_openvex_document_passes_its_schema(
         ("GO-2021-0072", "pkg:golang/github.com/docker/distribution@v2.6.2%2Bincompatible")
     ]
     assert required["status"] == "not_affected"
-    assert required["justification"] == "vulnerable_code_not_in_execute_path"
+    assert required["justification"] == "vulnerable_code_not_present"
+    assert required["status_notes"] == "no package imports it"
     http2 = by_key[("GO-2022-0969", "pkg:golang/stdlib@v1.19.0")]
     assert (http2["status"], http2["justification"]) == (
         "not_affected",
         "vulnerable_code_not_in_execute_path",
     )
-    assert "imported but none of its vulnerable symbols is called" in http2["status_notes"]
+    assert http2["status_notes"] == "net/http compiled, not called"
+    # what the build's code did not prove is claimed neither way
+    unproved = [s for s in doc["statements"] if s["status"] == "under_investigation"]
+    assert unproved and all("justification" not in s for s in unproved)
+    assert all("not analysed" in s["status_notes"] for s in unproved)
     # deterministic: the same findings give the same document, id included
     assert openvex_document(findings, main_module="example.com/inside", now=NOW) == doc
 
@@ -88,6 +103,7 @@ def test_sbom_vulnerabilities_pass_the_cyclonedx_schema(
     full_index: VulnIndex, read_project: Callable[[str], Project], spec: SchemaVersion
 ) -> None:
     findings = _findings(full_index, read_project("inside"))
+    _proved(findings, "GO-2022-0969", BuildReach.NOT_CALLED, "net/http compiled, not called")
     result = ScanResult(
         main_module="example.com/inside",
         tool_version="0.1.0",
@@ -114,3 +130,6 @@ def test_sbom_vulnerabilities_pass_the_cyclonedx_schema(
     assert http2["analysis"]["state"] == "not_affected"
     assert http2["analysis"]["justification"] == "code_not_reachable"
     assert http2["affects"][0]["ref"] == "pkg:golang/stdlib@v1.19.0"
+    docker = next(v for v in data["vulnerabilities"] if v["id"] == "GO-2021-0072")
+    assert docker["analysis"]["state"] == "in_triage"  # nothing proved: no claim
+    assert "justification" not in docker["analysis"]
