@@ -43,12 +43,12 @@ def write_sbom(result: ScanResult, config: ScanConfig, env: Mapping[str, str]) -
 def check_vulnerabilities(result: ScanResult, config: ScanConfig, now: datetime) -> ScanResult:
     """The build list against the vulnerability database, reached and judged by the policy."""
     from ..policy import load_policy
-    from ..scan import read_gomod, repo_prefix
+    from ..scan import module_source, read_gomod, repo_prefix
+    from ..vulndb.check import reach, scanned_code
     from ..vulndb.database import load_index
     from ..vulndb.match import match_modules
     from ..vulndb.osv import STDLIB, TOOLCHAIN
     from ..vulndb.policy import VulnPolicy, evaluate_vulns, vuln_policy
-    from ..vulndb.reach import MainUses, collect_main_uses, reach_all
     from ..vulndb.scanresult import built_module, go_lines, to_vuln_results, with_vulnerabilities
     from .vulndb import default_cache_dir
 
@@ -69,9 +69,11 @@ def check_vulnerabilities(result: ScanResult, config: ScanConfig, now: datetime)
         note = f"{e}; --fail-open: known vulnerabilities were not checked"
         return replace(result, notes=(*result.notes, note))
     matches = match_modules(index, built, go_version=main.go, toolchain=main.toolchain)
-    # Reachability parses the main module only when something matched.
-    uses = collect_main_uses(config.main_dir) if matches else MainUses()
-    findings = evaluate_vulns(policy, reach_all(matches, uses), now)
+    # The main module and the code the build compiles are read only when something matched.
+    fetch = module_source(config, os.environ)[0].zip
+    code, renamed = scanned_code(config.main_dir, result.modules, os.environ, fetch)
+    reached = reach(matches, config.main_dir, main.module, code, renamed)
+    findings = evaluate_vulns(policy, reached, now)
     gomod_text = (config.main_dir / "go.mod").read_text("utf-8", errors="replace")
     vulns = to_vuln_results(
         findings, result.modules, go_lines(gomod_text), repo_prefix(config.main_dir)
