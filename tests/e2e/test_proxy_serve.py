@@ -45,11 +45,14 @@ def go_vault_serve(
     log: list[str] = []  # stderr, drained so a chatty server never blocks on a full pipe
     try:
         assert proc.stderr is not None
-        line = proc.stderr.readline()
-        try:
-            start = json.loads(line)
-        except json.JSONDecodeError:
-            raise AssertionError(f"no start-up line: {line}{proc.stderr.read()}") from None
+        # granian's log lines (stderr since 3297cd9) and audit events come before it
+        for line in proc.stderr:
+            log.append(line)
+            if line.startswith('{"event": "start"'):
+                start = json.loads(line)
+                break
+        else:
+            raise AssertionError("no start-up line:\n" + "".join(log[-20:]))
         drain = threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
         drain.start()
         url = str(start["listen"])
