@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter
@@ -56,6 +57,7 @@ log = logging.getLogger("go_vault")
 VERDICT_HEADER = b"x-go-module-verdict"
 STATE_DIR = ".auditor"  # inside a filesystem vault (a leading dot is never a module path)
 _INFORMATIVE = {"license.allowed", "exception.applied", "exception.expired"}
+_RELOADS = "go_vault_policy_reload"  # marks a SIGHUP handler installed by install_sighup
 _APPROVALS_EVERY = 1.0  # seconds between looks at the approvals file (another process writes it)
 
 
@@ -604,13 +606,20 @@ class AuditGate:
     # ---- operator actions ------------------------------------------------------------------
 
     def reload(self, who: str = "SIGHUP") -> str:
-        """Re-read the policy; stored verdicts are judged again on next use. Returns the digest."""
+        """Re-read the policy; stored verdicts are judged again on next use. Returns the digest.
+
+        Every attempt is a `policy-reload` event; one that fails (the file does not parse)
+        says why, and the old policy stays in force.
+        """
         if self.policies is None:
             raise InputError("this go-vault has no license policy to reload")
         try:
             effective = self.policies.reload()
-        except Exception:
+        except Exception as e:
             self.reloads.labels("failed").inc()
+            self.audit_log.event(
+                "policy-reload", level="error", by=who, pid=os.getpid(), error=str(e)
+            )
             raise
         from .vulndb import VulnAuditor
 
@@ -622,23 +631,34 @@ class AuditGate:
         self._no_opinion.clear()
         self.reloads.labels("ok").inc()
         self.audit_log.event(
-            "policy-reload", by=who, policy_digest=effective.digest, source=effective.policy.source
+            "policy-reload",
+            by=who,
+            pid=os.getpid(),  # each server process reloads its own (granian --workers N)
+            policy_digest=effective.digest,
+            source=effective.policy.source,
         )
         return effective.digest
 
     def install_sighup(self) -> None:
-        """Reload on SIGHUP (main thread of the server process only; else nothing)."""
+        """Reload on SIGHUP (main thread of the server process only; else nothing).
+
+        The gateways of one process (the root and each tenant's) each add their reload: the
+        handler calls the one installed before it when that is a reload too.
+        """
         if threading.current_thread() is not threading.main_thread():
             return
+        before = signal.getsignal(signal.SIGHUP)
 
-        def on_hup(_sig: int, _frame: object) -> None:
+        def on_hup(sig: int, frame: FrameType | None) -> None:
             # A thread: reading and validating the file must not stall the event loop.
             threading.Thread(target=self._reload_quietly, name="policy-reload").start()
+            if callable(before) and getattr(before, _RELOADS, False):
+                before(sig, frame)
 
+        setattr(on_hup, _RELOADS, True)
         signal.signal(signal.SIGHUP, on_hup)
 
     def _reload_quietly(self) -> None:
-        try:
+        # The old policy stays in force; reload() wrote the event that says why.
+        with contextlib.suppress(Exception):
             self.reload("SIGHUP")
-        except Exception as e:  # the old policy stays in force; the log says why
-            self.audit_log.event("policy-reload", by="SIGHUP", error=str(e))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
+import multiprocessing
 import os
 import signal
 import socket
@@ -166,12 +168,26 @@ def _serve_granian(config: VaultConfig, port: int, announce: Callable[[], None])
     # socket), and a worker ignores a SIGTERM that comes before its app has started: the start
     # line waits for an answer from the app.
     probe = _health_probe(config, port)
-    server.on_startup(
-        lambda: threading.Thread(
-            target=_announce_when_up, args=(probe, announce), daemon=True
-        ).start()
-    )
+
+    def started() -> None:
+        # After granian has set its own SIGHUP handler (which rebuilds the workers: a policy
+        # that no longer parses then made every new worker fail, and granian exit).
+        signal.signal(signal.SIGHUP, _forward_to_workers)
+        threading.Thread(target=_announce_when_up, args=(probe, announce), daemon=True).start()
+
+    server.on_startup(started)
     server.serve()
+
+
+def _forward_to_workers(signum: int, _frame: object) -> None:
+    """granian's main process: pass the signal on to each worker, whose gateway reloads its
+    policy in place as under uvicorn (proxy/auditor.py), keeping the old one if the new one
+    does not parse. The workers are this process's multiprocessing children; a forked worker
+    that has not yet set its own handler runs this one too, and has no children."""
+    for worker in multiprocessing.active_children():
+        if worker.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signum)
 
 
 def _health_probe(config: VaultConfig, port: int) -> Callable[[], bool]:

@@ -167,7 +167,7 @@ def test_go_get_meets_the_policy(tmp_path: Path, run_go: RunGo) -> None:
 
 
 def test_sighup_under_granian_reloads_the_policy(tmp_path: Path) -> None:
-    """The default server: granian answers SIGHUP by rebuilding its workers from the config."""
+    """The default server: granian passes SIGHUP on to its workers, which reload in place."""
     tree = GoProxyTree(tmp_path / "upstream")
     publish(tree, "example.com/gpl", "gpl")
     policy = write_policy(tmp_path / "policy.yml")
