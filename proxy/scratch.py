@@ -20,6 +20,7 @@ import contextlib
 import fcntl
 import functools
 import glob
+import multiprocessing.util
 import os
 import shutil
 import tempfile
@@ -50,6 +51,10 @@ class ScratchDir:
             raise
         _mine.add(self.path)
         self._finalize = weakref.finalize(self, _remove, self.path, fd, os.getpid())
+        # A multiprocessing child (a granian worker) ends with os._exit after multiprocessing's
+        # own exit hooks, so atexit, and with it weakref.finalize, never runs there: its
+        # directory stayed after a clean stop. Run the same finalizer from those hooks too.
+        multiprocessing.util.Finalize(self, self._finalize, exitpriority=0)
 
     def close(self) -> None:
         """Remove the directory and whatever is still in it."""
