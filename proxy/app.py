@@ -70,7 +70,7 @@ from .storage import BlobNotFoundError, BlobStream, Kind, Storage, open_storage
 from .sumdb import sumdb_relay_for
 from .upstream import Upstream
 from .verdicts import PREFIXES as VERDICT_ROUTES
-from .verdicts import REQUEST, VerdictAPI
+from .verdicts import REQUEST, VerdictAPI, allowed_methods
 from .workers import Workers
 
 if TYPE_CHECKING:
@@ -412,9 +412,12 @@ class Gateway:
             return Response(*answer)
         if path.startswith(VERDICT_ROUTES):
             status, body, content_type = await self.verdict_api.handle(scope, receive, path, req)
-            return Response(status, body, content_type)
+            headers = [_allow(allowed_methods(path))] if status == 405 else []
+            return Response(status, body, content_type, headers)
         if req.method not in ("GET", "HEAD"):
-            raise MethodNotAllowedError(f"method {req.method} not allowed; use GET or HEAD")
+            refused = MethodNotAllowedError(f"method {req.method} not allowed; use GET or HEAD")
+            refused.headers = (_allow("GET, HEAD"),)
+            raise refused
         if path.startswith("/-/"):
             return await self._operator(path, req)
         if path.startswith("/sumdb/"):
@@ -703,6 +706,11 @@ def _module(escaped: str) -> str:
         return unescape_path(escaped)
     except InvalidModuleError as e:
         raise BadRequestError(e.message, hint="module paths are case-encoded: !x for X") from e
+
+
+def _allow(methods: str) -> tuple[bytes, bytes]:
+    """The header a 405 must carry (RFC 9110 section 15.5.6): the methods the route takes."""
+    return (b"allow", methods.encode())
 
 
 def _cache_headers(etag: str) -> list[tuple[bytes, bytes]]:

@@ -321,6 +321,12 @@ class VerdictAPI:
         raise ApiError(404, f"no route {method} {path}")
 
 
+def allowed_methods(path: str) -> str:
+    """The Allow header of a 405 from these routes: POST for /-/verdicts, GET and HEAD for
+    /-/verdicts/{module}/@v/{version} (the admin routes answer another method with 404)."""
+    return "POST" if path == "/-/verdicts" else "GET, HEAD"
+
+
 def _module_version(rest: str) -> tuple[str, str]:
     escaped_module, sep, escaped_version = rest.rpartition("/@v/")
     if not sep:
