@@ -82,9 +82,8 @@ def prefetch_command(
         if r.outcome not in (Outcome.FETCHED, Outcome.PRESENT):
             # The first line: what and why (a refusal's body goes on with how to ask for an
             # exception; the JSON above has all of it).
-            click.echo(
-                f"  {r.module}@{r.version}: {r.outcome.value}: {r.reason.splitlines()[0]}", err=True
-            )
+            why = (r.reason.splitlines() or [""])[0]
+            click.echo(f"  {r.module}@{r.version}: {r.outcome.value}: {why}", err=True)
     if summary.count(Outcome.FAILED) or summary.count(Outcome.MISSING):
         return int(ExitCode.OPERATIONAL)
     if summary.count(Outcome.REJECTED):

@@ -160,7 +160,7 @@ def test_go_vault_approve_and_verdict_through_the_admin_route(
         assert out.startswith("example.com/gpl@v1.0.0: REJECT\n  license: GPL-3.0-only\n")
         assert "    GPL-3.0-only in LICENSE (confidence 1.00)" in out
         assert run(cli, ["verdict", "example.com/gpl", "--proxy", gw.url]) == 2
-        assert run(cli, ["verdict", "example.com/none@v1.0.0", "--proxy", gw.url]) == 3
+        assert run(cli, ["verdict", "example.com/none@v1.0.0", "--proxy", gw.url]) == 2
         approve = ["approve", "example.com/gpl@v1.0.0", "--proxy", gw.url]
         why = ["--reason", "tooling only", "--approver", "cto@example.com"]
         assert run(cli, [*approve, *why, "--admin-token", "wrong"]) == 3
