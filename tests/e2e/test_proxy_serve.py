@@ -189,4 +189,4 @@ def test_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 2
-    assert f"{config}: unknown setting 'storrage'" in proc.stderr
+    assert f"{config}:1: unknown setting 'storrage'" in proc.stderr
