@@ -99,19 +99,6 @@ def _judge(
     findings: tuple[LicenseFinding, ...],
     now: datetime,
 ) -> tuple[str, _Outcome]:
-    for denied in policy.denied_modules:
-        if denied.covers(facts.module, facts.version):
-            versions = f" {denied.versions}" if denied.versions.constraints else ""
-            return "", _Outcome(
-                Decision.REJECT,
-                (
-                    Reason(
-                        "module.denied",
-                        f"{mv} is denied by the policy ({denied.module}{versions}): "
-                        f"{denied.reason}; use another version or module",
-                    ),
-                ),
-            )
     rules = policy.licenses
     report = facts.licenses
     declared = facts.declared if facts.declared is not None else (report and report.declared)
@@ -167,6 +154,20 @@ def _judge(
         confidence = {str(t): 0.0 for t in spdx.terms(expression)}
     else:
         expression = ""
+    # A denied module is refused whatever its license; the verdict still says what that is.
+    for denied in policy.denied_modules:
+        if denied.covers(facts.module, facts.version):
+            versions = f" {denied.versions}" if denied.versions.constraints else ""
+            return expression, _Outcome(
+                Decision.REJECT,
+                (
+                    Reason(
+                        "module.denied",
+                        f"{mv} is denied by the policy ({denied.module}{versions}): "
+                        f"{denied.reason}; use another version or module",
+                    ),
+                ),
+            )
     live, expired = _exceptions(policy, facts, now)
     notes = tuple(
         Reason(

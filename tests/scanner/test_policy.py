@@ -377,6 +377,14 @@ def test_company_policy(
     assert rule in verdict.rule_ids()
 
 
+def test_a_denied_module_still_names_its_license() -> None:
+    # The 403 body and `go-vault verdict` print the expression: a denied MIT module was
+    # reported as "license found: none found".
+    verdict = judge(COMPANY, "github.com/evil/x", "v9.0.0", "MIT")
+    assert verdict.rule_ids() == ("module.denied",)
+    assert verdict.expression == "MIT"
+
+
 def facts_from(
     files: dict[str, str], index: TemplateIndex, declared: str | None = None
 ) -> ModuleFacts:
