@@ -82,10 +82,10 @@ def sync(
     if not offline:
         raise InputError("only offline bundles are supported", hint="add --offline")
     config = load_config(config_file, flags={"storage": storage})
+    wanted = named_modules(modules) if modules else None
     # Opening a filesystem vault makes it: a mistyped --storage wrote an empty bundle, exit 0.
     require_vault(config)
     store = open_storage(config.storage)
-    wanted = named_modules(modules) if modules else None
     with progress_bar("export") as progress:
         summary = export_bundle(
             store,
