@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
+from urllib.parse import quote
 
 from ..result import (
     SECURITY_SEVERITY,
@@ -65,13 +66,24 @@ def _rule_descriptor(rule: RuleInfo) -> dict[str, Any]:
     }
 
 
-def _location(uri: str, line: int, column: int) -> dict[str, Any]:
+def artifact_uri(path: str) -> str:
+    """A repository-relative path as SARIF's `artifactLocation.uri`: an RFC 3986 URI reference
+    relative to %SRCROOT%, the form GitHub code scanning maps onto the repository's files.
+
+    Each segment is percent-encoded (UTF-8), `/` kept: `ok/my file.go` is `ok/my%20file.go`.
+    Only unreserved characters stay as they are, so a `%` cannot read as an escape, a `#` or
+    `?` as a fragment or query, nor a `:` in the first segment as a scheme.
+    """
+    return quote(path, safe="/")
+
+
+def _location(path: str, line: int, column: int) -> dict[str, Any]:
     region: dict[str, int] = {"startLine": max(line, 1)}
     if column > 0:
         region["startColumn"] = column
     return {
         "physicalLocation": {
-            "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+            "artifactLocation": {"uri": artifact_uri(path), "uriBaseId": "%SRCROOT%"},
             "region": region,
         }
     }

