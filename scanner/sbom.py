@@ -6,7 +6,7 @@ import base64
 import hashlib
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
@@ -253,20 +253,20 @@ def sbom_content(result: ScanResult, options: SbomOptions) -> SbomContent:
     timestamp = options.timestamp
     if timestamp is None:
         timestamp = _EPOCH if options.reproducible else datetime.now(UTC)
-    serial = options.serial
-    if serial is None and options.reproducible:
-        serial = _content_serial(result, options)
-    return SbomContent(
+    content = SbomContent(
         main=main,
         components=(stdlib, *parts.values()),
         dependencies=tuple(dependencies),
         tool=(result.tool_name, result.tool_version),
         timestamp=timestamp,
-        serial=serial,
+        serial=options.serial,
         properties=((f"{PROP}:policy-digest", result.policy_digest),)
         if result.policy_digest
         else (),
     )
+    if content.serial is None and options.reproducible:
+        content = replace(content, serial=_content_serial(content, result, options))
+    return content
 
 
 def build_bom(result: ScanResult, options: SbomOptions) -> Bom:
@@ -422,11 +422,24 @@ def _json_document(content: SbomContent) -> dict[str, Any] | None:
     }
 
 
-def _content_serial(result: ScanResult, options: SbomOptions) -> uuid.UUID:
-    # Everything but the scan's own clock: two scans of the same tree get the same serial.
-    content = replace(result, generated_at="").to_json()
-    digest = hashlib.sha256((content + options.spec_version.value).encode()).hexdigest()
-    return uuid.uuid5(_SERIAL_NAMESPACE, digest)
+def _content_serial(content: SbomContent, result: ScanResult, options: SbomOptions) -> uuid.UUID:
+    """A reproducible SBOM's serial: a digest of what the SBOM says about the tree, and of
+    nothing else. Not the clock, and not the scan's notes: they say where modules were read
+    from ("GOPROXY=…"), so two SBOMs of one tree differed in this number alone."""
+    import json
+
+    facts = {
+        "spec": options.spec_version.value,
+        "main": _json_part(content.main),
+        "components": [_json_part(p) for p in content.components],
+        "dependencies": content.dependencies,
+        "tool": content.tool,
+        "properties": content.properties,
+        # As the SBOM's vulnerabilities state them; the --base status is no part of them.
+        "vulnerabilities": [asdict(replace(v, status=None)) for v in result.vulnerabilities],
+    }
+    text = json.dumps(facts, sort_keys=True, ensure_ascii=False, default=str)
+    return uuid.uuid5(_SERIAL_NAMESPACE, hashlib.sha256(text.encode()).hexdigest())
 
 
 # Where the CycloneDX JSON schemas find their companions (the ids cyclonedx-python-lib uses).

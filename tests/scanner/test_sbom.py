@@ -65,6 +65,26 @@ def test_reproducible_mode_is_byte_identical_and_normal_mode_is_not() -> None:
     assert a["serialNumber"] != b["serialNumber"]
 
 
+@pytest.mark.parametrize("fmt", list(SbomFormat))
+def test_a_reproducible_serial_follows_the_content_not_the_notes(fmt: SbomFormat) -> None:
+    """The notes name the GOPROXY setting ("file:///x" or "file:///x,off"): hashed into the
+    serial, they made two SBOMs of one tree differ."""
+    options = SbomOptions(output_format=fmt, reproducible=True)
+    result = make_result()
+    noted = replace(result, notes=("modules read from GOPROXY=file:///x/proxy,off",))
+    assert render_sbom(noted, options) == render_sbom(result, options)
+    fewer = replace(result, modules=result.modules[:-1])
+    serials = {
+        (
+            json.loads(text)["serialNumber"]
+            if fmt is SbomFormat.JSON
+            else ET.fromstring(text).get("serialNumber")
+        )
+        for text in (render_sbom(r, options) for r in (result, fewer))
+    }
+    assert len(serials) == 2
+
+
 def test_injected_clock_and_serial() -> None:
     stamp = datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC)
     serial = uuid.UUID("12345678-1234-5678-1234-567812345678")
