@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -13,7 +12,7 @@ import click
 from ..config import Output, one_per_destination
 from ..errors import InputError, OperationalError, utf8_problem
 from ..exitcodes import ExitCode
-from ..files import written_in_place
+from ..files import Document, write_documents
 from ..reports import OutputFormat, render
 from ..reports.github import step_summary
 from ..result import ScanResult
@@ -55,39 +54,10 @@ def pair_outputs(formats: Sequence[str], outputs: Sequence[str]) -> tuple[Output
 def write_text(path: Path, text: str, what: str = "the report") -> None:
     """Write atomically: a reader never sees half a report. Missing directories are made.
 
-    A path that is there and is no regular file (/dev/null, /dev/stdout, a FIFO) is written
-    in place: renaming over it would replace the device itself (as root, /dev/null)."""
-    if written_in_place(path):
-        try:
-            with path.open("w", encoding="utf-8") as f:
-                f.write(text)
-        except OSError as e:
-            raise OperationalError(f"cannot write {what}: {e.strerror}", path=str(path)) from e
-        return
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        blocking = _file_in_the_way(path)
-        if blocking is not None:
-            raise OperationalError(
-                f"cannot write {what}: {blocking} is a file, not a directory",
-                path=str(path),
-                hint="choose another output path",
-            ) from e
-        raise OperationalError(f"cannot write {what}: {e.strerror}", path=str(path)) from e
-
-
-def _file_in_the_way(path: Path) -> Path | None:
-    """The nearest existing parent of path when it is not a directory (mkdir cannot pass it)."""
-    for parent in path.parents:
-        if parent.exists():
-            return None if parent.is_dir() else parent
-    return None
+    A link is followed (the file it names is replaced, the link stays); a device, a pipe or
+    standard output by another name is written in place: renaming over /dev/null or
+    /dev/stdout would replace the device or the link itself (as root, the machine's)."""
+    write_documents([Document(text, path, what)])
 
 
 def read_result(path: Path) -> str:
@@ -111,9 +81,18 @@ def _colour(env: Mapping[str, str]) -> bool:
 
 
 def write_outputs(
-    result: ScanResult, outputs: Sequence[Output], env: Mapping[str, str] | None = None
+    result: ScanResult,
+    outputs: Sequence[Output],
+    env: Mapping[str, str] | None = None,
+    also: Sequence[Document] = (),
 ) -> None:
+    """The reports, and `also` (the SBOM) before them: all written, or none when one cannot be.
+
+    Every document is rendered before any is written: a report that cannot be written leaves
+    no other behind (which was written depended on the order of the flags).
+    """
     env = os.environ if env is None else env
+    documents = [*also]
     for out in outputs:
         if out.format is OutputFormat.OPENVEX and not result.vulnerabilities:
             # OpenVEX needs a statement: with nothing to state, no document (and no failure).
@@ -122,19 +101,17 @@ def write_outputs(
             continue
         to_stdout = out.path == "-"
         text = render(result, out.format, color=to_stdout and _colour(env))
-        if to_stdout:
-            click.echo(text, nl=False)
-        else:
-            write_text(Path(out.path), text)
-        if out.format is OutputFormat.GITHUB and env.get("GITHUB_STEP_SUMMARY"):
-            summary = Path(env["GITHUB_STEP_SUMMARY"])
-            try:
-                with summary.open("a", encoding="utf-8") as f:
-                    f.write(step_summary(result))
-            except OSError as e:
-                raise OperationalError(
-                    f"cannot append the step summary: {e.strerror}", path=str(summary)
-                ) from e
+        documents.append(Document(text, None if to_stdout else Path(out.path)))
+    write_documents(documents)
+    if any(out.format is OutputFormat.GITHUB for out in outputs) and env.get("GITHUB_STEP_SUMMARY"):
+        summary = Path(env["GITHUB_STEP_SUMMARY"])
+        try:
+            with summary.open("a", encoding="utf-8") as f:
+                f.write(step_summary(result))
+        except OSError as e:
+            raise OperationalError(
+                f"cannot append the step summary: {e.strerror}", path=str(summary)
+            ) from e
 
 
 @click.command("report")

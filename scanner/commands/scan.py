@@ -11,11 +11,13 @@ from typing import Any
 
 import click
 
-from ..config import ScanConfig, load_config
+from ..config import Output, ScanConfig, load_config, one_per_destination
 from ..errors import InputError, OperationalError
+from ..files import Document
+from ..reports import OutputFormat
 from ..result import ScanResult, Severity
 from ..sbom import SbomFormat, SbomOptions, SpecVersion, render_sbom
-from .report import pair_outputs, skip_iri_grammar, write_outputs, write_text
+from .report import pair_outputs, skip_iri_grammar, write_outputs
 
 
 def source_date(env: Mapping[str, str]) -> datetime | None:
@@ -29,7 +31,8 @@ def source_date(env: Mapping[str, str]) -> datetime | None:
         raise InputError(f"SOURCE_DATE_EPOCH={raw!r} is not a Unix time") from e
 
 
-def write_sbom(result: ScanResult, config: ScanConfig, env: Mapping[str, str]) -> None:
+def sbom_document(result: ScanResult, config: ScanConfig, env: Mapping[str, str]) -> Document:
+    """The SBOM `--sbom` asks for, rendered (and checked against its schema), not yet written."""
     assert config.sbom is not None
     options = SbomOptions(
         spec_version=config.sbom_spec,
@@ -37,7 +40,21 @@ def write_sbom(result: ScanResult, config: ScanConfig, env: Mapping[str, str]) -
         reproducible=config.reproducible,
         timestamp=source_date(env),
     )
-    write_text(config.sbom, render_sbom(result, options), "the SBOM")
+    return Document(render_sbom(result, options), config.sbom, "the SBOM")
+
+
+def one_document_per_destination(config: ScanConfig) -> None:
+    """The SBOM counts as a report: into a report's file, or standard output beside one, one
+    of the two was lost without a word. Checked before the scan runs."""
+    if config.sbom is None:
+        return
+    outputs = [Output(OutputFormat.CYCLONEDX, str(config.sbom)), *config.outputs]
+    given = [f"--sbom {config.sbom}"]
+    given += [
+        f"--format {o.format.value}" + ("" if o.path == "-" else f"={o.path}")
+        for o in config.outputs
+    ]
+    one_per_destination(outputs, given, "--format ")
 
 
 def check_vulnerabilities(result: ScanResult, config: ScanConfig, now: datetime) -> ScanResult:
@@ -181,6 +198,7 @@ def scan(formats: tuple[str, ...], outputs: tuple[str, ...], **params: Any) -> i
     if formats or outputs:
         flags["outputs"] = pair_outputs(formats or ("console",), outputs)
     config = load_config(flags)
+    one_document_per_destination(config)
     env = os.environ
     result = run_scan(config, env)
     if config.vulndb:
@@ -201,7 +219,6 @@ def scan(formats: tuple[str, ...], outputs: tuple[str, ...], **params: Any) -> i
                     replace(v, status=statuses[v.key]) for v in result.vulnerabilities
                 ),
             )
-    if config.sbom is not None:
-        write_sbom(result, config, env)
-    write_outputs(result, config.outputs, env)
+    sbom = () if config.sbom is None else (sbom_document(result, config, env),)
+    write_outputs(result, config.outputs, env, also=sbom)
     return int(result.exit_code)
