@@ -21,6 +21,7 @@ from pathlib import Path
 from . import semver
 from .errors import GoProxyScanError, InputError, NotFoundError, OperationalError
 from .gomod import GoMod, Replace, is_directory_path, parse_gomod
+from .gowork import Use, parse_gowork, too_old_for, use_dirs
 from .modfetch import ModuleSource
 from .module import ModuleVersion
 
@@ -109,6 +110,7 @@ class BuildList:
     mains: tuple[ModuleVersion, ...]
     workspace: bool = False
     main_dirs: tuple[Path, ...] = ()
+    work_file: Path | None = None  # the go.work of a workspace (GOWORK may name another file)
     _selected: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -192,17 +194,88 @@ class _Graph:
             self._see(r)
 
 
+@dataclass(frozen=True)
+class _Replaces:
+    """The replace directives of one go.mod or go.work, by what they replace (the last wins)."""
+
+    file: str
+    dir: Path  # local replacement paths are relative to it
+    exact: Mapping[ModuleVersion, Replace]
+    any_version: Mapping[str, Replace]
+
+    @classmethod
+    def of(cls, file: str, directory: Path, replaces: Iterable[Replace]) -> _Replaces:
+        exact: dict[ModuleVersion, Replace] = {}
+        any_version: dict[str, Replace] = {}
+        for r in replaces:
+            if r.old_version:
+                exact[ModuleVersion(r.old_path, r.old_version)] = r
+            else:
+                any_version[r.old_path] = r
+        return cls(file, directory, exact, any_version)
+
+    def find(self, m: ModuleVersion) -> Replace | None:
+        """cmd/go replacement: the one for this version, else the one for every version."""
+        return self.exact.get(m) or self.any_version.get(m.path)
+
+
 @dataclass
 class _Workspace:
     """The main modules and the directives only they may give."""
 
     mains: list[tuple[ModuleVersion, GoMod, Path]]
-    # Highest priority first, each with the directory its local paths are relative to.
-    replaces: list[tuple[Replace, Path]]
+    work_replaces: _Replaces | None  # go.work's: they win over every module's
+    module_replaces: list[_Replaces]  # each main module's, in go.work's `use` order
     excludes: set[ModuleVersion]
     direct: set[str]
     is_workspace: bool
     root: Path  # the go.work directory, or the main module's
+    work_file: Path | None = None
+
+    def replacement(self, m: ModuleVersion) -> tuple[Replace, Path] | None:
+        """The replace directive for m and the directory its local path is relative to.
+
+        As cmd/go replacementFrom looks it up: go.work's directives first; else the main
+        modules', where a later module's wins, and a later module that replaces this very
+        version differently from an earlier one is the error go reports for it.
+        """
+        if self.work_replaces is not None:
+            r = self.work_replaces.find(m)
+            if r is not None:
+                return r, self.work_replaces.dir
+        found: tuple[Replace, _Replaces] | None = None
+        for source in self.module_replaces:
+            r = source.find(m)
+            if r is None:
+                continue
+            if found is not None and r.old_version and _target(found[0]) != _target(r):
+                first, where = found
+                raise InputError(
+                    f"conflicting replacements for {m.path}@{m.version}: "
+                    f"{_describe(r, source.dir)} here, "
+                    f"{_describe(first, where.dir)} at {where.file}:{first.line}",
+                    path=source.file,
+                    line=r.line,
+                    hint=_CHOOSE_IN_GO_WORK.format(f"{m.path}@{m.version}"),
+                )
+            found = (r, source)
+        return (found[0], found[1].dir) if found is not None else None
+
+
+_CHOOSE_IN_GO_WORK = "choose one with a replace directive in go.work: go work edit -replace {}=..."
+
+
+def _target(r: Replace) -> tuple[str, str]:
+    return (r.new_path, r.new_version)
+
+
+def _describe(r: Replace, directory: Path) -> str:
+    """A replacement as a message names it: module@version, or the directory as written and
+    where that is."""
+    if r.new_version:
+        return f"{r.new_path}@{r.new_version}"
+    resolved = os.path.normpath(directory / r.new_path)
+    return r.new_path if r.new_path == resolved else f"{r.new_path} ({resolved})"
 
 
 class _Loader:
@@ -226,20 +299,7 @@ class _Loader:
         }
 
     def replacement(self, m: ModuleVersion) -> tuple[Replace, Path] | None:
-        exact = next(
-            (
-                (r, d)
-                for r, d in self.ws.replaces
-                if r.old_path == m.path and r.old_version == m.version
-            ),
-            None,
-        )
-        if exact:
-            return exact
-        return next(
-            ((r, d) for r, d in self.ws.replaces if r.old_path == m.path and not r.old_version),
-            None,
-        )
+        return self.ws.replacement(m)
 
     def _summarize(self, gm: GoMod, m: ModuleVersion) -> _Summary:
         reqs = tuple(
@@ -432,6 +492,25 @@ def workspace_enabled(env: Mapping[str, str]) -> bool:
     return env.get("GOWORK", "") != "off"
 
 
+def find_gowork(start: Path, env: Mapping[str, str]) -> Path | None:
+    """The go.work the go command uses in `start` (cmd/go FindGoWork), None for none.
+
+    GOWORK=off: none; unset, empty or `auto`: the nearest go.work in start or a parent;
+    otherwise GOWORK is the file itself (any name), which must be an absolute path.
+    """
+    value = env.get("GOWORK", "")
+    if value == "off":
+        return None
+    if value in ("", "auto"):
+        return find_upwards(start, "go.work")
+    if not os.path.isabs(value):
+        raise InputError(
+            f"invalid GOWORK={value}: not an absolute path",
+            hint="set GOWORK to the go.work file's absolute path, to off, or leave it empty",
+        )
+    return Path(value)
+
+
 def _read_main(gomod_path: Path) -> GoMod:
     try:
         data = gomod_path.read_bytes()
@@ -446,16 +525,16 @@ def _single_module(gomod_path: Path) -> _Workspace:
         raise InputError("no module directive", path=str(gomod_path), hint="add `module <path>`")
     mv = ModuleVersion(gm.module, "")
     excludes = {ModuleVersion(x.path, x.version) for x in gm.excludes}
-    replaces = [(r, gomod_path.parent) for r in reversed(gm.replaces)]
+    replaces = _Replaces.of(str(gomod_path), gomod_path.parent, gm.replaces)
     direct = {r.path for r in gm.requires if not r.indirect}
     return _Workspace(
-        [(mv, gm, gomod_path.parent)], replaces, excludes, direct, False, gomod_path.parent
+        [(mv, gm, gomod_path.parent)], None, [replaces], excludes, direct, False, gomod_path.parent
     )
 
 
 def _workspace(gowork_path: Path) -> _Workspace:
-    from .gowork import parse_gowork
-
+    """The main modules of go.work and their directives, refused where the go command refuses
+    them (cmd/go loadModFile and makeMainModules), each error at the go.work line to fix."""
     try:
         data = gowork_path.read_bytes()
     except OSError as e:
@@ -463,35 +542,123 @@ def _workspace(gowork_path: Path) -> _Workspace:
     gw = parse_gowork(data, str(gowork_path))
     base = gowork_path.parent
     mains: list[tuple[ModuleVersion, GoMod, Path]] = []
-    for use in gw.uses:
-        d = (base / use.path).resolve()
-        gm = _read_main(d / "go.mod")
-        mains.append((ModuleVersion(gm.module, ""), gm, d))
-    # go.work's replacements win; then the modules' own, which must not disagree.
-    replaces: list[tuple[Replace, Path]] = [(r, base) for r in reversed(gw.replaces)]
-    by_old: dict[tuple[str, str], tuple[Replace, Path]] = {}
-    overridden = {(r.old_path, r.old_version) for r in gw.replaces}
-    for _mv, gm, d in mains:
-        for r in gm.replaces:
-            key = (r.old_path, r.old_version)
-            if key in overridden:
-                continue
-            prev = by_old.get(key)
-            if prev is not None and (prev[0].new_path, prev[0].new_version) != (
-                r.new_path,
-                r.new_version,
-            ):
-                raise InputError(
-                    f"conflicting replacements for {r.old_path}: {prev[0].new_path} and "
-                    f"{r.new_path}",
-                    path=str(gowork_path),
-                    hint="add a replace directive to go.work to choose one",
-                )
-            by_old[key] = (r, d)
-    replaces += list(by_old.values())
+    used_by: dict[str, Use] = {}
+    for use, directory in use_dirs(gw):
+        gm = _read_used(gowork_path, use, directory)
+        first = used_by.setdefault(gm.module, use)
+        if first is not use:
+            raise InputError(
+                f"module {gm.module} appears multiple times in workspace "
+                f"(use {first.path} on line {first.line}, use {use.path} here)",
+                path=str(gowork_path),
+                line=use.line,
+                hint="remove one of the use directives, or give one module another path",
+            )
+        too_old = too_old_for(gw, gm.go)
+        if too_old is not None:
+            raise InputError(
+                f"module {use.path} listed in go.work {too_old}",
+                path=str(gowork_path),
+                line=use.line,
+                hint=f"raise go.work's go line: run `go work use` in {base}",
+            )
+        mains.append((ModuleVersion(gm.module, ""), gm, directory.resolve()))
+    _check_module_replaces(gw.replaces, mains)
     excludes = {ModuleVersion(x.path, x.version) for _mv, gm, _d in mains for x in gm.excludes}
     direct = {r.path for _mv, gm, _d in mains for r in gm.requires if not r.indirect}
-    return _Workspace(mains, replaces, excludes, direct, True, base)
+    return _Workspace(
+        mains,
+        _Replaces.of(str(gowork_path), base, gw.replaces),
+        [_Replaces.of(gm.path, d, gm.replaces) for _mv, gm, d in mains],
+        excludes,
+        direct,
+        True,
+        base,
+        gowork_path,
+    )
+
+
+def _read_used(gowork_path: Path, use: Use, directory: Path) -> GoMod:
+    """The go.mod of a module go.work uses; a problem is named at the `use` line."""
+    gomod_path = directory / "go.mod"
+    cannot = f"cannot load module {use.path} listed in go.work: "
+    if not directory.is_dir():
+        raise InputError(
+            f"{cannot}no directory {directory}",
+            path=str(gowork_path),
+            line=use.line,
+            hint=f"fix the path, or drop it: go work edit -dropuse={use.path}",
+        )
+    try:
+        data = gomod_path.read_bytes()
+    except OSError as e:
+        raise InputError(
+            f"{cannot}{gomod_path}: {e.strerror}",
+            path=str(gowork_path),
+            line=use.line,
+            hint=f"make it a module (go mod init in {directory}), "
+            f"or drop it: go work edit -dropuse={use.path}",
+        ) from e
+    gm = parse_gomod(data, str(gomod_path))
+    if not gm.module:
+        raise InputError(
+            f"{cannot}{gomod_path} has no module directive",
+            path=str(gowork_path),
+            line=use.line,
+            hint=f"add `module <path>` to {gomod_path}",
+        )
+    return gm
+
+
+def _check_module_replaces(
+    work_replaces: Iterable[Replace], mains: list[tuple[ModuleVersion, GoMod, Path]]
+) -> None:
+    """Two main modules must not replace one module (version) by different things, unless
+    go.work replaces that module itself (cmd/go makeMainModules).
+
+    Relative directories are compared as the directories they name: `../shared/mit` in ws/a
+    and `../../shared/mit` in ws/svc/api are one replacement.
+    """
+    by_work = {r.old_path for r in work_replaces}
+    first: dict[tuple[str, str], tuple[tuple[str, str], Replace, GoMod]] = {}
+    for _mv, gm, directory in mains:
+        for r in gm.replaces:
+            if r.old_path in by_work:
+                continue
+            target = _target(r)
+            if not r.new_version and not os.path.isabs(r.new_path):
+                target = (os.path.normpath(directory / r.new_path), "")
+            key = (r.old_path, r.old_version)
+            seen = first.setdefault(key, (target, r, gm))
+            if seen[2] is gm or seen[0] == target:
+                continue
+            old = f"{r.old_path}@{r.old_version}" if r.old_version else r.old_path
+            prev, prev_gm = seen[1], seen[2]
+            raise InputError(
+                f"conflicting replacements for {old}: {_describe(r, directory)} here, "
+                f"{_describe(prev, Path(prev_gm.path).parent)} at {prev_gm.path}:{prev.line}",
+                path=gm.path,
+                line=r.line,
+                hint=_CHOOSE_IN_GO_WORK.format(old),
+            )
+
+
+def _check_in_workspace(start: Path, ws: _Workspace) -> None:
+    """A directory inside a module that go.work does not use cannot be built (the go command:
+    `directory prefix . does not contain modules listed in go.work`): the workspace's build
+    list is not that module's, so it is an error, not that list."""
+    gomod = find_upwards(start, "go.mod")
+    if gomod is None or gomod.parent in {d for _mv, _gm, d in ws.mains}:
+        return
+    module = f"the module at {gomod.parent}"
+    if start != gomod.parent:
+        module = f"{start} is in {module}, which"
+    raise InputError(
+        f"{module} is not one of the modules listed in {ws.work_file}: the workspace's build "
+        "list is not its build list",
+        hint=f"add it to the workspace (run `go work use .` in {gomod.parent}), "
+        "or set GOWORK=off to scan it on its own",
+    )
 
 
 def load_build_list(
@@ -499,6 +666,7 @@ def load_build_list(
     source: ModuleSource,
     *,
     use_workspace: bool = True,
+    env: Mapping[str, str] | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     progress: Progress | None = None,
     all_go_versions: bool = False,
@@ -508,17 +676,18 @@ def load_build_list(
     `all_go_versions` also fetches the go.mod of selected modules that graph pruning left
     unread, so every BuildModule.go_version is filled in (as `go list -m -json` does).
 
-    go.work is looked for in main_dir and its parents unless `use_workspace` is False (the
-    CLI passes False for GOWORK=off, as the go command does); go.mod likewise. Raises
-    InputError for bad go.mod files, NotFoundError/OperationalError when a needed go.mod
-    cannot be fetched.
+    go.work is the one the go command would use in main_dir: GOWORK in `env` (off, an
+    absolute path, or unset/auto for the nearest go.work in main_dir or a parent); none when
+    `use_workspace` is False. go.mod is looked for in main_dir and its parents. A main_dir in
+    a module that go.work does not use is an InputError (the go command builds nothing there).
+    Raises InputError for bad go.mod/go.work files, NotFoundError/OperationalError when a
+    needed go.mod cannot be fetched.
     """
     start = Path(main_dir).resolve()
-    gowork = None
-    if use_workspace:
-        gowork = find_upwards(start, "go.work")
+    gowork = find_gowork(start, env or {}) if use_workspace else None
     if gowork is not None:
         ws = _workspace(gowork)
+        _check_in_workspace(start, ws)
     else:
         gomod = find_upwards(start, "go.mod")
         if gomod is None:
@@ -586,7 +755,9 @@ def _assemble(
 ) -> BuildList:
     main_paths = {m.path for m in mains}
     modules: list[BuildModule] = []
-    for mv, gm, _dir in ws.mains:
+    # `go list -m all` sorts a workspace's main modules by path (its roots are sorted);
+    # `mains` and `main_dirs` keep go.work's `use` order.
+    for mv, gm, _dir in sorted(ws.mains, key=lambda main: main[0].path):
         modules.append(BuildModule(mv.path, "", None, False, gm.go, True))
     for path in sorted(p for p in graph.selected if p not in main_paths):
         version = graph.selected[path]
@@ -615,7 +786,8 @@ def _assemble(
         tuple(modules),
         dict(graph.edges),
         tuple(mains),
-        ws.is_workspace,
-        tuple(d for _mv, _gm, d in ws.mains),
-        dict(graph.selected),
+        workspace=ws.is_workspace,
+        main_dirs=tuple(d for _mv, _gm, d in ws.mains),
+        work_file=ws.work_file,
+        _selected=dict(graph.selected),
     )

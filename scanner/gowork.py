@@ -6,14 +6,29 @@ shares go.mod's line syntax, and its replace directive has go.mod's rules.
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from .errors import InputError
 from .gomod import MAX_GOMOD_SIZE, Godebug, Replace, check_size, replace_json
 from .moddirectives import DIRECTIVES, DirectiveReader, first_error
 from .modsyntax import Block, Line, parse_syntax
 
 _BLOCK_VERBS = frozenset(["godebug", "use", "replace"])
+
+# cmd/go/internal/gover: what a file without a go line is taken to say, and the version from
+# which a go line is a requirement the toolchain enforces.
+DEFAULT_GO_MOD_VERSION = "1.16"
+DEFAULT_GO_WORK_VERSION = "1.18"
+GO_STRICT_VERSION = "1.21"
+
+# internal/gover.Parse: 1, 1.21, 1.21.3, 1.21rc1 (no prerelease of a patch release).
+_GOVER = re.compile(
+    r"(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*)|([a-z]+)(0|[1-9][0-9]*)?)?)?"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,3 +125,70 @@ def parse_gowork(data: bytes | str, path: str = "go.work") -> GoWork:
         uses=tuple(r.uses),
         replaces=tuple(r.replaces),
     )
+
+
+def use_dirs(work: GoWork) -> list[tuple[Use, Path]]:
+    """The directory of each `use`, each once (cmd/go LoadWorkFile).
+
+    A relative path is joined to the go.work's directory and cleaned, so `./a`, `a` and `a/`
+    are one directory: naming it twice is the error the go command reports (`path ... appears
+    multiple times in workspace`), at the later line.
+    """
+    base = os.path.dirname(os.path.abspath(work.path))
+    seen: dict[str, Use] = {}
+    dirs: list[tuple[Use, Path]] = []
+    for use in work.uses:
+        directory = os.path.normpath(os.path.join(base, use.path))
+        first = seen.setdefault(directory, use)
+        if first is not use:
+            raise InputError(
+                f"path {directory} appears multiple times in workspace "
+                f"(use {first.path} on line {first.line}, use {use.path} here)",
+                path=work.path,
+                line=use.line,
+                hint="remove one of the use directives",
+            )
+        dirs.append((use, Path(directory)))
+    return dirs
+
+
+def _gover_key(version: str) -> tuple[int, int, int, str, int]:
+    # A missing field sorts below 0 (internal/gover.CmpInt); a malformed version below all.
+    m = _GOVER.fullmatch(version)
+    if m is None:
+        return (-1, -1, -1, "", -1)
+    major, minor, patch, kind, pre = m.groups()
+    if minor is None:
+        minor, patch = "0", "0"  # "1" is 1.0.0
+    elif patch is None and kind is None and int(minor) < 21:
+        patch = "0"  # before Go 1.21, 1.20 meant 1.20.0; from 1.21 on, 1.21 < 1.21rc1 < 1.21.0
+    return (
+        int(major),
+        int(minor),
+        -1 if patch is None else int(patch),
+        kind or "",
+        -1 if pre is None else int(pre),
+    )
+
+
+def compare_go_versions(x: str, y: str) -> int:
+    """internal/gover.Compare: -1, 0 or 1 as Go version x is below, equal to or above y."""
+    kx, ky = _gover_key(x), _gover_key(y)
+    return (kx > ky) - (kx < ky)
+
+
+def too_old_for(work: GoWork, module_go: str) -> str | None:
+    """Why go.work's go line cannot hold a module whose go.mod says `go module_go`, or None.
+
+    The go command refuses a workspace whose go version is below one of its modules' from go
+    1.21 on (cmd/go errWorkTooOld): that module's go line is a toolchain requirement, and the
+    workspace's go version is what the whole workspace is built with.
+    """
+    needed = module_go or DEFAULT_GO_MOD_VERSION
+    have = work.go or DEFAULT_GO_WORK_VERSION
+    if compare_go_versions(needed, have) <= 0:
+        return None
+    if compare_go_versions(needed, GO_STRICT_VERSION) < 0:
+        return None
+    verb = "lists" if work.go else "implicitly requires"
+    return f"requires go >= {needed}, but go.work {verb} go {have}"

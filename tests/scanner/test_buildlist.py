@@ -293,6 +293,64 @@ PROJECTS += [
         ),
     ),
     Project(
+        # Two modules replace one module by one directory, spelled from where each go.mod is:
+        # go compares the directories, not the strings (the scan said "conflicting").
+        "workspace_same_directory_two_spellings",
+        {
+            "go.work": "go 1.22\n\nuse (\n\t./a\n\t./svc/api\n)\n",
+            "a/go.mod": gomod(
+                f"{E}/sd/a",
+                f"{E}/sd/mit v1.1.0",
+                extra=f"\nreplace {E}/sd/mit => ./../shared/mit\n",
+            ),
+            "svc/api/go.mod": gomod(
+                f"{E}/sd/api",
+                f"{E}/sd/mit v1.1.0",
+                extra=f"\nreplace {E}/sd/mit => ../../shared/mit\n",
+            ),
+            "shared/mit/go.mod": gomod(f"{E}/sd/mit"),
+        },
+    ),
+    Project(
+        # go.work's replacement of every version wins over a module's of one version; among
+        # the modules, the later one in `use` order wins, and a module may differ from
+        # another for a path go.work replaces at some version (the scan had the first module's
+        # version-specific replacement win, and refused z as conflicting).
+        "workspace_replacement_precedence",
+        {
+            "go.work": "go 1.22\n\nuse ./a\nuse ./b\n\n"
+            f"replace {E}/rp/x => ./wx\nreplace {E}/rp/z v1.0.0 => ./wz\n",
+            "a/go.mod": gomod(
+                f"{E}/rp/a",
+                f"{E}/rp/x v1.1.0",
+                f"{E}/rp/y v1.1.0",
+                f"{E}/rp/z v1.1.0",
+                extra=f"\nreplace (\n\t{E}/rp/x v1.1.0 => ../ax\n\t{E}/rp/y v1.1.0 => ../ay\n"
+                f"\t{E}/rp/z => ../az\n)\n",
+            ),
+            "b/go.mod": gomod(
+                f"{E}/rp/b", extra=f"\nreplace {E}/rp/y => ../by\nreplace {E}/rp/z => ../bz\n"
+            ),
+            **{
+                f"{d}/go.mod": gomod(f"{E}/rp/{d[1]}") for d in ("wx", "ax", "ay", "by", "az", "bz")
+            },
+        },
+    ),
+    Project(
+        # go.work uses its own directory, listed before a module whose path sorts first: go
+        # lists main modules by path (the scan listed them in `use` order).
+        "workspace_uses_its_own_directory",
+        {
+            "go.work": "go 1.22\n\nuse (\n\t.\n\t./b\n)\n",
+            "go.mod": gomod(
+                f"{E}/wr/root", f"{E}/wr/x v1.0.0", extra=f"\nreplace {E}/wr/x => ./x\n"
+            ),
+            "x/go.mod": gomod(f"{E}/wr/x"),
+            "b/go.mod": gomod(f"{E}/wr/b", f"{E}/wr/x v1.0.0"),
+        },
+        run_in="b",
+    ),
+    Project(
         "dependency_directives_ignored",
         {"go.mod": gomod(f"{E}/main", f"{E}/dd/tool v1.0.0", f"{E}/dd/b v1.0.0")},
         _mods(

@@ -192,3 +192,47 @@ def test_a_vendored_workspace_is_scanned_from_its_vendor_directory(
         ws / "b",
     )
     assert proc.returncode == 3 and "example.com/gpl@v1.0.0: not found" in proc.stderr, proc.stderr
+
+
+def test_a_module_that_go_work_does_not_use_is_refused_not_given_the_workspace_list(
+    tmp_path: Path,
+    run_go: RunGo,
+    go_env: dict[str, str],
+    goproxy_tree: GoProxyTree,
+    scan_cache: Path,
+) -> None:
+    """Under a go.work that does not `use` it, a module's SBOM was the workspace's build list
+    (mit, replaced), without the module's own dependency, exit 0. The go command builds
+    nothing there; now exit 2, saying what to do, and with GOWORK=off the module's own list."""
+    publish_dependencies(goproxy_tree)
+    ws = write_files(
+        tmp_path / "ws",
+        {
+            "go.work": "go 1.22\n\nuse ./svc/api\n",
+            "a/go.mod": "module example.com/p1\n\ngo 1.22\n\nrequire example.com/gpl v1.0.0\n",
+            "a/p1.go": 'package p1\n\nimport "example.com/gpl"\n\nvar X = gpl.Add(1, 2)\n',
+            "svc/api/go.mod": "module example.com/api\n\ngo 1.22\n\n"
+            "require example.com/mit v1.1.0\n\nreplace example.com/mit => ../../shared/mit\n",
+            "shared/mit/go.mod": "module example.com/mit\n\ngo 1.21\n",
+        },
+    )
+    run_go("mod", "tidy", cwd=ws / "a", env_extra={"GOPROXY": goproxy_tree.url, "GOWORK": "off"})
+    go = run_go("build", "./...", cwd=ws / "a", env_extra={"GOFLAGS": ""}, check=False)
+    assert "does not contain modules listed in go.work" in go.stderr, go.stderr
+
+    env = {**scan_env(go_env, goproxy_tree, scan_cache), "GOFLAGS": ""}
+    sbom = ws / "a" / "s.json"
+    proc = run_scan_cli(["sbom", ".", "--offline", "-o", str(sbom)], env, ws / "a")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"the module at {(ws / 'a').resolve()} is not one of the modules listed in" in (
+        proc.stderr
+    )
+    assert "go work use ." in proc.stderr and "GOWORK=off" in proc.stderr, proc.stderr
+    assert not sbom.exists()
+
+    proc = run_scan_cli(
+        ["sbom", ".", "--offline", "-o", str(sbom)], {**env, "GOWORK": "off"}, ws / "a"
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    names = {c["name"] for c in json.loads(sbom.read_text())["components"]}
+    assert "example.com/gpl" in names and "example.com/mit" not in names, names
