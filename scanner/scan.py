@@ -153,14 +153,12 @@ def vendor_dir(main_dir: Path, env: Mapping[str, str]) -> Path | None:
     return vendor if (vendor / "modules.txt").is_file() else None
 
 
-def _workspace_root(main_dir: Path, env: Mapping[str, str] | None = None) -> Path | None:
-    """The directory of the go.work in main_dir or a parent, if any (and none when `env` says
-    GOWORK=off, as the go command then uses none)."""
-    from .buildlist import find_upwards, workspace_enabled
+def _workspace_root(main_dir: Path, env: Mapping[str, str]) -> Path | None:
+    """The directory of the go.work the go command uses in main_dir (GOWORK: off, a file, or
+    the nearest go.work in main_dir or a parent), if any."""
+    from .buildlist import find_gowork
 
-    if env is not None and not workspace_enabled(env):
-        return None
-    gowork = find_upwards(main_dir.resolve(), "go.work")
+    gowork = find_gowork(main_dir.resolve(), env)
     return gowork.parent if gowork is not None else None
 
 
@@ -184,15 +182,16 @@ def analyse(
     vendor = vendor_dir(config.main_dir, env)
     if vendor is not None:
         return _analyse_vendor(config, main, vendor)
-    from .buildlist import load_build_list, workspace_enabled
+    from .buildlist import load_build_list
 
-    use_workspace = workspace_enabled(env)
+    def load(source: ModuleSource) -> BuildList:
+        return load_build_list(config.main_dir, source, env=env)
 
     notes: list[str] = []
     if source is None:
         source, where = module_source(config, env)
         try:
-            build_list = load_build_list(config.main_dir, source, use_workspace=use_workspace)
+            build_list = load(source)
         except OperationalError as e:
             # CI points GOPROXY at the private proxy too: when it is down, --fail-open reads
             # the go.mod files from the module cache instead, and says so.
@@ -208,11 +207,11 @@ def analyse(
                 ) from e
             source, where = local_source(env)
             notes.append(f"{e}; --fail-open: modules read from {where}")
-            build_list = load_build_list(config.main_dir, source, use_workspace=use_workspace)
+            build_list = load(source)
         else:
             notes.append(f"modules read from {where}")
     else:
-        build_list = load_build_list(config.main_dir, source, use_workspace=use_workspace)
+        build_list = load(source)
     modules = tuple(m for m in build_list.modules if not m.main)
     selected = {m.path: f"{m.path}@{m.version}" for m in modules}
     requires = {
@@ -262,9 +261,9 @@ def _sum_files(main_dir: Path, build_list: BuildList) -> tuple[Path, ...]:
     """go.sum of the main module; in a workspace, each module's and go.work.sum, as go reads."""
     if not build_list.workspace:
         return (main_dir / "go.sum",)
-    work = _workspace_root(main_dir)
     sums = tuple(d / "go.sum" for d in build_list.main_dirs)
-    return sums if work is None else (*sums, work / "go.work.sum")
+    work = build_list.work_file
+    return sums if work is None else (*sums, work.with_name(work.name + ".sum"))
 
 
 def _analyse_vendor(config: ScanConfig, main: GoMod, vendor: Path) -> Analysis:

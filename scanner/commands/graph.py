@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..buildlist import DEFAULT_CONCURRENCY, BuildList, load_build_list, workspace_enabled
+from ..buildlist import DEFAULT_CONCURRENCY, BuildList, load_build_list
 from ..errors import InputError
 from ..exitcodes import ExitCode
+from ..goenv import go_environ
 from ..modfetch import ModCacheSource, ModuleSource, source_from_goproxy
 from ..module import ModuleVersion
 
@@ -31,7 +32,6 @@ def _source(proxy: str | None, modcache: Path | None) -> ModuleSource:
     # The environment's GOPROXY usually ends in ",direct"; source_from_goproxy skips that.
     if proxy:
         return source_from_goproxy(proxy)
-    from ..goenv import go_environ
     from ..scan import goproxy_source
 
     return goproxy_source(go_environ(os.environ), DEFAULT_GOPROXY)[0]
@@ -147,7 +147,7 @@ def graph(
         bl = load_build_list(
             directory,
             source,
-            use_workspace=workspace_enabled(os.environ),
+            env=go_environ(os.environ),
             concurrency=concurrency,
             progress=progress,
             all_go_versions=as_json,

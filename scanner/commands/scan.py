@@ -59,6 +59,7 @@ def one_document_per_destination(config: ScanConfig) -> None:
 
 def check_vulnerabilities(result: ScanResult, config: ScanConfig, now: datetime) -> ScanResult:
     """The build list against the vulnerability database, reached and judged by the policy."""
+    from ..goenv import go_environ
     from ..policy import load_policy
     from ..scan import module_source, read_gomod, repo_prefix
     from ..vulndb.check import reach, scanned_code
@@ -87,8 +88,9 @@ def check_vulnerabilities(result: ScanResult, config: ScanConfig, now: datetime)
         return replace(result, notes=(*result.notes, note))
     matches = match_modules(index, built, go_version=main.go, toolchain=main.toolchain)
     # The main module and the code the build compiles are read only when something matched.
-    fetch = module_source(config, os.environ)[0].zip
-    code, renamed = scanned_code(config.main_dir, result.modules, os.environ, fetch)
+    env = go_environ(os.environ)
+    fetch = module_source(config, env)[0].zip
+    code, renamed = scanned_code(config.main_dir, result.modules, env, fetch)
     reached = reach(matches, config.main_dir, main.module, code, renamed)
     findings = evaluate_vulns(policy, reached, now)
     gomod_text = (config.main_dir / "go.mod").read_text("utf-8", errors="replace")

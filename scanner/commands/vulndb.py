@@ -82,10 +82,11 @@ def check(
 
     The policy is the `vulnerabilities:` section of --policy (default MAIN_DIR/.goproxy-scan.yml).
     """
-    from ..buildlist import load_build_list, workspace_enabled
+    from ..buildlist import load_build_list
+    from ..goenv import go_environ
     from ..modfetch import ModCacheSource, ModuleSource, source_from_goproxy
     from ..policy import load_policy
-    from ..scan import gomodcache, read_gomod
+    from ..scan import gomodcache, goproxy_source, read_gomod
     from ..vulndb.check import check_build_list, finding_json, index_paths
     from ..vulndb.openvex import openvex_document, render_openvex
     from ..vulndb.policy import VulnPolicy, vuln_policy
@@ -95,14 +96,15 @@ def check(
     if policy_file is None and (main_dir / ".goproxy-scan.yml").is_file():
         policy_file = main_dir / ".goproxy-scan.yml"
     policy = vuln_policy(load_policy(policy_file)) if policy_file else VulnPolicy()
+    env = go_environ(os.environ)
     source: ModuleSource
     if offline and not proxy:
-        source = ModCacheSource(gomodcache(os.environ))
+        source = ModCacheSource(gomodcache(env))
+    elif proxy:
+        source = source_from_goproxy(proxy)
     else:
-        source = source_from_goproxy(
-            proxy or os.environ.get("GOPROXY") or "https://proxy.golang.org,direct"
-        )
-    build_list = load_build_list(main_dir, source, use_workspace=workspace_enabled(os.environ))
+        source = goproxy_source(env)[0]
+    build_list = load_build_list(main_dir, source, env=env)
     index = load_index(
         db_url or default_db_url(),
         cache_dir=cache_dir or default_cache_dir(),

@@ -236,3 +236,42 @@ def test_a_module_that_go_work_does_not_use_is_refused_not_given_the_workspace_l
     assert proc.returncode == 0, proc.stdout + proc.stderr
     names = {c["name"] for c in json.loads(sbom.read_text())["components"]}
     assert "example.com/gpl" in names and "example.com/mit" not in names, names
+
+
+@pytest.mark.gocmd
+def test_gowork_naming_a_file_is_the_workspace_the_scan_uses(
+    tmp_path: Path,
+    run_go: RunGo,
+    go_env: dict[str, str],
+    goproxy_tree: GoProxyTree,
+    scan_cache: Path,
+) -> None:
+    """GOWORK=/abs/other.work: that file is the workspace (any name, anywhere), as for the go
+    command, and its .sum beside it; the nearest go.work above is not looked for."""
+    publish_dependencies(goproxy_tree)
+    ws = write_files(
+        tmp_path / "ws",
+        {
+            "go.work": "go 1.22\n\nuse ./elsewhere\n",  # the nearest one: not the one in use
+            "elsewhere/go.mod": "module example.com/elsewhere\n\ngo 1.22\n",
+            "a/go.mod": "module example.com/p1\n\ngo 1.22\n\nrequire example.com/gpl v1.0.0\n",
+            "a/p1.go": 'package p1\n\nimport "example.com/gpl"\n\nvar X = gpl.Add(1, 2)\n',
+            "conf/team.work": "go 1.22\n\nuse ../a\n",
+        },
+    )
+    work = str(ws / "conf" / "team.work")
+    run_go("mod", "tidy", cwd=ws / "a", env_extra={"GOPROXY": goproxy_tree.url, "GOWORK": "off"})
+    listed = run_go(
+        "list",
+        "-m",
+        "all",
+        cwd=ws / "a",
+        env_extra={"GOWORK": work, "GOFLAGS": "", "GOPROXY": goproxy_tree.url},
+    )
+    assert "example.com/gpl v1.0.0" in listed.stdout, listed.stdout
+    env = {**scan_env(go_env, goproxy_tree, scan_cache), "GOFLAGS": "", "GOWORK": work}
+    sbom = ws / "a" / "s.json"
+    proc = run_scan_cli(["sbom", ".", "--offline", "-o", str(sbom)], env, ws / "a")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    names = {c["name"] for c in json.loads(sbom.read_text())["components"]}
+    assert "example.com/gpl" in names, names
