@@ -35,7 +35,7 @@ from typing import Any
 
 from scanner.dirhash import hash_zip
 from scanner.errors import GoProxyScanError, InputError, OperationalError, utf8_problem
-from scanner.files import written_in_place
+from scanner.files import is_stdout, written_in_place
 from scanner.gomod import parse_gomod
 from scanner.gosum import parse_gosum
 from scanner.gowork import parse_gowork
@@ -294,17 +294,20 @@ def export_bundle(
     lists: dict[str, list[str]] = {}
     total = 0
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        # A device or pipe (/dev/stdout, a FIFO to ssh) is written in place: renaming over it
-        # would replace the device node itself.
-        temp = None if written_in_place(out) else TempBeside(out)
+        # A device or pipe (a FIFO to ssh), or standard output by another name, is written in
+        # place: renaming over it would replace the device node, or the /dev/stdout link itself
+        # (as root, the whole container's). A link to a file is followed: the file is replaced.
+        in_place = written_in_place(out) or is_stdout(out)
+        final = out if in_place else Path(os.path.realpath(out))
+        final.parent.mkdir(parents=True, exist_ok=True)
+        temp = None if in_place else TempBeside(final)
     except OSError as e:
         raise BundleError(
             f"cannot write the bundle: {e.strerror}",
             path=str(out),
             hint="choose a --bundle path in a writable directory",
         ) from e
-    tmp = out if temp is None else temp.path
+    tmp = final if temp is None else temp.path
     try:
         with (
             tmp.open("wb") as raw,
@@ -366,7 +369,7 @@ def export_bundle(
             if key is not None:
                 _add(tar, SIGNATURE, key.sign(sums_bytes).hex().encode() + b"\n")
         if temp is not None:
-            os.replace(tmp, out)
+            os.replace(tmp, final)
     except OSError as e:
         if e.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise

@@ -12,6 +12,7 @@ import click
 
 from scanner.errors import InputError
 from scanner.exitcodes import ExitCode
+from scanner.files import is_stdout
 
 from ..bundle import Progress, export_bundle, named_modules
 from ..config import load_config
@@ -86,6 +87,9 @@ def sync(
     # Opening a filesystem vault makes it: a mistyped --storage wrote an empty bundle, exit 0.
     require_vault(config)
     store = open_storage(config.storage)
+    # The bundle itself may be standard output (--bundle /dev/stdout > file): the summary then
+    # goes to stderr, not into the tar.
+    to_stdout = is_stdout(bundle)
     with progress_bar("export") as progress:
         summary = export_bundle(
             store,
@@ -97,7 +101,7 @@ def sync(
             progress=progress,
             vulndb=vulndb or (Path(config.vulndb) if config.vulndb else None),
         )
-    click.echo(json.dumps(summary.to_json(), indent=2))
+    click.echo(json.dumps(summary.to_json(), indent=2), err=to_stdout)
     mb = summary.bytes / 1e6
     click.echo(
         f"exported {summary.modules} module versions ({mb:.1f} MB) in {summary.seconds:.1f}s"

@@ -554,3 +554,37 @@ def test_sync_into_a_pipe_streams_the_bundle_and_leaves_the_pipe(
     )
     assert code == 0, err
     assert json.loads(out)["modules"] == len(MODULES)
+
+
+GO_VAULT = [sys.executable, "-c", "from proxy.cli import main; main()"]
+
+
+def test_sync_through_links_replaces_their_files_and_keeps_the_links(
+    exported: dict[str, Path], tmp_path: Path
+) -> None:
+    """A link to a file: the file is replaced, the link stays. A link that is standard output
+    by another name (as /dev/stdout is, with stdout redirected to a file): written through it.
+    Renamed over, as root /dev/stdout itself became a regular file holding the bundle."""
+    vault = str(exported["vault"])
+    target = tmp_path / "bundles" / "real.tar.gz"
+    target.parent.mkdir()
+    target.write_bytes(b"old")
+    link = tmp_path / "latest.tar.gz"
+    link.symlink_to(target)
+    code, _, err = go_vault("sync", "--offline", f"--bundle={link}", "--storage", vault)
+    assert code == 0, err
+    assert link.is_symlink() and tarfile.is_tarfile(target)
+
+    stdout_link = tmp_path / "stdout"
+    stdout_link.symlink_to("/proc/self/fd/1")
+    captured = tmp_path / "captured.tar.gz"
+    with captured.open("wb") as out:
+        proc = subprocess.run(
+            [*GO_VAULT, "sync", "--offline", f"--bundle={stdout_link}", "--storage", vault],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert stdout_link.is_symlink() and tarfile.is_tarfile(captured)
+    assert not list(tmp_path.glob(".*.tmp"))
