@@ -45,7 +45,8 @@ from goproxytree import GoProxyTree, write_files  # noqa: E402
 from vaultlab import fixture_graph  # noqa: E402
 
 ZIP_MODULE = "example.com/bench/big"
-WARM_RUNS = 5
+WARM_RUNS = 9  # paired: each warm run beside a file:// run; the medians of more pairs vary less
+COLD_RUNS = 5
 
 
 def real_go() -> str:
@@ -277,16 +278,16 @@ def run_variant(
     have_wrk = shutil.which("wrk") is not None
     server, _, workers = variant.partition(":")
     flags = ("--server", server, "--workers", workers or "1")
-    # Cold three times, each into an empty vault (the last one stays for the warm runs);
+    # Cold COLD_RUNS times, each into an empty vault (the last one stays for the warm runs);
     # file:// runs alternate with the proxy's, so both see the same machine load, and each
     # ratio is the best proxy run over the best file:// run of as many.
     cold_bases, colds = [], []
-    for i in range(3):
+    for i in range(COLD_RUNS):
         vault = work / f"vault-{server}-{workers}-{i}"
         with go_vault(vault, tree.url, *flags) as (url, proc):
             cold_bases.append(timed(download, app, go_env(home, tree.url, f"mc-cb-{variant}-{i}")))
             colds.append(timed(download, app, go_env(home, url, f"mc-cold-{variant}-{i}")))
-        if i < 2:
+        if i < COLD_RUNS - 1:
             shutil.rmtree(vault)
     with (
         go_vault(vault, tree.url, *flags) as (url, proc),
@@ -382,7 +383,7 @@ def main() -> int:
         zips = [p for p in tree.root.rglob("*.zip") if ZIP_MODULE not in str(p.parent.parent)]
         size = sum(p.stat().st_size for p in zips) / len(zips) / 1024
         print(f"fixture: {len(zips)} module zips of {size:.0f} KiB on average")
-        print(f"times are best of {WARM_RUNS} (cold: of 3, each into an empty vault)")
+        print(f"times are best of {WARM_RUNS} (cold: of {COLD_RUNS}, each into an empty vault)")
         with nginx(tree.root, work / "nginx") if have_wrk else contextlib.nullcontext() as ngx:
             for variant in args.servers.split(","):
                 run_variant(variant, args, work, tree, app, paths, ngx if have_wrk else None)
