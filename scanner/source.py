@@ -520,11 +520,11 @@ def _walk_go_files(
                 continue
             kept.append(d)
         dirs[:] = kept
-        out.extend(Path(directory, name) for name in files if _go_file(name, tests))
+        out.extend(Path(directory, name) for name in files if go_file(name, tests))
     return out, skipped
 
 
-def _go_file(name: str, tests: bool) -> bool:
+def go_file(name: str, tests: bool) -> bool:
     """A .go file the go command reads (not `_x.go` or `.x.go`; `_test.go` only for tests)."""
     if not name.endswith(".go") or name.startswith(("_", ".")):
         return False
@@ -561,7 +561,7 @@ def _imported_from(
             found = sorted(
                 package / name
                 for name in (os.listdir(package) if package.is_dir() else ())
-                if _go_file(name, False) and (package / name).is_file()
+                if go_file(name, False) and (package / name).is_file()
             )
             out.extend(found)
             todo.extend(found)

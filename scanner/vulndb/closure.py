@@ -59,14 +59,9 @@ def is_std(import_path: str) -> bool:
     return "." not in import_path.split("/", 1)[0]
 
 
-def _go_file(name: str) -> bool:
-    # The files the go command reads for a package (build constraints aside).
-    return name.endswith(".go") and not name.endswith("_test.go") and name[0] not in "_."
-
-
 def _dir_files(directory: Path, shown: str) -> tuple[tuple[str, bytes], ...]:
     try:
-        names = sorted(n for n in os.listdir(directory) if _go_file(n))
+        names = sorted(n for n in os.listdir(directory) if source.go_file(n, tests=False))
     except OSError:
         return ()
     return tuple(
@@ -176,7 +171,7 @@ class ModuleSourceTree:
                 self.fetch_zip(path, version),
                 path,
                 version,
-                select=lambda rel: _go_file(rel.rpartition("/")[2]),
+                select=lambda rel: source.go_file(rel.rpartition("/")[2], tests=False),
                 max_size=MAX_ZIP_FILE,  # a skipped file would hide its imports
             )
         except GoProxyScanError as e:
