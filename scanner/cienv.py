@@ -300,8 +300,10 @@ def _host(url: str) -> str:
 
 def _no_proxy(settings: ProxySettings, proxy_url: str) -> str:
     # An outbound HTTP(S) proxy usually cannot reach the private proxy on the internal network:
-    # keep the private proxy's host out of it.
-    entries = [e.strip() for e in settings.no_proxy.split(",") if e.strip()]
+    # keep the private proxy's host out of it. The NO_PROXY written replaces the job's: without
+    # --no-proxy, the job's own entries are kept.
+    given = settings.no_proxy or settings.inherited.no_proxy
+    entries = [e.strip() for e in given.split(",") if e.strip()]
     host = _host(proxy_url)
     if proxy_url and host and host not in entries:
         entries.append(host)

@@ -210,6 +210,18 @@ def test_a_loopback_proxy_is_probed_directly_despite_an_outbound_proxy(
     assert "127.0.0.1" in written["NO_PROXY"].split(",")
 
 
+def test_the_jobs_own_no_proxy_entries_are_kept_beside_the_private_proxys_host(
+    private_proxy: LoopbackProxy, job_env: dict[str, str]
+) -> None:
+    # The NO_PROXY env writes replaces the job's: with --http-proxy and no --no-proxy it held
+    # only the private proxy's host, and the job's own internal hosts went to the egress proxy.
+    job = {**job_env, "NO_PROXY": "corp.test,10.0.0.0/8"}
+    args = ["--mode", "force", "--proxy", private_proxy.url, "--http-proxy", "http://e.invalid:8"]
+    proc = goproxy_scan_env(args, job)
+    assert proc.returncode == 0, proc.stderr
+    assert exported(proc.stdout)["NO_PROXY"].split(",") == ["corp.test", "10.0.0.0/8", "127.0.0.1"]
+
+
 def test_the_jobs_own_http_proxy_carries_the_health_check_and_the_downloads(
     private_proxy: LoopbackProxy,
     egress: ForwardProxy,
