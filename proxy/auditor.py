@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from .config import VaultConfig
     from .ingest import Auditor
     from .observability import AuditLog, Metrics
+    from .rollback import StateFile
     from .storage import Storage
     from .workers import Workers
 
@@ -57,6 +59,7 @@ log = logging.getLogger("go_vault")
 VERDICT_HEADER = b"x-go-module-verdict"
 STATE_DIR = ".auditor"  # inside a filesystem vault (a leading dot is never a module path)
 _INFORMATIVE = {"license.allowed", "exception.applied", "exception.expired"}
+RELOAD_NAME = "policy-reload.json"  # admin reload requests, in the vault's state
 _RELOADS = "go_vault_policy_reload"  # marks a SIGHUP handler installed by install_sighup
 _APPROVALS_EVERY = 1.0  # seconds between looks at the approvals file (another process writes it)
 
@@ -245,6 +248,24 @@ def state_dir(config: VaultConfig) -> Path:
         return Path(spec) / STATE_DIR
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return cache / "go-vault" / "auditor" / hashlib.sha256(spec.encode()).hexdigest()[:16]
+
+
+def reload_signal(config: VaultConfig) -> StateFile:
+    """`policy-reload.json` in the vault: the last admin reload request and its generation."""
+    from .rollback import state_file
+
+    return state_file(config.storage, RELOAD_NAME)
+
+
+def _reload_request(data: bytes | None) -> dict[str, Any]:
+    """A reload request document; one that does not read counts as none (generation 0)."""
+    try:
+        asked = json.loads(data or b"{}")
+    except ValueError:
+        return {}
+    if not isinstance(asked, dict) or not isinstance(asked.get("generation", 0), int):
+        return {}
+    return asked
 
 
 def approval_store(config: VaultConfig) -> ApprovalStore:
@@ -441,6 +462,14 @@ class AuditGate:
             ["outcome"],
             registry=metrics.registry,
         )
+        # Admin reloads reach the other processes sharing the vault through this document.
+        self._reload_signal = reload_signal(config) if self.policies is not None else None
+        self._follow_lock = threading.Lock()
+        self._reload_stamp: object = self  # matches no stamp: the first look reads
+        self._reload_seen: int | None = None  # the generation followed; None: not looked yet
+        self._reload_looked = time.monotonic()
+        if self._reload_signal is not None:
+            self._new_reload_request()  # the requests made before this start are done
 
     # ---- judging ---------------------------------------------------------------------------
 
@@ -499,6 +528,10 @@ class AuditGate:
         """Look at approvals and the vulnerability database ≤ once a second, in a worker (I/O)."""
         if self.policies is not None and self.policies.due():
             await self.workers.run(self.policies.effective)
+        clock = time.monotonic()
+        if self._reload_signal is not None and clock - self._reload_looked >= _APPROVALS_EVERY:
+            self._reload_looked = clock
+            await self.workers.run(self._follow_reloads)
         if self._vuln_chain and time.monotonic() - self._vulndb[1] >= _APPROVALS_EVERY:
             await self.workers.run(self.vulndb_modified)
 
@@ -604,6 +637,68 @@ class AuditGate:
         return [(VERDICT_HEADER, value.encode())]
 
     # ---- operator actions ------------------------------------------------------------------
+
+    def reload_everywhere(self, who: str) -> dict[str, Any]:
+        """The admin reload: reload here, then ask every other process sharing the vault to.
+
+        The other workers of `granian --workers N` and the other replicas of an S3 vault see
+        the request (a generation counter in the vault's `policy-reload.json`) when they next
+        look at the approvals, at most a second before a request they judge. A request that
+        cannot be written still leaves this process reloaded; the answer says so.
+        """
+        digest = self.reload(who)
+        answer: dict[str, Any] = {"policy_digest": digest}
+        if self._reload_signal is None:
+            return answer
+        request: dict[str, Any] = {
+            "by": who,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "at": _utc(datetime.now(UTC)),
+        }
+
+        def bump(data: bytes | None) -> bytes:
+            request["generation"] = _reload_request(data).get("generation", 0) + 1
+            return (json.dumps(request, sort_keys=True) + "\n").encode()
+
+        try:
+            with self._follow_lock:
+                self._reload_signal.update(bump)
+                self._reload_seen = request["generation"]
+        except (OSError, OperationalError) as e:
+            answer["warning"] = f"other server processes were not told to reload: {e}"
+            self.audit_log.event(
+                "policy-reload", level="warning", by=who, pid=os.getpid(), error=answer["warning"]
+            )
+        return answer
+
+    def _follow_reloads(self) -> None:
+        """Reload when another process asked every one to (blocking I/O: in a worker)."""
+        if not self._follow_lock.acquire(blocking=False):
+            return  # another thread is looking
+        try:
+            asked = self._new_reload_request()
+        finally:
+            self._follow_lock.release()
+        if asked is not None:
+            who = f"{asked.get('by', 'admin')} on {asked.get('host', '?')}:{asked.get('pid', '?')}"
+            with contextlib.suppress(Exception):  # reload() wrote the event that says why
+                self.reload(who)
+
+    def _new_reload_request(self) -> dict[str, Any] | None:
+        """The request in `policy-reload.json` when it is one this process has not followed."""
+        assert self._reload_signal is not None
+        try:
+            stamp = self._reload_signal.stamp()
+            if stamp == self._reload_stamp:
+                return None
+            asked = _reload_request(self._reload_signal.read())
+        except (OSError, OperationalError) as e:
+            log.warning("policy reload requests not read: %s", e)
+            return None
+        self._reload_stamp = stamp
+        seen, self._reload_seen = self._reload_seen, asked.get("generation", 0)
+        return asked if seen is not None and asked.get("generation", 0) != seen else None
 
     def reload(self, who: str = "SIGHUP") -> str:
         """Re-read the policy; stored verdicts are judged again on next use. Returns the digest.

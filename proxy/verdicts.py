@@ -282,8 +282,7 @@ class VerdictAPI:
         if gate is None or gate.policies is None:
             raise ApiError(404, "this go-vault has no license policy; start it with --policy")
         if path == "/-/admin/policy/reload" and method == "POST":
-            digest = await self.gateway.workers.run(gate.reload, "admin")
-            return _json(200, {"policy_digest": digest})
+            return _json(200, await self.gateway.workers.run(gate.reload_everywhere, "admin"))
         approvals = gate.policies.approvals
         if approvals is None:
             raise ApiError(404, "this go-vault keeps no approvals")

@@ -5,6 +5,7 @@ attempt is a `policy-reload` event."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -107,3 +108,41 @@ def test_sighup_reloads_the_policy_of_every_tenant(tmp_path: Path) -> None:
         p.send_signal(signal.SIGHUP)
         events = wait_for_reloads(audit, 2)
     assert {str(e["source"]) for e in events} == {str(root_policy), str(tenant_policy)}
+
+
+def test_an_admin_reload_reaches_every_process_sharing_the_vault(tmp_path: Path) -> None:
+    """The admin route reloaded only the granian worker that answered it; the others, and the
+    other replicas on the vault, kept the old policy until each got SIGHUP."""
+    tree = GoProxyTree(tmp_path / "upstream")
+    publish(tree, "example.com/gpl", "gpl")
+    policy = write_policy(tmp_path / "policy.yml")
+    audit, replica_audit = tmp_path / "audit.jsonl", tmp_path / "replica.jsonl"
+    args = ["--storage", str(tmp_path / "vault"), "--upstream", tree.url, "--policy", str(policy)]
+    with (
+        serve_process(
+            *args, "--audit-log", str(audit), "--workers", "2", "--admin-token", ADMIN
+        ) as (_, url),
+        serve_process(*args, "--audit-log", str(replica_audit), "--server", "uvicorn") as (
+            _,
+            other,
+        ),
+    ):
+        assert gpl_status(url) == 403 and gpl_status(other) == 403
+        policy.write_text(
+            policy.read_text()
+            .replace("deny: [GPL-3.0-only, ", "deny: [")
+            .replace("allow: [", "allow: [GPL-3.0-only, ")
+        )
+        r = httpx.post(
+            f"{url}/-/admin/policy/reload", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30
+        )
+        assert r.status_code == 200 and set(r.json()) == {"policy_digest"}, r.text
+        time.sleep(1.1)  # each process looks for reload requests at most once a second
+        assert [gpl_status(u) for u in (url, other) for _ in range(8)] == [200] * 16
+        (followed,) = wait_for_reloads(replica_audit, 1)
+        asked, *others = wait_for_reloads(audit, 1)
+    assert asked["by"] == "admin" and asked["policy_digest"] == r.json()["policy_digest"]
+    assert str(followed["by"]).startswith(f"admin on {os.uname().nodename}:{asked['pid']}")
+    assert followed["policy_digest"] == asked["policy_digest"]
+    for event in others:  # the other granian worker, when it answered one of the requests
+        assert event["by"] == followed["by"] and event["pid"] != asked["pid"]
