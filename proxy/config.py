@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from scanner.errors import InputError, yaml_problem
+from scanner.errors import GoProxyScanError, InputError, yaml_problem
 
 DEFAULT_UPSTREAM = "https://proxy.golang.org"
 ENV_PREFIX = "GO_VAULT_"
@@ -293,13 +293,17 @@ class _Checker:
     def example(self, name: str, value: str) -> str:
         """How to write `value` for `name` where the bad one was written (for a hint)."""
         path = self.sources.get(name, ("--", None))[0]
+        if path.endswith(".toml"):
+            return f'{name} = "{value}"'
+        if " " in value:
+            value = f"'{value}'"
         if path.startswith("--"):
             return f"--{name.replace('_', '-')} {value}"
         if path == "GOPROXY":
             return f"GOPROXY={value}"
         if path.startswith(ENV_PREFIX):
             return f"{path}={value}"
-        return f'{name} = "{value}"' if path.endswith(".toml") else f"{name}: {value}"
+        return f"{name}: {value}"
 
 
 def _validate(config: VaultConfig, check: _Checker) -> None:
@@ -369,6 +373,22 @@ def _validate(config: VaultConfig, check: _Checker) -> None:
             " certificate's subject to the app)",
             hint="--server uvicorn, or leave --server out",
         )
+    if config.sumdb:
+        from .sumdb import parse_sumdb
+
+        if parse_sumdb(config.sumdb) is None:
+            raise refuse(
+                "sumdb",
+                f"sumdb: {config.sumdb!r} is not 'NAME URL'",
+                hint=f"e.g. {check.example('sumdb', 'sum.golang.org https://sum.golang.org')}",
+            )
+    if config.git:
+        from .gitsource import parse_git_routes
+
+        try:
+            parse_git_routes(config.git)
+        except GoProxyScanError as e:
+            raise refuse("git", e.message, hint=e.hint) from e
     if config.mtls_scope not in ("read", "verdicts", "admin"):
         raise refuse(
             "mtls_scope", f"mtls_scope: {config.mtls_scope!r} is not read, verdicts or admin"

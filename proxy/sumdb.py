@@ -174,17 +174,26 @@ def _write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def parse_sumdb(spec: str) -> tuple[str, str] | None:
+    """The `sumdb` setting `NAME URL` -> (name, url); None when it is not that."""
+    name, _, url = spec.strip().partition(" ")
+    url = url.strip()
+    if not name or not url.startswith(("http://", "https://")):
+        return None
+    return name, url
+
+
 def sumdb_relay_for(config: VaultConfig, workers: Workers) -> SumdbRelay | None:
     """The relay a config asks for (`sumdb: "NAME URL"`), or None (then /sumdb/ answers 404)."""
     if not config.sumdb:
         return None
-    name, _, url = config.sumdb.strip().partition(" ")
-    url = url.strip()
-    if not name or not url.startswith(("http://", "https://")):
+    parsed = parse_sumdb(config.sumdb)
+    if parsed is None:  # load_config refuses it naming where it was set
         raise InputError(
             f"sumdb: {config.sumdb!r} is not 'NAME URL'",
             hint="e.g. sumdb: 'sum.golang.org https://sum.golang.org'",
         )
+    name, url = parsed
     git_patterns = ",".join(
         part.partition("=")[0].strip() for part in (config.git or "").split(",") if part.strip()
     )

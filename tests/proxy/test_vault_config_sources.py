@@ -115,6 +115,8 @@ def test_every_go_vault_variable_the_project_names_is_accepted() -> None:
         ("review_required: maybe\n", ".yml", ":1", "review_required: 'maybe' is not refuse"),
         ("list_ttl: soon\n", ".yml", ":1", "list_ttl: 'soon' is not a valid float"),
         ("bogus: 1\n", ".yml", ":1", "unknown setting 'bogus'"),
+        ("log_level: info\nsumdb: sum.golang.org\n", ".yml", ":2", "sumdb: 'sum.golang.org' is"),
+        ('git = "corp.io/*=git.corp.io:x"\n', ".toml", ":1", "git route 'corp.io/*=git.corp.io"),
     ],
 )
 def test_a_bad_value_in_a_file_names_the_file_and_line(
@@ -143,6 +145,9 @@ def test_a_bad_value_names_its_variable_or_flag_and_the_hint_speaks_its_language
         "(e.g. GO_VAULT_LISTEN=127.0.0.1:3000)"
     )
     assert refusal(env={}, flags={"listen": "nowhere"}).endswith("(e.g. --listen 127.0.0.1:3000)")
+    assert refusal(env={"GO_VAULT_SUMDB": "sum.golang.org"}).endswith(
+        "(e.g. GO_VAULT_SUMDB='sum.golang.org https://sum.golang.org')"
+    )
     # The layer that won is the one named: the flag's good value hides the file's bad one.
     file.write_text("list_ttl: 5\nlisten: nowhere\n")
     assert load_config(file, env={}, flags={"listen": "127.0.0.1:0"}).list_ttl == 5.0
