@@ -87,7 +87,7 @@ def check(
     from ..modfetch import ModCacheSource, ModuleSource, source_from_goproxy
     from ..policy import load_policy
     from ..scan import gomodcache, goproxy_source, read_gomod
-    from ..vulndb.check import check_build_list, finding_json, index_paths
+    from ..vulndb.check import build_list_code, check_build_list, finding_json, index_paths
     from ..vulndb.openvex import openvex_document, render_openvex
     from ..vulndb.policy import VulnPolicy, vuln_policy
 
@@ -121,6 +121,8 @@ def check(
         toolchain=main.toolchain,
         policy=policy,
         now=now,
+        main_path=main.module,
+        code=build_list_code(main_dir, build_list.modules, env, source.zip),
     )
     if fmt == "json":
         doc = {

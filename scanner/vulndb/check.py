@@ -112,6 +112,45 @@ def scanned_code(
     vendor/ when the go command builds from it; else each module's code: a directory
     replacement, the module cache's extracted copy, or the zip `fetch_zip` gives.
     """
+    from .scanresult import built_module
+
+    code = []
+    for m in modules:
+        built = built_module(m)
+        if built is None:  # a directory replacement, as written in go.mod
+            code.append(ModuleCode(m.path, m.version, directory=main_dir / m.replace))
+        else:
+            code.append(ModuleCode(m.path, m.version, built.path, built.version))
+    return _package_source(main_dir, code, env, fetch_zip)
+
+
+def build_list_code(
+    main_dir: Path,
+    modules: Iterable[BuildModule],
+    env: Mapping[str, str],
+    fetch_zip: Callable[[str, str], bytes] | None = None,
+) -> PackageSource:
+    """`scanned_code` for a build list (`vulndb check`): its main modules are left out."""
+    code = []
+    for m in modules:
+        if m.main:
+            continue
+        if m.replace is None:
+            code.append(ModuleCode(m.path, m.version, m.path, m.version))
+        elif m.replace.version:
+            code.append(ModuleCode(m.path, m.version, m.replace.path, m.replace.version))
+        else:
+            directory = Path(m.replace.dir) if m.replace.dir else main_dir / m.replace.path
+            code.append(ModuleCode(m.path, m.version, directory=directory))
+    return _package_source(main_dir, code, env, fetch_zip)[0]
+
+
+def _package_source(
+    main_dir: Path,
+    code: list[ModuleCode],
+    env: Mapping[str, str],
+    fetch_zip: Callable[[str, str], bytes] | None,
+) -> tuple[PackageSource, dict[str, str]]:
     from ..modulestxt import parse_modules_txt
     from ..scan import gomodcache, vendor_dir
 
@@ -123,18 +162,7 @@ def scanned_code(
         shown = Path(os.path.relpath(vendor, main_dir)).as_posix()
         renamed = {m.replace_path: m.path for m in listing.modules if m.replace_version}
         return VendorSource(vendor, listing, shown), renamed
-    from .scanresult import built_module
-
-    code: list[ModuleCode] = []
-    renamed = {}
-    for m in modules:
-        built = built_module(m)
-        if built is None:  # a directory replacement, as written in go.mod
-            code.append(ModuleCode(m.path, m.version, directory=main_dir / m.replace))
-            continue
-        code.append(ModuleCode(m.path, m.version, built.path, built.version))
-        if built.path != m.path:
-            renamed[built.path] = m.path
+    renamed = {m.code_path: m.path for m in code if m.code_path and m.code_path != m.path}
     modcache = gomodcache(env)
     return ModuleSourceTree(code, modcache=modcache, fetch_zip=fetch_zip), renamed
 

@@ -251,3 +251,35 @@ def test_vendor_is_what_a_vendored_build_compiles(
     statement, _, _ = scan_vex(root, {**env, "GOFLAGS": ""}, vulndb)
     assert statement["status"] == "affected", statement
     assert "vendor/example.com/dep/dep.go:5" in statement["status_notes"]
+
+
+@pytest.mark.parametrize(
+    ("dep_go", "status", "justification"),
+    [
+        (DEP_CALLS, "affected", None),
+        (DEP_SAFE, "not_affected", "vulnerable_code_not_in_execute_path"),
+        (DEP_UNUSED, "not_affected", "vulnerable_code_not_present"),
+    ],
+    ids=["called", "compiled", "not-compiled"],
+)
+def test_vulndb_check_reads_the_build_as_scan_does(
+    tmp_path: Path,
+    env: dict[str, str],
+    goproxy_tree: GoProxyTree,
+    run_go: Any,
+    vulndb: Path,
+    dep_go: str,
+    status: str,
+    justification: str | None,
+) -> None:
+    """`vulndb check` did not read the dependencies' code: every finding main did not call
+    was `under_investigation`, where `scan` proved it affected or not."""
+    root = project(tmp_path / "app", goproxy_tree, run_go, dep_go)
+    check = ["vulndb", "check", ".", "--db", str(vulndb), "--proxy", goproxy_tree.url]
+    proc = run_scan_cli([*check, "--format", "openvex"], env, root)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (statement,) = json.loads(proc.stdout)["statements"]
+    assert statement["status"] == status, statement
+    assert statement.get("justification") == justification
+    if status == "affected":
+        assert "example.com/dep@v1.0.0/dep.go:5" in statement["status_notes"]
