@@ -178,7 +178,9 @@ class Upstream:
             return None
         if not self.entries:
             raise NotInProxyError("no upstream configured", hint="set --upstream")
+        # As the go command ranks them: any other failure says more than "not found".
         not_found: NotInProxyError | None = None
+        failed: ProxyError | None = None
         for entry in self.entries:
             if entry.url == "off":
                 raise NotInProxyError("module lookup disabled by upstream list 'off'")
@@ -191,15 +193,17 @@ class Upstream:
                 self.on_request(entry.display, path, "not_found")
                 not_found = e
                 continue
-            except ProxyError:
+            except ProxyError as e:
                 self.on_request(entry.display, path, "error")
-                if entry.fall_through:
+                if entry.fall_through:  # `|`: on to the next entry, if there is one
+                    failed = e
                     continue
                 raise
             self.on_request(entry.display, path, "ok")
             return result
-        assert not_found is not None
-        raise not_found
+        last = failed or not_found
+        assert last is not None  # the list has entries, each of which failed
+        raise last
 
     async def _http(self, entry: Entry, path: str, dest: Path | None, limit: int) -> bytes | None:
         url = f"{entry.url}/{path}"

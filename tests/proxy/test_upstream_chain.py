@@ -74,6 +74,19 @@ def test_pipe_falls_through_on_any_error(pair: tuple[LoopbackUpstream, LoopbackU
     assert fetch(f"{refused_url()}|{b.url}") == b"v1.0.0\n"
 
 
+def test_the_last_entry_failing_before_a_dropped_direct_is_its_error(
+    pair: tuple[LoopbackUpstream, LoopbackUpstream],
+) -> None:
+    """`URL|direct` (go-vault drops `direct`): URL failing was an AssertionError, a 500."""
+    a, b = pair
+    with pytest.raises(UpstreamError, match="unreachable"):
+        fetch(f"{refused_url()}|direct")
+    # any other failure says more than a not-found before it, as the go command ranks them
+    b.status["/" + LIST] = 503
+    with pytest.raises(UpstreamError, match="answered 503"):
+        fetch(f"{a.url},{b.url}|direct", "example.com/m/@v/list")
+
+
 def test_file_upstream_and_off(
     tmp_path: Path, pair: tuple[LoopbackUpstream, LoopbackUpstream]
 ) -> None:
