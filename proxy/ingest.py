@@ -12,9 +12,11 @@ import asyncio
 import io
 import json
 import random
+import re
 import tempfile
 import time
 import zipfile
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -96,11 +98,23 @@ def check_info(module: str, version: str, info: bytes) -> None:
         got = fields.get("Version") if isinstance(fields, dict) else None
         raise _refuse(module, version, f".info Version is {got!r}, not the requested {version}")
     stamp = fields.get("Time")
-    if stamp is not None:
-        try:
-            datetime.fromisoformat(str(stamp))
-        except ValueError as e:
-            raise _refuse(module, version, f".info Time {stamp!r} is not RFC 3339") from e
+    if stamp is not None and not is_rfc3339(stamp):
+        raise _refuse(module, version, f".info Time {stamp!r} is not RFC 3339")
+
+
+# What the go command's time.Time.UnmarshalJSON takes: date, "T", time, zone ("Z" or ±hh:mm).
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
+
+
+def is_rfc3339(stamp: object) -> bool:
+    """Whether `stamp` is a time the go command reads (Python also reads "2024-01-01" etc.)."""
+    if not isinstance(stamp, str) or not _RFC3339.fullmatch(stamp):
+        return False
+    try:
+        datetime.fromisoformat(stamp)  # the fields' ranges: month 13, hour 25, ...
+    except ValueError:
+        return False
+    return True
 
 
 def check_artifacts(
@@ -163,6 +177,7 @@ def _names_module(mod: bytes, module: str) -> bool:
 
 
 _EARLY_MOD_MAX = 64 << 10
+_FAILED_KEPT = 10_000  # versions whose failed ingest an Ingester remembers (ingest_mod)
 _CHECK_HERE = 256 << 10  # zips up to this size are checked on the event loop
 _SCRATCH = "go-vault-ingest-"  # <TMPDIR>/go-vault-ingest-*: a process's zips being fetched
 
@@ -214,6 +229,9 @@ class Ingester:
         self._flight: SingleFlight[Ingested | None] = SingleFlight()
         # Requests waiting for just the .mod of a version being ingested (ingest_mod).
         self._mods: dict[tuple[str, str], list[asyncio.Future[bytes | None]]] = {}
+        # Versions whose ingest failed: their .mod waits for the next ingest's outcome (it is
+        # not answered early again), with the /go.mod h1 of the .mod answered early, or "".
+        self._failed: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._scratch_dir: ScratchDir | None = None
         sweep(Path(tempfile.gettempdir()), _SCRATCH)  # what killed servers left
         self.pollution = Counter(
@@ -241,8 +259,9 @@ class Ingester:
         ingest as soon as it is fetched, if it is a go.mod naming `module`, while the zip is
         checked and the version stored behind it: the go command reads a module graph one
         level of .mod files at a time, so a cold graph otherwise waits on every zip check in
-        turn. Without such a .mod (or when the ingest had fetched it already) this waits for
-        the ingest and has its outcome."""
+        turn. Without such a .mod (or when the ingest had fetched it already, or an earlier
+        ingest of the version failed) this waits for the ingest and has its outcome. A .mod
+        answered early that differs from the one a later ingest stores is a security event."""
         if await self.stored(module, version):
             return None
         key = (module, version)
@@ -329,6 +348,9 @@ class Ingester:
                     latency_ms=round((time.perf_counter() - start) * 1000, 2),
                 )
                 raise
+        served_early = self._failed.pop((module, version), "")
+        if served_early and served_early != result.gomod_h1:
+            self._changed_early_mod(result, served_early, trace_id)
         if self.on_stored is not None:
             self.on_stored(result)
         self.metrics.ingests.labels("stored").inc()
@@ -346,19 +368,46 @@ class Ingester:
         )
         return result
 
+    def _changed_early_mod(self, result: Ingested, served_early: str, trace_id: str) -> None:
+        """The .mod answered early, before its zip was refused, is not the .mod stored now."""
+        self.pollution.inc()
+        self.audit_log.event(
+            "security",
+            kind="version-pollution",
+            trace_id=trace_id,
+            module=result.module,
+            version=result.version,
+            decision="stored",
+            early_gomod_h1=served_early,
+            gomod_h1=result.gomod_h1,
+            reason="the upstream changed this version's .mod after go-vault had answered it"
+            " (its zip was refused then): clients that fetched the first one fail with"
+            " SECURITY ERROR against their go.sum",
+        )
+
+    def _remember_failure(self, key: tuple[str, str], served_early: str) -> None:
+        self._failed[key] = served_early or self._failed.get(key, "")
+        self._failed.move_to_end(key)
+        if len(self._failed) > _FAILED_KEPT:
+            self._failed.popitem(last=False)
+
     async def _fetch_check_store(self, module: str, version: str, base: str) -> Ingested:
         # An unguessable name in a directory of our own: no mkdir/rmtree per ingest on the loop.
         zip_path = self._scratch() / f"{random.getrandbits(128):032x}.zip"
+        key = (module, version)
+        served_early = ""  # the /go.mod h1 of the .mod answered before the zip's checks
         try:
             answered = False
 
             def early(info: bytes, mod: bytes) -> None:
-                nonlocal answered
-                if self._mods.get((module, version)):
+                # A version whose ingest failed before answers only with the outcome: its
+                # .mod did not belong to a valid version then.
+                nonlocal answered, served_early
+                if self._mods.get(key) and key not in self._failed:
                     check_info(module, version, info)  # cheap; the zip's checks take the time
                     if _names_module(mod, module):
-                        _answer(self._mods.pop((module, version)), mod)
-                        answered = True
+                        _answer(self._mods.pop(key), mod)
+                        answered, served_early = True, hash_gomod(mod)
 
             info, mod, data = await self.upstream.fetch_version(base, zip_path, early)
             if answered:
@@ -375,6 +424,10 @@ class Ingester:
             if data is not None:  # read whole from a file:// upstream; the auditor wants a file
                 await self.workers.run(zip_path.write_bytes, data)
             return await self.workers.run(self._check_store, module, version, info, mod, zip_path)
+        except ProxyError as e:
+            if not isinstance(e, NotInProxyError):
+                self._remember_failure(key, served_early)
+            raise
         finally:
             # Gone already when stored; after a failure or a cancellation, one unlink (no await:
             # a cancelled task cannot wait for a worker).

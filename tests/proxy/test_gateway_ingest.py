@@ -16,6 +16,7 @@ from goproxytree import GoProxyTree, build_zip, write_files
 from vaultlab import GatewayFactory, LoopbackUpstream, leftovers
 
 from proxy.storage import Kind, open_storage
+from scanner.dirhash import hash_gomod
 from scanner.verdict import Decision, Reason, Verdict
 
 RunGo = Callable[..., subprocess.CompletedProcess[str]]
@@ -127,6 +128,10 @@ def test_malformed_zip_is_refused_and_the_vault_unchanged(
         ),
         (b"<html>", GOMOD.encode(), ".info is not JSON"),
         (b'{"Version":"v1.0.0","Time":"yesterday"}', GOMOD.encode(), "not RFC 3339"),
+        # Python reads these; the go command does not, and the stored .info would fail forever
+        (b'{"Version":"v1.0.0","Time":"2024-01-01T00:00:00"}', GOMOD.encode(), "not RFC 3339"),
+        (b'{"Version":"v1.0.0","Time":"2024-01-01"}', GOMOD.encode(), "not RFC 3339"),
+        (b'{"Version":"v1.0.0","Time":"2024-01-01 00:00:00Z"}', GOMOD.encode(), "not RFC 3339"),
         (
             b'{"Version":"v1.0.0"}',
             b"module example.com/bad\n\nrequire x.y/z v1.0.0\n",
@@ -157,7 +162,8 @@ def test_a_new_versions_mod_is_served_while_its_zip_is_checked(
     """The go command walks a cold module graph one level of .mod files at a time, so a new
     version's .mod is answered once fetched and checked on its own (not as immutable), while
     the zip is checked behind it. A zip that then fails stores nothing and answers 502, and
-    the next .mod request ingests again."""
+    the next .mod request ingests again and answers with its outcome: that .mod belonged to
+    no valid version (it was served again, and the go command built its graph with it)."""
     bad_mod = b"module example.com/bad\n\nrequire x.y/z v1.0.0\n"
     goproxy_tree.add_raw(
         M, "v1.0.0", info=b'{"Version":"v1.0.0"}', mod=bad_mod, zip=build_zip(P, {"go.mod": GOMOD})
@@ -169,10 +175,40 @@ def test_a_new_versions_mod_is_served_while_its_zip_is_checked(
         r = httpx.get(f"{gw.url}/{M}/@v/v1.0.0.zip")
         assert r.status_code == 502 and ".mod differs" in r.text
         assert vault_files(tmp_path) == []
-        assert httpx.get(f"{gw.url}/{M}/@v/v1.0.0.mod").status_code == 200
+        r = httpx.get(f"{gw.url}/{M}/@v/v1.0.0.mod")
+        assert r.status_code == 502 and ".mod differs" in r.text
     ingests = [e for e in audit_events(tmp_path) if e["event"] == "ingest" and e["module"] == M]
     # Two or three: the .zip request shares the first ingest or, once it failed, runs its own.
     assert {e["decision"] for e in ingests} == {"refused"} and len(ingests) >= 2
+
+
+def test_a_mod_answered_early_that_changes_when_the_version_is_stored_is_an_alert(
+    gateway: GatewayFactory, goproxy_tree: GoProxyTree, tmp_path: Path
+) -> None:
+    """The upstream fixes a version whose zip was refused after its .mod had been answered:
+    clients that took the first .mod hold a go.sum line the stored one does not verify."""
+    bad_mod = b"module example.com/bad\n\nrequire x.y/z v1.0.0\n"
+    goproxy_tree.add_raw(
+        M, "v1.0.0", info=b'{"Version":"v1.0.0"}', mod=bad_mod, zip=build_zip(P, {"go.mod": GOMOD})
+    )
+    with gateway() as gw:
+        assert httpx.get(f"{gw.url}/{M}/@v/v1.0.0.mod").content == bad_mod
+        assert httpx.get(f"{gw.url}/{M}/@v/v1.0.0.zip").status_code == 502
+        goproxy_tree.add_raw(
+            M,
+            "v1.0.0",
+            info=b'{"Version":"v1.0.0"}',
+            mod=GOMOD.encode(),
+            zip=build_zip(P, {"go.mod": GOMOD}),
+        )
+        r = httpx.get(f"{gw.url}/{M}/@v/v1.0.0.mod")
+        assert r.status_code == 200 and r.content == GOMOD.encode()
+        metrics = httpx.get(f"{gw.url}/-/metrics").text
+    (alert,) = [e for e in audit_events(tmp_path) if e["event"] == "security"]
+    assert alert["kind"] == "version-pollution" and alert["module"] == M
+    assert alert["early_gomod_h1"] == hash_gomod(bad_mod)
+    assert alert["gomod_h1"] == hash_gomod(GOMOD.encode())
+    assert "go_vault_version_pollution_total 1.0" in metrics
 
 
 def test_different_bytes_for_a_stored_version_are_a_security_event(
