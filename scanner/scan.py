@@ -510,6 +510,9 @@ def judge(
                         continue
                     out[str(mv)] = (verdict, "proxy", "")
             overall = "proxy"
+            if config.policy_file is not None:
+                out, held = _held_to_own_policy(out, policy, now)
+                notes.extend(held)
         except ProxyUnreachableError as e:
             if not config.fail_open:
                 raise
@@ -546,6 +549,67 @@ def judge(
         if overall == "proxy":
             notes.append(f"{len(missing)} modules had no proxy verdict and were judged locally")
     return out, overall, notes
+
+
+def _held_to_own_policy(
+    verdicts: dict[str, tuple[Verdict, str, str]], policy: Policy, now: datetime
+) -> tuple[dict[str, tuple[Verdict, str, str]], list[str]]:
+    """Proxy verdicts judged again by this scan's policy file where the proxy's differs.
+
+    The proxy's policy decides what the go command can download through it, this scan's
+    what the repository accepts: each module is held to both, on the licenses the proxy found,
+    and the stricter verdict stands (a REJECT of either fails the scan), except that an
+    exception granted on the proxy passes. Returns the verdicts and notes that say where the
+    two policies disagreed.
+    """
+    from .policy import ModuleFacts, evaluate
+
+    out = dict(verdicts)
+    stricter_here: list[str] = []
+    stricter_there: list[str] = []
+    digests: set[str] = set()
+    approved: list[str] = []
+    for key, (theirs, origin, sha) in verdicts.items():
+        if origin != "proxy" or theirs.policy_digest == policy.digest:
+            continue
+        digests.add(theirs.policy_digest)
+        facts = ModuleFacts(
+            theirs.module, theirs.version, h1=theirs.h1, expression=theirs.expression or None
+        )
+        ours = evaluate(policy, facts, now)
+        ours = replace(ours, licenses=theirs.licenses, detector_version=theirs.detector_version)
+        if theirs.passed and any(r.rule_id.startswith("exception.") for r in theirs.reasons):
+            # An approval granted on the proxy (go-vault approve) is the organisation's word.
+            if not ours.passed:
+                approved.append(f"{key} (here {ours.decision.value})")
+            continue
+        if _RANK[ours.decision] > _RANK[theirs.decision]:
+            out[key] = (ours, "local", sha)
+            stricter_here.append(f"{key} ({ours.decision.value})")
+        elif _RANK[theirs.decision] > _RANK[ours.decision]:
+            stricter_there.append(f"{key} ({theirs.decision.value}, here {ours.decision.value})")
+    notes = []
+    if digests:
+        notes.append(
+            f"the proxy judged with another policy ({', '.join(sorted(digests))}) than this"
+            f" scan's {policy.source or 'policy file'} ({policy.digest}): each module is held"
+            " to both, on the licenses the proxy found, and the stricter verdict stands"
+        )
+    if stricter_here:
+        notes.append("this scan's policy is stricter for " + ", ".join(stricter_here))
+    if approved:
+        notes.append("passed by an exception granted on the proxy: " + ", ".join(approved))
+    if stricter_there:
+        notes.append(
+            "the proxy's policy is stricter for "
+            + ", ".join(stricter_there)
+            + ": the go command cannot download those through it, whatever this policy allows;"
+            " an exception there is the proxy operator's (go-vault approve)"
+        )
+    return out, notes
+
+
+_RANK = {Decision.PASS: 0, Decision.REVIEW_REQUIRED: 1, Decision.REJECT: 2}
 
 
 def _judge_vendored(
@@ -878,9 +942,10 @@ def run_scan(
     verdicts, overall, notes = judge(config, policy, analysis, env, now, pins)
     scanned_gomod = config.main_dir.resolve() / "go.mod"
     modules = []
-    # The digest of the policy that judged the modules (the proxy's, when it did), else this
-    # scan's: its source rules judged the code even when the build has no dependencies.
-    policy_digest = ""
+    # The digest of the policy that judged the modules (the proxy's, when it did and no policy
+    # file of this scan's held them to it too), else this scan's: its source rules judged the
+    # code even when the build has no dependencies.
+    policy_digest = policy.digest if config.policy_file is not None else ""
     for m in analysis.modules:
         key = f"{m.path}@{m.version}"
         verdict, origin, zip_sha = verdicts[key]

@@ -84,6 +84,51 @@ def test_proxy_up_its_verdicts_decide(
     assert asked == {m["path"] for m in result["modules"]}
 
 
+POLICY = """version: 1
+licenses:
+  allow: [MIT, Apache-2.0, BSD-3-Clause]
+  deny: [GPL-3.0-only]
+  no_license: review
+"""
+
+
+def test_this_scans_policy_file_holds_proxy_verdicts_to_it_too(
+    project: Path,
+    go_env: dict[str, str],
+    scan_cache: Path,
+    goproxy_tree: GoProxyTree,
+    verdict_server: VerdictServer,
+) -> None:
+    """The proxy's verdicts replaced the repository's policy file: a proxy that allows GPL
+    passed a module the repository denies (and the action's deny-licenses did nothing)."""
+    verdict_server.decide = lambda path: "PASS"  # the proxy allows every license
+    (project / ".goproxy-scan.yml").write_text(POLICY)
+    env = scan_env(go_env, goproxy_tree, scan_cache)
+    proc, result = scan(project, env, "--proxy", verdict_server.url)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    gpl = next(m for m in result["modules"] if m["path"] == "example.com/gpl")
+    assert (gpl["decision"], gpl["verdict_source"]) == ("REJECT", "local")
+    assert gpl["expression"] == "GPL-3.0-only"  # the license the proxy found
+    others = [m for m in result["modules"] if m["path"] != "example.com/gpl"]
+    assert {(m["decision"], m["verdict_source"]) for m in others} == {("PASS", "proxy")}
+    assert any("the stricter verdict stands" in n for n in result["notes"])
+    assert any("stricter for example.com/gpl@" in n for n in result["notes"])
+
+    # An approval granted on the proxy is the organisation's word: it passes.
+    verdict_server.excepted = {"example.com/gpl"}
+    proc, result = scan(project, env, "--proxy", verdict_server.url)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert any("exception granted on the proxy: example.com/gpl@" in n for n in result["notes"])
+
+    # A REJECT of the proxy's stands whatever this policy allows: go cannot download it.
+    verdict_server.excepted = set()
+    verdict_server.decide = lambda path: "REJECT" if "mit" in path else "PASS"
+    proc, result = scan(project, env, "--proxy", verdict_server.url)
+    rejected = {m["path"] for m in result["modules"] if m["decision"] == "REJECT"}
+    assert any("mit" in p for p in rejected) and "example.com/gpl" in rejected
+    assert any("go-vault approve" in n for n in result["notes"])
+
+
 def test_proxy_up_a_reject_fails(
     project: Path,
     go_env: dict[str, str],

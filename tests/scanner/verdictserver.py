@@ -9,17 +9,21 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from scanner.verdict import Decision, Verdict
+from scanner.verdict import Decision, Reason, Verdict
 
 
-def verdict_json(module: str, version: str, decision: str = "PASS", h1: str = "") -> dict[str, Any]:
+def verdict_json(
+    module: str, version: str, decision: str = "PASS", h1: str = "", excepted: bool = False
+) -> dict[str, Any]:
+    """`excepted`: the PASS comes from an exception of the proxy's (an approval)."""
+    reasons = (Reason("exception.approved", f"{module}: approved"),) if excepted else ()
     return Verdict(
         module=module,
         version=version,
         decision=Decision(decision),
         licenses=(),
         expression="GPL-3.0-only" if "gpl" in module else "MIT",
-        reasons=(),
+        reasons=reasons,
         policy_digest="sha256:" + "1" * 64,
         h1=h1,
         detector_version="1",
@@ -40,6 +44,7 @@ class VerdictServer:
         self.decide: Callable[[str], str] = lambda path: "REJECT" if "gpl" in path else "PASS"
         # (path, version) -> the h1: the proxy says it judged ("" = not stated)
         self.h1: Callable[[str, str], str] = lambda path, version: ""
+        self.excepted: set[str] = set()  # module paths whose PASS is by an approval
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -63,6 +68,7 @@ class VerdictServer:
                             m["version"],
                             server.decide(m["module"]),
                             server.h1(m["module"], m["version"]),
+                            m["module"] in server.excepted,
                         )
                         for m in body["modules"]
                         if "unknown" not in m["module"]
