@@ -491,19 +491,29 @@ class Gateway:
         return response
 
     async def list_versions(self, module: str, req: Request) -> Response:
-        """GET /{module}/@v/list: upstream's versions plus stored ones; no pseudo-versions."""
-        stored = [v for v in await self.workers.run(self.storage.list, module) if is_listable(v)]
+        """GET /{module}/@v/list: upstream's versions plus stored ones; no pseudo-versions.
+
+        A module the vault holds only pseudo-versions of lists empty (200) when the upstream
+        fails or no longer has it: the go command then asks @latest, which the vault answers.
+        """
+        held = await self.workers.run(self.storage.list, module)
+        stored = [v for v in held if is_listable(v)]
         if self.config.offline:
             req.cache = "hit"
-            if not stored and not await self.workers.run(self.storage.list, module):
+            if not held:
                 raise NotInProxyError(OFFLINE, module=module)
             return _list_response(stored)
-        data = await self._answer(module, "list", f"{escape_path(module)}/@v/list", req, stored)
+        data = await self._answer(module, "list", f"{escape_path(module)}/@v/list", req, bool(held))
         upstream = [v for v in data.decode("utf-8", "replace").split() if is_listable(v)]
         return _list_response([*upstream, *stored])
 
     async def latest(self, module: str, req: Request) -> Response:
-        """GET /{module}/@latest: upstream's answer, else the newest stored version's .info."""
+        """GET /{module}/@latest: upstream's answer, else the newest stored version's .info.
+
+        An upstream without @latest (a module cache's download directory, a `go-vault sync`
+        tree) is read as the go command reads it: the highest version of its @v/list,
+        pseudo-versions included (the list go-vault serves leaves those out).
+        """
         stored = await self.workers.run(self.storage.list, module)
         if self.config.offline:
             req.cache = "hit"
@@ -511,13 +521,34 @@ class Gateway:
                 raise NotInProxyError(OFFLINE, module=module)
             return await self._stored_latest(module, stored)
         try:
-            data = await self._answer(module, "latest", f"{escape_path(module)}/@latest", req, None)
-        except (NotInProxyError, UpstreamError):
+            data = await self._answer(
+                module, "latest", f"{escape_path(module)}/@latest", req, False
+            )
+        except NotInProxyError:
+            listed = await self._upstream_listed(module, req)
+            if not listed and not stored:
+                raise
+            newest = semver.sort_versions([*listed, *stored])[-1]
+            if newest in stored:
+                req.cache = "hit"
+                return await self._stored_latest(module, stored)
+            info = await self.artifact(module, newest, Kind.INFO, req, None)
+            return Response(200, info.body, "application/json")  # not as immutable: @latest moves
+        except UpstreamError:
             if not stored:
                 raise
             req.cache = "stale"
             return await self._stored_latest(module, stored)
         return Response(200, data, "application/json")
+
+    async def _upstream_listed(self, module: str, req: Request) -> list[str]:
+        """Every canonical version in the upstream's @v/list, pseudo-versions too ([]: none)."""
+        try:
+            data = await self._answer(module, "list", f"{escape_path(module)}/@v/list", req, False)
+        except (NotInProxyError, UpstreamError):
+            return []
+        words = data.decode("utf-8", "replace").split()
+        return [v for v in words if semver.is_valid(v) and semver.canonical(v) == v]
 
     async def _stored_latest(self, module: str, stored: list[str]) -> Response:
         newest = semver.sort_versions(stored)[-1]
@@ -525,12 +556,13 @@ class Gateway:
         return Response(200, info, "application/json")
 
     async def _answer(
-        self, module: str, what: str, upstream_path: str, req: Request, stored: list[str] | None
+        self, module: str, what: str, upstream_path: str, req: Request, stored: bool
     ) -> bytes:
         """A list/@latest answer: fresh cache, else one shared upstream fetch, else stale/stored.
 
-        `stored` (for lists) is what the vault holds: when upstream says not found or fails,
-        the stored versions are still listed, so a vault keeps serving what it has.
+        `stored` (for lists): whether the vault holds versions of the module: when upstream
+        says not found or fails, the stored versions are still listed (b"" is answered), so a
+        vault keeps serving what it has.
         """
         key = (module, what)
         cached = self.answers.fresh(key)

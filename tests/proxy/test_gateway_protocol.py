@@ -227,6 +227,46 @@ def test_pseudo_version_only_module(
     assert f"{m} {PSEUDO}" in (cwd / "go.mod").read_text()
 
 
+def test_an_upstream_listing_pseudo_versions_without_latest(
+    gateway: GatewayFactory, goproxy_tree: GoProxyTree, run_go: RunGo, tmp_path: Path
+) -> None:
+    """A module cache's download directory (or a sync tree) lists pseudo-versions and has no
+    @latest: the go command reads the highest listed version; go-vault answered 404."""
+    m = "example.com/p"
+    simple(goproxy_tree, m, PSEUDO, listed=True)
+    assert not (goproxy_tree.module_dir(m) / "@latest").exists()
+    cwd = project(tmp_path)
+    with gateway() as gw:
+        assert httpx.get(f"{gw.url}/{m}/@v/list").text == ""  # still no pseudo-versions
+        latest = httpx.get(f"{gw.url}/{m}/@latest")
+        assert latest.status_code == 200 and json.loads(latest.content)["Version"] == PSEUDO
+        assert "immutable" not in latest.headers.get("cache-control", "")
+        go(run_go, gw.url, "get", f"{m}@latest", cwd=cwd)
+    assert f"{m} {PSEUDO}" in (cwd / "go.mod").read_text()
+
+
+def test_a_module_stored_as_pseudo_versions_only_lists_empty_when_upstream_fails(
+    gateway: GatewayFactory,
+    goproxy_tree: GoProxyTree,
+    upstream: LoopbackUpstream,
+    run_go: RunGo,
+    tmp_path: Path,
+) -> None:
+    """The stored versions are listed when the upstream fails, but pseudo-versions are not
+    listed: a module the vault holds only those of answered 502, and @latest never ran."""
+    m = "example.com/p"
+    simple(goproxy_tree, m, PSEUDO)
+    cwd = project(tmp_path)
+    with gateway(list_ttl=0) as gw:
+        assert httpx.get(f"{gw.url}/{m}/@v/{PSEUDO}.info").status_code == 200  # stored
+        upstream.status[f"/{m}/@v/list"] = 500
+        upstream.status[f"/{m}/@latest"] = 500
+        listed = httpx.get(f"{gw.url}/{m}/@v/list")
+        assert (listed.status_code, listed.text) == (200, "")
+        go(run_go, gw.url, "get", f"{m}@latest", cwd=cwd)
+    assert f"{m} {PSEUDO}" in (cwd / "go.mod").read_text()
+
+
 def test_empty_list_and_no_latest(
     gateway: GatewayFactory, goproxy_tree: GoProxyTree, run_go: RunGo, tmp_path: Path
 ) -> None:
