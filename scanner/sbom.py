@@ -205,13 +205,18 @@ def _part(module: ModuleResult) -> Part:
 
 
 def _stdlib_version(result: ScanResult) -> str:
-    # "go1.27.3" -> "v1.27.3": the semver form govulncheck and OSV use for the standard library.
-    raw = result.stdlib_version or (f"go{result.go_version}" if result.go_version else "")
-    return "v" + raw.removeprefix("go") if raw else ""
+    """The Go release go.mod builds with, in the semver form govulncheck and OSV use for the
+    standard library ("go1.22.0" -> "v1.22.0", "go1.21rc1" -> "v1.21.0-rc.1"): the version the
+    vulnerabilities were matched at. A result without it (written before) falls back to its
+    `go` line ("1.22" -> "v1.22.0"); "" when neither is a Go version."""
+    from .vulndb.match import go_semver
+
+    return go_semver(result.stdlib_version) or go_semver(result.go_version)
 
 
 def stdlib_purl(result: ScanResult) -> PackageURL:
-    """The standard library component's purl (its version is the toolchain the scan used)."""
+    """The standard library component's purl (its version is the Go release go.mod builds
+    with: the toolchain line, else the go line)."""
     return module_purl("stdlib", _stdlib_version(result))
 
 

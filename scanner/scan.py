@@ -928,7 +928,6 @@ def run_scan(
     """The whole scan of `config.main_dir` without --base (see scanner.diff for that)."""
     env = go_environ(os.environ if env is None else env)
     now = now or datetime.now(UTC)
-    go_version = _GoVersion(env)
     policy = load_scan_policy(config)
     if config.fail_on is None:
         config = replace(config, fail_on=Severity.parse(policy.source_rules.fail_on))
@@ -979,7 +978,7 @@ def run_scan(
         generated_at=now.astimezone(UTC).replace(microsecond=0).isoformat(),
         fail_on=config.fail_on or Severity.HIGH,
         go_version=analysis.main.go,
-        stdlib_version=go_version.result(),
+        stdlib_version=build_go_release(analysis.main) or _local_go_version(env),
         main_requires=analysis.main_requires,
         gomod_path=_gomod_display(config.main_dir),
         policy_digest=policy_digest or policy.digest,
@@ -1034,31 +1033,50 @@ def _git_root(directory: Path) -> Path | None:
     return None
 
 
-class _GoVersion:
-    """`go env GOVERSION`, started at once and read when needed (it overlaps the scan)."""
+def build_go_release(main: GoMod) -> str:
+    """The Go release that builds the module, from its go.mod as the go command picks the
+    toolchain for it: the `toolchain` line, else the `go` line as a release version ("1.22"
+    is go1.22.0 since Go 1.21, "1.20" go1.20, "1.21rc1" stays go1.21rc1). "" with neither.
 
-    def __init__(self, env: Mapping[str, str]) -> None:
-        import shutil
-        import subprocess
+    The standard library is this version everywhere: the SBOM's stdlib component and the
+    vulnerabilities matched against it (scanner.vulndb.match reads the same two lines), not
+    whichever `go` the scanning machine has.
+    """
+    from .vulndb.match import go_semver
 
-        self.value = env.get("GOVERSION", "")
-        self.proc: subprocess.Popen[str] | None = None
-        go = None if self.value else shutil.which("go", path=env.get("PATH"))
-        if go is not None:
-            self.proc = subprocess.Popen(
-                [go, "env", "GOVERSION"],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                text=True,
-                env=dict(env),
-            )
+    if main.toolchain and go_semver(main.toolchain):
+        return main.toolchain
+    if not go_semver(main.go):
+        return ""
+    parts = main.go.split(".")
+    if len(parts) == 2 and parts[0] == "1" and parts[1].isdigit() and int(parts[1]) >= 21:
+        return f"go{main.go}.0"  # a language version names its first release (Go 1.21+)
+    return f"go{main.go}"
 
-    def result(self) -> str:
-        if self.proc is not None:
-            out, _ = self.proc.communicate()
-            self.value = out.strip() if self.proc.returncode == 0 else ""
-            self.proc = None
-        return self.value
+
+def _local_go_version(env: Mapping[str, str]) -> str:
+    """`go env GOVERSION` ("" without a go command): for a go.mod with no `go` line, which the
+    go command builds with whatever toolchain runs it."""
+    import shutil
+    import subprocess
+
+    if env.get("GOVERSION"):
+        return env["GOVERSION"]
+    go = shutil.which("go", path=env.get("PATH"))
+    if go is None:
+        return ""
+    try:
+        proc = subprocess.run(
+            [go, "env", "GOVERSION"],
+            capture_output=True,
+            text=True,
+            env=dict(env),
+            check=False,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
 def _license_rules(modules: Iterable[ModuleResult]) -> tuple[RuleInfo, ...]:
