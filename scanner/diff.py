@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import ScanConfig
-from .errors import InputError, OperationalError
+from .errors import GoProxyScanError, InputError, OperationalError, ParseError
 from .goenv import go_environ
+from .gomod import parse_gomod
 from .result import ScanResult, Status
-from .scan import Analysis, analyse, replacement_text
+from .scan import Analysis, analyse, read_gomod, replacement_text
 
 if TYPE_CHECKING:
     from .modfetch import ModuleSource
@@ -64,7 +65,18 @@ def base_analysis(
 
             cache_dir = config.cache_dir or default_cache_dir(main_dir)
             base_config = replace(config, main_dir=base_dir, base="", cache_dir=cache_dir)
-            return analyse(base_config, go_environ(env), source=source)
+            shown = (relative / "go.mod").as_posix()
+            try:
+                try:
+                    read_gomod(base_dir)
+                except ParseError as e:
+                    if e.path != str(base_dir / "go.mod"):
+                        raise
+                    return _unparsable_base(base_config, shown, e, config.base)
+                return analyse(base_config, go_environ(env), source=source)
+            except GoProxyScanError as e:
+                _at_base(e, tree, config.base)
+                raise
         finally:
             # Remove the worktree even if the analysis failed, so the repository stays clean.
             subprocess.run(
@@ -74,6 +86,47 @@ def base_analysis(
                 check=False,
             )
             subprocess.run(["git", "worktree", "prune"], cwd=root, capture_output=True, check=False)
+
+
+def _unparsable_base(base_config: ScanConfig, shown: str, error: ParseError, ref: str) -> Analysis:
+    """The base of a go.mod that does not parse there: no dependencies, so every module of the
+    head is new and judged (a PR that fixes a broken go.mod can pass); its source findings are
+    still read, so an unchanged file's findings stay existing."""
+    from .scan import _source_findings
+
+    where = f"{shown}:{error.line}" if error.line else shown
+    note = (
+        f"{where} at base '{ref}' does not parse ({error.message}):"
+        " every dependency is counted as new"
+    )
+    findings, rules, parse_errors = _source_findings(base_config)
+    return Analysis(
+        main=parse_gomod(b"", shown, lax=True),
+        modules=(),
+        requires={},
+        main_requires=(),
+        optional=frozenset(),
+        findings=findings,
+        rules=rules,
+        parse_errors=parse_errors,
+        source=None,
+        notes=(note,),
+        base_notes=(note,),
+    )
+
+
+def _at_base(error: GoProxyScanError, tree: Path, ref: str) -> None:
+    """An error of the base's analysis names its file as in the repository, at the base: the
+    temporary worktree it was read in is gone when the message is read."""
+    if error.path is None:
+        return
+    path = Path(error.path)
+    for top in (tree, tree.resolve()):
+        if path.is_absolute() and path.is_relative_to(top):
+            error.path = path.relative_to(top).as_posix()
+            error.message = f"at base '{ref}': {error.message}"
+            error.args = (error.message,)
+            return
 
 
 def mark_against_base(head: ScanResult, base: Analysis | None, base_ref: str) -> ScanResult:
@@ -101,4 +154,7 @@ def mark_against_base(head: ScanResult, base: Analysis | None, base_ref: str) ->
         f.fingerprint: Status.EXISTING if f.fingerprint in fingerprints else Status.NEW
         for f in head.findings
     }
-    return head.with_status(modules, findings, base_ref)
+    marked = head.with_status(modules, findings, base_ref)
+    if base is not None and base.base_notes:
+        marked = replace(marked, notes=(*marked.notes, *base.base_notes))
+    return marked

@@ -60,6 +60,8 @@ class Analysis:
     sum_files: tuple[Path, ...] = ()
     # Module path -> the go.mod (absolute) and line of the require that names it.
     require_sites: Mapping[str, tuple[Path, int]] = field(default_factory=dict)
+    # What the report says of this analysis when it is the --base one (scanner.diff).
+    base_notes: tuple[str, ...] = ()
 
 
 def module_source(config: ScanConfig, env: Mapping[str, str]) -> tuple[ModuleSource, str]:
