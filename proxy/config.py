@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from scanner.errors import GoProxyScanError, InputError, yaml_problem
+from scanner.yamlfile import safe_load
 
 DEFAULT_UPSTREAM = "https://proxy.golang.org"
 ENV_PREFIX = "GO_VAULT_"
@@ -178,7 +179,7 @@ def _read_file(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
         raise InputError(f"cannot read config file: {e.strerror}", path=str(path)) from e
     toml = path.suffix == ".toml"
     try:
-        data = tomllib.loads(text) if toml else yaml.safe_load(text)
+        data = tomllib.loads(text) if toml else safe_load(text)
     except tomllib.TOMLDecodeError as e:
         raise InputError(f"config file does not parse: {e}", path=str(path)) from e
     except yaml.YAMLError as e:

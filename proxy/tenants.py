@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from scanner.errors import InputError, yaml_problem
+from scanner.yamlfile import safe_load
 
 from .errors import ProxyError
 from .storage import BlobStream, Kind, Storage, open_storage
@@ -50,7 +51,7 @@ class Tenant:
 def load_tenants(path: str | Path) -> dict[str, Tenant]:
     """The tenants file: `{name: {policy, license_whitelist, quota_bytes, quota_modules}}`."""
     try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        data = safe_load(Path(path).read_text()) or {}
     except OSError as e:
         raise InputError(f"tenants file unreadable: {e.strerror}", path=str(path)) from e
     except yaml.YAMLError as e:

@@ -14,9 +14,10 @@ import click
 import yaml
 
 from .config import find_policy_file
-from .errors import InputError
+from .errors import InputError, yaml_problem
 from .exitcodes import ExitCode
 from .policy import license_entry, parse_policy
+from .yamlfile import safe_load
 
 
 def _items(value: str) -> list[str]:
@@ -38,7 +39,12 @@ def overlay_licenses(text: str, allow: list[str], deny: list[str], source: str) 
             f"{', '.join(both)} is both allowed and denied by the CI inputs",
             hint="name it in allow-licenses or in deny-licenses, not both",
         )
-    data: Any = yaml.safe_load(text) or {}
+    try:
+        # An impossible date stays text: the policy parse below names its key.
+        data: Any = safe_load(text, bad_dates_as_text=True) or {}
+    except yaml.YAMLError as e:
+        problem, line = yaml_problem(e)
+        raise InputError(f"not valid YAML: {problem}", path=source, line=line) from e
     if not isinstance(data, dict):
         raise InputError("the policy is not a mapping", path=source)
     licenses = data.setdefault("licenses", {}) or {}

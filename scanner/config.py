@@ -15,6 +15,7 @@ from .errors import InputError, utf8_problem, yaml_problem
 from .reports import OutputFormat
 from .result import Severity
 from .sbom import SbomFormat, SpecVersion
+from .yamlfile import safe_load
 
 DEFAULT_POLICY_FILE = ".goproxy-scan.yml"
 ENV_PREFIX = "GOPROXY_SCAN_"
@@ -259,7 +260,7 @@ def file_settings(policy_file: Path) -> dict[str, Any]:
     try:
         text = policy_file.read_bytes().decode("utf-8")
         root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        data = safe_load(text, bad_dates_as_text=True)  # the policy parser refuses them
     except OSError as e:
         raise InputError(f"cannot read the policy file: {e.strerror}", path=str(policy_file)) from e
     except UnicodeDecodeError as e:
