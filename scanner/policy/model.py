@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from .. import spdx
 from ..errors import InputError, ParseError, utf8_problem, yaml_problem
+from ..yamlfile import safe_load
 from .selectors import VersionRange, module_matches
 
 
@@ -162,10 +164,8 @@ def schema() -> dict[str, Any]:
     return data
 
 
-def line_of(node: yaml.Node | None, path: list[str | int], bad_key: str | None) -> int | None:
-    """The 1-based line of the YAML node at a JSON path (or of `bad_key` inside it)."""
-    if node is None:
-        return None
+def _node_at(node: yaml.Node, path: list[str | int]) -> tuple[yaml.Node, bool]:
+    """The YAML node at a JSON path, or the deepest one on it; and whether it is the one."""
     for step in path:
         if isinstance(node, yaml.MappingNode):
             nxt = next((v for k, v in node.value if k.value == step), None)
@@ -174,8 +174,16 @@ def line_of(node: yaml.Node | None, path: list[str | int], bad_key: str | None) 
         else:
             nxt = None
         if nxt is None:
-            break
+            return node, False
         node = nxt
+    return node, True
+
+
+def line_of(node: yaml.Node | None, path: list[str | int], bad_key: str | None) -> int | None:
+    """The 1-based line of the YAML node at a JSON path (or of `bad_key` inside it)."""
+    if node is None:
+        return None
+    node, _found = _node_at(node, path)
     if bad_key is not None and isinstance(node, yaml.MappingNode):
         for k, _v in node.value:
             if k.value == bad_key:
@@ -187,7 +195,8 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     """A policy from YAML text; errors name `source`, the line and the key."""
     try:
         root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        # An impossible date (`expires: 2027-13-01`) stays text, for `_build` to refuse by key.
+        data = safe_load(text, bad_dates_as_text=True)
     except yaml.YAMLError as e:
         problem, line = yaml_problem(e)
         raise ParseError(f"not valid YAML: {problem}", path=source, line=line) from e
@@ -216,7 +225,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
             "default`",
         )
     try:
-        policy = _build(data, source)
+        policy = _build(data, source, root)
     except InputError as e:
         if e.path is None:
             raise ParseError(e.message, path=source, hint=e.hint) from e
@@ -334,11 +343,51 @@ def license_entry(entry: str, where: str) -> str:
         raise InputError(f"{where}: {e.message}", hint=e.hint) from e
 
 
-def _build(data: dict[str, Any], source: str) -> Policy:
+_T = TypeVar("_T")
+
+
+def _as_written(root: yaml.Node | None, keys: list[str | int], value: Any) -> str:
+    """A value for a message as the file has it: a plain scalar bare (`2027-13-01`), else
+    quoted (`'2027-06-31'`: a quoted one, or text that would vanish bare)."""
+    if root is not None:
+        node, found = _node_at(root, keys)
+        if found and isinstance(node, yaml.ScalarNode) and node.style is None and node.value:
+            return str(node.value)
+    return repr(value)
+
+
+def _build(data: dict[str, Any], source: str, root: yaml.Node | None = None) -> Policy:
+    """The Policy of a decoded file that passed the schema. A value error is a ParseError at
+    the value's line in `root` (the file composed), so it reads `FILE:LINE: key: what`."""
+
+    def at(keys: list[str | int], read: Callable[..., _T], *args: Any) -> _T:
+        try:
+            return read(*args)
+        except InputError as e:
+            if e.path is not None:
+                raise
+            line = line_of(root, keys, None)
+            raise ParseError(e.message, path=source, line=line, hint=e.hint) from e
+
+    def expires_at(keys: list[str | int], value: Any, where: str) -> date | None:
+        if not value:
+            return None
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError as e:
+            shown = _as_written(root, keys, value)
+            raise InputError(f"{where}: {shown} is not a date", hint="use YYYY-MM-DD") from e
+
     lic = data.get("licenses") or {}
     rules = LicenseRules(
-        allow=tuple(license_entry(x, "licenses.allow") for x in lic.get("allow", ())),
-        deny=tuple(license_entry(x, "licenses.deny") for x in lic.get("deny", ())),
+        allow=tuple(
+            at(["licenses", "allow", i], license_entry, x, "licenses.allow")
+            for i, x in enumerate(lic.get("allow", ()))
+        ),
+        deny=tuple(
+            at(["licenses", "deny", i], license_entry, x, "licenses.deny")
+            for i, x in enumerate(lic.get("deny", ()))
+        ),
         not_listed=Action(lic.get("not_listed", "review")),
         unknown=Action(lic.get("unknown", "review")),
         no_license=Action(lic.get("no_license", "reject")),
@@ -349,22 +398,27 @@ def _build(data: dict[str, Any], source: str) -> Policy:
     exceptions = []
     for i, raw in enumerate(data.get("exceptions") or ()):
         where = f"exceptions[{i}]"
-        expires = None
-        if raw.get("expires"):
-            try:
-                expires = date.fromisoformat(str(raw["expires"]))
-            except ValueError as e:
-                raise InputError(
-                    f"{where}.expires: {raw['expires']!r} is not a date", hint="use YYYY-MM-DD"
-                ) from e
+        keys: list[str | int] = ["exceptions", i]
+        expires = at(
+            [*keys, "expires"],
+            expires_at,
+            [*keys, "expires"],
+            raw.get("expires"),
+            f"{where}.expires",
+        )
+        versions = at(
+            [*keys, "versions"], VersionRange.parse, raw.get("versions"), f"{where}.versions"
+        )
         license_expr = raw.get("license")
         exceptions.append(
             LicenseException(
                 module=raw["module"],
                 reason=raw["reason"],
                 approver=raw["approver"],
-                versions=VersionRange.parse(raw.get("versions"), f"{where}.versions"),
-                license=license_entry(license_expr, f"{where}.license") if license_expr else None,
+                versions=versions,
+                license=at([*keys, "license"], license_entry, license_expr, f"{where}.license")
+                if license_expr
+                else None,
                 expires=expires,
             )
         )
@@ -372,7 +426,12 @@ def _build(data: dict[str, Any], source: str) -> Policy:
         DeniedModule(
             module=raw["module"],
             reason=raw["reason"],
-            versions=VersionRange.parse(raw.get("versions"), f"denied_modules[{i}].versions"),
+            versions=at(
+                ["denied_modules", i, "versions"],
+                VersionRange.parse,
+                raw.get("versions"),
+                f"denied_modules[{i}].versions",
+            ),
         )
         for i, raw in enumerate(data.get("denied_modules") or ())
     )

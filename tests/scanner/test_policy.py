@@ -91,16 +91,16 @@ def test_bad_key_names_file_line_and_key(tmp_path: Path) -> None:
     ("text", "line", "words"),
     [
         ("licenses:\n  unknown: maybe\n", 2, "licenses.unknown"),
-        ("licenses:\n  allow: [Foo-License]\n", None, "Foo-License"),
+        ("licenses:\n  allow: [Foo-License]\n", 2, "Foo-License"),
         (
             "exceptions:\n  - module: x\n    reason: r\n    approver: a\n    expires: soon\n",
-            None,
-            "not a date",
+            5,
+            "exceptions[0].expires: soon is not a date",
         ),
         ("exceptions:\n  - module: x\n    reason: r\n", 2, "approver"),
         (
             "denied_modules:\n  - module: x\n    reason: r\n    versions: '>=banana'\n",
-            None,
+            4,
             "banana",
         ),
         ("licenses: [MIT\n", 2, "flow sequence on line 1"),
