@@ -3,8 +3,11 @@
 A database entry lists the vulnerable functions and methods; another package reaches them
 also through any exported function of the package that calls them (`Hello` calling `name`).
 Without type information a declaration reaches a listed function when its body names it
-(`name(...)`, or `name` as a value) and a listed method `T.M` when it selects `.M` on anything:
-an over-approximation, as proof of absence needs. `init` functions and package-level variable
+(`name(...)`, or `name` as a value) and a listed method `T.M` when it selects `.M` on anything
+but what the syntax shows to be another package's (scanner.vulndb.reach.ExprTypes: `pkg.F`,
+`cmd := exec.Command(...)`, `var c exec.Cmd`, a field typed `*exec.Cmd`), whose methods cannot
+be the package's own (another package cannot embed them: it would import this one): an
+over-approximation, as proof of absence needs. `init` functions and package-level variable
 initialisers run whenever the package is linked in.
 """
 
@@ -18,6 +21,7 @@ from functools import cache
 from tree_sitter import Node, Query, QueryCursor
 
 from .. import source
+from .reach import ExprTypes
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,17 +91,30 @@ def package_defs(files: Sequence[source.SourceFile]) -> PackageDefs:
         starts = [s[0] for s in spans]
         identifiers: list[set[str]] = [set() for _ in spans]
         fields: list[set[str]] = [set() for _ in spans]
+        types = ExprTypes(file, file.package_names())
         for _, caps in QueryCursor(_names_query()).matches(file.tree.root_node):
             node = (caps.get("id") or caps["field"])[0]
             i = bisect.bisect_right(starts, node.start_byte) - 1
             if i < 0 or node.end_byte > spans[i][1]:
                 continue  # outside any function or variable: type and const declarations
+            if "field" in caps and _of_another_package(types, node):
+                continue
             (identifiers if "id" in caps else fields)[i].add(file.text(node))
         decls.extend(
             Decl(names, frozenset(ids), frozenset(fs), runs)
             for (_, _, names, runs), ids, fs in zip(spans, identifiers, fields, strict=True)
         )
     return PackageDefs(tuple(decls))
+
+
+def _of_another_package(types: ExprTypes, field: Node) -> bool:
+    """`.M` selected on an imported package or on a value of another package's type."""
+    operand = field.parent.child_by_field_name("operand") if field.parent is not None else None
+    if operand is None:
+        return False
+    if operand.type == "identifier" and types.is_package(operand):
+        return True
+    return types.of(operand) is not None
 
 
 def _descendants(node: Node) -> Iterable[Node]:

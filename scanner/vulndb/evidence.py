@@ -6,8 +6,9 @@ vulnerable package; NOT_CALLED when it holds one but no package of it names a vu
 function, or one of the package's own declarations that reaches it (scanner.vulndb.callers),
 and no init code reaches it. Vulnerable methods stay UNKNOWN unless a call is found: an
 interface call reaches a method without naming its package. So does the standard library,
-whose own imports are not read. CALLED is name matching, as for the main module: an
-over-approximation of what runs.
+whose own imports are not read. CALLED is name matching, as for the main module (a method
+call by what the syntax tells of its receiver, scanner.vulndb.reach): an over-approximation
+of what runs.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from .callers import PackageDefs, reaching
 from .closure import Closure
 from .match import VulnMatch
 from .osv import STDLIB, TOOLCHAIN, Package
-from .reach import BuildReach, Reach, ReachableMatch, Site, _called_sites, reachability
+from .reach import (
+    BuildReach,
+    Reach,
+    ReachableMatch,
+    Site,
+    _called_sites,
+    preferred,
+    reachability,
+)
 
 _SHOWN_SITES = 3
 
@@ -45,11 +54,11 @@ def _import_path(closure: Closure, module: str, package: str) -> str:
 
 
 def _standard(match: VulnMatch, closure: Closure) -> tuple[BuildReach, str]:
-    sites: list[Site] = []
+    calls: list[tuple[str, Site, bool]] = []
     for package in match.packages:
         if package.path in closure.std and package.symbols:
-            sites.extend(site for _, site in _called_sites(package, closure.uses))
-    if sites:
+            calls.extend(_called_sites(package, closure.uses))
+    if sites := [site for _, site in preferred(calls)]:
         return BuildReach.CALLED, f"called at {_where(sites)}"
     return (
         BuildReach.UNKNOWN,
@@ -88,7 +97,7 @@ def build_evidence(match: VulnMatch, closure: Closure) -> tuple[BuildReach, str]
         if reach.on_init:
             called.append(f"{path} reaches {', '.join(package.symbols)} when it is initialised")
             continue
-        sites = _called_sites(Package(path, tuple(sorted(reach.names))), closure.uses)
+        sites = preferred(_called_sites(Package(path, tuple(sorted(reach.names))), closure.uses))
         if sites:
             names = sorted({name for name, _ in sites})
             called.append(f"{path}.{', '.join(names)} named at {_where(s for _, s in sites)}")

@@ -3,16 +3,27 @@
 Three levels, from the tree-sitter facts of the main module: CALLED (a listed vulnerable symbol
 is called, matched by selector/identifier on the imported package), IMPORTED (a vulnerable
 package is imported, none of its listed symbols called), REQUIRED (the module is only in the
-build list). Without type information, a method `T.M` counts as called on a variable that holds
-a value of the package (`c *gin.Context`, `s := &http.Server{}`, or `r := gin.Default()`, whose
-type is unknown, so any `.M` of the package matches), and where a file names the type (`pkg.T`)
-and calls a method `.M(...)`. Both over-approximate, as a gate should rather than miss a call.
+build list). Without type information, a method call `x.M(...)` is judged by what the syntax
+tells of its receiver `x` (`ExprTypes`: the declaration in scope, a composite literal, a
+struct field of the file):
+
+- a type of the package, `pkg.T` (`c *gin.Context`, `s := &http.Server{}`): a call of `T.M`;
+- a value of the package whose type is unknown (`r := gin.Default()`): of any `.M` of it;
+- another package's type or value (`cmd := exec.Command(...)`, `var c exec.Cmd`): not a call
+  of the package's methods at all;
+- unknown (a local type, a call on a variable, a name declared elsewhere): of `T.M` wherever
+  the file names the type `pkg.T`.
+
+The unknown cases over-approximate, as a gate should rather than miss a call; the reported
+call sites of a symbol are those whose receiver is known to be of its type when there are any.
+A variable declared with another package's interface type counts as that type: a call
+through an interface is not followed (scanner.vulndb.evidence says so for the build).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -132,11 +143,15 @@ def _packages(match: VulnMatch, uses: MainUses) -> list[Package]:
     return [Package(p) for p in uses.imports if p == match.module or p.startswith(prefix)]
 
 
-def _called_sites(package: Package, uses: MainUses) -> list[tuple[str, Site]]:
-    """(vulnerable symbol, site) pairs where the main module calls into the package."""
+def _called_sites(package: Package, uses: MainUses) -> list[tuple[str, Site, bool]]:
+    """(vulnerable symbol, site, certain) where the main module calls into the package.
+
+    `certain`: the call names the symbol, or its receiver is known to be of the symbol's
+    type; else the receiver's type is unknown and the call may be another type's method.
+    """
     refs = uses.calls.get(package.path, ())
     if not package.symbols:
-        return list(refs)
+        return [(name, site, True) for name, site in refs]
     wanted = set(package.symbols)
     by_type: dict[str, list[str]] = {}
     by_method: dict[str, list[str]] = {}
@@ -148,30 +163,43 @@ def _called_sites(package: Package, uses: MainUses) -> list[tuple[str, Site]]:
     out = []
     for name, site in refs:
         if name in wanted:
-            out.append((name, site))
+            out.append((name, site, True))
         elif name.startswith(UNKNOWN_TYPE + "."):
-            out.extend((symbol, site) for symbol in by_method.get(name[2:], ()))
+            out.extend((symbol, site, False) for symbol in by_method.get(name[2:], ()))
     for name, site in refs:
         for method in by_type.get(name, ()):
             out.extend(
-                (f"{name}.{method}", call)
+                (f"{name}.{method}", call, False)
                 for call in uses.methods.get(site.path, {}).get(method, ())
             )
-    return out
+    return list(dict.fromkeys(out))
+
+
+def preferred(calls: Iterable[tuple[str, Site, bool]]) -> list[tuple[str, Site]]:
+    """The calls to report: for each symbol the certain ones when there are any, else every
+    possible one (a receiver of unknown type)."""
+    by_symbol: dict[str, tuple[list[Site], list[Site]]] = {}
+    for symbol, site, sure in calls:
+        by_symbol.setdefault(symbol, ([], []))[0 if sure else 1].append(site)
+    return [
+        (symbol, site)
+        for symbol, (certain, possible) in by_symbol.items()
+        for site in certain or possible
+    ]
 
 
 def reachability(match: VulnMatch, uses: MainUses) -> Reach:
     """How the main module reaches the vulnerable packages and symbols of one match."""
     if match.module == TOOLCHAIN:
         return Reach(Reachability.REQUIRED)  # the go command itself, not code that is built
-    called: set[Site] = set()
-    symbols: set[str] = set()
+    calls: list[tuple[str, Site, bool]] = []
     imported: set[Site] = set()
     for package in _packages(match, uses):
         imported.update(uses.imports.get(package.path, ()))
-        for symbol, site in _called_sites(package, uses):
-            called.add(site)
-            symbols.add(symbol)
+        calls.extend(_called_sites(package, uses))
+    chosen = preferred(calls)
+    called = {site for _, site in chosen}
+    symbols = {symbol for symbol, _ in chosen}
     if called:
         return Reach(Reachability.CALLED, tuple(sorted(called)), tuple(sorted(symbols)))
     if imported:
@@ -207,32 +235,263 @@ def collect_main_uses(main_dir: Path) -> MainUses:
 def type_and_method_facts(
     parsed: source.SourceFile, rel: str, query: Query, methods: list[tuple[str, Site]]
 ) -> list[tuple[str, str, Site]]:
-    """`pkg.T` type references and methods called on variables holding a package's values."""
+    """`pkg.T` type references, and method calls `x.M(...)` by what is known of `x`.
+
+    A receiver of a known package's type or value is a fact of that package (`T.M`, or
+    `?.M` when only the package is known); one of unknown type goes to `methods`, matched
+    against the types the file names.
+    """
     names = parsed.package_names()
+    types = ExprTypes(parsed, names)
     facts: list[tuple[str, str, Site]] = []
-    variables: dict[str, tuple[str, str]] = {}  # name -> (import path, type or UNKNOWN_TYPE)
-    receivers: list[tuple[str, str, Site]] = []  # (variable, method, site)
     for _, caps in QueryCursor(query).matches(parsed.tree.root_node):
-        if "recv" in caps:
+        if "method" in caps:
             node = caps["method"][0]
-            receivers.append((parsed.text(caps["recv"][0]), parsed.text(node), _site(rel, node)))
-        elif "method" in caps:
-            node = caps["method"][0]
-            methods.append((parsed.text(node), _site(rel, node)))
+            operand = caps["operand"][0]
+            if operand.type == "identifier" and types.is_package(operand):
+                continue  # `pkg.F(...)`: source.calls has it
+            site = _site(rel, node)
+            known = types.of(operand)
+            if known is None:
+                methods.append((parsed.text(node), site))
+            else:
+                facts.append((known[0], f"{known[1]}.{parsed.text(node)}", site))
         elif (path := names.get(parsed.text(caps["package"][0]))) is not None:
-            kind = parsed.text(caps["type"][0]) if "type" in caps else UNKNOWN_TYPE
-            if "var" in caps:
-                variables[parsed.text(caps["var"][0])] = (path, kind)
-            elif "type" in caps:
-                facts.append((path, kind, _site(rel, caps["package"][0])))
-    for variable, method, site in receivers:
-        if variable in variables and variable not in names:
-            path, kind = variables[variable]
-            facts.append((path, f"{kind}.{method}", site))
+            facts.append((path, parsed.text(caps["type"][0]), _site(rel, caps["package"][0])))
     return facts
 
 
 UNKNOWN_TYPE = "?"
+
+# What a name is bound to in a scope: its type as (import path, type name or UNKNOWN_TYPE),
+# or None when the syntax does not tell.
+_Type = tuple[str, str] | None
+# A name's declaration: (where it ends, its type or value expression, which of the two).
+_Bound = tuple[int, Node | None, bool]
+_FUNCTIONS = ("function_declaration", "method_declaration", "func_literal")
+_STATEMENTS = ("statement_list", "source_file")
+_SCOPES = (
+    *_FUNCTIONS,
+    *_STATEMENTS,
+    "if_statement",
+    "for_statement",
+    "expression_switch_statement",
+    "type_switch_statement",
+    "communication_case",
+)
+
+
+class ExprTypes:
+    """What the syntax of one file tells of an expression's type, without type checking.
+
+    `of(node)` is (import path, type) for a type of another package (`pkg.T`, `*pkg.T`, a
+    composite literal `pkg.T{}`, `new(pkg.T)`), (import path, UNKNOWN_TYPE) for the result of a
+    call `pkg.F(...)`, and None when it cannot be told: a local type (which may embed the
+    vulnerable one), a call on a variable, a name declared in another file. An identifier is
+    resolved to its declaration in scope (parameters, `var`, `:=`, if/for/switch initialisers;
+    `range`, type-switch and `select` bindings are unknown); `x.f` by the fields of that name
+    the file's structs declare, when they all have the same known type.
+    """
+
+    def __init__(self, parsed: source.SourceFile, names: Mapping[str, str]) -> None:
+        self.parsed = parsed
+        self.names = names
+        self._scopes: dict[int, dict[str, list[_Bound]]] = {}
+        self._values: dict[int, _Type] = {}
+        self._fields: dict[str, _Type] | None = None
+
+    def is_package(self, identifier: Node) -> bool:
+        """An imported package's name, not shadowed by a declaration in scope."""
+        name = self.parsed.text(identifier)
+        return name in self.names and self._lookup(identifier) is None
+
+    def of(self, node: Node) -> _Type:
+        kind = node.type
+        if kind == "parenthesized_expression":
+            inner = node.named_children
+            return self.of(inner[0]) if len(inner) == 1 else None
+        if kind == "unary_expression":
+            operand = node.child_by_field_name("operand")
+            op = node.child_by_field_name("operator")
+            if operand is not None and op is not None and self.parsed.text(op) == "&":
+                return self.of(operand) if operand.type == "composite_literal" else None
+            return None
+        if kind == "composite_literal":
+            return self.type_of(node.child_by_field_name("type"))
+        if kind == "call_expression":
+            return self._call(node)
+        if kind == "identifier":
+            found = self._lookup(node)
+            return found[0] if found is not None else None
+        if kind == "selector_expression":
+            operand = node.child_by_field_name("operand")
+            field = node.child_by_field_name("field")
+            if operand is None or field is None:
+                return None
+            if operand.type == "identifier" and self.is_package(operand):
+                return None  # a package's variable: its type is not told here
+            return self.fields().get(self.parsed.text(field))
+        return None
+
+    def type_of(self, node: Node | None) -> _Type:
+        """A type expression: `pkg.T` or `*pkg.T` of an imported package, else None."""
+        while node is not None and node.type in ("pointer_type", "parenthesized_type"):
+            node = node.named_children[0] if node.named_children else None
+        if node is None or node.type != "qualified_type":
+            return None
+        package = node.child_by_field_name("package")
+        name = node.child_by_field_name("name")
+        if package is None or name is None:
+            return None
+        path = self.names.get(self.parsed.text(package))
+        return None if path is None else (path, self.parsed.text(name))
+
+    def _call(self, node: Node) -> _Type:
+        function = node.child_by_field_name("function")
+        if function is None:
+            return None
+        if function.type == "identifier" and self.parsed.text(function) == "new":
+            arguments = node.child_by_field_name("arguments")
+            given = arguments.named_children if arguments is not None else []
+            if len(given) == 1 and self._lookup(function) is None:
+                return self.type_of(given[0])
+            return None
+        if function.type == "selector_expression":
+            operand = function.child_by_field_name("operand")
+            if operand is not None and operand.type == "identifier" and self.is_package(operand):
+                return (self.names[self.parsed.text(operand)], UNKNOWN_TYPE)
+        return None
+
+    def _lookup(self, identifier: Node) -> tuple[_Type] | None:
+        """The declaration in scope of an identifier: (its type,), or None when none is."""
+        name = self.parsed.text(identifier)
+        at = identifier.start_byte
+        node = identifier
+        while node.parent is not None:
+            scope = node.parent
+            declared = self._declared(scope).get(name) if scope.type in _SCOPES else None
+            if declared:
+                if scope.type == "source_file":
+                    visible = declared  # package level: declared in any order
+                elif scope.type in _FUNCTIONS:
+                    visible = declared if node.type == "block" else []  # in the body
+                else:
+                    visible = [d for d in declared if d[0] <= at]
+                if visible:
+                    return (self._resolve(visible[-1]),)
+            node = scope
+        return None
+
+    def _resolve(self, bound: _Bound) -> _Type:
+        _, node, is_type = bound
+        if node is None:
+            return None
+        if is_type:
+            return self.type_of(node)
+        if node.id not in self._values:
+            self._values[node.id] = None  # while it is worked out: a cycle is unknown
+            self._values[node.id] = self.of(node)
+        return self._values[node.id]
+
+    def _declared(self, scope: Node) -> dict[str, list[_Bound]]:
+        """Names the scope declares itself: name -> [(end of the declaration, source)]."""
+        cached = self._scopes.get(scope.id)
+        if cached is not None:
+            return cached
+        out: dict[str, list[_Bound]] = {}
+
+        def bind(identifier: Node, node: Node | None, is_type: bool, end: int) -> None:
+            out.setdefault(self.parsed.text(identifier), []).append((end, node, is_type))
+
+        if scope.type in _FUNCTIONS:
+            for field in ("receiver", "parameters", "result"):
+                params = scope.child_by_field_name(field)
+                for param in params.named_children if params is not None else ():
+                    variadic = param.type == "variadic_parameter_declaration"
+                    kind = None if variadic else param.child_by_field_name("type")
+                    for n in param.children_by_field_name("name"):
+                        bind(n, kind, True, 0)
+        elif scope.type in _STATEMENTS:
+            for statement in scope.named_children:
+                self._bind_statement(statement, bind)
+        else:  # if, for, switch, select case: an initializer, range, alias or receive
+            bound: list[Node] = []
+            for child in scope.named_children:
+                if child.type == "for_clause":
+                    child = child.child_by_field_name("initializer") or child
+                if child.type == "short_var_declaration":
+                    self._bind_statement(child, bind)
+                elif child.type in ("range_clause", "receive_statement"):
+                    left = child.child_by_field_name("left")
+                    bound += left.named_children if left is not None else []
+            alias = scope.child_by_field_name("alias")
+            bound += alias.named_children if alias is not None else []
+            for n in bound:
+                if n.type == "identifier":
+                    bind(n, None, False, 0)  # an element's, a received value's, a case's type
+        self._scopes[scope.id] = out
+        return out
+
+    def _bind_statement(
+        self, statement: Node, bind: Callable[[Node, Node | None, bool, int], None]
+    ) -> None:
+        end = statement.end_byte
+        if statement.type == "short_var_declaration":
+            left = statement.child_by_field_name("left")
+            right = statement.child_by_field_name("right")
+            targets = left.named_children if left is not None else []
+            values = right.named_children if right is not None else []
+            for i, n in enumerate(targets):
+                if n.type != "identifier":
+                    continue
+                if len(values) == len(targets):
+                    bind(n, values[i], False, end)
+                elif i == 0 and len(values) == 1:  # `x, err := pkg.F()`: F's first result
+                    bind(n, values[0], False, end)
+                else:
+                    bind(n, None, False, end)
+        elif statement.type == "var_declaration":
+            for spec in _var_specs(statement):
+                declared = spec.child_by_field_name("type")
+                value = spec.child_by_field_name("value")
+                values = value.named_children if value is not None else []
+                spec_names = spec.children_by_field_name("name")
+                for i, n in enumerate(spec_names):
+                    if declared is not None:
+                        bind(n, declared, True, end)
+                    elif len(values) == len(spec_names):
+                        bind(n, values[i], False, end)
+                    else:
+                        bind(n, None, False, end)
+
+    def fields(self) -> dict[str, _Type]:
+        """Struct field name -> its type, when every field of that name in the file has it."""
+        if self._fields is None:
+            seen: dict[str, set[_Type]] = {}
+            for _, caps in QueryCursor(_fields_query()).matches(self.parsed.tree.root_node):
+                declaration = caps["field"][0]
+                kind = self.type_of(declaration.child_by_field_name("type"))
+                for n in declaration.children_by_field_name("name"):
+                    seen.setdefault(self.parsed.text(n), set()).add(kind)
+            self._fields = {
+                name: next(iter(kinds))
+                for name, kinds in seen.items()
+                if len(kinds) == 1 and None not in kinds
+            }
+        return self._fields
+
+
+def _var_specs(declaration: Node) -> Iterable[Node]:
+    for child in declaration.named_children:
+        if child.type == "var_spec":
+            yield child
+        elif child.type == "var_spec_list":
+            yield from (c for c in child.named_children if c.type == "var_spec")
+
+
+@cache
+def _fields_query() -> Query:
+    return source.compile_query("(field_declaration) @field")
 
 
 @cache
@@ -240,25 +499,11 @@ def type_and_method_query() -> Query:
     return source.compile_query(_TYPES_AND_METHODS)
 
 
-_QUALIFIED = "(qualified_type package: (package_identifier) @package name: (type_identifier) @type)"
-_FROM_CALL = "(call_expression function: (selector_expression operand: (identifier) @package))"
-_FIRST = "left: (expression_list . (identifier) @var)"
-# Types named from another package (`*http.Server`, `http.Client{}`), variables holding a
-# package's values (parameters, `var`, `:=` of a call or composite literal), method calls.
-_TYPES_AND_METHODS = f"""
-{_QUALIFIED}
-(parameter_declaration name: (identifier) @var type: {_QUALIFIED})
-(parameter_declaration name: (identifier) @var type: (pointer_type {_QUALIFIED}))
-(var_spec name: (identifier) @var type: {_QUALIFIED})
-(var_spec name: (identifier) @var type: (pointer_type {_QUALIFIED}))
-(var_spec name: (identifier) @var value: (expression_list . {_FROM_CALL}))
-(short_var_declaration {_FIRST} right: (expression_list . {_FROM_CALL}))
-(short_var_declaration {_FIRST} right: (expression_list . (composite_literal type: {_QUALIFIED})))
-(short_var_declaration {_FIRST}
-  right: (expression_list . (unary_expression operand: (composite_literal type: {_QUALIFIED}))))
+# Types named from another package (`*http.Server`, `http.Client{}`) and method calls.
+_TYPES_AND_METHODS = """
+(qualified_type package: (package_identifier) @package name: (type_identifier) @type)
 (call_expression
-  function: (selector_expression operand: (identifier) @recv field: (field_identifier) @method))
-(call_expression function: (selector_expression field: (field_identifier) @method))
+  function: (selector_expression operand: (_) @operand field: (field_identifier) @method))
 """
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from scanner.vulndb.reach import (
     MainUses,
     Reachability,
     Site,
+    _called_sites,
     collect_main_uses,
     reachability,
 )
@@ -93,3 +95,55 @@ def test_methods_of_named_types_in_the_standard_library(
     assert reach.level is Reachability.CALLED
     assert reach.symbols == ("Server.ListenAndServe",)
     assert reach.sites == (Site("main.go", 10, 16),)
+
+
+RECEIVERS_GO = """package main
+
+import (
+\t"os/exec"
+
+\t"golang.org/x/crypto/ssh"
+)
+
+type wrap struct{ *ssh.Session }
+type holder struct{ cmd *exec.Cmd }
+
+func local() error { cmd := exec.Command("true"); return cmd.Run() }
+
+func other(h holder, c *ssh.Client, cmd string) error {
+\th.cmd.Run()
+\texec.Command("x").Run()
+\t(&exec.Cmd{}).Run()
+\tvar v exec.Cmd
+\tv.Run()
+\tk := new(exec.Cmd)
+\tk.Run()
+\tw := wrap{}
+\tw.Run(cmd)
+\ts, _ := c.NewSession()
+\ts.Run(cmd)
+\tfor _, cmd := range []*exec.Cmd{} {
+\t\tcmd.Run()
+\t}
+\tif cmd := get(); cmd != nil {
+\t\tcmd.Run()
+\t}
+\treturn nil
+}
+
+func typed(session *ssh.Session) error { return session.Run("e") }
+"""
+
+
+def test_method_calls_by_what_the_syntax_tells_of_the_receiver(tmp_path: Path) -> None:
+    """`.Run()` on a receiver known to be another type is never Session.Run; one of unknown
+    type may be (the file names ssh.Session); one known to be a Session is reported first."""
+    (tmp_path / "main.go").write_text(RECEIVERS_GO)
+    uses = collect_main_uses(tmp_path)
+    session_run = Package("golang.org/x/crypto/ssh", ("Session.Run",))
+    calls = {(site.line, sure) for _, site, sure in _called_sites(session_run, uses)}
+    # 12 and 15-21: exec.Cmds (a variable, a field, a call, a literal, `var`, `new`);
+    # 23 an embedding local type, 25 a method's result, 27 a range value, 30 an if's: unknown
+    assert calls == {(23, False), (25, False), (27, False), (30, False), (35, True)}
+    match = _match("golang.org/x/crypto", (session_run,))
+    assert reachability(match, uses).sites == (Site("main.go", 35, 57),)
