@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -12,7 +14,7 @@ import click
 from scanner.exitcodes import ExitCode
 
 from ..config import load_config
-from ..prefetch import Outcome, build_list_of, prefetch
+from ..prefetch import Outcome, PrefetchResult, build_list_of, prefetch
 from .serve import gateway_for
 from .sync import progress_bar
 
@@ -29,6 +31,25 @@ def _local_go() -> str:
     except (OSError, subprocess.SubprocessError):
         return "1.0"
     return out.removeprefix("go").split()[0] if out.startswith("go") else "1.0"
+
+
+_LISTED = 5  # problem lines shown under a reason's headline; the JSON summary has them all
+
+
+def shown_reason(result: PrefetchResult) -> list[str]:
+    """The stderr lines for a version that was not brought in: `module@version: outcome: why`
+    with the reason's first line, and when that line ends with a colon (a list follows, as for
+    a zip's problems), up to _LISTED of the listed lines, indented below it. A refusal's body
+    after its first line (how to ask for an exception) is left to the JSON summary."""
+    lines = result.reason.splitlines() or [""]
+    shown = [f"  {result.module}@{result.version}: {result.outcome.value}: {lines[0]}"]
+    if not lines[0].endswith(":"):
+        return shown
+    listed = [line.strip() for line in lines[1:] if line.strip()]
+    shown += [f"      {line}" for line in listed[:_LISTED]]
+    if len(listed) > _LISTED:
+        shown.append(f"      ... and {len(listed) - _LISTED} more (in the JSON summary)")
+    return shown
 
 
 @click.command()
@@ -50,6 +71,11 @@ def _local_go() -> str:
     multiple=True,
     help="GOOS-GOARCH of toolchain downloads (repeatable; default this machine's)",
 )
+@click.option(
+    "--audit-log",
+    help="JSON-lines audit log file, appended to (default: the config's audit_log; '-' or "
+    "unset: stderr, since stdout is the JSON summary)",
+)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path))
 def prefetch_command(
     file: Path,
@@ -59,15 +85,24 @@ def prefetch_command(
     concurrency: int,
     local_go: str | None,
     platforms: tuple[str, ...],
+    audit_log: str | None,
     config_file: Path | None,
 ) -> int:
     """Bring every module version FILE needs through the upstream into the vault."""
-    flags = {"storage": storage, "upstream": upstream, "policy": policy, "offline": False}
+    flags = {
+        "storage": storage,
+        "upstream": upstream,
+        "policy": policy,
+        "offline": False,
+        "audit_log": audit_log,
+    }
     config = load_config(config_file, flags=flags)
     modules = build_list_of(
         file, config.upstream, local_go=local_go or _local_go(), platforms=platforms
     )
-    with progress_bar("prefetch") as progress:
+    # Standard output is the JSON summary alone: an audit log going to "stdout" (`-`, the
+    # default) is written to stderr while the gateway runs (it is closed, so flushed, by then).
+    with contextlib.redirect_stdout(sys.stderr), progress_bar("prefetch") as progress:
         summary = prefetch(
             config,
             modules,
@@ -80,10 +115,8 @@ def prefetch_command(
     click.echo(f"prefetch {file}: {len(modules)} module versions: {counts}", err=True)
     for r in summary.results:
         if r.outcome not in (Outcome.FETCHED, Outcome.PRESENT):
-            # The first line: what and why (a refusal's body goes on with how to ask for an
-            # exception; the JSON above has all of it).
-            why = (r.reason.splitlines() or [""])[0]
-            click.echo(f"  {r.module}@{r.version}: {r.outcome.value}: {why}", err=True)
+            for line in shown_reason(r):
+                click.echo(line, err=True)
     if summary.count(Outcome.FAILED) or summary.count(Outcome.MISSING):
         return int(ExitCode.OPERATIONAL)
     if summary.count(Outcome.REJECTED):
