@@ -2,9 +2,12 @@
 
 Every module version goes through the gateway's ingest (zip rules, .info/.mod checks, h1:, the
 auditor), so a prefetched vault holds exactly what serving on demand would have stored. For a
-go.mod or go.work the list is the module graph (every version whose go.mod MVS reads, so an
-offline vault can build), plus `golang.org/toolchain` when a `toolchain` or `go` line names a
-Go newer than `local_go`.
+go.mod or go.work the list is what the go command downloads for it (`needed_modules`): the go.mod
+of every module version minimal version selection reads and every selected version, each as
+its `replace` directive gives it (a directory replacement: nothing, a module replacement: the
+replacement), plus `golang.org/toolchain` when the `go` or `toolchain` line makes the go
+command switch to a Go newer than `local_go` (GOTOOLCHAIN=auto). `go-vault sync --modules`
+carries the same set, read from the vault (`bundle_modules`).
 """
 
 from __future__ import annotations
@@ -12,27 +15,31 @@ from __future__ import annotations
 import asyncio
 import enum
 import platform
+import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scanner import semver
-from scanner.buildlist import load_build_list
-from scanner.errors import InputError, utf8_problem
+from scanner.buildlist import BuildList, load_build_list
+from scanner.errors import InputError, NotFoundError, utf8_problem
 from scanner.gomod import parse_gomod
-from scanner.gowork import parse_gowork
-from scanner.modfetch import source_from_goproxy
+from scanner.gowork import GoWork, compare_go_versions, parse_gowork
+from scanner.modfetch import ModuleSource, source_from_goproxy
 from scanner.module import ModuleVersion, sort_module_versions
 
 from .app import Gateway
-from .bundle import named_modules
+from .bundle import BundleError, named_modules
 from .config import VaultConfig
 from .errors import NotInProxyError, PolicyRejectedError, ProxyError, UpstreamError
+from .storage import Kind, Storage
 
 TOOLCHAIN = "golang.org/toolchain"
+TOOLCHAIN_VERSION = "v0.0.1-{name}.{platform}"  # cmd/go toolchain.Exec: go1.30.0 + linux-amd64
 
 Progress = Callable[[int, int], None]
+Toolchains = Callable[[str], Iterable[ModuleVersion]]
+"""The golang.org/toolchain versions to bring for a toolchain name such as `go1.30.0`."""
 
 
 class Outcome(enum.Enum):
@@ -80,57 +87,191 @@ def _go_platform() -> str:
     return f"{platform.system().lower()}-{arch}"
 
 
-def toolchain_modules(
-    gomod_text: str, path: str, local_go: str, platforms: tuple[str, ...]
+def _toolchain_go_version(name: str) -> str:
+    """The Go version of a toolchain name (internal/gover.FromToolchain): `go1.30.0-custom`
+    is 1.30.0; "" for a name the go command refuses."""
+    if "/" in name or "\\" in name:
+        return ""
+    if name.startswith("go"):
+        version = name[2:]
+    elif "-go" in name:
+        version = name[name.index("-go") + 3 :]
+    else:
+        return ""
+    version = re.split(r"[ \t-]", version, maxsplit=1)[0]
+    return version if compare_go_versions(version, "0") >= 0 else ""
+
+
+def switched_toolchain(go: str, toolchain: str, local_go: str | None) -> str | None:
+    """The toolchain (`go1.30.0`) the go command switches to for a go.mod or go.work with these
+    `go` and `toolchain` lines under GOTOOLCHAIN=auto (cmd/go toolchain.Select), or None when
+    `local_go` (a Go version such as 1.27.3) is new enough; None for local_go means any Go.
+
+    The newer of the two lines wins; `go 1.30` names the language, whose first release is
+    go1.30.0; `toolchain default` never switches.
+    """
+    if toolchain == "default":
+        return None
+    chosen, floor = None, local_go or ""
+    wanted = _toolchain_go_version(toolchain) if toolchain else ""
+    if wanted and compare_go_versions(wanted, floor) > 0:
+        chosen, floor = toolchain, wanted
+    if go and compare_go_versions(go, floor) > 0:
+        is_language = re.fullmatch(r"\d+\.\d+", go) is not None
+        chosen = f"go{go}.0" if is_language and compare_go_versions(go, "1.21") >= 0 else f"go{go}"
+    return chosen
+
+
+def downloaded_modules(built: BuildList) -> set[ModuleVersion]:
+    """The module versions the go command downloads for a build list (`go mod download all`):
+    the go.mod of every graph node it read and every selected version, each as its replace
+    directive gives it: a module replacement is fetched instead, a directory replacement is
+    not fetched at all (its requirements are in the graph). Main modules are left out."""
+    mains = set(built.mains)
+    selected = [ModuleVersion(m.path, m.version) for m in built.modules if not m.main]
+    wanted: set[ModuleVersion] = set()
+    for mv in (*built.graph, *selected):
+        if mv in mains or not mv.version:
+            continue
+        replacement = built.replacement(mv)
+        if replacement is None:
+            wanted.add(mv)
+        elif replacement.version:
+            wanted.add(ModuleVersion(replacement.path, replacement.version))
+    return wanted
+
+
+def needed_modules(
+    file: Path,
+    source: Callable[[], ModuleSource],
+    *,
+    local_go: str | None,
+    toolchains: Toolchains,
 ) -> list[ModuleVersion]:
-    """The golang.org/toolchain versions a go.mod's `toolchain` (or `go`) line asks for."""
-    mod = parse_gomod(gomod_text, path)
-    wanted = mod.toolchain.removeprefix("go") if mod.toolchain else mod.go
-    if not wanted or (wanted.count(".") < 2 and not mod.toolchain):
-        return []  # `go 1.21` names a language version, not a release to download
-    if semver.compare("v" + wanted, "v" + local_go) <= 0:
-        return []
-    return [ModuleVersion(TOOLCHAIN, f"v0.0.1-go{wanted}.{p}") for p in platforms]
+    """What the go command needs to build FILE, a go.mod, go.work, go.sum or list file.
+
+    A go.mod or go.work: `downloaded_modules` of its build list, read through `source()`
+    (called only then: a list file is read, and its mistakes reported, without one), plus
+    `toolchains(name)` for each toolchain its (and, for a go.work, its modules') go/toolchain
+    lines switch to beyond `local_go` (None: any). A go.sum or list file: the versions it
+    names. Raises InputError for a file the go command would refuse, and what `source`
+    raises for a go.mod it cannot give (NotFoundError, OperationalError).
+    """
+    if not file.name.endswith((".mod", ".work")):
+        return named_modules(file)
+    workspace = file.name.endswith(".work")
+    _require_go_name(file, workspace)
+    lines: list[tuple[str, str]] = []
+    gomods = [file]
+    if workspace:
+        work = _read_gowork(file)
+        gomods = _workspace_gomods(file, work)
+        lines.append((work.go, work.toolchain))
+    # A go.mod is that module alone, even inside a go.work that does not use it.
+    built = load_build_list(file.parent, source(), use_workspace=workspace)
+    wanted = downloaded_modules(built)
+    for gomod in gomods:
+        mod = parse_gomod(gomod.read_bytes(), str(gomod))
+        lines.append((mod.go, mod.toolchain))
+    for go, toolchain in lines:
+        name = switched_toolchain(go, toolchain, local_go)
+        if name is not None:
+            wanted.update(toolchains(name))
+    return sort_module_versions(wanted)
 
 
 def build_list_of(
     file: Path, upstream: str, *, local_go: str, platforms: tuple[str, ...] = ()
 ) -> list[ModuleVersion]:
-    """What `go-vault prefetch FILE` brings in for a go.mod, go.sum, go.work or list file."""
+    """What `go-vault prefetch FILE` brings in (`needed_modules` read through `upstream`), the
+    toolchain for each of `platforms` (default: this machine's)."""
     platforms = platforms or (_go_platform(),)
-    if file.name.endswith((".mod", ".work")):
-        workspace = file.name.endswith(".work")
-        wanted_name = "go.work" if workspace else "go.mod"
-        if file.name != wanted_name:
-            # The build list is read from the directory, where the go command looks for
-            # go.work and go.mod by these names.
-            raise InputError(
-                f"only a file named {wanted_name} is read as a "
-                f"{'workspace' if workspace else 'module'}: its build list comes from its "
-                "directory, as the go command reads it",
-                path=str(file),
-                hint=f"name the {wanted_name} file, or give a list of 'module version' lines",
-            )
-        gomods = _workspace_gomods(file) if workspace else [file]
-        # A go.mod is that module alone, even inside a go.work that does not use it.
-        built = load_build_list(file.parent, source_from_goproxy(upstream), use_workspace=workspace)
-        mains = set(built.mains)
-        wanted: set[ModuleVersion] = set()
-        for node, requires in built.graph.items():
-            wanted.update(m for m in (node, *requires) if m.version)
-        for bm in built.modules:
-            if bm.replace is not None and bm.replace.version:
-                wanted.add(ModuleVersion(bm.replace.path, bm.replace.version))
-        wanted -= mains
-        for gm in gomods:
-            wanted.update(toolchain_modules(gm.read_text(), str(gm), local_go, platforms))
-        return sort_module_versions(wanted)
-    return named_modules(file)
+
+    def toolchains(name: str) -> list[ModuleVersion]:
+        return [
+            ModuleVersion(TOOLCHAIN, TOOLCHAIN_VERSION.format(name=name, platform=p))
+            for p in platforms
+        ]
+
+    return needed_modules(
+        file, lambda: source_from_goproxy(upstream), local_go=local_go, toolchains=toolchains
+    )
 
 
-def _workspace_gomods(gowork: Path) -> list[Path]:
-    """The go.mod of every `use` of a go.work; a use without one is an error at its line, as
-    the go command reports it."""
+class VaultSource:
+    """The vault's stored artifacts as a scanner ModuleSource (what the build list reads)."""
+
+    def __init__(self, storage: Storage, label: str) -> None:
+        self.storage = storage
+        self.label = label
+
+    def _get(self, path: str, version: str, kind: Kind) -> bytes:
+        try:
+            return self.storage.get(path, version, kind)
+        except NotFoundError as e:
+            raise NotFoundError(
+                f"not in the vault ({self.label})", module=path, version=version
+            ) from e
+
+    def list_versions(self, path: str) -> list[str]:
+        return self.storage.list(path)
+
+    def info(self, path: str, version: str) -> bytes:
+        return self._get(path, version, Kind.INFO)
+
+    def gomod(self, path: str, version: str) -> bytes:
+        return self._get(path, version, Kind.MOD)
+
+    def zip(self, path: str, version: str) -> bytes:
+        return self._get(path, version, Kind.ZIP)
+
+    def latest(self, path: str) -> bytes:
+        raise NotFoundError(f"no @latest in the vault ({self.label})", module=path)
+
+
+def bundle_modules(file: Path, storage: Callable[[], Storage], label: str) -> list[ModuleVersion]:
+    """What `go-vault sync --modules FILE` carries: `needed_modules` of FILE read from the vault
+    `storage()` (opened only for a go.mod or go.work; `label` names it in messages), with every
+    stored golang.org/toolchain version (any platform) of a toolchain its lines ask for,
+    whatever Go the other side has.
+
+    A go.mod the build list needs that the vault lacks is a BundleError naming it.
+    """
+
+    def toolchains(name: str) -> list[ModuleVersion]:
+        prefix = TOOLCHAIN_VERSION.format(name=name, platform="")
+        stored = storage().list(TOOLCHAIN)
+        return [ModuleVersion(TOOLCHAIN, v) for v in stored if v.startswith(prefix)]
+
+    def source() -> ModuleSource:
+        return VaultSource(storage(), label)
+
+    try:
+        return needed_modules(file, source, local_go=None, toolchains=toolchains)
+    except NotFoundError as e:
+        raise BundleError(
+            f"its build list needs a module version the vault lacks: {e}",
+            path=str(file),
+            hint=f"bring them in first: go-vault prefetch {file}",
+        ) from e
+
+
+def _require_go_name(file: Path, workspace: bool) -> None:
+    """The build list is read from the directory, where the go command looks for go.work and
+    go.mod by these names: another name is an InputError."""
+    wanted_name = "go.work" if workspace else "go.mod"
+    if file.name != wanted_name:
+        raise InputError(
+            f"only a file named {wanted_name} is read as a "
+            f"{'workspace' if workspace else 'module'}: its build list comes from its "
+            "directory, as the go command reads it",
+            path=str(file),
+            hint=f"name the {wanted_name} file, or give a list of 'module version' lines",
+        )
+
+
+def _read_gowork(gowork: Path) -> GoWork:
+    """The parsed go.work; unreadable or not UTF-8 is an InputError naming it."""
     try:
         text = gowork.read_bytes().decode("utf-8")
     except OSError as e:
@@ -138,15 +279,20 @@ def _workspace_gomods(gowork: Path) -> list[Path]:
     except UnicodeDecodeError as e:
         problem, line = utf8_problem(e)
         raise InputError(problem, path=str(gowork), line=line, hint="save it as UTF-8") from e
-    uses = parse_gowork(text, str(gowork)).uses
-    if not uses:
+    return parse_gowork(text, str(gowork))
+
+
+def _workspace_gomods(gowork: Path, work: GoWork) -> list[Path]:
+    """The go.mod of every `use` of a go.work; a use without one is an error at its line, as
+    the go command reports it."""
+    if not work.uses:
         raise InputError(
             "no use directives: the workspace has no modules",
             path=str(gowork),
             hint="add `use ./dir` for each module, or prefetch a go.mod",
         )
     gomods = []
-    for use in uses:
+    for use in work.uses:
         gomod = gowork.parent / use.path / "go.mod"
         if not gomod.is_file():
             raise InputError(

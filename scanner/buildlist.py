@@ -112,6 +112,9 @@ class BuildList:
     main_dirs: tuple[Path, ...] = ()
     work_file: Path | None = None  # the go.work of a workspace (GOWORK may name another file)
     _selected: Mapping[str, str] = field(default_factory=dict, repr=False)
+    _replace: Callable[[ModuleVersion], Replacement | None] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def main(self) -> BuildModule:
@@ -120,6 +123,11 @@ class BuildList:
     def selected(self, path: str) -> str | None:
         """The selected version of `path` ("" for a main module), None when not in the list."""
         return self._selected.get(path)
+
+    def replacement(self, m: ModuleVersion) -> Replacement | None:
+        """The replacement the go command uses for m, any version of the graph (selected or
+        not), as `BuildModule.replace` gives it; None when no replace directive applies."""
+        return self._replace(m) if self._replace is not None else None
 
     def why(self, path: str) -> list[ModuleVersion] | None:
         """The shortest requirement chain from a main module to the selected version of path.
@@ -762,21 +770,12 @@ def _assemble(
     for path in sorted(p for p in graph.selected if p not in main_paths):
         version = graph.selected[path]
         mv = ModuleVersion(path, version)
-        rep = loader.replacement(mv)
-        replacement = None
-        if rep is not None:
-            r, d = rep
-            if r.new_version:
-                replacement = Replacement(r.new_path, r.new_version)
-            else:
-                directory = os.path.normpath(d / r.new_path)
-                replacement = Replacement(_shown_dir(ws, r.new_path, directory), "", directory)
         summary = loader.loaded.get(mv)
         modules.append(
             BuildModule(
                 path,
                 version,
-                replacement,
+                _replacement(ws, mv),
                 path not in ws.direct,
                 summary.go_version if summary else "",
                 False,
@@ -790,4 +789,17 @@ def _assemble(
         main_dirs=tuple(d for _mv, _gm, d in ws.mains),
         work_file=ws.work_file,
         _selected=dict(graph.selected),
+        _replace=lambda m: _replacement(ws, m),
     )
+
+
+def _replacement(ws: _Workspace, mv: ModuleVersion) -> Replacement | None:
+    """The replacement of mv as `go list -m` shows it, None when no directive applies."""
+    rep = ws.replacement(mv)
+    if rep is None:
+        return None
+    r, d = rep
+    if r.new_version:
+        return Replacement(r.new_path, r.new_version)
+    directory = os.path.normpath(d / r.new_path)
+    return Replacement(_shown_dir(ws, r.new_path, directory), "", directory)

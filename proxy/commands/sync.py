@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterator
@@ -14,9 +15,10 @@ from scanner.errors import InputError
 from scanner.exitcodes import ExitCode
 from scanner.files import is_stdout
 
-from ..bundle import Progress, export_bundle, named_modules
+from ..bundle import Progress, export_bundle
 from ..config import load_config
-from ..storage import open_storage
+from ..prefetch import bundle_modules
+from ..storage import Storage, open_storage
 from .rollback import require_vault
 
 
@@ -49,7 +51,8 @@ def progress_bar(label: str) -> Iterator[Progress]:
 @click.option(
     "--modules",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="only the modules a go.mod, go.sum, go.work or list file names (default: all)",
+    help="only what a go.mod or go.work builds with (as prefetch brings it in), or the "
+    "versions a go.sum or list file names (default: all)",
 )
 @click.option(
     "--since",
@@ -83,10 +86,18 @@ def sync(
     if not offline:
         raise InputError("only offline bundles are supported", hint="add --offline")
     config = load_config(config_file, flags={"storage": storage})
-    wanted = named_modules(modules) if modules else None
-    # Opening a filesystem vault makes it: a mistyped --storage wrote an empty bundle, exit 0.
-    require_vault(config)
-    store = open_storage(config.storage)
+
+    @functools.cache
+    def vault() -> Storage:
+        # Opening a filesystem vault makes it: a mistyped --storage wrote an empty bundle, exit 0.
+        require_vault(config)
+        return open_storage(config.storage)
+
+    # A go.mod or go.work: what prefetch brings in for it, read from the vault (replacements
+    # applied, the toolchain it switches to), so that the bundle builds it. A list file's
+    # mistakes are reported before the vault is looked at.
+    wanted = bundle_modules(modules, vault, config.storage) if modules else None
+    store = vault()
     # The bundle itself may be standard output (--bundle /dev/stdout > file): the summary then
     # goes to stderr, not into the tar.
     to_stdout = is_stdout(bundle)
