@@ -169,11 +169,24 @@ def _serve_granian(config: VaultConfig, port: int, announce: Callable[[], None])
     # line waits for an answer from the app.
     probe = _health_probe(config, port)
 
+    def forked() -> bool:
+        # granian appends each worker to `wrks` once it has forked it (server/common.py).
+        return len(server.wrks) >= config.workers
+
     def started() -> None:
         # After granian has set its own SIGHUP handler (which rebuilds the workers: a policy
         # that no longer parses then made every new worker fail, and granian exit).
         signal.signal(signal.SIGHUP, _forward_to_workers)
-        threading.Thread(target=_announce_when_up, args=(probe, announce), daemon=True).start()
+        # The probe thread runs in the process granian forks its workers from. A fork copies
+        # every lock a thread holds at that instant, held for ever in the child: a probe that
+        # was importing the `idna` codec (socket.getaddrinfo encodes the host with it) as a
+        # worker was forked left that module's import lock taken in the worker, and every
+        # name lookup there (urllib3 -> botocore -> S3) then hung while /-/healthz answered.
+        # So the thread does nothing until granian has forked all its workers, and even then
+        # runs no import and no name lookup (the address and the TLS context are made here,
+        # on the main thread, by _health_probe): granian forks again on SIGHUP or a respawn.
+        args = (probe, announce, forked)
+        threading.Thread(target=_announce_when_up, args=args, daemon=True).start()
 
     server.on_startup(started)
     server.serve()
@@ -191,30 +204,45 @@ def _forward_to_workers(signum: int, _frame: object) -> None:
 
 
 def _health_probe(config: VaultConfig, port: int) -> Callable[[], bool]:
-    """Whether GET /-/healthz on the server just started answers 200."""
+    """Whether GET /-/healthz on the server just started answers 200.
+
+    Call it on the main thread: it resolves the address (socket.getaddrinfo, which imports the
+    `idna` codec on first use) and makes the TLS context now, so that `probe()`, run by a
+    thread while granian forks, imports nothing and looks up no name (see _serve_granian).
+    """
+    import encodings.idna  # noqa: F401  - what getaddrinfo of a str host imports, made sure of
+
     path = f"{config.base_path}/-/healthz"
     request = f"GET {path} HTTP/1.1\r\nHost: {config.host}\r\nConnection: close\r\n\r\n".encode()
+    family, kind, proto, _, address = socket.getaddrinfo(
+        config.host, port, type=socket.SOCK_STREAM
+    )[0]
     tls = None
     if config.tls_cert:
         tls = ssl.create_default_context()
         tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE  # our own server, by address
 
     def probe() -> bool:
-        # A TLS socket takes over raw's descriptor (closing raw after that does nothing).
-        with (
-            socket.create_connection((config.host, port), timeout=5) as raw,
-            tls.wrap_socket(raw) if tls else raw as conn,
-        ):
-            conn.sendall(request)
-            return conn.recv(64).startswith(b"HTTP/1.1 200")
+        # `address` is numeric: connect() parses it without a lookup. A TLS socket takes over
+        # raw's descriptor (closing raw after that does nothing).
+        with socket.socket(family, kind, proto) as raw:
+            raw.settimeout(5)
+            raw.connect(address)
+            with tls.wrap_socket(raw) if tls else raw as conn:
+                conn.sendall(request)
+                return conn.recv(64).startswith(b"HTTP/1.1 200")
 
     return probe
 
 
-def _announce_when_up(probe: Callable[[], bool], announce: Callable[[], None]) -> None:
-    """`announce()` once `probe()` is true; nothing if it is not within a minute (the workers
-    failed to start, and granian says why)."""
+def _announce_when_up(
+    probe: Callable[[], bool], announce: Callable[[], None], forked: Callable[[], bool]
+) -> None:
+    """`announce()` once `probe()` is true, probing only once `forked()` is; nothing if it is
+    not within a minute (the workers failed to start, and granian says why)."""
     deadline = time.monotonic() + 60
+    while not forked() and time.monotonic() < deadline:
+        time.sleep(0.005)
     while time.monotonic() < deadline:
         try:
             if probe():
