@@ -5,19 +5,52 @@ from __future__ import annotations
 from scanner.errors import GoProxyScanError, InputError, NotFoundError, OperationalError
 
 # The go command prints at most 8 lines / 648 bytes of an error body and stops at the first
-# blank line (cmd/go/internal/web); every body we send fits that, reason first.
+# blank line (cmd/go/internal/web formatErrorDetail, which counts the "\n\t" it puts between
+# lines): every body we send fits that, reason first.
 MAX_BODY_LINES = 8
 MAX_BODY_BYTES = 648
+_SEPARATOR = 2  # "\n\t" between printed lines
 
 
-def plain_body(text: str) -> bytes:
-    """Trim `text` to what the go command will print: no blank lines, ≤ 8 lines, ≤ 648 bytes."""
+def plain_body(text: str, hint: str | None = None) -> bytes:
+    """`text` trimmed to what the go command prints whole: no blank lines, ≤ 8 lines, ≤ 648
+    bytes as it counts them. `hint` (what to do) ends a one-line text in parentheses, else it
+    is the last line, kept when lines of the text have to go."""
     lines = [line.rstrip() for line in text.strip().splitlines() if line.strip()]
-    body = "\n".join(lines[:MAX_BODY_LINES]).encode("utf-8", "replace")
-    if len(body) > MAX_BODY_BYTES - 1:
+    tail: list[str] = []
+    if hint and len(lines) == 1 and _printed([f"{lines[0]} ({hint})"]) <= MAX_BODY_BYTES:
+        lines[0] += f" ({hint})"
+    elif hint:
+        tail = [f"({hint})"]
+    kept = lines[:1]
+    for i, line in enumerate(lines[1:], 2):
+        if not _fits([*kept, line], len(lines) - i, tail):
+            break
+        kept.append(line)
+    if len(kept) < len(lines):
+        kept.append(f"... and {len(lines) - len(kept)} more")
+    lines = kept
+    if _printed(lines + tail) > MAX_BODY_BYTES:
         # Cut on a character boundary so the client still sees valid UTF-8.
-        body = body[: MAX_BODY_BYTES - 4].decode("utf-8", "ignore").encode() + b"..."
-    return body + b"\n"
+        room_bytes = MAX_BODY_BYTES - _printed(tail) - (_SEPARATOR if tail else 0) - 3
+        cut = lines[0].encode("utf-8", "replace")[: max(room_bytes, 0)]
+        lines = [cut.decode("utf-8", "ignore") + "..."]
+    return "\n".join([*lines, *tail]).encode("utf-8", "replace") + b"\n"
+
+
+def _fits(lines: list[str], left_out: int, tail: list[str]) -> bool:
+    """Whether `lines`, a line saying how many were left out (if any) and `tail` fit."""
+    shown = [*lines, *([f"... and {left_out} more"] if left_out else []), *tail]
+    return len(shown) <= MAX_BODY_LINES and _printed(shown) <= MAX_BODY_BYTES
+
+
+def _printed(lines: list[str]) -> int:
+    """How many bytes the go command counts for these lines."""
+    if not lines:
+        return 0
+    return sum(len(line.encode("utf-8", "replace")) for line in lines) + _SEPARATOR * (
+        len(lines) - 1
+    )
 
 
 class ProxyError(GoProxyScanError):
@@ -27,7 +60,9 @@ class ProxyError(GoProxyScanError):
     headers: tuple[tuple[bytes, bytes], ...] = ()  # extra response headers (WWW-Authenticate…)
 
     def body(self) -> bytes:
-        return plain_body(str(self))
+        return plain_body(
+            f"{self.where}: {self.message}" if self.where else self.message, self.hint
+        )
 
 
 class BadRequestError(ProxyError, InputError):

@@ -370,3 +370,30 @@ def test_a_mod_is_answered_while_the_zip_is_still_downloading(
         released.set()
         r = httpx.get(f"{gw.url}/{M}/@v/v1.0.0.zip", timeout=20)
         assert r.status_code == 200 and r.headers["cache-control"].endswith("immutable")
+
+
+def test_a_long_refusal_reaches_the_developer_whole_with_what_to_do(
+    gateway: GatewayFactory, goproxy_tree: GoProxyTree, run_go: RunGo, tmp_path: Path
+) -> None:
+    """A zip with a dozen problems made a body of 8 lines and 648 bytes: the go command counts
+    the "\\n\\t" it prints between lines, cut the body at 7 lines ("[Truncated: too long.]")
+    and the hint saying nothing was stored never showed."""
+    files = {"go.mod": GOMOD}
+    for i in range(12):  # each pair a case collision, each named long
+        files[f"Collides-With-Its-Lower-Case-Twin-{i:02}.go"] = "package bad\n"
+        files[f"collides-with-its-lower-case-twin-{i:02}.go"] = "package bad\n"
+    goproxy_tree.add_raw(
+        M, "v1.0.0", info=b'{"Version":"v1.0.0"}', mod=GOMOD.encode(), zip=build_zip(P, files)
+    )
+    with gateway() as gw:
+        proc = run_go(
+            "mod",
+            "download",
+            f"{M}@v1.0.0",
+            cwd=project(tmp_path),
+            env_extra={"GOPROXY": gw.url},
+            check=False,
+        )
+    assert proc.returncode != 0 and "refused by go-vault ingest" in proc.stderr
+    assert "[Truncated" not in proc.stderr, proc.stderr
+    assert "nothing was stored" in proc.stderr and "more" in proc.stderr
