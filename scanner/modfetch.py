@@ -324,6 +324,25 @@ class PrivateRouting:
         return self._route(path, None, lambda s: s.latest(path))
 
 
+def _off_hint() -> str:
+    """What to do about GOPROXY=off, in the flags of the command at hand: scan and sbom,
+    vulndb check, graph and go-vault prefetch reach here, and their flags differ."""
+    import click
+
+    context = click.get_current_context(silent=True)
+    flags = {o for p in context.command.params for o in p.opts} if context is not None else set()
+    if "--upstream" in flags:  # go-vault: the upstream list, not the environment
+        return "name a proxy URL or a file:// tree as the upstream (--upstream or the config)"
+    ways = ["set GOPROXY to a proxy URL or a file:// tree"]
+    if "--proxy" in flags:
+        ways.append("give --proxy file://TREE")
+    if "--offline" in flags:
+        ways.append("read the module cache with --offline")
+    if "--modcache" in flags:
+        ways.append("read the module cache with --modcache DIR")
+    return ", ".join(ways[:-1]) + f" or {ways[-1]}" if len(ways) > 1 else ways[0]
+
+
 def source_from_goproxy(value: str) -> ModuleSource:
     """A source for a GOPROXY value such as `https://a,file:///b|https://c,off`.
 
@@ -345,10 +364,7 @@ def source_from_goproxy(value: str) -> ModuleSource:
     for i, (item, fall_through) in enumerate(items):
         if item == "off":
             if len(items) == 1:
-                raise InputError(
-                    "GOPROXY=off: module lookup is disabled",
-                    hint="name a proxy (--proxy URL) or read the module cache (--modcache DIR)",
-                )
+                raise InputError("GOPROXY=off: module lookup is disabled", hint=_off_hint())
             if i != len(items) - 1 or not entries:
                 raise InputError(
                     f"GOPROXY={value!r}: 'off' can only end a list of proxies",

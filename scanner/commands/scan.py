@@ -59,6 +59,8 @@ def one_document_per_destination(config: ScanConfig) -> None:
 
 def check_vulnerabilities(result: ScanResult, config: ScanConfig, now: datetime) -> ScanResult:
     """The build list against the vulnerability database, reached and judged by the policy."""
+    from collections.abc import Callable
+
     from ..goenv import go_environ
     from ..policy import load_policy
     from ..scan import module_source, read_gomod, repo_prefix
@@ -89,7 +91,15 @@ def check_vulnerabilities(result: ScanResult, config: ScanConfig, now: datetime)
     matches = match_modules(index, built, go_version=main.go, toolchain=main.toolchain)
     # The main module and the code the build compiles are read only when something matched.
     env = go_environ(os.environ)
-    fetch = module_source(config, env)[0].zip
+    zips: list[Callable[[str, str], bytes]] = []
+
+    def fetch(path: str, version: str) -> bytes:
+        # Asked only for a module the module cache has not extracted, never in vendor mode
+        # (vendor/ is read): there GOPROXY may be off, as the go command needs no proxy.
+        if not zips:
+            zips.append(module_source(config, env)[0].zip)
+        return zips[0](path, version)
+
     code, renamed = scanned_code(config.main_dir, result.modules, env, fetch)
     reached = reach(matches, config.main_dir, main.module, code, renamed)
     findings = evaluate_vulns(policy, reached, now)

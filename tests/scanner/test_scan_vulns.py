@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping
@@ -602,3 +603,29 @@ def test_every_sbom_spec_and_format_carries_the_vulnerabilities(spec: str, fmt: 
     text = render_sbom(vuln_result(), options)  # validated against the schema before returned
     for vid in ("GO-2020-0001", "GO-2020-0033", "GO-2022-0969"):
         assert vid in text
+
+
+@pytest.mark.parametrize(
+    ("command", "way"),
+    [
+        (["scan", "."], "--offline"),
+        (["sbom", "."], "--offline"),
+        (["vulndb", "check", "."], "--offline"),
+        (["graph", "."], "--modcache"),
+    ],
+    ids=["scan", "sbom", "vulndb-check", "graph"],
+)
+def test_goproxy_off_names_only_flags_the_command_has(
+    tmp_path: Path, env: dict[str, str], command: list[str], way: str
+) -> None:
+    """Every command reading go.mod files from GOPROXY says what to do about GOPROXY=off in
+    its own flags: the hint named `--modcache`, which only `graph` has."""
+    project = app(tmp_path / "app", "v1.5.0")
+    proc = run_scan_cli(command, {**env, "GOPROXY": "off"}, project)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "GOPROXY=off: module lookup is disabled" in proc.stderr
+    hint = proc.stderr.partition("(")[2]
+    named = set(re.findall(r"--[a-z][a-z-]+", hint))
+    assert way in named, proc.stderr
+    usage = run_scan_cli([*command[:-1], "--help"], env, project).stdout
+    assert named <= set(re.findall(r"--[a-z][a-z-]+", usage)), (named, usage)

@@ -253,6 +253,21 @@ def test_vendor_is_what_a_vendored_build_compiles(
     assert "vendor/example.com/dep/dep.go:5" in statement["status_notes"]
 
 
+def test_a_vendored_build_needs_no_goproxy(
+    tmp_path: Path, env: dict[str, str], goproxy_tree: GoProxyTree, run_go: Any, vulndb: Path
+) -> None:
+    """`GOPROXY=off` builds from vendor/, and so scans: the vulnerability pass asked for a
+    module source all the same, and exited 2 naming a `--modcache` flag scan does not have."""
+    root = project(tmp_path / "app", goproxy_tree, run_go, DEP_CALLS)
+    run_go("mod", "vendor", cwd=root, env_extra={"GOPROXY": goproxy_tree.url})
+    run_go("clean", "-modcache", cwd=root)
+    offline = {**env, "GOFLAGS": "", "GOPROXY": "off"}
+    run_go("build", "./...", cwd=root, env_extra={"GOPROXY": "off", "GOFLAGS": ""})
+    statement, _, _ = scan_vex(root, offline, vulndb)
+    assert statement["status"] == "affected", statement
+    assert "vendor/example.com/dep/dep.go:5" in statement["status_notes"]
+
+
 @pytest.mark.parametrize(
     ("dep_go", "status", "justification"),
     [
