@@ -62,6 +62,8 @@ class Analysis:
     require_sites: Mapping[str, tuple[Path, int]] = field(default_factory=dict)
     # What the report says of this analysis when it is the --base one (scanner.diff).
     base_notes: tuple[str, ...] = ()
+    # Module paths whose packages the main module's code or tests import (module mode).
+    imported: frozenset[str] = frozenset()
 
 
 def module_source(config: ScanConfig, env: Mapping[str, str]) -> tuple[ModuleSource, str]:
@@ -221,12 +223,14 @@ def analyse(
     }
     main_requires = tuple(sorted({selected[r.path] for r in main.requires if r.path in selected}))
     findings, rules, parse_errors = _source_findings(config)
+    optional, imported = _optional_modules(config.main_dir, build_list)
     return Analysis(
         main=main,
         modules=modules,
         requires=requires,
         main_requires=main_requires,
-        optional=_optional_modules(config.main_dir, build_list),
+        optional=optional,
+        imported=imported,
         findings=findings,
         rules=rules,
         parse_errors=parse_errors,
@@ -342,13 +346,16 @@ def _edges(
     return tuple(sorted({selected[r.path] for r in wanted if r.path in selected}))
 
 
-def _optional_modules(main_dir: Path, build_list: BuildList) -> frozenset[str]:
+def _optional_modules(
+    main_dir: Path, build_list: BuildList
+) -> tuple[frozenset[str], frozenset[str]]:
+    """(modules used only by tests or tools, modules the main module's code or tests import)."""
     try:
         from .source import project_imports
     except ImportError:  # source analysis not installed: every module counts as required
-        return frozenset()
+        return frozenset(), frozenset()
     use = project_imports(main_dir, build_list)
-    return frozenset(use.test_only) | frozenset(use.tool_only)
+    return frozenset(use.test_only) | frozenset(use.tool_only), use.used | use.test_only
 
 
 def _source_findings(
@@ -941,6 +948,8 @@ def run_scan(
         if (pin := sums.pin(*built_from(m), config.main_dir)) is not None
     }
     verdicts, overall, notes = judge(config, policy, analysis, env, now, pins)
+    if unpinned := _missing_sums(analysis, sums):
+        notes.append(_missing_sums_note(config.main_dir, analysis, unpinned))
     scanned_gomod = config.main_dir.resolve() / "go.mod"
     modules = []
     # The digest of the policy that judged the modules (the proxy's, when it did and no policy
@@ -961,7 +970,9 @@ def run_scan(
                 declared=_declared(analysis.source, *built_from(m)),
                 license_files=tuple(sorted({f for lf in verdict.licenses for f in lf.files})),
                 reasons=verdict.reasons,
-                h1=sums.h1(*built_from(m)) or verdict.h1,
+                # Only what go.sum pins: the go command verifies the zip against it. A zip's own
+                # hash is no pin (zip_sha256 says what was read).
+                h1=sums.h1(*built_from(m)),
                 zip_sha256=zip_sha,
                 gomod_h1=sums.gomod_h1(*built_from(m)),
                 indirect=bool(m.indirect),
@@ -990,6 +1001,37 @@ def run_scan(
         rules=analysis.rules + _license_rules(modules),
         notes=tuple([*analysis.notes, *notes]),
         parse_errors=analysis.parse_errors,
+    )
+
+
+def _missing_sums(analysis: Analysis, sums: _GoSumHashes) -> list[str]:
+    """The modules (path@version the build uses) go.sum has no entry for that the go command
+    needs one for ("missing go.sum entry"): any with no line at all (not even its go.mod's),
+    and those whose packages the main module imports without their zip's `h1:`. In vendor mode
+    the go command does not read go.sum; a directory replacement has no checksum."""
+    if analysis.vendor_dir is not None:
+        return []
+    out = []
+    for m in analysis.modules:
+        if m.replace is not None and not m.replace.version:
+            continue
+        path, version = built_from(m)
+        if sums.h1(path, version):
+            continue
+        if m.path in analysis.imported or not sums.gomod_h1(path, version):
+            out.append(f"{path}@{version}")
+    return out
+
+
+def _missing_sums_note(main_dir: Path, analysis: Analysis, modules: Sequence[str]) -> str:
+    files = [_gomod_display(main_dir, f) for f in analysis.sum_files]
+    where = files[0] if len(files) == 1 else " / ".join(files)
+    exists = any(f.exists() for f in analysis.sum_files)
+    return (
+        f"{where}{'' if exists else ' does not exist'}: no go.sum entry for "
+        f"{', '.join(modules)}; the go command refuses to build without one (missing go.sum"
+        " entry): run `go mod tidy` (or `go mod download MODULE`) and commit go.sum. Until"
+        " then nothing pins their zips: the SBOM gives them no h1: hash"
     )
 
 
