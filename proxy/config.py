@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import ssl
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -238,8 +239,15 @@ def load_config(
     file: Path | None = None,
     env: Mapping[str, str] | None = None,
     flags: Mapping[str, Any] | None = None,
+    *,
+    files: bool = False,
 ) -> VaultConfig:
-    """Merge the four layers; a bad key or value names its file (or variable) and the key."""
+    """Merge the four layers; a bad key or value names its file (or variable) and the key.
+
+    `files`: also check the files the server opens (TLS pair, CA bundles, audit log), as
+    `go-vault serve` does; the other commands that read the same config open none of them
+    (and may run as a user who cannot read the TLS key).
+    """
     env = os.environ if env is None else env
     _check_variables(env)
     values: dict[str, Any] = {"upstream": upstream_from_goproxy(env.get("GOPROXY"))}
@@ -278,6 +286,8 @@ def load_config(
         values["log_level"] = values["log_level"].strip().lower()  # INFO works as info
     config = VaultConfig(**values)
     _validate(config, _Checker(sources))
+    if files:
+        _check_files(config, _Checker(sources))
     return config
 
 
@@ -394,3 +404,69 @@ def _validate(config: VaultConfig, check: _Checker) -> None:
         raise refuse(
             "mtls_scope", f"mtls_scope: {config.mtls_scope!r} is not read, verdicts or admin"
         )
+
+
+def _check_files(config: VaultConfig, check: _Checker) -> None:
+    """Refuse a TLS, CA or audit-log file the server could not use, naming the setting, where
+    it was set and the file: otherwise the server failed as it started, with a traceback."""
+    for name, what in (
+        ("tls_cert", "PEM certificate (chain)"),
+        ("tls_key", "PEM private key"),
+        ("tls_client_ca", "PEM CA bundle for client certificates"),
+        ("upstream_ca", "PEM CA bundle for https upstreams"),
+    ):
+        path = getattr(config, name)
+        if path:
+            _readable(check, name, path, what)
+    if config.tls_cert and config.tls_key:
+        server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            # A password callback, so an encrypted key is refused instead of prompted for.
+            server.load_cert_chain(config.tls_cert, config.tls_key, password=lambda: b"")
+        except ssl.SSLError as e:
+            raise check.refuse(
+                "tls_cert",
+                f"tls_cert {config.tls_cert!r} and tls_key {config.tls_key!r} are not a"
+                f" certificate and its private key: {e.reason or e}",
+                hint="tls_cert is the PEM certificate (chain), tls_key its own unencrypted PEM"
+                " key: are they swapped, or from different pairs?",
+            ) from e
+    for name in ("tls_client_ca", "upstream_ca"):
+        path = getattr(config, name)
+        if path:
+            try:
+                ssl.create_default_context().load_verify_locations(cafile=path)
+            except ssl.SSLError as e:
+                raise check.refuse(
+                    name,
+                    f"{name}: {path!r} holds no PEM CA certificate: {e.reason or e}",
+                    hint="give a file of PEM certificates (-----BEGIN CERTIFICATE-----)",
+                ) from e
+    if config.audit_log != "-":
+        folder = Path(config.audit_log).parent
+        if not folder.is_dir():
+            raise check.refuse(
+                "audit_log",
+                f"audit_log: the directory of {config.audit_log!r} does not exist",
+                hint=f"create {str(folder)!r}, or give another file ('-' for stdout)",
+            )
+        try:  # opened as the audit log will be: appended, created if missing
+            os.close(os.open(config.audit_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640))
+        except OSError as e:
+            raise check.refuse(
+                "audit_log",
+                f"audit_log: cannot write {config.audit_log!r}: {e.strerror}",
+                hint="give a file this user can append to ('-' for stdout)",
+            ) from e
+
+
+def _readable(check: _Checker, name: str, path: str, what: str) -> None:
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as e:
+        raise check.refuse(
+            name,
+            f"{name}: cannot read {path!r}: {e.strerror}",
+            hint=f"give the path of a readable {what}",
+        ) from e

@@ -296,7 +296,7 @@ def _worker_signals() -> None:
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(config_file: Path | None, **flags: Any) -> int:
     """Serve the GOPROXY protocol from the vault, fetching and checking new modules upstream."""
-    config = load_config(config_file, flags=flags)
+    config = load_config(config_file, flags=flags, files=True)
     logging.basicConfig(level=config.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
     gateway = app_for(config)  # also fails early on a bad policy, vulndb or tenants file
     sock = _bind(config)
