@@ -123,9 +123,9 @@ class FsStorage(Storage):
         self, module: str, version: str, blobs: Sequence[tuple[Kind, bytes | Path]]
     ) -> list[bool]:
         finals = [self._path(module, version, kind) for kind, _ in blobs]
-        finals[0].parent.mkdir(parents=True, exist_ok=True)
         staged: list[str | None] = []
         try:
+            finals[0].parent.mkdir(parents=True, exist_ok=True)
             for (kind, data), final in zip(blobs, finals, strict=True):
                 # Each fsync'd before it is closed, here: handing the fsyncs to other threads
                 # cost more than it saved (bench/bench_proxy.py, cold go mod download).
@@ -137,6 +137,15 @@ class FsStorage(Storage):
             if any(stored):
                 fsync_path(finals[0].parent)
             return stored
+        except OSError as e:
+            # A vault directory made read-only or immutable, a full disk: an operator's problem,
+            # said as one (it was a traceback and "internal error").
+            raise StorageError(
+                f"cannot write to the vault at {e.filename or finals[0].parent}: {e.strerror}",
+                module=module,
+                version=version,
+                hint="check the vault directory's permissions, attributes and free space",
+            ) from e
         finally:
             _unlink_all(staged)
 

@@ -397,3 +397,20 @@ def test_a_long_refusal_reaches_the_developer_whole_with_what_to_do(
     assert proc.returncode != 0 and "refused by go-vault ingest" in proc.stderr
     assert "[Truncated" not in proc.stderr, proc.stderr
     assert "nothing was stored" in proc.stderr and "more" in proc.stderr
+
+
+def test_a_vault_that_cannot_be_written_says_so(
+    gateway: GatewayFactory, goproxy_tree: GoProxyTree, tmp_path: Path
+) -> None:
+    """A vault directory that refuses the write (read-only, immutable, a file in the way) was a
+    traceback and "go-vault internal error"; nothing is stored, and the ingest is an event."""
+    goproxy_tree.add_module(M, "v1.0.0", {"go.mod": GOMOD})
+    with gateway() as gw:
+        (tmp_path / "vault" / "example.com").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "vault" / "example.com" / "bad").write_text("in the way\n")
+        r = httpx.get(f"{gw.url}/{M}/@v/v1.0.0.zip")
+    assert r.status_code == 500, r.text
+    assert r.text.startswith(f"{M}@v1.0.0: cannot write to the vault at "), r.text
+    assert "permissions" in r.text and "internal error" not in r.text
+    (event,) = [e for e in audit_events(tmp_path) if e["event"] == "ingest" and e["module"] == M]
+    assert event["decision"] == "failed" and "cannot write to the vault" in event["reason"]
