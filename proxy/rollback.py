@@ -132,6 +132,10 @@ class RollbackState:
             index[pin.module] = replace(entry, pin=pin)
         object.__setattr__(self, "by_module", index)
 
+    def is_rolled_back(self, module: str, version: str) -> bool:
+        entry = self.by_module.get(module)
+        return entry is not None and version in entry.hidden
+
     def to_json(self) -> dict[str, Any]:
         return {
             "version": 1,
@@ -294,6 +298,31 @@ def not_stored_warning(module: str, versions: Iterable[str]) -> str:
     )
 
 
+def rolled_back_pin(module: str, version: str) -> InputError:
+    """A pin of a rolled-back version fixes nothing: @latest never answers a hidden version."""
+    return InputError(
+        "rolled back: a pin of it would not apply (@latest never answers a rolled-back version)",
+        module=module,
+        version=version,
+        hint=f"pin another version, or undo the rollback first: go-vault rollback --undo"
+        f" {module} {version}",
+    )
+
+
+def pinned_rollback(module: str, version: str) -> InputError:
+    """Rolling back the pinned version is refused rather than unpinning on the quiet: removing
+    the pin would release the newer versions it holds back into @v/list and @latest."""
+    return InputError(
+        "pinned as @latest: rolling it back leaves the pin pointing at a hidden version;"
+        " nothing rolled back",
+        module=module,
+        version=version,
+        hint=f"pin an earlier good version first (go-vault pin {module} VERSION), or remove the"
+        f" pin (go-vault pin --undo {module}, which lets newer versions back into @latest);"
+        " then roll it back",
+    )
+
+
 class RollbackStore:
     """Read and change the rollback state of one vault; every change returns its history event."""
 
@@ -323,6 +352,9 @@ class RollbackStore:
         at = _now()
 
         def edit(s: RollbackState) -> tuple[RollbackState, dict[str, Any]]:
+            pinned = next((p for p in s.pins if p.module == module), None)
+            if pinned is not None and pinned.version in wanted:
+                raise pinned_rollback(module, pinned.version)
             have = {(r.module, r.version) for r in s.rollbacks}
             new = [Rollback(module, v, reason.strip(), by, at) for v in wanted]
             added = tuple(r for r in new if (r.module, r.version) not in have)
@@ -344,17 +376,26 @@ class RollbackStore:
         at = _now()
 
         def edit(s: RollbackState) -> tuple[RollbackState, dict[str, Any]]:
-            gone = [
-                r.version
-                for r in s.rollbacks
-                if r.module == module and (chosen is None or r.version in chosen)
-            ]
-            if not gone:
+            rolled = [r.version for r in s.rollbacks if r.module == module]
+            if not rolled:
                 raise InputError(
                     "nothing of this module is rolled back",
                     module=module,
                     hint="see go-vault rollbacks",
                 )
+            absent = [] if chosen is None else semver.sort_versions(chosen - set(rolled))
+            if absent:
+                # All or nothing, as a rollback of a list with a typo in it: undoing the
+                # rest while a mistyped version is dropped unsaid misleads the operator.
+                have = ", ".join(semver.sort_versions(rolled))
+                raise InputError(
+                    f"{', '.join(absent)} {'is' if len(absent) == 1 else 'are'} not rolled back"
+                    f" (rolled back: {have}); nothing undone",
+                    module=module,
+                    hint=f"name rolled-back versions, or none to undo all: go-vault rollback"
+                    f" --undo {module} [VERSION,…]",
+                )
+            gone = [v for v in rolled if chosen is None or v in chosen]
             kept = tuple(r for r in s.rollbacks if not (r.module == module and r.version in gone))
             ev = {"action": "undo", "module": module, "versions": gone, "by": by, "at": at}
             return replace(s, rollbacks=kept), ev
@@ -366,6 +407,8 @@ class RollbackStore:
         at = _now()
 
         def edit(s: RollbackState) -> tuple[RollbackState, dict[str, Any]]:
+            if s.is_rolled_back(module, version):
+                raise rolled_back_pin(module, version)
             pins = tuple(p for p in s.pins if p.module != module)
             pin = Pin(module, version, reason.strip(), by, at)
             ev = {"action": "pin", **pin.to_json()}
@@ -465,7 +508,7 @@ class RollbackGate:
         self, gateway: Gateway, module: str, rolled: ModuleRollbacks, req: Request
     ) -> Response:
         if rolled.pin is not None and rolled.pin.version not in rolled.hidden:
-            return await gateway.artifact(module, rolled.pin.version, Kind.INFO, req, None)
+            return await self._info(gateway, module, rolled.pin.version, req)
         with contextlib.suppress(ValueError, KeyError, TypeError, NotInProxyError):
             answer = await gateway.latest(module, req)
             if rolled.visible(json.loads(answer.body)["Version"]):
@@ -480,10 +523,21 @@ class RollbackGate:
                 "every known version is rolled back", module=module, hint="see go-vault rollbacks"
             )
         pick = semver.sort_versions(releases or candidates)[-1]
-        return await gateway.artifact(module, pick, Kind.INFO, req, None)
+        return await self._info(gateway, module, pick, req)
+
+    @staticmethod
+    async def _info(gateway: Gateway, module: str, version: str, req: Request) -> Response:
+        """`version`'s .info as the @latest answer: mutable like @v/list's (no-cache, no etag).
+        The .info response itself is immutable for a year; served as @latest, a cache in front
+        kept the old answer after the rollback or pin was undone."""
+        from .app import Response
+
+        info = await gateway.artifact(module, version, Kind.INFO, req, None)
+        return Response(200, info.body, "application/json", [(b"cache-control", b"no-cache")])
 
 
 ADMIN_ROUTES = ("/-/admin/rollbacks", "/-/admin/pins")
+SHARED_ADMIN = "admin-token"  # the identity name of GO_VAULT_ADMIN_TOKEN (proxy/auth.py)
 _JSON_TYPE = "application/json"
 
 
@@ -500,6 +554,21 @@ def _answer(status: int, data: Any) -> tuple[int, bytes, str]:
     return status, json.dumps(data, separators=(",", ":")).encode() + b"\n", _JSON_TYPE
 
 
+def _who(scope: MutableMapping[str, Any], req: Request, claimed: object = None) -> str:
+    """Who made an admin change: the identity the request proved (a token of the token file,
+    a client certificate; proxy/auth.py), else the body's "by", else `admin@` the client
+    address. The shared admin token names nobody, so "by" may name the person behind it; a
+    proved identity is what the history records, whatever the body claims."""
+    granted = scope.get("state", {}).get("go_vault_identity")
+    name = req.identity or (granted.name if granted is not None else None)
+    if name and name != SHARED_ADMIN:
+        return str(name)
+    if claimed:
+        return str(claimed)
+    client = scope.get("client")
+    return f"admin@{client[0]}" if client else "admin"
+
+
 async def admin(
     gate: RollbackGate,
     gateway: Gateway,
@@ -513,7 +582,8 @@ async def admin(
     GET /-/admin/rollbacks (state + history); POST /-/admin/rollbacks
     {"module", "versions": [...], "reason", "by"}; DELETE /-/admin/rollbacks/{module}[?versions=a,b]
     (undo); POST /-/admin/pins {"module", "version", "reason", "by"}; DELETE /-/admin/pins/{module}.
-    Each change is an audit event (`rollback`) and applies on this replica at once.
+    Each change is an audit event (`rollback`) and applies on this replica at once; its
+    history `by` is the proved identity (`_who`), a body's "by" only with the shared token.
     """
     from .verdicts import ApiError
 
@@ -526,12 +596,12 @@ async def admin(
         if path == "/-/admin/rollbacks" and method == "GET":
             state = await gateway.workers.run(store.load)
             return _answer(200, state.to_json())
-        who = str(scope.get("client", ("admin",))[0])
+        who = _who(scope, req)  # a DELETE has no body to name anyone
         if method == "POST" and path in ADMIN_ROUTES:
             try:
                 data = json.loads(await _read_body(receive))
                 module = str(data["module"])
-                by = str(data.get("by") or f"admin@{who}")
+                by = _who(scope, req, data.get("by"))
                 reason = str(data.get("reason", ""))
                 if path == "/-/admin/rollbacks":
                     versions = data["versions"]
@@ -541,6 +611,9 @@ async def admin(
                     event = await gateway.workers.run(store.rollback, module, named, reason, by)
                 else:
                     (version,) = check_versions(module, [str(data["version"])])
+                    state = await gateway.workers.run(store.load)
+                    if state.is_rolled_back(module, version):  # said before "not in the vault"
+                        raise rolled_back_pin(module, version)
                     if await gateway.workers.run(unstored, gateway.storage, module, [version]):
                         raise not_stored_pin(module, version)
                     event = await gateway.workers.run(store.pin, module, version, reason, by)
@@ -550,10 +623,10 @@ async def admin(
             module = path.removeprefix("/-/admin/rollbacks/")
             query = dict(urllib.parse.parse_qsl(scope.get("query_string", b"").decode()))
             listed = query["versions"].split(",") if query.get("versions") else None
-            event = await gateway.workers.run(store.undo, module, listed, f"admin@{who}")
+            event = await gateway.workers.run(store.undo, module, listed, who)
         elif method == "DELETE" and path.startswith("/-/admin/pins/"):
             module = path.removeprefix("/-/admin/pins/")
-            event = await gateway.workers.run(store.unpin, module, f"admin@{who}")
+            event = await gateway.workers.run(store.unpin, module, who)
         else:
             raise ApiError(404, f"no route {method} {path}")
     except ApiError as e:

@@ -18,6 +18,7 @@ from ..rollback import (
     check_versions,
     not_stored_pin,
     not_stored_warning,
+    rolled_back_pin,
     state_file,
     unstored,
 )
@@ -136,6 +137,9 @@ def pin(
         raise InputError("name the version to pin", module=module, hint="e.g. v1.2.4")
     else:
         (version,) = check_versions(module, [version])
+        # Said before "not in the vault": fetching a rolled-back version is refused.
+        if store.load().is_rolled_back(module, version):
+            raise rolled_back_pin(module, version)
         if unstored(open_storage(config.storage), module, [version]):
             raise not_stored_pin(module, version)
         event = store.pin(module, version, reason, _who(by))

@@ -254,7 +254,8 @@ def test_a_pin_needs_the_version_in_the_vault_a_rollback_only_warns(
     tmp_path: Path, vault_spec: str
 ) -> None:
     storage = open_storage(vault_spec)
-    store(storage, GoProxyTree(tmp_path / "tree"), "v1.2.0")
+    for v in ("v1.1.0", "v1.2.0"):
+        store(storage, GoProxyTree(tmp_path / "tree"), v)
     rollbacks = RollbackStore(state_file(vault_spec))
 
     code, out, err = go_vault(tmp_path, "pin", M, "v1.2.1", storage=vault_spec)
@@ -270,13 +271,13 @@ def test_a_pin_needs_the_version_in_the_vault_a_rollback_only_warns(
 
     # Withdrawing a release before anyone fetched it is allowed: recorded, with a warning.
     code, out, err = go_vault(
-        tmp_path, "rollback", M, "v1.2.0,v1.3.0", "--reason", "CVE-2099-2", storage=vault_spec
+        tmp_path, "rollback", M, "v1.1.0,v1.3.0", "--reason", "CVE-2099-2", storage=vault_spec
     )
     assert code == 0, err
-    assert json.loads(out)["versions"] == ["v1.2.0", "v1.3.0"]
+    assert json.loads(out)["versions"] == ["v1.1.0", "v1.3.0"]
     assert f"warning: {M}@v1.3.0: not in the vault yet; rolled back all the same" in err
-    assert "v1.2.0" not in err  # stored: nothing to warn about
-    assert sorted(r.version for r in rollbacks.load().rollbacks) == ["v1.2.0", "v1.3.0"]
+    assert "v1.1.0" not in err  # stored: nothing to warn about
+    assert sorted(r.version for r in rollbacks.load().rollbacks) == ["v1.1.0", "v1.3.0"]
 
 
 def test_admin_routes_refuse_what_the_commands_refuse(
