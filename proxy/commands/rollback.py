@@ -165,4 +165,11 @@ def rollbacks(as_json: bool, storage: str | None, config_file: Path | None) -> i
         click.echo(f"rolled back  {r.module}@{r.version}  {r.at} by {r.by}: {r.reason}")
     for p in sorted(state.pins, key=lambda p: p.module):
         click.echo(f"pinned       {p.module}@{p.version}  {p.at} by {p.by}: {p.reason}")
+        if state.is_rolled_back(p.module, p.version):
+            # Recorded before pin and rollback excluded each other: the pin applies to nothing.
+            click.echo(
+                f"  warning: {p.module}@{p.version} is also rolled back, so @latest is not it;"
+                f" pin another version, or go-vault pin --undo {p.module}",
+                err=True,
+            )
     return int(ExitCode.PASS)

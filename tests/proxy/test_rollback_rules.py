@@ -245,3 +245,20 @@ def test_the_shared_admin_token_records_by_else_the_address(
         assert r.json()["by"] == "admin@127.0.0.1"
         r = httpx.delete(f"{admin}/rollbacks/{M}", headers=auth)
         assert r.json()["by"] == "admin@127.0.0.1"
+
+
+def test_rollbacks_warns_of_a_pin_recorded_on_a_rolled_back_version(tmp_path: Path) -> None:
+    """A state written before pin and rollback excluded each other: 'rollbacks' said 'pinned'
+    and nothing more, while @latest was another version."""
+    doc = {
+        "version": 1,
+        "rollbacks": [{"module": M, "version": "v1.2.0", "reason": "bad", "by": "a", "at": "x"}],
+        "pins": [{"module": M, "version": "v1.2.0", "reason": "hold", "by": "b", "at": "y"}],
+        "history": [],
+    }
+    write_files(tmp_path / "vault", {".go-vault/rollbacks.json": json.dumps(doc)})
+    code, out, err = go_vault(tmp_path, "rollbacks")
+    assert code == 0, err
+    assert f"pinned       {M}@v1.2.0" in out
+    assert f"warning: {M}@v1.2.0 is also rolled back, so @latest is not it" in err
+    assert f"go-vault pin --undo {M}" in err
