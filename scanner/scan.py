@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # imported lazily at run time: each costs start-up only when 
     from .buildlist import BuildList, BuildModule, Replacement
     from .licenses import LicenseReport, TemplateIndex
     from .modfetch import ModuleSource
+    from .modulestxt import VendoredModule
     from .policy import Policy
     from .rules.runner import Finding
     from .source import SyntaxProblem
@@ -290,6 +291,7 @@ def _analyse_vendor(config: ScanConfig, main: GoMod, vendor: Path) -> Analysis:
             hint="run `go mod vendor` to sync vendor/, or set GOFLAGS=-mod=mod to scan the"
             " build list without it",
         )
+    _check_vendored_packages(config.main_dir, vendor, listing.build_list())
     # go.mod's `// indirect`, as `go list -m` reports it: modules.txt marks every requirement
     # `## explicit` since go 1.17, the indirect ones too. In a workspace, any module's go.mod.
     others = _others(config, workspace_dirs)
@@ -336,6 +338,30 @@ def _analyse_vendor(config: ScanConfig, main: GoMod, vendor: Path) -> Analysis:
         else (config.main_dir / "go.sum",),
         require_sites=_require_sites(config.main_dir, main, others),
     )
+
+
+def _check_vendored_packages(
+    main_dir: Path, vendor: Path, modules: Iterable[VendoredModule]
+) -> None:
+    """Each package vendor/modules.txt lists must be in vendor/: the go command cannot build
+    one that is gone (import lookup is disabled in vendor mode), and its module would be judged
+    on a copy that is not there."""
+    listing = _shown(main_dir, vendor / "modules.txt")
+    for m in modules:
+        missing = [p for p in m.packages if not (vendor / p).is_dir()]
+        if missing:
+            shown = ", ".join(f"{_shown(main_dir, vendor)}/{p}" for p in missing[:3])
+            more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+            raise InputError(
+                f"{m.path}@{m.version}: {listing} lists its package"
+                f"{'s' if len(missing) > 1 else ''} {', '.join(missing[:3])}{more}, but"
+                f" {shown} is missing (the go command cannot find it either: import lookup is"
+                " disabled by -mod=vendor)",
+                path=listing,
+                line=m.line or None,
+                hint="run `go mod vendor` to restore vendor/, or set GOFLAGS=-mod=mod to scan"
+                " the build list without it",
+            )
 
 
 def _edges(
