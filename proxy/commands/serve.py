@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib
 import json
 import logging
@@ -29,6 +30,8 @@ from ..ingest import Auditor
 from ..limits import RequestLimits, with_deadlines
 from ..storage import Storage
 from ..tenants import TenantRouter, with_tenants
+
+log = logging.getLogger(__name__)
 
 
 def auditor_for(config: VaultConfig) -> Auditor | None:
@@ -112,8 +115,30 @@ def limited(config: VaultConfig, app: Gateway | TenantRouter) -> RequestLimits:
 
 def gateway_from_env() -> RequestLimits:
     """The app factory of a granian worker process: its config arrives as GO_VAULT_* variables."""
+    _die_with_parent()
     config = load_config(env=os.environ)
     return limited(config, app_for(config))
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_parent() -> None:
+    """A granian worker (a multiprocessing child of the main process) gets SIGTERM when the
+    main process dies: after a `kill -9` of go-vault its worker went on serving, an orphan with
+    the old config on the port (a restart then found the address in use). Linux only
+    (prctl(2)); the signal comes when the thread that forked the worker ends, and granian
+    forks from its main thread. SIGTERM stops the worker as granian's own stop does."""
+    parent = multiprocessing.parent_process()
+    if not sys.platform.startswith("linux") or parent is None or parent.pid is None:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0) != 0:
+        log.warning("worker will outlive go-vault: prctl: %s", os.strerror(ctypes.get_errno()))
+        return
+    if os.getppid() != parent.pid:  # it died before prctl: no signal will come
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 # Granian's own log lines ("[INFO] Starting granian", one set per worker) go to stderr, as
