@@ -106,16 +106,49 @@ class FileSource:
         try:
             return _gunzip(gz.read_bytes(), str(gz))
         except (FileNotFoundError, NotADirectoryError):
+            # A local path is the user's to fix (exit 2), not an unreachable database.
             if not self.root.is_dir():
-                raise DatabaseUnreachable(
+                raise InputError(
                     "a file, not a vulnerability database directory"
                     if self.root.exists()
                     else "the vulnerability database directory does not exist",
                     path=str(self.root),
+                    hint=_LAYOUT_HINT,
+                ) from None
+            if endpoint == "index/db":
+                raise InputError(
+                    "not a Go vulnerability database in vuln.go.dev's layout: no "
+                    "index/db.json (or .json.gz)",
+                    path=str(self.root),
+                    hint=_raw_osv_hint(self.root) or _LAYOUT_HINT,
                 ) from None
             raise NotFoundError(f"no such database endpoint {endpoint!r}", path=str(path)) from None
         except OSError as e:
             raise OperationalError(f"cannot read: {e}", path=str(gz)) from e
+
+
+_LAYOUT_HINT = (
+    "give the OUT directory of `goproxy-scan vulndb build OSV_DIR OUT`, a file:// URL of one, "
+    "or an https:// database such as https://vuln.go.dev"
+)
+
+
+def _raw_osv_hint(root: Path) -> str:
+    """The hint for a directory of OSV entries (`GO-….json`), as the database repository
+    keeps them: they must be built into the served layout first. Empty when it is not one."""
+    entries = sorted(root.glob("*.json"))
+    for candidate in entries[:3]:
+        try:
+            entry = json.loads(candidate.read_bytes())
+        except (OSError, ValueError):
+            continue
+        if isinstance(entry, dict) and "id" in entry and "affected" in entry:
+            return (
+                f"it holds {len(entries)} OSV entr{'y' if len(entries) == 1 else 'ies'}: build "
+                f"the database from them with `goproxy-scan vulndb build {root} OUT`, then "
+                "give OUT"
+            )
+    return ""
 
 
 def open_source(url: str) -> DatabaseSource:

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 from collections.abc import Callable, Mapping
 from importlib import resources
@@ -387,7 +388,7 @@ def test_offline_reads_a_local_database_directory(
     assert set(by_id(ScanResult.from_json(again.stdout))) == {"GO-2020-0001"}, again.stderr
     shutil.rmtree(db)
     gone = scan(project, env, "--vulndb", str(db), *offline, "--format", "json")
-    assert gone.returncode == 3 and "does not exist" in gone.stderr, gone.stderr
+    assert gone.returncode == 2 and "does not exist" in gone.stderr, gone.stderr
 
 
 def test_an_unreachable_database_exits_3_or_fails_open_with_a_note(
@@ -395,19 +396,55 @@ def test_an_unreachable_database_exits_3_or_fails_open_with_a_note(
 ) -> None:
     project = app(tmp_path / "app", "v1.5.0")
     env = {**env, "XDG_CACHE_HOME": str(tmp_path / "cache")}  # no cached copy either
-    missing = (tmp_path / "no-such-db").as_uri()
-    closed = scan(project, env, "--vulndb", missing, "--format", "json")
+    with socket.socket() as bound:  # bound, not listening: connections are refused
+        bound.bind(("127.0.0.1", 0))
+        missing = f"http://127.0.0.1:{bound.getsockname()[1]}/no-such-db"
+        closed = scan(project, env, "--vulndb", missing, "--format", "json")
+        opened = scan(project, env, "--vulndb", missing, "--fail-open", "--format", "json")
     assert closed.returncode == 3, closed.stdout + closed.stderr
     assert "no-such-db" in closed.stderr
-    opened = scan(project, env, "--vulndb", missing, "--fail-open", "--format", "json")
     assert opened.returncode == 0, opened.stdout + opened.stderr
     result = ScanResult.from_json(opened.stdout)
     assert not result.vulndb and not result.vulnerabilities
     assert any("known vulnerabilities were not checked" in n for n in result.notes)
     (tmp_path / "db.json").write_text("{}")  # a file given for the directory
     wrong = scan(project, env, "--vulndb", str(tmp_path / "db.json"), "--format", "json")
-    assert wrong.returncode == 3 and "Traceback" not in wrong.stderr
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr  # the user's to fix
     assert "db.json: a file, not a vulnerability database directory" in wrong.stderr
+    # --fail-open is for an unreachable database, not a wrong path
+    wrong = scan(project, env, "--vulndb", str(tmp_path / "db.json"), "--fail-open")
+    assert wrong.returncode == 2, wrong.stdout + wrong.stderr
+
+
+def test_raw_osv_files_or_a_missing_directory_are_input_errors_with_a_way_out(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """A directory of OSV entries (the database repository's) said "no such database
+    endpoint 'index/db'", and a missing one "does not exist", both exit 3."""
+    project = app(tmp_path / "app", "v1.5.0")
+    env = {**env, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    osv = tmp_path / "osv"
+    osv.mkdir()
+    for entry in ENTRIES:
+        shutil.copy(OSV_DIR / f"{entry}.json", osv / f"{entry}.json")
+    raw = scan(project, env, "--vulndb", str(osv), "--format", "json")
+    assert raw.returncode == 2, raw.stdout + raw.stderr
+    assert "not a Go vulnerability database" in raw.stderr and "index/db.json" in raw.stderr
+    assert f"holds {len(ENTRIES)} OSV entries" in raw.stderr
+    assert f"goproxy-scan vulndb build {osv} OUT" in raw.stderr
+    check = run_scan_cli(["vulndb", "check", ".", "--db", osv.as_uri()], env, project)
+    assert check.returncode == 2 and "vulndb build" in check.stderr, check.stderr
+    # what the hint says works
+    built = run_scan_cli(["vulndb", "build", str(osv), str(tmp_path / "db")], env, project)
+    assert built.returncode == 0, built.stderr
+    ok = scan(project, env, "--vulndb", str(tmp_path / "db"), "--format", "json")
+    assert set(by_id(ScanResult.from_json(ok.stdout))) == set(ENTRIES), ok.stderr
+    # a directory that is not there, as a path or a file:// URL
+    for gone in (str(tmp_path / "nonexistent"), (tmp_path / "nonexistent").as_uri()):
+        proc = scan(project, env, "--vulndb", gone, "--format", "json")
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert "the vulnerability database directory does not exist" in proc.stderr
+        assert "goproxy-scan vulndb build" in proc.stderr
 
 
 def test_base_marks_vulnerabilities_new_or_existing(

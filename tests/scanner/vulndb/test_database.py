@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from scanner.errors import OperationalError
+from scanner.errors import InputError, OperationalError
 from scanner.vulndb.database import DatabaseUnreachable, load_index
 from scanner.vulndb.layout import build_layout
 
@@ -134,7 +134,7 @@ def test_file_urls_and_plain_paths(small_db: Path, tmp_path: Path) -> None:
     assert set(by_url.entries) == set(by_path.entries) == set(IDS)
     # withdrawn entries are loaded (their id resolves) but match nothing
     assert "k8s.io/kubernetes" not in by_url.by_module
-    with pytest.raises(DatabaseUnreachable):
+    with pytest.raises(InputError, match="does not exist"):  # a path to fix: exit 2
         load_index((tmp_path / "nowhere").as_uri())
 
 
@@ -177,7 +177,9 @@ def test_offline_reads_a_local_directory_directly(
     build_layout(src, small_db, modified="2026-02-01T00:00:00Z")
     again = load_index(small_db.as_uri(), cache_dir=cache, offline=True)
     assert again.modified == "2026-02-01T00:00:00Z" and "GO-2023-1737" in again.entries
-    # a directory that is not there is an error, not a silent older cache
+    # a directory that is not there is the user's error, not a silent older cache
     shutil.rmtree(small_db)
-    with pytest.raises(DatabaseUnreachable, match="does not exist"):
+    with pytest.raises(InputError, match="does not exist"):
         load_index(str(small_db), cache_dir=cache, offline=True)
+    with pytest.raises(InputError, match="does not exist"):
+        load_index(str(small_db), cache_dir=cache)
