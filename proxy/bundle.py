@@ -36,9 +36,7 @@ from typing import Any
 from scanner.dirhash import hash_zip
 from scanner.errors import GoProxyScanError, InputError, OperationalError, utf8_problem
 from scanner.files import is_stdout, written_in_place
-from scanner.gomod import parse_gomod
 from scanner.gosum import parse_gosum
-from scanner.gowork import parse_gowork
 from scanner.inflate import ERRORS as INFLATE_ERRORS
 from scanner.inflate import open_gzip, zlib
 from scanner.module import (
@@ -109,7 +107,9 @@ class BundleSummary:
 
 
 def named_modules(path: Path) -> list[ModuleVersion]:
-    """The module versions a go.sum, go.mod, go.work or list file (`path version` lines) names."""
+    """The module versions a go.sum or list file (`path version` lines) names.
+
+    (What a go.mod or go.work needs is its build list: proxy.prefetch.needed_modules.)"""
     try:
         text = path.read_bytes().decode("utf-8")
     except OSError as e:
@@ -125,13 +125,6 @@ def named_modules(path: Path) -> list[ModuleVersion]:
     name = path.name
     if name.endswith(".sum"):
         pairs = parse_gosum(text, str(path)).modules()
-    elif name.endswith(".mod"):
-        pairs = [(r.path, r.version) for r in parse_gomod(text, str(path)).requires]
-    elif name.endswith(".work"):
-        pairs = []
-        for use in parse_gowork(text, str(path)).uses:
-            gomod = path.parent / use.path / "go.mod"
-            pairs += [(m.path, m.version) for m in named_modules(gomod)]
     else:
         pairs = []
         for n, raw in enumerate(text.splitlines(), 1):
