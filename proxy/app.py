@@ -533,13 +533,13 @@ class Gateway:
                 req.cache = "hit"
                 return await self._stored_latest(module, stored)
             info = await self.artifact(module, newest, Kind.INFO, req, None)
-            return Response(200, info.body, "application/json")  # not as immutable: @latest moves
+            return latest_response(info.body)
         except UpstreamError:
             if not stored:
                 raise
             req.cache = "stale"
             return await self._stored_latest(module, stored)
-        return Response(200, data, "application/json")
+        return latest_response(data)
 
     async def _upstream_listed(self, module: str, req: Request) -> list[str]:
         """Every canonical version in the upstream's @v/list, pseudo-versions too ([]: none)."""
@@ -553,7 +553,7 @@ class Gateway:
     async def _stored_latest(self, module: str, stored: list[str]) -> Response:
         newest = semver.sort_versions(stored)[-1]
         info = await self.workers.run(self.storage.get, module, newest, Kind.INFO)
-        return Response(200, info, "application/json")
+        return latest_response(info)
 
     async def _answer(
         self, module: str, what: str, upstream_path: str, req: Request, stored: bool
@@ -762,6 +762,11 @@ def _file_response(path: Path, size: int, etag: str, if_none_match: str | None) 
     return Response(
         200, content_type=_CONTENT_TYPES[Kind.ZIP], headers=headers, file=path, size=size
     )
+
+
+def latest_response(info: bytes) -> Response:
+    """@latest: the .info of a version, not as immutable (a new release, a rollback moves it)."""
+    return Response(200, info, "application/json", [(b"cache-control", b"no-cache")])
 
 
 def _list_response(versions: list[str]) -> Response:

@@ -530,10 +530,10 @@ class RollbackGate:
         """`version`'s .info as the @latest answer: mutable like @v/list's (no-cache, no etag).
         The .info response itself is immutable for a year; served as @latest, a cache in front
         kept the old answer after the rollback or pin was undone."""
-        from .app import Response
+        from .app import latest_response
 
         info = await gateway.artifact(module, version, Kind.INFO, req, None)
-        return Response(200, info.body, "application/json", [(b"cache-control", b"no-cache")])
+        return latest_response(info.body)
 
 
 ADMIN_ROUTES = ("/-/admin/rollbacks", "/-/admin/pins")

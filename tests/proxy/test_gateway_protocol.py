@@ -457,3 +457,15 @@ def test_zip_redirect_to_blob_storage_is_followed_by_go(
         assert blobs.hits["/example.com/m/@v/v1.0.0.zip"] == 1
     finally:
         blobs.stop()
+
+
+def test_latest_is_not_cached_as_immutable(
+    gateway: GatewayFactory, goproxy_tree: GoProxyTree
+) -> None:
+    """@latest moves with each release: a cache in front must ask again (as for @v/list)."""
+    m = "example.com/p"
+    simple(goproxy_tree, m, PSEUDO)
+    with gateway() as gw:
+        r = httpx.get(f"{gw.url}/{m}/@latest")
+        assert r.status_code == 200 and r.headers["cache-control"] == "no-cache"
+        assert "etag" not in r.headers
