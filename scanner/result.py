@@ -236,7 +236,7 @@ class ScanResult:
     generated_at: str  # RFC 3339, UTC
     fail_on: Severity = Severity.HIGH
     go_version: str = ""  # the main module's go directive
-    stdlib_version: str = ""  # the Go toolchain the build list was taken with ("go1.27.3")
+    stdlib_version: str = ""  # the Go release go.mod builds with ("go1.22.0")
     main_requires: tuple[str, ...] = ()  # "path@version" keys the main module requires
     gomod_path: str = "go.mod"
     base_ref: str = ""
