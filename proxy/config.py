@@ -162,13 +162,19 @@ def _coerce(name: str, value: Any, where: Where) -> Any:
         if kind == "float":
             return float(value)
         if kind == "int":
+            # int() truncated a YAML/TOML float (pool_size: 1.5 was 1) and took a bool.
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
             return int(value)
         if isinstance(value, list):  # upstream given as a YAML list means ","-separated
             return ",".join(str(v) for v in value)
         return None if value is None else str(value)
-    except ValueError as e:
+    except (ValueError, TypeError) as e:  # TypeError: a list, e.g. pool_size: [8]
         raise InputError(
-            f"{name}: {value!r} is not a valid {kind.split(' ')[0]}", path=where[0], line=where[1]
+            f"{name}: {value!r} is not a valid {kind.split(' ')[0]}",
+            path=where[0],
+            line=where[1],
+            hint="give a whole number" if kind == "int" else None,
         ) from e
 
 
@@ -205,13 +211,19 @@ def _yaml_key_lines(text: str) -> dict[str, int]:
 
 
 def _toml_key_lines(text: str) -> dict[str, int]:
-    # tomllib keeps no positions; settings are top-level keys, so a `key =` line before the
-    # first [table] is theirs.
+    # tomllib keeps no positions; settings are top-level keys, so a `key =` (or dotted
+    # `key.sub =`) line before the first [table] is theirs, and a `[key]` or `[key.sub]` header
+    # is the line of top-level key `key` (a table, which load_config refuses by that line).
     lines: dict[str, int] = {}
+    key = r"""(["']?)([A-Za-z0-9_-]+)\1"""
+    in_table = False
     for n, line in enumerate(text.splitlines(), 1):
-        if line.lstrip().startswith("["):
-            break
-        found = re.match(r"""\s*(["']?)([A-Za-z0-9_-]+)\1\s*=""", line)
+        header = re.match(rf"\s*\[\[?\s*{key}", line)
+        if header:
+            in_table = True
+            lines.setdefault(header.group(2), n)
+            continue
+        found = None if in_table else re.match(rf"\s*{key}\s*[.=]", line)
         if found:
             lines.setdefault(found.group(2), n)
     return lines
@@ -265,6 +277,21 @@ def load_config(
                     path=where[0],
                     line=where[1],
                     hint=f"known settings: {', '.join(sorted(_FIELDS))}",
+                )
+            if isinstance(value, dict) or (
+                isinstance(value, list) and any(isinstance(v, dict | list) for v in value)
+            ):
+                # A TOML [table] or [[table]], a YAML mapping: every setting is a top-level key.
+                raise InputError(
+                    f"{key}: a table where a value is expected",
+                    path=where[0],
+                    line=where[1],
+                    hint="settings are top-level keys, not grouped in tables: e.g. "
+                    + (
+                        f'{key} = "VALUE" before any [table]'
+                        if file.suffix == ".toml"
+                        else f"{key}: VALUE"
+                    ),
                 )
             values[name] = _coerce(name, value, where)
             sources[name] = where
