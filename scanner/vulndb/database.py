@@ -35,6 +35,10 @@ class DatabaseUnreachable(OperationalError):
     """The database could not be asked at all (connection refused, DNS, timeout, 5xx)."""
 
 
+class LocalDatabaseMissing(InputError):
+    """A database path that is not a directory: exit 2, unless a cached copy of it answers."""
+
+
 class DatabaseSource(Protocol):
     """Where a database is read from.
 
@@ -108,7 +112,7 @@ class FileSource:
         except (FileNotFoundError, NotADirectoryError):
             # A local path is the user's to fix (exit 2), not an unreachable database.
             if not self.root.is_dir():
-                raise InputError(
+                raise LocalDatabaseMissing(
                     "a file, not a vulnerability database directory"
                     if self.root.exists()
                     else "the vulnerability database directory does not exist",
@@ -267,7 +271,7 @@ def load_index(
     if not offline or isinstance(source, FileSource):
         try:
             fresh = _refresh(source, cached, wanted_modules, workers)
-        except DatabaseUnreachable:
+        except (DatabaseUnreachable, LocalDatabaseMissing):
             if cached is None or offline:  # offline here: a local directory that is not there
                 raise
         else:
