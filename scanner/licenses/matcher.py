@@ -138,6 +138,25 @@ _RESTATED = re.compile(
     r"without warranties or conditions of any kind either express or implied "
     r"see (?:\S+ ){1,6}?for the specific language governing permissions and limitations "
     r"under (?:\S+ ){0,3}?licenses? "
+    # Phrases that scope or introduce the license beside them: "Unless explicitly stated at the
+    # top of the file, this code is covered by the following license" (linuxkit/virtsock),
+    # "All other files (unless otherwise marked) are licensed under", "The text of the
+    # BSD-3-Clause license used by this project is the following" (cyphar/filepath-securejoin),
+    # "Go is used under the terms of the BSD like license" (fatih/structtag), "MIT License used
+    # for util/isURL.go" (zmap/zcrypto); and a multi-license file's account of itself ("Which
+    # code you use will have an impact on whether only one or both licenses apply", "the comment
+    # shall take precedence", "The only purpose of this document is", filepath-securejoin).
+    r"|unless (?:(?:explicitly|expressly|specifically|otherwise) )?"
+    r"(?:stated|noted|marked|specified|indicated|mentioned) (?:otherwise )?"
+    r"(?:(?:at the (?:top|start|head) of|in the header of|in) (?:the|a|each|that|this) "
+    r"(?:source )?files? )?"
+    r"|(?:licen[cs]es?|text) used (?:by|for|in) "
+    r"|(?:is|are) used under (?:the terms of )?"
+    r"|which (?:code|files?|parts?|packages?) you use "
+    r"|whether only one or (?:both|all|more) (?:of (?:the|these|its) )?licenses apply "
+    r"|the (?:comment|header|notice) (?:at the (?:top|start) of (?:a|the|each) file )?"
+    r"(?:shall|will) take precedence "
+    r"|the only purpose of this (?:document|file|notice) is "
 )
 
 
@@ -235,9 +254,14 @@ def match_document(
         covered[sp.start : sp.end] = b"\x01" * (sp.end - sp.start)
     # Without a license text, `SPDX-License-Identifier:` lines name the licenses: references
     # (the authors name them without including them), and the text beside them is read as
-    # beside a license.
-    tags = [] if chosen else _tag_lines(doc)
-    for at, end, _ in tags:
+    # beside a license. Beside texts, a line naming exactly the licenses whose texts the file
+    # holds restates them, as a notice does (cyphar/filepath-securejoin's COPYING.md:
+    # "SPDX-License-Identifier: BSD-3-Clause AND MPL-2.0" above both texts).
+    tag_lines = _tag_lines(doc)
+    found_templates = [templates[sp.template] for sp in chosen]
+    tags = [] if chosen else tag_lines
+    restating = [t for t in tag_lines if chosen and _restates(t[2], found_templates)]
+    for at, end, _ in (*tags, *restating):
         covered[at:end] = b"\x01" * (end - at)
     beside = bool(chosen or tags)
     leftover = _leftover_runs(doc, covered, BESIDE_MIN_WORDS if beside else LEFTOVER_MIN_WORDS)
@@ -279,7 +303,7 @@ def match_document(
         )
     names = {w for sp in chosen for w in _name_words(templates[sp.template])}
     if not notice:
-        choice = _choice(doc, leftover, [templates[sp.template] for sp in chosen])
+        choice = _choice(doc, leftover, found_templates, tag_lines)
         if choice is not None:
             out.append((choice.at, choice.match))
         found = [templates[sp.template].license_id for sp in chosen]
@@ -294,9 +318,12 @@ def match_document(
                 pass  # "portions are under the GNU GPL": a license no text here holds
             elif (choice is not None or tagged_or) and terms <= _CHOICE_TERMS:
                 continue  # beside a choice, text without terms but "may be used" adds none
+            elif restating and not terms:
+                continue  # the file states its licenses: its account of them, at any length
             elif beside and (
                 _is_commentary(terms, prose)
                 or _is_title(region, names)
+                or _is_project_title(doc, s, e, terms)
                 or _is_views_disclaimer(region)
             ):
                 continue
@@ -432,6 +459,28 @@ def _is_title(region: tuple[str, ...], names: set[str]) -> bool:
     return len(region) < _NOTE_MAX_WORDS and names.issuperset(region)
 
 
+# A project's title on a license file's first line, "<name> - <tagline>": its words are read, and
+# a tagline may hold these words of terms, which there say what the software does
+# ("tomb - support for clean goroutine termination in Go.", gopkg.in/tomb.v1).
+_TITLE_LINE = re.compile(r"^[\W_]*[\w.-]+(?: +[-\u2013\u2014]| *:) +\w")
+_TAGLINE_WORDS = frozenset(
+    ("use", "used", "using", "terminate", "termination", "condition", "conditions", "conditional")
+)
+
+
+def _is_project_title(doc: Document, s: int, e: int, terms: set[str]) -> bool:
+    """The file's first line alone (copyright lines aside), shorter than a license could be,
+    shaped "<name> - <tagline>", with no words of terms but a tagline's."""
+    own = [doc.lines[i] for i in range(s, e) if not doc.copyright[i]]
+    return (
+        s == 0
+        and 0 < len(own) < LEFTOVER_MIN_WORDS
+        and set(own) == {doc.lines[0]}
+        and _TITLE_LINE.match(doc.folded_lines[doc.lines[0] - 1]) is not None
+        and terms <= _TAGLINE_WORDS
+    )
+
+
 def _is_commentary(terms: set[str], prose: int) -> bool:
     """A short remark beside a license ("X is licensed under the MIT license, reproduced
     below"; a project's name and tagline): no words that grant, restrict or condition
@@ -525,6 +574,17 @@ def offered(match: LicenseMatch) -> frozenset[str]:
     return frozenset(family(t.license_id) for t in spdx.terms(match.license_id))
 
 
+def _restates(expression: str, found: list[Template]) -> bool:
+    """Whether an `SPDX-License-Identifier:` expression names, without a choice or an
+    exception, exactly the licenses `found` (as families: the texts do not say -or-later)."""
+    if " OR " in expression or not found:
+        return False
+    named = spdx.terms(expression)
+    if any(t.exception is not None for t in named):
+        return False
+    return {family(t.license_id) for t in named} == {family(t.license_id) for t in found}
+
+
 def _tag_lines(doc: Document) -> list[tuple[int, int, str]]:
     """The `SPDX-License-Identifier:` lines naming a valid expression: (first token, token
     after the line, expression)."""
@@ -543,7 +603,10 @@ def _tag_lines(doc: Document) -> list[tuple[int, int, str]]:
 
 
 def _choice(
-    doc: Document, leftover: list[tuple[int, int]], found: list[Template]
+    doc: Document,
+    leftover: list[tuple[int, int]],
+    found: list[Template],
+    tag_lines: list[tuple[int, int, str]],
 ) -> _Choice | None:
     """The file's statement of choice between licenses: an `SPDX-License-Identifier:` line
     with OR, else a leftover run that states one (`_stated_choice`). It stands only when it
@@ -551,7 +614,7 @@ def _choice(
     text is then no unknown license."""
     families = {family(t.license_id) for t in found}
     # In a file without texts, the line is a reference, not a choice.
-    for at, _, expression in _tag_lines(doc) if found else ():
+    for at, _, expression in tag_lines if found else ():
         if " OR " in expression:
             line = doc.lines[at]
             choice = _Choice(_choice_match(expression, line, line), at, None)
