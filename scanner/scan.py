@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # imported lazily at run time: each costs start-up only when 
     from .buildlist import BuildList, BuildModule, Replacement
     from .licenses import LicenseReport, TemplateIndex
     from .modfetch import ModuleSource
-    from .modulestxt import VendoredModule
+    from .modulestxt import VendoredModule, VendorList
     from .policy import Policy
     from .rules.runner import Finding
     from .source import SyntaxProblem
@@ -326,7 +326,7 @@ def _analyse_vendor(config: ScanConfig, main: GoMod, vendor: Path) -> Analysis:
         modules=tuple(modules),
         requires={},
         main_requires=main_requires,
-        optional=frozenset(),
+        optional=_vendored_optional(config.main_dir, main, vendor, listing),
         findings=findings,
         rules=rules,
         parse_errors=parse_errors,
@@ -375,13 +375,106 @@ def _edges(
 def _optional_modules(
     main_dir: Path, build_list: BuildList
 ) -> tuple[frozenset[str], frozenset[str]]:
-    """(modules used only by tests or tools, modules the main module's code or tests import)."""
+    """(modules used only by tests or tools, modules the main module's code or tests import).
+
+    Optional are the modules the main module imports only from tests or names only in `tool`
+    lines, and the modules only those need: what the module graph reaches from them but not
+    from the modules the main module's non-test code imports (the walk from these does not
+    enter the optional ones). A go >= 1.17 go.mod requires every module its packages (and
+    tests) need, so the walk from the non-test imports holds all the build compiles. A module
+    on it whose go.mod is older (or missing) may import from any module of the build list:
+    then only the test and tool imports themselves are optional.
+    """
     try:
         from .source import project_imports
     except ImportError:  # source analysis not installed: every module counts as required
         return frozenset(), frozenset()
+    from .buildlist import Pruning, pruning_for_go
+
     use = project_imports(main_dir, build_list)
-    return frozenset(use.test_only) | frozenset(use.tool_only), use.used | use.test_only
+    direct = frozenset(use.test_only) | frozenset(use.tool_only)
+    imported = use.used | use.test_only
+    selected = {m.path: m for m in build_list.modules if not m.main}
+
+    def needs(path: str) -> Iterable[str]:
+        m = selected[path]
+        return (r.path for r in build_list.graph.get(ModuleVersion(path, m.version), ()))
+
+    required = _reach(use.used, needs, selected.keys(), stop=direct)
+    if any(
+        ModuleVersion(p, selected[p].version) in build_list.graph
+        and pruning_for_go(selected[p].go_version) is Pruning.UNPRUNED
+        for p in required
+    ):
+        return direct, imported
+    return direct | (_reach(direct, needs, selected.keys()) - required), imported
+
+
+def _reach(
+    roots: Iterable[str],
+    needs: Callable[[str], Iterable[str]],
+    known: Collection[str],
+    *,
+    stop: Collection[str] = (),
+) -> frozenset[str]:
+    """The `known` nodes reachable from `roots` (those in `stop` neither reached nor passed)."""
+    seen: set[str] = set()
+    pending = [r for r in roots if r in known and r not in stop]
+    while pending:
+        node = pending.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        pending.extend(n for n in needs(node) if n in known and n not in stop and n not in seen)
+    return frozenset(seen)
+
+
+def _vendored_optional(
+    main_dir: Path, main: GoMod, vendor: Path, listing: VendorList
+) -> frozenset[str]:
+    """The vendored modules used only by tests or tools, as module mode decides it: here the
+    vendored packages' own imports say what the main module's non-test packages compile (the
+    go command vendors the main module's test and tool imports, not its dependencies' tests).
+    """
+    try:
+        from .source import constraint_allows, go_file, module_go_files, parse_header
+    except ImportError:  # source analysis not installed: every module counts as required
+        return frozenset()
+    owner = {p: m.path for m in listing.build_list() for p in m.packages}
+
+    def imports(shown: str, data: bytes) -> tuple[bool, tuple[str, ...]]:
+        parsed = parse_header(shown, data)
+        if parsed.build is not None and not constraint_allows(parsed.build, _not_ignore):
+            return parsed.is_test, ()  # `go mod vendor` and tidy leave `ignore` files out
+        return parsed.is_test, tuple(i.path for i in parsed.imports)
+
+    code: set[str] = set()
+    tests: set[str] = {t.path for t in main.tools}
+    for file in module_go_files(main_dir):
+        is_test, paths = imports(file.relative_to(main_dir).as_posix(), file.read_bytes())
+        (tests if is_test else code).update(paths)
+
+    def needs(package: str) -> Iterable[str]:
+        directory = vendor / package
+        try:
+            names = sorted(n for n in os.listdir(directory) if go_file(n, tests=False))
+        except OSError:
+            return ()
+        return [
+            path
+            for name in names
+            if (directory / name).is_file()
+            for path in imports(f"vendor/{package}/{name}", (directory / name).read_bytes())[1]
+        ]
+
+    built = _reach(code, needs, owner.keys())
+    only_optional = _reach(tests, needs, owner.keys(), stop=built)
+    return frozenset(owner[p] for p in only_optional) - {owner[p] for p in built}
+
+
+def _not_ignore(tag: str) -> bool:
+    # `go mod tidy` and `go mod vendor` consider every build tag except "ignore".
+    return tag != "ignore"
 
 
 def _source_findings(
