@@ -47,6 +47,7 @@ _TERMS_WORDS = frozenset((
     "terminate", "termination", "revoke", "revoked", "may", "permission", "permitted", "grant",
     "granted", "grants", "use", "used", "using", "profit", "nonprofit", "personal", "educational",
     "academic", "evaluation", "internal", "evil", "harm", "weapons", "surveillance",
+    "proprietary", "confidential", "confidentiality",
 ))
 # fmt: on
 _UNCOVERED = re.compile(b"\x00+")

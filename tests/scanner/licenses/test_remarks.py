@@ -214,3 +214,21 @@ def test_an_spdx_line_restating_the_texts_makes_the_account_commentary(
     assert unknown == any(m.kind == "unknown" for m in matches)
     if not unknown:
         assert [m.license_id for m in matches] == ["BSD-3-Clause", "MPL-2.0"]
+
+
+@pytest.mark.parametrize(
+    "clause",
+    [
+        "This software is proprietary and confidential.",
+        "Portions are used under the terms of Acme's proprietary license.",
+        "The source code is a confidential trade secret of Acme.",
+    ],
+    ids=["proprietary", "proprietary-license", "confidential"],
+)
+def test_a_proprietary_clause_beside_a_license_is_read(index: TemplateIndex, clause: str) -> None:
+    """ "This software is proprietary and confidential." held no word of terms, so beside an MIT
+    text it passed as commentary and the file was MIT. It is a term; so is a note naming a
+    proprietary license, though "used under the terms of" now introduces a license."""
+    for text in (clause + "\n\n" + render("MIT"), render("MIT") + "\n\n" + clause + "\n"):
+        assert _ids(text, index).count("MIT") == 1
+        assert _unknown(text, index)
