@@ -138,8 +138,10 @@ class FsStorage(Storage):
                 fsync_path(finals[0].parent)
             return stored
         except OSError as e:
-            # A vault directory made read-only or immutable, a full disk: an operator's problem,
-            # said as one (it was a traceback and "internal error").
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise  # the gateway answers 507 with Retry-After
+            # A vault directory made read-only or immutable, a file in the way: an operator's
+            # problem, said as one (it was a traceback and "internal error").
             raise StorageError(
                 f"cannot write to the vault at {e.filename or finals[0].parent}: {e.strerror}",
                 module=module,
