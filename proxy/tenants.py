@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
 import re
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,17 +13,21 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from scanner.errors import InputError, yaml_problem
+from scanner.errors import GoProxyScanError, InputError, yaml_problem
 from scanner.yamlfile import safe_load
 
 from .errors import ProxyError
+from .rollback import StateFile, state_file
 from .storage import BlobStream, Kind, Storage, open_storage
 
 if TYPE_CHECKING:
     from .app import Gateway, Receive, Scope, Send
     from .config import VaultConfig
 
+log = logging.getLogger("go_vault")
+
 PREFIX = "/t/"
+QUOTA_STATE = "quota.json"  # a tenant's usage, in <tenant vault>/.go-vault/ (or its S3 prefix)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 
 
@@ -90,22 +95,28 @@ def load_tenants(path: str | Path) -> dict[str, Tenant]:
 class QuotaStorage(Storage):
     """A tenant's vault: the inner backend, refusing a new version that would pass the quota.
 
-    Usage is counted once from the backend (first write), then kept up to date in memory; the
-    check comes before any byte is written, so a refused version leaves nothing behind.
+    The tenant's usage is one small state document in its vault (`QUOTA_STATE`: bytes per
+    module), shared by every process and replica serving the vault: `put_version` reserves the
+    version's bytes in it under the vault's lock (flock; compare-and-swap on S3), checking the
+    quota in the same step, then stores, and gives the reservation back if the store fails. So
+    two servers (or `--workers N`) cannot both take the last place. The check comes before any
+    byte is written: a refused version leaves nothing behind. The document is counted from the
+    backend when absent or empty; a delete empties it (recounted at the next write). A tenant
+    without a quota keeps no document (and empties one left from a time it had a quota).
     """
 
-    def __init__(self, inner: Storage, tenant: Tenant) -> None:
+    def __init__(self, inner: Storage, tenant: Tenant, state: StateFile) -> None:
         self.inner = inner
         self.local = inner.local
         self.claims = inner.claims
         self.tenant = tenant
-        self._lock = threading.Lock()
-        self._usage: tuple[int, set[str]] | None = None
+        self.state = state
+        self._unmetered = False  # a tenant without a quota emptied a stale document once
 
-    def _count(self) -> tuple[int, set[str]]:
-        total, modules = 0, set()
+    def _count(self) -> dict[str, int]:
+        usage: dict[str, int] = {}
         for module in self.inner.modules():
-            modules.add(module)
+            total = 0
             for kind in Kind:
                 for version in self.inner.list(module, kind):
                     local = self.inner.local_path(module, version, kind)
@@ -114,20 +125,42 @@ class QuotaStorage(Storage):
                         if local is not None
                         else len(self.inner.get(module, version, kind))
                     )
-        return total, modules
+            usage[module] = total
+        return usage
 
-    def put_version(
-        self, module: str, version: str, blobs: Sequence[tuple[Kind, bytes | Path]]
-    ) -> list[bool]:
-        incoming = sum(len(d) if isinstance(d, bytes) else d.stat().st_size for _, d in blobs)
-        with self._lock:
-            if self._usage is None:
-                self._usage = self._count()
-            used, modules = self._usage
-            t = self.tenant
-            if t.quota_modules and module not in modules and len(modules) + 1 > t.quota_modules:
+    def _usage(self, data: bytes | None) -> dict[str, int]:
+        if data:
+            try:
+                doc = json.loads(data)
+                modules = doc["modules"]
+                if isinstance(modules, dict) and all(isinstance(v, int) for v in modules.values()):
+                    return {str(k): int(v) for k, v in modules.items()}
+            except (ValueError, TypeError, KeyError):
+                pass
+            log.warning(
+                "tenant %s: quota usage %s does not read; recounted",
+                self.tenant.name,
+                self.state.where,
+            )
+        return self._count()
+
+    @staticmethod
+    def _doc(usage: dict[str, int]) -> bytes:
+        return json.dumps(
+            {"version": 1, "bytes": sum(usage.values()), "modules": usage},
+            sort_keys=True,
+            separators=(",", ":"),
+        ).encode()
+
+    def _reserve(self, module: str, version: str, incoming: int) -> None:
+        t = self.tenant
+
+        def change(data: bytes | None) -> bytes:
+            usage = self._usage(data)
+            used = sum(usage.values())
+            if t.quota_modules and module not in usage and len(usage) + 1 > t.quota_modules:
                 raise QuotaExceededError(
-                    f"tenant {t.name} holds {len(modules)} modules, its quota",
+                    f"tenant {t.name} holds {len(usage)} modules, its quota",
                     module=module,
                     version=version,
                     hint="ask the operator to raise quota_modules",
@@ -140,9 +173,59 @@ class QuotaStorage(Storage):
                     version=version,
                     hint="ask the operator to raise quota_bytes",
                 )
+            usage[module] = usage.get(module, 0) + incoming
+            return self._doc(usage)
+
+        self.state.update(change)
+
+    def _release(self, module: str, size: int) -> None:
+        """Give back `size` bytes of `module` reserved by `_reserve` and not stored."""
+
+        def change(data: bytes | None) -> bytes:
+            if not data:
+                return b""  # emptied meanwhile (a delete): the recount sees what is stored
+            usage = self._usage(data)
+            left = usage.get(module, 0) - size
+            if left > 0:
+                usage[module] = left
+            else:
+                usage.pop(module, None)
+            return self._doc(usage)
+
+        try:
+            self.state.update(change)
+        except (GoProxyScanError, OSError) as e:
+            # Counted too high until the document is recounted: stricter, never over quota.
+            log.error(
+                "tenant %s: quota reservation of %s not given back: %s (%s)",
+                self.tenant.name,
+                module,
+                e,
+                self.state.where,
+            )
+
+    def put_version(
+        self, module: str, version: str, blobs: Sequence[tuple[Kind, bytes | Path]]
+    ) -> list[bool]:
+        t = self.tenant
+        if not (t.quota_modules or t.quota_bytes):
+            if not self._unmetered:
+                self._unmetered = True
+                if self.state.read():
+                    self.state.update(lambda _: b"")  # untracked writes follow: recount later
+            return self.inner.put_version(module, version, blobs)
+        sizes = [len(d) if isinstance(d, bytes) else d.stat().st_size for _, d in blobs]
+        self._reserve(module, version, sum(sizes))
+        try:
             stored = self.inner.put_version(module, version, blobs)
-            self._usage = (used + incoming, modules | {module})
-            return stored
+        except BaseException:
+            self._release(module, sum(sizes))
+            raise
+        # A blob another process stored first was counted already.
+        unstored = sum(size for size, new in zip(sizes, stored, strict=False) if not new)
+        if unstored:
+            self._release(module, unstored)
+        return stored
 
     def put(self, module: str, version: str, kind: Kind, data: bytes | Path) -> bool:
         return self.put_version(module, version, [(kind, data)])[0]
@@ -157,9 +240,10 @@ class QuotaStorage(Storage):
         return self.inner.list(module, kind)
 
     def delete(self, module: str, version: str, kind: Kind) -> bool:
-        with self._lock:
-            self._usage = None  # recounted at the next write
-        return self.inner.delete(module, version, kind)
+        deleted = self.inner.delete(module, version, kind)
+        if deleted:
+            self.state.update(lambda _: b"")  # recounted at the next write
+        return deleted
 
     def modules(self) -> Iterator[str]:
         return self.inner.modules()
@@ -242,6 +326,7 @@ def with_tenants(
     gateways: dict[str, Any] = {}
     for name, tenant in load_tenants(config.tenants).items():
         narrowed = tenant_config(config, tenant)
-        storage = QuotaStorage(open_storage(narrowed.storage), tenant)
+        state = state_file(narrowed.storage, QUOTA_STATE)
+        storage = QuotaStorage(open_storage(narrowed.storage), tenant, state)
         gateways[name] = build(narrowed, storage)
     return TenantRouter(root, gateways)
