@@ -58,5 +58,9 @@ def uvicorn_tls_options(config: VaultConfig) -> dict[str, Any]:
     }
     if config.tls_client_ca:
         options["ssl_ca_certs"] = config.tls_client_ca
-        options["ssl_cert_reqs"] = ssl.CERT_REQUIRED
+        # With a token file, a certificate is one credential of two: the go command cannot
+        # present one, so its developers come with a token (netrc, GOAUTH) over the same TLS.
+        # A certificate presented is verified either way; without one, tokens decide.
+        required = not config.auth_tokens
+        options["ssl_cert_reqs"] = ssl.CERT_REQUIRED if required else ssl.CERT_OPTIONAL
     return options

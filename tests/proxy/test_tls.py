@@ -94,6 +94,31 @@ def test_serve_mtls_identity_is_the_certificate_subject(
     assert seen == {"CN=deployer,O=Example"}, [e for e in events if e["event"] == "request"]
 
 
+def test_mtls_beside_a_token_file_admits_either_credential(
+    pki: tuple[TestCA, Issued, Issued], tmp_path: Path
+) -> None:
+    """The go command cannot present a client certificate: with a token file, a vault that
+    required one locked out every go user holding a token (the handshake failed: "EOF")."""
+    ca, server_cert, client_cert = pki
+    tokens = TokenFile(tmp_path / "tokens.json")
+    _, token = tokens.add("dev", Access.READ)
+    args = (
+        *("--tls-cert", str(server_cert.cert), "--tls-key", str(server_cert.key)),
+        *("--tls-client-ca", str(ca.cert), "--auth-tokens", str(tokens.path)),
+    )
+    with serve(tmp_path, *args) as (url, audit):
+        with _client(ca, client_cert) as client:
+            _wait_up(client, url)
+            assert client.get(url + "/example.com/m/@v/list").status_code == 404
+        with _client(ca) as anonymous:
+            assert anonymous.get(url + "/example.com/m/@v/list").status_code == 401
+            bearer = {"Authorization": f"Bearer {token}"}
+            assert anonymous.get(url + "/example.com/m/@v/list", headers=bearer).status_code == 404
+    events = [json.loads(line) for line in audit.read_text().splitlines()]
+    seen = {e.get("identity") for e in events if e["event"] == "request" and e["status"] == 404}
+    assert seen == {"CN=deployer,O=Example", "dev"}
+
+
 def test_mtls_with_granian_is_an_input_error(
     pki: tuple[TestCA, Issued, Issued], tmp_path: Path
 ) -> None:
