@@ -42,9 +42,14 @@ def split_target(arg: str) -> tuple[str, str]:
 @click.option("--license", "license_expr", help="only this license (SPDX); default any")
 @click.option("--list", "list_only", is_flag=True, help="list the approved exceptions")
 @click.option("--revoke", metavar="ID", help="withdraw the exception with this id")
-@click.option("--proxy", "url", help="a running go-vault: use its admin route ($GO_VAULT_URL)")
+@click.option(
+    "--proxy", "url", help="a running go-vault: use its admin route (default $GO_VAULT_URL)"
+)
 @click.option("--admin-token", help="admin token for --proxy (default $GO_VAULT_ADMIN_TOKEN)")
-@click.option("--storage", help="the vault directory, when not going through --proxy")
+@click.option(
+    "--storage",
+    help="the vault (DIR or s3://…) to write, not through a server; wins over $GO_VAULT_URL",
+)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path))
 def approve(
     target: str | None,
@@ -63,9 +68,16 @@ def approve(
 
     Through a running go-vault (--proxy URL, admin token) or straight into a vault directory
     (--storage DIR; a running server picks it up within a second). Every change is audited.
+    An explicit --storage wins over $GO_VAULT_URL; --proxy with --storage is refused.
     """
     ask = Ask(target, reason, approver, expires, license_expr, list_only, revoke)
-    url = url or os.environ.get("GO_VAULT_URL")
+    if url and storage:
+        raise InputError(
+            f"both --proxy {url} and --storage {storage}: which vault to change is ambiguous",
+            hint="pass --proxy URL (a running go-vault) or --storage DIR (the vault), not both",
+        )
+    if storage is None:
+        url = url or os.environ.get("GO_VAULT_URL")
     if url:
         return _via_proxy(url, admin_token, ask)
     return _in_vault(load_config(config_file, flags={"storage": storage}), ask)
@@ -100,7 +112,17 @@ class Ask:
 
 
 def _via_proxy(url: str, token: str | None, ask: Ask) -> int:
-    token = token or os.environ.get("GO_VAULT_ADMIN_TOKEN", "")
+    token = (token or os.environ.get("GO_VAULT_ADMIN_TOKEN") or "").strip()
+    if not token:
+        raise InputError(
+            f"admin token required (--admin-token or GO_VAULT_ADMIN_TOKEN) to change {url}",
+            hint="the server's admin_token; or --storage DIR to write the vault directly",
+        )
+    if not token.isascii() or not token.isprintable():
+        raise InputError(
+            "the admin token holds characters an HTTP header cannot carry",
+            hint="check --admin-token / GO_VAULT_ADMIN_TOKEN (a stray quote, newline or space?)",
+        )
     base = url.rstrip("/") + "/-/admin/exceptions"
     headers = {"Authorization": f"Bearer {token}"}
     try:
