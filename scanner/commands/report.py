@@ -85,6 +85,7 @@ def write_outputs(
     outputs: Sequence[Output],
     env: Mapping[str, str] | None = None,
     also: Sequence[Document] = (),
+    full_report: str = "",
 ) -> None:
     """The reports, and `also` (the SBOM) before them: all written, or none when one cannot be.
 
@@ -100,7 +101,12 @@ def write_outputs(
             click.echo(f"note: vulnerabilities {checked}; no OpenVEX document written", err=True)
             continue
         to_stdout = out.path == "-"
-        text = render(result, out.format, color=to_stdout and _colour(env))
+        if out.format is OutputFormat.MARKDOWN and full_report:
+            from ..reports.markdown import render_markdown
+
+            text = render_markdown(result, full_report=full_report)
+        else:
+            text = render(result, out.format, color=to_stdout and _colour(env))
         documents.append(Document(text, None if to_stdout else Path(out.path)))
     write_documents(documents)
     if any(out.format is OutputFormat.GITHUB for out in outputs) and env.get("GITHUB_STEP_SUMMARY"):
@@ -136,12 +142,22 @@ def write_outputs(
     default=False,
     help="Exit 1 when the saved result failed, as `scan` did.",
 )
+@click.option(
+    "--full-report",
+    default="",
+    help="Markdown: where the rows a long report leaves out can be read (e.g. the CI job's "
+    "artifact), as '… and N more; see the full report in TEXT.'",
+)
 def report(
-    source: Path, formats: tuple[str, ...], outputs: tuple[str, ...], exit_code: bool
+    source: Path,
+    formats: tuple[str, ...],
+    outputs: tuple[str, ...],
+    exit_code: bool,
+    full_report: str,
 ) -> int:
     """Re-render a saved scan result in other formats."""
     skip_iri_grammar()
     targets = pair_outputs(formats, outputs)
     result = ScanResult.from_json(read_result(source), str(source))
-    write_outputs(result, targets)
+    write_outputs(result, targets, full_report=full_report)
     return int(result.exit_code) if exit_code else int(ExitCode.PASS)
