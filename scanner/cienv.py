@@ -504,3 +504,25 @@ def write_netrc(path: Path, content: str) -> None:
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise OperationalError(f"{path}: cannot write the .netrc: {e}") from e
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m scanner.cienv mode VALUE`: print the proxy mode VALUE means (auto, force or
+    none), exit 2 with the reason when it means none of them. The CI scripts decide the mode
+    with this, so that they and `goproxy-scan env` read a value the same way."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or args[0] != "mode":
+        print("usage: python -m scanner.cienv mode VALUE", file=sys.stderr)
+        return 2
+    try:
+        print(parse_mode(args[1]).value)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

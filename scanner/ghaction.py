@@ -8,6 +8,8 @@ from __future__ import annotations
 import enum
 import json
 import os
+import posixpath
+import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,7 +21,8 @@ import requests
 
 from .errors import InputError, OperationalError
 from .exitcodes import ExitCode
-from .reports.markdown import MARKER
+from .reports.markdown import MARKER, comment_marker
+from .result import Severity
 
 API_VERSION = "2022-11-28"
 _TIMEOUT = 20.0
@@ -31,6 +34,42 @@ class CommentMode(enum.StrEnum):
     NEVER = "never"
     ALWAYS = "always"
     ON_FAILURE = "on-failure"
+
+
+def parse_comment_mode(value: str) -> CommentMode:
+    """The input as written: never/always/on-failure, or true/false (as dependency-review-action
+    takes it) for always/never; any case, surrounding spaces ignored, empty is on-failure."""
+    text = value.strip().lower() or CommentMode.ON_FAILURE.value
+    text = {"true": CommentMode.ALWAYS.value, "false": CommentMode.NEVER.value}.get(text, text)
+    try:
+        return CommentMode(text)
+    except ValueError:
+        raise InputError(
+            f"comment-summary-in-pr: {value!r} is not a comment mode",
+            hint="use never, always or on-failure (true means always, false never)",
+        ) from None
+
+
+def parse_boolean(name: str, value: str) -> bool:
+    """A true/false input in any case (empty is false)."""
+    text = value.strip().lower()
+    if text in ("", "false"):
+        return False
+    if text == "true":
+        return True
+    raise InputError(f"{name}: {value!r} is not true or false")
+
+
+def comment_key_of(working_directory: str, key: str = "", workspace: str = "") -> str:
+    """Which PR comment a run keeps: `key` when given, else the scanned directory relative to
+    the workspace; "" for the repository root (the comment older versions kept, MARKER)."""
+    text = key.strip()
+    if not text:
+        text = working_directory.strip() or "."
+        if workspace and posixpath.isabs(text):
+            text = posixpath.relpath(text, workspace)
+    text = posixpath.normpath(text)
+    return "" if text in (".", "/") else text.strip("/")
 
 
 class CommentAction(enum.StrEnum):
@@ -46,6 +85,7 @@ class CommentOutcome(enum.StrEnum):
     UPDATED = "updated"
     SKIPPED = "skipped"  # mode or event says no comment, or no comment to update
     FALLBACK = "fallback"  # the token may not comment (fork, read-only): summary only
+    FAILED = "failed"  # the API could not be reached or answered an error: a warning only
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,18 +237,129 @@ def cli() -> None:
     """Helpers the goproxy-scan GitHub Action runs between its steps."""
 
 
-@click.command()
-@click.option("--base", "base_input", default="", help="The base-ref input (empty: from event).")
-@click.option("--head", "head_input", default="", help="The head-ref input (empty: from event).")
-def refs(base_input: str, head_input: str) -> int:
-    """Write `base=` and `head=` to $GITHUB_OUTPUT (stdout when unset)."""
-    event = load_event(os.environ.get("GITHUB_EVENT_PATH"))
-    base, head = resolve_refs(event, base_input, head_input, os.environ.get("GITHUB_SHA", ""))
-    text = f"base={base}\nhead={head}\n"
+def _output(text: str) -> None:
+    """`key=value` lines to $GITHUB_OUTPUT (stdout when it is unset, e.g. a local run)."""
     if os.environ.get("GITHUB_OUTPUT"):
         _append(os.environ["GITHUB_OUTPUT"], text)
     else:
         click.echo(text, nl=False)
+
+
+def _error(message: str) -> None:
+    click.echo(f"::error title=goproxy-scan::{message.replace(chr(10), '%0A')}")
+
+
+@click.command("inputs")
+@click.option("--proxy-mode", envvar="INPUT_PROXY_MODE", default="")
+@click.option("--comment-mode", envvar="INPUT_COMMENT_SUMMARY_IN_PR", default="")
+@click.option("--warn-only", envvar="INPUT_WARN_ONLY", default="")
+@click.option("--fail-on", envvar="INPUT_FAIL_ON", default="")
+@click.option("--working-directory", envvar="INPUT_WORKING_DIRECTORY", default=".")
+@click.option("--comment-key", envvar="INPUT_COMMENT_KEY", default="")
+def inputs(
+    proxy_mode: str,
+    comment_mode: str,
+    warn_only: str,
+    fail_on: str,
+    working_directory: str,
+    comment_key: str,
+) -> int:
+    """Check the action's inputs before anything runs; write them normalised to $GITHUB_OUTPUT.
+
+    The one place that reads proxy-mode (else $CI_PROXY_MODE), comment-summary-in-pr, warn-only
+    and fail-on: later steps use these outputs, never the raw inputs. A bad value is an
+    `::error` and `exit-code=2` (the Scan step then reports verdict=error without scanning).
+    """
+    from .cienv import parse_mode
+
+    errors: list[str] = []
+    values: dict[str, str] = {}
+
+    def check(name: str, parse: Any, fallback: str) -> None:
+        try:
+            values[name] = parse()
+        except InputError as e:
+            errors.append(str(e))
+            values[name] = fallback
+
+    raw_mode = proxy_mode.strip() or os.environ.get("CI_PROXY_MODE", "")
+    where = "proxy-mode" if proxy_mode.strip() else "CI_PROXY_MODE"
+
+    def mode() -> str:
+        try:
+            return parse_mode(raw_mode).value
+        except InputError as e:
+            raise InputError(
+                f"{where}: {raw_mode!r} is not a proxy mode", hint="use auto, force or none"
+            ) from e
+
+    check("proxy-mode", mode, "force")
+    check("comment-mode", lambda: parse_comment_mode(comment_mode).value, "on-failure")
+    check("warn-only", lambda: str(parse_boolean("warn-only", warn_only)).lower(), "false")
+
+    def severity() -> str:
+        if not fail_on.strip():
+            return ""
+        try:
+            return Severity.parse(fail_on.strip().lower()).value
+        except (InputError, ValueError):
+            raise InputError(
+                f"fail-on: {fail_on!r} is not a severity",
+                hint="use critical, high, medium, low or info (empty: the policy's)",
+            ) from None
+
+    check("fail-on", severity, "")
+    key = comment_key_of(working_directory, comment_key, os.environ.get("GITHUB_WORKSPACE", ""))
+    values["comment-key"] = key
+    for message in errors:
+        _error(f"input: {message}")
+    values["exit-code"] = "2" if errors else "0"
+    _output("".join(f"{k}={v}\n" for k, v in values.items()))
+    return int(ExitCode.PASS)
+
+
+def _git(*args: str) -> str:
+    try:
+        proc = subprocess.run(["git", *args], capture_output=True, text=True, timeout=60)
+    except OSError:
+        return ""
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def check_head(head_input: str) -> str:
+    """ "" when the checkout is at `head_input`, else why not.
+
+    The action judges the checked-out tree: what the job's later steps build and what the
+    annotations and SARIF point at. A head-ref naming another commit is refused, not scanned
+    in its stead and not silently ignored.
+    """
+    wanted = _git("rev-parse", "--verify", "--quiet", f"{head_input}^{{commit}}")
+    if not wanted:
+        return f"head-ref {head_input!r} is not a commit in this checkout"
+    actual = _git("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    if wanted != actual:
+        return (
+            f"head-ref {head_input!r} is {wanted[:12]} but the checkout is at "
+            f"{actual[:12] or 'no commit'}: the action judges the checked-out tree; check out "
+            "that ref (actions/checkout `ref:`) or leave head-ref empty"
+        )
+    return ""
+
+
+@click.command()
+@click.option("--base", "base_input", default="", help="The base-ref input (empty: from event).")
+@click.option("--head", "head_input", default="", help="The head-ref input (empty: from event).")
+def refs(base_input: str, head_input: str) -> int:
+    """Write `base=`, `head=` and `exit-code=` to $GITHUB_OUTPUT (stdout when unset).
+
+    A given head-ref must be the commit checked out (exit-code=2 and an ::error otherwise).
+    """
+    event = load_event(os.environ.get("GITHUB_EVENT_PATH"))
+    base, head = resolve_refs(event, base_input, head_input, os.environ.get("GITHUB_SHA", ""))
+    problem = check_head(head_input.strip()) if head_input.strip() else ""
+    if problem:
+        _error(problem)
+    _output(f"base={base}\nhead={head}\nexit-code={2 if problem else 0}\n")
     return int(ExitCode.PASS)
 
 
@@ -221,34 +372,38 @@ def refs(base_input: str, head_input: str) -> int:
 )
 @click.option(
     "--mode",
-    type=click.Choice([m.value for m in CommentMode]),
     default="on-failure",
     show_default=True,
-    help="The comment-summary-in-pr input.",
+    help="The comment-summary-in-pr input: never, always, on-failure (true/false: always/never).",
 )
 @click.option("--verdict", default="pass", show_default=True, help="pass, fail or error.")
-def comment(body_file: Path, mode: str, verdict: str) -> int:
-    """Create or update the one goproxy-scan comment on the pull request.
+@click.option("--key", default="", help="The comment's key (empty: the repository root's).")
+def comment(body_file: Path, mode: str, verdict: str, key: str) -> int:
+    """Create or update the goproxy-scan comment of this key on the pull request.
 
     Under `on-failure` a passing run updates the comment an earlier failing run left, so it
     says the change passes now, and creates none.
 
-    A token that may not comment (forks, read-only tokens) is not an error: the report stays
-    in the step summary and a notice says why there is no comment.
+    A comment that cannot be written never fails the job: a token that may not comment (forks,
+    read-only tokens) gets a notice, any other API failure a warning; the verdict is the
+    scan's alone and the report stays in the step summary.
     """
+    action = comment_action(parse_comment_mode(mode), verdict)
     event = load_event(os.environ.get("GITHUB_EVENT_PATH"))
     pr = pull_request(event)
     outcome = CommentOutcome.SKIPPED
-    action = comment_action(CommentMode(mode), verdict)
     if pr is not None and pr.number and action is not CommentAction.NONE:
-        client = CommentClient(
-            os.environ.get("GITHUB_API_URL", "https://api.github.com"),
-            os.environ.get("GITHUB_REPOSITORY", ""),
-            os.environ.get("GITHUB_TOKEN", ""),
-        )
         try:
+            client = CommentClient(
+                os.environ.get("GITHUB_API_URL", "https://api.github.com"),
+                os.environ.get("GITHUB_REPOSITORY", ""),
+                os.environ.get("GITHUB_TOKEN", ""),
+            )
             outcome = client.upsert(
-                pr.number, body_file.read_text("utf-8"), create=action is CommentAction.UPSERT
+                pr.number,
+                body_file.read_text("utf-8"),
+                marker=comment_marker(key),
+                create=action is CommentAction.UPSERT,
             )
         except CommentForbidden as e:
             outcome = CommentOutcome.FALLBACK
@@ -261,9 +416,28 @@ def comment(body_file: Path, mode: str, verdict: str) -> int:
                 os.environ.get("GITHUB_STEP_SUMMARY"),
                 f"\n> goproxy-scan could not comment on pull request #{pr.number}: {why}.\n",
             )
+        except (OperationalError, InputError, OSError, ValueError) as e:
+            # InputError: no token; ValueError: an answer that is not JSON.
+            outcome = CommentOutcome.FAILED
+            why = str(e)
+            click.echo(
+                "::warning title=goproxy-scan::could not write the PR comment "
+                f"({why}); the report is in the job summary, the verdict is the scan's"
+            )
+            _append(
+                os.environ.get("GITHUB_STEP_SUMMARY"),
+                f"\n> goproxy-scan could not comment on pull request #{pr.number}.\n",
+            )
     _append(os.environ.get("GITHUB_OUTPUT"), f"comment={outcome.value}\n")
     click.echo(f"goproxy-scan: PR comment {outcome.value}", err=True)
     return int(ExitCode.PASS)
+
+
+# Where the rows a long GitHub comment leaves out can be read.
+GITHUB_FULL_REPORT = (
+    "the action's `result-json` output (keep it with actions/upload-artifact) and, with the "
+    "`sarif` input, in code scanning"
+)
 
 
 @click.command()
@@ -271,8 +445,8 @@ def comment(body_file: Path, mode: str, verdict: str) -> int:
     "--result",
     "result_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="The result JSON that `goproxy-scan scan` wrote.",
+    default=None,
+    help="The result JSON that `goproxy-scan scan` wrote; none: the scan could not finish.",
 )
 @click.option(
     "--markdown",
@@ -288,15 +462,35 @@ def comment(body_file: Path, mode: str, verdict: str) -> int:
     default=None,
     help="Where to write SARIF 2.1.0 for code scanning.",
 )
-def publish(result_path: Path, markdown_path: Path, sarif_path: Path | None) -> int:
+@click.option("--key", default="", help="The comment's key (empty: the repository root's).")
+@click.option("--exit-code", default="", help="The scan's exit code, when it wrote no result.")
+def publish(
+    result_path: Path | None,
+    markdown_path: Path,
+    sarif_path: Path | None,
+    key: str,
+    exit_code: str,
+) -> int:
     """Annotations on stdout, the report in the step summary, SARIF, and `violations=N`."""
     from .commands.report import read_result, write_text
     from .reports import OutputFormat, render
+    from .reports.markdown import render_markdown
     from .result import ScanResult
 
+    if result_path is None:
+        title = f" (`{key}`)" if key else ""
+        markdown = (
+            f"{comment_marker(key)}\n## ❌ goproxy-scan{title}: could not finish\n\n"
+            f"The scan could not finish (exit {exit_code or 3}); nothing was judged. "
+            "See the job log.\n"
+        )
+        write_text(markdown_path, markdown)
+        _append(os.environ.get("GITHUB_STEP_SUMMARY"), markdown)
+        _append(os.environ.get("GITHUB_OUTPUT"), "violations=0\n")
+        return int(ExitCode.PASS)
     result = ScanResult.from_json(read_result(result_path), str(result_path))
     click.echo(render(result, OutputFormat.GITHUB), nl=False)
-    markdown = render(result, OutputFormat.MARKDOWN)
+    markdown = render_markdown(result, key=key, label=key, full_report=GITHUB_FULL_REPORT)
     write_text(markdown_path, markdown)
     _append(os.environ.get("GITHUB_STEP_SUMMARY"), markdown)
     if sarif_path is not None:
@@ -310,6 +504,7 @@ def publish(result_path: Path, markdown_path: Path, sarif_path: Path | None) -> 
     return int(ExitCode.PASS)
 
 
+cli.add_command(inputs)
 cli.add_command(refs)
 cli.add_command(comment)
 cli.add_command(publish)

@@ -34,6 +34,7 @@ class FakeGitHubAPI:
     """A loopback stand-in for the issue-comment REST endpoints, recording every call."""
 
     forbid: bool = False
+    fail_status: int = 0  # answer every POST/PATCH with this status (e.g. 500)
     comments: dict[int, str] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
     url: str = ""
@@ -61,6 +62,8 @@ class FakeGitHubAPI:
                 length = int(self.headers.get("Content-Length") or 0)
                 payload = json.loads(self.rfile.read(length) or b"{}")
                 list_path = f"/repos/{OWNER_REPO}/issues/{PR}/comments"
+                if api.fail_status and method != "GET":
+                    return self._reply(api.fail_status, {"message": "Server Error"})
                 if api.forbid and method != "GET":
                     return self._reply(403, {"message": "Resource not accessible by integration"})
                 if method == "GET" and self.path.split("?")[0] == list_path:
@@ -352,12 +355,169 @@ def test_deny_licenses_input_fails_an_otherwise_clean_pull_request(
     assert "example.com/mit@v1.0.0" in run.stdout and "MIT" in run.stdout
 
 
-def test_force_mode_with_the_proxy_down_stops_before_the_scan(gpl_pr: PullRequestJob) -> None:
+def test_force_mode_with_the_proxy_down_is_an_error_with_summary_and_comment(
+    gpl_pr: PullRequestJob, github_api: FakeGitHubAPI
+) -> None:
+    # The env step's exit 3 skipped everything after it: no verdict, no summary, and the PR
+    # comment of an earlier run stayed up. Now it is verdict=error as a scan that cannot finish.
+    github_api.comments[5] = f"{MARKER}\n## ✅ goproxy-scan: pass\n"
     run = gpl_pr.run(**{"proxy-url": "http://127.0.0.1:9", "proxy-mode": "force"})
     assert run.failed
-    assert run.steps[-1].id == "env" and run.steps[-1].returncode == 3, run.log
+    assert run.steps[-1].name == "Verdict" and run.steps[-1].returncode == 3, run.log
     assert "CI_PROXY_MODE=force fails closed" in run.log
-    assert run.outputs["verdict"] == ""  # no scan ran: nothing was judged
+    assert run.outputs["verdict"] == "error"
+    assert run.outputs["result-json"] == ""  # nothing was judged
+    assert "GOPROXY" not in run.env  # fail closed: no Go environment for later steps
+    assert "could not finish" in gpl_pr.summary.read_text()
+    assert "could not finish" in github_api.comments[5]  # on-failure: the comment says so
+
+
+def test_proxy_mode_is_read_once_in_any_case_and_a_bad_one_is_refused(
+    gpl_pr: PullRequestJob, github_api: FakeGitHubAPI
+) -> None:
+    # `env` read FORCE as force, the Scan step compared the raw string and scanned --fail-open:
+    # fail-closed silently became fail-open.
+    proxy = VerdictsDown()
+    try:
+        run = gpl_pr.run(**{"proxy-url": proxy.url, "proxy-mode": "FORCE"})
+    finally:
+        proxy.stop()
+    assert "mode=force route=private" in run.log
+    assert "--fail-open: " not in run.log  # the warning of a scan judging locally
+    assert run.outputs["verdict"] == "error", run.log
+    assert run.steps[-1].name == "Verdict" and run.steps[-1].returncode == 3
+
+    gpl_pr.env["CI_PROXY_MODE"] = "None"  # the job's variable, input empty
+    quiet = gpl_pr.run(**{"proxy-url": gpl_pr.tree.url})
+    assert "mode=none route=unchanged" in quiet.log
+    # none: no --proxy for the scan, which finds this job's own GOPROXY=off (as `env` left it)
+    assert "GOPROXY=off: module lookup is disabled" in quiet.log, quiet.log
+
+    gpl_pr.env["CI_PROXY_MODE"] = "forced"
+    bad = gpl_pr.run(**{"proxy-url": gpl_pr.tree.url})
+    assert "CI_PROXY_MODE: 'forced' is not a proxy mode" in bad.stdout, bad.log
+    assert bad.outputs["verdict"] == "error" and bad.outputs["result-json"] == ""
+    assert bad.steps[-1].name == "Verdict" and bad.steps[-1].returncode == 2
+
+
+class VerdictsDown:
+    """A private proxy that answers its health check and nothing else (503)."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def _reply(self, status: int) -> None:
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def do_GET(self) -> None:
+                self._reply(200 if self.path.endswith("/-/healthz") else 503)
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self._reply(503)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_each_directory_keeps_its_own_comment(
+    job: PullRequestJob,
+    github_api: FakeGitHubAPI,
+    run_go: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    # A monorepo scanned twice: svc-b's passing run turned svc-a's failing comment into a pass.
+    job.module_dir = "svc-a"
+    job.commit(("mit",), "svc-a", run_go)
+    job.module_dir = "svc-b"
+    base = job.commit(("mit",), "svc-b", run_go)
+    job.module_dir = "svc-a"
+    job.open_pr(base, job.commit(("mit", "gpl"), "svc-a adds gpl", run_go))
+
+    a = job.run(**{"proxy-url": job.tree.url, "working-directory": "svc-a"})
+    assert a.outputs["verdict"] == "fail", a.log
+    b = job.run(**{"proxy-url": job.tree.url, "working-directory": "./svc-b/"})
+    assert b.outputs["verdict"] == "pass", b.log
+    assert b.step("comment").outputs["comment"] == "skipped"  # on-failure: no comment of its own
+    (a_body,) = github_api.comments.values()
+    assert a_body.startswith("<!-- goproxy-scan:pr-comment:svc-a -->"), a_body
+    assert "goproxy-scan (`svc-a`): this change breaks the policy" in a_body
+
+    b = job.run(
+        **{
+            "proxy-url": job.tree.url,
+            "working-directory": "svc-b",
+            "comment-summary-in-pr": "always",
+        }
+    )
+    assert len(github_api.comments) == 2
+    bodies = sorted(github_api.comments.values())
+    assert bodies[0] == a_body
+    assert "goproxy-scan (`svc-b`): pass" in bodies[1]
+    # The repository root keeps the marker earlier versions wrote.
+    assert not any(body.startswith(MARKER) for body in bodies)
+
+
+def test_a_comment_that_cannot_be_posted_is_a_warning(
+    job: PullRequestJob,
+    github_api: FakeGitHubAPI,
+    run_go: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    # A 500 or a refused connection in the comment step failed a passing (or warn-only) job.
+    base = job.commit(("mit",), "base", run_go)
+    job.open_pr(base, job.commit(("mit", "gpl"), "add gpl", run_go))
+    github_api.fail_status = 500
+    run = job.run(**{"proxy-url": job.tree.url, "warn-only": "true"})
+    assert not run.failed, run.log
+    assert run.step("comment").outputs["comment"] == "failed"
+    assert "::warning title=goproxy-scan::could not write the PR comment" in run.stdout
+    assert run.outputs["verdict"] == "fail"
+
+    job.env["GITHUB_API_URL"] = "http://127.0.0.1:9"  # nothing listens
+    down = job.run(**{"proxy-url": job.tree.url, "warn-only": "TRUE"})
+    assert not down.failed, down.log
+    assert down.step("comment").outputs["comment"] == "failed"
+    strict = job.run(**{"proxy-url": job.tree.url})
+    assert strict.steps[-1].name == "Verdict" and strict.steps[-1].returncode == 1
+
+
+def test_head_ref_must_be_the_checked_out_commit(gpl_pr: PullRequestJob) -> None:
+    # head-ref was silently ignored: the checkout was judged whatever it named.
+    base = gpl_pr.run(**{"proxy-url": gpl_pr.tree.url, "head-ref": "main"})
+    assert base.outputs["verdict"] == "error", base.log
+    assert "head-ref 'main' is" in base.stdout and "the checkout is at" in base.stdout
+    assert base.outputs["result-json"] == ""
+    assert base.steps[-1].name == "Verdict" and base.steps[-1].returncode == 2
+    same = gpl_pr.run(**{"proxy-url": gpl_pr.tree.url, "head-ref": gpl_pr.head})
+    assert same.outputs["verdict"] == "fail", same.log
+
+
+def test_comment_input_takes_true_and_false_and_a_typo_fails_before_the_scan(
+    gpl_pr: PullRequestJob, github_api: FakeGitHubAPI
+) -> None:
+    # dependency-review-action's `comment-summary-in-pr: true` failed the job after the scan.
+    never = gpl_pr.run(**{"proxy-url": gpl_pr.tree.url, "comment-summary-in-pr": "False"})
+    assert never.outputs["verdict"] == "fail", never.log
+    assert github_api.writes() == []
+    always = gpl_pr.run(**{"proxy-url": gpl_pr.tree.url, "comment-summary-in-pr": "true"})
+    assert always.step("comment").outputs["comment"] == "created", always.log
+    typo = gpl_pr.run(**{"proxy-url": gpl_pr.tree.url, "comment-summary-in-pr": "sometimes"})
+    assert "comment-summary-in-pr: 'sometimes' is not a comment mode" in typo.stdout, typo.log
+    assert typo.outputs["verdict"] == "error" and typo.outputs["result-json"] == ""
+    assert typo.steps[-1].name == "Verdict" and typo.steps[-1].returncode == 2
+    bad = gpl_pr.run(**{"proxy-url": gpl_pr.tree.url, "warn-only": "yes", "fail-on": "HIGH"})
+    assert "warn-only: 'yes' is not true or false" in bad.stdout, bad.log
+    assert "fail-on" not in bad.stdout  # HIGH is high
+    assert bad.outputs["verdict"] == "error"
 
 
 def test_a_scan_that_cannot_run_is_an_error_not_a_violation(

@@ -28,7 +28,7 @@ from scanner.ghaction import (
     resolve_refs,
 )
 from scanner.policy import parse_policy
-from scanner.reports.markdown import MARKER
+from scanner.reports.markdown import MARKER, comment_marker
 
 EVENT = {
     "number": 12,
@@ -318,3 +318,59 @@ def test_a_crash_exits_3_never_1(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(group, ["boom"], prog_name="goproxy-scan") == 3
     err = capsys.readouterr().err
     assert "RuntimeError: unexpected" in err and "failed unexpectedly" in err
+
+
+def test_comment_text_from_data_is_never_markup(tmp_path: Path) -> None:
+    # `github.com/acme/*,gitlab.com/corp/*` in a note was read as emphasis.
+    markdown_it = pytest.importorskip("markdown_it")
+    from scanner.reports.markdown import _cell, comment_marker, render_markdown
+    from scanner.result import ScanResult
+
+    golden = Path(__file__).parents[1] / "scanner" / "golden" / "report-result.json"
+    data = json.loads(golden.read_text())
+    note = "GONOPROXY/GOPRIVATE=github.com/acme/*,gitlab.com/corp/* _x_ ~y~ `z` [l](u) a\\b &lt;"
+    data["notes"] = [note]
+    result = ScanResult.from_json(json.dumps(data), "r.json")
+    html = (
+        markdown_it.MarkdownIt("commonmark")
+        .enable("table")
+        .enable("strikethrough")
+        .render(render_markdown(result))
+    )
+    shown = html.split("Note:")[1].split("</blockquote>")[0]  # the template's own markup aside
+    assert "<em>" not in shown and "<s>" not in shown and "<code>" not in shown, shown
+    assert "<a href" not in shown and "github.com/acme/*,gitlab.com/corp/* _x_ ~y~ `z`" in shown
+    text = (
+        markdown_it.MarkdownIt("commonmark")
+        .enable("table")
+        .enable("strikethrough")
+        .render(_cell(note))
+    )
+    assert text == f"<p>{note.replace('&', '&amp;')}</p>\n"
+    assert comment_marker("") == MARKER
+    assert comment_marker("a b-->") == "<!-- goproxy-scan:pr-comment:a%20b--%3E -->"
+
+
+def test_a_long_github_comment_says_where_the_full_list_is(tmp_path: Path) -> None:
+    # It said "see the full report in the job's artifacts"; the action uploads none.
+    golden = Path(__file__).parents[1] / "scanner" / "golden" / "report-result.json"
+    data = json.loads(golden.read_text())
+    finding = data["findings"][0]
+    data["findings"] = [{**finding, "line": i + 1, "fingerprint": f"{i:032d}"} for i in range(3000)]
+    (tmp_path / "big.json").write_text(json.dumps(data))
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "scanner.ghaction", "publish"),
+            *("--result", str(tmp_path / "big.json"), "--markdown", str(tmp_path / "c.md")),
+            *("--key", "svc-a"),
+        ],
+        env={"PATH": "/usr/bin:/bin", "GITHUB_OUTPUT": str(tmp_path / "out")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    body = (tmp_path / "c.md").read_text()
+    assert body.startswith(comment_marker("svc-a"))
+    assert "see the full report in the action's `result-json` output" in body
+    assert "job's artifacts" not in body

@@ -322,3 +322,25 @@ def test_the_netrc_serves_this_job_and_stays_out_of_the_dotenv(
     assert "NETRC" not in dotenv and "GOAUTH" not in dotenv
     assert "s3cret" not in (project / "goproxy-scan.env").read_text()
     assert "goproxy-scan.env leaves out GOAUTH, NETRC" in run.log
+
+
+def test_sarif_in_a_subdirectory_is_kept_as_an_artifact(
+    mr_pipeline: tuple[Path, dict[str, str], GoProxyTree], tmp_path: Path
+) -> None:
+    # `artifacts: paths: ["*.sarif"]` matched the project root only: a `sarif` input in a
+    # subdirectory was written and not kept. The template also reads the mode in any case.
+    project, env, tree = mr_pipeline
+    job = load_template({"proxy-url": tree.url, "sarif": "reports/gl.sarif", "proxy-mode": "FORCE"})
+    run = run_job(job, project, tmp_path / "work", env)
+    assert run.returncode == 1, run.log
+    assert "mode=force route=private" in run.log
+    assert json.loads((project / "reports" / "gl.sarif").read_text())["version"] == "2.1.0"
+    kept = [p for pattern in job["artifacts"]["paths"] for p in project.glob(pattern)]
+    sarif = [p for p in kept if p.suffix == ".sarif"]
+    assert sarif and json.loads(sarif[0].read_text())["version"] == "2.1.0", kept
+    markdown = (project / "goproxy-scan-report.md").read_text()
+    assert "goproxy-scan" in markdown
+
+    bad = run_job(load_template({"proxy-mode": "forced"}), project, tmp_path / "work", env)
+    assert bad.returncode == 2, bad.log
+    assert "'forced' is not a proxy mode" in bad.log
