@@ -52,7 +52,17 @@ from scanner.semver import sort_versions
 from scanner.verdict import Verdict
 
 from . import ustar
-from .rollback import StateFile, state_file
+from .errors import IngestRefusedError
+from .ingest import check_artifacts
+from .rollback import (
+    STATE_NAME,
+    Pin,
+    Rollback,
+    RollbackState,
+    RollbackStore,
+    StateFile,
+    state_file,
+)
 from .scratch import ScratchDir, TempBeside
 from .storage import Batch, Kind, Storage, blob_name, version_dir
 from .storage.fs import fsync_path
@@ -64,6 +74,7 @@ SUMS = "go-modules.SHA256SUMS"
 SIGNATURE = SUMS + ".sig"
 VERDICTS = ".verdicts"  # <escaped module>/@v/<escaped version>.json, the auditor's verdicts
 VULNDB = ".vulndb"  # the Go vulnerability database as /-/vulndb/ serves it (index/, ID/)
+ROLLBACKS = STATE_NAME  # the source vault's rollbacks and pins (no history), merged on import
 IMPORTED = "bundles.json"  # the manifest digests this vault has imported (a delta's base check)
 _KINDS = (Kind.INFO, Kind.MOD, Kind.ZIP)
 _IN_MEMORY = 256 << 20  # unpacked bytes kept in memory on import; the rest is staged on disk
@@ -91,19 +102,44 @@ class BundleSummary:
     signed: bool  # the bundle carries a signature
     vulndb: str | None = None  # the database's modified time, when exported / installed
     verified: bool | None = None  # import: the signature was checked with a verify key
+    # export: rolled-back versions left out; versions a pin keeps out of the lists
+    left_out: tuple[str, ...] = ()
+    held_back: tuple[str, ...] = ()
+    # import: rollbacks and pins recorded from the bundle; what was not (said in words)
+    rollbacks: int = 0
+    pins: int = 0
+    notes: tuple[str, ...] = ()
+    verdicts_dropped: int = 0  # import: carried verdicts not trusted (signature not verified)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "bundle": self.path,
-            "modules": self.modules,
-            "new": self.new,
-            "bytes": self.bytes,
-            "seconds": round(self.seconds, 3),
-            "manifest_sha256": self.manifest_sha256,
-            "base": self.base,
-            "signed": self.signed,
-            "vulndb": self.vulndb,
-        } | ({} if self.verified is None else {"signature_verified": self.verified})
+        return (
+            {
+                "bundle": self.path,
+                "modules": self.modules,
+                "new": self.new,
+                "bytes": self.bytes,
+                "seconds": round(self.seconds, 3),
+                "manifest_sha256": self.manifest_sha256,
+                "base": self.base,
+                "signed": self.signed,
+                "vulndb": self.vulndb,
+            }
+            | (
+                {}
+                if self.verified is None
+                else {
+                    "signature_verified": self.verified,
+                    "rollbacks": self.rollbacks,
+                    "pins": self.pins,
+                    "verdicts_dropped": self.verdicts_dropped,
+                }
+            )
+            | (
+                {"rolled_back_left_out": list(self.left_out), "pin_held_back": list(self.held_back)}
+                if self.verified is None
+                else {}
+            )
+        )
 
 
 def named_modules(path: Path) -> list[ModuleVersion]:
@@ -216,6 +252,12 @@ def parse_manifest(data: bytes, where: str) -> dict[str, Any]:
         isinstance(vulndb, dict) and isinstance(vulndb.get("modified"), str)
     ):
         raise bad("vulndb has no modified time")
+    rollbacks = manifest.get("rollbacks")
+    if rollbacks is not None and not (
+        isinstance(rollbacks, dict)
+        and all(isinstance(rollbacks.get(k), int) for k in ("rollbacks", "pins"))
+    ):
+        raise bad("rollbacks has no counts of rollbacks and pins")
     return manifest
 
 
@@ -254,9 +296,14 @@ def export_bundle(
     progress: Progress | None = None,
     now: datetime | None = None,
     vulndb: Path | None = None,
+    rollbacks: RollbackState | None = None,
 ) -> BundleSummary:
     """Write the bundle `out` (.tar.gz) of `modules` (default: the whole vault), minus `since`'s,
-    and with `vulndb` (a `vulndb build` directory) the vulnerability database under .vulndb/."""
+    and with `vulndb` (a `vulndb build` directory) the vulnerability database under .vulndb/.
+
+    `rollbacks` (the vault's, `RollbackStore(state_file(spec)).load()`) is applied as the gateway
+    applies it: a rolled-back version is left out (files and lists), a pin keeps newer versions
+    out of the lists; the rollbacks and pins travel in ROLLBACKS for import to record."""
     start = time.perf_counter()
     if modules is None:
         chosen = [ModuleVersion(m, v) for m in storage.modules() for v in storage.list(m)]
@@ -280,6 +327,16 @@ def export_bundle(
         chosen = [mv for mv in chosen if (mv.path, mv.version) not in had]
         base = {"file": since.name, "manifest_sha256": _sha256(base_bytes)}
     chosen = sort_module_versions(set(chosen))
+    state = rollbacks or RollbackState()
+    left_out = [
+        mv
+        for mv in chosen
+        if (rolled := state.by_module.get(mv.path)) and rolled.refusal(mv.path, mv.version)
+    ]
+    if left_out:
+        dropped = set(left_out)
+        chosen = [mv for mv in chosen if mv not in dropped]
+    held_back: list[str] = []
     key = _load_signing_key(signing_key) if signing_key else None
     database = _read_vulndb(vulndb) if vulndb is not None else None
     sums: dict[str, str] = {}
@@ -331,11 +388,26 @@ def export_bundle(
             inherited: dict[str, list[str]] = {}
             for path, version in had:
                 inherited.setdefault(path, []).append(version)
+            # A module of the base chain with a rollback or pin gets a list even when the delta
+            # carries nothing new of it: unpacked over the base, it replaces the base's list.
+            for module in sorted(set(inherited) & set(state.by_module) - set(lists)):
+                lists[module] = []
             for module, versions in lists.items():
                 # A delta's list also names its base chain's versions of the module: unpacked
                 # over its base, the tree then lists every version it holds (the list is the
                 # one file both bundles carry for a module).
                 versions += inherited.get(module, [])
+                rolled = state.by_module.get(module)
+                if rolled is not None:
+                    # As the gateway's @v/list: no rolled-back version, none newer than a pin
+                    # (the go command takes @latest from the list of a file:// GOPROXY).
+                    shown = [v for v in versions if rolled.visible(v)]
+                    held_back += (
+                        f"{module}@{v}"
+                        for v in versions
+                        if v not in shown and not rolled.refusal(module, v)
+                    )
+                    versions = shown
                 data = "".join(v + "\n" for v in sort_versions(versions)).encode()
                 name = f"{escape_path(module)}/@v/list"
                 sums[name] = _sha256(data)
@@ -343,6 +415,10 @@ def export_bundle(
             for name, data in database.files if database else ():
                 sums[name] = _sha256(data)
                 _add(tar, name, data)
+            if state.rollbacks or state.pins:
+                data = _rollbacks_json(state)
+                sums[ROLLBACKS] = _sha256(data)
+                _add(tar, ROLLBACKS, data)
             manifest = {
                 "format": FORMAT,
                 "created": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -352,6 +428,9 @@ def export_bundle(
                 "modules": entries,
                 "vulndb": {"modified": database.modified, "files": len(database.files)}
                 if database
+                else None,
+                "rollbacks": {"rollbacks": len(state.rollbacks), "pins": len(state.pins)}
+                if state.rollbacks or state.pins
                 else None,
             }
             manifest_bytes = json.dumps(manifest, indent=1, sort_keys=True).encode() + b"\n"
@@ -384,7 +463,49 @@ def export_bundle(
         base["manifest_sha256"] if base else None,
         key is not None,
         database.modified if database else None,
+        left_out=tuple(f"{mv.path}@{mv.version}" for mv in left_out),
+        held_back=tuple(sorted(held_back)),
     )
+
+
+def _rollbacks_json(state: RollbackState) -> bytes:
+    """The live rollbacks and pins (the history stays in the vault: who did what there)."""
+    doc = {
+        "version": 1,
+        "rollbacks": [r.to_json() for r in state.rollbacks],
+        "pins": [p.to_json() for p in state.pins],
+    }
+    return json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n"
+
+
+def _read_rollbacks(
+    where: str, manifest: dict[str, Any], files: dict[str, Staged]
+) -> RollbackState:
+    """The bundle's ROLLBACKS, as the manifest announces it, each version a valid one."""
+    announced = manifest.get("rollbacks")
+    if not announced:
+        if ROLLBACKS in files:
+            raise BundleError(f"{ROLLBACKS} but no rollbacks in {MANIFEST}", path=where)
+        return RollbackState()
+    if ROLLBACKS not in files:
+        raise BundleError(f"{MANIFEST} announces rollbacks, but no {ROLLBACKS}", path=where)
+    try:
+        doc = json.loads(files[ROLLBACKS].read_bytes())
+        state = RollbackState(
+            tuple(Rollback(**r) for r in doc["rollbacks"]), tuple(Pin(**p) for p in doc["pins"])
+        )
+        items: list[Rollback | Pin] = [*state.rollbacks, *state.pins]
+        for item in items:
+            if not all(isinstance(x, str) for x in (item.module, item.version, item.reason)):
+                raise TypeError("a module, version or reason is not text")
+            if not (isinstance(item.by, str) and isinstance(item.at, str)):
+                raise TypeError(f"{item.module}@{item.version}: by and at are not text")
+            check(item.module, item.version)
+    except (ValueError, KeyError, TypeError, GoProxyScanError) as e:
+        raise BundleError(f"{ROLLBACKS}: not readable: {e}", path=where, hint=_ALTERED) from e
+    if (len(state.rollbacks), len(state.pins)) != (announced["rollbacks"], announced["pins"]):
+        raise BundleError(f"{ROLLBACKS} differs from the rollbacks in {MANIFEST}", path=where)
+    return state
 
 
 def _read_version(
@@ -459,17 +580,48 @@ def _verdict_store(storage: Storage) -> VerdictStore | None:
 
 
 def _put_verdicts(
-    storage: Storage, entries: Iterable[dict[str, Any]], files: dict[str, Staged]
-) -> None:
-    """The bundle's verdicts into the vault's store, where it has none for that version yet."""
+    storage: Storage, entries: Iterable[dict[str, Any]], files: dict[str, Staged], trusted: bool
+) -> int:
+    """The bundle's verdicts into the vault's store, where it has none for that version yet,
+    when the bundle's signature was verified (`trusted`); returns how many were dropped.
+
+    A verdict is what the gate serves by (a PASS under the same policy digest is not judged
+    again), and the checksums of an unsigned bundle prove nothing: anyone can rewrite them
+    around a REJECT turned PASS. Dropped, the version is judged by this vault's own auditor
+    from its stored zip at first serve (auditor.AuditGate.current)."""
+    carried = [e for e in entries if e.get("verdict")]
+    if not trusted:
+        return len(carried)
     verdicts = _verdict_store(storage)
     if verdicts is None:
-        return
-    for entry in entries:
+        return 0
+    for entry in carried:
         name = verdict_name(entry["path"], entry["version"])
-        if entry.get("verdict") and verdicts.get(entry["path"], entry["version"]) is None:
-            # Informative: this vault's auditor judges again under its own policy.
+        if verdicts.get(entry["path"], entry["version"]) is None:
+            # This vault's auditor judges again when its policy differs (another digest).
             verdicts.put(Verdict.from_json(files[name].read_bytes()))
+    return 0
+
+
+def _merge_rollbacks(
+    storage: Storage, storage_spec: str, state: RollbackState, by: str
+) -> tuple[int, int, list[str]]:
+    """The bundle's rollbacks and pins recorded in this vault (RollbackStore.merge): (rollbacks
+    added, pins set, what was left out). A pin of a version this vault lacks is left out: the
+    gateway's @latest would answer 404 for everyone."""
+    if not (state.rollbacks or state.pins):
+        return 0, 0, []
+    pins = [p for p in state.pins if storage.exists(p.module, p.version, Kind.INFO)]
+    notes = [
+        f"the pin of {p.module} to {p.version} (not in this vault)"
+        for p in state.pins
+        if p not in pins
+    ]
+    events, skipped = RollbackStore(state_file(storage_spec)).merge(
+        RollbackState(state.rollbacks, tuple(pins)), by
+    )
+    added = sum(len(e["versions"]) for e in events if e["action"] == "rollback")
+    return added, sum(e["action"] == "pin" for e in events), notes + skipped
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -696,7 +848,7 @@ class _Hashers:
     waits for all."""
 
     def __init__(self, count: int) -> None:
-        self._queue: queue.SimpleQueue[tuple[tuple[str, str], Staged] | None]
+        self._queue: queue.SimpleQueue[tuple[tuple[str, str], dict[Kind, Staged]] | None]
         self._queue = queue.SimpleQueue()
         self._results: dict[tuple[str, str], str | BaseException] = {}
         self._stop = False
@@ -706,22 +858,30 @@ class _Hashers:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, key: tuple[str, str], zip_: Staged) -> None:
-        """`zip_`'s h1: and (when it is in memory) sha256, which `results()` waits for."""
-        self._queue.put((key, zip_))
+    def submit(self, key: tuple[str, str], parts: dict[Kind, Staged]) -> None:
+        """Every ingest check of the version (proxy.ingest.check_artifacts: .info, zip rules,
+        .mod == the zip's go.mod) and its zip's h1: and sha256, which `results()` waits for."""
+        self._queue.put((key, parts))
 
     def results(self) -> dict[tuple[str, str], str | BaseException]:
-        """Each submitted zip's h1:, or what taking it raised (InputError: not a valid zip)."""
+        """Each submitted zip's h1:, or what checking it raised (IngestRefusedError)."""
         self._finish()
         return self._results
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
-            key, zip_ = item
+            key, parts = item
             if not self._stop:
                 try:
+                    zip_ = parts[Kind.ZIP]
                     _ = zip_.sha256  # taken here, off the reading thread
-                    self._results[key] = hash_zip(zip_.data)
+                    self._results[key] = check_artifacts(
+                        *key,
+                        parts[Kind.INFO].read_bytes(),
+                        parts[Kind.MOD].read_bytes(),
+                        zip_.data if isinstance(zip_.data, Path) else Path("bundle.zip"),
+                        zip_.data if isinstance(zip_.data, bytes) else None,
+                    )
                 except BaseException as e:  # handed to the reader
                     self._results[key] = e
 
@@ -772,8 +932,8 @@ class _Arrivals:
                     hint="free some space (or fix the vault's permissions) and import again",
                 ) from e
             self.added.add((module, version))
-            # Its h1: on the other core while the rest of the tar is read.
-            self.hashers.submit((module, version), parts[Kind.ZIP])
+            # Checked, and its h1: taken, on the other core while the rest of the tar is read.
+            self.hashers.submit((module, version), parts)
 
     def check(self, where: str, entries: Iterable[dict[str, Any]]) -> None:
         """What was added is exactly the manifest's versions (their blobs verified)."""
@@ -845,14 +1005,22 @@ def _verify_contents(
     checked: _Checked,
     h1s: Mapping[tuple[str, str], str | BaseException],
 ) -> None:
-    """What the checksums cannot say: every zip's h1: (`h1s`, taken as the zips arrived),
-    each .info's Version, the verdicts and the vulnerability database."""
+    """What the checksums cannot say: every version's ingest checks and zip h1: (`h1s`, taken as
+    the versions arrived), the verdicts and the vulnerability database."""
     where = str(bundle)
     manifest = checked.manifest
     entries = manifest.get("modules", ())
     for entry in entries:
         module, version = entry["path"], entry["version"]
         h1 = h1s[module, version]
+        if isinstance(h1, IngestRefusedError):
+            # What ingest refuses, import refuses: the whole bundle, naming the version.
+            problem = h1.message.removeprefix("refused by go-vault ingest: ")
+            raise BundleError(
+                f"{module}@{version}: {problem}; nothing was imported",
+                path=where,
+                hint="the bundle was altered or made by a broken tool; do not import it",
+            ) from h1
         if isinstance(h1, InputError):
             raise BundleError(f"{module}@{version}: {h1.message}", path=where) from h1
         if isinstance(h1, BaseException):
@@ -1011,6 +1179,7 @@ def _import(
             files[blob_name(e["path"], e["version"], k)].size for e in entries for k in _KINDS
         )
         _verify_contents(bundle, files, checked, h1s)
+        carried = _read_rollbacks(str(bundle), checked.manifest, files)
         new = []
         unstored = batch.unstored()
         for entry in entries:
@@ -1044,7 +1213,14 @@ def _import(
             # Everything verified: publish all of it, or (on a failure) none.
             batch.commit(progress)
             # Only now: a failed commit must leave no verdict for a version it did not store.
-            _put_verdicts(storage, entries, files)
+            dropped = _put_verdicts(storage, entries, files, checked.verified)
+            source = checked.manifest.get("source")
+            merged = _merge_rollbacks(
+                storage,
+                storage_spec,
+                carried,
+                source if isinstance(source, str) and source else f"bundle {bundle.name}",
+            )
             if staging is not None and vulndb is not None:
                 _install_vulndb(staging, vulndb)
         finally:
@@ -1076,4 +1252,8 @@ def _import(
         checked.signed,
         announced["modified"] if staging is not None and announced else None,
         checked.verified,
+        rollbacks=merged[0],
+        pins=merged[1],
+        notes=tuple(merged[2]),
+        verdicts_dropped=dropped,
     )

@@ -428,6 +428,60 @@ class RollbackStore:
 
         return self._change(edit)
 
+    def merge(self, incoming: RollbackState, by: str) -> tuple[list[dict[str, Any]], list[str]]:
+        """Another vault's rollbacks and pins (an imported bundle's) added to this one: each
+        rollback not recorded here yet, each pin later than this vault's pin of its module.
+        A pin of a version rolled back here (or in `incoming`) is left out. Returns the history
+        events (`by`: where the state came from) and what was left out, said in words."""
+        at = _now()
+        events: list[dict[str, Any]] = []
+        skipped: list[str] = []
+
+        def edit(s: RollbackState) -> RollbackState:
+            skipped.clear()
+            have = {(r.module, r.version) for r in s.rollbacks}
+            added = [r for r in incoming.rollbacks if (r.module, r.version) not in have]
+            rollbacks = (*s.rollbacks, *added)
+            hidden = {(r.module, r.version) for r in rollbacks}
+            pins = {p.module: p for p in s.pins}
+            new_pins = []
+            for pin in incoming.pins:
+                mine = pins.get(pin.module)
+                if mine is not None and (mine.version == pin.version or mine.at >= pin.at):
+                    continue
+                if (pin.module, pin.version) in hidden:
+                    skipped.append(f"the pin of {pin.module} to {pin.version} (rolled back here)")
+                    continue
+                pins[pin.module] = pin
+                new_pins.append(pin)
+            modules: dict[str, list[Rollback]] = {}
+            for r in added:
+                modules.setdefault(r.module, []).append(r)
+            events.clear()
+            for module, rs in modules.items():
+                events.append(
+                    {
+                        "action": "rollback",
+                        "module": module,
+                        "versions": [r.version for r in rs],
+                        "reason": rs[0].reason,
+                        "by": by,
+                        "at": at,
+                    }
+                )
+            events.extend({"action": "pin", **p.to_json(), "by": by, "at": at} for p in new_pins)
+            return replace(
+                s, rollbacks=rollbacks, pins=tuple(pins.values()), history=(*s.history, *events)
+            )
+
+        def apply(data: bytes | None) -> bytes:
+            state = edit(RollbackState.from_json(data, self.file.where))
+            return json.dumps(state.to_json(), indent=1, sort_keys=True).encode() + b"\n"
+
+        if incoming.rollbacks or incoming.pins:
+            self.file.update(apply)
+        return events, skipped
+
 
 class RollbackGate:
     """The gateway's rollback layer: filters list/@latest and refuses rolled-back versions.

@@ -97,10 +97,30 @@ def import_(
         + (f", vulndb of {summary.vulndb}" if summary.vulndb else ""),
         err=True,
     )
-    if summary.signed and not summary.verified:
+    if summary.rollbacks or summary.pins:
         click.echo(
-            "warning: the bundle is signed, but its signature was not checked: pass"
-            " --verify-key (or set GO_VAULT_BUNDLE_VERIFY_KEY) to require a valid one",
+            f"recorded {summary.rollbacks} rollbacks and {summary.pins} pins from the bundle"
+            " (go-vault rollbacks lists them)",
+            err=True,
+        )
+    for note in summary.notes:
+        click.echo(f"warning: not recorded from the bundle: {note}", err=True)
+    if not summary.verified:
+        dropped = (
+            f"; its {summary.verdicts_dropped} auditor verdicts were dropped (this vault's"
+            " auditor judges each version when it is first served)"
+            if summary.verdicts_dropped
+            else ""
+        )
+        click.echo(
+            (
+                "warning: the bundle is signed, but its signature was not checked"
+                if summary.signed
+                else "warning: the bundle is unsigned: it was not authenticated"
+            )
+            + dropped
+            + ": pass --verify-key (or set GO_VAULT_BUNDLE_VERIFY_KEY) to require a valid"
+            + " signature (go-vault sync --sign-key signs one)",
             err=True,
         )
     return int(ExitCode.PASS)

@@ -18,6 +18,7 @@ from scanner.files import is_stdout
 from ..bundle import Progress, export_bundle
 from ..config import load_config
 from ..prefetch import bundle_modules
+from ..rollback import RollbackStore, state_file
 from ..storage import Storage, open_storage
 from .rollback import require_vault
 
@@ -98,6 +99,8 @@ def sync(
     # mistakes are reported before the vault is looked at.
     wanted = bundle_modules(modules, vault, config.storage) if modules else None
     store = vault()
+    # What the operator withdrew stays withdrawn on the other side (left out, and recorded there).
+    rollbacks = RollbackStore(state_file(config.storage)).load()
     # The bundle itself may be standard output (--bundle /dev/stdout > file): the summary then
     # goes to stderr, not into the tar.
     to_stdout = is_stdout(bundle)
@@ -111,6 +114,7 @@ def sync(
             signing_key=sign_key,
             progress=progress,
             vulndb=vulndb or (Path(config.vulndb) if config.vulndb else None),
+            rollbacks=rollbacks,
         )
     click.echo(json.dumps(summary.to_json(), indent=2), err=to_stdout)
     mb = summary.bytes / 1e6
@@ -121,4 +125,27 @@ def sync(
         + (f", vulndb of {summary.vulndb}" if summary.vulndb else ""),
         err=True,
     )
+    if summary.left_out:
+        click.echo(
+            f"left out {len(summary.left_out)} rolled-back module versions (go-vault rollbacks"
+            f" says why): {_some(summary.left_out)}",
+            err=True,
+        )
+    if summary.held_back:
+        click.echo(
+            f"{len(summary.held_back)} module versions newer than a pin are carried but not"
+            f" listed (as the gateway lists them): {_some(summary.held_back)}",
+            err=True,
+        )
+    if rollbacks.rollbacks or rollbacks.pins:
+        click.echo(
+            f"the bundle carries {len(rollbacks.rollbacks)} rollbacks and {len(rollbacks.pins)}"
+            " pins, which go-vault import records",
+            err=True,
+        )
     return int(ExitCode.PASS)
+
+
+def _some(names: tuple[str, ...], shown: int = 5) -> str:
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")

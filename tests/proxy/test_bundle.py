@@ -239,6 +239,31 @@ def unreadable_zip(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
     return []
 
 
+def _replace_blob(m: dict[str, bytes], name: str, data: bytes) -> None:
+    """`name`'s bytes replaced, its checksum and the manifest's sha256 made to match (unsigned)."""
+    import hashlib
+
+    old, m[name] = hashlib.sha256(m[name]).hexdigest(), data
+    new = hashlib.sha256(data).hexdigest()
+    m[MANIFEST] = m[MANIFEST].replace(old.encode(), new.encode())
+    m[SUMS] = m[SUMS].replace(old.encode(), new.encode())
+    _resum_manifest(m)
+
+
+def other_mod(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
+    """A .mod that is not the zip's go.mod (it adds a requirement), everything checksummed:
+    what ingest refuses, a bundle must not bring in."""
+    name = _zip_name(m).removesuffix(".zip") + ".mod"
+    _replace_blob(m, name, m[name] + b"\nrequire example.com/evil v6.6.6\n")
+    return []
+
+
+def bad_info_time(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
+    name = _zip_name(m).removesuffix(".zip") + ".info"
+    _replace_blob(m, name, b'{"Version":"v0.1.0-pre","Time":"2024-01-01"}')
+    return []
+
+
 def unlisted_version(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
     """A whole version, checksummed, that the manifest does not name (unsigned bundle)."""
     import hashlib
@@ -267,7 +292,19 @@ TAMPERING = {
     "../ member": (dotdot_member, "unsafe member name '../outside.txt'"),
     "symlink member": (symlink_member, "is a link or special file"),
     "wrong h1": (wrong_h1, "the manifest says h1:AAAA"),
-    "unreadable zip": (unreadable_zip, "example.com/B/Upper@v0.1.0-pre: module zip: cannot read"),
+    "unreadable zip": (
+        unreadable_zip,
+        "example.com/B/Upper@v0.1.0-pre: not a valid module zip (1 problem(s)):\n  not a zip file",
+    ),
+    "mod not the zip's go.mod": (
+        other_mod,
+        "example.com/B/Upper@v0.1.0-pre: .mod differs from the go.mod inside the .zip; nothing was"
+        " imported",
+    ),
+    "info Time not RFC 3339": (
+        bad_info_time,
+        "example.com/B/Upper@v0.1.0-pre: .info Time '2024-01-01' is not RFC 3339",
+    ),
     "bad signature": (bad_signature, "bad signature"),
     "version not in the manifest": (
         unlisted_version,
@@ -402,7 +439,7 @@ def test_a_delta_unpacked_over_its_base_lists_every_version(
 JUDGED = ("example.com/v/judged", "v1.0.0")
 
 
-def judged_bundle(tmp_path: Path) -> tuple[Path, Verdict]:
+def judged_bundle(tmp_path: Path, sign_key: Path | None = None) -> tuple[Path, Verdict]:
     """A bundle of a vault holding JUDGED, with its verdict, and example.com/v/unjudged."""
     vault = tmp_path / "vaultA"
     fill(vault, GoProxyTree(tmp_path / "tree"), [JUDGED, ("example.com/v/unjudged", "v1.0.0")])
@@ -422,12 +459,18 @@ def judged_bundle(tmp_path: Path) -> tuple[Path, Verdict]:
     )
     VerdictStore(vault / STATE_DIR / "verdicts").put(verdict)
     bundle = tmp_path / "v.tar.gz"
-    assert go_vault("sync", "--offline", f"--bundle={bundle}", "--storage", str(vault))[0] == 0
+    sign = ["--sign-key", str(sign_key)] if sign_key else []
+    code, _, err = go_vault(
+        "sync", "--offline", f"--bundle={bundle}", "--storage", str(vault), *sign
+    )
+    assert code == 0, err
     return bundle, verdict
 
 
-def test_verdicts_travel_with_their_modules(tmp_path: Path) -> None:
-    bundle, verdict = judged_bundle(tmp_path)
+def test_verdicts_travel_with_their_modules(tmp_path: Path, keys: dict[str, Path]) -> None:
+    """A signed bundle's verdicts, its signature verified, are stored with its modules (an
+    unsigned bundle's are not trusted: tests/proxy/test_bundle_trust.py)."""
+    bundle, verdict = judged_bundle(tmp_path, keys["good"])
     path, version = JUDGED
     h1 = verdict.h1
     with tarfile.open(bundle) as tar:
@@ -439,10 +482,17 @@ def test_verdicts_travel_with_their_modules(tmp_path: Path) -> None:
     assert "verdict" not in by_path["example.com/v/unjudged"]
 
     vault_b = tmp_path / "vaultB"
-    code, _, err = go_vault("import", str(bundle), "--storage", str(vault_b))
+    verify = ["--verify-key", str(keys["good.pub"])]
+    code, _, err = go_vault("import", str(bundle), "--storage", str(vault_b), *verify)
     assert code == 0, err
     got = VerdictStore(vault_b / STATE_DIR / "verdicts").get(path, version)
     assert got is not None and got[0] == verdict
+    # Not verified (no key given): the same verdict is dropped, and the import says so.
+    vault_u = tmp_path / "vaultU"
+    code, out, err = go_vault("import", str(bundle), "--storage", str(vault_u))
+    assert code == 0 and json.loads(out)["verdicts_dropped"] == 1, err
+    assert "its signature was not checked; its 1 auditor verdicts were dropped" in err
+    assert VerdictStore(vault_u / STATE_DIR / "verdicts").get(path, version) is None
 
     # A verdict naming other bytes is refused like any other tampering.
     def other_h1(m: dict[str, bytes]) -> list[tarfile.TarInfo]:
@@ -455,6 +505,7 @@ def test_verdicts_travel_with_their_modules(tmp_path: Path) -> None:
             if entry["path"] == path:
                 entry["verdict"]["sha256"] = hashlib.sha256(m[name]).hexdigest()
         m[MANIFEST] = json.dumps(manifest).encode()
+        del m[SIGNATURE]
         m[SUMS] = "".join(
             f"{hashlib.sha256(m[n]).hexdigest()}  {n}\n" for n in sorted(m) if n != SUMS
         ).encode()
@@ -468,15 +519,16 @@ def test_verdicts_travel_with_their_modules(tmp_path: Path) -> None:
     assert all("@v" not in k for k in listing(vault_c))
 
 
-def test_a_failed_commit_stores_no_verdict(tmp_path: Path) -> None:
+def test_a_failed_commit_stores_no_verdict(tmp_path: Path, keys: dict[str, Path]) -> None:
     """A bundle's verdicts are written once its modules are stored: a commit that fails (here
     on a directory where a .zip must go) leaves no verdict for a version the vault lacks."""
-    bundle, _ = judged_bundle(tmp_path)
+    bundle, _ = judged_bundle(tmp_path, keys["good"])  # signed: its verdicts are trusted
     vault = tmp_path / "vaultB"
     fill(vault, GoProxyTree(tmp_path / "treeB"), [("example.com/already/here", "v1.0.0")])
     (vault / "example.com/v/judged/@v/v1.0.0.zip").mkdir(parents=True)
     before = listing(vault)
-    code, out, err = go_vault("import", str(bundle), "--storage", str(vault))
+    verify = ["--verify-key", str(keys["good.pub"])]
+    code, out, err = go_vault("import", str(bundle), "--storage", str(vault), *verify)
     assert code == 3 and not out, err
     assert "cannot compare with what the vault holds" in err and "Traceback" not in err, err
     assert listing(vault) == before
