@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import tempfile
@@ -23,6 +24,8 @@ from scanner.errors import InputError
 
 from .errors import ProxyError
 from .observability import IDENTITY
+
+log = logging.getLogger("go_vault")
 
 TOKEN_PREFIX = "gvt_"
 _RELOAD_EVERY = 1.0  # seconds between looks at the token file's mtime (revocation latency)
@@ -104,29 +107,45 @@ class TokenFile:
             data = json.loads(self.path.read_text())
         except FileNotFoundError:
             return []
+        except json.JSONDecodeError as e:
+            raise InputError(
+                f"token file is not JSON: {e.msg} (column {e.colno})",
+                path=str(self.path),
+                line=e.lineno,
+                hint="fix it, or recreate it with go-vault token add",
+            ) from e
         except (OSError, ValueError) as e:
             raise InputError(
                 f"token file unreadable: {e}",
                 path=str(self.path),
                 hint="recreate it with go-vault token add",
             ) from e
-        try:
-            return [
-                TokenEntry(
-                    str(t["name"]),
-                    Access(t["scope"]),
-                    str(t["sha256"]),
-                    t["created_at"],
-                    t.get("tenant") or None,
-                )
-                for t in data["tokens"]
-            ]
-        except (KeyError, TypeError, ValueError) as e:
+        tokens = data.get("tokens") if isinstance(data, dict) else None
+        if not isinstance(tokens, list):
             raise InputError(
-                f"token file entry malformed: {e}",
+                'token file must be {"tokens": [...]}',
                 path=str(self.path),
-                hint="each token needs name, scope (read|verdicts|admin), sha256, created_at",
-            ) from e
+                hint="fix it, or recreate it with go-vault token add",
+            )
+        out = []
+        for i, t in enumerate(tokens):
+            try:
+                out.append(
+                    TokenEntry(
+                        str(t["name"]),
+                        Access(t["scope"]),
+                        str(t["sha256"]),
+                        t["created_at"],
+                        t.get("tenant") or None,
+                    )
+                )
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
+                raise InputError(
+                    f"token file entry malformed: tokens[{i}]: {e}",
+                    path=str(self.path),
+                    hint="each token needs name, scope (read|verdicts|admin), sha256, created_at",
+                ) from e
+        return out
 
     def add(
         self,
@@ -180,6 +199,23 @@ def required_access(path: str) -> Access | None:
     return Access.READ
 
 
+_broken_lock = threading.Lock()
+_broken: dict[str, object] = {}  # token file -> the stamp of its broken version last reported
+
+
+def _report(path: str, stamp: object, error: InputError | None) -> bool:
+    """Log a token file that broke (once per version of it, however many gateways read it);
+    with `error` None, forget it and say whether it had been broken."""
+    with _broken_lock:
+        if error is None:
+            return _broken.pop(path, None) is not None
+        if _broken.get(path) == stamp:
+            return False
+        _broken[path] = stamp
+    log.error("%s; the tokens read before it broke stay in force until it reads again", error)
+    return True
+
+
 class Authenticator:
     """Layer 4a of the gateway: who is asking, and may they use this route.
 
@@ -229,7 +265,19 @@ class Authenticator:
                 stamp = None
             if stamp == self._stamp:
                 return
-            self._by_digest = {e.sha256: e for e in self.tokens.entries()}
+            try:
+                entries = self.tokens.entries()
+            except InputError as e:
+                if self._stamp == (-1, -1, -1):
+                    raise  # broken at start: the server refuses to start (exit 2)
+                # Broken while running (a hand edit, a bad deploy): keep the last good tokens,
+                # say so once for this version of the file, read it again when it changes.
+                self._stamp = stamp
+                _report(str(self.tokens.path), stamp, e)
+                return
+            if _report(str(self.tokens.path), stamp, None):
+                log.warning("token file %s reads again: %d tokens", self.tokens.path, len(entries))
+            self._by_digest = {e.sha256: e for e in entries}
             self._stamp = stamp
 
     def identify(self, scope: Mapping[str, Any]) -> Identity | None:
