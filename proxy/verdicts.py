@@ -143,6 +143,69 @@ def _json(status: int, data: Any) -> tuple[int, bytes, str]:
     return status, json.dumps(data, separators=(",", ":")).encode() + b"\n", _JSON
 
 
+_SHAPE = '{"modules":[{"module":"example.com/m","version":"v1.2.3"}, …]}'
+
+
+def batch_pairs(body: bytes) -> list[tuple[str, str]]:
+    """The (module, version) pairs of a `POST /-/verdicts` body, or a 400 naming the field that
+    is wrong and what it must be (413 over MAX_BATCH)."""
+    try:
+        doc = json.loads(body)
+    except UnicodeDecodeError as e:
+        raise ApiError(400, f"the body is not UTF-8 JSON: {e.reason}; send {_SHAPE}") from e
+    except json.JSONDecodeError as e:
+        raise ApiError(
+            400, f"the body is not JSON: {e.msg} (line {e.lineno} column {e.colno}); send {_SHAPE}"
+        ) from e
+    if not isinstance(doc, dict) or "modules" not in doc:
+        raise ApiError(400, f"the body must be an object with modules: {_SHAPE}")
+    items = doc["modules"]
+    if not isinstance(items, list):
+        raise ApiError(
+            400,
+            f'modules must be a list of {{"module","version"}}, not {_json_type(items)}: {_SHAPE}',
+        )
+    if len(items) > MAX_BATCH:
+        raise ApiError(413, f"{len(items)} modules asked; at most {MAX_BATCH} per request")
+    pairs = []
+    for n, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ApiError(
+                400,
+                f'modules[{n}] must be {{"module","version"}}, not {_json_type(item)}: {_SHAPE}',
+            )
+        pair = []
+        for field_name in ("module", "version"):
+            value = item.get(field_name)
+            where = f"modules[{n}].{field_name}"
+            if field_name not in item:
+                raise ApiError(
+                    400, f"{where}: missing; each entry needs module and version: {_SHAPE}"
+                )
+            if not isinstance(value, str):
+                raise ApiError(400, f"{where}: must be a string, not {_json_type(value)}: {_SHAPE}")
+            if not value.strip():
+                raise ApiError(400, f"{where}: empty; send {_SHAPE}")
+            pair.append(value)
+        pairs.append((pair[0], pair[1]))
+    return pairs
+
+
+def _json_type(value: object) -> str:
+    """The JSON name of a decoded value's type, as a client wrote it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
 class VerdictAPI:
     """The routes above, for one gateway; answers are (status, body, content type)."""
 
@@ -221,15 +284,7 @@ class VerdictAPI:
         return verdict
 
     async def _batch(self, body: bytes, req: Request) -> tuple[int, bytes, str]:
-        try:
-            items = json.loads(body)["modules"]
-            pairs = [(str(i["module"]), str(i["version"])) for i in items]
-        except (ValueError, KeyError, TypeError) as e:
-            raise ApiError(
-                400, f'the body is not {{"modules":[{{"module":…,"version":…}}]}}: {e}'
-            ) from e
-        if len(pairs) > MAX_BATCH:
-            raise ApiError(413, f"{len(pairs)} modules asked; at most {MAX_BATCH} per request")
+        pairs = batch_pairs(body)
         gate = self.gateway.auditor
         if gate is None:
             raise ApiError(404, "this go-vault has no auditor; start it with --policy FILE")
