@@ -42,13 +42,21 @@ def token() -> None:
     help="read: GOPROXY; verdicts: + /-/verdicts; admin: everything",
 )
 @click.option("--tenant", help="bind the token to /t/TENANT/ only")
+@click.option("--tenants", "tenants_file", help="tenants file --tenant must name one of")
 @_file
 @_config
 def add(
-    name: str, scope: str, tenant: str | None, auth_tokens: str | None, config_file: Path | None
+    name: str,
+    scope: str,
+    tenant: str | None,
+    tenants_file: str | None,
+    auth_tokens: str | None,
+    config_file: Path | None,
 ) -> int:
-    """Create a token for NAME (an identity in the audit log) and print it once."""
-    from ..tenants import is_tenant_name
+    """Create a token for NAME (an identity in the audit log) and print it once.
+
+    --tenant must name a tenant of the tenants file (--tenants, default the config's)."""
+    from ..tenants import is_tenant_name, load_tenants
 
     if not name.strip() or not name.isprintable():
         raise InputError(
@@ -61,6 +69,24 @@ def add(
             f"--tenant {tenant!r} is not a tenant name",
             hint="use a name from the tenants file ([a-z0-9-], 1-32 long): /t/NAME/",
         )
+    if tenant is not None:
+        tenants_file = tenants_file or load_config(config_file).tenants
+        if tenants_file:
+            known = load_tenants(tenants_file)
+            if tenant not in known:
+                # A token bound to a tenant no server serves works nowhere.
+                raise InputError(
+                    f"--tenant {tenant}: no such tenant in the tenants file",
+                    path=tenants_file,
+                    hint=f"known tenants: {', '.join(sorted(known)) or 'none'};"
+                    " add it to the file first, or correct the name",
+                )
+        else:
+            click.echo(
+                f"warning: no tenants file (--tenants, or tenants in the config): --tenant"
+                f" {tenant} is not checked; the token works only if a server serves /t/{tenant}/",
+                err=True,
+            )
     tokens = _token_file(config_file, auth_tokens)
     entry, secret = tokens.add(name, Access(scope), tenant=tenant)
     click.echo(secret)
