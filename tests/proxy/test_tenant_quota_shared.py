@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 from goproxytree import GoProxyTree
+from s3server import MotoServer
 from serveproc import serve_process
 
 from proxy.storage import open_storage
@@ -104,3 +105,30 @@ def test_the_byte_quota_counts_what_the_other_server_stored(
         over = httpx.get(f"{b}/t/q/{paths[2]}/@v/v1.0.0.zip", timeout=60)  # a's counts too
     assert over.status_code == 507 and "over its quota" in over.text, over.text
     assert _stored(tmp_path) == set(paths[:2])
+
+
+def test_replicas_on_one_bucket_share_the_module_quota(
+    tmp_path: Path, goproxy_tree: GoProxyTree, moto_server: MotoServer
+) -> None:
+    paths = _modules(goproxy_tree, 8)
+    storage = f"s3://{moto_server.new_bucket()}/vault"
+    tenants = tmp_path / "tenants.yml"
+    tenants.write_text("q:\n  quota_modules: 3\n")
+    args = ("--storage", storage, "--upstream", goproxy_tree.url, "--tenants", str(tenants))
+    args += ("--server", "uvicorn")
+    with serve_process(*args) as (_, a), serve_process(*args) as (_, b):
+        statuses: list[int] = []
+
+        def get(url: str) -> None:
+            statuses.append(httpx.get(url, timeout=60).status_code)
+
+        threads = [
+            threading.Thread(target=get, args=(f"{(a, b)[i % 2]}/t/q/{p}/@v/v1.0.0.zip",))
+            for i, p in enumerate(paths)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert sorted(statuses) == [200] * 3 + [507] * 5, statuses
+    assert len(set(open_storage(f"{storage}/t/q").modules())) == 3
