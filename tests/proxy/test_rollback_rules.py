@@ -109,6 +109,7 @@ def test_a_rolled_back_version_cannot_be_pinned(
         assert [h["action"] for h in after.history] == ["rollback", "rollback"]
         code, out, _ = go_vault(tmp_path, "rollbacks")
         assert code == 0 and "pinned" not in out
+        wait_for(lambda: "v1.3.0" not in listed(gw.url))  # the gateway re-reads once a second
         got = go_get(run_go, gw.url, app, f"{M}@latest")
         assert got.returncode == 0, got.stderr
         assert required(app) == "v1.2.1"
