@@ -24,7 +24,7 @@ from pathlib import Path
 from scanner.buildlist import BuildList, load_build_list
 from scanner.errors import InputError, NotFoundError, utf8_problem
 from scanner.gomod import parse_gomod
-from scanner.gowork import GoWork, compare_go_versions, parse_gowork
+from scanner.gowork import GoWork, compare_go_versions, parse_gowork, toolchain_go_version
 from scanner.modfetch import ModuleSource, source_from_goproxy
 from scanner.module import ModuleVersion, sort_module_versions
 
@@ -87,21 +87,6 @@ def _go_platform() -> str:
     return f"{platform.system().lower()}-{arch}"
 
 
-def _toolchain_go_version(name: str) -> str:
-    """The Go version of a toolchain name (internal/gover.FromToolchain): `go1.30.0-custom`
-    is 1.30.0; "" for a name the go command refuses."""
-    if "/" in name or "\\" in name:
-        return ""
-    if name.startswith("go"):
-        version = name[2:]
-    elif "-go" in name:
-        version = name[name.index("-go") + 3 :]
-    else:
-        return ""
-    version = re.split(r"[ \t-]", version, maxsplit=1)[0]
-    return version if compare_go_versions(version, "0") >= 0 else ""
-
-
 def switched_toolchain(go: str, toolchain: str, local_go: str | None) -> str | None:
     """The toolchain (`go1.30.0`) the go command switches to for a go.mod or go.work with these
     `go` and `toolchain` lines under GOTOOLCHAIN=auto (cmd/go toolchain.Select), or None when
@@ -113,7 +98,7 @@ def switched_toolchain(go: str, toolchain: str, local_go: str | None) -> str | N
     if toolchain == "default":
         return None
     chosen, floor = None, local_go or ""
-    wanted = _toolchain_go_version(toolchain) if toolchain else ""
+    wanted = toolchain_go_version(toolchain) if toolchain else ""
     if wanted and compare_go_versions(wanted, floor) > 0:
         chosen, floor = toolchain, wanted
     if go and compare_go_versions(go, floor) > 0:

@@ -6,6 +6,7 @@ shares go.mod's line syntax, and its replace directive has go.mod's rules.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -175,6 +176,39 @@ def compare_go_versions(x: str, y: str) -> int:
     """internal/gover.Compare: -1, 0 or 1 as Go version x is below, equal to or above y."""
     kx, ky = _gover_key(x), _gover_key(y)
     return (kx > ky) - (kx < ky)
+
+
+def toolchain_go_version(name: str) -> str:
+    """The Go version of a toolchain name (internal/gover.FromToolchain): `go1.30.0-custom`
+    is 1.30.0; "" for a name the go command refuses (`default`, a path)."""
+    if "/" in name or "\\" in name:
+        return ""
+    if name.startswith("go"):
+        version = name[2:]
+    elif "-go" in name:
+        version = name[name.index("-go") + 3 :]
+    else:
+        return ""
+    version = re.split(r"[ \t-]", version, maxsplit=1)[0]
+    return version if _GOVER.fullmatch(version) else ""
+
+
+def go_release(go: str, toolchain: str = "") -> str:
+    """The Go release (`go1.23.2`) a go.mod's `go` and `toolchain` lines ask to build with: the
+    newer of the two, as cmd/go's toolchain selection takes them; a `go 1.22` line names its
+    first release go1.22.0 (Go 1.21 on; `1.20` stays go1.20, `1.21rc1` go1.21rc1). "" when
+    neither line is a Go version."""
+    go = go.removeprefix("go")  # also taken as a release name ("go1.19")
+    from_go = go if go and _GOVER.fullmatch(go) else ""
+    if from_go and re.fullmatch(r"\d+\.\d+", from_go) and compare_go_versions(from_go, "1.21") >= 0:
+        from_go += ".0"
+    from_toolchain = toolchain_go_version(toolchain) if toolchain else ""
+    chosen = max(
+        (v for v in (from_go, from_toolchain) if v),
+        key=functools.cmp_to_key(compare_go_versions),
+        default="",
+    )
+    return f"go{chosen}" if chosen else ""
 
 
 def too_old_for(work: GoWork, module_go: str) -> str | None:

@@ -1198,23 +1198,16 @@ def _git_root(directory: Path) -> Path | None:
 
 def build_go_release(main: GoMod) -> str:
     """The Go release that builds the module, from its go.mod as the go command picks the
-    toolchain for it: the `toolchain` line, else the `go` line as a release version ("1.22"
-    is go1.22.0 since Go 1.21, "1.20" go1.20, "1.21rc1" stays go1.21rc1). "" with neither.
+    toolchain for it: the newer of the `toolchain` line and the `go` line as a release version
+    (scanner.gowork.go_release). "" with neither.
 
     The standard library is this version everywhere: the SBOM's stdlib component and the
-    vulnerabilities matched against it (scanner.vulndb.match reads the same two lines), not
+    vulnerabilities matched against it (scanner.vulndb.match takes the same release), not
     whichever `go` the scanning machine has.
     """
-    from .vulndb.match import go_semver
+    from .gowork import go_release
 
-    if main.toolchain and go_semver(main.toolchain):
-        return main.toolchain
-    if not go_semver(main.go):
-        return ""
-    parts = main.go.split(".")
-    if len(parts) == 2 and parts[0] == "1" and parts[1].isdigit() and int(parts[1]) >= 21:
-        return f"go{main.go}.0"  # a language version names its first release (Go 1.21+)
-    return f"go{main.go}"
+    return go_release(main.go, main.toolchain)
 
 
 def _local_go_version(env: Mapping[str, str]) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .. import semver
+from ..gowork import go_release
 from ..module import ModuleVersion, canonical_version
 from .index import VulnIndex
 from .osv import STDLIB, TOOLCHAIN, Affected, Entry, Event, EventKind, Package
@@ -170,13 +171,13 @@ def match_modules(
     another module version); modules without a version (the main module, directory
     replacements) cannot be judged and are skipped. `go_version`/`toolchain` are go.mod's
     `go` and `toolchain` values ("1.22.3", "go1.22.3"): the standard library is judged at the
-    toolchain when given, else at the go version.
+    release they build with, the newer of the two (scanner.gowork.go_release).
     """
     judged: set[ModuleVersion] = set()
     for mv in modules:
         if mv.version:
             judged.add(ModuleVersion(mv.path, canonical_version(mv.version) or mv.version))
-    go = go_semver(toolchain) or go_semver(go_version)
+    go = go_semver(go_release(go_version, toolchain))
     if go:
         judged.update((ModuleVersion(STDLIB, go), ModuleVersion(TOOLCHAIN, go)))
     out = [m for mv in judged for m in _match_module(index, mv.path, mv.version)]

@@ -1,7 +1,7 @@
 """The standard library's version: one, from go.mod, in the SBOM, its vulnerabilities and OpenVEX.
 
-It is the Go release go.mod builds with (the `toolchain` line, else the `go` line as a release
-version), not the `go` command of the machine that scans: a reproducible SBOM is the same
+It is the Go release go.mod builds with (the newer of the `toolchain` line and the `go` line as
+a release version), not the `go` command of the machine that scans: a reproducible SBOM is the same
 everywhere, and the stdlib component is the one its vulnerabilities name.
 """
 
@@ -83,6 +83,11 @@ def env(go_env: dict[str, str], goproxy_tree: GoProxyTree, scan_cache: Path) -> 
         ("1.22.3", "", "go1.22.3"),
         ("1.21rc1", "", "go1.21rc1"),
         ("1.30", "go1.30.1", "go1.30.1"),
+        # the newer line wins, as the go command picks the toolchain; a custom suffix is not
+        # part of the version (internal/gover.FromToolchain)
+        ("1.23.2", "go1.22.0", "go1.23.2"),
+        ("1.22.1", "go1.22.3-custom", "go1.22.3"),
+        ("1.22", "default", "go1.22.0"),
         ("", "", ""),
     ],
 )
