@@ -72,6 +72,7 @@ def base_analysis(
                 except ParseError as e:
                     if e.path != str(base_dir / "go.mod"):
                         raise
+                    e.message = _in_repository(e.message, tree)
                     return _unparsable_base(base_config, shown, e, config.base)
                 return analyse(base_config, go_environ(env), source=source)
             except GoProxyScanError as e:
@@ -124,9 +125,17 @@ def _at_base(error: GoProxyScanError, tree: Path, ref: str) -> None:
     for top in (tree, tree.resolve()):
         if path.is_absolute() and path.is_relative_to(top):
             error.path = path.relative_to(top).as_posix()
-            error.message = f"at base '{ref}': {error.message}"
+            error.message = f"at base '{ref}': {_in_repository(error.message, tree)}"
             error.args = (error.message,)
             return
+
+
+def _in_repository(text: str, tree: Path) -> str:
+    """`text` with the temporary worktree's paths written as in the repository ("svc/go.mod"
+    for "/tmp/goproxy-scan-base-x/base/svc/go.mod"): a message may quote a path of its own."""
+    for top in {str(tree.resolve()), str(tree)}:
+        text = text.replace(top + "/", "")
+    return text
 
 
 def mark_against_base(head: ScanResult, base: Analysis | None, base_ref: str) -> ScanResult:
