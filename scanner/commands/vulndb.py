@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -82,11 +83,12 @@ def check(
 
     The policy is the `vulnerabilities:` section of --policy (default MAIN_DIR/.goproxy-scan.yml).
     """
-    from ..buildlist import load_build_list
+    from ..buildlist import BuildModule, load_build_list
+    from ..config import ScanConfig
     from ..goenv import go_environ
     from ..modfetch import ModCacheSource, ModuleSource, source_from_goproxy
     from ..policy import load_policy
-    from ..scan import gomodcache, goproxy_source, read_gomod
+    from ..scan import analyse, gomodcache, goproxy_source, read_gomod, vendor_dir
     from ..vulndb.check import build_list_code, check_build_list, finding_json, index_paths
     from ..vulndb.openvex import openvex_document, render_openvex
     from ..vulndb.policy import VulnPolicy, vuln_policy
@@ -97,18 +99,27 @@ def check(
         policy_file = main_dir / ".goproxy-scan.yml"
     policy = vuln_policy(load_policy(policy_file)) if policy_file else VulnPolicy()
     env = go_environ(os.environ)
-    source: ModuleSource
-    if offline and not proxy:
-        source = ModCacheSource(gomodcache(env))
-    elif proxy:
-        source = source_from_goproxy(proxy)
+    modules: tuple[BuildModule, ...]
+    fetch_zip: Callable[[str, str], bytes] | None = None
+    if vendor_dir(main_dir, env) is not None:
+        # The go command builds from vendor/ here: the build list is vendor/modules.txt, as
+        # `scan` reads it (checked against go.mod the same way), and the code is vendor/'s.
+        # Neither GOPROXY nor the module cache is read, whatever --proxy or --offline say.
+        modules = analyse(ScanConfig(main_dir=main_dir, source_rules=False), env).modules
     else:
-        source = goproxy_source(env)[0]
-    build_list = load_build_list(main_dir, source, env=env)
+        source: ModuleSource
+        if offline and not proxy:
+            source = ModCacheSource(gomodcache(env))
+        elif proxy:
+            source = source_from_goproxy(proxy)
+        else:
+            source = goproxy_source(env)[0]
+        modules = load_build_list(main_dir, source, env=env).modules
+        fetch_zip = source.zip
     index = load_index(
         db_url or default_db_url(),
         cache_dir=cache_dir or default_cache_dir(),
-        modules=index_paths(build_list.modules),
+        modules=index_paths(modules),
         offline=offline,
     )
     if index.from_cache and not offline:
@@ -116,13 +127,13 @@ def check(
     findings = check_build_list(
         index,
         main_dir,
-        build_list.modules,
+        modules,
         go_version=main.go,
         toolchain=main.toolchain,
         policy=policy,
         now=now,
         main_path=main.module,
-        code=build_list_code(main_dir, build_list.modules, env, source.zip),
+        code=build_list_code(main_dir, modules, env, fetch_zip),
     )
     if fmt == "json":
         doc = {
