@@ -5,9 +5,11 @@ also through any exported function of the package that calls them (`Hello` calli
 Without type information a declaration reaches a listed function when its body names it
 (`name(...)`, or `name` as a value) and a listed method `T.M` when it selects `.M` on anything
 but what the syntax shows to be another package's (scanner.vulndb.reach.ExprTypes: `pkg.F`,
-`cmd := exec.Command(...)`, `var c exec.Cmd`, a field typed `*exec.Cmd`), whose methods cannot
-be the package's own (another package cannot embed them: it would import this one): an
-over-approximation, as proof of absence needs. `init` functions and package-level variable
+`cmd := exec.Command(...)`, `var c exec.Cmd`, a field typed `*exec.Cmd`, a method expression
+`(*exec.Cmd).Run`), whose methods cannot be the package's own (another package cannot embed
+them: it would import this one): an over-approximation, as proof of absence needs. Selecting
+counts whether the method is called or not: a method value `f := s.M` and a method expression
+`(*T).M` or `T.M` reach `T.M` as a call does. `init` functions and package-level variable
 initialisers run whenever the package is linked in.
 """
 
@@ -113,6 +115,10 @@ def _of_another_package(types: ExprTypes, field: Node) -> bool:
     if operand is None:
         return False
     if operand.type == "identifier" and types.is_package(operand):
+        return True
+    # `(*pkg.T).M`, `pkg.T.M`: a method expression on another package's type, or a method of a
+    # package variable of another package (of that package's type, or of a third's)
+    if types.method_expression(operand) is not None:
         return True
     return types.of(operand) is not None
 

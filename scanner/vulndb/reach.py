@@ -3,9 +3,12 @@
 Three levels, from the tree-sitter facts of the main module: CALLED (a listed vulnerable symbol
 is called, matched by selector/identifier on the imported package), IMPORTED (a vulnerable
 package is imported, none of its listed symbols called), REQUIRED (the module is only in the
-build list). Without type information, a method call `x.M(...)` is judged by what the syntax
-tells of its receiver `x` (`ExprTypes`: the declaration in scope, a composite literal, a
-struct field of the file):
+build list). A method is used when it is called and when it is taken as a value: a method
+value `x.M` (`f := s.Run`, called later through `f`) counts as a call of it, as a function
+value `pkg.F` does, and a method expression `(*pkg.T).M` or `pkg.T.M` as a call of `T.M`.
+Without type information, a method call `x.M(...)` or value `x.M` is judged by what the
+syntax tells of its receiver `x` (`ExprTypes`: the declaration in scope, a composite literal,
+a struct field of the file):
 
 - a type of the package, `pkg.T` (`c *gin.Context`, `s := &http.Server{}`): a call of `T.M`;
 - a value of the package whose type is unknown (`r := gin.Default()`): of any `.M` of it;
@@ -74,13 +77,15 @@ class MainUses:
     """What the main module's non-test code imports and calls, by import path.
 
     `calls[import_path]` holds `(symbol, site)` pairs: `http.Get(...)` is ("Get", site), a
-    method called on a variable of a known type is ("Client.Do", site), of a type the analysis
-    does not know ("?.Do", site).
+    method called (or taken as a value) on a variable of a known type is ("Client.Do", site),
+    of a type the analysis does not know ("?.Do", site); a method expression `(*http.Client).Do`
+    is ("Client.Do", site).
     """
 
     imports: Mapping[str, tuple[Site, ...]] = field(default_factory=dict)
     calls: Mapping[str, tuple[tuple[str, Site], ...]] = field(default_factory=dict)
-    # file -> method name -> sites of `x.M(...)` calls, for methods of named package types
+    # file -> method name -> sites of `x.M(...)` calls and `x.M` values on receivers of unknown
+    # type, for methods of named package types
     methods: Mapping[str, Mapping[str, tuple[Site, ...]]] = field(default_factory=dict)
 
     @classmethod
@@ -235,11 +240,16 @@ def collect_main_uses(main_dir: Path) -> MainUses:
 def type_and_method_facts(
     parsed: source.SourceFile, rel: str, query: Query, methods: list[tuple[str, Site]]
 ) -> list[tuple[str, str, Site]]:
-    """`pkg.T` type references, and method calls `x.M(...)` by what is known of `x`.
+    """`pkg.T` type references, and methods selected `x.M` by what is known of `x`.
 
-    A receiver of a known package's type or value is a fact of that package (`T.M`, or
-    `?.M` when only the package is known); one of unknown type goes to `methods`, matched
-    against the types the file names.
+    A method is used when it is called (`x.M(...)`) and when it is taken as a value (`f :=
+    x.M`, called later through `f`): the syntax cannot tell a method value from a field, so
+    every `x.M` counts. A receiver of a known package's type or value is a fact of that package
+    (`T.M`, or `?.M` when only the package is known); one of unknown type goes to `methods`,
+    matched against the types the file names. A method expression `(*pkg.T).M` or `pkg.T.M`
+    is a fact `T.M` of the package; as the syntax does not tell `pkg.T.M` from a method value
+    on a package variable (`pkg.V.M`, of a type not told), that counts as one of unknown type
+    too. The site is the method's name in the selector.
     """
     names = parsed.package_names()
     types = ExprTypes(parsed, names)
@@ -249,13 +259,19 @@ def type_and_method_facts(
             node = caps["method"][0]
             operand = caps["operand"][0]
             if operand.type == "identifier" and types.is_package(operand):
-                continue  # `pkg.F(...)`: source.calls has it
+                continue  # `pkg.F(...)`, `pkg.F`: source.calls has it
             site = _site(rel, node)
+            method = parsed.text(node)
+            expression = types.method_expression(operand)
+            if expression is not None:
+                facts.append((expression[0], f"{expression[1]}.{method}", site))
+                if expression[2]:
+                    continue  # `(*pkg.T).M`: of pkg.T, and of no other type
             known = types.of(operand)
             if known is None:
-                methods.append((parsed.text(node), site))
+                methods.append((method, site))
             else:
-                facts.append((known[0], f"{known[1]}.{parsed.text(node)}", site))
+                facts.append((known[0], f"{known[1]}.{method}", site))
         elif (path := names.get(parsed.text(caps["package"][0]))) is not None:
             facts.append((path, parsed.text(caps["type"][0]), _site(rel, caps["package"][0])))
     return facts
@@ -304,6 +320,41 @@ class ExprTypes:
         """An imported package's name, not shadowed by a declaration in scope."""
         name = self.parsed.text(identifier)
         return name in self.names and self._lookup(identifier) is None
+
+    def method_expression(self, operand: Node) -> tuple[str, str, bool] | None:
+        """The type `pkg.T` of a method expression `(*pkg.T).M` or `pkg.T.M`, by the operand of
+        its selector (parentheses, `*` and type arguments dropped): (import path, type name,
+        whether a `*` makes it a type), else None. Without the `*` the syntax does not tell it
+        from a method value on a package variable (`pkg.V.M`, `(pkg.V).M`), whose type is not
+        told; `(*pkg.V).M` on a pointer variable is taken to be rare enough to be a type."""
+        node: Node | None = operand
+        star = False
+        while node is not None and node.type != "selector_expression":
+            if node.type == "parenthesized_expression":
+                inner = node.named_children
+                node = inner[0] if len(inner) == 1 else None
+            elif node.type == "unary_expression":
+                op = node.child_by_field_name("operator")
+                if op is None or self.parsed.text(op) != "*":
+                    return None
+                node = node.child_by_field_name("operand")
+                star = True
+            elif node.type == "index_expression":  # `(*pkg.T[int]).M`
+                node = node.child_by_field_name("operand")
+            elif node.type == "generic_type":
+                known = self.type_of(node.child_by_field_name("type"))
+                return None if known is None else (*known, True)
+            else:
+                return None
+        if node is None:
+            return None
+        package = node.child_by_field_name("operand")
+        name = node.child_by_field_name("field")
+        if package is None or name is None or package.type != "identifier":
+            return None
+        if not self.is_package(package):
+            return None
+        return (self.names[self.parsed.text(package)], self.parsed.text(name), star)
 
     def of(self, node: Node) -> _Type:
         kind = node.type
@@ -499,11 +550,11 @@ def type_and_method_query() -> Query:
     return source.compile_query(_TYPES_AND_METHODS)
 
 
-# Types named from another package (`*http.Server`, `http.Client{}`) and method calls.
+# Types named from another package (`*http.Server`, `http.Client{}`) and selectors `x.M`:
+# method calls, method values and method expressions (fields too: the syntax cannot tell).
 _TYPES_AND_METHODS = """
 (qualified_type package: (package_identifier) @package name: (type_identifier) @type)
-(call_expression
-  function: (selector_expression operand: (_) @operand field: (field_identifier) @method))
+(selector_expression operand: (_) @operand field: (field_identifier) @method)
 """
 
 

@@ -60,6 +60,12 @@ func Local() error {
 	cmd := exec.Command("true")
 	return cmd.Run()
 }
+
+// LocalExpr runs one through a method expression on exec.Cmd: not Session.Run either.
+func LocalExpr() error {
+	run := (*exec.Cmd).Run
+	return run(exec.Command("true"))
+}
 """
 
 # The brief's case: line 11 runs an exec.Cmd; describe only names the type.
@@ -317,3 +323,164 @@ def test_the_build_proof_reads_receivers_the_same_way(
     assert statement["status"] == status, statement
     if status == "affected":
         assert "example.com/dep@v1.0.0/dep.go:6" in statement["status_notes"]
+
+
+# --- a method used as a value: a method value `s.Run`, a method expression `(*ssh.Session).Run`
+
+# A method value on a known Session (line 7), a method expression (line 9) and its
+# value-receiver form (line 11): each a use of Session.Run where it is selected.
+MAIN_METHOD_VALUES = """package main
+
+import "golang.org/x/crypto/ssh"
+
+func value() error {
+\ts := &ssh.Session{}
+\tf := s.Run
+\t_ = f
+\th := (*ssh.Session).Run
+\t_ = h
+\tg := ssh.Session.Run
+\t_ = g
+\treturn nil
+}
+
+func main() { _ = value() }
+"""
+
+# A method value on a receiver of unknown type (line 8), in a file that names ssh.Session.
+MAIN_UNKNOWN_VALUE = """package main
+
+import "golang.org/x/crypto/ssh"
+
+func remote(client *ssh.Client) error {
+\tsession, _ := client.NewSession()
+\t_ = session
+\trun := session.Run
+\treturn run("true")
+}
+
+func main() { _ = remote(nil) }
+
+// The file names the type: a .Run of unknown receiver may be Session.Run.
+var _ *ssh.Session
+"""
+
+# Method values and expressions of exec.Cmd's Run, in a file that names ssh.Session: never
+# Session.Run.
+MAIN_OTHER_VALUES = """package main
+
+import (
+\t"os/exec"
+
+\t"golang.org/x/crypto/ssh"
+)
+
+func local() error {
+\tcmd := exec.Command("true")
+\tf := cmd.Run
+\tg := (*exec.Cmd).Run
+\t_ = g
+\treturn f()
+}
+
+func describe(session *ssh.Session) string { return "session" }
+
+func main() { _ = local(); _ = describe(nil) }
+"""
+
+
+@pytest.mark.parametrize(
+    ("main_go", "sites"),
+    [
+        (MAIN_METHOD_VALUES, [("main.go", 7), ("main.go", 9), ("main.go", 11)]),
+        (MAIN_UNKNOWN_VALUE, [("main.go", 8)]),
+    ],
+    ids=["value-and-expressions", "value-of-unknown-receiver"],
+)
+def test_a_method_used_as_a_value_is_called(
+    tmp_path: Path,
+    env: dict[str, str],
+    goproxy_tree: GoProxyTree,
+    run_go: Any,
+    vulndb: Path,
+    main_go: str,
+    sites: list[tuple[str, int]],
+) -> None:
+    root = project(tmp_path / "app", goproxy_tree, run_go, main_go)
+    proc, vuln, statement = scan(root, env, vulndb)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert vuln.reachability.value == "called", lines(vuln)
+    assert lines(vuln) == sites
+    assert statement["status"] == "affected", statement
+    assert f"main.go:{sites[0][1]}" in statement["status_notes"]
+
+
+def test_a_method_value_of_another_type_is_not_a_call(
+    tmp_path: Path, env: dict[str, str], goproxy_tree: GoProxyTree, run_go: Any, vulndb: Path
+) -> None:
+    root = project(tmp_path / "app", goproxy_tree, run_go, MAIN_OTHER_VALUES)
+    proc, vuln, statement = scan(root, env, vulndb)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert vuln.reachability.value == "imported", lines(vuln)
+    assert statement["status"] == "under_investigation", statement
+
+
+DEP_VALUE = """package dep
+
+import "golang.org/x/crypto/ssh"
+
+// Run runs on the session through a method value.
+func Run(s *ssh.Session) error {
+\tf := s.Run
+\treturn f("true")
+}
+"""
+
+DEP_EXPRESSION = """package dep
+
+import "golang.org/x/crypto/ssh"
+
+// Run runs on the session through a method expression.
+func Run(s *ssh.Session) error {
+\t_ = s
+\trun := (*ssh.Session).Run
+\treturn run(&ssh.Session{}, "true")
+}
+"""
+
+# ssh.LocalExpr takes exec.Cmd's Run as a method expression: not Session.Run.
+DEP_LOCAL_EXPR = """package dep
+
+import "golang.org/x/crypto/ssh"
+
+// Run runs a local command through ssh.LocalExpr.
+func Run(s *ssh.Session) error { _ = s; return ssh.LocalExpr() }
+"""
+
+
+@pytest.mark.parametrize(
+    ("dep_go", "status", "site"),
+    [
+        (DEP_VALUE, "affected", "dep.go:7"),
+        (DEP_EXPRESSION, "affected", "dep.go:8"),
+        (DEP_LOCAL_EXPR, "under_investigation", ""),
+    ],
+    ids=["dep-method-value", "dep-method-expression", "ssh-exec-method-expression"],
+)
+def test_the_build_proof_counts_methods_used_as_values(
+    tmp_path: Path,
+    env: dict[str, str],
+    goproxy_tree: GoProxyTree,
+    run_go: Any,
+    vulndb: Path,
+    dep_go: str,
+    status: str,
+    site: str,
+) -> None:
+    root = project(tmp_path / "app", goproxy_tree, run_go, MAIN_DEP, dep_go)
+    proc, vuln, statement = scan(root, env, vulndb)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert vuln.reachability.value == "required"
+    assert statement["status"] == status, statement
+    if site:
+        assert f"example.com/dep@v1.0.0/{site}" in statement["status_notes"], statement
