@@ -25,13 +25,26 @@ def _now(value: str | None) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _load(file: Path) -> Policy:
+    """A policy file read whole, as scan and go-vault read it: the sections other parts own
+    (`scan:`, `vulnerabilities:`) by the same code that reads them for a scan, so a file that
+    a scan refuses is refused here too."""
+    from ..config import file_settings
+    from ..vulndb.policy import vuln_policy
+
+    loaded = load_policy(file)
+    file_settings(file)
+    vuln_policy(loaded)
+    return loaded
+
+
 def _policy(path: Path | None, whitelist: str | None) -> Policy:
     if whitelist:
         return allowlist_policy(whitelist)
     if path is not None:
-        return load_policy(path)
+        return _load(path)
     local = Path(".goproxy-scan.yml")
-    return load_policy(local) if local.is_file() else default_policy()
+    return _load(local) if local.is_file() else default_policy()
 
 
 @click.group("policy")
@@ -44,14 +57,9 @@ def policy() -> None:
 @click.option("--now", help="Judge exception expiry at this date (default: today, UTC).")
 def check(file: Path, now: str | None) -> int:
     """Validate FILE as scan and go-vault read it; list expired exceptions."""
-    from ..config import file_settings
-    from ..vulndb.policy import vuln_policy
-
-    loaded = load_policy(file)
     # The sections other parts own, read by the same code that reads them for a scan: a file
     # this check passes must not be one scan then refuses.
-    file_settings(file)
-    vuln_policy(loaded)
+    loaded = _load(file)
     at = _now(now)
     expired = [e for e in loaded.exceptions if e.expired(at)]
     click.echo(

@@ -17,10 +17,15 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from ..errors import InputError
 from ..policy import Policy
+from ..policy.model import _as_written, line_of
 from .match import VulnMatch
 from .osv import STDLIB, TOOLCHAIN
 from .reach import BuildReach, Reach, Reachability, ReachableMatch
@@ -53,17 +58,23 @@ class VulnPolicy:
     exceptions: tuple[VulnException, ...] = ()
 
     @classmethod
-    def from_mapping(cls, data: Any, where: str = "vulnerabilities") -> VulnPolicy:
-        """From the decoded YAML section; errors name `where` (e.g. ".goproxy-scan.yml")."""
+    def from_mapping(
+        cls, data: Any, where: str = "vulnerabilities", file: PolicyFile | None = None
+    ) -> VulnPolicy:
+        """From the decoded YAML section; errors name `where` (e.g. ".goproxy-scan.yml"), and
+        the line of the value in `file` when it is given (`where:LINE: key: what`)."""
+        at = file or PolicyFile(None)
         if data is None:
             return cls()
         if not isinstance(data, Mapping):
-            raise InputError("'vulnerabilities' must be a mapping", path=where)
+            raise InputError("'vulnerabilities' must be a mapping", path=where, line=at.line([]))
         unknown = set(data) - {"fail_on", "deny", "exceptions"}
         if unknown:
+            bad = sorted(unknown)[0]
             raise InputError(
-                f"unknown key vulnerabilities.{sorted(unknown)[0]}",
+                f"unknown key vulnerabilities.{bad}",
                 path=where,
+                line=at.line([], bad),
                 hint="use fail_on, deny, exceptions",
             )
         raw_level = str(data.get("fail_on", "called")).lower()
@@ -77,14 +88,16 @@ class VulnPolicy:
                 raise InputError(
                     f"vulnerabilities.fail_on: unknown level {raw_level!r}",
                     path=where,
+                    line=at.line(["fail_on"]),
                     hint="use called, imported, required or never",
                 ) from None
         deny = data.get("deny") or []
         if not isinstance(deny, list) or not all(isinstance(d, str) for d in deny):
-            raise InputError("vulnerabilities.deny must be a list of ids", path=where)
+            raise InputError(
+                "vulnerabilities.deny must be a list of ids", path=where, line=at.line(["deny"])
+            )
         exceptions = [
-            _exception(raw, f"vulnerabilities.exceptions[{i}]", where)
-            for i, raw in enumerate(data.get("exceptions") or [])
+            _exception(raw, i, where, at) for i, raw in enumerate(data.get("exceptions") or [])
         ]
         return cls(fail_on, frozenset(deny), tuple(exceptions))
 
@@ -106,21 +119,63 @@ class VulnPolicy:
 
 
 def vuln_policy(policy: Policy) -> VulnPolicy:
-    """The `vulnerabilities:` section of a loaded policy file (defaults when it has none)."""
-    return VulnPolicy.from_mapping(policy.section("vulnerabilities"), policy.source)
+    """The `vulnerabilities:` section of a loaded policy file (defaults when it has none); an
+    error names the file and the line of the value, as the license section's do."""
+    return VulnPolicy.from_mapping(
+        policy.section("vulnerabilities"), policy.source, PolicyFile(policy.source)
+    )
 
 
-def _exception(raw: Any, key: str, where: str) -> VulnException:
+class PolicyFile:
+    """Where a value of the `vulnerabilities:` section is in the policy file: the file is read
+    again (with the line lookup of scanner.policy.model) only when an error needs a line. No
+    file at `path` (a built-in policy, text parsed from elsewhere): no line."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+
+    @cached_property
+    def root(self) -> yaml.Node | None:
+        if self.path is None:
+            return None
+        try:
+            return yaml.compose(Path(self.path).read_bytes().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            return None
+
+    def line(self, keys: list[str | int], bad_key: str | None = None) -> int | None:
+        """The line of `vulnerabilities.KEYS` (or of the key `bad_key` inside it)."""
+        if self.root is None:
+            return None
+        return line_of(self.root, ["vulnerabilities", *keys], bad_key)
+
+    def written(self, keys: list[str | int], value: Any) -> str:
+        """The value as the file has it: `2027-13-01` bare when it is written bare."""
+        return _as_written(self.root, ["vulnerabilities", *keys], value)
+
+
+def _exception(raw: Any, i: int, where: str, at: PolicyFile) -> VulnException:
+    key = f"vulnerabilities.exceptions[{i}]"
+    keys: list[str | int] = ["exceptions", i]
     if not isinstance(raw, Mapping):
-        raise InputError(f"{key} must be a mapping", path=where)
+        raise InputError(f"{key} must be a mapping", path=where, line=at.line(keys))
     unknown = set(raw) - {"id", "module", "reason", "expires"}
     if unknown:
-        raise InputError(f"unknown key {key}.{sorted(unknown)[0]}", path=where)
+        bad = sorted(unknown)[0]
+        raise InputError(f"unknown key {key}.{bad}", path=where, line=at.line(keys, bad))
     ident, reason = raw.get("id"), raw.get("reason")
     if not isinstance(ident, str) or not ident:
-        raise InputError(f"{key} needs an id (GO-…, CVE-… or GHSA-…)", path=where)
+        raise InputError(
+            f"{key} needs an id (GO-…, CVE-… or GHSA-…)",
+            path=where,
+            line=at.line([*keys, "id"] if "id" in raw else keys),
+        )
     if not isinstance(reason, str) or not reason.strip():
-        raise InputError(f"{key} ({ident}) needs a reason", path=where)
+        raise InputError(
+            f"{key} ({ident}) needs a reason",
+            path=where,
+            line=at.line([*keys, "reason"] if "reason" in raw else keys),
+        )
     expires = raw.get("expires")
     if isinstance(expires, datetime):
         expires = expires.date()
@@ -129,13 +184,22 @@ def _exception(raw: Any, key: str, where: str) -> VulnException:
             expires = date.fromisoformat(expires)
         except ValueError:
             raise InputError(
-                f"{key}.expires: {expires!r} is not a date", path=where, hint="use YYYY-MM-DD"
+                f"{key}.expires: {at.written([*keys, 'expires'], expires)} is not a date",
+                path=where,
+                line=at.line([*keys, "expires"]),
+                hint="use YYYY-MM-DD",
             ) from None
     elif expires is not None and not isinstance(expires, date):
-        raise InputError(f"{key}.expires must be a date (YYYY-MM-DD)", path=where)
+        raise InputError(
+            f"{key}.expires must be a date (YYYY-MM-DD)",
+            path=where,
+            line=at.line([*keys, "expires"]),
+        )
     module = raw.get("module") or ""
     if not isinstance(module, str):
-        raise InputError(f"{key}.module must be a module path", path=where)
+        raise InputError(
+            f"{key}.module must be a module path", path=where, line=at.line([*keys, "module"])
+        )
     return VulnException(ident, reason.strip(), expires, module)
 
 

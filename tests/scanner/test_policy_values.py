@@ -179,3 +179,49 @@ def test_the_loader_refuses_an_impossible_date_as_yaml_error_at_its_line() -> No
         safe_load("a: 2027-01-01T25:00:00Z\n")
     assert safe_load("a: 2027-02-30\n", bad_dates_as_text=True) == {"a": "2027-02-30"}
     assert str(safe_load("a: 2027-02-28\n")["a"]) == "2027-02-28"
+
+
+VULN_EXCEPTION = """\
+version: 1
+licenses:
+  allow: [permissive]
+  deny: [strong-copyleft]
+vulnerabilities:
+  fail_on: called
+  exceptions:
+    - id: GO-2099-0002
+      module: example.com/vuln
+      reason: {reason}
+      expires: {expires}
+"""
+
+
+@pytest.mark.parametrize(
+    ("reason", "expires", "line", "words"),
+    [
+        ("x", "2027-13-01", 11, "expires: 2027-13-01 is not a date (use YYYY-MM-DD)"),
+        ("x", "'2027-06-31'", 11, "expires: '2027-06-31' is not a date (use YYYY-MM-DD)"),
+        ("' '", "2027-06-30", 10, " (GO-2099-0002) needs a reason"),
+    ],
+    ids=["unquoted-date", "quoted-date", "blank-reason"],
+)
+def test_a_vulnerability_exception_value_error_names_file_and_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    reason: str,
+    expires: str,
+    line: int,
+    words: str,
+) -> None:
+    # The schema passes these; scanner.vulndb.policy refuses them, at the value's line as the
+    # license section's exceptions are, and `policy explain` refuses the file as `check` does.
+    p = write(tmp_path, VULN_EXCEPTION.format(reason=reason, expires=expires))
+    sep = "" if words.startswith(" ") else "."
+    want = f"error: {p}:{line}: vulnerabilities.exceptions[0]{sep}{words}\n"
+    assert run(cli, ["policy", "check", str(p)]) == 2
+    assert capsys.readouterr().err == want
+    explain = ["policy", "explain", "example.com/x@v1.0.0", "--license", "MIT", "--policy"]
+    assert run(cli, [*explain, str(p)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == want
+    assert captured.out == ""
