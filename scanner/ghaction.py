@@ -72,6 +72,33 @@ def comment_key_of(working_directory: str, key: str = "", workspace: str = "") -
     return "" if text in (".", "/") else text.strip("/")
 
 
+def module_directory(working_directory: str, workspace: str = "") -> Path:
+    """The `working-directory` input as the directory to scan: relative to the workspace
+    (GITHUB_WORKSPACE, where the runner starts each step), "" meaning the workspace itself.
+
+    It must be there and hold the main module's go.mod: the runner fails a step whose
+    working directory is missing before its script runs, and `scan` reads go.mod first."""
+    text = working_directory.strip() or "."
+    base = Path(workspace) if workspace else Path.cwd()
+    directory = base / text  # an absolute input stays as it is
+    shown = f"working-directory: {text!r}"
+    if any(c in text for c in "\r\n\0"):  # it becomes a step output line
+        raise InputError(f"{shown} is not a directory name")
+    if not directory.exists():
+        raise InputError(
+            f"{shown} does not exist (looked for {directory})",
+            hint="give the Go module's directory relative to the repository root",
+        )
+    if not directory.is_dir():
+        raise InputError(f"{shown} is not a directory ({directory})")
+    if not (directory / "go.mod").is_file():
+        raise InputError(
+            f"{shown} has no go.mod ({directory / 'go.mod'})",
+            hint="give the directory of the Go module to scan (the one holding its go.mod)",
+        )
+    return directory
+
+
 class CommentAction(enum.StrEnum):
     """What a run may do to the PR's comment, from the mode and the verdict."""
 
@@ -266,8 +293,9 @@ def inputs(
 ) -> int:
     """Check the action's inputs before anything runs; write them normalised to $GITHUB_OUTPUT.
 
-    The one place that reads proxy-mode (else $CI_PROXY_MODE), comment-summary-in-pr, warn-only
-    and fail-on: later steps use these outputs, never the raw inputs. A bad value is an
+    The one place that reads proxy-mode (else $CI_PROXY_MODE), comment-summary-in-pr, warn-only,
+    fail-on and working-directory (which must hold a go.mod): later steps use these outputs,
+    never the raw inputs. A bad value is an
     `::error` and `exit-code=2` (the Scan step then reports verdict=error without scanning).
     """
     from .cienv import parse_mode
@@ -309,7 +337,14 @@ def inputs(
             ) from None
 
     check("fail-on", severity, "")
-    key = comment_key_of(working_directory, comment_key, os.environ.get("GITHUB_WORKSPACE", ""))
+    workspace = os.environ.get("GITHUB_WORKSPACE", "")
+    # Absolute, for the Scan step's `cd` (a bad one: the workspace, where nothing is scanned).
+    check(
+        "working-directory",
+        lambda: str(module_directory(working_directory, workspace)),
+        workspace or str(Path.cwd()),
+    )
+    key = comment_key_of(working_directory, comment_key, workspace)
     values["comment-key"] = key
     for message in errors:
         _error(f"input: {message}")

@@ -156,6 +156,15 @@ class ActionRunner:
             script = files / f"step-{n}.sh"
             script.write_text(step["run"])
             cwd = self.workspace / self._subst(step.get("working-directory", "."), ctx)
+            if not cwd.is_dir():
+                # The runner cannot start the shell there: the step fails, its script unrun.
+                message = (
+                    f"An error occurred trying to start process '/usr/bin/bash' with working"
+                    f" directory '{cwd}'. No such file or directory\n"
+                )
+                result.steps.append(StepRun(step_id, step["name"], 1, "", message, {}))
+                ctx["steps"][step_id] = {"outputs": {}}
+                break
             proc = subprocess.run(
                 ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
                 cwd=cwd,

@@ -520,6 +520,36 @@ def test_comment_input_takes_true_and_false_and_a_typo_fails_before_the_scan(
     assert bad.outputs["verdict"] == "error"
 
 
+def test_a_working_directory_that_is_missing_or_holds_no_module_is_an_input_error(
+    gpl_pr: PullRequestJob, github_api: FakeGitHubAPI
+) -> None:
+    # `inputs` let a missing working-directory through (exit-code=0); the runner then failed
+    # the Scan step before its script ran: verdict empty, no summary, no comment.
+    (gpl_pr.workspace / "docs").mkdir()
+    (gpl_pr.workspace / "docs" / "README.md").write_text("no module here\n")
+    cases = {
+        "nonexistent": "working-directory: 'nonexistent' does not exist",
+        "docs": "working-directory: 'docs' has no go.mod",
+        "main.go": "working-directory: 'main.go' is not a directory",
+    }
+    for directory, message in cases.items():
+        gpl_pr.summary.write_text("")
+        run = gpl_pr.run(**{"proxy-url": gpl_pr.tree.url, "working-directory": directory})
+        assert f"::error title=goproxy-scan::input: {message}" in run.stdout, run.log
+        assert run.step("inputs").outputs["exit-code"] == "2", run.log
+        assert run.step("scan").returncode == 0, run.log  # its script ran and said why
+        assert run.outputs["verdict"] == "error" and run.outputs["result-json"] == ""
+        assert run.steps[-1].name == "Verdict" and run.steps[-1].returncode == 2, run.log
+        assert "could not finish" in gpl_pr.summary.read_text()
+        (body,) = github_api.comments.values()  # on-failure: the comment says so too
+        assert f"pr-comment:{directory}" in body and "could not finish" in body, body
+        github_api.comments.clear()
+    # The workspace itself, absolute or relative, is scanned as before.
+    for directory in (str(gpl_pr.workspace), "./"):
+        run = gpl_pr.run(**{"proxy-url": gpl_pr.tree.url, "working-directory": directory})
+        assert run.outputs["verdict"] == "fail", run.log
+
+
 def test_a_scan_that_cannot_run_is_an_error_not_a_violation(
     gpl_pr: PullRequestJob, github_api: FakeGitHubAPI
 ) -> None:
