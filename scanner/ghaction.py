@@ -295,8 +295,8 @@ def inputs(
 
     The one place that reads proxy-mode (else $CI_PROXY_MODE), comment-summary-in-pr, warn-only,
     fail-on and working-directory (which must hold a go.mod): later steps use these outputs,
-    never the raw inputs. A bad value is an
-    `::error` and `exit-code=2` (the Scan step then reports verdict=error without scanning).
+    never the raw inputs. A bad value is an `::error` and `exit-code=2` (the Scan step then
+    reports verdict=error without scanning).
     """
     from .cienv import parse_mode
 
