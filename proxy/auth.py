@@ -112,7 +112,7 @@ class TokenFile:
                 f"token file is not JSON: {e.msg} (column {e.colno})",
                 path=str(self.path),
                 line=e.lineno,
-                hint="fix it, or recreate it with go-vault token add",
+                hint="fix it, or move it aside and add the tokens again with go-vault token add",
             ) from e
         except (OSError, ValueError) as e:
             raise InputError(
@@ -125,7 +125,7 @@ class TokenFile:
             raise InputError(
                 'token file must be {"tokens": [...]}',
                 path=str(self.path),
-                hint="fix it, or recreate it with go-vault token add",
+                hint="fix it, or move it aside and add the tokens again with go-vault token add",
             )
         out = []
         for i, t in enumerate(tokens):

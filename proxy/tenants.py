@@ -265,13 +265,18 @@ class QuotaStorage(Storage):
 
 
 def tenant_config(config: VaultConfig, tenant: Tenant) -> VaultConfig:
-    """The root config narrowed to one tenant: base path, storage prefix, policy."""
+    """The root config narrowed to one tenant: base path, storage prefix, policy.
+
+    A tenant that names no policy (neither `policy` nor `license_whitelist`) is judged by the
+    root's: it was not judged at all, so a tenant served what the root refuses.
+    """
+    own = tenant.policy is not None or tenant.license_whitelist is not None
     return dataclasses.replace(
         config,
         base_path=f"{config.base_path.rstrip('/')}{PREFIX}{tenant.name}",
         storage=f"{config.storage.rstrip('/')}/t/{tenant.name}",
-        policy=tenant.policy,
-        license_whitelist=tenant.license_whitelist,
+        policy=tenant.policy if own else config.policy,
+        license_whitelist=tenant.license_whitelist if own else config.license_whitelist,
         tenant=tenant.name,
     )
 

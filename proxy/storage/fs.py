@@ -236,6 +236,12 @@ class FsStorage(Storage):
             names = os.listdir(directory)
         except FileNotFoundError:
             return []
+        except OSError as e:  # a file where the module's directory belongs, say
+            raise StorageError(
+                f"cannot read the vault at {directory}: {e.strerror}",
+                module=module,
+                hint="look at that path in the vault; it is not a directory this proxy wrote",
+            ) from e
         versions = []
         for name in names:
             if name.endswith(suffix):
