@@ -430,9 +430,12 @@ class RollbackStore:
 
     def merge(self, incoming: RollbackState, by: str) -> tuple[list[dict[str, Any]], list[str]]:
         """Another vault's rollbacks and pins (an imported bundle's) added to this one: each
-        rollback not recorded here yet, each pin later than this vault's pin of its module.
-        A pin of a version rolled back here (or in `incoming`) is left out. Returns the history
-        events (`by`: where the state came from) and what was left out, said in words."""
+        rollback not recorded here yet and not undone here since it was made (re-importing a
+        bundle does not bring back what this vault's operator undid), each pin later than this
+        vault's pin of its module. A pin of a version rolled back here (or in `incoming`) is
+        left out; a pin of this vault's that a new rollback hides is kept (the rollback wins:
+        @latest is the newest version below it) and said. Returns the history events (`by`:
+        where the state came from) and what was left out or needs the operator, in words."""
         at = _now()
         events: list[dict[str, Any]] = []
         skipped: list[str] = []
@@ -440,7 +443,24 @@ class RollbackStore:
         def edit(s: RollbackState) -> RollbackState:
             skipped.clear()
             have = {(r.module, r.version) for r in s.rollbacks}
-            added = [r for r in incoming.rollbacks if (r.module, r.version) not in have]
+            undone: dict[tuple[str, str], str] = {}
+            for ev in s.history:
+                if ev.get("action") == "undo":
+                    for v in ev.get("versions") or ():
+                        key = (str(ev.get("module")), str(v))
+                        undone[key] = max(undone.get(key, ""), str(ev.get("at", "")))
+            added = []
+            for r in incoming.rollbacks:
+                if (r.module, r.version) in have:
+                    continue
+                when = undone.get((r.module, r.version), "")
+                if when and when >= r.at:
+                    skipped.append(
+                        f"the bundle's rollback of {r.module}@{r.version} is not recorded:"
+                        f" undone here {when}"
+                    )
+                    continue
+                added.append(r)
             rollbacks = (*s.rollbacks, *added)
             hidden = {(r.module, r.version) for r in rollbacks}
             pins = {p.module: p for p in s.pins}
@@ -450,10 +470,21 @@ class RollbackStore:
                 if mine is not None and (mine.version == pin.version or mine.at >= pin.at):
                     continue
                 if (pin.module, pin.version) in hidden:
-                    skipped.append(f"the pin of {pin.module} to {pin.version} (rolled back here)")
+                    skipped.append(
+                        f"the bundle's pin of {pin.module} to {pin.version} is not recorded:"
+                        " rolled back here"
+                    )
                     continue
                 pins[pin.module] = pin
                 new_pins.append(pin)
+            for r in added:
+                mine = pins.get(r.module)
+                if mine is not None and mine.version == r.version:
+                    skipped.append(
+                        f"{r.module} is pinned here to {r.version}, which the bundle rolls back:"
+                        " @latest is the newest version below it; pin another"
+                        f" (go-vault pin {r.module} VERSION) or go-vault pin --undo {r.module}"
+                    )
             modules: dict[str, list[Rollback]] = {}
             for r in added:
                 modules.setdefault(r.module, []).append(r)

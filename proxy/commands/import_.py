@@ -104,7 +104,7 @@ def import_(
             err=True,
         )
     for note in summary.notes:
-        click.echo(f"warning: not recorded from the bundle: {note}", err=True)
+        click.echo(f"warning: {note}", err=True)
     if not summary.verified:
         dropped = (
             f"; its {summary.verdicts_dropped} auditor verdicts were dropped (this vault's"
