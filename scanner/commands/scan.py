@@ -88,7 +88,8 @@ def check_vulnerabilities(result: ScanResult, config: ScanConfig, now: datetime)
             raise
         note = f"{e}; --fail-open: known vulnerabilities were not checked"
         return replace(result, notes=(*result.notes, note))
-    matches = match_modules(index, built, go_version=main.go, toolchain=main.toolchain)
+    # The standard library at the release the result's SBOM names (go.mod's, else local Go).
+    matches = match_modules(index, built, go_version=result.stdlib_version or main.go)
     # The main module and the code the build compiles are read only when something matched.
     env = go_environ(os.environ)
     zips: list[Callable[[str, str], bytes]] = []
