@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import platform
-import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,7 +23,13 @@ from pathlib import Path
 from scanner.buildlist import BuildList, load_build_list
 from scanner.errors import InputError, NotFoundError, utf8_problem
 from scanner.gomod import parse_gomod
-from scanner.gowork import GoWork, compare_go_versions, parse_gowork, toolchain_go_version
+from scanner.gowork import (
+    GoWork,
+    compare_go_versions,
+    go_release,
+    parse_gowork,
+    toolchain_go_version,
+)
 from scanner.modfetch import ModuleSource, source_from_goproxy
 from scanner.module import ModuleVersion, sort_module_versions
 
@@ -92,19 +97,16 @@ def switched_toolchain(go: str, toolchain: str, local_go: str | None) -> str | N
     `go` and `toolchain` lines under GOTOOLCHAIN=auto (cmd/go toolchain.Select), or None when
     `local_go` (a Go version such as 1.27.3) is new enough; None for local_go means any Go.
 
-    The newer of the two lines wins; `go 1.30` names the language, whose first release is
-    go1.30.0; `toolchain default` never switches.
+    The release is scanner.gowork.go_release's (the newer line; `go 1.30` is go1.30.0); the
+    toolchain line's own name is kept when it is the one chosen (`go1.30.1-custom`);
+    `toolchain default` never switches.
     """
-    if toolchain == "default":
+    release = go_release(go, toolchain) if toolchain != "default" else ""
+    if not release or (local_go and compare_go_versions(release[2:], local_go) <= 0):
         return None
-    chosen, floor = None, local_go or ""
-    wanted = toolchain_go_version(toolchain) if toolchain else ""
-    if wanted and compare_go_versions(wanted, floor) > 0:
-        chosen, floor = toolchain, wanted
-    if go and compare_go_versions(go, floor) > 0:
-        is_language = re.fullmatch(r"\d+\.\d+", go) is not None
-        chosen = f"go{go}.0" if is_language and compare_go_versions(go, "1.21") >= 0 else f"go{go}"
-    return chosen
+    if toolchain and toolchain_go_version(toolchain) == release[2:]:
+        return toolchain
+    return release
 
 
 def downloaded_modules(built: BuildList) -> set[ModuleVersion]:

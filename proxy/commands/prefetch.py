@@ -97,9 +97,16 @@ def prefetch_command(
         "audit_log": audit_log,
     }
     config = load_config(config_file, flags=flags)
-    modules = build_list_of(
-        file, config.upstream, local_go=local_go or _local_go(), platforms=platforms
-    )
+    if not local_go:
+        local_go = _local_go()
+        if local_go == "1.0" and file.name.endswith((".mod", ".work")):
+            click.echo(
+                "note: no go command here to say which Go your developers have: the toolchain"
+                " of every go or toolchain line is fetched (pass --local-go VERSION to fetch"
+                " only those newer than it)",
+                err=True,
+            )
+    modules = build_list_of(file, config.upstream, local_go=local_go, platforms=platforms)
     # Standard output is the JSON summary alone: an audit log going to "stdout" (`-`, the
     # default) is written to stderr while the gateway runs (it is closed, so flushed, by then).
     with contextlib.redirect_stdout(sys.stderr), progress_bar("prefetch") as progress:

@@ -96,3 +96,18 @@ def test_stderr_names_the_problem_of_a_refused_zip(tmp_path: Path) -> None:
     assert lines[at].endswith("not a valid module zip (1 problem(s)):"), lines[at]
     problem = lines[at + 1]
     assert problem.startswith(f"      {BAD}@v1.0.0/A.go: case-insensitive file name collision")
+
+
+def test_without_a_go_command_the_toolchains_fetched_are_said(tmp_path: Path) -> None:
+    """With no go on PATH the clients' Go was taken as 1.0 without a word: every go line's
+    toolchain was wanted, and prefetch failed on golang.org/toolchain with no reason given."""
+    GoProxyTree(tmp_path / "up").add_module("example.com/o/good", "v1.0.0")
+    gomod = tmp_path / "app" / "go.mod"
+    gomod.parent.mkdir()
+    gomod.write_text("module example.com/app\n\ngo 1.21\n\nrequire example.com/o/good v1.0.0\n")
+    no_go = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if "venv" not in p)
+    proc = prefetch(tmp_path, gomod, PATH=no_go)
+    assert "note: no go command here" in proc.stderr and "--local-go" in proc.stderr
+    quiet = prefetch(tmp_path, gomod, "--local-go", "1.27.3", PATH=no_go)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "no go command" not in quiet.stderr
