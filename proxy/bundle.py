@@ -28,7 +28,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -470,11 +470,7 @@ def export_bundle(
 
 def _rollbacks_json(state: RollbackState) -> bytes:
     """The live rollbacks and pins (the history stays in the vault: who did what there)."""
-    doc = {
-        "version": 1,
-        "rollbacks": [r.to_json() for r in state.rollbacks],
-        "pins": [p.to_json() for p in state.pins],
-    }
+    doc = replace(state, history=()).to_json()
     return json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n"
 
 
@@ -490,18 +486,11 @@ def _read_rollbacks(
     if ROLLBACKS not in files:
         raise BundleError(f"{MANIFEST} announces rollbacks, but no {ROLLBACKS}", path=where)
     try:
-        doc = json.loads(files[ROLLBACKS].read_bytes())
-        state = RollbackState(
-            tuple(Rollback(**r) for r in doc["rollbacks"]), tuple(Pin(**p) for p in doc["pins"])
-        )
+        state = RollbackState.parse(files[ROLLBACKS].read_bytes())
         items: list[Rollback | Pin] = [*state.rollbacks, *state.pins]
         for item in items:
-            if not all(isinstance(x, str) for x in (item.module, item.version, item.reason)):
-                raise TypeError("a module, version or reason is not text")
-            if not (isinstance(item.by, str) and isinstance(item.at, str)):
-                raise TypeError(f"{item.module}@{item.version}: by and at are not text")
             check(item.module, item.version)
-    except (ValueError, KeyError, TypeError, GoProxyScanError) as e:
+    except (ValueError, TypeError, AttributeError, GoProxyScanError) as e:
         raise BundleError(f"{ROLLBACKS}: not readable: {e}", path=where, hint=_ALTERED) from e
     if (len(state.rollbacks), len(state.pins)) != (announced["rollbacks"], announced["pins"]):
         raise BundleError(f"{ROLLBACKS} differs from the rollbacks in {MANIFEST}", path=where)

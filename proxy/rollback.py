@@ -146,21 +146,37 @@ class RollbackState:
 
     @classmethod
     def from_json(cls, data: bytes | None, where: str) -> RollbackState:
+        """The document `data` (none: the empty state); OperationalError naming `where` when it
+        does not read."""
         if not data:
             return cls()
         try:
-            doc = json.loads(data)
-            return cls(
-                tuple(Rollback(**r) for r in doc.get("rollbacks", ())),
-                tuple(Pin(**p) for p in doc.get("pins", ())),
-                tuple(doc.get("history", ())),
-            )
+            return cls.parse(data)
         except (ValueError, TypeError, AttributeError) as e:
             raise OperationalError(
                 f"the rollback state does not read: {e}",
                 path=where,
                 hint="restore it from a backup or fix the JSON",
             ) from e
+
+    @classmethod
+    def parse(cls, data: bytes) -> RollbackState:
+        """The document `data`, every field of its rollbacks and pins text (a bundle's too); else
+        ValueError, TypeError or AttributeError saying what is wrong. Versions are not checked:
+        a vault's document may hold one recorded before check_versions was, which undo removes."""
+        doc = json.loads(data)
+        state = cls(
+            tuple(Rollback(**r) for r in doc.get("rollbacks", ())),
+            tuple(Pin(**p) for p in doc.get("pins", ())),
+            tuple(doc.get("history", ())),
+        )
+        items: list[Rollback | Pin] = [*state.rollbacks, *state.pins]
+        for item in items:
+            if not all(isinstance(x, str) for x in (item.module, item.version, item.reason)):
+                raise TypeError("a module, version or reason is not text")
+            if not (isinstance(item.by, str) and isinstance(item.at, str)):
+                raise TypeError(f"{item.module}@{item.version}: by and at are not text")
+        return state
 
 
 class StateFile(Protocol):
@@ -332,17 +348,21 @@ class RollbackStore:
     def load(self) -> RollbackState:
         return RollbackState.from_json(self.file.read(), self.file.where)
 
-    def _change(self, edit: Callable[[RollbackState], tuple[RollbackState, dict[str, Any]]]) -> Any:
-        event: dict[str, Any] = {}
+    def _change(
+        self, edit: Callable[[RollbackState], tuple[RollbackState, list[dict[str, Any]]]]
+    ) -> list[dict[str, Any]]:
+        """`edit` applied under the file's update, the events it returns appended to the history;
+        returns them (those of the last call: `update` calls again after a concurrent write)."""
+        events: list[dict[str, Any]] = []
 
         def apply(data: bytes | None) -> bytes:
-            state, ev = edit(RollbackState.from_json(data, self.file.where))
-            event.update(ev)
-            state = replace(state, history=(*state.history, ev))
+            state, made = edit(RollbackState.from_json(data, self.file.where))
+            events[:] = made
+            state = replace(state, history=(*state.history, *made))
             return json.dumps(state.to_json(), indent=1, sort_keys=True).encode() + b"\n"
 
         self.file.update(apply)
-        return event
+        return events
 
     def rollback(self, module: str, versions: Iterable[str], reason: str, by: str) -> Any:
         """Hide `versions` of `module`; re-rolling a hidden version keeps its first record."""
@@ -351,7 +371,7 @@ class RollbackStore:
             raise InputError("a rollback needs --reason", module=module, hint="say what is wrong")
         at = _now()
 
-        def edit(s: RollbackState) -> tuple[RollbackState, dict[str, Any]]:
+        def edit(s: RollbackState) -> tuple[RollbackState, list[dict[str, Any]]]:
             pinned = next((p for p in s.pins if p.module == module), None)
             if pinned is not None and pinned.version in wanted:
                 raise pinned_rollback(module, pinned.version)
@@ -359,14 +379,11 @@ class RollbackStore:
             new = [Rollback(module, v, reason.strip(), by, at) for v in wanted]
             added = tuple(r for r in new if (r.module, r.version) not in have)
             ev = {"action": "rollback", "module": module, "versions": wanted}
-            return replace(s, rollbacks=(*s.rollbacks, *added)), {
-                **ev,
-                "reason": reason.strip(),
-                "by": by,
-                "at": at,
-            }
+            return replace(s, rollbacks=(*s.rollbacks, *added)), [
+                {**ev, "reason": reason.strip(), "by": by, "at": at}
+            ]
 
-        return self._change(edit)
+        return self._change(edit)[0]
 
     def undo(self, module: str, versions: Iterable[str] | None, by: str) -> Any:
         """Show `versions` of `module` again (all of its rolled-back versions when None).
@@ -375,7 +392,7 @@ class RollbackStore:
         chosen = None if versions is None else set(_named(module, versions))
         at = _now()
 
-        def edit(s: RollbackState) -> tuple[RollbackState, dict[str, Any]]:
+        def edit(s: RollbackState) -> tuple[RollbackState, list[dict[str, Any]]]:
             rolled = [r.version for r in s.rollbacks if r.module == module]
             if not rolled:
                 raise InputError(
@@ -398,35 +415,37 @@ class RollbackStore:
             gone = [v for v in rolled if chosen is None or v in chosen]
             kept = tuple(r for r in s.rollbacks if not (r.module == module and r.version in gone))
             ev = {"action": "undo", "module": module, "versions": gone, "by": by, "at": at}
-            return replace(s, rollbacks=kept), ev
+            return replace(s, rollbacks=kept), [ev]
 
-        return self._change(edit)
+        return self._change(edit)[0]
 
     def pin(self, module: str, version: str, reason: str, by: str) -> Any:
         (version,) = check_versions(module, [version])
         at = _now()
 
-        def edit(s: RollbackState) -> tuple[RollbackState, dict[str, Any]]:
+        def edit(s: RollbackState) -> tuple[RollbackState, list[dict[str, Any]]]:
             if s.is_rolled_back(module, version):
                 raise rolled_back_pin(module, version)
             pins = tuple(p for p in s.pins if p.module != module)
             pin = Pin(module, version, reason.strip(), by, at)
             ev = {"action": "pin", **pin.to_json()}
-            return replace(s, pins=(*pins, pin)), ev
+            return replace(s, pins=(*pins, pin)), [ev]
 
-        return self._change(edit)
+        return self._change(edit)[0]
 
     def unpin(self, module: str, by: str) -> Any:
         check_path(module)
         at = _now()
 
-        def edit(s: RollbackState) -> tuple[RollbackState, dict[str, Any]]:
+        def edit(s: RollbackState) -> tuple[RollbackState, list[dict[str, Any]]]:
             if not any(p.module == module for p in s.pins):
                 raise InputError("not pinned", module=module, hint="see go-vault rollbacks")
             pins = tuple(p for p in s.pins if p.module != module)
-            return replace(s, pins=pins), {"action": "unpin", "module": module, "by": by, "at": at}
+            return replace(s, pins=pins), [
+                {"action": "unpin", "module": module, "by": by, "at": at}
+            ]
 
-        return self._change(edit)
+        return self._change(edit)[0]
 
     def merge(self, incoming: RollbackState, by: str) -> tuple[list[dict[str, Any]], list[str]]:
         """Another vault's rollbacks and pins (an imported bundle's) added to this one: each
@@ -437,10 +456,9 @@ class RollbackStore:
         @latest is the newest version below it) and said. Returns the history events (`by`:
         where the state came from) and what was left out or needs the operator, in words."""
         at = _now()
-        events: list[dict[str, Any]] = []
         skipped: list[str] = []
 
-        def edit(s: RollbackState) -> RollbackState:
+        def edit(s: RollbackState) -> tuple[RollbackState, list[dict[str, Any]]]:
             skipped.clear()
             have = {(r.module, r.version) for r in s.rollbacks}
             undone: dict[tuple[str, str], str] = {}
@@ -488,30 +506,33 @@ class RollbackStore:
             modules: dict[str, list[Rollback]] = {}
             for r in added:
                 modules.setdefault(r.module, []).append(r)
-            events.clear()
-            for module, rs in modules.items():
-                events.append(
-                    {
-                        "action": "rollback",
-                        "module": module,
-                        "versions": [r.version for r in rs],
-                        "reason": rs[0].reason,
-                        "by": by,
-                        "at": at,
-                    }
-                )
+            events = [
+                {
+                    "action": "rollback",
+                    "module": module,
+                    "versions": [r.version for r in rs],
+                    "reason": rs[0].reason,
+                    "by": by,
+                    "at": at,
+                }
+                for module, rs in modules.items()
+            ]
             events.extend({"action": "pin", **p.to_json(), "by": by, "at": at} for p in new_pins)
-            return replace(
-                s, rollbacks=rollbacks, pins=tuple(pins.values()), history=(*s.history, *events)
-            )
+            return replace(s, rollbacks=rollbacks, pins=tuple(pins.values())), events
 
-        def apply(data: bytes | None) -> bytes:
-            state = edit(RollbackState.from_json(data, self.file.where))
-            return json.dumps(state.to_json(), indent=1, sort_keys=True).encode() + b"\n"
+        if not (incoming.rollbacks or incoming.pins):
+            return [], skipped
+        return self._change(edit), skipped
 
-        if incoming.rollbacks or incoming.pins:
-            self.file.update(apply)
-        return events, skipped
+
+def check_pin(store: RollbackStore, storage: Storage, module: str, version: str) -> None:
+    """Refuses a pin of `version` that would fix nothing: a rolled-back version (said first:
+    fetching it is refused, so "not in the vault" would send the operator the wrong way), then
+    one the vault does not hold. `RollbackStore.pin` checks the first again under the update."""
+    if store.load().is_rolled_back(module, version):
+        raise rolled_back_pin(module, version)
+    if unstored(storage, module, [version]):
+        raise not_stored_pin(module, version)
 
 
 class RollbackGate:
@@ -696,11 +717,7 @@ async def admin(
                     event = await gateway.workers.run(store.rollback, module, named, reason, by)
                 else:
                     (version,) = check_versions(module, [str(data["version"])])
-                    state = await gateway.workers.run(store.load)
-                    if state.is_rolled_back(module, version):  # said before "not in the vault"
-                        raise rolled_back_pin(module, version)
-                    if await gateway.workers.run(unstored, gateway.storage, module, [version]):
-                        raise not_stored_pin(module, version)
+                    await gateway.workers.run(check_pin, store, gateway.storage, module, version)
                     event = await gateway.workers.run(store.pin, module, version, reason, by)
             except (ValueError, KeyError, TypeError, AttributeError) as e:
                 raise ApiError(400, f"bad request body: {e!r}") from e

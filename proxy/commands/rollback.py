@@ -15,10 +15,9 @@ from scanner.exitcodes import ExitCode
 from ..config import VaultConfig, load_config
 from ..rollback import (
     RollbackStore,
+    check_pin,
     check_versions,
-    not_stored_pin,
     not_stored_warning,
-    rolled_back_pin,
     state_file,
     unstored,
 )
@@ -137,11 +136,7 @@ def pin(
         raise InputError("name the version to pin", module=module, hint="e.g. v1.2.4")
     else:
         (version,) = check_versions(module, [version])
-        # Said before "not in the vault": fetching a rolled-back version is refused.
-        if store.load().is_rolled_back(module, version):
-            raise rolled_back_pin(module, version)
-        if unstored(open_storage(config.storage), module, [version]):
-            raise not_stored_pin(module, version)
+        check_pin(store, open_storage(config.storage), module, version)
         event = store.pin(module, version, reason, _who(by))
     audit(config, event)
     click.echo(json.dumps(event, indent=2))
