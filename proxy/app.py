@@ -46,7 +46,7 @@ from scanner.module import (
 )
 from scanner.pseudo import is_pseudo_version
 
-from .auth import Authenticator
+from .auth import Authenticator, TokenFile
 from .cache import AnswerCache, BlobCache
 from .config import VaultConfig
 from .errors import (
@@ -180,6 +180,7 @@ class Gateway:
         *,
         storage: Storage | None = None,
         auditor: Auditor | None = None,
+        tokens: TokenFile | None = None,
     ) -> None:
         self.config = config
         self.storage = storage if storage is not None else open_storage(config.storage)
@@ -212,8 +213,9 @@ class Gateway:
                 metrics=self.metrics,
             )
         self.verdict_api = VerdictAPI(self)
+        # `tokens`: the token file shared with the process's other gateways (tenants.py).
         self.auth = Authenticator(
-            config.auth_tokens,
+            tokens if tokens is not None else config.auth_tokens,
             mtls=bool(config.tls_client_ca),
             mtls_scope=config.mtls_scope,
             admin_token=config.admin_token,

@@ -29,6 +29,7 @@ log = logging.getLogger("go_vault")
 
 TOKEN_PREFIX = "gvt_"
 _RELOAD_EVERY = 1.0  # seconds between looks at the token file's mtime (revocation latency)
+Stamp = tuple[int, int, int] | None  # a token file's (inode, mtime_ns, size); None: absent
 
 
 class Access(StrEnum):
@@ -101,6 +102,12 @@ class TokenFile:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        # The version of the file (its stamp, see Authenticator) last reported broken. Every
+        # gateway of a process shares this TokenFile (proxy/tenants.py with_tenants), so a
+        # broken version is logged once, not once per gateway.
+        self._report_lock = threading.Lock()
+        self._broken = False
+        self._broken_stamp: Stamp = None
 
     def entries(self) -> list[TokenEntry]:
         try:
@@ -174,6 +181,20 @@ class TokenFile:
         self._write(kept)
         return True
 
+    def first_broken(self, stamp: Stamp) -> bool:
+        """Note that the version `stamp` of the file is broken: whether it is news (to log)."""
+        with self._report_lock:
+            if self._broken and self._broken_stamp == stamp:
+                return False
+            self._broken, self._broken_stamp = True, stamp
+            return True
+
+    def mended(self) -> bool:
+        """Note that the file reads: whether it had been noted broken (to log that it reads)."""
+        with self._report_lock:
+            was, self._broken = self._broken, False
+            return was
+
     def _write(self, entries: Iterable[TokenEntry]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"tokens": [e.to_json() for e in entries]}, indent=2) + "\n"
@@ -199,23 +220,6 @@ def required_access(path: str) -> Access | None:
     return Access.READ
 
 
-_broken_lock = threading.Lock()
-_broken: dict[str, object] = {}  # token file -> the stamp of its broken version last reported
-
-
-def _report(path: str, stamp: object, error: InputError | None) -> bool:
-    """Log a token file that broke (once per version of it, however many gateways read it);
-    with `error` None, forget it and say whether it had been broken."""
-    with _broken_lock:
-        if error is None:
-            return _broken.pop(path, None) is not None
-        if _broken.get(path) == stamp:
-            return False
-        _broken[path] = stamp
-    log.error("%s; the tokens read before it broke stay in force until it reads again", error)
-    return True
-
-
 class Authenticator:
     """Layer 4a of the gateway: who is asking, and may they use this route.
 
@@ -224,12 +228,13 @@ class Authenticator:
     `Authorization: Basic` with the token as password (what the go command sends from .netrc
     or GOAUTH; the user name is ignored), the verified client certificate's subject (mTLS,
     scope `mtls_scope`). The token file is re-read within a second of a change, so a revoked
-    token stops working without a restart.
+    token stops working without a restart. Pass the same `TokenFile` to every Authenticator
+    of a process that reads it: a broken version of it is then logged once.
     """
 
     def __init__(
         self,
-        token_file: str | None,
+        token_file: TokenFile | str | None,
         *,
         mtls: bool = False,
         mtls_scope: str = "read",
@@ -237,14 +242,16 @@ class Authenticator:
         tenant: str | None = None,
     ) -> None:
         self.tenant = tenant  # the tenant this gateway serves (proxy/tenants.py), or None
-        self.tokens = TokenFile(token_file) if token_file else None
+        if isinstance(token_file, str):
+            token_file = TokenFile(token_file) if token_file else None
+        self.tokens = token_file
         self.mtls = mtls
         self.mtls_access = Access(mtls_scope)
         self.enabled = self.tokens is not None or mtls
         self._admin_digest = token_digest(admin_token) if admin_token else None
         self._lock = threading.Lock()
         self._by_digest: dict[str, TokenEntry] = {}
-        self._stamp: tuple[int, int, int] | None = (-1, -1, -1)
+        self._stamp: Stamp = (-1, -1, -1)
         self._checked = 0.0
         if self.tokens is not None:
             self._refresh(force=True)
@@ -260,7 +267,7 @@ class Authenticator:
             # re-read it, even for two changes within one mtime tick.
             try:
                 st = self.tokens.path.stat()
-                stamp: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+                stamp: Stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
             except FileNotFoundError:
                 stamp = None
             if stamp == self._stamp:
@@ -273,9 +280,13 @@ class Authenticator:
                 # Broken while running (a hand edit, a bad deploy): keep the last good tokens,
                 # say so once for this version of the file, read it again when it changes.
                 self._stamp = stamp
-                _report(str(self.tokens.path), stamp, e)
+                if self.tokens.first_broken(stamp):
+                    log.error(
+                        "%s; the tokens read before it broke stay in force until it reads again",
+                        e,
+                    )
                 return
-            if _report(str(self.tokens.path), stamp, None):
+            if self.tokens.mended():
                 log.warning("token file %s reads again: %d tokens", self.tokens.path, len(entries))
             self._by_digest = {e.sha256: e for e in entries}
             self._stamp = stamp

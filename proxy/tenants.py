@@ -16,9 +16,10 @@ import yaml
 from scanner.errors import GoProxyScanError, InputError, yaml_problem
 from scanner.yamlfile import safe_load
 
+from .auth import TokenFile
 from .errors import ProxyError
 from .rollback import StateFile, state_file
-from .storage import BlobStream, Kind, Storage, open_storage
+from .storage import BlobNotFoundError, BlobStream, Kind, Storage, open_storage
 
 if TYPE_CHECKING:
     from .app import Gateway, Receive, Scope, Send
@@ -101,8 +102,9 @@ class QuotaStorage(Storage):
     quota in the same step, then stores, and gives the reservation back if the store fails. So
     two servers (or `--workers N`) cannot both take the last place. The check comes before any
     byte is written: a refused version leaves nothing behind. The document is counted from the
-    backend when absent or empty; a delete empties it (recounted at the next write). A tenant
-    without a quota keeps no document (and empties one left from a time it had a quota).
+    backend when absent, empty or unreadable (a walk of every blob, so before taking the lock);
+    a delete takes the blob's bytes off it. A tenant without a quota keeps no document (and
+    empties one left from a time it had a quota).
     """
 
     def __init__(self, inner: Storage, tenant: Tenant, state: StateFile) -> None:
@@ -114,6 +116,8 @@ class QuotaStorage(Storage):
         self._unmetered = False  # a tenant without a quota emptied a stale document once
 
     def _count(self) -> dict[str, int]:
+        """The usage counted from the backend: a `list` per module and kind, and on a backend
+        without local files a `get` per blob, so never under the document's lock."""
         usage: dict[str, int] = {}
         for module in self.inner.modules():
             total = 0
@@ -128,21 +132,24 @@ class QuotaStorage(Storage):
             usage[module] = total
         return usage
 
-    def _usage(self, data: bytes | None) -> dict[str, int]:
-        if data:
-            try:
-                doc = json.loads(data)
-                modules = doc["modules"]
-                if isinstance(modules, dict) and all(isinstance(v, int) for v in modules.values()):
-                    return {str(k): int(v) for k, v in modules.items()}
-            except (ValueError, TypeError, KeyError):
-                pass
+    def _usage(self, data: bytes | None, warn: bool = True) -> dict[str, int] | None:
+        """The usage the document holds; None when it is absent, empty or does not read."""
+        if not data:
+            return None
+        try:
+            doc = json.loads(data)
+            modules = doc["modules"]
+            if isinstance(modules, dict) and all(isinstance(v, int) for v in modules.values()):
+                return {str(k): int(v) for k, v in modules.items()}
+        except (ValueError, TypeError, KeyError):
+            pass
+        if warn:
             log.warning(
                 "tenant %s: quota usage %s does not read; recounted",
                 self.tenant.name,
                 self.state.where,
             )
-        return self._count()
+        return None
 
     @staticmethod
     def _doc(usage: dict[str, int]) -> bytes:
@@ -154,9 +161,15 @@ class QuotaStorage(Storage):
 
     def _reserve(self, module: str, version: str, incoming: int) -> None:
         t = self.tenant
+        # No usable document: count before the lock (flock, or each compare-and-swap retry).
+        held = self._usage(self.state.read(), warn=False)
+        counted = self._count() if held is None else None
 
         def change(data: bytes | None) -> bytes:
             usage = self._usage(data)
+            if usage is None:
+                # Our count, unless the document was emptied since we looked (rare): count now.
+                usage = dict(counted) if counted is not None else self._count()
             used = sum(usage.values())
             if t.quota_modules and module not in usage and len(usage) + 1 > t.quota_modules:
                 raise QuotaExceededError(
@@ -181,19 +194,8 @@ class QuotaStorage(Storage):
     def _release(self, module: str, size: int) -> None:
         """Give back `size` bytes of `module` reserved by `_reserve` and not stored."""
 
-        def change(data: bytes | None) -> bytes:
-            if not data:
-                return b""  # emptied meanwhile (a delete): the recount sees what is stored
-            usage = self._usage(data)
-            left = usage.get(module, 0) - size
-            if left > 0:
-                usage[module] = left
-            else:
-                usage.pop(module, None)
-            return self._doc(usage)
-
         try:
-            self.state.update(change)
+            self.state.update(lambda data: self._less(data, module, size))
         except (GoProxyScanError, OSError) as e:
             # Counted too high until the document is recounted: stricter, never over quota.
             log.error(
@@ -203,6 +205,19 @@ class QuotaStorage(Storage):
                 e,
                 self.state.where,
             )
+
+    def _less(self, data: bytes | None, module: str, size: int | None) -> bytes:
+        """The document with `size` bytes of `module` taken off; left empty (recounted at the
+        next write) when it is empty or does not read, or `size` is unknown."""
+        usage = self._usage(data)
+        if usage is None or size is None:
+            return b""
+        left = usage.get(module, 0) - size
+        if left > 0:
+            usage[module] = left
+        else:
+            usage.pop(module, None)
+        return self._doc(usage)
 
     def put_version(
         self, module: str, version: str, blobs: Sequence[tuple[Kind, bytes | Path]]
@@ -222,7 +237,7 @@ class QuotaStorage(Storage):
             self._release(module, sum(sizes))
             raise
         # A blob another process stored first was counted already.
-        unstored = sum(size for size, new in zip(sizes, stored, strict=False) if not new)
+        unstored = sum(size for size, new in zip(sizes, stored, strict=True) if not new)
         if unstored:
             self._release(module, unstored)
         return stored
@@ -240,10 +255,21 @@ class QuotaStorage(Storage):
         return self.inner.list(module, kind)
 
     def delete(self, module: str, version: str, kind: Kind) -> bool:
+        metered = self.tenant.quota_modules or self.tenant.quota_bytes
+        size = self._size(module, version, kind) if metered else None
         deleted = self.inner.delete(module, version, kind)
         if deleted:
-            self.state.update(lambda _: b"")  # recounted at the next write
+            self.state.update(lambda data: self._less(data, module, size))
         return deleted
+
+    def _size(self, module: str, version: str, kind: Kind) -> int | None:
+        """The stored blob's size (None: not stored), without reading it."""
+        try:
+            blob = self.inner.open_blob(module, version, kind)
+        except BlobNotFoundError:
+            return None
+        blob.close()
+        return blob.size
 
     def modules(self) -> Iterator[str]:
         return self.inner.modules()
@@ -322,10 +348,16 @@ class TenantRouter:
 
 
 def with_tenants(
-    config: VaultConfig, build: Callable[[VaultConfig, Storage | None], Gateway]
+    config: VaultConfig,
+    build: Callable[[VaultConfig, Storage | None, TokenFile | None], Gateway],
 ) -> Gateway | TenantRouter:
-    """The app `go-vault serve` runs: the root Gateway, routed to tenants when configured."""
-    root = build(config, None)
+    """The app `go-vault serve` runs: the root Gateway, routed to tenants when configured.
+
+    Every gateway reads the one token file through one `TokenFile`: a broken version of it is
+    logged once, not once per gateway.
+    """
+    tokens = TokenFile(config.auth_tokens) if config.auth_tokens else None
+    root = build(config, None, tokens)
     if not config.tenants:
         return root
     gateways: dict[str, Any] = {}
@@ -333,5 +365,5 @@ def with_tenants(
         narrowed = tenant_config(config, tenant)
         state = state_file(narrowed.storage, QUOTA_STATE)
         storage = QuotaStorage(open_storage(narrowed.storage), tenant, state)
-        gateways[name] = build(narrowed, storage)
+        gateways[name] = build(narrowed, storage, tokens)
     return TenantRouter(root, gateways)

@@ -25,6 +25,7 @@ from scanner.errors import InputError
 from scanner.exitcodes import ExitCode
 
 from ..app import Gateway
+from ..auth import TokenFile
 from ..config import VaultConfig, load_config
 from ..ingest import Auditor
 from ..limits import RequestLimits, with_deadlines
@@ -94,13 +95,15 @@ def _serve_uvicorn(
     server.run(sockets=[sock])
 
 
-def gateway_for(config: VaultConfig, storage: Storage | None = None) -> Gateway:
+def gateway_for(
+    config: VaultConfig, storage: Storage | None = None, tokens: TokenFile | None = None
+) -> Gateway:
     auditor = auditor_for(config)
     if config.vulndb:
         from ..vulndb import vuln_auditor_for  # loads the policy code: only when configured
 
         auditor = vuln_auditor_for(config, auditor)
-    return Gateway(config, storage=storage, auditor=auditor)
+    return Gateway(config, storage=storage, auditor=auditor, tokens=tokens)
 
 
 def app_for(config: VaultConfig) -> Gateway | TenantRouter:
