@@ -90,7 +90,9 @@ class Policy:
 
     `digest` is `sha256:` of the canonical JSON of the normalised policy, so two files that
     say the same thing (different order, spelling of ids, comments) have the same digest.
-    `sections` keeps the parts other pieces own (`vulnerabilities:`, `scan:`) as decoded.
+    `sections` keeps the parts other pieces own (`vulnerabilities:`, `scan:`) as decoded, and
+    `root` the YAML node tree the policy was parsed from (None: not parsed from a file), so
+    those pieces name the line of a value they refuse from the text that was read.
     """
 
     licenses: LicenseRules = LicenseRules()
@@ -100,6 +102,7 @@ class Policy:
     name: str = ""
     source: str = "<built-in>"
     sections: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
+    root: yaml.Node | None = field(default=None, compare=False, repr=False)
 
     def section(self, key: str) -> Any:
         return dict(self.sections).get(key)
@@ -346,7 +349,7 @@ def license_entry(entry: str, where: str) -> str:
 _T = TypeVar("_T")
 
 
-def _as_written(root: yaml.Node | None, keys: list[str | int], value: Any) -> str:
+def as_written(root: yaml.Node | None, keys: list[str | int], value: Any) -> str:
     """A value for a message as the file has it: a plain scalar bare (`2027-13-01`), else
     quoted (`'2027-06-31'`: a quoted one, or text that would vanish bare)."""
     if root is not None:
@@ -354,6 +357,27 @@ def _as_written(root: yaml.Node | None, keys: list[str | int], value: Any) -> st
         if found and isinstance(node, yaml.ScalarNode) and node.style is None and node.value:
             return str(node.value)
     return repr(value)
+
+
+def expires_at(
+    root: yaml.Node | None, keys: list[str | int], value: Any, where: str
+) -> date | None:
+    """The day an exception's `expires` names (None: it has none), from ISO text or the date
+    YAML made of it. An InputError without a path says `where` and the value as `root` has
+    it at `keys`; the caller adds the file and line."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise InputError(f"{where} must be a date (YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(value)
+    except ValueError as e:
+        shown = as_written(root, keys, value)
+        raise InputError(f"{where}: {shown} is not a date", hint="use YYYY-MM-DD") from e
 
 
 def _build(data: dict[str, Any], source: str, root: yaml.Node | None = None) -> Policy:
@@ -368,15 +392,6 @@ def _build(data: dict[str, Any], source: str, root: yaml.Node | None = None) -> 
                 raise
             line = line_of(root, keys, None)
             raise ParseError(e.message, path=source, line=line, hint=e.hint) from e
-
-    def expires_at(keys: list[str | int], value: Any, where: str) -> date | None:
-        if not value:
-            return None
-        try:
-            return date.fromisoformat(str(value))
-        except ValueError as e:
-            shown = _as_written(root, keys, value)
-            raise InputError(f"{where}: {shown} is not a date", hint="use YYYY-MM-DD") from e
 
     lic = data.get("licenses") or {}
     rules = LicenseRules(
@@ -402,8 +417,9 @@ def _build(data: dict[str, Any], source: str, root: yaml.Node | None = None) -> 
         expires = at(
             [*keys, "expires"],
             expires_at,
+            root,
             [*keys, "expires"],
-            raw.get("expires"),
+            raw.get("expires") or None,  # `expires: ""` is no expiry here
             f"{where}.expires",
         )
         versions = at(
@@ -449,6 +465,7 @@ def _build(data: dict[str, Any], source: str, root: yaml.Node | None = None) -> 
         name=str(data.get("name", "")),
         source=source,
         sections=sections,
+        root=root,
     )
 
 

@@ -17,15 +17,13 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ..errors import InputError
 from ..policy import Policy
-from ..policy.model import _as_written, line_of
+from ..policy.model import expires_at, line_of
 from .match import VulnMatch
 from .osv import STDLIB, TOOLCHAIN
 from .reach import BuildReach, Reach, Reachability, ReachableMatch
@@ -59,11 +57,12 @@ class VulnPolicy:
 
     @classmethod
     def from_mapping(
-        cls, data: Any, where: str = "vulnerabilities", file: PolicyFile | None = None
+        cls, data: Any, where: str = "vulnerabilities", root: yaml.Node | None = None
     ) -> VulnPolicy:
         """From the decoded YAML section; errors name `where` (e.g. ".goproxy-scan.yml"), and
-        the line of the value in `file` when it is given (`where:LINE: key: what`)."""
-        at = file or PolicyFile(None)
+        the line of the value in `root`, the node tree of the whole policy file, when it is
+        given (`where:LINE: key: what`)."""
+        at = _Section(root)
         if data is None:
             return cls()
         if not isinstance(data, Mapping):
@@ -121,40 +120,23 @@ class VulnPolicy:
 def vuln_policy(policy: Policy) -> VulnPolicy:
     """The `vulnerabilities:` section of a loaded policy file (defaults when it has none); an
     error names the file and the line of the value, as the license section's do."""
-    return VulnPolicy.from_mapping(
-        policy.section("vulnerabilities"), policy.source, PolicyFile(policy.source)
-    )
+    return VulnPolicy.from_mapping(policy.section("vulnerabilities"), policy.source, policy.root)
 
 
-class PolicyFile:
-    """Where a value of the `vulnerabilities:` section is in the policy file: the file is read
-    again (with the line lookup of scanner.policy.model) only when an error needs a line. No
-    file at `path` (a built-in policy, text parsed from elsewhere): no line."""
+@dataclass(frozen=True, slots=True)
+class _Section:
+    """Where a value of the `vulnerabilities:` section is in the policy file's node tree, as
+    parsed (scanner.policy.model keeps it on the Policy). No tree (a built-in policy, a section
+    given as a mapping): no line."""
 
-    def __init__(self, path: str | None) -> None:
-        self.path = path
-
-    @cached_property
-    def root(self) -> yaml.Node | None:
-        if self.path is None:
-            return None
-        try:
-            return yaml.compose(Path(self.path).read_bytes().decode("utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            return None
+    root: yaml.Node | None
 
     def line(self, keys: list[str | int], bad_key: str | None = None) -> int | None:
         """The line of `vulnerabilities.KEYS` (or of the key `bad_key` inside it)."""
-        if self.root is None:
-            return None
         return line_of(self.root, ["vulnerabilities", *keys], bad_key)
 
-    def written(self, keys: list[str | int], value: Any) -> str:
-        """The value as the file has it: `2027-13-01` bare when it is written bare."""
-        return _as_written(self.root, ["vulnerabilities", *keys], value)
 
-
-def _exception(raw: Any, i: int, where: str, at: PolicyFile) -> VulnException:
+def _exception(raw: Any, i: int, where: str, at: _Section) -> VulnException:
     key = f"vulnerabilities.exceptions[{i}]"
     keys: list[str | int] = ["exceptions", i]
     if not isinstance(raw, Mapping):
@@ -176,25 +158,13 @@ def _exception(raw: Any, i: int, where: str, at: PolicyFile) -> VulnException:
             path=where,
             line=at.line([*keys, "reason"] if "reason" in raw else keys),
         )
-    expires = raw.get("expires")
-    if isinstance(expires, datetime):
-        expires = expires.date()
-    elif isinstance(expires, str):
-        try:
-            expires = date.fromisoformat(expires)
-        except ValueError:
-            raise InputError(
-                f"{key}.expires: {at.written([*keys, 'expires'], expires)} is not a date",
-                path=where,
-                line=at.line([*keys, "expires"]),
-                hint="use YYYY-MM-DD",
-            ) from None
-    elif expires is not None and not isinstance(expires, date):
+    expires_keys: list[str | int] = ["vulnerabilities", *keys, "expires"]
+    try:
+        expires = expires_at(at.root, expires_keys, raw.get("expires"), f"{key}.expires")
+    except InputError as e:
         raise InputError(
-            f"{key}.expires must be a date (YYYY-MM-DD)",
-            path=where,
-            line=at.line([*keys, "expires"]),
-        )
+            e.message, path=where, line=at.line([*keys, "expires"]), hint=e.hint
+        ) from None
     module = raw.get("module") or ""
     if not isinstance(module, str):
         raise InputError(
