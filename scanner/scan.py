@@ -437,44 +437,35 @@ def _vendored_optional(
     go command vendors the main module's test and tool imports, not its dependencies' tests).
     """
     try:
-        from .source import constraint_allows, go_file, module_go_files, parse_header
+        from .source import constraint_allows, parse_header, project_imports, tidy_tag
+        from .vulndb.closure import CodeUnavailable, VendorSource
     except ImportError:  # source analysis not installed: every module counts as required
         return frozenset()
-    owner = {p: m.path for m in listing.build_list() for p in m.packages}
-
-    def imports(shown: str, data: bytes) -> tuple[bool, tuple[str, ...]]:
-        parsed = parse_header(shown, data)
-        if parsed.build is not None and not constraint_allows(parsed.build, _not_ignore):
-            return parsed.is_test, ()  # `go mod vendor` and tidy leave `ignore` files out
-        return parsed.is_test, tuple(i.path for i in parsed.imports)
-
-    code: set[str] = set()
-    tests: set[str] = {t.path for t in main.tools}
-    for file in module_go_files(main_dir):
-        is_test, paths = imports(file.relative_to(main_dir).as_posix(), file.read_bytes())
-        (tests if is_test else code).update(paths)
+    vendored = listing.build_list()
+    owner = {p: m.path for m in vendored for p in m.packages}
+    tools = [t.path for t in main.tools]
+    use = project_imports(main_dir, [m.path for m in vendored], main_path=main.module, tools=tools)
+    sites = [s for found in use.sites.values() for s in found]
+    code = {s.import_path for s in sites if not s.test}
+    tests = {s.import_path for s in sites if s.test} | set(tools)
+    source = VendorSource(vendor, listing)
 
     def needs(package: str) -> Iterable[str]:
-        directory = vendor / package
         try:
-            names = sorted(n for n in os.listdir(directory) if go_file(n, tests=False))
-        except OSError:
+            files = source.read(package).files
+        except CodeUnavailable:
             return ()
-        return [
-            path
-            for name in names
-            if (directory / name).is_file()
-            for path in imports(f"vendor/{package}/{name}", (directory / name).read_bytes())[1]
-        ]
+        paths: list[str] = []
+        for shown, data in files:
+            parsed = parse_header(shown, data)
+            # `go mod vendor` leaves `ignore` files out, as tidy does
+            if parsed.build is None or constraint_allows(parsed.build, tidy_tag):
+                paths.extend(i.path for i in parsed.imports)
+        return paths
 
     built = _reach(code, needs, owner.keys())
     only_optional = _reach(tests, needs, owner.keys(), stop=built)
     return frozenset(owner[p] for p in only_optional) - {owner[p] for p in built}
-
-
-def _not_ignore(tag: str) -> bool:
-    # `go mod tidy` and `go mod vendor` consider every build tag except "ignore".
-    return tag != "ignore"
 
 
 def _source_findings(

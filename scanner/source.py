@@ -674,8 +674,11 @@ def project_imports(
 
 
 def _tidy_tag(tag: str) -> bool:
-    # `go mod tidy` considers every build tag except "ignore".
+    # `go mod tidy` and `go mod vendor` consider every build tag except "ignore".
     return tag != "ignore"
+
+
+tidy_tag = _tidy_tag  # public: scan walks vendor/ by the same rule
 
 
 def _prefix_matcher(module_paths: Iterable[str]) -> Callable[[str], str | None]:
