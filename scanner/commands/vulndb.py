@@ -124,6 +124,7 @@ def check(
     )
     if index.from_cache and not offline:
         click.echo(f"note: {index.url} unreachable; using the cached copy", err=True)
+    code, renamed = build_list_code(main_dir, modules, env, fetch_zip)
     findings = check_build_list(
         index,
         main_dir,
@@ -133,7 +134,8 @@ def check(
         policy=policy,
         now=now,
         main_path=main.module,
-        code=build_list_code(main_dir, modules, env, fetch_zip),
+        code=code,
+        renamed=renamed,
     )
     if fmt == "json":
         doc = {

@@ -60,20 +60,23 @@ def check_build_list(
     now: datetime,
     main_path: str = "",
     code: PackageSource | None = None,
+    renamed: Mapping[str, str] | None = None,
 ) -> list[VulnFinding]:
     """Match, reach (from the main module's non-test code) and judge, sorted by module and id.
 
     `code`: where the dependencies' code is read to prove what the build compiles (None: it is
-    not, and no finding is proved unaffected).
+    not, and no finding is proved unaffected). `renamed`: replacement path -> the module path
+    that imports name, as `build_list_code` gives it with `code` (None: the build list's replaces).
     """
     modules = list(modules)
     matches = match_modules(
         index, built_versions(modules), go_version=go_version, toolchain=toolchain
     )
     main_path = main_path or next((m.path for m in modules if m.main), "")
-    renamed = {
-        m.replace.path: m.path for m in modules if m.replace is not None and m.replace.version
-    }
+    if renamed is None:
+        renamed = {
+            m.replace.path: m.path for m in modules if m.replace is not None and m.replace.version
+        }
     return evaluate_vulns(policy, reach(matches, main_dir, main_path, code, renamed), now)
 
 
@@ -129,7 +132,7 @@ def build_list_code(
     modules: Iterable[BuildModule],
     env: Mapping[str, str],
     fetch_zip: Callable[[str, str], bytes] | None = None,
-) -> PackageSource:
+) -> tuple[PackageSource, dict[str, str]]:
     """`scanned_code` for a build list (`vulndb check`): its main modules are left out."""
     code = []
     for m in modules:
@@ -142,7 +145,7 @@ def build_list_code(
         else:
             directory = Path(m.replace.dir) if m.replace.dir else main_dir / m.replace.path
             code.append(ModuleCode(m.path, m.version, directory=directory))
-    return _package_source(main_dir, code, env, fetch_zip)[0]
+    return _package_source(main_dir, code, env, fetch_zip)
 
 
 def _package_source(
