@@ -227,6 +227,12 @@ def check_proxy_url(url: str) -> str:
 
     A file:// URL is a GOPROXY directory (an offline bundle laid out as a tree).
     """
+    if any(sep in url for sep in ",|"):
+        raise InputError(
+            f"proxy URL {url!r} is a GOPROXY list, not one URL",
+            hint="give the private proxy alone as https://host[:port][/base-path]; goproxy-scan"
+            " env writes the GOPROXY list itself",
+        )
     parts = urlsplit(url)
     if parts.scheme == "file" and parts.path:
         return url.rstrip("/")

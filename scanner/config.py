@@ -171,6 +171,14 @@ def _int(value: object, where: str) -> int:
         raise InputError(f"{where}: {value!r} is not a number") from e
 
 
+def _text(value: object, where: str) -> str:
+    """A path or name setting: one scalar (a list or mapping made paths like "['x', 'y']")."""
+    if isinstance(value, (list, dict)):
+        kind = "list" if isinstance(value, list) else "mapping"
+        raise InputError(f"{where}: must be a string, not a {kind}", hint="give one value")
+    return str(value) if value is not None else ""
+
+
 def _count(value: object, where: str) -> int:
     n = _int(value, where)
     if n < 0:
@@ -198,9 +206,9 @@ def _proxy(value: object, where: str) -> str:
 _SETTINGS: dict[str, tuple[str, Any]] = {
     # key (file and env) -> (ScanConfig field, parser(value, where))
     "proxy": ("proxy", _proxy),
-    "base": ("base", lambda v, w: str(v)),
+    "base": ("base", _text),
     "format": ("outputs", _outputs),
-    "sbom": ("sbom", lambda v, w: Path(str(v)) if v else None),
+    "sbom": ("sbom", lambda v, w: Path(_text(v, w)) if v else None),
     "sbom_spec": ("sbom_spec", lambda v, w: _enum(SpecVersion, v, w)),
     "fail_on": ("fail_on", lambda v, w: Severity.parse(v)),
     "offline": ("offline", _bool),
@@ -209,9 +217,9 @@ _SETTINGS: dict[str, tuple[str, Any]] = {
     "jobs": ("jobs", _count),
     "retries": ("retries", _count),
     "timeout": ("timeout", _seconds),
-    "cache_dir": ("cache_dir", lambda v, w: Path(str(v)) if v else None),
+    "cache_dir": ("cache_dir", lambda v, w: Path(_text(v, w)) if v else None),
     "source_rules": ("source_rules", _bool),
-    "vulndb": ("vulndb", lambda v, w: str(v) if v else ""),
+    "vulndb": ("vulndb", lambda v, w: _text(v, w) if v else ""),
 }
 # Settings read only from the environment (a token never belongs in a committed file).
 _ENV_ONLY: dict[str, tuple[str, Any]] = {

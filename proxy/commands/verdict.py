@@ -47,6 +47,11 @@ def verdict(module_version: str, url: str | None, token: str | None, as_json: bo
     """
     module, version = split_module_version(module_version)
     base = (url or os.environ.get("GO_VAULT_URL") or DEFAULT_URL).rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        where = "--proxy" if url else "GO_VAULT_URL"
+        raise InputError(
+            f"{where}: {base!r} is not an http(s):// URL", hint="e.g. http://127.0.0.1:3000"
+        )
     token = token or os.environ.get("GO_VAULT_TOKEN")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     target = f"{base}/-/verdicts/{escape_path(module)}/@v/{escape_version(version)}"

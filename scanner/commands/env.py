@@ -152,7 +152,7 @@ def _write_dotenv(path: Path, result: GoEnvironment) -> None:
 )
 @click.option(
     "--health-timeout",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=3.0,
     show_default=True,
     help="Seconds to wait for <proxy>/-/healthz.",

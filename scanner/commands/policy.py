@@ -11,6 +11,7 @@ import click
 
 from ..errors import InputError
 from ..exitcodes import ExitCode
+from ..module import check as check_module_version
 from ..policy import ModuleFacts, Policy, allowlist_policy, default_policy, evaluate, load_policy
 from ..verdict import Decision
 
@@ -98,6 +99,8 @@ def explain(
         raise InputError(
             f"{module_version!r} is not MODULE@VERSION", hint="e.g. golang.org/x/text@v0.3.0"
         )
+    # A version the go command would refuse ("1.0.0") matched no denied range: a false PASS.
+    check_module_version(module, version)
     chosen = _policy(policy_file, license_whitelist)
     verdict = evaluate(chosen, ModuleFacts(module, version, expression=license_expr), _now(now))
     if as_json:
