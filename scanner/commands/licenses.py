@@ -79,10 +79,18 @@ def licenses(
     if target.is_dir():
         report = detect_dir(target, index=index, skip=_vendored_nested(target))
     else:
-        if not (module_path and version):
-            found_path, found_version = _zip_identity(target)
-            module_path = module_path or found_path
-            version = version or found_version
+        found_path, found_version = _zip_identity(target)
+        module_path = module_path or found_path
+        version = version or found_version
+        if (module_path, version) != (found_path, found_version):
+            # detect_zip reads only the entries under the prefix given: a mistyped flag made
+            # "no license files", exit 0.
+            raise InputError(
+                f"no entries under {module_path}@{version}/: the zip holds"
+                f" {found_path}@{found_version}/",
+                path=str(target),
+                hint="leave --module and --version out: they are read from the zip",
+            )
         report = detect_zip(target, module_path, version, index=index)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2, sort_keys=True))

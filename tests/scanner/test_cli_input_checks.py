@@ -56,3 +56,20 @@ def test_go_vault_verdict_refuses_a_url_without_a_scheme(tmp_path: Path) -> None
     proc = run(VAULT, "verdict", "example.com/a@v1.0.0", "--proxy", "127.0.0.1:9", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert "--proxy: '127.0.0.1:9' is not an http(s):// URL" in proc.stderr
+
+
+def test_licenses_of_a_zip_refuses_flags_that_name_another_module(tmp_path: Path) -> None:
+    """A mistyped --version read no entry of the zip: "no license files", exit 0."""
+    from goproxytree import build_zip
+    from licenses.corpus import render as license_text  # tests/scanner/licenses/
+
+    zipped = tmp_path / "a.zip"
+    files = {"go.mod": "module example.com/a\n", "LICENSE": license_text("MIT")}
+    zipped.write_bytes(build_zip("example.com/a@v1.0.0/", files))
+    good = run(GPS, "licenses", str(zipped), "--version", "v1.0.0", cwd=tmp_path)
+    assert good.returncode == 0 and "MIT" in good.stdout, good.stderr
+    bad = run(GPS, "licenses", str(zipped), "--version", "v1.0.1", cwd=tmp_path)
+    assert bad.returncode == 2, bad.stdout + bad.stderr
+    assert "no entries under example.com/a@v1.0.1/: the zip holds example.com/a@v1.0.0/" in (
+        bad.stderr
+    )
